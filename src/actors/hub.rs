@@ -1,0 +1,358 @@
+//! The supervisor: it starts room actors on demand (spread over a few arbiters), restarts
+//! a room that crashed, and keeps the registry of every user's connections for presence,
+//! `room_added`/`room_removed`, admin disconnects and broadcasts.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+
+use super::presence::Presence;
+use super::room::{Inheritance, Room, Subscribers};
+use super::session::Session;
+use super::{Outbox, SessionKey};
+use crate::db::models::UserRow;
+use crate::db::Store;
+use crate::protocol::views::UserView;
+use crate::protocol::{Event, Frame};
+use crate::settings::Settings;
+
+pub struct Hub {
+    store: Store,
+    presence: Presence,
+    settings: Arc<Settings>,
+    rooms: HashMap<i64, Addr<Room>>,
+    connections: HashMap<i64, HashMap<SessionKey, Connection>>,
+    arbiters: Vec<Arbiter>,
+    next_arbiter: usize,
+    started: Instant,
+}
+
+struct Connection {
+    outbox: Outbox,
+    session: Addr<Session>,
+}
+
+impl Hub {
+    pub fn new(
+        store: Store,
+        presence: Presence,
+        settings: Arc<Settings>,
+        room_arbiters: usize,
+    ) -> Hub {
+        Hub {
+            store,
+            presence,
+            settings,
+            rooms: HashMap::new(),
+            connections: HashMap::new(),
+            arbiters: (0..room_arbiters.max(1)).map(|_| Arbiter::new()).collect(),
+            next_arbiter: 0,
+            started: Instant::now(),
+        }
+    }
+
+    fn start_room(
+        &mut self,
+        id: i64,
+        inheritance: Option<Inheritance>,
+        hub: Addr<Hub>,
+    ) -> Addr<Room> {
+        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        let (store, presence, settings) = (
+            self.store.clone(),
+            self.presence.clone(),
+            self.settings.clone(),
+        );
+        let addr = Room::start_in_arbiter(&arbiter.handle(), move |_| {
+            Room::new(id, store, hub, presence, settings, inheritance)
+        });
+        self.rooms.insert(id, addr.clone());
+        addr
+    }
+
+    fn notify(&self, user_id: i64, except: Option<&SessionKey>, frame: &Frame) -> usize {
+        let Some(sessions) = self.connections.get(&user_id) else {
+            return 0;
+        };
+        sessions
+            .iter()
+            .filter(|(key, _)| Some(*key) != except)
+            .filter(|(_, connection)| connection.outbox.push(frame.clone()))
+            .count()
+    }
+
+    /// Tells every connection that joined a room of `user`'s that they came or went.
+    fn announce_presence(&self, user: UserRow, online: bool, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let rooms = self.rooms.clone();
+        let frame = Event::Presence {
+            user: UserView::with_presence(&user, online),
+            online,
+        }
+        .frame();
+        ctx.spawn(
+            async move {
+                let room_ids = match store.room_ids_of(user.id).await {
+                    Ok(ids) => ids,
+                    Err(err) => {
+                        log::warn!("presence of u_{}: {err}", user.id);
+                        return;
+                    }
+                };
+                let mut told: HashSet<SessionKey> = HashSet::new();
+                for room in room_ids.iter().filter_map(|id| rooms.get(id)) {
+                    let Ok(subscribers) = room.send(Subscribers).await else {
+                        continue;
+                    };
+                    for (key, outbox) in subscribers {
+                        if told.insert(key) {
+                            outbox.push(frame.clone());
+                        }
+                    }
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Actor for Hub {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+/// A connection opened.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Connect {
+    pub user: UserRow,
+    pub session: SessionKey,
+    pub outbox: Outbox,
+    pub addr: Addr<Session>,
+}
+
+impl Handler<Connect> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, connect: Connect, ctx: &mut Context<Self>) {
+        let first = self.presence.connected(connect.user.id);
+        self.connections.entry(connect.user.id).or_default().insert(
+            connect.session,
+            Connection {
+                outbox: connect.outbox,
+                session: connect.addr,
+            },
+        );
+        if first {
+            self.announce_presence(connect.user, true, ctx);
+        }
+    }
+}
+
+/// A connection closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub user: UserRow,
+    pub session: SessionKey,
+}
+
+impl Handler<Disconnect> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, disconnect: Disconnect, ctx: &mut Context<Self>) {
+        let user_id = disconnect.user.id;
+        let Some(sessions) = self.connections.get_mut(&user_id) else {
+            return;
+        };
+        if sessions.remove(&disconnect.session).is_none() {
+            return;
+        }
+        if sessions.is_empty() {
+            self.connections.remove(&user_id);
+        }
+        if self.presence.disconnected(user_id) {
+            self.announce_presence(disconnect.user, false, ctx);
+        }
+    }
+}
+
+/// The live actor of a room, started if there is none. A room that does not exist answers
+/// every request with `not_found` and stops.
+#[derive(Message)]
+#[rtype(result = "Addr<Room>")]
+pub struct GetRoom {
+    pub id: i64,
+}
+
+impl Handler<GetRoom> for Hub {
+    type Result = MessageResult<GetRoom>;
+
+    fn handle(&mut self, get: GetRoom, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(addr) = self.rooms.get(&get.id) {
+            if addr.connected() {
+                return MessageResult(addr.clone());
+            }
+        }
+        MessageResult(self.start_room(get.id, None, ctx.address()))
+    }
+}
+
+/// A room stopped on purpose (idle, deleted or missing).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomStopped {
+    pub id: i64,
+    pub addr: Addr<Room>,
+}
+
+impl Handler<RoomStopped> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, stopped: RoomStopped, _: &mut Context<Self>) {
+        if self.rooms.get(&stopped.id) == Some(&stopped.addr) {
+            self.rooms.remove(&stopped.id);
+        }
+    }
+}
+
+/// A room actor died without stopping: start it again from the store, with the
+/// connections that had joined it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomCrashed {
+    pub id: i64,
+    pub inheritance: Inheritance,
+}
+
+impl Handler<RoomCrashed> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, crashed: RoomCrashed, ctx: &mut Context<Self>) {
+        log::warn!(
+            "restarting room r_{} with {} joined connections",
+            crashed.id,
+            crashed.inheritance.subscribers.len()
+        );
+        self.rooms.remove(&crashed.id);
+        self.start_room(crashed.id, Some(crashed.inheritance), ctx.address());
+    }
+}
+
+/// An event for every connection of one user (`room_added`, `room_removed`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NotifyUser {
+    pub user_id: i64,
+    /// The connection whose own command caused this: it has the reply instead.
+    pub except: Option<SessionKey>,
+    pub frame: Frame,
+}
+
+impl Handler<NotifyUser> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, notify: NotifyUser, _: &mut Context<Self>) {
+        self.notify(notify.user_id, notify.except.as_ref(), &notify.frame);
+    }
+}
+
+/// Closes every connection of a user (token revoked, admin disconnect); answers how many.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseUser {
+    pub user_id: i64,
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl Handler<CloseUser> for Hub {
+    type Result = usize;
+
+    fn handle(&mut self, close: CloseUser, _: &mut Context<Self>) -> usize {
+        let Some(sessions) = self.connections.get(&close.user_id) else {
+            return 0;
+        };
+        for connection in sessions.values() {
+            connection.outbox.close(close.code, close.reason);
+            connection.session.do_send(super::session::Closed);
+        }
+        sessions.len()
+    }
+}
+
+/// Closes every connection (server shutdown); answers how many.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseAll {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl Handler<CloseAll> for Hub {
+    type Result = usize;
+
+    fn handle(&mut self, close: CloseAll, _: &mut Context<Self>) -> usize {
+        let mut count = 0;
+        for connection in self
+            .connections
+            .values()
+            .flat_map(|sessions| sessions.values())
+        {
+            connection.outbox.close(close.code, close.reason);
+            connection.session.do_send(super::session::Closed);
+            count += 1;
+        }
+        count
+    }
+}
+
+/// A `notice` to every connection; answers how many took it.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Broadcast {
+    pub frame: Frame,
+}
+
+impl Handler<Broadcast> for Hub {
+    type Result = usize;
+
+    fn handle(&mut self, broadcast: Broadcast, _: &mut Context<Self>) -> usize {
+        self.connections
+            .values()
+            .flat_map(|sessions| sessions.values())
+            .filter(|connection| connection.outbox.push(broadcast.frame.clone()))
+            .count()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubStats {
+    pub connections: usize,
+    pub users_online: usize,
+    pub rooms_active: usize,
+    pub uptime_s: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "HubStats")]
+pub struct Stats;
+
+impl Handler<Stats> for Hub {
+    type Result = MessageResult<Stats>;
+
+    fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(HubStats {
+            connections: self.connections.values().map(HashMap::len).sum(),
+            users_online: self.connections.len(),
+            rooms_active: self.rooms.values().filter(|addr| addr.connected()).count(),
+            uptime_s: self.started.elapsed().as_secs(),
+        })
+    }
+}

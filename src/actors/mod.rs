@@ -1,0 +1,25 @@
+//! The actor hierarchy: a [`hub::Hub`] supervises rooms and knows every user's
+//! connections; a [`room::Room`] owns one room's members and message order; a
+//! [`session::Session`] is one WebSocket connection.
+
+use std::sync::Arc;
+
+use crate::db::models::UserRow;
+
+pub mod hub;
+pub mod presence;
+pub mod room;
+pub mod session;
+
+pub use session::outbox::{self, Outbox};
+
+/// A connection's id (`s_…`), shared by every actor that refers to it.
+pub type SessionKey = Arc<str>;
+
+/// The connection a command came from: who sent it and where its replies go.
+#[derive(Clone)]
+pub struct Caller {
+    pub session: SessionKey,
+    pub user: UserRow,
+    pub outbox: Outbox,
+}

@@ -1,0 +1,103 @@
+//! What members do in a room besides posting: read its history, mark it read, type.
+
+use actix::prelude::*;
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::requests::{detached, later, ready, Answer, Reply};
+use super::{Room, State};
+use crate::actors::Caller;
+use crate::error::ProtoError;
+use crate::protocol::views::MessageView;
+use crate::protocol::Event;
+
+impl Room {
+    pub(super) fn history(
+        &mut self,
+        caller: Caller,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Answer<Reply> {
+        if let Err(err) = self.require_member(caller.user.id, "read its history") {
+            return ready(Err(err));
+        }
+        let store = self.store.clone();
+        let id = self.id;
+        detached(async move {
+            let page = store.messages_before(id, before_seq, limit).await?;
+            let messages: Vec<MessageView> =
+                page.messages.iter().map(MessageView::from_stored).collect();
+            Ok(Reply::Data(
+                json!({ "messages": messages, "has_more": page.has_more }),
+            ))
+        })
+    }
+
+    pub(super) fn read(
+        &mut self,
+        caller: Caller,
+        seq: i64,
+        ctx: &mut Context<Self>,
+    ) -> Answer<Reply> {
+        if let Err(err) = self.require_member(caller.user.id, "mark it read") {
+            return ready(Err(err));
+        }
+        let last = self.posting.delivered_seq();
+        if seq > last {
+            return ready(Err(ProtoError::bad_request(format!(
+                "seq {seq} is past the room's last message ({last})"
+            ))));
+        }
+        let store = self.store.clone();
+        let (id, user_id) = (self.id, caller.user.id);
+        let (answer, receiver) = oneshot::channel();
+        ctx.wait(
+            async move { store.mark_read(id, user_id, seq).await }
+                .into_actor(self)
+                .map(move |marked, room, _| {
+                    let result = marked.map_err(ProtoError::from).map(|read_seq| {
+                        room.read_moved(&caller, read_seq);
+                        Reply::Data(json!({ "read_seq": read_seq }))
+                    });
+                    let _ = answer.send(result);
+                }),
+        );
+        later(receiver)
+    }
+
+    fn read_moved(&mut self, caller: &Caller, read_seq: i64) {
+        let moved = match &mut self.state {
+            State::Live(loaded) => match loaded.members.get_mut(&caller.user.id) {
+                Some(member) if read_seq > member.read_seq => {
+                    member.read_seq = read_seq;
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !moved {
+            return;
+        }
+        let frame = Event::Read {
+            room: crate::protocol::ids::room_id(self.id),
+            user: self.user_view(&caller.user),
+            seq: read_seq,
+        }
+        .frame();
+        let session = caller.session.clone();
+        self.broadcast(&frame, |key, _| *key != session);
+    }
+
+    pub(super) fn typing(&mut self, caller: Caller) -> Result<Reply, ProtoError> {
+        self.require_member(caller.user.id, "type in it")?;
+        let frame = Event::Typing {
+            room: crate::protocol::ids::room_id(self.id),
+            user: self.user_view(&caller.user),
+        }
+        .frame();
+        let typist = caller.user.id;
+        self.broadcast(&frame, |_, subscriber| subscriber.user_id != typist);
+        Ok(Reply::Data(crate::protocol::frames::empty()))
+    }
+}

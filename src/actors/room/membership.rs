@@ -1,0 +1,328 @@
+//! Who is in the room and which connections follow it: `join`, `leave`, `invite`, `kick`,
+//! and the admin API's member changes and deletion.
+
+use actix::prelude::*;
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::requests::{later, ready, AdminReply, Answer, Reply};
+use super::{Access, Member, Room, State, Subscriber};
+use crate::actors::hub::NotifyUser;
+use crate::actors::{Caller, SessionKey};
+use crate::db::models::{MessagePage, RoomKind, UserRow};
+use crate::db::StoreError;
+use crate::error::ProtoError;
+use crate::protocol::views::MessageView;
+use crate::protocol::{frames, Event, ReplyId};
+
+impl Room {
+    fn kind(&self) -> Option<RoomKind> {
+        self.loaded().map(|loaded| loaded.kind)
+    }
+
+    pub(super) fn join(
+        &mut self,
+        caller: Caller,
+        reply_id: ReplyId,
+        after_seq: Option<i64>,
+        limit: i64,
+        ctx: &mut Context<Self>,
+    ) -> Answer<Reply> {
+        let becomes_member = match self.access(caller.user.id) {
+            Access::Hidden => return ready(Err(ProtoError::no_such_room())),
+            Access::Outsider => true,
+            Access::Member => false,
+        };
+        let store = self.store.clone();
+        let (id, user_id) = (self.id, caller.user.id);
+        let (answer, receiver) = oneshot::channel();
+        // Waits, so that no event of this room reaches the connection before its reply.
+        ctx.wait(
+            async move {
+                if becomes_member {
+                    store.add_member(id, user_id).await?;
+                }
+                match after_seq {
+                    Some(after) => store.messages_after(id, after, limit).await,
+                    None => store.messages_before(id, None, limit).await,
+                }
+            }
+            .into_actor(self)
+            .map(move |fetched: Result<MessagePage, StoreError>, room, _| {
+                let joined = fetched
+                    .map_err(ProtoError::from)
+                    .map(|page| room.joined(caller, reply_id, becomes_member, page));
+                let _ = answer.send(joined);
+            }),
+        );
+        later(receiver)
+    }
+
+    fn joined(
+        &mut self,
+        caller: Caller,
+        reply_id: ReplyId,
+        became_member: bool,
+        mut page: MessagePage,
+    ) -> Reply {
+        if became_member {
+            self.member_added(caller.user.clone(), Some(&caller.session));
+        }
+        // Messages committed but not yet delivered here come as events right after the reply.
+        let delivered = self.posting.delivered_seq();
+        let before = page.messages.len();
+        page.messages.retain(|message| message.row.seq <= delivered);
+        let has_more = page.has_more && page.messages.len() == before;
+        self.subscribers.insert(
+            caller.session.clone(),
+            Subscriber {
+                user_id: caller.user.id,
+                outbox: caller.outbox.clone(),
+            },
+        );
+        let messages: Vec<MessageView> =
+            page.messages.iter().map(MessageView::from_stored).collect();
+        caller.outbox.push(frames::ok(
+            &reply_id,
+            json!({
+                "room": self.view_for(caller.user.id),
+                "members": self.member_views(),
+                "messages": messages,
+                "has_more": has_more,
+            }),
+        ));
+        Reply::Written
+    }
+
+    pub(super) fn leave(
+        &mut self,
+        caller: Caller,
+        forget: bool,
+        ctx: &mut Context<Self>,
+    ) -> Answer<Reply> {
+        let access = self.access(caller.user.id);
+        if access == Access::Hidden && !self.subscribers.contains_key(&caller.session) {
+            return ready(Err(ProtoError::no_such_room()));
+        }
+        if forget && self.kind() != Some(RoomKind::Group) {
+            return ready(Err(ProtoError::bad_request(
+                "`forget` is only for groups: a direct or bot room stays in the list",
+            )));
+        }
+        self.subscribers.remove(&caller.session);
+        if !forget || access != Access::Member {
+            return ready(Ok(Reply::Data(frames::empty())));
+        }
+        let store = self.store.clone();
+        let (id, user_id) = (self.id, caller.user.id);
+        let (answer, receiver) = oneshot::channel();
+        ctx.wait(
+            async move { store.remove_member(id, user_id).await }
+                .into_actor(self)
+                .map(move |removed, room, _| {
+                    let result = removed.map_err(ProtoError::from).map(|_| {
+                        room.member_removed(user_id, Some(caller.session));
+                        Reply::Data(frames::empty())
+                    });
+                    let _ = answer.send(result);
+                }),
+        );
+        later(receiver)
+    }
+
+    /// `invite` (by a member) or the admin API's add (by no one).
+    pub(super) fn invite<R: 'static>(
+        &mut self,
+        by: Option<Caller>,
+        user: UserRow,
+        ctx: &mut Context<Self>,
+    ) -> Answer<R>
+    where
+        R: Done,
+    {
+        if self.kind() != Some(RoomKind::Group) {
+            return ready(Err(ProtoError::bad_request(
+                "only groups take new members; direct and bot rooms never do",
+            )));
+        }
+        if let Some(caller) = &by {
+            match self.access(caller.user.id) {
+                Access::Hidden => return ready(Err(ProtoError::no_such_room())),
+                Access::Outsider => {
+                    return ready(Err(ProtoError::forbidden(
+                        "only members may invite to a group",
+                    )))
+                }
+                Access::Member => {}
+            }
+        }
+        if self.access(user.id) == Access::Member {
+            return ready(Ok(R::done()));
+        }
+        let store = self.store.clone();
+        let (id, user_id) = (self.id, user.id);
+        let (answer, receiver) = oneshot::channel();
+        ctx.wait(
+            async move { store.add_member(id, user_id).await }
+                .into_actor(self)
+                .map(move |added, room, _| {
+                    let result = added.map_err(ProtoError::from).map(|_| {
+                        room.member_added(user, None);
+                        R::done()
+                    });
+                    let _ = answer.send(result);
+                }),
+        );
+        later(receiver)
+    }
+
+    /// `kick` (by the owner) or the admin API's removal (by no one).
+    pub(super) fn kick<R: 'static>(
+        &mut self,
+        by: Option<Caller>,
+        user_id: i64,
+        ctx: &mut Context<Self>,
+    ) -> Answer<R>
+    where
+        R: Done,
+    {
+        if let Some(caller) = &by {
+            if self.access(caller.user.id) == Access::Hidden {
+                return ready(Err(ProtoError::no_such_room()));
+            }
+        }
+        if self.kind() != Some(RoomKind::Group) {
+            return ready(Err(ProtoError::bad_request(
+                "only groups lose members; direct and bot rooms never do",
+            )));
+        }
+        if let Some(caller) = &by {
+            let owner = self.loaded().and_then(|loaded| loaded.row.owner_id);
+            if owner != Some(caller.user.id) {
+                return ready(Err(ProtoError::forbidden(
+                    "only the group's owner may kick",
+                )));
+            }
+            if user_id == caller.user.id {
+                return ready(Err(ProtoError::bad_request(
+                    "the owner cannot kick themselves; use leave with forget",
+                )));
+            }
+        }
+        if self.access(user_id) != Access::Member {
+            return ready(Err(ProtoError::not_found("no such member in this room")));
+        }
+        let store = self.store.clone();
+        let id = self.id;
+        let (answer, receiver) = oneshot::channel();
+        ctx.wait(
+            async move { store.remove_member(id, user_id).await }
+                .into_actor(self)
+                .map(move |removed, room, _| {
+                    let result = removed.map_err(ProtoError::from).map(|_| {
+                        room.member_removed(user_id, None);
+                        R::done()
+                    });
+                    let _ = answer.send(result);
+                }),
+        );
+        later(receiver)
+    }
+
+    pub(super) fn delete(&mut self, ctx: &mut Context<Self>) -> Answer<AdminReply> {
+        let store = self.store.clone();
+        let id = self.id;
+        let (answer, receiver) = oneshot::channel();
+        ctx.wait(
+            async move { store.delete_room(id).await }
+                .into_actor(self)
+                .map(move |deleted, room, ctx| {
+                    let result = deleted.map_err(ProtoError::from).map(|_| {
+                        let members: Vec<i64> = room
+                            .loaded()
+                            .map(|loaded| loaded.members.keys().copied().collect())
+                            .unwrap_or_default();
+                        room.subscribers.clear();
+                        room.state = State::Missing;
+                        let frame = Event::RoomRemoved {
+                            room: crate::protocol::ids::room_id(id),
+                        }
+                        .frame();
+                        for user_id in members {
+                            room.hub.do_send(NotifyUser {
+                                user_id,
+                                except: None,
+                                frame: frame.clone(),
+                            });
+                        }
+                        room.stop_cleanly(ctx);
+                        AdminReply::Done
+                    });
+                    let _ = answer.send(result);
+                }),
+        );
+        later(receiver)
+    }
+
+    /// A membership was stored: tell the room, and the new member's other connections.
+    fn member_added(&mut self, user: UserRow, except: Option<&SessionKey>) {
+        let user_id = user.id;
+        let user_view = self.user_view(&user);
+        if let State::Live(loaded) = &mut self.state {
+            loaded.members.insert(user_id, Member { user, read_seq: 0 });
+        }
+        let joined = Event::MemberJoined {
+            room: crate::protocol::ids::room_id(self.id),
+            user: user_view,
+        }
+        .frame();
+        self.broadcast(&joined, |_, _| true);
+        if let Some(view) = self.view_for(user_id) {
+            self.hub.do_send(NotifyUser {
+                user_id,
+                except: except.cloned(),
+                frame: Event::RoomAdded { room: view }.frame(),
+            });
+        }
+    }
+
+    /// A membership ended: the user's connections stop following the room and are told.
+    fn member_removed(&mut self, user_id: i64, except: Option<SessionKey>) {
+        let removed = match &mut self.state {
+            State::Live(loaded) => loaded.members.remove(&user_id),
+            _ => None,
+        };
+        self.unsubscribe_user(user_id);
+        let room = crate::protocol::ids::room_id(self.id);
+        if let Some(member) = removed {
+            let left = Event::MemberLeft {
+                room: room.clone(),
+                user: self.user_view(&member.user),
+            }
+            .frame();
+            self.broadcast(&left, |_, _| true);
+        }
+        self.hub.do_send(NotifyUser {
+            user_id,
+            except,
+            frame: Event::RoomRemoved { room }.frame(),
+        });
+    }
+}
+
+/// The answer of a membership change, for a connection's command or for the admin API.
+pub(super) trait Done {
+    fn done() -> Self;
+}
+
+impl Done for Reply {
+    fn done() -> Self {
+        Reply::Data(frames::empty())
+    }
+}
+
+impl Done for AdminReply {
+    fn done() -> Self {
+        AdminReply::Done
+    }
+}

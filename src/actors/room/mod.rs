@@ -1,0 +1,285 @@
+//! One room as an actor: its members, the connections that joined it, and the single
+//! order in which its messages are committed and delivered. Started by the hub on demand,
+//! stopped when idle, restarted from the store by the hub if it crashes.
+
+mod activity;
+mod membership;
+mod posting;
+mod requests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::hub::{Hub, RoomCrashed, RoomStopped};
+use super::presence::Presence;
+use super::{Outbox, SessionKey};
+use crate::db::models::{RoomKind, RoomRow, RoomSnapshot, UserRow};
+use crate::db::{RoomSummary, Store};
+use crate::error::ProtoError;
+use crate::protocol::views::{RoomView, UserView};
+use crate::protocol::Frame;
+use crate::settings::Settings;
+
+pub use requests::{AdminOp, AdminReply, Post, Reply, Request, RoomOp, Subscribers, Unsubscribe};
+
+/// How often a room checks whether it has been idle long enough to stop.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+
+pub struct Room {
+    id: i64,
+    store: Store,
+    hub: Addr<Hub>,
+    presence: Presence,
+    settings: Arc<Settings>,
+    state: State,
+    subscribers: HashMap<SessionKey, Subscriber>,
+    posting: posting::Pipeline,
+    last_activity: Instant,
+    /// False until the room stops on purpose; a room dropped while still running crashed.
+    stopped_cleanly: bool,
+}
+
+enum State {
+    Loading,
+    Missing,
+    Live(Loaded),
+}
+
+struct Loaded {
+    row: RoomRow,
+    kind: RoomKind,
+    members: HashMap<i64, Member>,
+}
+
+struct Member {
+    user: UserRow,
+    read_seq: i64,
+}
+
+/// A connection that has joined the room and gets its events.
+#[derive(Clone)]
+pub struct Subscriber {
+    pub user_id: i64,
+    pub outbox: Outbox,
+}
+
+/// What a restarted room takes over from the one that crashed.
+pub struct Inheritance {
+    pub subscribers: HashMap<SessionKey, Subscriber>,
+    pub delivered_seq: i64,
+}
+
+/// How the caller stands towards the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// The room does not exist or is private to others: answer exactly as for a made-up id.
+    Hidden,
+    /// A public group the caller is not a member of.
+    Outsider,
+    Member,
+}
+
+impl Room {
+    pub fn new(
+        id: i64,
+        store: Store,
+        hub: Addr<Hub>,
+        presence: Presence,
+        settings: Arc<Settings>,
+        inheritance: Option<Inheritance>,
+    ) -> Room {
+        let (subscribers, delivered_seq) = match inheritance {
+            Some(inherited) => (inherited.subscribers, Some(inherited.delivered_seq)),
+            None => (HashMap::new(), None),
+        };
+        Room {
+            id,
+            store,
+            hub,
+            presence,
+            settings,
+            state: State::Loading,
+            subscribers,
+            posting: posting::Pipeline::new(delivered_seq),
+            last_activity: Instant::now(),
+            stopped_cleanly: false,
+        }
+    }
+
+    fn loaded(&self) -> Option<&Loaded> {
+        match &self.state {
+            State::Live(loaded) => Some(loaded),
+            _ => None,
+        }
+    }
+
+    fn access(&self, user_id: i64) -> Access {
+        match self.loaded() {
+            None => Access::Hidden,
+            Some(loaded) if loaded.members.contains_key(&user_id) => Access::Member,
+            Some(loaded) if loaded.kind == RoomKind::Group && loaded.row.public => Access::Outsider,
+            Some(_) => Access::Hidden,
+        }
+    }
+
+    /// The caller must be a member; an outsider of a public group is `forbidden`.
+    fn require_member(&self, user_id: i64, doing: &str) -> Result<(), ProtoError> {
+        match self.access(user_id) {
+            Access::Member => Ok(()),
+            Access::Outsider => Err(ProtoError::forbidden(format!(
+                "join the group before you {doing}"
+            ))),
+            Access::Hidden => Err(ProtoError::no_such_room()),
+        }
+    }
+
+    fn user_view(&self, user: &UserRow) -> UserView {
+        UserView::with_presence(user, self.presence.is_online(user.id))
+    }
+
+    fn member_views(&self) -> Vec<UserView> {
+        let Some(loaded) = self.loaded() else {
+            return Vec::new();
+        };
+        let mut members: Vec<&Member> = loaded.members.values().collect();
+        members.sort_by_key(|member| member.user.id);
+        members
+            .into_iter()
+            .map(|member| self.user_view(&member.user))
+            .collect()
+    }
+
+    /// The Room object as `viewer` sees it, from what the room holds in memory.
+    fn view_for(&self, viewer: i64) -> Option<RoomView> {
+        let loaded = self.loaded()?;
+        let display_name = (loaded.kind != RoomKind::Group).then(|| {
+            let mut others: Vec<&Member> = loaded
+                .members
+                .values()
+                .filter(|member| member.user.id != viewer)
+                .collect();
+            others.sort_by_key(|member| member.user.id);
+            others
+                .iter()
+                .map(|member| member.user.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        let summary = RoomSummary {
+            room: loaded.row.clone(),
+            members_count: loaded.members.len() as i64,
+            last_seq: self.posting.delivered_seq(),
+            read_seq: loaded
+                .members
+                .get(&viewer)
+                .map(|member| member.read_seq)
+                .unwrap_or(0),
+            display_name,
+        };
+        Some(RoomView::from_summary(&summary))
+    }
+
+    /// Sends a frame to every joined connection that `include` accepts. Connections whose
+    /// queue overflowed are closed by their outbox and dropped from the room here.
+    fn broadcast(&mut self, frame: &Frame, include: impl Fn(&SessionKey, &Subscriber) -> bool) {
+        self.subscribers.retain(|key, subscriber| {
+            if !include(key, subscriber) {
+                return !subscriber.outbox.is_closed();
+            }
+            subscriber.outbox.push(frame.clone())
+        });
+    }
+
+    fn unsubscribe_user(&mut self, user_id: i64) {
+        self.subscribers
+            .retain(|_, subscriber| subscriber.user_id != user_id);
+    }
+
+    fn apply_snapshot(&mut self, snapshot: Option<RoomSnapshot>) {
+        match snapshot {
+            None => {
+                self.state = State::Missing;
+                self.subscribers.clear();
+            }
+            Some(snapshot) => {
+                let members = snapshot
+                    .members
+                    .into_iter()
+                    .map(|(user, read_seq)| (user.id, Member { user, read_seq }))
+                    .collect();
+                self.posting.loaded(snapshot.last_seq);
+                self.state = State::Live(Loaded {
+                    kind: snapshot.room.room_kind(),
+                    row: snapshot.room,
+                    members,
+                });
+            }
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.subscribers.is_empty()
+            && self.posting.is_idle()
+            && self.last_activity.elapsed() >= self.settings.room_idle
+    }
+
+    fn stop_cleanly(&mut self, ctx: &mut Context<Self>) {
+        self.stopped_cleanly = true;
+        self.hub.do_send(RoomStopped {
+            id: self.id,
+            addr: ctx.address(),
+        });
+        ctx.stop();
+    }
+}
+
+impl Actor for Room {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.settings.room_pending.max(16));
+        let store = self.store.clone();
+        let id = self.id;
+        ctx.wait(
+            async move { store.load_room(id).await }
+                .into_actor(self)
+                .map(move |loaded, room, ctx| match loaded {
+                    Ok(snapshot) => {
+                        room.apply_snapshot(snapshot);
+                        room.catch_up(ctx);
+                    }
+                    Err(err) => {
+                        log::warn!("room r_{id}: cannot load from the store: {err}");
+                        room.stop_cleanly(ctx);
+                    }
+                }),
+        );
+        ctx.run_interval(IDLE_CHECK, |room, ctx| {
+            if matches!(room.state, State::Missing) || room.is_idle() {
+                room.stop_cleanly(ctx);
+            }
+        });
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        if self.stopped_cleanly {
+            return;
+        }
+        log::error!(
+            "room r_{}: actor crashed; restarting it from the store",
+            self.id
+        );
+        self.hub.do_send(RoomCrashed {
+            id: self.id,
+            inheritance: Inheritance {
+                subscribers: std::mem::take(&mut self.subscribers),
+                delivered_seq: self.posting.delivered_seq(),
+            },
+        });
+    }
+}

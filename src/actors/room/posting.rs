@@ -1,0 +1,303 @@
+//! The room's send pipeline: posts queue while one batch is being committed, the next batch
+//! goes to the store's group-commit writer, and only committed messages are delivered, in
+//! `seq` order. A restarted room first replays what its crashed predecessor committed but
+//! never delivered.
+
+use actix::prelude::*;
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::requests::{later, ready, Answer, Post, Reply};
+use super::Room;
+use crate::actors::outbox::close;
+use crate::actors::{Caller, Outbox, SessionKey};
+use crate::db::models::StoredMessage;
+use crate::db::{Appended, NewPost, StoreError};
+use crate::error::ProtoError;
+use crate::protocol::views::MessageView;
+use crate::protocol::{frames, Event, ReplyId};
+
+/// Most messages a restarted room replays to its connections; past that they are closed
+/// with 4002 and resume with `join` + `after_seq` themselves.
+const MAX_REPLAY: i64 = 1000;
+
+pub(super) struct Pipeline {
+    queue: Vec<(NewPost, Waiter)>,
+    committing: bool,
+    delivered_seq: i64,
+    /// Set on a room restarted after a crash: the last seq its predecessor delivered.
+    inherited_seq: Option<i64>,
+    /// The last seq in the store when the room loaded.
+    stored_seq: i64,
+}
+
+/// Who waits for a post: the connection that sent it (if any) and the request's answer.
+struct Waiter {
+    origin: Option<Origin>,
+    done: oneshot::Sender<Result<StoredMessage, ProtoError>>,
+}
+
+struct Origin {
+    session: SessionKey,
+    outbox: Outbox,
+    reply_id: ReplyId,
+}
+
+impl Pipeline {
+    pub(super) fn new(inherited_seq: Option<i64>) -> Pipeline {
+        Pipeline {
+            queue: Vec::new(),
+            committing: false,
+            delivered_seq: 0,
+            inherited_seq,
+            stored_seq: 0,
+        }
+    }
+
+    pub(super) fn loaded(&mut self, last_seq: i64) {
+        self.stored_seq = last_seq;
+        self.delivered_seq = self.inherited_seq.unwrap_or(last_seq).min(last_seq);
+    }
+
+    pub(super) fn delivered_seq(&self) -> i64 {
+        self.delivered_seq
+    }
+
+    pub(super) fn is_idle(&self) -> bool {
+        self.queue.is_empty() && !self.committing
+    }
+}
+
+impl Room {
+    pub(super) fn send(
+        &mut self,
+        caller: Caller,
+        reply_id: ReplyId,
+        body: String,
+        client_msg_id: Option<String>,
+        ctx: &mut Context<Self>,
+    ) -> Answer<Reply> {
+        if let Err(err) = self.require_member(caller.user.id, "send") {
+            return ready(Err(err));
+        }
+        let post = NewPost {
+            room_id: self.id,
+            sender: caller.user,
+            body,
+            template: None,
+            client_msg_id,
+            action: None,
+        };
+        let origin = Origin {
+            session: caller.session,
+            outbox: caller.outbox,
+            reply_id,
+        };
+        match self.enqueue(post, Some(origin), ctx) {
+            Ok(receiver) => {
+                Box::pin(later(receiver).map(|sent, _, _| sent.map(|_| Reply::Written)))
+            }
+            Err(err) => ready(Err(err)),
+        }
+    }
+
+    /// A message from the system or a bot; the answer is the stored message.
+    pub(super) fn post_as(&mut self, post: Post, ctx: &mut Context<Self>) -> Answer<StoredMessage> {
+        let post = NewPost {
+            room_id: self.id,
+            sender: post.sender,
+            body: post.body,
+            template: post.template.map(|template| template.to_string()),
+            client_msg_id: None,
+            action: post.action.map(|action| action.to_string()),
+        };
+        match self.enqueue(post, None, ctx) {
+            Ok(receiver) => later(receiver),
+            Err(err) => ready(Err(err)),
+        }
+    }
+
+    fn enqueue(
+        &mut self,
+        post: NewPost,
+        origin: Option<Origin>,
+        ctx: &mut Context<Self>,
+    ) -> Result<oneshot::Receiver<Result<StoredMessage, ProtoError>>, ProtoError> {
+        if self.posting.queue.len() >= self.settings.room_pending {
+            return Err(ProtoError::unavailable(
+                "too many messages are waiting for the store in this room; retry",
+            ));
+        }
+        let (done, receiver) = oneshot::channel();
+        self.posting.queue.push((post, Waiter { origin, done }));
+        self.flush(ctx);
+        Ok(receiver)
+    }
+
+    /// Hands everything queued to the store, unless a batch is already on its way.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.posting.committing || self.posting.queue.is_empty() {
+            return;
+        }
+        self.posting.committing = true;
+        let (posts, waiters): (Vec<NewPost>, Vec<Waiter>) =
+            std::mem::take(&mut self.posting.queue).into_iter().unzip();
+        let store = self.store.clone();
+        ctx.spawn(
+            async move { store.append(posts).await }
+                .into_actor(self)
+                .map(move |result, room, ctx| room.committed(waiters, result, ctx)),
+        );
+    }
+
+    fn committed(
+        &mut self,
+        waiters: Vec<Waiter>,
+        result: Result<Vec<Appended>, StoreError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let outcomes = match result {
+            Ok(outcomes) => outcomes,
+            Err(err) => {
+                let err = ProtoError::from(err);
+                for waiter in waiters {
+                    let _ = waiter.done.send(Err(err.clone()));
+                }
+                return self.next_batch(ctx);
+            }
+        };
+        let first_new = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Appended::New(message) => Some(message.row.seq),
+                Appended::Duplicate(_) => None,
+            })
+            .min();
+        let delivered = self.posting.delivered_seq;
+        match first_new {
+            // Messages committed for a crashed predecessor came in between: deliver them first.
+            Some(first) if first > delivered + 1 => {
+                let store = self.store.clone();
+                let id = self.id;
+                ctx.wait(
+                    async move {
+                        store
+                            .messages_after(id, delivered, first - delivered - 1)
+                            .await
+                    }
+                    .into_actor(self)
+                    .map(move |missing, room, ctx| {
+                        match missing {
+                            Ok(page) => room.replay(page.messages),
+                            Err(err) => room.close_lagging(&format!("{err}")),
+                        }
+                        room.deliver(waiters, outcomes);
+                        room.next_batch(ctx);
+                    }),
+                );
+            }
+            _ => {
+                self.deliver(waiters, outcomes);
+                self.next_batch(ctx);
+            }
+        }
+    }
+
+    fn next_batch(&mut self, ctx: &mut Context<Self>) {
+        self.posting.committing = false;
+        self.flush(ctx);
+    }
+
+    fn deliver(&mut self, waiters: Vec<Waiter>, outcomes: Vec<Appended>) {
+        for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
+            let (message, is_new) = match outcome {
+                Appended::New(message) => (message, true),
+                Appended::Duplicate(message) => (message, false),
+            };
+            let view = MessageView::from_stored(&message);
+            if let Some(origin) = &waiter.origin {
+                origin
+                    .outbox
+                    .push(frames::ok(&origin.reply_id, json!({ "message": &view })));
+            }
+            if is_new {
+                self.publish(&message, view);
+            }
+            if let Some(origin) = waiter.origin {
+                log::trace!(
+                    "r_{}: {} sent seq {}",
+                    self.id,
+                    origin.session,
+                    message.row.seq
+                );
+            }
+            let _ = waiter.done.send(Ok(message));
+        }
+    }
+
+    /// Delivers one newly committed message to every joined connection.
+    fn publish(&mut self, message: &StoredMessage, view: MessageView) {
+        let seq = message.row.seq;
+        self.posting.delivered_seq = self.posting.delivered_seq.max(seq);
+        if let super::State::Live(loaded) = &mut self.state {
+            if let Some(member) = loaded.members.get_mut(&message.row.sender_id) {
+                member.read_seq = member.read_seq.max(seq);
+            }
+        }
+        let frame = Event::Message { message: view }.frame();
+        self.broadcast(&frame, |_, _| true);
+    }
+
+    fn replay(&mut self, messages: Vec<StoredMessage>) {
+        for message in messages {
+            if message.row.seq > self.posting.delivered_seq {
+                let view = MessageView::from_stored(&message);
+                self.publish(&message, view);
+            }
+        }
+    }
+
+    /// Connections that cannot be brought up to date here resume by themselves.
+    fn close_lagging(&mut self, why: &str) {
+        log::warn!(
+            "room r_{}: closing joined connections to resume: {why}",
+            self.id
+        );
+        for subscriber in self.subscribers.values() {
+            subscriber
+                .outbox
+                .close(close::LAGGING, "the room restarted; resume with after_seq");
+        }
+        self.subscribers.clear();
+    }
+
+    /// After a restart: deliver what the crashed room committed but never delivered.
+    pub(super) fn catch_up(&mut self, ctx: &mut Context<Self>) {
+        if self.posting.inherited_seq.take().is_none() {
+            return;
+        }
+        let from = self.posting.delivered_seq;
+        let stored = self.posting.stored_seq;
+        if stored <= from {
+            return;
+        }
+        if stored - from > MAX_REPLAY {
+            self.close_lagging(&format!("{} messages to replay", stored - from));
+            self.posting.delivered_seq = stored;
+            return;
+        }
+        let store = self.store.clone();
+        let id = self.id;
+        ctx.wait(
+            async move { store.messages_after(id, from, stored - from).await }
+                .into_actor(self)
+                .map(move |missing, room, _| match missing {
+                    Ok(page) => room.replay(page.messages),
+                    Err(err) => {
+                        room.close_lagging(&err.to_string());
+                        room.posting.delivered_seq = stored;
+                    }
+                }),
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! The messages a room answers, and the handlers that route each to its part of the room.
+
+use actix::prelude::*;
+use futures_util::FutureExt;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::{Room, State, Subscriber};
+use crate::actors::{Caller, Outbox, SessionKey};
+use crate::db::models::{StoredMessage, UserRow};
+use crate::error::ProtoError;
+use crate::protocol::views::{RoomView, UserView};
+use crate::protocol::ReplyId;
+
+/// A command from a connection.
+#[derive(Message)]
+#[rtype(result = "Result<Reply, ProtoError>")]
+pub struct Request {
+    pub caller: Caller,
+    pub reply_id: ReplyId,
+    pub op: RoomOp,
+}
+
+#[derive(Clone, Debug)]
+pub enum RoomOp {
+    Join {
+        after_seq: Option<i64>,
+        limit: i64,
+    },
+    Leave {
+        forget: bool,
+    },
+    Send {
+        body: String,
+        client_msg_id: Option<String>,
+    },
+    History {
+        before_seq: Option<i64>,
+        limit: i64,
+    },
+    Read {
+        seq: i64,
+    },
+    Typing,
+    Invite {
+        user: UserRow,
+    },
+    Kick {
+        user_id: i64,
+    },
+    Action,
+}
+
+/// How a command was answered.
+#[derive(Debug)]
+pub enum Reply {
+    /// The session writes `{"type":"ok","data":…}`.
+    Data(Value),
+    /// The room already wrote the reply into the caller's outbox, in its place among the
+    /// room's events (the `ok` of a `send` comes before its `message` event).
+    Written,
+}
+
+/// A message from someone who is not a connection: the system (admin API) or a bot.
+#[derive(Message)]
+#[rtype(result = "Result<StoredMessage, ProtoError>")]
+pub struct Post {
+    pub sender: UserRow,
+    pub body: String,
+    pub template: Option<Value>,
+    pub action: Option<Value>,
+}
+
+/// The admin API's changes to a room.
+#[derive(Message)]
+#[rtype(result = "Result<AdminReply, ProtoError>")]
+pub enum AdminOp {
+    Describe,
+    AddMember { user: UserRow },
+    RemoveMember { user_id: i64 },
+    Delete,
+}
+
+#[derive(Debug)]
+pub enum AdminReply {
+    Described {
+        room: RoomView,
+        members: Vec<UserView>,
+    },
+    Done,
+}
+
+/// A connection went away.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub session: SessionKey,
+}
+
+/// The connections that joined the room (for presence).
+#[derive(Message)]
+#[rtype(result = "Vec<(SessionKey, Outbox)>")]
+pub struct Subscribers;
+
+pub(super) type Answer<T> = ResponseActFuture<Room, Result<T, ProtoError>>;
+
+pub(super) fn ready<T: 'static>(result: Result<T, ProtoError>) -> Answer<T> {
+    Box::pin(actix::fut::ready(result))
+}
+
+/// Answers once `receiver` does: for work that finishes inside a `ctx.wait`.
+pub(super) fn later<T: 'static>(receiver: oneshot::Receiver<Result<T, ProtoError>>) -> Answer<T> {
+    Box::pin(actix::fut::wrap_future::<_, Room>(receiver.map(|answer| {
+        answer.unwrap_or_else(|_| Err(ProtoError::internal("the room dropped the request")))
+    })))
+}
+
+/// Answers with what `work` resolves to, without holding up the room meanwhile.
+pub(super) fn detached<T: 'static>(
+    work: impl std::future::Future<Output = Result<T, ProtoError>> + 'static,
+) -> Answer<T> {
+    Box::pin(actix::fut::wrap_future::<_, Room>(work))
+}
+
+impl Handler<Request> for Room {
+    type Result = Answer<Reply>;
+
+    fn handle(&mut self, request: Request, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_activity = std::time::Instant::now();
+        if !matches!(self.state, State::Live(_)) {
+            return ready(Err(ProtoError::no_such_room()));
+        }
+        let Request {
+            caller,
+            reply_id,
+            op,
+        } = request;
+        match op {
+            RoomOp::Join { after_seq, limit } => self.join(caller, reply_id, after_seq, limit, ctx),
+            RoomOp::Leave { forget } => self.leave(caller, forget, ctx),
+            RoomOp::Send {
+                body,
+                client_msg_id,
+            } => self.send(caller, reply_id, body, client_msg_id, ctx),
+            RoomOp::History { before_seq, limit } => self.history(caller, before_seq, limit),
+            RoomOp::Read { seq } => self.read(caller, seq, ctx),
+            RoomOp::Typing => ready(self.typing(caller)),
+            RoomOp::Invite { user } => self.invite(Some(caller), user, ctx),
+            RoomOp::Kick { user_id } => self.kick(Some(caller), user_id, ctx),
+            RoomOp::Action => ready(
+                self.require_member(caller.user.id, "answer in it")
+                    .and_then(|_| {
+                        Err(ProtoError::bad_request(
+                            "`action` answers a bot's buttons; this room has no bot",
+                        ))
+                    }),
+            ),
+        }
+    }
+}
+
+impl Handler<Post> for Room {
+    type Result = Answer<StoredMessage>;
+
+    fn handle(&mut self, post: Post, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_activity = std::time::Instant::now();
+        if !matches!(self.state, State::Live(_)) {
+            return ready(Err(ProtoError::no_such_room()));
+        }
+        self.post_as(post, ctx)
+    }
+}
+
+impl Handler<AdminOp> for Room {
+    type Result = Answer<AdminReply>;
+
+    fn handle(&mut self, op: AdminOp, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_activity = std::time::Instant::now();
+        if !matches!(self.state, State::Live(_)) {
+            return ready(Err(ProtoError::no_such_room()));
+        }
+        match op {
+            AdminOp::Describe => ready(
+                self.view_for(0)
+                    .map(|room| AdminReply::Described {
+                        room,
+                        members: self.member_views(),
+                    })
+                    .ok_or_else(ProtoError::no_such_room),
+            ),
+            AdminOp::AddMember { user } => self.invite(None, user, ctx),
+            AdminOp::RemoveMember { user_id } => self.kick(None, user_id, ctx),
+            AdminOp::Delete => self.delete(ctx),
+        }
+    }
+}
+
+impl Handler<Unsubscribe> for Room {
+    type Result = ();
+
+    fn handle(&mut self, message: Unsubscribe, _: &mut Context<Self>) {
+        self.subscribers.remove(&message.session);
+        self.last_activity = std::time::Instant::now();
+    }
+}
+
+impl Handler<Subscribers> for Room {
+    type Result = MessageResult<Subscribers>;
+
+    fn handle(&mut self, _: Subscribers, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.subscribers
+                .iter()
+                .map(|(key, Subscriber { outbox, .. })| (key.clone(), outbox.clone()))
+                .collect(),
+        )
+    }
+}

@@ -1,0 +1,250 @@
+//! Runs one parsed command for a connection: the few that need no room here, the rest by
+//! asking the hub for the room's actor and handing it a [`Request`].
+
+use actix::prelude::*;
+use serde_json::json;
+
+use super::Session;
+use crate::actors::hub::{GetRoom, Hub, NotifyUser};
+use crate::actors::room::{Reply, Request, Room, RoomOp};
+use crate::actors::Caller;
+use crate::db::models::{RoomKind, UserKind, UserRow};
+use crate::db::{RoomSummary, Store, StoreError};
+use crate::error::ProtoError;
+use crate::protocol::ids::{self, UserRef};
+use crate::protocol::views::RoomView;
+use crate::protocol::{frames, ClientFrame, Command, Event};
+
+/// What a command needs, detached from the actor so that it can run as a future.
+struct Context {
+    caller: Caller,
+    hub: Addr<Hub>,
+    store: Store,
+}
+
+/// A finished command: its answer, and the room the connection joined or left by it.
+struct Outcome {
+    answer: Result<Reply, ProtoError>,
+    joined: Option<(i64, Addr<Room>)>,
+    left: Option<i64>,
+}
+
+impl From<Result<Reply, ProtoError>> for Outcome {
+    fn from(answer: Result<Reply, ProtoError>) -> Self {
+        Outcome {
+            answer,
+            joined: None,
+            left: None,
+        }
+    }
+}
+
+impl Session {
+    /// Runs the command to its end before the next frame is read.
+    pub(super) fn execute(&mut self, frame: ClientFrame, ctx: &mut actix::Context<Self>) {
+        let ClientFrame { id, command } = frame;
+        if command == Command::Ping {
+            self.outbox.push(frames::ok(&id, frames::empty()));
+            return;
+        }
+        let context = Context {
+            caller: self.caller(),
+            hub: self.hub.clone(),
+            store: self.store.clone(),
+        };
+        let cached = self.joined.clone();
+        let name = command.name();
+        ctx.wait(
+            run(context, id.clone(), command, cached)
+                .into_actor(self)
+                .map(move |outcome, session, _| {
+                    if let Some((room, addr)) = outcome.joined {
+                        session.joined.insert(room, addr);
+                    }
+                    if let Some(room) = outcome.left {
+                        session.joined.remove(&room);
+                    }
+                    match outcome.answer {
+                        Ok(Reply::Data(data)) => {
+                            session.outbox.push(frames::ok(&id, data));
+                        }
+                        Ok(Reply::Written) => {}
+                        Err(err) => {
+                            log::debug!("session {}: {name} failed: {err}", session.key);
+                            session.reply_error(&id, &err);
+                        }
+                    }
+                }),
+        );
+    }
+}
+
+async fn run(
+    context: Context,
+    reply_id: crate::protocol::ReplyId,
+    command: Command,
+    joined: std::collections::HashMap<i64, Addr<Room>>,
+) -> Outcome {
+    let op = match command {
+        Command::Ping => return Ok(Reply::Data(frames::empty())).into(),
+        Command::Rooms => return rooms(&context).await.into(),
+        Command::CreateGroup {
+            name,
+            members,
+            public,
+        } => return create_group(&context, name, members, public).await.into(),
+        Command::OpenDirect { user } => return open_direct(&context, &user).await.into(),
+        Command::OpenBot { .. } => return Err(ProtoError::not_found("no such bot")).into(),
+        Command::Join {
+            room,
+            after_seq,
+            limit,
+        } => (room, RoomOp::Join { after_seq, limit }),
+        Command::Leave { room, forget } => (room, RoomOp::Leave { forget }),
+        Command::Send {
+            room,
+            body,
+            client_msg_id,
+        } => (
+            room,
+            RoomOp::Send {
+                body,
+                client_msg_id,
+            },
+        ),
+        Command::History {
+            room,
+            before_seq,
+            limit,
+        } => (room, RoomOp::History { before_seq, limit }),
+        Command::Read { room, seq } => (room, RoomOp::Read { seq }),
+        Command::Typing { room } => (room, RoomOp::Typing),
+        Command::Action { room, .. } => (room, RoomOp::Action),
+        Command::Invite { room, user } => match find_user(&context.store, &user).await {
+            Ok(user) => (room, RoomOp::Invite { user }),
+            Err(err) => return Err(err).into(),
+        },
+        Command::Kick { room, user } => match find_user(&context.store, &user).await {
+            Ok(user) => (room, RoomOp::Kick { user_id: user.id }),
+            Err(err) => return Err(err).into(),
+        },
+    };
+    let (room, op) = op;
+    let Some(room_id) = ids::parse_room_id(&room) else {
+        return Err(ProtoError::no_such_room()).into();
+    };
+    let addr = match joined.get(&room_id) {
+        Some(addr) if addr.connected() => addr.clone(),
+        _ => match context.hub.send(GetRoom { id: room_id }).await {
+            Ok(addr) => addr,
+            Err(err) => return Err(ProtoError::from(err)).into(),
+        },
+    };
+    let is_join = matches!(op, RoomOp::Join { .. });
+    let is_leave = matches!(op, RoomOp::Leave { .. });
+    let answer = match addr
+        .send(Request {
+            caller: context.caller,
+            reply_id,
+            op,
+        })
+        .await
+    {
+        Ok(answer) => answer,
+        Err(err) => Err(ProtoError::from(err)),
+    };
+    let succeeded = answer.is_ok();
+    Outcome {
+        answer,
+        joined: (is_join && succeeded).then(|| (room_id, addr)),
+        left: is_leave.then_some(room_id),
+    }
+}
+
+/// A user named by a client: `u_N` for people. Bots and the system are not users here.
+async fn find_user(store: &Store, text: &str) -> Result<UserRow, ProtoError> {
+    let user = match ids::parse_user_ref(text) {
+        Some(UserRef::Id(id)) => store.user(id).await?,
+        _ => None,
+    };
+    user.filter(|user| user.kind == UserKind::User.as_str())
+        .ok_or_else(ProtoError::no_such_user)
+}
+
+async fn rooms(context: &Context) -> Result<Reply, ProtoError> {
+    let summaries = context.store.rooms_of(context.caller.user.id).await?;
+    let rooms: Vec<RoomView> = summaries.iter().map(RoomView::from_summary).collect();
+    Ok(Reply::Data(json!({ "rooms": rooms })))
+}
+
+async fn view_of(store: &Store, room_id: i64, viewer: i64) -> Result<RoomView, ProtoError> {
+    let summary: Option<RoomSummary> = store.room_summary(room_id, Some(viewer)).await?;
+    summary
+        .as_ref()
+        .map(RoomView::from_summary)
+        .ok_or_else(ProtoError::no_such_room)
+}
+
+/// Tells `user_id`'s connections about a room they are now a member of.
+async fn announce_room(context: &Context, room_id: i64, user_id: i64) -> Result<(), ProtoError> {
+    let view = view_of(&context.store, room_id, user_id).await?;
+    let except = (user_id == context.caller.user.id).then(|| context.caller.session.clone());
+    context.hub.do_send(NotifyUser {
+        user_id,
+        except,
+        frame: Event::RoomAdded { room: view }.frame(),
+    });
+    Ok(())
+}
+
+async fn create_group(
+    context: &Context,
+    name: String,
+    members: Vec<String>,
+    public: bool,
+) -> Result<Reply, ProtoError> {
+    let me = context.caller.user.id;
+    let mut member_ids = Vec::with_capacity(members.len());
+    for member in &members {
+        match ids::parse_user_ref(member) {
+            Some(UserRef::Id(id)) => member_ids.push(id),
+            _ => return Err(ProtoError::no_such_user()),
+        }
+    }
+    let room = match context
+        .store
+        .create_group(&name, public, Some(me), member_ids.clone())
+        .await
+    {
+        Err(StoreError::NotFound(_)) => return Err(ProtoError::no_such_user()),
+        other => other?,
+    };
+    member_ids.push(me);
+    member_ids.sort_unstable();
+    member_ids.dedup();
+    for user_id in member_ids {
+        announce_room(context, room.id, user_id).await?;
+    }
+    let view = view_of(&context.store, room.id, me).await?;
+    Ok(Reply::Data(json!({ "room": view })))
+}
+
+async fn open_direct(context: &Context, user: &str) -> Result<Reply, ProtoError> {
+    let me = context.caller.user.id;
+    let other = find_user(&context.store, user).await?;
+    if other.id == me {
+        return Err(ProtoError::bad_request(
+            "`open_direct` needs another user, not yourself",
+        ));
+    }
+    let (room, created) = context
+        .store
+        .open_pair(RoomKind::Direct, me, other.id)
+        .await?;
+    if created {
+        announce_room(context, room.id, other.id).await?;
+        announce_room(context, room.id, me).await?;
+    }
+    let view = view_of(&context.store, room.id, me).await?;
+    Ok(Reply::Data(json!({ "room": view })))
+}

@@ -1,0 +1,222 @@
+//! One WebSocket connection as an actor: it reads frames, enforces the rate limit and the
+//! heartbeat, parses each frame once into a [`Command`](crate::protocol::Command) and runs
+//! commands one at a time, so replies leave in the order the commands came.
+
+pub mod dispatch;
+pub mod outbox;
+pub mod rate_limit;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use actix_ws::{AggregatedMessage, ProtocolError};
+
+use self::outbox::{close, Outbox};
+use self::rate_limit::{RateLimiter, Verdict};
+use super::hub::{Connect, Disconnect, Hub};
+use super::room::{Room, Unsubscribe};
+use super::{Caller, SessionKey};
+use crate::db::models::UserRow;
+use crate::db::Store;
+use crate::error::{ErrorCode, ProtoError};
+use crate::protocol::views::UserView;
+use crate::protocol::{command, frames, ReplyId};
+use crate::settings::Settings;
+
+pub struct Session {
+    key: SessionKey,
+    user: UserRow,
+    outbox: Outbox,
+    hub: Addr<Hub>,
+    store: Store,
+    settings: Arc<Settings>,
+    /// Rooms this connection has joined, to leave them when it closes.
+    joined: HashMap<i64, Addr<Room>>,
+    limiter: RateLimiter,
+    last_heard: Instant,
+}
+
+/// The connection was closed from outside (admin, shutdown, overflow): stop reading.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Closed;
+
+impl Session {
+    pub fn new(
+        key: SessionKey,
+        user: UserRow,
+        outbox: Outbox,
+        hub: Addr<Hub>,
+        store: Store,
+        settings: Arc<Settings>,
+    ) -> Session {
+        let now = Instant::now();
+        Session {
+            key,
+            user,
+            outbox,
+            hub,
+            store,
+            limiter: RateLimiter::new(settings.rate_limit, now),
+            settings,
+            joined: HashMap::new(),
+            last_heard: now,
+        }
+    }
+
+    pub fn new_key() -> SessionKey {
+        let mut bytes = [0u8; 6];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        Arc::from(format!("s_{}", hex::encode(bytes)))
+    }
+
+    fn caller(&self) -> Caller {
+        Caller {
+            session: self.key.clone(),
+            user: self.user.clone(),
+            outbox: self.outbox.clone(),
+        }
+    }
+
+    fn reply_error(&self, id: &ReplyId, err: &ProtoError) {
+        if err.code == ErrorCode::Internal {
+            log::error!("session {} (u_{}): {}", self.key, self.user.id, err.message);
+        }
+        self.outbox.push(frames::error(id, err));
+    }
+
+    fn close(&self, code: u16, reason: &str, ctx: &mut Context<Self>) {
+        self.outbox.close(code, reason);
+        ctx.stop();
+    }
+
+    /// Counts a frame against the rate limit; false when it must not be processed.
+    fn admit(&mut self, ctx: &mut Context<Self>) -> bool {
+        match self.limiter.check(Instant::now()) {
+            Verdict::Allowed => true,
+            Verdict::Limited { retry_after_ms } => {
+                self.reply_error(&ReplyId::None, &ProtoError::rate_limited(retry_after_ms));
+                false
+            }
+            Verdict::Abusive => {
+                log::warn!(
+                    "session {} (u_{}): over the rate limit too long",
+                    self.key,
+                    self.user.id
+                );
+                self.close(close::POLICY, "over the rate limit for too long", ctx);
+                false
+            }
+        }
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        if text.len() > self.settings.max_frame_bytes {
+            let err = ProtoError::too_large(format!(
+                "the frame has {} bytes; at most {} are allowed",
+                text.len(),
+                self.settings.max_frame_bytes
+            ));
+            return self.reply_error(&ReplyId::None, &err);
+        }
+        match command::parse(text) {
+            Ok(frame) => self.execute(frame, ctx),
+            Err(rejected) => self.reply_error(&rejected.id, &rejected.error),
+        }
+    }
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(64);
+        let hello = frames::hello(
+            &self.key,
+            &UserView::sender(&self.user),
+            self.settings.heartbeat.as_secs(),
+        );
+        self.outbox.push(hello);
+        self.hub.do_send(Connect {
+            user: self.user.clone(),
+            session: self.key.clone(),
+            outbox: self.outbox.clone(),
+            addr: ctx.address(),
+        });
+        ctx.run_interval(self.settings.heartbeat, |session, ctx| {
+            if session.outbox.is_closed() {
+                return ctx.stop();
+            }
+            if session.last_heard.elapsed() > session.settings.heartbeat * 3 {
+                log::info!(
+                    "session {} (u_{}): heartbeat timed out",
+                    session.key,
+                    session.user.id
+                );
+                return session.close(close::NORMAL, "no frame or pong for three heartbeats", ctx);
+            }
+            session.outbox.ping();
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.outbox.close(close::NORMAL, "closing");
+        for room in self.joined.values() {
+            room.do_send(Unsubscribe {
+                session: self.key.clone(),
+            });
+        }
+        self.hub.do_send(Disconnect {
+            user: self.user.clone(),
+            session: self.key.clone(),
+        });
+    }
+}
+
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
+    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+        self.last_heard = Instant::now();
+        match item {
+            Ok(AggregatedMessage::Text(text)) => {
+                if self.admit(ctx) {
+                    self.on_text(&text, ctx);
+                }
+            }
+            Ok(AggregatedMessage::Binary(_)) => {
+                if self.admit(ctx) {
+                    let err = ProtoError::new(
+                        ErrorCode::UnsupportedFrame,
+                        "binary frames are not supported; send JSON in text frames",
+                    );
+                    self.reply_error(&ReplyId::None, &err);
+                }
+            }
+            Ok(AggregatedMessage::Ping(payload)) => {
+                self.outbox.pong(payload);
+            }
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Close(_)) => ctx.stop(),
+            Err(ProtocolError::Overflow) => {
+                self.close(close::TOO_BIG, "frame too large to read", ctx);
+            }
+            Err(err) => {
+                log::debug!("session {}: protocol error: {err}", self.key);
+                self.close(close::POLICY, "WebSocket protocol error", ctx);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+impl Handler<Closed> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: Closed, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

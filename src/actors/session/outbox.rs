@@ -1,0 +1,168 @@
+//! A connection's bounded outbound queue and the task that drains it into the socket.
+//!
+//! Rooms push events straight into a subscriber's outbox, so a room's fan-out never waits
+//! on a session actor. When the queue is full the client is not keeping up: the connection
+//! is closed with 4002 and the client resumes with `join` + `after_seq`; nothing is dropped
+//! silently and memory stays bounded.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use actix_ws::{CloseCode, CloseReason};
+use tokio::sync::{mpsc, Notify};
+
+use crate::protocol::Frame;
+
+/// WebSocket close codes of PROTOCOL.md section 2.
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const REVOKED: u16 = 4001;
+    pub const LAGGING: u16 = 4002;
+}
+
+enum Outgoing {
+    Text(Frame),
+    Ping,
+    Pong(Bytes),
+}
+
+struct Closer {
+    requested: Mutex<Option<(u16, String)>>,
+    notify: Notify,
+    closed: AtomicBool,
+}
+
+/// The sending side; cheap to clone, one clone per room the connection has joined.
+#[derive(Clone)]
+pub struct Outbox {
+    queue: mpsc::Sender<Outgoing>,
+    closer: Arc<Closer>,
+}
+
+/// The receiving side, handed to [`drive`].
+pub struct OutboxDrain {
+    queue: mpsc::Receiver<Outgoing>,
+    closer: Arc<Closer>,
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> (Outbox, OutboxDrain) {
+        let (queue, receiver) = mpsc::channel(capacity.max(1));
+        let closer = Arc::new(Closer {
+            requested: Mutex::new(None),
+            notify: Notify::new(),
+            closed: AtomicBool::new(false),
+        });
+        (
+            Outbox {
+                queue,
+                closer: closer.clone(),
+            },
+            OutboxDrain {
+                queue: receiver,
+                closer,
+            },
+        )
+    }
+
+    /// Queues a text frame. Returns false when the connection is closing or has just been
+    /// closed with 4002 because its queue was full.
+    pub fn push(&self, frame: Frame) -> bool {
+        self.enqueue(Outgoing::Text(frame))
+    }
+
+    pub fn ping(&self) -> bool {
+        self.enqueue(Outgoing::Ping)
+    }
+
+    pub fn pong(&self, payload: Bytes) -> bool {
+        self.enqueue(Outgoing::Pong(payload))
+    }
+
+    fn enqueue(&self, item: Outgoing) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        match self.queue.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(
+                    close::LAGGING,
+                    "outbound queue overflowed; reconnect and resume",
+                );
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks for the connection to be closed with `code`; the first request wins. Frames
+    /// already queued are dropped: the close code tells the client what to do.
+    pub fn close(&self, code: u16, reason: &str) {
+        if self.closer.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Ok(mut requested) = self.closer.requested.lock() {
+            *requested = Some((code, reason.to_string()));
+        }
+        self.closer.notify.notify_one();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closer.closed.load(Ordering::Acquire)
+    }
+
+    /// Frames waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+}
+
+/// Writes queued frames to the socket until the connection closes.
+pub async fn drive(mut drain: OutboxDrain, mut socket: actix_ws::Session) {
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = drain.closer.notify.notified() => break,
+            item = drain.queue.recv() => item,
+        };
+        let sent = match item {
+            None => break,
+            Some(item) => {
+                tokio::select! {
+                    biased;
+                    _ = drain.closer.notify.notified() => break,
+                    sent = write(&mut socket, item) => sent,
+                }
+            }
+        };
+        if !sent {
+            return;
+        }
+    }
+    let requested = drain
+        .closer
+        .requested
+        .lock()
+        .ok()
+        .and_then(|mut requested| requested.take());
+    let reason = requested.map(|(code, description)| CloseReason {
+        code: CloseCode::from(code),
+        description: Some(description),
+    });
+    // A client that does not read cannot take a close frame either; do not wait on it.
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(reason)).await;
+}
+
+async fn write(socket: &mut actix_ws::Session, item: Outgoing) -> bool {
+    match item {
+        Outgoing::Text(frame) => socket.text(frame).await.is_ok(),
+        Outgoing::Ping => socket.ping(b"").await.is_ok(),
+        Outgoing::Pong(payload) => socket.pong(&payload).await.is_ok(),
+    }
+}

@@ -1,0 +1,56 @@
+//! Command-line flags, each with an environment variable to fall back on.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palaver",
+    version,
+    about = "A real-time chat server: WebSocket rooms, direct chats and bots"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "PALAVER_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://palaver.db")]
+    pub database_url: String,
+
+    /// Token for the admin API; when unset one is generated and logged at start.
+    #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Folder of bot definitions (JSON) to load at start.
+    #[arg(long, env = "PALAVER_BOTS")]
+    pub bots: Option<PathBuf>,
+
+    /// Seconds between WebSocket pings.
+    #[arg(long, env = "PALAVER_HEARTBEAT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub heartbeat_secs: u64,
+
+    /// Frames a connection may send per second.
+    #[arg(long, env = "PALAVER_RATE", default_value_t = 50.0)]
+    pub rate: f64,
+
+    /// Frames a connection may send in a burst.
+    #[arg(long, env = "PALAVER_BURST", default_value_t = 200.0)]
+    pub burst: f64,
+
+    /// Frames queued for a connection before it is closed with 4002.
+    #[arg(long, env = "PALAVER_OUTBOUND_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub outbound_queue: u32,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PALAVER_WORKERS")]
+    pub workers: Option<usize>,
+}

@@ -1,0 +1,155 @@
+//! Opens the database a URL names, runs its migrations and hands out pooled connections of
+//! either backend: embedded SQLite (the default) or PostgreSQL.
+
+use std::time::Duration;
+
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use futures_util::FutureExt;
+
+use super::error::StoreError;
+
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub type PgConn = AsyncPgConnection;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// WAL with `synchronous=NORMAL` keeps every committed transaction across a crash of the
+/// process (`kill -9`); only a power loss can take the last few.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+     PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;";
+
+/// Where the data lives, parsed from `--database-url`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://palaver.db".into());
+            }
+            Ok(DatabaseUrl::Sqlite(path.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_string()))
+        } else {
+            Err(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+            ))
+        }
+    }
+}
+
+/// A pool of one backend's connections. Store code is written once and expanded for each
+/// variant by [`with_conn!`](crate::with_conn).
+pub enum Backend {
+    Sqlite(Pool<SqliteConn>),
+    Postgres(Pool<PgConn>),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend is configured.
+#[macro_export]
+macro_rules! with_conn {
+    ($backend:expr, $conn:ident => $body:block) => {
+        match $backend {
+            $crate::db::backend::Backend::Sqlite(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn = &mut *pooled;
+                $body
+            }
+            $crate::db::backend::Backend::Postgres(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// Migrates the database and builds the pool. Runs on the store's own runtime: the
+/// migration harness blocks, which actix's single-threaded runtime does not allow.
+pub async fn open(url: &DatabaseUrl, pool_size: usize) -> Result<Backend, StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            let path = path.clone();
+            let migrate_path = path.clone();
+            tokio::task::spawn_blocking(move || migrate_sqlite(&migrate_path))
+                .await
+                .map_err(|err| StoreError::Unavailable(err.to_string()))??;
+            let mut config = ManagerConfig::<SqliteConn>::default();
+            config.custom_setup = Box::new(|url| {
+                let url = url.to_string();
+                async move {
+                    let mut conn = SqliteConn::establish(&url).await?;
+                    conn.batch_execute(SQLITE_PRAGMAS)
+                        .await
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(conn)
+                }
+                .boxed()
+            });
+            let manager = AsyncDieselConnectionManager::new_with_config(path, config);
+            let pool = Pool::builder(manager)
+                .max_size(pool_size)
+                .wait_timeout(Some(Duration::from_secs(5)))
+                .runtime(deadpool::Runtime::Tokio1)
+                .build()
+                .map_err(|err| StoreError::Unavailable(err.to_string()))?;
+            Ok(Backend::Sqlite(pool))
+        }
+        DatabaseUrl::Postgres(url) => {
+            let conn = AsyncPgConnection::establish(url).await.map_err(|err| {
+                StoreError::Unavailable(format!("cannot connect to PostgreSQL: {err}"))
+            })?;
+            tokio::task::spawn_blocking(move || migrate_postgres(conn))
+                .await
+                .map_err(|err| StoreError::Unavailable(err.to_string()))??;
+            let manager = AsyncDieselConnectionManager::<PgConn>::new(url.clone());
+            let pool = Pool::builder(manager)
+                .max_size(pool_size)
+                .wait_timeout(Some(Duration::from_secs(5)))
+                .create_timeout(Some(Duration::from_secs(5)))
+                .runtime(deadpool::Runtime::Tokio1)
+                .build()
+                .map_err(|err| StoreError::Unavailable(err.to_string()))?;
+            Ok(Backend::Postgres(pool))
+        }
+    }
+}
+
+fn migrate_sqlite(path: &str) -> Result<(), StoreError> {
+    let mut conn = SqliteConnection::establish(path)
+        .map_err(|err| StoreError::Unavailable(format!("cannot open SQLite file {path}: {err}")))?;
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
+    conn.run_pending_migrations(SQLITE_MIGRATIONS)
+        .map_err(|err| StoreError::Unavailable(format!("migrating {path}: {err}")))?;
+    Ok(())
+}
+
+fn migrate_postgres(conn: PgConn) -> Result<(), StoreError> {
+    let handle = tokio::runtime::Handle::current();
+    let _guard = handle.enter();
+    let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+    harness
+        .run_pending_migrations(POSTGRES_MIGRATIONS)
+        .map_err(|err| StoreError::Unavailable(format!("migrating PostgreSQL: {err}")))?;
+    Ok(())
+}

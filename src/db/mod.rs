@@ -1,0 +1,14 @@
+//! Persistence: schema, rows, the store interface and the group-commit writer.
+
+pub mod backend;
+pub mod bulk;
+pub mod error;
+pub mod models;
+pub mod schema;
+pub mod store;
+pub mod writer;
+
+pub use backend::DatabaseUrl;
+pub use error::StoreError;
+pub use store::{RoomSummary, Store, StoreConfig};
+pub use writer::{Appended, NewPost};

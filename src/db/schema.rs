@@ -1,0 +1,63 @@
+//! Table definitions shared by both backends (written by hand: the two migration folders
+//! differ in column types, not in shape).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        handle -> Nullable<Text>,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> BigInt,
+        kind -> Text,
+        name -> Nullable<Text>,
+        public -> Bool,
+        owner_id -> Nullable<BigInt>,
+        pair_key -> Nullable<Text>,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    members (room_id, user_id) {
+        room_id -> BigInt,
+        user_id -> BigInt,
+        read_seq -> BigInt,
+        joined_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    messages (room_id, seq) {
+        room_id -> BigInt,
+        seq -> BigInt,
+        sender_id -> BigInt,
+        body -> Text,
+        template -> Nullable<Text>,
+        client_msg_id -> Nullable<Text>,
+        action -> Nullable<Text>,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::joinable!(tokens -> users (user_id));
+diesel::joinable!(members -> rooms (room_id));
+diesel::joinable!(members -> users (user_id));
+diesel::joinable!(messages -> users (sender_id));
+diesel::joinable!(messages -> rooms (room_id));
+
+diesel::allow_tables_to_appear_in_same_query!(users, tokens, rooms, members, messages);

@@ -1,0 +1,150 @@
+//! The error codes of the protocol (PROTOCOL.md section 2) and the one place where errors
+//! from elsewhere (the store, actor mailboxes) become them.
+
+use serde::Serialize;
+
+use crate::db::StoreError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    UnknownType,
+    TooLarge,
+    UnsupportedFrame,
+    Unauthorized,
+    NotFound,
+    Forbidden,
+    Conflict,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::BadRequest,
+        ErrorCode::UnknownType,
+        ErrorCode::TooLarge,
+        ErrorCode::UnsupportedFrame,
+        ErrorCode::Unauthorized,
+        ErrorCode::NotFound,
+        ErrorCode::Forbidden,
+        ErrorCode::Conflict,
+        ErrorCode::RateLimited,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::UnsupportedFrame => "unsupported_frame",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status the admin API answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest | ErrorCode::UnknownType | ErrorCode::UnsupportedFrame => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// An error as a client sees it: a code and a sentence saying what happened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct ProtoError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ProtoError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ProtoError {
+        ProtoError {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ProtoError {
+        ProtoError::new(ErrorCode::BadRequest, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ProtoError {
+        ProtoError::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ProtoError {
+        ProtoError::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> ProtoError {
+        ProtoError::new(ErrorCode::TooLarge, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> ProtoError {
+        ProtoError::new(ErrorCode::Internal, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> ProtoError {
+        ProtoError::new(ErrorCode::Unavailable, message)
+    }
+
+    /// The answer for a room that does not exist or that the caller may not see: the
+    /// same words either way, so a private room's existence is never revealed.
+    pub fn no_such_room() -> ProtoError {
+        ProtoError::not_found("no such room")
+    }
+
+    pub fn no_such_user() -> ProtoError {
+        ProtoError::not_found("no such user")
+    }
+
+    pub fn rate_limited(retry_after_ms: u64) -> ProtoError {
+        ProtoError {
+            code: ErrorCode::RateLimited,
+            message: "too many frames; slow down".into(),
+            retry_after_ms: Some(retry_after_ms),
+        }
+    }
+}
+
+impl From<StoreError> for ProtoError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => ProtoError::not_found(format!("no such {what}")),
+            StoreError::Conflict(message) => ProtoError::new(ErrorCode::Conflict, message),
+            StoreError::Unavailable(reason) => {
+                log::warn!("store unavailable: {reason}");
+                ProtoError::unavailable("the store could not commit; nothing was stored, retry")
+            }
+        }
+    }
+}
+
+impl From<actix::MailboxError> for ProtoError {
+    fn from(err: actix::MailboxError) -> Self {
+        log::warn!("actor did not answer: {err}");
+        ProtoError::unavailable("the room restarted while handling this; retry")
+    }
+}

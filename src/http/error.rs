@@ -1,0 +1,81 @@
+//! Errors of the HTTP API: `{"error":{"code":…,"message":…}}` with the status that goes
+//! with the code (PROTOCOL.md section 7).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::db::StoreError;
+use crate::error::{ErrorCode, ProtoError};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ApiError(pub ProtoError);
+
+impl ApiError {
+    pub fn unauthorized() -> ApiError {
+        ApiError(ProtoError::new(
+            ErrorCode::Unauthorized,
+            "missing or unknown token: send Authorization: Bearer TOKEN",
+        ))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(json!({
+            "error": { "code": self.0.code.as_str(), "message": self.0.message }
+        }))
+    }
+}
+
+impl From<ProtoError> for ApiError {
+    fn from(err: ProtoError) -> Self {
+        ApiError(err)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError(err.into())
+    }
+}
+
+impl From<actix::MailboxError> for ApiError {
+    fn from(err: actix::MailboxError) -> Self {
+        ApiError(err.into())
+    }
+}
+
+/// Turns actix-web's own extractor errors (bad JSON, bad query, body too large) into ours.
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError;
+    let proto = match &err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ProtoError::too_large(format!("{err}"))
+        }
+        _ => ProtoError::bad_request(format!("{err}")),
+    };
+    ApiError(proto).into()
+}
+
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError(ProtoError::bad_request(format!("{err}"))).into()
+}
+
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError(ProtoError::bad_request(format!("{err}"))).into()
+}

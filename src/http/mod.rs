@@ -1,0 +1,45 @@
+//! The HTTP face of the server: the WebSocket upgrade, the admin API and health.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod ws;
+
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::web;
+
+use crate::actors::hub::Hub;
+use crate::actors::presence::Presence;
+use crate::db::models::UserRow;
+use crate::db::Store;
+use crate::settings::Settings;
+
+/// Largest JSON body the admin API reads.
+const MAX_JSON_BODY: usize = 256 * 1024;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub store: Store,
+    pub hub: Addr<Hub>,
+    pub presence: Presence,
+    pub settings: Arc<Settings>,
+    pub admin_token: String,
+    /// The sender of admin posts.
+    pub system_user: UserRow,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_JSON_BODY)
+            .error_handler(error::json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .app_data(web::PathConfig::default().error_handler(error::path_error))
+    .route("/ws", web::get().to(ws::upgrade))
+    .route("/healthz", web::get().to(health::healthz))
+    .configure(admin::routes);
+}

@@ -1,0 +1,41 @@
+//! `GET /ws`: authenticates the token, upgrades, and starts the connection's session
+//! actor and the task that writes its outbox to the socket.
+
+use actix::{Actor, AsyncContext};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::auth::client_token;
+use super::error::ApiError;
+use super::AppState;
+use crate::actors::session::{outbox, Session};
+use crate::actors::Outbox;
+
+pub async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let token = client_token(&req).ok_or_else(ApiError::unauthorized)?;
+    let user = state
+        .store
+        .user_by_token(&token)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(ApiError::unauthorized)?;
+    let (response, socket, stream) = actix_ws::handle(&req, body)?;
+    let settings = state.settings.clone();
+    let stream = stream
+        .max_frame_size(settings.max_read_bytes)
+        .aggregate_continuations()
+        .max_continuation_size(settings.max_read_bytes);
+    let (outbox, drain) = Outbox::new(settings.outbound_queue);
+    actix_web::rt::spawn(outbox::drive(drain, socket));
+    let key = Session::new_key();
+    log::debug!("session {key}: u_{} connected", user.id);
+    let (hub, store) = (state.hub.clone(), state.store.clone());
+    Session::create(move |ctx| {
+        ctx.add_stream(stream);
+        Session::new(key, user, outbox, hub, store, settings)
+    });
+    Ok(response)
+}

@@ -1,0 +1,11 @@
+//! Palaver: a real-time chat server on the actor model.
+
+pub mod actors;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod protocol;
+pub mod server;
+pub mod settings;

@@ -1,0 +1,330 @@
+//! Client frames, parsed once into a [`Command`] (PROTOCOL.md sections 2 and 4). Everything
+//! a client can get wrong is caught here, before any actor sees the command.
+
+use serde_json::{Map, Value};
+
+use super::fields::{char_count, Fields, MAX_ID_CHARS};
+use super::frames::ReplyId;
+use crate::error::{ErrorCode, ProtoError};
+
+/// Longest message body, in Unicode code points.
+pub const MAX_BODY_CHARS: usize = 4000;
+/// Longest group name, in Unicode code points.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Most members a `create_group` may name.
+pub const MAX_GROUP_MEMBERS: usize = 1000;
+/// Page sizes of `join` and `history`.
+pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 200;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Ping,
+    Rooms,
+    CreateGroup {
+        name: String,
+        members: Vec<String>,
+        public: bool,
+    },
+    OpenDirect {
+        user: String,
+    },
+    OpenBot {
+        bot: String,
+    },
+    Join {
+        room: String,
+        after_seq: Option<i64>,
+        limit: i64,
+    },
+    Leave {
+        room: String,
+        forget: bool,
+    },
+    Send {
+        room: String,
+        body: String,
+        client_msg_id: Option<String>,
+    },
+    History {
+        room: String,
+        before_seq: Option<i64>,
+        limit: i64,
+    },
+    Read {
+        room: String,
+        seq: i64,
+    },
+    Typing {
+        room: String,
+    },
+    Action {
+        room: String,
+        message: String,
+        action: String,
+    },
+    Invite {
+        room: String,
+        user: String,
+    },
+    Kick {
+        room: String,
+        user: String,
+    },
+}
+
+impl Command {
+    /// The `type` this command came as; used in logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Ping => "ping",
+            Command::Rooms => "rooms",
+            Command::CreateGroup { .. } => "create_group",
+            Command::OpenDirect { .. } => "open_direct",
+            Command::OpenBot { .. } => "open_bot",
+            Command::Join { .. } => "join",
+            Command::Leave { .. } => "leave",
+            Command::Send { .. } => "send",
+            Command::History { .. } => "history",
+            Command::Read { .. } => "read",
+            Command::Typing { .. } => "typing",
+            Command::Action { .. } => "action",
+            Command::Invite { .. } => "invite",
+            Command::Kick { .. } => "kick",
+        }
+    }
+}
+
+/// A parsed client frame: the command and the id to echo.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientFrame {
+    pub id: ReplyId,
+    pub command: Command,
+}
+
+/// A frame that could not be parsed: the error, and the id to echo when one was readable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejected {
+    pub id: ReplyId,
+    pub error: ProtoError,
+}
+
+pub fn parse(text: &str) -> Result<ClientFrame, Rejected> {
+    let reject = |id: &ReplyId, error: ProtoError| Rejected {
+        id: id.clone(),
+        error,
+    };
+    let value: Value = serde_json::from_str(text).map_err(|err| {
+        reject(
+            &ReplyId::None,
+            ProtoError::bad_request(format!("the frame is not JSON: {err}")),
+        )
+    })?;
+    let Value::Object(object) = value else {
+        return Err(reject(
+            &ReplyId::None,
+            ProtoError::bad_request("a frame must be a JSON object"),
+        ));
+    };
+    let id = reply_id(&object).map_err(|error| reject(&ReplyId::None, error))?;
+    let command = command(&object).map_err(|error| reject(&id, error))?;
+    Ok(ClientFrame { id, command })
+}
+
+fn reply_id(object: &Map<String, Value>) -> Result<ReplyId, ProtoError> {
+    let invalid = || {
+        ProtoError::bad_request(format!(
+            "`id` must be a string or an integer of at most {MAX_ID_CHARS} characters"
+        ))
+    };
+    match object.get("id") {
+        None => Ok(ReplyId::None),
+        Some(Value::String(text)) if char_count(text) <= MAX_ID_CHARS => {
+            Ok(ReplyId::Text(text.clone()))
+        }
+        Some(Value::Number(number)) if number.is_i64() || number.is_u64() => {
+            Ok(ReplyId::Number(number.clone()))
+        }
+        Some(_) => Err(invalid()),
+    }
+}
+
+fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
+    let fields = Fields(object);
+    let kind = match object.get("type") {
+        None => return Err(ProtoError::bad_request("missing field `type`")),
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => return Err(ProtoError::bad_request("field `type` must be a string")),
+    };
+    let room = || fields.id("room").map(str::to_string);
+    let command = match kind {
+        "ping" => Command::Ping,
+        "rooms" => Command::Rooms,
+        "create_group" => Command::CreateGroup {
+            name: group_name(fields.string("name")?)?,
+            members: fields
+                .id_list("members", MAX_GROUP_MEMBERS)?
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            public: fields.bool_or("public", false)?,
+        },
+        "open_direct" => Command::OpenDirect {
+            user: fields.id("user")?.to_string(),
+        },
+        "open_bot" => Command::OpenBot {
+            bot: fields.id("bot")?.to_string(),
+        },
+        "join" => Command::Join {
+            room: room()?,
+            after_seq: fields.opt_seq("after_seq")?,
+            limit: fields.limit("limit", DEFAULT_PAGE, MAX_PAGE)?,
+        },
+        "leave" => Command::Leave {
+            room: room()?,
+            forget: fields.bool_or("forget", false)?,
+        },
+        "send" => Command::Send {
+            room: room()?,
+            body: body(fields.string("body")?)?,
+            client_msg_id: fields.opt_id("client_msg_id")?.map(str::to_string),
+        },
+        "history" => Command::History {
+            room: room()?,
+            before_seq: fields.opt_seq("before_seq")?,
+            limit: fields.limit("limit", DEFAULT_PAGE, MAX_PAGE)?,
+        },
+        "read" => Command::Read {
+            room: room()?,
+            seq: fields.seq("seq")?,
+        },
+        "typing" => Command::Typing { room: room()? },
+        "action" => Command::Action {
+            room: room()?,
+            message: fields.id("message")?.to_string(),
+            action: fields.id("action")?.to_string(),
+        },
+        "invite" => Command::Invite {
+            room: room()?,
+            user: fields.id("user")?.to_string(),
+        },
+        "kick" => Command::Kick {
+            room: room()?,
+            user: fields.id("user")?.to_string(),
+        },
+        other => {
+            let shown: String = other.chars().take(MAX_ID_CHARS).collect();
+            return Err(ProtoError::new(
+                ErrorCode::UnknownType,
+                format!("unknown type {shown:?}"),
+            ));
+        }
+    };
+    Ok(command)
+}
+
+/// A message body: 1 to 4,000 code points.
+pub fn body(text: &str) -> Result<String, ProtoError> {
+    let chars = char_count(text);
+    if chars == 0 {
+        return Err(ProtoError::bad_request("field `body` must not be empty"));
+    }
+    if chars > MAX_BODY_CHARS {
+        return Err(ProtoError::too_large(format!(
+            "the body has {chars} characters; at most {MAX_BODY_CHARS} are allowed"
+        )));
+    }
+    Ok(text.to_string())
+}
+
+/// A group name: 1 to 100 code points, not only white space.
+pub fn group_name(text: &str) -> Result<String, ProtoError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || char_count(trimmed) > MAX_NAME_CHARS {
+        return Err(ProtoError::bad_request(format!(
+            "field `name` must be 1 to {MAX_NAME_CHARS} characters"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(text: &str) -> (ReplyId, ErrorCode) {
+        let rejected = parse(text).expect_err(text);
+        (rejected.id, rejected.error.code)
+    }
+
+    #[test]
+    fn parses_send_with_numeric_id_and_ignores_unknown_fields() {
+        let frame = parse(
+            r#"{"type":"send","id":7,"room":"r_1","body":"hi","template":{"x":1},"zzz":true}"#,
+        )
+        .expect("valid");
+        assert_eq!(frame.id, ReplyId::Number(7.into()));
+        assert_eq!(
+            frame.command,
+            Command::Send {
+                room: "r_1".into(),
+                body: "hi".into(),
+                client_msg_id: None
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_what_section_two_lists() {
+        assert_eq!(code_of("nope"), (ReplyId::None, ErrorCode::BadRequest));
+        assert_eq!(code_of("[1]"), (ReplyId::None, ErrorCode::BadRequest));
+        assert_eq!(code_of(r#"{"id":1}"#).1, ErrorCode::BadRequest);
+        assert_eq!(
+            code_of(r#"{"type":"dance","id":"a"}"#),
+            (ReplyId::Text("a".into()), ErrorCode::UnknownType)
+        );
+        assert_eq!(
+            code_of(r#"{"type":"ping","id":1.5}"#),
+            (ReplyId::None, ErrorCode::BadRequest)
+        );
+        let long_id = "x".repeat(65);
+        assert_eq!(
+            code_of(&format!(r#"{{"type":"ping","id":"{long_id}"}}"#)),
+            (ReplyId::None, ErrorCode::BadRequest)
+        );
+        assert_eq!(
+            code_of(r#"{"type":"join","room":"r_1","limit":0}"#).1,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"join","room":"r_1","limit":201}"#).1,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"read","room":"r_1","seq":-1}"#).1,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"read","room":"r_1","seq":18446744073709551616}"#).1,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"send","room":"r_1","body":""}"#).1,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"send","room":5,"body":"x"}"#).1,
+            ErrorCode::BadRequest
+        );
+        let big = "é".repeat(MAX_BODY_CHARS + 1);
+        assert_eq!(
+            code_of(&format!(r#"{{"type":"send","room":"r_1","body":"{big}"}}"#)).1,
+            ErrorCode::TooLarge
+        );
+    }
+
+    #[test]
+    fn body_length_counts_code_points() {
+        assert!(body(&"é".repeat(MAX_BODY_CHARS)).is_ok());
+    }
+}

@@ -1,0 +1,12 @@
+//! The wire protocol of PROTOCOL.md: parsing client frames, building server frames, and
+//! the objects both carry.
+
+pub mod command;
+pub mod fields;
+pub mod frames;
+pub mod ids;
+pub mod template;
+pub mod views;
+
+pub use command::{ClientFrame, Command};
+pub use frames::{Event, Frame, ReplyId};

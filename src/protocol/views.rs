@@ -1,0 +1,109 @@
+//! The objects of PROTOCOL.md section 3 (User, Room, Message) as they go on the wire.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::ids;
+use crate::db::models::{RoomKind, StoredMessage, UserRow};
+use crate::db::RoomSummary;
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct UserView {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// Present on User objects, absent on a message's `sender`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
+}
+
+impl UserView {
+    pub fn with_presence(user: &UserRow, online: bool) -> UserView {
+        UserView {
+            online: Some(online),
+            ..UserView::sender(user)
+        }
+    }
+
+    pub fn sender(user: &UserRow) -> UserView {
+        UserView {
+            id: ids::user_id(user),
+            name: user.name.clone(),
+            kind: user.kind.clone(),
+            online: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RoomView {
+    pub id: String,
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub public: bool,
+    pub owner: Option<String>,
+    pub members_count: i64,
+    pub last_seq: i64,
+    pub read_seq: i64,
+    pub unread: i64,
+}
+
+impl RoomView {
+    /// `owner` is the owner's wire id, which the summary does not carry.
+    pub fn from_summary(summary: &RoomSummary) -> RoomView {
+        let kind = summary.room.room_kind();
+        let grouped = kind == RoomKind::Group;
+        RoomView {
+            id: ids::room_id(summary.room.id),
+            kind: kind.as_str(),
+            name: if grouped {
+                summary.room.name.clone()
+            } else {
+                summary.display_name.clone()
+            },
+            public: grouped && summary.room.public,
+            owner: match (grouped, summary.room.owner_id) {
+                (true, Some(owner)) => Some(format!("u_{owner}")),
+                _ => None,
+            },
+            members_count: summary.members_count,
+            last_seq: summary.last_seq,
+            read_seq: summary.read_seq,
+            unread: (summary.last_seq - summary.read_seq).max(0),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct MessageView {
+    pub id: String,
+    pub room: String,
+    pub seq: i64,
+    pub ts: String,
+    pub sender: UserView,
+    pub body: String,
+    pub template: Option<Value>,
+    pub client_msg_id: Option<String>,
+    pub action: Option<Value>,
+}
+
+impl MessageView {
+    pub fn from_stored(message: &StoredMessage) -> MessageView {
+        let row = &message.row;
+        MessageView {
+            id: ids::message_id(row.room_id, row.seq),
+            room: ids::room_id(row.room_id),
+            seq: row.seq,
+            ts: crate::clock::rfc3339_ms(row.created_ms),
+            sender: UserView::sender(&message.sender),
+            body: row.body.clone(),
+            template: parse_stored_json(row.template.as_deref()),
+            client_msg_id: row.client_msg_id.clone(),
+            action: parse_stored_json(row.action.as_deref()),
+        }
+    }
+}
+
+fn parse_stored_json(text: Option<&str>) -> Option<Value> {
+    text.and_then(|text| serde_json::from_str(text).ok())
+}

@@ -1,0 +1,161 @@
+//! Starts the server: opens the store (before actix starts: migrations block), starts the
+//! hub, serves HTTP, and shuts down in order on SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::{web, App, HttpServer};
+
+use crate::actors::hub::{CloseAll, Hub};
+use crate::actors::outbox::close;
+use crate::actors::presence::Presence;
+use crate::actors::session::rate_limit::RateLimit;
+use crate::config::ServerArgs;
+use crate::db::{DatabaseUrl, Store, StoreConfig};
+use crate::http::{self, AppState};
+use crate::settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("bad --database-url: {0}")]
+    DatabaseUrl(String),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] crate::db::StoreError),
+    #[error("the database has no system user; was it migrated by another program?")]
+    NoSystemUser,
+    #[error("bad setting: {0}")]
+    Setting(String),
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
+    if !(args.rate > 0.0 && args.burst >= 1.0) {
+        return Err(StartError::Setting(
+            "--rate must be above 0 and --burst at least 1".into(),
+        ));
+    }
+    Ok(Settings {
+        heartbeat: Duration::from_secs(args.heartbeat_secs),
+        rate_limit: RateLimit {
+            per_second: args.rate,
+            burst: args.burst,
+            ..RateLimit::default()
+        },
+        outbound_queue: args.outbound_queue as usize,
+        ..Settings::default()
+    })
+}
+
+fn admin_token(args: &ServerArgs) -> String {
+    match &args.admin_token {
+        Some(token) if !token.is_empty() => token.clone(),
+        _ => {
+            let mut bytes = [0u8; 24];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            let token = format!("pva_{}", hex::encode(bytes));
+            log::warn!("no --admin-token given; this run's admin token is {token}");
+            token
+        }
+    }
+}
+
+/// Runs the server until it is told to stop.
+pub fn run(args: ServerArgs) -> Result<(), StartError> {
+    let settings = Arc::new(settings(&args)?);
+    let url = DatabaseUrl::parse(&args.database_url).map_err(StartError::DatabaseUrl)?;
+    let store = Store::open(&url, StoreConfig::default())?;
+    log::info!(
+        "store: {} ({})",
+        store.backend_name(),
+        args.database_url_for_log()
+    );
+    let admin_token = admin_token(&args);
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    actix_web::rt::System::new().block_on(async move {
+        let system_user = store
+            .user_by_handle("system")
+            .await?
+            .ok_or(StartError::NoSystemUser)?;
+        let presence = Presence::default();
+        let hub = Hub::new(store.clone(), presence.clone(), settings.clone(), workers).start();
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            hub: hub.clone(),
+            presence,
+            settings,
+            admin_token,
+            system_user,
+        });
+        let server =
+            HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
+                .workers(workers)
+                .disable_signals()
+                .shutdown_timeout(10)
+                .bind(args.bind)?;
+        for addr in server.addrs() {
+            // The first line on stdout, for scripts and tests that start the server on port 0.
+            println!("palaver listening on http://{addr}");
+            log::info!("listening on http://{addr}");
+        }
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            log::info!("shutting down: closing connections, finishing commits");
+            let closed = hub
+                .send(CloseAll {
+                    code: close::GOING_AWAY,
+                    reason: "server shutting down",
+                })
+                .await
+                .unwrap_or(0);
+            log::info!("closed {closed} connections");
+            handle.stop(true).await;
+        });
+        server.await?;
+        log::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+impl ServerArgs {
+    /// The database URL without a password, fit for a log line.
+    fn database_url_for_log(&self) -> String {
+        match self.database_url.split_once('@') {
+            Some((credentials, rest))
+                if credentials.contains(':') && credentials.contains("//") =>
+            {
+                let (scheme, user) = credentials.split_once("//").unwrap_or(("", credentials));
+                let user = user.split(':').next().unwrap_or("");
+                format!("{scheme}//{user}:***@{rest}")
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+}
