@@ -43,10 +43,12 @@ pub async fn create(
     let kind = match fields.opt_string("kind")?.unwrap_or("group") {
         "group" => RoomKind::Group,
         "direct" => RoomKind::Direct,
-        other => return Err(ProtoError::bad_request(format!(
+        other => {
+            return Err(ProtoError::bad_request(format!(
             "`kind` must be \"group\" or \"direct\", not {other:?} (bot rooms open with open_bot)"
         ))
-        .into()),
+            .into())
+        }
     };
     let mut members = Vec::new();
     for member in fields.id_list("members", MAX_GROUP_MEMBERS)? {

@@ -1,0 +1,456 @@
+//! Test harness: starts the real `palaver` binary on a random loopback port against a
+//! fresh SQLite file or a fresh PostgreSQL database, and talks to it over real HTTP and
+//! WebSockets.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use awc::ws;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+
+pub const ADMIN: &str = "test-admin-token";
+const WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `scenario` once per backend as its own test. PostgreSQL tests fail loudly in CI when
+/// the database is missing, and say so on stderr (and pass) on a developer's machine without it.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[actix_rt::test]
+            async fn sqlite() {
+                super::$scenario(super::common::Backend::Sqlite).await;
+            }
+            #[actix_rt::test]
+            async fn postgres() {
+                if super::common::postgres_available().await {
+                    super::$scenario(super::common::Backend::Postgres).await;
+                }
+            }
+        }
+    };
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("PALAVER_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub async fn postgres_available() -> bool {
+    use diesel_async::AsyncConnection;
+    match diesel_async::AsyncPgConnection::establish(&postgres_admin_url()).await {
+        Ok(_) => true,
+        Err(err) if std::env::var_os("CI").is_some() => {
+            panic!(
+                "PostgreSQL is required in CI and is not reachable at {}: {err}",
+                postgres_admin_url()
+            )
+        }
+        Err(err) => {
+            eprintln!("SKIPPED: PostgreSQL not reachable ({err}); set PALAVER_TEST_PG or start it");
+            false
+        }
+    }
+}
+
+/// A fresh, empty database for one test.
+pub struct Database {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Database {
+    pub async fn new(backend: Backend) -> Database {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("palaver.db");
+                Database {
+                    url: format!("sqlite://{}", path.display()),
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                use diesel_async::{AsyncConnection, RunQueryDsl};
+                let admin = postgres_admin_url();
+                let mut conn = diesel_async::AsyncPgConnection::establish(&admin)
+                    .await
+                    .expect("PostgreSQL reachable");
+                let name = format!(
+                    "palaver_test_{}_{}",
+                    std::process::id(),
+                    rand::random::<u32>()
+                );
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .unwrap_or(&admin);
+                Database {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+/// The server process. Killed when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub db_url: String,
+    extra: Vec<String>,
+}
+
+impl Server {
+    pub async fn start(db: &Database) -> Server {
+        Server::start_with(db, &[]).await
+    }
+
+    pub async fn start_with(db: &Database, extra: &[&str]) -> Server {
+        let extra: Vec<String> = extra.iter().map(|arg| arg.to_string()).collect();
+        Server::spawn(&db.url, extra, "127.0.0.1:0")
+    }
+
+    fn spawn(db_url: &str, extra: Vec<String>, bind: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
+            .args([
+                "--bind",
+                bind,
+                "--database-url",
+                db_url,
+                "--admin-token",
+                ADMIN,
+            ])
+            .args(&extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start palaver");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read first line");
+        let base = line
+            .trim()
+            .strip_prefix("palaver listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base,
+            db_url: db_url.to_string(),
+            extra,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`, then a new server on the same database and the same port.
+    pub fn crash_and_restart(&mut self) {
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+        self.respawn();
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        self.child.wait().expect("wait")
+    }
+
+    pub fn respawn(&mut self) {
+        let bind = self.base.trim_start_matches("http://").to_string();
+        let extra = self.extra.clone();
+        let mut last = None;
+        // The port may take a moment to be free again.
+        for _ in 0..50 {
+            match std::panic::catch_unwind(|| Server::spawn(&self.db_url, extra.clone(), &bind)) {
+                Ok(server) => {
+                    drop(std::mem::replace(self, server));
+                    return;
+                }
+                Err(err) => last = Some(err),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::panic::resume_unwind(last.expect("an attempt"))
+    }
+
+    pub fn ws_url(&self, token: &str) -> String {
+        format!("{}/ws?token={token}", self.base.replace("http://", "ws://"))
+    }
+
+    fn http(&self) -> awc::Client {
+        awc::Client::builder().timeout(WAIT).finish()
+    }
+
+    /// An admin API call; returns the status and the JSON body (null when empty).
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call(method, path, body, Some(ADMIN)).await
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http().request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let mut response = match body {
+            Some(body) => request.send_json(&body).await,
+            None => request.send().await,
+        }
+        .expect("HTTP request");
+        let status = response.status().as_u16();
+        let bytes = response.body().limit(16 * 1024 * 1024).await.expect("body");
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, value)
+    }
+
+    /// Creates a user; returns (id, token).
+    pub async fn user(&self, name: &str) -> (String, String) {
+        let (status, body) = self
+            .admin("POST", "/admin/users", Some(json!({ "name": name })))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["user"]["id"].as_str().expect("id").to_string(),
+            body["token"].as_str().expect("token").to_string(),
+        )
+    }
+
+    pub async fn connect(&self, token: &str) -> Client {
+        Client::connect(&self.ws_url(token)).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Socket = actix_codec::Framed<awc::BoxedSocket, ws::Codec>;
+
+/// A WebSocket client that keeps events aside while it waits for a reply.
+pub struct Client {
+    socket: Socket,
+    pub hello: Value,
+    events: VecDeque<Value>,
+    next_id: u64,
+}
+
+/// What the server did when the client waited for a frame.
+#[derive(Debug)]
+pub enum Received {
+    Frame(Value),
+    Closed(Option<u16>),
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Client {
+        let (_, socket) = awc::Client::builder()
+            .timeout(WAIT)
+            .max_http_version(awc::http::Version::HTTP_11)
+            .finish()
+            .ws(url)
+            .max_frame_size(64 * 1024 * 1024)
+            .connect()
+            .await
+            .unwrap_or_else(|err| panic!("connect {url}: {err}"));
+        let mut client = Client {
+            socket,
+            hello: Value::Null,
+            events: VecDeque::new(),
+            next_id: 1,
+        };
+        client.hello = client.frame().await;
+        assert_eq!(client.hello["type"], "hello", "{}", client.hello);
+        client
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(ws::Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_binary(&mut self, bytes: &[u8]) {
+        self.socket
+            .send(ws::Message::Binary(Bytes::copy_from_slice(bytes)))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    /// The next frame or close, whatever it is.
+    pub async fn receive(&mut self) -> Received {
+        loop {
+            let item = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("no frame from the server in time");
+            match item {
+                Some(Ok(ws::Frame::Text(bytes))) => {
+                    return Received::Frame(
+                        serde_json::from_slice(&bytes).expect("server sent JSON"),
+                    )
+                }
+                Some(Ok(ws::Frame::Ping(payload))) => {
+                    let _ = self.socket.send(ws::Message::Pong(payload)).await;
+                }
+                Some(Ok(ws::Frame::Close(reason))) => {
+                    return Received::Closed(reason.map(|reason| u16::from(reason.code)))
+                }
+                Some(Ok(_)) => {}
+                Some(Err(err)) => panic!("WebSocket error: {err}"),
+                None => return Received::Closed(None),
+            }
+        }
+    }
+
+    async fn frame(&mut self) -> Value {
+        match self.receive().await {
+            Received::Frame(value) => value,
+            Received::Closed(code) => {
+                panic!("connection closed ({code:?}) while a frame was expected")
+            }
+        }
+    }
+
+    /// Sends a command with a fresh id and returns its reply; events that come first are kept.
+    pub async fn request(&mut self, mut command: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        command["id"] = json!(id);
+        self.send(command).await;
+        self.reply_to(json!(id)).await
+    }
+
+    /// Waits for the reply with this id.
+    pub async fn reply_to(&mut self, id: Value) -> Value {
+        loop {
+            let frame = self.frame().await;
+            if matches!(frame["type"].as_str(), Some("ok" | "error")) {
+                assert_eq!(frame["id"], id, "replies must come in order: {frame}");
+                return frame;
+            }
+            self.events.push_back(frame);
+        }
+    }
+
+    /// `data` of a successful reply.
+    pub async fn ok(&mut self, command: Value) -> Value {
+        let reply = self.request(command.clone()).await;
+        assert_eq!(reply["type"], "ok", "{command} -> {reply}");
+        reply["data"].clone()
+    }
+
+    /// The error code of a failed reply.
+    pub async fn error(&mut self, command: Value) -> String {
+        let reply = self.request(command.clone()).await;
+        assert_eq!(reply["type"], "error", "{command} -> {reply}");
+        assert!(
+            reply["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{reply}"
+        );
+        reply["code"].as_str().expect("code").to_string()
+    }
+
+    /// The next event of this type; other events before it are dropped.
+    pub async fn event(&mut self, kind: &str) -> Value {
+        while let Some(event) = self.events.pop_front() {
+            if event["type"] == kind {
+                return event;
+            }
+        }
+        loop {
+            let frame = self.frame().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// The next event, whatever its type (kept events first).
+    pub async fn next_event(&mut self) -> Value {
+        match self.events.pop_front() {
+            Some(event) => event,
+            None => self.frame().await,
+        }
+    }
+
+    /// Asserts that no event other than those ignored is waiting: a `ping` round trip
+    /// proves the server has written everything queued before it.
+    pub async fn assert_no_event(&mut self, ignoring: &[&str]) {
+        self.ok(json!({"type": "ping"})).await;
+        self.events
+            .retain(|event| !ignoring.contains(&event["type"].as_str().unwrap_or("")));
+        assert!(
+            self.events.is_empty(),
+            "unexpected events: {:?}",
+            self.events
+        );
+    }
+
+    /// Waits for the server to close the connection; returns its close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            match self.receive().await {
+                Received::Closed(code) => return code,
+                Received::Frame(frame) => self.events.push_back(frame),
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.socket.send(ws::Message::Close(None)).await;
+    }
+}
+
+/// A room id from a `{"room":Room}` reply.
+pub fn room_id(data: &Value) -> String {
+    data["room"]["id"].as_str().expect("room id").to_string()
+}
