@@ -131,15 +131,12 @@ impl Room {
     }
 
     /// `invite` (by a member) or the admin API's add (by no one).
-    pub(super) fn invite<R: 'static>(
+    pub(super) fn invite<R: Done + 'static>(
         &mut self,
         by: Option<Caller>,
         user: UserRow,
         ctx: &mut Context<Self>,
-    ) -> Answer<R>
-    where
-        R: Done,
-    {
+    ) -> Answer<R> {
         if self.kind() != Some(RoomKind::Group) {
             return ready(Err(ProtoError::bad_request(
                 "only groups take new members; direct and bot rooms never do",
@@ -177,15 +174,12 @@ impl Room {
     }
 
     /// `kick` (by the owner) or the admin API's removal (by no one).
-    pub(super) fn kick<R: 'static>(
+    pub(super) fn kick<R: Done + 'static>(
         &mut self,
         by: Option<Caller>,
         user_id: i64,
         ctx: &mut Context<Self>,
-    ) -> Answer<R>
-    where
-        R: Done,
-    {
+    ) -> Answer<R> {
         if let Some(caller) = &by {
             if self.access(caller.user.id) == Access::Hidden {
                 return ready(Err(ProtoError::no_such_room()));

@@ -156,7 +156,7 @@ async fn run(
     let succeeded = answer.is_ok();
     Outcome {
         answer,
-        joined: (is_join && succeeded).then(|| (room_id, addr)),
+        joined: (is_join && succeeded).then_some((room_id, addr)),
         left: is_leave.then_some(room_id),
     }
 }
