@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::auth::client_token;
 use super::error::ApiError;
 use super::AppState;
-use crate::actors::session::{outbox, Session};
+use crate::actors::session::{outbox, Closed, Session};
 use crate::actors::Outbox;
 
 pub async fn upgrade(
@@ -29,13 +29,15 @@ pub async fn upgrade(
         .aggregate_continuations()
         .max_continuation_size(settings.max_read_bytes);
     let (outbox, drain) = Outbox::new(settings.outbound_queue);
-    actix_web::rt::spawn(outbox::drive(drain, socket));
     let key = Session::new_key();
     log::debug!("session {key}: u_{} connected", user.id);
     let (hub, store) = (state.hub.clone(), state.store.clone());
-    Session::create(move |ctx| {
+    let session = Session::create(move |ctx| {
         ctx.add_stream(stream);
         Session::new(key, user, outbox, hub, store, settings)
     });
+    actix_web::rt::spawn(outbox::drive(drain, socket, move || {
+        session.do_send(Closed)
+    }));
     Ok(response)
 }

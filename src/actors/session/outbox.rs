@@ -25,6 +25,9 @@ pub mod close {
     pub const LAGGING: u16 = 4002;
 }
 
+/// How long a close frame may wait for a slow client to read what is ahead of it.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
 enum Outgoing {
     Text(Frame),
     Ping,
@@ -123,8 +126,9 @@ impl Outbox {
     }
 }
 
-/// Writes queued frames to the socket until the connection closes.
-pub async fn drive(mut drain: OutboxDrain, mut socket: actix_ws::Session) {
+/// Writes queued frames to the socket until the connection closes; then calls `closed`
+/// (which stops the session actor) and sends the close frame.
+pub async fn drive(mut drain: OutboxDrain, mut socket: actix_ws::Session, closed: impl FnOnce()) {
     loop {
         let item = tokio::select! {
             biased;
@@ -142,9 +146,10 @@ pub async fn drive(mut drain: OutboxDrain, mut socket: actix_ws::Session) {
             }
         };
         if !sent {
-            return;
+            return closed();
         }
     }
+    closed();
     let requested = drain
         .closer
         .requested
@@ -155,8 +160,9 @@ pub async fn drive(mut drain: OutboxDrain, mut socket: actix_ws::Session) {
         code: CloseCode::from(code),
         description: Some(description),
     });
-    // A client that does not read cannot take a close frame either; do not wait on it.
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(reason)).await;
+    // The close frame queues behind what the socket already holds; a client that never
+    // reads again is dropped after the grace period.
+    let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(reason)).await;
 }
 
 async fn write(socket: &mut actix_ws::Session, item: Outgoing) -> bool {
