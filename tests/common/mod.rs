@@ -454,3 +454,160 @@ impl Client {
 pub fn room_id(data: &Value) -> String {
     data["room"]["id"].as_str().expect("room id").to_string()
 }
+
+// ---- Helpers added for the protocol-error, privacy, group and admin suites. ----
+
+/// Why a WebSocket upgrade was refused.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The server answered the upgrade request with this HTTP status.
+    Status(u16),
+    Other(String),
+}
+
+impl Client {
+    /// Connects with `?token=` when `query_token` is given and with
+    /// `Authorization: Bearer` when `bearer` is given; the HTTP status when refused.
+    pub async fn try_connect(
+        base: &str,
+        query_token: Option<&str>,
+        bearer: Option<&str>,
+    ) -> Result<Client, ConnectError> {
+        let ws_base = base.replace("http://", "ws://");
+        let url = match query_token {
+            Some(token) => format!("{ws_base}/ws?token={token}"),
+            None => format!("{ws_base}/ws"),
+        };
+        let mut request = awc::Client::builder()
+            .timeout(WAIT)
+            .max_http_version(awc::http::Version::HTTP_11)
+            .finish()
+            .ws(&url)
+            .max_frame_size(64 * 1024 * 1024);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        match request.connect().await {
+            Ok((_, socket)) => {
+                let mut client = Client {
+                    socket,
+                    hello: Value::Null,
+                    events: VecDeque::new(),
+                    next_id: 1,
+                };
+                client.hello = client.frame().await;
+                Ok(client)
+            }
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
+                Err(ConnectError::Status(status.as_u16()))
+            }
+            Err(err) => Err(ConnectError::Other(err.to_string())),
+        }
+    }
+
+    /// Sends a text frame, ignoring a failure (the server may already be closing).
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.socket
+            .send(ws::Message::Text(text.into()))
+            .await
+            .is_ok()
+    }
+
+    /// The next `ok` or `error`, whatever its id; events that come first are kept.
+    pub async fn next_reply(&mut self) -> Value {
+        loop {
+            let frame = self.frame().await;
+            if matches!(frame["type"].as_str(), Some("ok" | "error")) {
+                return frame;
+            }
+            self.events.push_back(frame);
+        }
+    }
+
+    /// Sends raw text and returns the reply to it, whatever its id.
+    pub async fn raw(&mut self, text: &str) -> Value {
+        self.send_text(text).await;
+        self.next_reply().await
+    }
+
+    /// The full `error` reply to a command (the command gets a fresh id).
+    pub async fn error_reply(&mut self, command: Value) -> Value {
+        let reply = self.request(command.clone()).await;
+        assert_eq!(reply["type"], "error", "{command} -> {reply}");
+        reply
+    }
+
+    /// Events received so far and not yet taken, in order (drains them).
+    pub fn take_events(&mut self) -> Vec<Value> {
+        self.events.drain(..).collect()
+    }
+
+    /// Waits for the `ping` round trip, then returns every event that came before it.
+    pub async fn drain_events(&mut self) -> Vec<Value> {
+        self.ok(json!({"type": "ping"})).await;
+        self.take_events()
+    }
+}
+
+impl Server {
+    /// Every message of a room as the admin API lists it (oldest first).
+    pub async fn stored_messages(&self, room: &str) -> Vec<Value> {
+        let (status, body) = self
+            .admin(
+                "GET",
+                &format!("/admin/rooms/{room}/messages?limit=200"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// What the store holds, as the admin API shows it: every room (with its members and
+    /// messages) and every user. Comparing two snapshots shows whether anything changed.
+    pub async fn snapshot(&self) -> Value {
+        let mut rooms = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                // No `limit` here: the default page, following `next`.
+                Some(after) => format!("/admin/rooms?after={after}"),
+                None => "/admin/rooms".to_string(),
+            };
+            let (status, body) = self.admin("GET", &path, None).await;
+            assert_eq!(status, 200, "{body}");
+            for room in body["rooms"].as_array().cloned().unwrap_or_default() {
+                let id = room["id"].as_str().expect("room id").to_string();
+                let (status, shown) = self.admin("GET", &format!("/admin/rooms/{id}"), None).await;
+                assert_eq!(status, 200, "{shown}");
+                let members: Vec<Value> = shown["members"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|member| member["id"].clone())
+                    .collect();
+                rooms.push(json!({
+                    "room": room,
+                    "members": members,
+                    "messages": self.stored_messages(&id).await,
+                }));
+            }
+            match body["next"].as_str() {
+                Some(next) => after = Some(next.to_string()),
+                None => break,
+            }
+        }
+        let (status, users) = self.admin("GET", "/admin/users?limit=200", None).await;
+        assert_eq!(status, 200, "{users}");
+        let mut seen_by = Vec::new();
+        for user in users["users"].as_array().cloned().unwrap_or_default() {
+            let id = user["id"].as_str().expect("user id").to_string();
+            let (status, shown) = self.admin("GET", &format!("/admin/users/{id}"), None).await;
+            assert_eq!(status, 200, "{shown}");
+            // The rooms as this user sees them: read positions and unread counts included.
+            seen_by.push(json!([id, user["name"], user["kind"], shown["rooms"]]));
+        }
+        json!({ "rooms": rooms, "users": seen_by })
+    }
+}
