@@ -10,6 +10,8 @@ pub mod hub;
 pub mod presence;
 pub mod room;
 pub mod session;
+#[cfg(test)]
+pub mod testing;
 
 pub use session::outbox::{self, Outbox};
 

@@ -249,7 +249,10 @@ impl Room {
                                 frame: frame.clone(),
                             });
                         }
-                        room.stop_cleanly(ctx);
+                        // Stop once the answer has gone out: stopping now would drop it.
+                        ctx.run_later(std::time::Duration::from_millis(100), |room, ctx| {
+                            room.stop_cleanly(ctx)
+                        });
                         AdminReply::Done
                     });
                     let _ = answer.send(result);

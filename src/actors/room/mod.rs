@@ -6,6 +6,8 @@ mod activity;
 mod membership;
 mod posting;
 mod requests;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +25,8 @@ use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::Frame;
 use crate::settings::Settings;
 
+#[cfg(test)]
+pub use requests::Crash;
 pub use requests::{AdminOp, AdminReply, Post, Reply, Request, RoomOp, Subscribers, Unsubscribe};
 
 /// How often a room checks whether it has been idle long enough to stop.

@@ -216,3 +216,18 @@ impl Handler<Subscribers> for Room {
         )
     }
 }
+
+/// Makes the room panic, to test that a crash is contained (tests only).
+#[cfg(test)]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+#[cfg(test)]
+impl Handler<Crash> for Room {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
+        panic!("room r_{} crashing on purpose", self.id);
+    }
+}

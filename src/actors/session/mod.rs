@@ -5,6 +5,8 @@
 pub mod dispatch;
 pub mod outbox;
 pub mod rate_limit;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -172,3 +172,33 @@ async fn write(socket: &mut actix_ws::Session, item: Outgoing) -> bool {
         Outgoing::Pong(payload) => socket.pong(&payload).await.is_ok(),
     }
 }
+
+#[cfg(test)]
+impl OutboxDrain {
+    /// The next text frame as JSON, waiting up to five seconds (tests only).
+    pub async fn next_json(&mut self) -> serde_json::Value {
+        loop {
+            let item = tokio::time::timeout(Duration::from_secs(5), self.queue.recv())
+                .await
+                .expect("a frame within five seconds")
+                .expect("the outbox is open");
+            if let Outgoing::Text(frame) = item {
+                return serde_json::from_str(&frame).expect("frames are JSON");
+            }
+        }
+    }
+
+    /// The close code asked for, if any (tests only).
+    pub fn close_code(&self) -> Option<u16> {
+        self.closer
+            .requested
+            .lock()
+            .ok()
+            .and_then(|requested| requested.as_ref().map(|(code, _)| *code))
+    }
+
+    /// Frames queued and not yet taken (tests only).
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+}

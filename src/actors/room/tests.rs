@@ -1,0 +1,317 @@
+//! Actor-level tests of a room: seq and delivery order, membership, relay rules, and a
+//! crash that is contained and restarted from the store.
+
+use actix::prelude::*;
+use serde_json::{json, Value};
+
+use super::{AdminOp, Crash, Post, Reply, Request, Room, RoomOp};
+use crate::actors::hub::GetRoom;
+use crate::actors::testing::Fixture;
+use crate::actors::Caller;
+use crate::error::ErrorCode;
+use crate::protocol::ReplyId;
+
+async fn ask(
+    room: &Addr<Room>,
+    caller: &Caller,
+    op: RoomOp,
+) -> Result<Reply, crate::error::ProtoError> {
+    room.send(Request {
+        caller: caller.clone(),
+        reply_id: ReplyId::Number(1.into()),
+        op,
+    })
+    .await
+    .expect("room answers")
+}
+
+async fn join(room: &Addr<Room>, caller: &Caller) {
+    let reply = ask(
+        room,
+        caller,
+        RoomOp::Join {
+            after_seq: None,
+            limit: 50,
+        },
+    )
+    .await;
+    assert!(matches!(reply, Ok(Reply::Written)), "{reply:?}");
+}
+
+fn send(body: &str) -> RoomOp {
+    RoomOp::Send {
+        body: body.into(),
+        client_msg_id: None,
+    }
+}
+
+#[actix_rt::test]
+async fn sends_get_consecutive_seq_and_reach_every_joined_connection_in_order() {
+    let fixture = Fixture::new();
+    let amy = fixture.user("amy").await;
+    let bob = fixture.user("bob").await;
+    let id = fixture.group(&amy, &[&bob], false).await;
+    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
+    let (bob_conn, mut bob_out) = fixture.connection(&bob, "s_bob");
+    join(&room, &amy_conn).await;
+    join(&room, &bob_conn).await;
+    assert_eq!(amy_out.next_json().await["type"], "ok");
+    assert_eq!(bob_out.next_json().await["type"], "ok");
+
+    let sends: Vec<_> = (0..20)
+        .map(|n| {
+            let caller = if n % 2 == 0 { &amy_conn } else { &bob_conn };
+            ask(&room, caller, send(&format!("m{n}")))
+        })
+        .collect();
+    for answer in futures_util::future::join_all(sends).await {
+        assert!(matches!(answer, Ok(Reply::Written)), "{answer:?}");
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 20 {
+        let frame = bob_out.next_json().await;
+        if frame["type"] == "message" {
+            seen.push(frame["message"]["seq"].as_i64().expect("seq"));
+        }
+    }
+    assert_eq!(seen, (1..=20).collect::<Vec<_>>());
+}
+
+#[actix_rt::test]
+async fn the_sender_gets_its_ok_before_its_own_message_event() {
+    let fixture = Fixture::new();
+    let amy = fixture.user("amy").await;
+    let id = fixture.group(&amy, &[], false).await;
+    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
+    join(&room, &amy_conn).await;
+    amy_out.next_json().await;
+    ask(&room, &amy_conn, send("hello")).await.expect("sent");
+    let ok = amy_out.next_json().await;
+    assert_eq!(ok["type"], "ok");
+    assert_eq!(ok["id"], 1);
+    assert_eq!(ok["data"]["message"]["seq"], 1);
+    let event = amy_out.next_json().await;
+    assert_eq!(event["type"], "message");
+    assert_eq!(event["message"], ok["data"]["message"]);
+}
+
+#[actix_rt::test]
+async fn a_repeated_client_msg_id_returns_the_first_message_and_delivers_nothing() {
+    let fixture = Fixture::new();
+    let amy = fixture.user("amy").await;
+    let id = fixture.group(&amy, &[], false).await;
+    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
+    let first = RoomOp::Send {
+        body: "one".into(),
+        client_msg_id: Some("c-1".into()),
+    };
+    let again = RoomOp::Send {
+        body: "two".into(),
+        client_msg_id: Some("c-1".into()),
+    };
+    ask(&room, &amy_conn, first).await.expect("first");
+    let first_ok = amy_out.next_json().await;
+    ask(&room, &amy_conn, again).await.expect("again");
+    let again_ok = amy_out.next_json().await;
+    assert_eq!(again_ok["data"]["message"], first_ok["data"]["message"]);
+    assert_eq!(amy_out.pending(), 0, "no event for a duplicate");
+    let page = fixture.store.messages_after(id, 0, 10).await.expect("page");
+    assert_eq!(page.messages.len(), 1);
+}
+
+#[actix_rt::test]
+async fn membership_rules_hold() {
+    let fixture = Fixture::new();
+    let amy = fixture.user("amy").await;
+    let bob = fixture.user("bob").await;
+    let eve = fixture.user("eve").await;
+    let private = fixture.group(&amy, &[&bob], false).await;
+    let public = fixture.group(&amy, &[], true).await;
+    let private_room = fixture
+        .hub
+        .send(GetRoom { id: private })
+        .await
+        .expect("hub");
+    let public_room = fixture.hub.send(GetRoom { id: public }).await.expect("hub");
+    let missing_room = fixture.hub.send(GetRoom { id: 9999 }).await.expect("hub");
+    let (eve_conn, mut eve_out) = fixture.connection(&eve, "s_eve");
+    let (bob_conn, _bob_out) = fixture.connection(&bob, "s_bob");
+    let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
+
+    let hidden = ask(&private_room, &eve_conn, send("hi"))
+        .await
+        .expect_err("hidden");
+    let missing = ask(&missing_room, &eve_conn, send("hi"))
+        .await
+        .expect_err("missing");
+    assert_eq!(hidden, missing, "a private room looks exactly like no room");
+    assert_eq!(hidden.code, ErrorCode::NotFound);
+
+    let outsider = ask(&public_room, &eve_conn, send("hi"))
+        .await
+        .expect_err("outsider");
+    assert_eq!(outsider.code, ErrorCode::Forbidden);
+    join(&public_room, &amy_conn).await;
+    amy_out.next_json().await;
+    join(&public_room, &eve_conn).await;
+    assert_eq!(eve_out.next_json().await["type"], "ok");
+    let joined = amy_out.next_json().await;
+    assert_eq!(joined["type"], "member_joined");
+    ask(&public_room, &eve_conn, send("now a member"))
+        .await
+        .expect("member sends");
+
+    let kick = ask(&private_room, &bob_conn, RoomOp::Kick { user_id: amy.id })
+        .await
+        .expect_err("not owner");
+    assert_eq!(kick.code, ErrorCode::Forbidden);
+    let invite = ask(
+        &private_room,
+        &eve_conn,
+        RoomOp::Invite { user: eve.clone() },
+    )
+    .await
+    .expect_err("hidden");
+    assert_eq!(invite.code, ErrorCode::NotFound);
+    ask(
+        &private_room,
+        &bob_conn,
+        RoomOp::Invite { user: eve.clone() },
+    )
+    .await
+    .expect("member invites");
+    ask(&private_room, &eve_conn, send("invited"))
+        .await
+        .expect("invited member sends");
+    ask(&private_room, &amy_conn, RoomOp::Kick { user_id: eve.id })
+        .await
+        .expect("owner kicks");
+    let after = ask(&private_room, &eve_conn, send("gone"))
+        .await
+        .expect_err("kicked");
+    assert_eq!(after.code, ErrorCode::NotFound);
+}
+
+#[actix_rt::test]
+async fn read_positions_move_forward_only_and_are_checked() {
+    let fixture = Fixture::new();
+    let amy = fixture.user("amy").await;
+    let bob = fixture.user("bob").await;
+    let id = fixture.group(&amy, &[&bob], false).await;
+    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let (amy_conn, _amy_out) = fixture.connection(&amy, "s_amy");
+    let (bob_conn, _) = fixture.connection(&bob, "s_bob");
+    for n in 0..3 {
+        ask(&room, &amy_conn, send(&format!("m{n}")))
+            .await
+            .expect("sent");
+    }
+    let read = |seq| ask(&room, &bob_conn, RoomOp::Read { seq });
+    let data = |reply: Reply| match reply {
+        Reply::Data(data) => data,
+        Reply::Written => Value::Null,
+    };
+    assert_eq!(data(read(2).await.expect("read")), json!({"read_seq": 2}));
+    assert_eq!(
+        data(read(1).await.expect("read")),
+        json!({"read_seq": 2}),
+        "never backwards"
+    );
+    let past = read(4).await.expect_err("past the end");
+    assert_eq!(past.code, ErrorCode::BadRequest);
+}
+
+#[actix_rt::test]
+async fn a_crashed_room_is_restarted_from_the_store_and_nothing_else_notices() {
+    let fixture = Fixture::new();
+    let amy = fixture.user("amy").await;
+    let bob = fixture.user("bob").await;
+    let crashing = fixture.group(&amy, &[&bob], false).await;
+    let steady = fixture.group(&amy, &[&bob], false).await;
+    let room = fixture
+        .hub
+        .send(GetRoom { id: crashing })
+        .await
+        .expect("hub");
+    let other = fixture.hub.send(GetRoom { id: steady }).await.expect("hub");
+    let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
+    let (bob_conn, _) = fixture.connection(&bob, "s_bob");
+    join(&room, &amy_conn).await;
+    join(&other, &amy_conn).await;
+    amy_out.next_json().await;
+    amy_out.next_json().await;
+    ask(&room, &bob_conn, send("before")).await.expect("sent");
+    assert_eq!(amy_out.next_json().await["message"]["seq"], 1);
+
+    room.do_send(Crash);
+    let mut restarted = room.clone();
+    for _ in 0..100 {
+        restarted = fixture
+            .hub
+            .send(GetRoom { id: crashing })
+            .await
+            .expect("hub");
+        if restarted != room && restarted.connected() {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        restarted != room,
+        "the hub started a new actor for the room"
+    );
+    assert!(!room.connected(), "the crashed actor is gone");
+
+    // The joined connection still gets the room's messages, with seq carrying on.
+    ask(&restarted, &bob_conn, send("after"))
+        .await
+        .expect("sent after restart");
+    let event = amy_out.next_json().await;
+    assert_eq!(event["message"]["seq"], 2);
+    assert_eq!(event["message"]["body"], "after");
+    // The other room never noticed.
+    let same = fixture.hub.send(GetRoom { id: steady }).await.expect("hub");
+    assert!(same == other && other.connected());
+    ask(&other, &bob_conn, send("elsewhere"))
+        .await
+        .expect("other room works");
+    assert_eq!(amy_out.next_json().await["message"]["body"], "elsewhere");
+}
+
+#[actix_rt::test]
+async fn system_posts_and_deletion() {
+    let fixture = Fixture::new();
+    let amy = fixture.user("amy").await;
+    let system = fixture
+        .store
+        .user_by_handle("system")
+        .await
+        .expect("store")
+        .expect("system user");
+    let id = fixture.group(&amy, &[], false).await;
+    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
+    join(&room, &amy_conn).await;
+    amy_out.next_json().await;
+    let posted = room
+        .send(Post {
+            sender: system,
+            body: "maintenance at noon".into(),
+            template: None,
+            action: None,
+        })
+        .await
+        .expect("room answers")
+        .expect("posted");
+    assert_eq!(posted.row.seq, 1);
+    let event = amy_out.next_json().await;
+    assert_eq!(event["message"]["sender"]["kind"], "system");
+    room.send(AdminOp::Delete)
+        .await
+        .expect("room answers")
+        .expect("deleted");
+    assert!(fixture.store.room(id).await.expect("store").is_none());
+}
