@@ -4,6 +4,8 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod health;
+#[path = "web.rs"]
+pub mod web_client;
 pub mod ws;
 
 use std::sync::Arc;
@@ -41,5 +43,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(error::path_error))
     .route("/ws", web::get().to(ws::upgrade))
     .route("/healthz", web::get().to(health::healthz))
-    .configure(admin::routes);
+    .configure(admin::routes)
+    .configure(web_client::routes);
 }

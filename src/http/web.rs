@@ -1,0 +1,90 @@
+//! The web chat client: the static files of `web/`, embedded in the binary at build time
+//! (so the server serves them from any working directory), at `GET /` (index.html) and
+//! `GET /<file>` (and `HEAD`), each with its content type.
+
+use actix_web::http::header;
+use actix_web::{guard, web, HttpResponse};
+
+/// One embedded file: the path it is served at, its content type, its text.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "/",
+        content_type: HTML,
+        body: include_str!("../../web/index.html"),
+    },
+    Asset {
+        path: "/index.html",
+        content_type: HTML,
+        body: include_str!("../../web/index.html"),
+    },
+    Asset {
+        path: "/style.css",
+        content_type: CSS,
+        body: include_str!("../../web/style.css"),
+    },
+    Asset {
+        path: "/app.js",
+        content_type: JS,
+        body: include_str!("../../web/app.js"),
+    },
+    Asset {
+        path: "/connection.js",
+        content_type: JS,
+        body: include_str!("../../web/connection.js"),
+    },
+    Asset {
+        path: "/timeline.js",
+        content_type: JS,
+        body: include_str!("../../web/timeline.js"),
+    },
+    Asset {
+        path: "/templates.js",
+        content_type: JS,
+        body: include_str!("../../web/templates.js"),
+    },
+    Asset {
+        path: "/views.js",
+        content_type: JS,
+        body: include_str!("../../web/views.js"),
+    },
+    Asset {
+        path: "/dom.js",
+        content_type: JS,
+        body: include_str!("../../web/dom.js"),
+    },
+];
+
+/// The page may load its own files, talk to its own server (WebSocket included) and show
+/// images from anywhere (bot templates carry image URLs); nothing else.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; \
+     img-src * data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for asset in ASSETS {
+        let get_or_head = guard::Any(guard::Get()).or(guard::Head());
+        cfg.route(
+            asset.path,
+            web::route().guard(get_or_head).to(move || serve(asset)),
+        );
+    }
+}
+
+async fn serve(asset: &'static Asset) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, asset.content_type))
+        // A new binary may bring new files: always revalidate.
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .body(asset.body)
+}

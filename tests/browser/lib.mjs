@@ -1,0 +1,163 @@
+// lib.mjs: what every browser test shares: Debian's Chromium driven by playwright-core
+// (never a downloaded browser), a page signed in as a user, small waiting helpers, the
+// screenshots, and the line protocol through which a script asks tests/browser.rs to
+// crash and restart the server.
+
+import { mkdir } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const BASE = requiredEnv('PALAVER_URL');
+export const ADMIN_TOKEN = process.env.PALAVER_ADMIN_TOKEN || '';
+const SCREENSHOT_DIR = process.env.SCREENSHOTS || '';
+const WAIT_MS = 15000;
+
+export const LAPTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+export function requiredEnv(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (tests/browser.rs sets it)`);
+  return value;
+}
+
+/** Chromium from Debian, headless; Playwright gives it a fresh temporary user-data dir. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** A page in its own context (its own localStorage), with console errors reported. */
+export async function newPage(browser, name, viewport = LAPTOP) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: 'en-GB', timezoneId: 'UTC' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  page.on('pageerror', (error) => console.error(`[${name}] page error: ${error.message}`));
+  page.on('console', (message) => {
+    // Failed reconnection attempts while the server is down or the page offline are expected.
+    if (message.type() === 'error' && !/^WebSocket connection .* failed/.test(message.text())) console.error(`[${name}] console: ${message.text()}`);
+  });
+  return page;
+}
+
+/** Opens the client and signs in with a token through the form. */
+export async function signIn(page, token) {
+  await page.goto(`${BASE}/`);
+  await page.fill('#token', token);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#app:not([hidden])');
+  await page.waitForSelector('#status[data-state="online"]', { state: 'attached' });
+}
+
+export async function openRoomNamed(page, name) {
+  await page.locator('#room-list .room', { has: page.locator('.room-name', { hasText: exact(name) }) }).click();
+  await page.waitForFunction((n) => document.getElementById('room-name').textContent === n, name);
+}
+
+export async function sendMessage(page, body) {
+  await page.fill('#body', body);
+  await page.press('#body', 'Enter');
+  await waitForBody(page, body);
+}
+
+/** Waits until a message with this body is shown (acknowledged, with a seq). */
+export async function waitForBody(page, body) {
+  await page.waitForFunction(
+    (text) => [...document.querySelectorAll('#message-list .msg')].some((node) => node.querySelector('.bubble').textContent === text),
+    body,
+  );
+}
+
+/** The shown messages of the open room: [{seq, body, sender}] in DOM order. */
+export async function shownMessages(page) {
+  return page.$$eval('#message-list .msg', (nodes) =>
+    nodes.map((node) => ({
+      seq: Number(node.dataset.seq),
+      sender: node.dataset.sender,
+      body: node.querySelector('.bubble').textContent,
+    })),
+  );
+}
+
+export async function unreadOf(page, name) {
+  const room = page.locator('#room-list .room', { has: page.locator('.room-name', { hasText: exact(name) }) });
+  return Number(await room.getAttribute('data-unread'));
+}
+
+export function exact(text) {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+}
+
+export function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+export async function eventually(what, probe, timeoutMs = WAIT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await probe();
+    if (result) return result;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Saves a PNG under docs/screenshots when SCREENSHOTS names that folder. */
+export async function screenshot(page, name) {
+  if (!SCREENSHOT_DIR) return;
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
+  console.log(`screenshot: ${name}.png`);
+}
+
+/** An admin API call from the script (to seed history); returns the JSON body. */
+export async function admin(method, path, body) {
+  const response = await fetch(`${BASE}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const stdinLines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+/** Asks tests/browser.rs to kill -9 the server and start it again on the same port. */
+export async function crashAndRestartServer() {
+  console.log('@@palaver crash_and_restart');
+  const { value, done } = await stdinLines.next();
+  if (done || value.trim() !== 'restarted') throw new Error(`the test harness answered ${JSON.stringify(value)}`);
+}
+
+/** Runs a test body, closes the browser, and exits non-zero on any failure. */
+export async function run(body) {
+  const started = Date.now();
+  const browser = await launchBrowser();
+  try {
+    await body(browser);
+    console.log(`browser test passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    console.error(error && error.stack ? error.stack : error);
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+    stdinLines.return?.();
+    process.stdin.destroy();
+  }
+}

@@ -1,0 +1,591 @@
+// app.js: the web client's entry point and its state. It signs in with a token (kept in
+// localStorage), keeps the room list with unread counts, subscribes to every room (`join`),
+// loads history as the user scrolls up, sends messages, typing and read marks, answers bot
+// buttons, and after a dropped connection resumes every room with `join` + `after_seq`
+// (messages are kept by seq, so nothing shows twice and nothing is missed).
+
+import { Connection } from './connection.js';
+import { byId } from './dom.js';
+import { Timeline } from './timeline.js';
+import * as view from './views.js';
+
+const TOKEN_KEY = 'palaver.token';
+const PAGE = 50;
+const RESUME_PAGE = 200;
+const TYPING_EVERY_MS = 3000;
+const TYPING_SHOWN_MS = 5000;
+const SIGNIN_ATTEMPTS = 3;
+
+const state = {
+  connection: null,
+  token: null,
+  remembered: false,
+  me: null,
+  /** Room id -> Room, with the client's own `preview` and `activity` added. */
+  rooms: new Map(),
+  /** Room id -> Timeline. */
+  timelines: new Map(),
+  /** Room id -> Map(user id -> User). */
+  members: new Map(),
+  /** The open room's id, or null. */
+  current: null,
+  /** My sends not acknowledged yet: {room, body, clientMsgId, inFlight}. */
+  pending: [],
+  typingSent: { room: null, at: 0 },
+  /** Room id -> Map(user id -> {name, timer}). */
+  typists: new Map(),
+  /** Room id -> Map(user id -> {name, seq}): other members' read marks seen this session. */
+  reads: new Map(),
+  activityClock: 0,
+};
+
+// ---- sign-in and the connection ---------------------------------------------------------
+
+function signIn(token, remembered) {
+  state.token = token;
+  state.remembered = remembered;
+  const connection = new Connection(token);
+  state.connection = connection;
+  connection.addEventListener('hello', (event) => onHello(event.detail));
+  connection.addEventListener('event', (event) => onServerEvent(event.detail));
+  connection.addEventListener('down', (event) => onDown(event.detail));
+  connection.addEventListener('retry', (event) => onRetry(event.detail));
+  connection.addEventListener('revoked', () => signOut('Your session was ended by the server. Sign in again.'));
+  view.setSigninBusy(true);
+  connection.start();
+}
+
+function signOut(message = '') {
+  if (state.connection) state.connection.stop();
+  localStorage.removeItem(TOKEN_KEY);
+  resetState();
+  view.showChat(false);
+  view.showSignin(message);
+}
+
+function resetState() {
+  Object.assign(state, {
+    connection: null,
+    token: null,
+    me: null,
+    current: null,
+    pending: [],
+  });
+  for (const map of [state.rooms, state.timelines, state.members, state.typists, state.reads]) map.clear();
+}
+
+function onHello(hello) {
+  const first = state.me === null;
+  state.me = hello.user;
+  localStorage.setItem(TOKEN_KEY, state.token);
+  view.setStatus('Online', 'online');
+  if (first) {
+    view.showApp(hello.user);
+    view.showChat(false);
+  }
+  synchronize().catch(reportError);
+}
+
+function onDown({ everConnected, attempt }) {
+  if (everConnected) {
+    view.setStatus('Offline, reconnecting…', 'offline');
+    return;
+  }
+  if (!state.remembered || attempt + 1 >= SIGNIN_ATTEMPTS) {
+    const token = state.token;
+    state.connection.stop();
+    view.showSignin('That token was not accepted, or the server cannot be reached.', token);
+  }
+}
+
+function onRetry({ delayMs }) {
+  if (state.me) view.setStatus(`Offline, retrying in ${Math.ceil(delayMs / 1000)} s…`, 'offline');
+}
+
+function request(type, fields) {
+  if (!state.connection) return Promise.reject(new Error('signed out'));
+  return state.connection.request(type, fields);
+}
+
+function reportError(error) {
+  if (error && error.code === 'disconnected') return; // the resume after reconnecting redoes it
+  view.toast(error && error.message ? error.message : String(error));
+}
+
+// ---- keeping in sync: the room list, subscriptions, resuming ----------------------------
+
+/** After every hello: refresh the room list, (re)join every room, resend what was pending. */
+async function synchronize() {
+  const { rooms } = await request('rooms');
+  reconcileRooms(rooms);
+  for (const room of rooms) await subscribe(room);
+  if (state.current) await showRoomMessages(state.current);
+  for (const item of state.pending) deliver(item);
+  view.setStatus('Online', 'online');
+}
+
+function reconcileRooms(rooms) {
+  const fresh = new Set(rooms.map((room) => room.id));
+  for (const id of [...state.rooms.keys()]) if (!fresh.has(id)) forgetRoom(id);
+  for (const room of rooms) updateRoom(room);
+  renderRoomList();
+}
+
+function updateRoom(room) {
+  const known = state.rooms.get(room.id) || { activity: 0, preview: '' };
+  state.rooms.set(room.id, { ...known, ...room });
+  if (room.id === state.current) renderHeader();
+}
+
+function forgetRoom(id) {
+  state.rooms.delete(id);
+  state.timelines.delete(id);
+  state.members.delete(id);
+  state.pending = state.pending.filter((item) => item.room !== id);
+  if (state.current === id) closeRoom();
+}
+
+function timelineOf(roomId) {
+  if (!state.timelines.has(roomId)) state.timelines.set(roomId, new Timeline());
+  return state.timelines.get(roomId);
+}
+
+/**
+ * Joins a room to get its live events. A room whose messages are loaded resumes after the
+ * last seq it has, page by page, so nothing is missed; any other room only subscribes.
+ */
+async function subscribe(room) {
+  const timeline = timelineOf(room.id);
+  if (!timeline.loaded) {
+    absorbJoin(await request('join', { room: room.id, after_seq: room.last_seq, limit: 1 }));
+    return;
+  }
+  let after = timeline.lastSeq();
+  for (;;) {
+    const data = await request('join', { room: room.id, after_seq: after, limit: RESUME_PAGE });
+    absorbJoin(data);
+    if (!data.has_more || data.messages.length === 0) return;
+    after = data.messages.at(-1).seq;
+  }
+}
+
+function absorbJoin(data) {
+  updateRoom(data.room);
+  state.members.set(data.room.id, new Map(data.members.map((user) => [user.id, user])));
+  for (const message of data.messages) addMessage(message, false);
+  if (data.room.id === state.current) renderHeader();
+  renderRoomList();
+}
+
+// ---- server events ----------------------------------------------------------------------
+
+const EVENT_HANDLERS = {
+  message: (event) => addMessage(event.message, true),
+  typing: (event) => onTyping(event.room, event.user),
+  read: (event) => onRead(event.room, event.user, event.seq),
+  presence: (event) => onPresence(event.user, event.online),
+  member_joined: (event) => onMembership(event.room, event.user, true),
+  member_left: (event) => onMembership(event.room, event.user, false),
+  room_added: (event) => onRoomAdded(event.room),
+  room_removed: (event) => onRoomRemoved(event.room),
+  notice: (event) => view.toast(`Notice: ${event.body}`, 8000),
+};
+
+function onServerEvent(event) {
+  const handler = EVENT_HANDLERS[event.type];
+  if (handler) handler(event);
+}
+
+function addMessage(message, live) {
+  const timeline = timelineOf(message.room);
+  if (!timeline.add(message)) return;
+  const room = state.rooms.get(message.room);
+  if (room) noteMessageInRoom(room, message, live);
+  state.pending = state.pending.filter((item) => !isAck(item, message));
+  clearTypist(message.room, message.sender.id);
+  if (message.room === state.current && timeline.loaded) {
+    const stick = view.isNearBottom() || message.sender.id === state.me.id;
+    view.insertMessage(message, state.me, answerBot);
+    view.setOlderState(timeline);
+    renderPendingAndMarks();
+    if (stick) view.scrollToBottom();
+    markReadIfSeen();
+  }
+  renderRoomList();
+}
+
+function noteMessageInRoom(room, message, live) {
+  room.last_seq = Math.max(room.last_seq || 0, message.seq);
+  if (message.sender.id === state.me.id) room.read_seq = Math.max(room.read_seq || 0, message.seq);
+  room.unread = Math.max(0, room.last_seq - room.read_seq);
+  if (message.seq === room.last_seq) room.preview = previewOf(message);
+  if (live) room.activity = ++state.activityClock;
+}
+
+function previewOf(message) {
+  const who = message.sender.id === state.me.id ? 'You' : message.sender.name;
+  return `${who}: ${message.body}`.slice(0, 120);
+}
+
+function isAck(item, message) {
+  return item.room === message.room && message.sender.id === state.me.id && item.clientMsgId === message.client_msg_id;
+}
+
+function onTyping(roomId, user) {
+  if (user.id === state.me.id) return;
+  const typists = state.typists.get(roomId) || new Map();
+  state.typists.set(roomId, typists);
+  clearTimeout(typists.get(user.id)?.timer);
+  const timer = setTimeout(() => clearTypist(roomId, user.id), TYPING_SHOWN_MS);
+  typists.set(user.id, { name: user.name, timer });
+  if (roomId === state.current) renderPendingAndMarks();
+}
+
+function clearTypist(roomId, userId) {
+  const typists = state.typists.get(roomId);
+  if (!typists || !typists.has(userId)) return;
+  clearTimeout(typists.get(userId).timer);
+  typists.delete(userId);
+  if (roomId === state.current) renderPendingAndMarks();
+}
+
+function onRead(roomId, user, seq) {
+  const room = state.rooms.get(roomId);
+  if (user.id === state.me.id) {
+    if (!room) return;
+    room.read_seq = Math.max(room.read_seq || 0, seq);
+    room.unread = Math.max(0, room.last_seq - room.read_seq);
+    renderRoomList();
+    return;
+  }
+  const reads = state.reads.get(roomId) || new Map();
+  state.reads.set(roomId, reads);
+  reads.set(user.id, { name: user.name, seq: Math.max(seq, reads.get(user.id)?.seq || 0) });
+  if (roomId === state.current) renderPendingAndMarks();
+}
+
+function onPresence(user, online) {
+  for (const members of state.members.values()) {
+    const member = members.get(user.id);
+    if (member) member.online = online;
+  }
+  if (state.current) renderHeader();
+}
+
+function onMembership(roomId, user, joined) {
+  const members = state.members.get(roomId);
+  const room = state.rooms.get(roomId);
+  if (members && joined) members.set(user.id, user);
+  if (members && !joined) members.delete(user.id);
+  if (room && members) room.members_count = members.size;
+  if (roomId === state.current) renderHeader();
+}
+
+function onRoomAdded(room) {
+  updateRoom(room);
+  state.rooms.get(room.id).activity = ++state.activityClock;
+  renderRoomList();
+  subscribe(room).catch(reportError);
+}
+
+function onRoomRemoved(roomId) {
+  const room = state.rooms.get(roomId);
+  if (roomId === state.current && room) view.toast(`You are no longer a member of ${room.name}.`);
+  forgetRoom(roomId);
+  renderRoomList();
+}
+
+// ---- the open room ----------------------------------------------------------------------
+
+async function openRoom(roomId) {
+  if (!state.rooms.has(roomId)) return;
+  state.current = roomId;
+  view.showChat(true);
+  view.clearMessages();
+  renderHeader();
+  renderRoomList();
+  await showRoomMessages(roomId);
+  byId('body').focus({ preventScroll: true });
+}
+
+/** Loads the newest page if needed, draws the timeline, fills the screen, marks it read. */
+async function showRoomMessages(roomId) {
+  const timeline = timelineOf(roomId);
+  if (!timeline.loaded) await loadNewest(roomId, timeline);
+  if (state.current !== roomId) return;
+  view.clearMessages();
+  const seqs = [...timeline.bySeq.keys()].sort((a, b) => a - b);
+  for (const seq of seqs) view.insertMessage(timeline.get(seq), state.me, answerBot);
+  renderPendingAndMarks();
+  view.setOlderState(timeline);
+  view.scrollToBottom();
+  await fillScreen(roomId);
+  markReadIfSeen();
+}
+
+async function loadNewest(roomId, timeline) {
+  const data = await request('history', { room: roomId, limit: PAGE });
+  for (const message of data.messages) addMessage(message, false);
+  timeline.hasOlder = data.has_more;
+  timeline.loaded = true;
+}
+
+async function fillScreen(roomId) {
+  const timeline = timelineOf(roomId);
+  while (state.current === roomId && timeline.hasOlder && view.hasRoomAbove()) {
+    const before = timeline.bySeq.size;
+    await loadOlder(roomId);
+    if (timeline.bySeq.size === before) return;
+  }
+}
+
+async function loadOlder(roomId) {
+  const timeline = timelineOf(roomId);
+  if (!timeline.loaded || !timeline.hasOlder || timeline.loadingOlder) return;
+  timeline.loadingOlder = true;
+  view.setOlderState(timeline);
+  try {
+    const fields = { room: roomId, limit: PAGE };
+    const first = timeline.firstSeq();
+    if (first !== null) fields.before_seq = first;
+    const data = await request('history', fields);
+    const fresh = data.messages.filter((message) => timeline.add(message));
+    if (state.current === roomId) {
+      view.keepPosition(() => fresh.forEach((message) => view.insertMessage(message, state.me, answerBot)));
+    }
+    timeline.hasOlder = data.has_more;
+  } catch (error) {
+    reportError(error);
+  } finally {
+    timeline.loadingOlder = false;
+    if (state.current === roomId) view.setOlderState(timeline);
+  }
+}
+
+function closeRoom() {
+  state.current = null;
+  view.showChat(false);
+  view.clearMessages();
+  renderRoomList();
+}
+
+function renderHeader() {
+  const room = state.rooms.get(state.current);
+  if (!room) return;
+  view.renderChatHeader(room, state.members.get(room.id) || new Map(), state.me);
+}
+
+function renderRoomList() {
+  const rooms = [...state.rooms.values()].sort(byActivity);
+  view.renderRoomList(rooms, state.current, (id) => openRoom(id).catch(reportError));
+}
+
+function byActivity(a, b) {
+  if (a.activity !== b.activity) return b.activity - a.activity;
+  return roomNumber(b.id) - roomNumber(a.id);
+}
+
+function roomNumber(id) {
+  return Number(String(id).replace(/\D/g, '')) || 0;
+}
+
+/** Pending sends, who is typing and who has seen the newest message, for the open room. */
+function renderPendingAndMarks() {
+  const roomId = state.current;
+  view.renderPending(state.pending.filter((item) => item.room === roomId));
+  const typists = state.typists.get(roomId) || new Map();
+  view.renderTyping([...typists.values()].map((typist) => typist.name));
+  const newest = timelineOf(roomId).lastSeq();
+  const reads = [...(state.reads.get(roomId) || new Map()).values()];
+  view.renderSeen(newest > 0 ? reads.filter((read) => read.seq >= newest).map((read) => read.name) : []);
+}
+
+/** Sends `read` once the newest message of the open room is on screen. */
+function markReadIfSeen() {
+  const roomId = state.current;
+  const room = state.rooms.get(roomId);
+  const timeline = state.timelines.get(roomId);
+  if (!room || !timeline || !timeline.loaded || document.visibilityState !== 'visible') return;
+  const newest = timeline.lastSeq();
+  if (newest <= (room.read_seq || 0) || !view.newestVisible()) return;
+  room.read_seq = newest;
+  room.unread = Math.max(0, room.last_seq - newest);
+  renderRoomList();
+  request('read', { room: roomId, seq: newest }).catch(reportError);
+}
+
+// ---- what the user does -----------------------------------------------------------------
+
+function sendMessage(body) {
+  const item = { room: state.current, body, clientMsgId: newClientMsgId(), inFlight: false };
+  state.pending.push(item);
+  renderPendingAndMarks();
+  view.scrollToBottom();
+  deliver(item);
+}
+
+/** Sends (or resends, with the same client_msg_id, so at most once) a pending message. */
+async function deliver(item) {
+  if (item.inFlight) return;
+  item.inFlight = true;
+  try {
+    const { message } = await request('send', { room: item.room, body: item.body, client_msg_id: item.clientMsgId });
+    addMessage(message, true);
+  } catch (error) {
+    if (error.code !== 'disconnected') {
+      state.pending = state.pending.filter((other) => other !== item);
+      reportError(error);
+    }
+  } finally {
+    item.inFlight = false;
+    if (item.room === state.current) renderPendingAndMarks();
+  }
+}
+
+function newClientMsgId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return `web-${[...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('')}`;
+}
+
+function noteTyping() {
+  const now = Date.now();
+  const sent = state.typingSent;
+  if (sent.room === state.current && now - sent.at < TYPING_EVERY_MS) return;
+  state.typingSent = { room: state.current, at: now };
+  request('typing', { room: state.current }).catch(() => {});
+}
+
+/** A click on a bot's button or quick reply. */
+async function answerBot(message, actionId) {
+  try {
+    const data = await request('action', { room: message.room, message: message.id, action: actionId });
+    addMessage(data.message, true);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+async function openAndShow(type, fields) {
+  const { room } = await request(type, fields);
+  updateRoom(room);
+  state.rooms.get(room.id).activity = ++state.activityClock;
+  await subscribe(state.rooms.get(room.id));
+  await openRoom(room.id);
+}
+
+// ---- wiring the page --------------------------------------------------------------------
+
+function onSubmit(id, handler) {
+  byId(id).addEventListener('submit', (event) => {
+    event.preventDefault();
+    handler(event.target);
+  });
+}
+
+function field(form, name) {
+  return form.elements[name].value.trim();
+}
+
+function wireForms() {
+  onSubmit('signin-form', (form) => {
+    const token = field(form, 'token');
+    if (token) signIn(token, false);
+  });
+  onSubmit('direct-form', (form) => startChat(form, 'open_direct', { user: field(form, 'user') }));
+  onSubmit('bot-form', (form) => startChat(form, 'open_bot', { bot: field(form, 'bot') }));
+  onSubmit('group-form', (form) => {
+    const members = field(form, 'members').split(/[\s,]+/).filter(Boolean);
+    startChat(form, 'create_group', { name: field(form, 'name'), members, public: form.elements.public.checked });
+  });
+  onSubmit('invite-form', (form) => invite(form));
+  onSubmit('composer', (form) => {
+    const body = form.elements.body.value;
+    if (!body.trim() || !state.current) return;
+    form.elements.body.value = '';
+    sendMessage(body);
+  });
+}
+
+async function startChat(form, type, fields) {
+  try {
+    await openAndShow(type, fields);
+    form.reset();
+    toggleNewChat(false);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+async function invite(form) {
+  const user = field(form, 'user');
+  try {
+    await request('invite', { room: state.current, user });
+    form.reset();
+    form.hidden = true;
+    view.toast(`Invited ${user}.`);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+function toggleNewChat(open) {
+  byId('new-chat-panel').hidden = !open;
+  byId('new-chat-toggle').setAttribute('aria-expanded', String(open));
+}
+
+function wireControls() {
+  byId('signout').addEventListener('click', () => signOut());
+  byId('back').addEventListener('click', () => closeRoom());
+  byId('new-chat-toggle').addEventListener('click', () => toggleNewChat(byId('new-chat-panel').hidden));
+  for (const tab of document.querySelectorAll('[data-tab]')) {
+    tab.addEventListener('click', () => selectTab(tab.dataset.tab));
+  }
+  byId('invite-toggle').addEventListener('click', () => {
+    byId('invite-form').hidden = !byId('invite-form').hidden;
+    if (!byId('invite-form').hidden) byId('invite-user').focus();
+  });
+  const body = byId('body');
+  body.addEventListener('input', () => body.value && noteTyping());
+  body.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      byId('composer').requestSubmit();
+    }
+  });
+  byId('scroller').addEventListener('scroll', onScroll, { passive: true });
+}
+
+function selectTab(name) {
+  for (const tab of document.querySelectorAll('[data-tab]')) {
+    tab.setAttribute('aria-selected', String(tab.dataset.tab === name));
+  }
+  for (const form of document.querySelectorAll('[data-panel]')) form.hidden = form.dataset.panel !== name;
+}
+
+function onScroll() {
+  if (!state.current) return;
+  if (view.isNearTop()) loadOlder(state.current);
+  markReadIfSeen();
+}
+
+function wireWindow() {
+  window.addEventListener('online', () => state.connection && state.connection.retryNow());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState !== 'visible') return;
+    if (state.connection) state.connection.retryNow();
+    markReadIfSeen();
+  });
+  window.addEventListener('resize', () => markReadIfSeen());
+}
+
+function boot() {
+  wireForms();
+  wireControls();
+  wireWindow();
+  selectTab('direct');
+  const token = localStorage.getItem(TOKEN_KEY);
+  view.showSignin('', token || '');
+  if (token) signIn(token, true);
+}
+
+boot();

@@ -1,0 +1,258 @@
+// views.js: everything that draws: the sign-in form, the room list, the chat header, the
+// message list (kept in seq order, one element per seq), pending sends, typing and read
+// marks, the connection status and toasts. It holds no state of its own beyond the DOM.
+
+import { byId, el, formatTime, hue, initials } from './dom.js';
+import { renderTemplate } from './templates.js';
+
+const GROUPING_MS = 5 * 60 * 1000;
+const NEAR_BOTTOM_PX = 80;
+
+// ---- screens ----------------------------------------------------------------------------
+
+export function showSignin(error = '', token = '') {
+  byId('app').hidden = true;
+  byId('signin').hidden = false;
+  byId('signin-error').textContent = error;
+  byId('token').value = token;
+  setSigninBusy(false);
+  byId('token').focus();
+}
+
+export function setSigninBusy(busy) {
+  const button = byId('signin-submit');
+  button.disabled = busy;
+  button.textContent = busy ? 'Signing in…' : 'Sign in';
+}
+
+export function showApp(me) {
+  byId('signin').hidden = true;
+  byId('app').hidden = false;
+  byId('me-name').textContent = me.name;
+  byId('me-id').textContent = me.id;
+  paintAvatar(byId('me-avatar'), me.name, me.id);
+}
+
+/** `kind` is `online`, `connecting` or `offline`. */
+export function setStatus(text, kind) {
+  const status = byId('status');
+  status.textContent = text;
+  status.dataset.state = kind;
+}
+
+export function toast(text, ms = 4000) {
+  const node = byId('toast');
+  node.textContent = text;
+  node.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => {
+    node.hidden = true;
+  }, ms);
+}
+
+function paintAvatar(node, name, key) {
+  node.textContent = initials(name);
+  node.style.setProperty('--hue', hue(key || name));
+}
+
+function avatar(name, key, extraClass = '') {
+  const node = el('span', { class: `avatar ${extraClass}`, 'aria-hidden': 'true' });
+  paintAvatar(node, name, key);
+  return node;
+}
+
+// ---- room list --------------------------------------------------------------------------
+
+const KIND_LABEL = { group: 'Group', direct: 'Direct', bot: 'Bot' };
+
+export function renderRoomList(rooms, currentId, onOpen) {
+  const list = byId('room-list');
+  list.replaceChildren(...rooms.map((room) => roomItem(room, room.id === currentId, onOpen)));
+  byId('no-rooms').hidden = rooms.length > 0;
+}
+
+function roomItem(room, current, onOpen) {
+  const unread = Math.max(0, room.unread || 0);
+  const button = el(
+    'button',
+    {
+      type: 'button',
+      class: `room${unread > 0 ? ' has-unread' : ''}`,
+      'aria-current': current ? 'true' : null,
+      dataset: { room: room.id, unread: String(unread), kind: room.kind },
+      onclick: () => onOpen(room.id),
+    },
+    avatar(room.name, room.id, `kind-${room.kind}`),
+    el(
+      'span',
+      { class: 'room-main' },
+      el('span', { class: 'room-name' }, room.name),
+      el('span', { class: 'room-preview' }, room.preview || KIND_LABEL[room.kind] || ''),
+    ),
+    unread > 0 ? el('span', { class: 'badge', 'aria-label': `${unread} unread` }, unread > 99 ? '99+' : unread) : null,
+  );
+  return el('li', {}, button);
+}
+
+// ---- chat header and layout -------------------------------------------------------------
+
+export function showChat(open) {
+  document.body.classList.toggle('chat-open', open);
+  byId('chat-empty').hidden = open;
+  byId('chat-view').hidden = !open;
+}
+
+export function renderChatHeader(room, members, me) {
+  byId('room-name').textContent = room.name;
+  byId('room-info').textContent = roomInfo(room, members, me);
+  paintAvatar(byId('room-avatar'), room.name, room.id);
+  byId('room-avatar').className = `avatar kind-${room.kind}`;
+  byId('invite-toggle').hidden = room.kind !== 'group';
+  if (room.kind !== 'group') byId('invite-form').hidden = true;
+}
+
+function roomInfo(room, members, me) {
+  const others = [...members.values()].filter((user) => user.id !== me.id);
+  if (room.kind === 'group') {
+    const names = others.map((user) => user.name).slice(0, 4).join(', ');
+    const count = `${room.members_count} member${room.members_count === 1 ? '' : 's'}`;
+    return [room.public ? 'public group' : 'group', count, names && `with ${names}`].filter(Boolean).join(' · ');
+  }
+  if (room.kind === 'bot') return 'bot';
+  const other = others[0];
+  if (!other) return 'direct chat';
+  return `${other.id} · ${other.online ? 'online' : 'offline'}`;
+}
+
+// ---- messages ---------------------------------------------------------------------------
+
+export function clearMessages() {
+  byId('message-list').replaceChildren();
+  byId('pending').replaceChildren();
+  renderTyping([]);
+  renderSeen([]);
+}
+
+function messageNode(message, me, act) {
+  const mine = message.sender.id === me.id;
+  const kind = message.sender.kind;
+  const content = message.template
+    ? renderTemplate(message.template, message.body, (actionId) => act(message, actionId))
+    : el('p', { class: 'text' }, message.body);
+  return el(
+    'div',
+    {
+      class: `msg${mine ? ' mine' : ''} sender-${kind}${message.template ? ' has-template' : ''}${message.action ? ' is-action' : ''}`,
+      dataset: { seq: String(message.seq), id: message.id, sender: message.sender.id, ts: message.ts },
+    },
+    mine ? null : avatar(message.sender.name, message.sender.id, 'msg-avatar'),
+    el(
+      'div',
+      { class: 'msg-main' },
+      el(
+        'div',
+        { class: 'msg-meta' },
+        mine ? null : el('span', { class: 'sender' }, message.sender.name),
+        el('time', { datetime: message.ts, title: message.ts }, formatTime(message.ts)),
+      ),
+      el('div', { class: 'bubble' }, content),
+    ),
+  );
+}
+
+/** Puts a message where its seq belongs; the caller made sure it is not there yet. */
+export function insertMessage(message, me, act) {
+  const list = byId('message-list');
+  const node = messageNode(message, me, act);
+  const after = [...list.children].find((child) => Number(child.dataset.seq) > message.seq) || null;
+  list.insertBefore(node, after);
+  markContinuation(node);
+  if (node.nextElementSibling) markContinuation(node.nextElementSibling);
+}
+
+/** A message right after another of the same sender, soon after, hides its name and avatar. */
+function markContinuation(node) {
+  const previous = node.previousElementSibling;
+  const gap = previous ? Date.parse(node.dataset.ts) - Date.parse(previous.dataset.ts) : Infinity;
+  const sameSender = previous && previous.dataset.sender === node.dataset.sender;
+  node.classList.toggle('cont', Boolean(sameSender && gap < GROUPING_MS));
+}
+
+export function renderPending(items) {
+  byId('pending').replaceChildren(
+    ...items.map((item) =>
+      el(
+        'div',
+        { class: 'msg mine pending', dataset: { client: item.clientMsgId } },
+        el(
+          'div',
+          { class: 'msg-main' },
+          el('div', { class: 'msg-meta' }, el('time', {}, 'sending…')),
+          el('div', { class: 'bubble' }, el('p', { class: 'text' }, item.body)),
+        ),
+      ),
+    ),
+  );
+}
+
+export function setOlderState(timeline) {
+  const node = byId('older');
+  if (timeline.loadingOlder) node.textContent = 'Loading earlier messages…';
+  else if (timeline.hasOlder) node.textContent = '';
+  else node.textContent = timeline.bySeq.size > 0 ? 'This is the beginning of the conversation.' : 'No messages yet. Say hello!';
+  node.dataset.state = timeline.loadingOlder ? 'loading' : timeline.hasOlder ? 'more' : 'start';
+}
+
+export function renderTyping(names) {
+  const node = byId('typing');
+  if (names.length === 0) node.textContent = '';
+  else if (names.length === 1) node.textContent = `${names[0]} is typing…`;
+  else node.textContent = `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are typing…`;
+}
+
+export function renderSeen(names) {
+  byId('seen').textContent = names.length ? `Seen by ${names.join(', ')}` : '';
+}
+
+// ---- scrolling --------------------------------------------------------------------------
+
+function scroller() {
+  return byId('scroller');
+}
+
+export function isNearBottom() {
+  const node = scroller();
+  return node.scrollHeight - node.scrollTop - node.clientHeight < NEAR_BOTTOM_PX;
+}
+
+export function scrollToBottom() {
+  const node = scroller();
+  node.scrollTop = node.scrollHeight;
+}
+
+export function isNearTop() {
+  return scroller().scrollTop < 200;
+}
+
+/** The viewport is not full yet: older messages could be loaded without scrolling. */
+export function hasRoomAbove() {
+  const node = scroller();
+  return node.scrollHeight <= node.clientHeight + 200;
+}
+
+/** Runs `change` (which adds messages above) and keeps what the user looks at in place. */
+export function keepPosition(change) {
+  const node = scroller();
+  const fromBottom = node.scrollHeight - node.scrollTop;
+  change();
+  node.scrollTop = node.scrollHeight - fromBottom;
+}
+
+/** The newest message is at least partly on screen. */
+export function newestVisible() {
+  const newest = byId('message-list').lastElementChild;
+  if (!newest) return false;
+  const box = scroller().getBoundingClientRect();
+  const rect = newest.getBoundingClientRect();
+  return rect.bottom > box.top && rect.top < box.bottom && box.height > 0;
+}
