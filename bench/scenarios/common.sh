@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Shared by the scenario scripts: builds the release binaries, raises the open-files
+# limit, starts a fresh server (fresh SQLite file or fresh PostgreSQL database) on
+# loopback, and stops it and drops its database on exit.
+#
+# Environment: BACKEND=sqlite|postgres (default sqlite), PORT (default 28917),
+# PG_URL_BASE (default postgres://postgres@127.0.0.1:5432), NO_BUILD=1 to skip the build,
+# SERVER_ARGS for extra server flags.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BACKEND=${BACKEND:-sqlite}
+PORT=${PORT:-28917}
+PG_URL_BASE=${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}
+ADMIN_TOKEN=bench
+SERVER_BIN="$ROOT/target/release/palaver"
+BENCH_BIN="$ROOT/target/release/palaver-bench"
+SERVER_PID=""
+PG_DB=""
+WORK_DIR=""
+
+# Both the server and the load generator inherit this: as many open files as allowed.
+ulimit -n "$(ulimit -Hn)"
+
+build() {
+  if [ "${NO_BUILD:-0}" != 1 ]; then
+    (cd "$ROOT" && cargo build --release -p palaver -p palaver-bench >&2)
+  fi
+}
+
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 150); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+  if [ -n "$PG_DB" ]; then
+    psql "$PG_URL_BASE/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
+    PG_DB=""
+  fi
+  if [ -n "$WORK_DIR" ]; then
+    rm -rf "$WORK_DIR"
+    WORK_DIR=""
+  fi
+}
+trap stop_server EXIT
+
+# start_server [extra server flags...]: a fresh database and server; sets SERVER_PID.
+start_server() {
+  stop_server
+  WORK_DIR=$(mktemp -d /tmp/palaver-bench.XXXXXX)
+  local url
+  case "$BACKEND" in
+    sqlite) url="sqlite://$WORK_DIR/palaver.db" ;;
+    postgres)
+      PG_DB="palaver_bench_$$_$RANDOM"
+      psql "$PG_URL_BASE/postgres" -qc "CREATE DATABASE $PG_DB" >/dev/null
+      url="$PG_URL_BASE/$PG_DB"
+      ;;
+    *) echo "BACKEND must be sqlite or postgres" >&2; exit 2 ;;
+  esac
+  RUST_LOG=${RUST_LOG:-warn} "$SERVER_BIN" --bind "127.0.0.1:$PORT" --database-url "$url" \
+    --admin-token "$ADMIN_TOKEN" --rate 1000000 --burst 1000000 ${SERVER_ARGS:-} "$@" \
+    >"$WORK_DIR/server.out" 2>"$WORK_DIR/server.err" &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    grep -q "palaver listening" "$WORK_DIR/server.out" 2>/dev/null && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the server did not start:" >&2
+  cat "$WORK_DIR/server.err" >&2
+  exit 1
+}
+
+# bench MODE [flags...]: runs the load generator against the server; prints its JSON line.
+bench() {
+  local mode=$1
+  shift
+  "$BENCH_BIN" --server "127.0.0.1:$PORT" --admin-token "$ADMIN_TOKEN" --pid "$SERVER_PID" \
+    --label "${SCENARIO:-$mode}/$BACKEND" "$mode" "$@"
+}
+
+# Shows the server's warnings and errors of the run, if any.
+server_log_tail() {
+  if [ -n "$WORK_DIR" ] && [ -s "$WORK_DIR/server.err" ]; then
+    echo "--- server log (last lines) ---" >&2
+    tail -n 5 "$WORK_DIR/server.err" >&2
+  fi
+}

@@ -1,0 +1,122 @@
+//! Command-line arguments: what to drive, and each mode's knobs.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "palaver-bench",
+    args_override_self = true,
+    about = "Drives a running Palaver server over real WebSockets"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub mode: Mode,
+}
+
+#[derive(Args, Clone)]
+pub struct Common {
+    /// The server's address (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8080", global = true)]
+    pub server: SocketAddr,
+    /// The server's admin token, for setup.
+    #[arg(
+        long,
+        env = "PALAVER_ADMIN_TOKEN",
+        default_value = "bench",
+        global = true
+    )]
+    pub admin_token: String,
+    /// The server's pid, to report its RSS and CPU time from /proc.
+    #[arg(long, global = true)]
+    pub pid: Option<u32>,
+    /// Spread connections over source addresses 127.0.0.1 to 127.0.0.N.
+    #[arg(long, default_value_t = 50, global = true)]
+    pub local_ips: u32,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 2, global = true)]
+    pub threads: usize,
+    /// A label copied into the report (e.g. scenario and backend).
+    #[arg(long, default_value = "", global = true)]
+    pub label: String,
+}
+
+#[derive(Subcommand)]
+pub enum Mode {
+    /// Rooms with senders and receivers: throughput, latency, loss.
+    #[command(args_override_self = true)]
+    Load(LoadArgs),
+    /// Hold many idle connections and report the server's RSS per connection.
+    #[command(args_override_self = true)]
+    Idle(IdleArgs),
+    /// Open authenticated connections ever faster until some fail.
+    #[command(args_override_self = true)]
+    Storm(StormArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct LoadArgs {
+    /// `group` or `direct`.
+    #[arg(long, default_value = "group")]
+    pub kind: String,
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
+    /// Members (and connections) per room.
+    #[arg(long, default_value_t = 100)]
+    pub room_size: usize,
+    /// Senders per room (the first members).
+    #[arg(long, default_value_t = 1)]
+    pub senders: usize,
+    /// Aggregate sends per second over all senders; 0 sends as fast as acks allow.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// Sends awaiting their ack per sender, at most.
+    #[arg(long, default_value_t = 8)]
+    pub window: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of sending before measuring.
+    #[arg(long, default_value_t = 3.0)]
+    pub warmup: f64,
+    /// Connections opened per second (0: all at once).
+    #[arg(long, default_value_t = 2000.0)]
+    pub ramp: f64,
+    /// Message body size in bytes.
+    #[arg(long, default_value_t = 32)]
+    pub body_size: usize,
+}
+
+#[derive(Args, Clone)]
+pub struct IdleArgs {
+    #[arg(long, default_value_t = 19_000)]
+    pub connections: usize,
+    /// Users the connections are spread over.
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+    /// Connections opened per second.
+    #[arg(long, default_value_t = 2000.0)]
+    pub ramp: f64,
+    /// Seconds to hold the connections once open, before measuring.
+    #[arg(long, default_value_t = 15.0)]
+    pub hold: f64,
+}
+
+#[derive(Args, Clone)]
+pub struct StormArgs {
+    /// Connections opened in each step.
+    #[arg(long, default_value_t = 8000)]
+    pub per_step: usize,
+    /// Users the connections are spread over.
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+    /// Concurrent connection attempts of the first step; doubled each step.
+    #[arg(long, default_value_t = 16)]
+    pub start_concurrency: usize,
+    /// Largest concurrency tried.
+    #[arg(long, default_value_t = 1024)]
+    pub max_concurrency: usize,
+}
