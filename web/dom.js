@@ -32,9 +32,9 @@ export function initials(name) {
 
 /** A stable hue for a name, so each person's avatar keeps its colour. */
 export function hue(text) {
-  let hash = 0;
-  for (const char of String(text)) hash = (hash * 31 + char.codePointAt(0)) % 360;
-  return hash;
+  let hash = 2166136261;
+  for (const char of String(text)) hash = Math.imul(hash ^ char.codePointAt(0), 16777619) >>> 0;
+  return Math.round((hash % 1000) * 137.508) % 360;
 }
 
 /** "09:15" today, "Mon 09:15" this week, "24 Nov 09:15" before. */

@@ -30,7 +30,7 @@ export function showApp(me) {
   byId('app').hidden = false;
   byId('me-name').textContent = me.name;
   byId('me-id').textContent = me.id;
-  paintAvatar(byId('me-avatar'), me.name, me.id);
+  paintAvatar(byId('me-avatar'), me.name);
 }
 
 /** `kind` is `online`, `connecting` or `offline`. */
@@ -50,14 +50,15 @@ export function toast(text, ms = 4000) {
   }, ms);
 }
 
-function paintAvatar(node, name, key) {
+/** Coloured by name, so a person's direct room and their messages share a colour. */
+function paintAvatar(node, name) {
   node.textContent = initials(name);
-  node.style.setProperty('--hue', hue(key || name));
+  node.style.setProperty('--hue', hue(name));
 }
 
-function avatar(name, key, extraClass = '') {
+function avatar(name, extraClass = '') {
   const node = el('span', { class: `avatar ${extraClass}`, 'aria-hidden': 'true' });
-  paintAvatar(node, name, key);
+  paintAvatar(node, name);
   return node;
 }
 
@@ -82,7 +83,7 @@ function roomItem(room, current, onOpen) {
       dataset: { room: room.id, unread: String(unread), kind: room.kind },
       onclick: () => onOpen(room.id),
     },
-    avatar(room.name, room.id, `kind-${room.kind}`),
+    avatar(room.name, `kind-${room.kind}`),
     el(
       'span',
       { class: 'room-main' },
@@ -105,7 +106,7 @@ export function showChat(open) {
 export function renderChatHeader(room, members, me) {
   byId('room-name').textContent = room.name;
   byId('room-info').textContent = roomInfo(room, members, me);
-  paintAvatar(byId('room-avatar'), room.name, room.id);
+  paintAvatar(byId('room-avatar'), room.name);
   byId('room-avatar').className = `avatar kind-${room.kind}`;
   byId('invite-toggle').hidden = room.kind !== 'group';
   if (room.kind !== 'group') byId('invite-form').hidden = true;
@@ -145,7 +146,7 @@ function messageNode(message, me, act) {
       class: `msg${mine ? ' mine' : ''} sender-${kind}${message.template ? ' has-template' : ''}${message.action ? ' is-action' : ''}`,
       dataset: { seq: String(message.seq), id: message.id, sender: message.sender.id, ts: message.ts },
     },
-    mine ? null : avatar(message.sender.name, message.sender.id, 'msg-avatar'),
+    mine ? null : avatar(message.sender.name, 'msg-avatar'),
     el(
       'div',
       { class: 'msg-main' },

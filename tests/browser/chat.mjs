@@ -1,11 +1,12 @@
 // chat.mjs: two people (amy on a laptop, bob on a phone) chat through the web client:
 // a direct room and a group (create, invite), unread counts, typing, read marks, history
-// loaded by scrolling up, and a server crash: amy stays offline while bob sends through
+// loaded by scrolling up, bot templates (posted through the admin API, as no bot exists
+// yet) rendered as buttons, cards, a carousel, an image and quick replies, and a server crash: amy stays offline while bob sends through
 // the restarted server, then amy resumes and shows every message exactly once, in seq order.
 // Env: PALAVER_URL, PALAVER_ADMIN_TOKEN, AMY_TOKEN, AMY_ID, BOB_TOKEN, BOB_ID, SCREENSHOTS.
 
 import {
-  PHONE, admin, check, crashAndRestartServer, eventually, newPage, openRoomNamed, requiredEnv,
+  LAPTOP, PHONE, admin, check, crashAndRestartServer, eventually, newPage, openRoomNamed, requiredEnv,
   run, screenshot, sendMessage, shownMessages, signIn, unreadOf, waitForBody,
 } from './lib.mjs';
 
@@ -21,13 +22,12 @@ await run(async (browser) => {
   await screenshot(amy, 'signin');
   await signIn(amy, AMY.token);
   await signIn(bob, BOB.token);
-  await screenshot(bob, 'phone-empty');
 
   await directChat(amy, bob);
   await groupChat(amy, bob);
-  await screenshot(amy, 'laptop-chat');
   await phoneScreens(bob);
   await historyOnScroll(amy);
+  await templates(amy);
   await crashAndResume(amy, bob);
   await signOutAndBack(amy);
 });
@@ -120,6 +120,79 @@ async function historyOnScroll(amy) {
   check(all.every((m) => m.body === `announcement ${m.seq}`), 'each history message has its body');
 }
 
+/** A small picture that works offline: a data: URL of an SVG with a label. */
+function picture(label, hue) {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="440" height="240" viewBox="0 0 440 240">
+<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl(${hue},70%,62%)"/>
+<stop offset="1" stop-color="hsl(${(hue + 40) % 360},70%,45%)"/></linearGradient></defs>
+<rect width="440" height="240" fill="url(#g)"/><circle cx="340" cy="70" r="90" fill="rgba(255,255,255,0.14)"/>
+<polygon points="60,190 200,190 60,70" fill="none" stroke="white" stroke-width="6" stroke-linejoin="round"/>
+<text x="230" y="200" font-family="sans-serif" font-size="34" font-weight="700" fill="white">${label}</text></svg>`;
+  return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
+}
+
+/**
+ * Every template kind of PROTOCOL.md section 6, posted through the admin API into a room of
+ * amy's (bots are not built yet, so the sender is `system`): each renders as real buttons,
+ * cards, a carousel, an image and quick replies, and a click sends an `action` frame that
+ * names the message and the button.
+ */
+async function templates(amy) {
+  const { room } = await admin('POST', '/admin/rooms', { kind: 'group', name: 'Math helper (templates)', members: [AMY.id] });
+  const post = (body, template) => admin('POST', `/admin/rooms/${room.id}/messages`, { body, template });
+  await post('Hi amy! What shall we practise today?', { kind: 'text', text: 'Hi amy! What shall we practise today?' });
+  await post('Topics: Algebra, Geometry, Calculus', {
+    kind: 'carousel',
+    cards: [
+      { title: 'Algebra', text: 'Equations and unknowns', image_url: picture('x + 2 = 5', 250), buttons: [{ id: 'algebra', label: 'Start' }] },
+      { title: 'Geometry', text: 'Triangles, circles, angles', image_url: picture('a² + b²', 160), buttons: [{ id: 'geometry', label: 'Start' }] },
+      { title: 'Calculus', text: 'Rates of change', image_url: picture('dy/dx', 20), buttons: [{ id: 'calculus', label: 'Start' }] },
+    ],
+  });
+  await post('Pythagoras: a² + b² = c²', {
+    kind: 'card',
+    title: 'Pythagoras',
+    text: 'In a right triangle, a² + b² = c².',
+    image_url: picture('c = 5', 200),
+    buttons: [{ id: 'explain', label: 'Explain' }, { id: 'example', label: 'Example' }],
+  });
+  await post('A 3-4-5 triangle', { kind: 'image', url: picture('3, 4, 5', 300), alt: 'A 3-4-5 triangle' });
+  await post('Ready for a quiz? Yes / No', { kind: 'buttons', text: 'Ready for a quiz?', buttons: [{ id: 'yes', label: 'Yes' }, { id: 'no', label: 'No' }] });
+  const { message: last } = await post('How confident are you? Very / A bit / Not yet', {
+    kind: 'quick_replies',
+    text: 'How confident are you?',
+    replies: [{ id: 'q_high', label: 'Very' }, { id: 'q_mid', label: 'A bit' }, { id: 'q_low', label: 'Not yet' }],
+  });
+
+  await eventually('amy to see the template room', async () => (await amy.locator('.room-name', { hasText: 'Math helper' }).count()) === 1);
+  await openRoomNamed(amy, 'Math helper (templates)');
+  await amy.waitForSelector('.quick-reply');
+  check((await amy.locator('.tpl-carousel .tpl-card').count()) === 3, 'the carousel shows three cards');
+  check((await amy.locator('.tpl-card-image').count()) === 4, 'cards show their images');
+  check((await amy.locator('img.tpl-image[alt="A 3-4-5 triangle"]').count()) === 1, 'the image template is an <img> with its alt');
+  check(await amy.isVisible('.tpl-button[data-action="yes"]'), 'buttons are real buttons');
+  for (const label of ['Very', 'A bit', 'Not yet']) check(await amy.isVisible(`.quick-reply >> text="${label}"`), `quick reply ${label}`);
+  await amy.setViewportSize({ width: LAPTOP.width, height: 1200 });
+  await amy.$eval('#scroller', (node) => { node.scrollTop = node.scrollHeight; });
+  await screenshot(amy, 'bot-templates');
+  await amy.setViewportSize(LAPTOP);
+
+  // A click sends {"type":"action","room":…,"message":<message id>,"action":<button id>}.
+  await amy.click('.quick-reply >> text="A bit"');
+  const actions = () => amy.sentFrames.filter((frame) => frame.type === 'action');
+  await eventually('an action frame', async () => actions().length === 1);
+  const [action] = actions();
+  check(action.room === room.id && action.message === last.id && action.action === 'q_mid', `action frame ${JSON.stringify(action)}`);
+  await amy.click('.tpl-card .tpl-button[data-action="example"]');
+  await eventually('a second action frame', async () => actions().length === 2);
+  check(actions()[1].action === 'example' && actions()[1].message !== last.id, 'a card button names its own message');
+
+  // Quick replies belong to the newest message only.
+  await post('Anything else?');
+  await waitForBody(amy, 'Anything else?');
+  check(!(await amy.isVisible('.quick-reply')), 'older quick replies are hidden');
+}
+
 /**
  * The server is killed and restarted on the same port. amy's browser is kept offline while
  * bob reconnects and sends; amy also writes while offline. Back online, amy's client
@@ -136,18 +209,24 @@ async function crashAndResume(amy, bob) {
   await amy.waitForSelector('#status[data-state="offline"]', { state: 'attached' });
   await bob.waitForSelector('#status[data-state="online"]', { state: 'attached', timeout: 30000 });
 
-  const missed = ['After the restart: one', 'two', 'three', 'four', 'five'];
+  const missed = [
+    'Did you get my notes? The server seemed to hiccup.',
+    'The quiz covers chapters 3 and 4.',
+    'Bring a calculator,',
+    'and the formula sheet.',
+    'See you on Friday!',
+  ];
   for (const body of missed) await sendMessage(bob, body);
-  await amy.fill('#body', 'Written while offline');
+  await amy.fill('#body', 'Sorry, my Wi-Fi dropped for a moment.');
   await amy.press('#body', 'Enter');
   await amy.waitForSelector('#pending .msg');
   await new Promise((resolve) => setTimeout(resolve, 1500));
-  check(!(await shownMessages(amy)).some((m) => m.body === 'five'), 'amy is really offline');
+  check(!(await shownMessages(amy)).some((m) => m.body === missed[0]), 'amy is really offline');
 
   await amy.context().setOffline(false);
   await amy.waitForSelector('#status[data-state="online"]', { state: 'attached', timeout: 30000 });
-  await waitForBody(amy, 'Written while offline');
-  await waitForBody(bob, 'Written while offline');
+  await waitForBody(amy, 'Sorry, my Wi-Fi dropped for a moment.');
+  await waitForBody(bob, 'Sorry, my Wi-Fi dropped for a moment.');
   await amy.waitForFunction(() => document.querySelectorAll('#pending .msg').length === 0);
 
   for (const page of [amy, bob]) {
@@ -156,17 +235,20 @@ async function crashAndResume(amy, bob) {
     const expected = Array.from({ length: 10 }, (_, i) => i + 1);
     check(JSON.stringify(seqs) === JSON.stringify(expected), `seqs 1..10 once each, in order; got ${seqs}`);
     for (const body of missed) check(shown.filter((m) => m.body === body).length === 1, `"${body}" shown once`);
-    check(shown.filter((m) => m.body === 'Written while offline').length === 1, 'the offline message was sent once');
+    check(shown.filter((m) => m.body === 'Sorry, my Wi-Fi dropped for a moment.').length === 1, 'the offline message was sent once');
   }
-  await sendMessage(amy, 'Back online, got all five.');
-  await waitForBody(bob, 'Back online, got all five.');
+  await sendMessage(amy, 'Back now, and I got all five messages. See you Friday!');
+  await waitForBody(bob, 'Back now, and I got all five messages. See you Friday!');
+  await sendMessage(bob, 'Great, see you then.');
+  await waitForBody(amy, 'Great, see you then.');
+  await screenshot(amy, 'laptop-chat');
 }
 
 /** Reloading keeps the session (token in localStorage); signing out forgets it. */
 async function signOutAndBack(amy) {
   await amy.reload();
   await amy.waitForSelector('#status[data-state="online"]', { state: 'attached' });
-  check((await amy.locator('#room-list .room').count()) === 3, 'the three rooms are listed after a reload');
+  await eventually('the four rooms after a reload', async () => (await amy.locator('#room-list .room').count()) === 4);
   await amy.click('#signout');
   await amy.waitForSelector('#signin:not([hidden])');
   check((await amy.evaluate(() => localStorage.getItem('palaver.token'))) === null, 'sign out forgets the token');

@@ -45,12 +45,23 @@ export async function newPage(browser, name, viewport = LAPTOP) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: 'en-GB', timezoneId: 'UTC' });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
+  // Every frame the page sends, parsed, so a test can check what went over the wire.
+  page.sentFrames = [];
+  page.on('websocket', (socket) => socket.on('framesent', (frame) => page.sentFrames.push(parseFrame(frame.payload))));
   page.on('pageerror', (error) => console.error(`[${name}] page error: ${error.message}`));
   page.on('console', (message) => {
     // Failed reconnection attempts while the server is down or the page offline are expected.
     if (message.type() === 'error' && !/^WebSocket connection .* failed/.test(message.text())) console.error(`[${name}] console: ${message.text()}`);
   });
   return page;
+}
+
+function parseFrame(payload) {
+  try {
+    return JSON.parse(String(payload));
+  } catch {
+    return { unparsed: String(payload) };
+  }
 }
 
 /** Opens the client and signs in with a token through the form. */
@@ -119,7 +130,11 @@ export async function eventually(what, probe, timeoutMs = WAIT_MS) {
 export async function screenshot(page, name) {
   if (!SCREENSHOT_DIR) return;
   await mkdir(SCREENSHOT_DIR, { recursive: true });
-  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => {
+    document.activeElement?.blur();
+    document.getElementById('toast').hidden = true;
+  });
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
   console.log(`screenshot: ${name}.png`);
 }
