@@ -116,7 +116,9 @@ async fn two_people_chat_and_resume_after_a_crash() {
         return;
     }
     let db = Database::new(Backend::Sqlite).await;
-    let mut server = Server::start(&db).await;
+    // A short heartbeat: the browser's automatic pongs and the client's own pings are
+    // exercised many times during the test.
+    let mut server = Server::start_with(&db, &["--heartbeat-secs", "1"]).await;
     let (amy_id, amy_token) = server.user("amy").await;
     let (bob_id, bob_token) = server.user("bob").await;
     run_script(

@@ -76,6 +76,7 @@ function resetState() {
 
 function onHello(hello) {
   const first = state.me === null;
+  state.connection.keepAlive(hello.heartbeat_s);
   state.me = hello.user;
   localStorage.setItem(TOKEN_KEY, state.token);
   view.setStatus('Online', 'online');
@@ -119,7 +120,9 @@ async function synchronize() {
   const { rooms } = await request('rooms');
   reconcileRooms(rooms);
   for (const room of rooms) await subscribe(room);
-  if (state.current) await showRoomMessages(state.current);
+  // An open room whose messages were loaded got what it missed through `join` above.
+  if (state.current && !timelineOf(state.current).loaded) await showRoomMessages(state.current);
+  markReadIfSeen();
   for (const item of state.pending) deliver(item);
   view.setStatus('Online', 'online');
 }
@@ -157,6 +160,9 @@ function timelineOf(roomId) {
 async function subscribe(room) {
   const timeline = timelineOf(room.id);
   if (!timeline.loaded) {
+    // Live messages kept from an earlier connection may have a gap now: drop them, the
+    // newest page is loaded when the room is opened.
+    timeline.bySeq.clear();
     absorbJoin(await request('join', { room: room.id, after_seq: room.last_seq, limit: 1 }));
     return;
   }

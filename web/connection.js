@@ -6,6 +6,8 @@
 const MAX_BACKOFF_MS = 10000;
 const FIRST_BACKOFF_MS = 400;
 const RATE_LIMIT_RETRIES = 3;
+/** Our own `ping` every this many heartbeats, to notice a connection that died silently. */
+const PING_EVERY_HEARTBEATS = 2;
 
 /** A failed command: `code` is the server's error code, or `disconnected`. */
 export class RequestError extends Error {
@@ -31,6 +33,7 @@ export class Connection extends EventTarget {
     this.retryTimer = null;
     this.nextId = 1;
     this.pending = new Map();
+    this.pingTimer = null;
   }
 
   url() {
@@ -49,6 +52,29 @@ export class Connection extends EventTarget {
     const socket = this.socket;
     this.dropped(socket, 1000);
     if (socket) socket.close(1000);
+  }
+
+  /**
+   * The browser answers the server's pings by itself, but cannot tell when a connection died
+   * without a close (a laptop that slept, a network that vanished). A `ping` command every
+   * two heartbeats, unanswered within a heartbeat, drops the connection and reconnects.
+   */
+  keepAlive(heartbeatSeconds) {
+    clearInterval(this.pingTimer);
+    const beatMs = Math.max(1, Number(heartbeatSeconds) || 10) * 1000;
+    const socket = this.socket;
+    this.pingTimer = setInterval(() => this.probe(socket, beatMs), beatMs * PING_EVERY_HEARTBEATS);
+  }
+
+  probe(socket, timeoutMs) {
+    if (socket !== this.socket || !this.ready) return;
+    const timer = setTimeout(() => {
+      this.dropped(socket, 4000);
+      socket.close();
+    }, timeoutMs);
+    this.requestOnce('ping', {})
+      .catch(() => {})
+      .finally(() => clearTimeout(timer));
   }
 
   /** Reconnects now instead of waiting out the backoff (the network came back). */
@@ -96,6 +122,7 @@ export class Connection extends EventTarget {
     if (!socket || socket !== this.socket) return;
     this.socket = null;
     this.ready = false;
+    clearInterval(this.pingTimer);
     for (const waiter of this.pending.values()) {
       waiter.reject(new RequestError('disconnected', 'the connection dropped'));
     }

@@ -20,6 +20,9 @@ await run(async (browser) => {
 
   await amy.goto(`${process.env.PALAVER_URL}/`);
   await screenshot(amy, 'signin');
+  await amy.fill('#token', 'pv_not_a_token');
+  await amy.click('#signin-submit');
+  await amy.waitForFunction(() => document.getElementById('signin-error').textContent.includes('not accepted'));
   await signIn(amy, AMY.token);
   await signIn(bob, BOB.token);
 
@@ -29,6 +32,7 @@ await run(async (browser) => {
   await historyOnScroll(amy);
   await templates(amy);
   await crashAndResume(amy, bob);
+  await silentDrop(amy, bob);
   await signOutAndBack(amy);
 });
 
@@ -242,6 +246,21 @@ async function crashAndResume(amy, bob) {
   await sendMessage(bob, 'Great, see you then.');
   await waitForBody(amy, 'Great, see you then.');
   await screenshot(amy, 'laptop-chat');
+}
+
+/**
+ * A connection that dies without a close (the page goes offline: no frame passes, no close
+ * arrives): the client's own ping goes unanswered, it drops the connection, and once the
+ * network is back it reconnects and catches up.
+ */
+async function silentDrop(amy, bob) {
+  await amy.context().setOffline(true);
+  await amy.waitForSelector('#status[data-state="offline"]', { state: 'attached', timeout: 20000 });
+  await sendMessage(bob, 'Are you still there?');
+  await amy.context().setOffline(false);
+  await waitForBody(amy, 'Are you still there?');
+  const seqs = (await shownMessages(amy)).map((m) => m.seq);
+  check(seqs.every((seq, i) => seq === i + 1), `no gap and no repeat after a silent drop: ${seqs}`);
 }
 
 /** Reloading keeps the session (token in localStorage); signing out forgets it. */
