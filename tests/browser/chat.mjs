@@ -47,9 +47,10 @@ async function startChat(page, tab, fill) {
 async function directChat(amy, bob) {
   await startChat(amy, 'direct', () => amy.fill('#direct-user', BOB.id));
   await sendMessage(amy, 'Hi Bob! Did you finish the algebra homework?');
+  check((await amy.isVisible('.sidebar')) && (await amy.isVisible('#chat-view')), 'on a laptop the rooms and the chat are side by side');
 
   // bob's list gets the room (room_added) with one unread message.
-  await eventually('bob to see 1 unread from amy', async () => (await unreadOf(bob, 'amy').catch(() => 0)) === 1);
+  await eventually('bob to see 1 unread from amy', async () => (await unreadOf(bob, 'amy')) === 1);
   await openRoomNamed(bob, 'amy');
   await waitForBody(bob, 'Hi Bob! Did you finish the algebra homework?');
   check(!(await bob.isVisible('.sidebar')), 'on a phone the room list hides while a chat is open');

@@ -103,9 +103,14 @@ export async function shownMessages(page) {
   );
 }
 
+/** The unread count shown for a room, or null while the room is not listed. */
 export async function unreadOf(page, name) {
-  const room = page.locator('#room-list .room', { has: page.locator('.room-name', { hasText: exact(name) }) });
-  return Number(await room.getAttribute('data-unread'));
+  return page.evaluate((wanted) => {
+    const room = [...document.querySelectorAll('#room-list .room')].find(
+      (node) => node.querySelector('.room-name').textContent === wanted,
+    );
+    return room ? Number(room.dataset.unread) : null;
+  }, name);
 }
 
 export function exact(text) {
