@@ -60,6 +60,7 @@ function signOut(message = '') {
   localStorage.removeItem(TOKEN_KEY);
   resetState();
   view.showChat(false);
+  view.setUnreadTotal(0);
   view.showSignin(message);
 }
 
@@ -384,6 +385,7 @@ function renderHeader() {
 function renderRoomList() {
   const rooms = [...state.rooms.values()].sort(byActivity);
   view.renderRoomList(rooms, state.current, (id) => openRoom(id).catch(reportError));
+  view.setUnreadTotal(rooms.reduce((total, room) => total + Math.max(0, room.unread || 0), 0));
 }
 
 function byActivity(a, b) {
@@ -508,6 +510,7 @@ function wireForms() {
     const body = form.elements.body.value;
     if (!body.trim() || !state.current) return;
     form.elements.body.value = '';
+    view.fitComposer();
     sendMessage(body);
   });
 }
@@ -551,7 +554,10 @@ function wireControls() {
     if (!byId('invite-form').hidden) byId('invite-user').focus();
   });
   const body = byId('body');
-  body.addEventListener('input', () => body.value && noteTyping());
+  body.addEventListener('input', () => {
+    view.fitComposer();
+    if (body.value) noteTyping();
+  });
   body.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

@@ -38,6 +38,19 @@ export function setStatus(text, kind) {
   const status = byId('status');
   status.textContent = text;
   status.dataset.state = kind;
+  document.body.dataset.connection = kind;
+}
+
+/** "(3) Palaver" while 3 messages are unread. */
+export function setUnreadTotal(total) {
+  document.title = total > 0 ? `(${total}) Palaver` : 'Palaver';
+}
+
+/** The composer grows with its text, up to its CSS max-height. */
+export function fitComposer() {
+  const body = byId('body');
+  body.style.height = 'auto';
+  body.style.height = `${body.scrollHeight + 2}px`;
 }
 
 export function toast(text, ms = 4000) {
