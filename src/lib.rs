@@ -1,6 +1,7 @@
 //! Palaver: a real-time chat server on the actor model.
 
 pub mod actors;
+pub mod bots;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -9,3 +10,4 @@ pub mod http;
 pub mod protocol;
 pub mod server;
 pub mod settings;
+pub mod shutdown;

@@ -7,14 +7,14 @@ use std::time::Duration;
 use actix::Actor;
 use actix_web::{web, App, HttpServer};
 
-use crate::actors::hub::{CloseAll, Hub};
-use crate::actors::outbox::close;
+use crate::actors::hub::Hub;
 use crate::actors::presence::Presence;
 use crate::actors::session::rate_limit::RateLimit;
 use crate::config::ServerArgs;
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::http::{self, AppState};
 use crate::settings::Settings;
+use crate::shutdown::Shutdown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -24,6 +24,8 @@ pub enum StartError {
     Store(#[from] crate::db::StoreError),
     #[error("the database has no system user; was it migrated by another program?")]
     NoSystemUser,
+    #[error("bad bot definition: {0}")]
+    Bot(String),
     #[error("bad setting: {0}")]
     Setting(String),
     #[error("cannot listen: {0}")]
@@ -71,6 +73,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         store.backend_name(),
         args.database_url_for_log()
     );
+    let bots = crate::bots::loader::initial(args.bots.as_deref()).map_err(StartError::Bot)?;
     let admin_token = admin_token(&args);
     let workers = args
         .workers
@@ -82,6 +85,10 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             .ok_or(StartError::NoSystemUser)?;
         let presence = Presence::default();
         let hub = Hub::new(store.clone(), presence.clone(), settings.clone(), workers).start();
+        let started = crate::bots::loader::install(&store, &hub, bots)
+            .await
+            .map_err(StartError::Bot)?;
+        log::info!("{started} bots running");
         let state = web::Data::new(AppState {
             store: store.clone(),
             hub: hub.clone(),
@@ -102,46 +109,16 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             log::info!("listening on http://{addr}");
         }
         let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(async move {
-            shutdown_signal().await;
-            log::info!("shutting down: closing connections, finishing commits");
-            let closed = hub
-                .send(CloseAll {
-                    code: close::GOING_AWAY,
-                    reason: "server shutting down",
-                })
-                .await
-                .unwrap_or(0);
-            log::info!("closed {closed} connections");
-            handle.stop(true).await;
-        });
+        let shutdown = Shutdown {
+            hub,
+            server: server.handle(),
+            store: store.clone(),
+        };
+        actix_web::rt::spawn(shutdown.on_signal());
         server.await?;
         log::info!("stopped");
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = terminate.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 impl ServerArgs {

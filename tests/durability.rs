@@ -168,8 +168,10 @@ async fn acked_messages_survive_kill_9(backend: Backend) {
     for task in tasks {
         acked.extend(task.await.expect("sender task"));
     }
+    // The watcher saw 400 messages; each sender has at most one send whose ack the crash
+    // may have cut off.
     assert!(
-        acked.len() >= 400,
+        acked.len() >= 400 - 4,
         "senders were acked before the crash: {}",
         acked.len()
     );

@@ -8,10 +8,12 @@ use std::time::Instant;
 
 use actix::prelude::*;
 
+use super::bot::{Bot, Converse, Reload, Retire, Turn};
 use super::presence::Presence;
 use super::room::{Inheritance, Room, Subscribers};
 use super::session::Session;
 use super::{Outbox, SessionKey};
+use crate::bots::Definition;
 use crate::db::models::UserRow;
 use crate::db::Store;
 use crate::protocol::views::UserView;
@@ -24,9 +26,16 @@ pub struct Hub {
     settings: Arc<Settings>,
     rooms: HashMap<i64, Addr<Room>>,
     connections: HashMap<i64, HashMap<SessionKey, Connection>>,
+    bots: HashMap<String, BotEntry>,
     arbiters: Vec<Arbiter>,
     next_arbiter: usize,
     started: Instant,
+}
+
+struct BotEntry {
+    definition: Arc<Definition>,
+    user: UserRow,
+    addr: Addr<Bot>,
 }
 
 struct Connection {
@@ -47,6 +56,7 @@ impl Hub {
             settings,
             rooms: HashMap::new(),
             connections: HashMap::new(),
+            bots: HashMap::new(),
             arbiters: (0..room_arbiters.max(1)).map(|_| Arbiter::new()).collect(),
             next_arbiter: 0,
             started: Instant::now(),
@@ -71,6 +81,29 @@ impl Hub {
         });
         self.rooms.insert(id, addr.clone());
         addr
+    }
+
+    fn next_arbiter(&mut self) -> ArbiterHandle {
+        let arbiter = self.arbiters[self.next_arbiter % self.arbiters.len()].handle();
+        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        arbiter
+    }
+
+    fn start_bot(&mut self, definition: Arc<Definition>, user: UserRow, hub: Addr<Hub>) {
+        let arbiter = self.next_arbiter();
+        let (store, started_definition, started_user) =
+            (self.store.clone(), definition.clone(), user.clone());
+        let addr = Bot::start_in_arbiter(&arbiter, move |_| {
+            Bot::new(started_definition, started_user, store, hub)
+        });
+        self.bots.insert(
+            definition.id().to_string(),
+            BotEntry {
+                definition,
+                user,
+                addr,
+            },
+        );
     }
 
     fn notify(&self, user_id: i64, except: Option<&SessionKey>, frame: &Frame) -> usize {
@@ -270,6 +303,8 @@ pub struct CloseUser {
     pub user_id: i64,
     pub code: u16,
     pub reason: &'static str,
+    /// Sent to each connection just before it is closed.
+    pub last_frame: Option<Frame>,
 }
 
 impl Handler<CloseUser> for Hub {
@@ -280,7 +315,9 @@ impl Handler<CloseUser> for Hub {
             return 0;
         };
         for connection in sessions.values() {
-            connection.outbox.close(close.code, close.reason);
+            connection
+                .outbox
+                .close_after(close.last_frame.clone(), close.code, close.reason);
             connection.session.do_send(super::session::Closed);
         }
         sessions.len()
@@ -329,6 +366,132 @@ impl Handler<Broadcast> for Hub {
             .flat_map(|sessions| sessions.values())
             .filter(|connection| connection.outbox.push(broadcast.frame.clone()))
             .count()
+    }
+}
+
+/// Starts a bot, or hands a running one its new definition.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InstallBot {
+    pub definition: Arc<Definition>,
+    pub user: UserRow,
+}
+
+impl Handler<InstallBot> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, install: InstallBot, ctx: &mut Context<Self>) {
+        match self.bots.get_mut(install.definition.id()) {
+            Some(entry) if entry.addr.connected() => {
+                entry.addr.do_send(Reload {
+                    definition: install.definition.clone(),
+                    user: install.user.clone(),
+                });
+                entry.definition = install.definition;
+                entry.user = install.user;
+            }
+            _ => self.start_bot(install.definition, install.user, ctx.address()),
+        }
+    }
+}
+
+/// Stops a bot; answers whether there was one.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct RemoveBot {
+    pub id: String,
+}
+
+impl Handler<RemoveBot> for Hub {
+    type Result = bool;
+
+    fn handle(&mut self, remove: RemoveBot, _: &mut Context<Self>) -> bool {
+        match self.bots.remove(&remove.id) {
+            Some(entry) => {
+                entry.addr.do_send(Retire);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The user a bot posts as, if the bot exists.
+#[derive(Message)]
+#[rtype(result = "Option<UserRow>")]
+pub struct FindBot {
+    pub id: String,
+}
+
+impl Handler<FindBot> for Hub {
+    type Result = MessageResult<FindBot>;
+
+    fn handle(&mut self, find: FindBot, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.bots.get(&find.id).map(|entry| entry.user.clone()))
+    }
+}
+
+/// Every bot's definition, by id.
+#[derive(Message)]
+#[rtype(result = "Vec<Arc<Definition>>")]
+pub struct ListBots;
+
+impl Handler<ListBots> for Hub {
+    type Result = MessageResult<ListBots>;
+
+    fn handle(&mut self, _: ListBots, _: &mut Context<Self>) -> Self::Result {
+        let mut definitions: Vec<Arc<Definition>> = self
+            .bots
+            .values()
+            .map(|entry| entry.definition.clone())
+            .collect();
+        definitions.sort_by(|a, b| a.id().cmp(b.id()));
+        MessageResult(definitions)
+    }
+}
+
+/// A turn for the bot of a bot room.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ToBot {
+    pub bot: String,
+    pub room_id: i64,
+    pub turn: Turn,
+}
+
+impl Handler<ToBot> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, to_bot: ToBot, _: &mut Context<Self>) {
+        match self.bots.get(&to_bot.bot) {
+            Some(entry) => entry.addr.do_send(Converse {
+                room_id: to_bot.room_id,
+                turn: to_bot.turn,
+            }),
+            None => log::info!(
+                "r_{}: bot {} is gone; nobody answers",
+                to_bot.room_id,
+                to_bot.bot
+            ),
+        }
+    }
+}
+
+/// A bot actor died without stopping: start it again with its definition.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BotCrashed {
+    pub id: String,
+}
+
+impl Handler<BotCrashed> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, crashed: BotCrashed, ctx: &mut Context<Self>) {
+        if let Some(entry) = self.bots.remove(&crashed.id) {
+            log::warn!("restarting bot {}", crashed.id);
+            self.start_bot(entry.definition, entry.user, ctx.address());
+        }
     }
 }
 
@@ -446,6 +609,7 @@ mod tests {
                 user_id: amy.id,
                 code: 4001,
                 reason: "revoked",
+                last_frame: None,
             })
             .await
             .expect("hub");

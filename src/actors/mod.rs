@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::db::models::UserRow;
 
+pub mod bot;
 pub mod hub;
 pub mod presence;
 pub mod room;

@@ -1,6 +1,7 @@
 //! Persistence: schema, rows, the store interface and the group-commit writer.
 
 pub mod backend;
+pub mod bots;
 pub mod bulk;
 pub mod error;
 pub mod models;

@@ -54,10 +54,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bots (id) {
+        id -> Text,
+        user_id -> BigInt,
+        definition -> Text,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    bot_states (room_id) {
+        room_id -> BigInt,
+        state -> Text,
+        updated_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(tokens -> users (user_id));
+diesel::joinable!(bots -> users (user_id));
 diesel::joinable!(members -> rooms (room_id));
 diesel::joinable!(members -> users (user_id));
 diesel::joinable!(messages -> users (sender_id));
 diesel::joinable!(messages -> rooms (room_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, tokens, rooms, members, messages);
+diesel::allow_tables_to_appear_in_same_query!(
+    users, tokens, rooms, members, messages, bots, bot_states
+);

@@ -17,7 +17,7 @@ use super::backend::{self, Backend, DatabaseUrl};
 use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::models::*;
-use super::schema::{members, messages, rooms, tokens, users};
+use super::schema::{bot_states, members, messages, rooms, tokens, users};
 use super::writer::{self, AppendJob, Appended, NewPost};
 use crate::with_conn;
 
@@ -132,7 +132,7 @@ impl Store {
     }
 
     /// Runs one store call on the store runtime, bounded by the call time-out.
-    async fn run<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
+    pub(super) async fn run<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
     where
         F: FnOnce(Arc<Backend>) -> Fut,
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
@@ -678,6 +678,9 @@ impl Store {
                         diesel::delete(members::table.filter(members::room_id.eq(room_id)))
                             .execute(conn)
                             .await?;
+                        diesel::delete(bot_states::table.find(room_id))
+                            .execute(conn)
+                            .await?;
                         diesel::delete(rooms::table.find(room_id)).execute(conn).await?;
                         Ok(())
                     }
@@ -704,6 +707,11 @@ impl Store {
                 "the commit did not finish in time".into(),
             )),
         }
+    }
+
+    /// Resolves once every append queued before it has been committed (or failed).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.append(Vec::new()).await.map(|_| ())
     }
 
     /// Up to `limit` messages with `seq` above `after_seq`, oldest first.

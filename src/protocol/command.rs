@@ -131,6 +131,14 @@ pub fn parse(text: &str) -> Result<ClientFrame, Rejected> {
     Ok(ClientFrame { id, command })
 }
 
+/// The id of a frame that will not be processed (over the rate limit), to echo it.
+pub fn peek_id(text: &str) -> ReplyId {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => reply_id(&object).unwrap_or_default(),
+        _ => ReplyId::None,
+    }
+}
+
 fn reply_id(object: &Map<String, Value>) -> Result<ReplyId, ProtoError> {
     let invalid = || {
         ProtoError::bad_request(format!(

@@ -123,12 +123,22 @@ impl Server {
         Server::start_with(db, &[]).await
     }
 
+    /// Starts on a random port below the kernel's ephemeral range (32768 and up), so that
+    /// a server restarted on its old port never finds it taken by another test's server.
     pub async fn start_with(db: &Database, extra: &[&str]) -> Server {
         let extra: Vec<String> = extra.iter().map(|arg| arg.to_string()).collect();
-        Server::spawn(&db.url, extra, "127.0.0.1:0")
+        let mut last = String::new();
+        for _ in 0..50 {
+            let port = 10_000 + rand::random::<u16>() % 20_000;
+            match Server::spawn(&db.url, extra.clone(), &format!("127.0.0.1:{port}")) {
+                Ok(server) => return server,
+                Err(err) => last = err,
+            }
+        }
+        panic!("could not start the server: {last}")
     }
 
-    fn spawn(db_url: &str, extra: Vec<String>, bind: &str) -> Server {
+    fn spawn(db_url: &str, extra: Vec<String>, bind: &str) -> Result<Server, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
             .args([
                 "--bind",
@@ -146,23 +156,21 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start palaver");
-        let stdout = child.stdout.take().expect("stdout");
+            .map_err(|err| format!("start palaver: {err}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read first line");
-        let base = line
-            .trim()
-            .strip_prefix("palaver listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        Server {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let Some(base) = line.trim().strip_prefix("palaver listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("the server did not start on {bind}: {line:?}"));
+        };
+        Ok(Server {
+            base: base.to_string(),
             child,
-            base,
             db_url: db_url.to_string(),
             extra,
-        }
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -188,20 +196,19 @@ impl Server {
 
     pub fn respawn(&mut self) {
         let bind = self.base.trim_start_matches("http://").to_string();
-        let extra = self.extra.clone();
-        let mut last = None;
+        let mut last = String::new();
         // The port may take a moment to be free again.
         for _ in 0..50 {
-            match std::panic::catch_unwind(|| Server::spawn(&self.db_url, extra.clone(), &bind)) {
+            match Server::spawn(&self.db_url, self.extra.clone(), &bind) {
                 Ok(server) => {
                     drop(std::mem::replace(self, server));
                     return;
                 }
-                Err(err) => last = Some(err),
+                Err(err) => last = err,
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        std::panic::resume_unwind(last.expect("an attempt"))
+        panic!("could not restart the server: {last}")
     }
 
     pub fn ws_url(&self, token: &str) -> String {
@@ -345,6 +352,8 @@ impl Client {
                     return Received::Closed(reason.map(|reason| u16::from(reason.code)))
                 }
                 Some(Ok(_)) => {}
+                // A reset (the server was killed) ends the connection like a close without a code.
+                Some(Err(awc::error::WsProtocolError::Io(_))) => return Received::Closed(None),
                 Some(Err(err)) => panic!("WebSocket error: {err}"),
                 None => return Received::Closed(None),
             }

@@ -137,11 +137,7 @@ impl Room {
         user: UserRow,
         ctx: &mut Context<Self>,
     ) -> Answer<R> {
-        if self.kind() != Some(RoomKind::Group) {
-            return ready(Err(ProtoError::bad_request(
-                "only groups take new members; direct and bot rooms never do",
-            )));
-        }
+        // Whether the caller may see the room comes first: a hidden room's kind is no one's business.
         if let Some(caller) = &by {
             match self.access(caller.user.id) {
                 Access::Hidden => return ready(Err(ProtoError::no_such_room())),
@@ -152,6 +148,11 @@ impl Room {
                 }
                 Access::Member => {}
             }
+        }
+        if self.kind() != Some(RoomKind::Group) {
+            return ready(Err(ProtoError::bad_request(
+                "only groups take new members; direct and bot rooms never do",
+            )));
         }
         if self.access(user.id) == Access::Member {
             return ready(Ok(R::done()));

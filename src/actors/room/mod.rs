@@ -271,7 +271,7 @@ impl Actor for Room {
 
 impl Drop for Room {
     fn drop(&mut self) {
-        if self.stopped_cleanly {
+        if self.stopped_cleanly || crate::shutdown::in_progress() {
             return;
         }
         log::error!(

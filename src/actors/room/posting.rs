@@ -9,11 +9,15 @@ use tokio::sync::oneshot;
 
 use super::requests::{later, ready, Answer, Post, Reply};
 use super::Room;
+use crate::actors::bot::Turn;
+use crate::actors::hub::ToBot;
 use crate::actors::outbox::close;
 use crate::actors::{Caller, Outbox, SessionKey};
-use crate::db::models::StoredMessage;
+use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{Appended, NewPost, StoreError};
 use crate::error::ProtoError;
+use crate::protocol::ids;
+use crate::protocol::template::Template;
 use crate::protocol::views::MessageView;
 use crate::protocol::{frames, Event, ReplyId};
 
@@ -246,6 +250,127 @@ impl Room {
         }
         let frame = Event::Message { message: view }.frame();
         self.broadcast(&frame, |_, _| true);
+        self.hand_to_bot(message);
+    }
+
+    /// In a bot room, what the user says goes to the bot.
+    fn hand_to_bot(&self, message: &StoredMessage) {
+        let Some(loaded) = self.loaded() else {
+            return;
+        };
+        if loaded.kind != RoomKind::Bot || message.sender.kind != UserKind::User.as_str() {
+            return;
+        }
+        let Some(bot) = loaded
+            .members
+            .values()
+            .find(|member| member.user.kind == UserKind::Bot.as_str())
+            .and_then(|member| member.user.handle.clone())
+        else {
+            return;
+        };
+        self.hub.do_send(ToBot {
+            bot,
+            room_id: self.id,
+            turn: Turn::Heard {
+                user: message.sender.clone(),
+                message: Box::new(message.clone()),
+            },
+        });
+    }
+
+    /// `action`: the user pressed a button or quick reply of one of the bot's messages.
+    pub(super) fn action(
+        &mut self,
+        caller: Caller,
+        reply_id: ReplyId,
+        message_id: String,
+        choice: String,
+        ctx: &mut Context<Self>,
+    ) -> Answer<Reply> {
+        if let Err(err) = self.require_member(caller.user.id, "answer in it") {
+            return ready(Err(err));
+        }
+        if self.loaded().map(|loaded| loaded.kind) != Some(RoomKind::Bot) {
+            return ready(Err(ProtoError::bad_request(
+                "`action` answers a bot's buttons; this room has no bot",
+            )));
+        }
+        let seq = match ids::parse_message_id(&message_id) {
+            Some((room, seq)) if room == self.id => seq,
+            _ => {
+                return ready(Err(ProtoError::bad_request(format!(
+                    "message {message_id:?} is not in this room"
+                ))))
+            }
+        };
+        let store = self.store.clone();
+        let id = self.id;
+        let (answer, receiver) = oneshot::channel();
+        ctx.wait(
+            async move { store.message(id, seq).await }
+                .into_actor(self)
+                .map(move |found, room, ctx| {
+                    let label = found
+                        .map_err(ProtoError::from)
+                        .and_then(|found| room.offered_label(found, &message_id, &choice));
+                    let post = label.map(|label| NewPost {
+                        room_id: id,
+                        sender: caller.user.clone(),
+                        body: label,
+                        template: None,
+                        client_msg_id: None,
+                        action: Some(json!({ "message": message_id, "id": choice }).to_string()),
+                    });
+                    let origin = Origin {
+                        session: caller.session,
+                        outbox: caller.outbox,
+                        reply_id,
+                    };
+                    match post.and_then(|post| room.enqueue(post, Some(origin), ctx)) {
+                        Ok(committed) => {
+                            ctx.spawn(actix::fut::wrap_future(async move {
+                                let sent = committed.await.unwrap_or_else(|_| {
+                                    Err(ProtoError::internal("the room dropped the action"))
+                                });
+                                let _ = answer.send(sent.map(|_| Reply::Written));
+                            }));
+                        }
+                        Err(err) => {
+                            let _ = answer.send(Err(err));
+                        }
+                    }
+                }),
+        );
+        later(receiver)
+    }
+
+    /// The label of `choice` if `found` is this room's bot's message and offers it.
+    fn offered_label(
+        &self,
+        found: Option<StoredMessage>,
+        message_id: &str,
+        choice: &str,
+    ) -> Result<String, ProtoError> {
+        let not_offered = || {
+            ProtoError::bad_request(format!(
+                "message {message_id:?} offers no action {choice:?}"
+            ))
+        };
+        let message = found.ok_or_else(|| {
+            ProtoError::bad_request(format!("no message {message_id:?} in this room"))
+        })?;
+        if message.sender.kind != UserKind::Bot.as_str() {
+            return Err(ProtoError::bad_request(format!(
+                "message {message_id:?} is not the bot's"
+            )));
+        }
+        let template = message.row.template.as_deref().ok_or_else(not_offered)?;
+        let template: Template = serde_json::from_str(template).map_err(|_| not_offered())?;
+        template
+            .label_of(choice)
+            .map(str::to_string)
+            .ok_or_else(not_offered)
     }
 
     fn replay(&mut self, messages: Vec<StoredMessage>) {

@@ -48,7 +48,10 @@ pub enum RoomOp {
     Kick {
         user_id: i64,
     },
-    Action,
+    Action {
+        message: String,
+        choice: String,
+    },
 }
 
 /// How a command was answered.
@@ -147,14 +150,9 @@ impl Handler<Request> for Room {
             RoomOp::Typing => ready(self.typing(caller)),
             RoomOp::Invite { user } => self.invite(Some(caller), user, ctx),
             RoomOp::Kick { user_id } => self.kick(Some(caller), user_id, ctx),
-            RoomOp::Action => ready(
-                self.require_member(caller.user.id, "answer in it")
-                    .and_then(|_| {
-                        Err(ProtoError::bad_request(
-                            "`action` answers a bot's buttons; this room has no bot",
-                        ))
-                    }),
-            ),
+            RoomOp::Action { message, choice } => {
+                self.action(caller, reply_id, message, choice, ctx)
+            }
         }
     }
 }

@@ -5,7 +5,8 @@ use actix::prelude::*;
 use serde_json::json;
 
 use super::Session;
-use crate::actors::hub::{GetRoom, Hub, NotifyUser};
+use crate::actors::bot::Turn;
+use crate::actors::hub::{FindBot, GetRoom, Hub, NotifyUser, ToBot};
 use crate::actors::room::{Reply, Request, Room, RoomOp};
 use crate::actors::Caller;
 use crate::db::models::{RoomKind, UserKind, UserRow};
@@ -94,7 +95,7 @@ async fn run(
             public,
         } => return create_group(&context, name, members, public).await.into(),
         Command::OpenDirect { user } => return open_direct(&context, &user).await.into(),
-        Command::OpenBot { .. } => return Err(ProtoError::not_found("no such bot")).into(),
+        Command::OpenBot { bot } => return open_bot(&context, bot).await.into(),
         Command::Join {
             room,
             after_seq,
@@ -119,7 +120,17 @@ async fn run(
         } => (room, RoomOp::History { before_seq, limit }),
         Command::Read { room, seq } => (room, RoomOp::Read { seq }),
         Command::Typing { room } => (room, RoomOp::Typing),
-        Command::Action { room, .. } => (room, RoomOp::Action),
+        Command::Action {
+            room,
+            message,
+            action,
+        } => (
+            room,
+            RoomOp::Action {
+                message,
+                choice: action,
+            },
+        ),
         Command::Invite { room, user } => match find_user(&context.store, &user).await {
             Ok(user) => (room, RoomOp::Invite { user }),
             Err(err) => return Err(err).into(),
@@ -244,6 +255,29 @@ async fn open_direct(context: &Context, user: &str) -> Result<Reply, ProtoError>
     if created {
         announce_room(context, room.id, other.id).await?;
         announce_room(context, room.id, me).await?;
+    }
+    let view = view_of(&context.store, room.id, me).await?;
+    Ok(Reply::Data(json!({ "room": view })))
+}
+
+async fn open_bot(context: &Context, bot: String) -> Result<Reply, ProtoError> {
+    let me = context.caller.user.id;
+    let Some(bot_user) = context.hub.send(FindBot { id: bot.clone() }).await? else {
+        return Err(ProtoError::not_found("no such bot"));
+    };
+    let (room, created) = context
+        .store
+        .open_pair(RoomKind::Bot, me, bot_user.id)
+        .await?;
+    if created {
+        announce_room(context, room.id, me).await?;
+        context.hub.do_send(ToBot {
+            bot,
+            room_id: room.id,
+            turn: Turn::Greet {
+                user: context.caller.user.clone(),
+            },
+        });
     }
     let view = view_of(&context.store, room.id, me).await?;
     Ok(Reply::Data(json!({ "room": view })))

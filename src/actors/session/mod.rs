@@ -94,12 +94,17 @@ impl Session {
         ctx.stop();
     }
 
-    /// Counts a frame against the rate limit; false when it must not be processed.
-    fn admit(&mut self, ctx: &mut Context<Self>) -> bool {
+    /// Counts a frame against the rate limit; false when it must not be processed. A
+    /// refused text frame's id is echoed when it is small enough to read.
+    fn admit(&mut self, text: Option<&str>, ctx: &mut Context<Self>) -> bool {
         match self.limiter.check(Instant::now()) {
             Verdict::Allowed => true,
             Verdict::Limited { retry_after_ms } => {
-                self.reply_error(&ReplyId::None, &ProtoError::rate_limited(retry_after_ms));
+                let id = text
+                    .filter(|text| text.len() <= self.settings.max_frame_bytes)
+                    .map(command::peek_id)
+                    .unwrap_or_default();
+                self.reply_error(&id, &ProtoError::rate_limited(retry_after_ms));
                 false
             }
             Verdict::Abusive => {
@@ -182,12 +187,12 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
         self.last_heard = Instant::now();
         match item {
             Ok(AggregatedMessage::Text(text)) => {
-                if self.admit(ctx) {
+                if self.admit(Some(&text), ctx) {
                     self.on_text(&text, ctx);
                 }
             }
             Ok(AggregatedMessage::Binary(_)) => {
-                if self.admit(ctx) {
+                if self.admit(None, ctx) {
                     let err = ProtoError::new(
                         ErrorCode::UnsupportedFrame,
                         "binary frames are not supported; send JSON in text frames",

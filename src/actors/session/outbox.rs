@@ -34,8 +34,16 @@ enum Outgoing {
     Pong(Bytes),
 }
 
+/// How the connection is to end: the close code and reason, and a last frame to send
+/// before the close (the `unauthorized` error of a revoked token).
+struct Ending {
+    code: u16,
+    reason: String,
+    last_frame: Option<Frame>,
+}
+
 struct Closer {
-    requested: Mutex<Option<(u16, String)>>,
+    requested: Mutex<Option<Ending>>,
     notify: Notify,
     closed: AtomicBool,
 }
@@ -107,11 +115,20 @@ impl Outbox {
     /// Asks for the connection to be closed with `code`; the first request wins. Frames
     /// already queued are dropped: the close code tells the client what to do.
     pub fn close(&self, code: u16, reason: &str) {
+        self.close_after(None, code, reason);
+    }
+
+    /// Like [`Outbox::close`], with one last frame sent just before the close frame.
+    pub fn close_after(&self, last_frame: Option<Frame>, code: u16, reason: &str) {
         if self.closer.closed.swap(true, Ordering::AcqRel) {
             return;
         }
         if let Ok(mut requested) = self.closer.requested.lock() {
-            *requested = Some((code, reason.to_string()));
+            *requested = Some(Ending {
+                code,
+                reason: reason.to_string(),
+                last_frame,
+            });
         }
         self.closer.notify.notify_one();
     }
@@ -156,13 +173,24 @@ pub async fn drive(mut drain: OutboxDrain, mut socket: actix_ws::Session, closed
         .lock()
         .ok()
         .and_then(|mut requested| requested.take());
-    let reason = requested.map(|(code, description)| CloseReason {
-        code: CloseCode::from(code),
-        description: Some(description),
-    });
     // The close frame queues behind what the socket already holds; a client that never
     // reads again is dropped after the grace period.
-    let _ = tokio::time::timeout(CLOSE_GRACE, socket.close(reason)).await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, async move {
+        let reason = match requested {
+            Some(ending) => {
+                if let Some(frame) = ending.last_frame {
+                    let _ = socket.text(frame).await;
+                }
+                Some(CloseReason {
+                    code: CloseCode::from(ending.code),
+                    description: Some(ending.reason),
+                })
+            }
+            None => None,
+        };
+        socket.close(reason).await
+    })
+    .await;
 }
 
 async fn write(socket: &mut actix_ws::Session, item: Outgoing) -> bool {
@@ -194,7 +222,7 @@ impl OutboxDrain {
             .requested
             .lock()
             .ok()
-            .and_then(|requested| requested.as_ref().map(|(code, _)| *code))
+            .and_then(|requested| requested.as_ref().map(|ending| ending.code))
     }
 
     /// Frames queued and not yet taken (tests only).

@@ -1,6 +1,7 @@
 //! The admin HTTP API of PROTOCOL.md section 7, under `/admin`; every route needs the
 //! admin token.
 
+mod bots;
 mod ops;
 mod rooms;
 mod users;
@@ -38,12 +39,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/rooms/{id}/messages", web::post().to(rooms::post_message))
             .route("/broadcast", web::post().to(ops::broadcast))
             .route("/stats", web::get().to(ops::stats))
+            .route("/bots", web::get().to(bots::list))
+            .route("/bots/{id}", web::put().to(bots::put))
+            .route("/bots/{id}", web::delete().to(bots::delete))
             .default_service(web::to(unknown_route)),
     );
 }
 
 async fn unknown_route(_: Admin) -> Result<HttpResponse, ApiError> {
     Err(ProtoError::not_found("no such admin route; see PROTOCOL.md section 7").into())
+}
+
+/// A request body, which must be a JSON object.
+pub fn object(
+    body: serde_json::Value,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match body {
+        serde_json::Value::Object(object) => Ok(object),
+        _ => Err(ProtoError::bad_request("the body must be a JSON object").into()),
+    }
 }
 
 /// `?limit=&after=` of the list endpoints.

@@ -1,26 +1,22 @@
 //! `/admin/broadcast` and `/admin/stats`.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::actors::hub::{Broadcast, Stats};
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
 use crate::http::AppState;
+use crate::protocol::fields::Fields;
 use crate::protocol::{command, Event};
-
-#[derive(Deserialize)]
-pub struct Notice {
-    body: String,
-}
 
 pub async fn broadcast(
     _: Admin,
     state: web::Data<AppState>,
-    notice: web::Json<Notice>,
+    notice: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = command::body(&notice.body)?;
+    let object = super::object(notice.into_inner())?;
+    let body = command::body(Fields(&object).string("body")?)?;
     let frame = Event::Notice { body }.frame();
     let delivered = state.hub.send(Broadcast { frame }).await?;
     Ok(HttpResponse::Ok().json(json!({ "delivered": delivered })))

@@ -36,9 +36,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let Value::Object(object) = body.into_inner() else {
-        return Err(ProtoError::bad_request("the body must be a JSON object").into());
-    };
+    let object = super::object(body.into_inner())?;
     let fields = Fields(&object);
     let kind = match fields.opt_string("kind")?.unwrap_or("group") {
         "group" => RoomKind::Group,
@@ -107,8 +105,18 @@ pub async fn create(
 #[derive(Deserialize)]
 pub struct RoomsQuery {
     kind: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
+    // Not `#[serde(flatten)]` of a PageQuery: flattened query values arrive as strings.
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+impl RoomsQuery {
+    fn page(&self) -> PageQuery {
+        PageQuery {
+            limit: self.limit,
+            after: self.after.clone(),
+        }
+    }
 }
 
 pub async fn list(
@@ -116,8 +124,9 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<RoomsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.page.limit()?;
-    let after = query.page.after(ids::parse_room_id)?;
+    let page = query.page();
+    let limit = page.limit()?;
+    let after = page.after(ids::parse_room_id)?;
     let kind = match query.kind.as_deref() {
         None | Some("") => None,
         Some(text) => Some(
@@ -159,19 +168,15 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
-pub struct NewMember {
-    user: String,
-}
-
 pub async fn add_member(
     _: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<NewMember>,
+    body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let room = room_id(&id)?;
-    let user = super::users::find(&state, &body.user).await?;
+    let object = super::object(body.into_inner())?;
+    let user = super::users::find(&state, Fields(&object).id("user")?).await?;
     if user.kind != UserKind::User.as_str() {
         return Err(ProtoError::no_such_user().into());
     }
@@ -233,9 +238,7 @@ pub async fn post_message(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let room = room_id(&id)?;
-    let Value::Object(object) = body.into_inner() else {
-        return Err(ProtoError::bad_request("the body must be a JSON object").into());
-    };
+    let object = super::object(body.into_inner())?;
     let text = command::body(Fields(&object).string("body")?)?;
     let template = match object.get("template") {
         None | Some(Value::Null) => None,

@@ -1,27 +1,23 @@
 //! `/admin/users`: create and list users, issue and revoke tokens, close connections.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{next_cursor, PageQuery};
 use crate::actors::hub::CloseUser;
 use crate::actors::outbox::close;
 use crate::db::models::{UserKind, UserRow};
-use crate::error::ProtoError;
+use crate::error::{ErrorCode, ProtoError};
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
 use crate::http::AppState;
+use crate::protocol::fields::Fields;
 use crate::protocol::ids;
 use crate::protocol::views::{RoomView, UserView};
+use crate::protocol::{frames, ReplyId};
 
 /// Longest user name, in code points.
 pub const MAX_USER_NAME: usize = 64;
-
-#[derive(Deserialize)]
-pub struct NewUser {
-    name: String,
-}
 
 pub fn check_user_name(name: &str) -> Result<String, ProtoError> {
     let name = name.trim();
@@ -37,9 +33,10 @@ pub fn check_user_name(name: &str) -> Result<String, ProtoError> {
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<NewUser>,
+    body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = check_user_name(&body.name)?;
+    let object = super::object(body.into_inner())?;
+    let name = check_user_name(Fields(&object).string("name")?)?;
     let user = state.store.create_user(&name, UserKind::User, None).await?;
     let token = state.store.issue_token(user.id).await?;
     log::info!("admin: created user u_{} ({name})", user.id);
@@ -122,6 +119,13 @@ pub async fn revoke_tokens(
             user_id: user.id,
             code: close::REVOKED,
             reason: "token revoked",
+            last_frame: Some(frames::error(
+                &ReplyId::None,
+                &ProtoError::new(
+                    ErrorCode::Unauthorized,
+                    "your token was revoked; sign in again",
+                ),
+            )),
         })
         .await?;
     log::info!(
@@ -143,6 +147,7 @@ pub async fn disconnect(
             user_id: user.id,
             code: close::REVOKED,
             reason: "disconnected by an admin",
+            last_frame: None,
         })
         .await?;
     log::info!("admin: closed {closed} connections of u_{}", user.id);

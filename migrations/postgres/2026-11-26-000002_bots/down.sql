@@ -1,0 +1,2 @@
+DROP TABLE bot_states;
+DROP TABLE bots;

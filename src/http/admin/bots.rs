@@ -1,0 +1,87 @@
+//! `/admin/bots`: list, put (create or replace) and delete bot definitions at run time.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+
+use crate::actors::hub::{InstallBot, ListBots, RemoveBot};
+use crate::bots::Definition;
+use crate::error::ProtoError;
+use crate::http::auth::Admin;
+use crate::http::error::ApiError;
+use crate::http::AppState;
+
+pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let definitions = state.hub.send(ListBots).await?;
+    let bots: Vec<_> = definitions
+        .iter()
+        .map(|definition| &definition.document)
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "bots": bots })))
+}
+
+pub async fn put(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let mut value = body.into_inner();
+    let Value::Object(object) = &mut value else {
+        return Err(ProtoError::bad_request("a bot definition is a JSON object").into());
+    };
+    match object.get("id") {
+        None => {
+            object.insert("id".into(), Value::String(id.to_string()));
+        }
+        Some(Value::String(given)) if *given == *id => {}
+        Some(_) => {
+            return Err(ProtoError::bad_request(format!(
+                "id: the body's id must be {:?}, as in the path",
+                *id
+            ))
+            .into())
+        }
+    }
+    let definition = Definition::from_json(&value).map_err(ProtoError::bad_request)?;
+    let document = serde_json::to_string(&definition.document)
+        .map_err(|err| ProtoError::internal(err.to_string()))?;
+    let (user, created) = state
+        .store
+        .put_bot(definition.id(), &definition.document.name, document)
+        .await?;
+    let definition = Arc::new(definition);
+    state
+        .hub
+        .send(InstallBot {
+            definition: definition.clone(),
+            user,
+        })
+        .await?;
+    log::info!(
+        "admin: {} bot {}",
+        if created { "created" } else { "replaced" },
+        definition.id()
+    );
+    let body = json!({ "bot": definition.document });
+    Ok(if created {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+pub async fn delete(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let stored = state.store.delete_bot(&id).await?;
+    let running = state.hub.send(RemoveBot { id: id.to_string() }).await?;
+    if !stored && !running {
+        return Err(ProtoError::not_found("no such bot").into());
+    }
+    log::info!("admin: deleted bot {id}");
+    Ok(HttpResponse::NoContent().finish())
+}
