@@ -132,3 +132,18 @@ async fn two_people_chat_and_resume_after_a_crash() {
         ],
     );
 }
+
+/// amy goes through the demo bot `mathbot` (bots/mathbot.json) by clicking its buttons,
+/// a carousel card and quick replies (tests/browser/bot.mjs).
+#[actix_rt::test]
+async fn a_person_goes_through_the_demo_bot_by_clicking() {
+    if !browser_available() {
+        return;
+    }
+    let db = Database::new(Backend::Sqlite).await;
+    let bots = Path::new(env!("CARGO_MANIFEST_DIR")).join("bots");
+    let bots = bots.to_str().expect("a UTF-8 path");
+    let mut server = Server::start_with(&db, &["--bots", bots]).await;
+    let (_, amy_token) = server.user("amy").await;
+    run_script(&mut server, "bot.mjs", &[("AMY_TOKEN", &amy_token)]);
+}

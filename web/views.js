@@ -159,7 +159,7 @@ function messageNode(message, me, act) {
       class: `msg${mine ? ' mine' : ''} sender-${kind}${message.template ? ' has-template' : ''}${message.action ? ' is-action' : ''}`,
       dataset: { seq: String(message.seq), id: message.id, sender: message.sender.id, ts: message.ts },
     },
-    mine ? null : avatar(message.sender.name, 'msg-avatar'),
+    mine ? null : avatar(message.sender.name, `msg-avatar kind-${kind}`),
     el(
       'div',
       { class: 'msg-main' },

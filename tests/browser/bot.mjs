@@ -1,0 +1,73 @@
+// bot.mjs: amy talks to the demo bot `mathbot` (bots/mathbot.json) through the web client,
+// only by clicking: its buttons, a carousel card's button and a quiz's quick replies, then
+// types an answer. Each click must send an `action` naming the bot's message and the button,
+// show the button's label as amy's message, and bring the bot's next templates.
+// Env: PALAVER_URL, AMY_TOKEN, SCREENSHOTS.
+
+import { PHONE, check, eventually, newPage, requiredEnv, run, screenshot, sendMessage, shownMessages, signIn } from './lib.mjs';
+
+const AMY_TOKEN = requiredEnv('AMY_TOKEN');
+
+await run(async (browser) => {
+  const amy = await newPage(browser, 'amy');
+  await signIn(amy, AMY_TOKEN);
+  await openBot(amy, 'mathbot');
+  await waitForText(amy, "Hi! I'm Mathbot, a small math tutor.");
+
+  await clickChoice(amy, '.tpl-button', 'Browse topics');
+  await amy.waitForSelector('.tpl-carousel');
+  check((await amy.locator('.tpl-carousel').last().locator('.tpl-card').count()) === 3, 'the carousel has three cards');
+  await screenshot(amy, 'bot-chat');
+
+  await clickChoice(amy, '.tpl-carousel .tpl-button', 'Learn geometry');
+  await amy.waitForSelector('img.tpl-image[alt="A right triangle"]');
+  await clickChoice(amy, '.tpl-button', 'Quiz me');
+  await waitForText(amy, 'Question 1: what is 7 × 8?');
+
+  await clickChoice(amy, '.quick-reply', '56');
+  await waitForText(amy, 'Correct! 7 × 8 = 56.');
+  check(!(await amy.isVisible('.quick-reply')), 'answered quick replies disappear');
+  await sendMessage(amy, '4');
+  await waitForText(amy, 'Yes! x = 4. Well done.');
+  await amy.waitForSelector('.tpl-button >> text="Quiz again"');
+
+  const shown = await shownMessages(amy);
+  check(shown.every((message, index) => message.seq === index + 1), `seqs 1..${shown.length} in order, once each`);
+  const mine = shown.filter((message) => message.sender !== 'mathbot').map((message) => message.body);
+  check(JSON.stringify(mine) === JSON.stringify(['Browse topics', 'Learn geometry', 'Quiz me', '56', '4']), `amy's side: ${mine}`);
+
+  await amy.setViewportSize(PHONE);
+  await amy.$eval('#scroller', (node) => { node.scrollTop = node.scrollHeight; });
+  await screenshot(amy, 'bot-phone');
+});
+
+async function openBot(page, bot) {
+  await page.click('#new-chat-toggle');
+  await page.click('[data-tab="bot"]');
+  await page.fill('#bot-id', bot);
+  await page.click('#bot-form button[type="submit"]');
+  await page.waitForSelector('#chat-view:not([hidden])');
+}
+
+async function waitForText(page, text) {
+  await page.waitForFunction((wanted) => [...document.querySelectorAll('#message-list .msg')].some((node) => node.textContent.includes(wanted)), text);
+}
+
+/**
+ * Clicks the newest button with this label and checks the frame it sent: an `action` for
+ * the bot message that offered it, then amy's message with the label.
+ */
+async function clickChoice(page, selector, label) {
+  const button = page.locator(selector, { hasText: new RegExp(`^${label}$`) }).last();
+  const messageId = await button.evaluate((node) => node.closest('.msg').dataset.id);
+  const before = page.sentFrames.length;
+  await button.click();
+  const action = await eventually(`the action for ${label}`, async () =>
+    page.sentFrames.slice(before).find((frame) => frame.type === 'action'),
+  );
+  check(action.message === messageId && typeof action.action === 'string' && action.room, `action ${JSON.stringify(action)}`);
+  await page.waitForFunction(
+    (wanted) => [...document.querySelectorAll('#message-list .msg.mine')].some((node) => node.querySelector('.bubble').textContent === wanted),
+    label,
+  );
+}
