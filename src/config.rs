@@ -1,19 +1,48 @@
-//! Command-line flags, each with an environment variable to fall back on.
+//! Command-line flags, each with an environment variable to fall back on: the server's
+//! (no subcommand) and the admin subcommands of `src/cli/` (`users`, `rooms`, `migrate`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "palaver",
     version,
-    about = "A real-time chat server: WebSocket rooms, direct chats and bots"
+    about = "A real-time chat server: WebSocket rooms, direct chats and bots",
+    long_about = "A real-time chat server: WebSocket rooms, direct chats and bots.\n\n\
+        Without a subcommand, runs the server. The subcommands work on the database \
+        directly (no server needed; they may run while a server runs on the same database).",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// Admin commands that work on the database directly.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and list users.
+    #[command(subcommand)]
+    Users(crate::cli::users::UsersCommand),
+    /// Create group rooms.
+    #[command(subcommand)]
+    Rooms(crate::cli::rooms::RoomsCommand),
+    /// Create or update the database schema and list its migrations.
+    Migrate(DatabaseArgs),
+}
+
+/// The database a subcommand works on.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://palaver.db")]
+    pub database_url: String,
 }
 
 #[derive(Debug, Clone, Args)]

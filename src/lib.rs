@@ -2,6 +2,7 @@
 
 pub mod actors;
 pub mod bots;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -4,7 +4,7 @@
 mod bots;
 mod ops;
 mod rooms;
-mod users;
+pub mod users;
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;

@@ -7,6 +7,7 @@ use super::{next_cursor, PageQuery};
 use crate::actors::hub::CloseUser;
 use crate::actors::outbox::close;
 use crate::db::models::{UserKind, UserRow};
+use crate::db::{Store, StoreError};
 use crate::error::{ErrorCode, ProtoError};
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
@@ -65,14 +66,21 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({ "users": users, "next": next })))
 }
 
-/// The user an admin path names: `u_N` or a bot's handle.
-pub async fn find(state: &AppState, text: &str) -> Result<UserRow, ApiError> {
+/// The user a reference names (`u_N` or a bot's handle); never the system user.
+/// Shared by the admin API and the command line (`palaver rooms add --members`).
+pub async fn lookup(store: &Store, text: &str) -> Result<Option<UserRow>, StoreError> {
     let user = match ids::parse_user_ref(text) {
-        Some(ids::UserRef::Id(id)) => state.store.user(id).await?,
-        Some(ids::UserRef::Handle(handle)) => state.store.user_by_handle(&handle).await?,
+        Some(ids::UserRef::Id(id)) => store.user(id).await?,
+        Some(ids::UserRef::Handle(handle)) => store.user_by_handle(&handle).await?,
         None => None,
     };
-    user.filter(|user| user.kind != UserKind::System.as_str())
+    Ok(user.filter(|user| user.kind != UserKind::System.as_str()))
+}
+
+/// The user an admin path names: `u_N` or a bot's handle.
+pub async fn find(state: &AppState, text: &str) -> Result<UserRow, ApiError> {
+    lookup(&state.store, text)
+        .await?
         .ok_or_else(|| ProtoError::no_such_user().into())
 }
 

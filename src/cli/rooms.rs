@@ -1,0 +1,102 @@
+//! `palaver rooms add NAME --members u_2,u_3 [--public] [--owner u_2]`: creates a group
+//! with its members and prints its id.
+
+use clap::Subcommand;
+
+use super::{block_on, open, print, table, CliError};
+use crate::config::DatabaseArgs;
+use crate::db::models::UserKind;
+use crate::db::Store;
+use crate::http::admin::users::lookup;
+use crate::protocol::command::{group_name, MAX_GROUP_MEMBERS};
+use crate::protocol::ids;
+
+#[derive(Debug, Subcommand)]
+pub enum RoomsCommand {
+    /// Create a group room; prints its id. Members already connected see it in their next
+    /// `rooms` (no `room_added` event reaches them: the server is not told).
+    Add {
+        /// 1 to 100 characters.
+        name: String,
+        /// The members: user ids, separated by commas (u_2,u_3).
+        #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+        members: Vec<String>,
+        /// Anyone may join it, not only its members.
+        #[arg(long)]
+        public: bool,
+        /// The user who may kick (made a member too); without one, only admins can.
+        #[arg(long)]
+        owner: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+pub fn run(command: RoomsCommand) -> Result<(), CliError> {
+    match command {
+        RoomsCommand::Add {
+            name,
+            members,
+            public,
+            owner,
+            db,
+        } => add(&name, &members, public, owner.as_deref(), &db),
+    }
+}
+
+fn add(
+    name: &str,
+    members: &[String],
+    public: bool,
+    owner: Option<&str>,
+    db: &DatabaseArgs,
+) -> Result<(), CliError> {
+    let name = group_name(name).map_err(|err| CliError::Invalid(err.message))?;
+    let members: Vec<&str> = members
+        .iter()
+        .map(|member| member.trim())
+        .filter(|member| !member.is_empty())
+        .collect();
+    if members.is_empty() || members.len() > MAX_GROUP_MEMBERS {
+        return Err(CliError::Invalid(format!(
+            "--members: 1 to {MAX_GROUP_MEMBERS} user ids"
+        )));
+    }
+    let store = open(db)?;
+    let (room, member_ids) = block_on(async {
+        let mut member_ids = Vec::with_capacity(members.len());
+        for member in &members {
+            member_ids.push(user_id(&store, "--members", member).await?);
+        }
+        let owner = match owner {
+            Some(owner) => Some(user_id(&store, "--owner", owner).await?),
+            None => None,
+        };
+        let room = store
+            .create_group(&name, public, owner, member_ids.clone())
+            .await?;
+        let mut all: Vec<i64> = owner.into_iter().chain(member_ids).collect();
+        all.sort_unstable();
+        all.dedup();
+        Ok((room, all))
+    })?;
+    let members = member_ids
+        .iter()
+        .map(|id| format!("u_{id}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    print(&table(&[
+        vec!["id".into(), ids::room_id(room.id)],
+        vec!["name".into(), name],
+        vec!["members".into(), members],
+    ]))
+}
+
+/// A user who can be a member of a group (not a bot, not the system), as the admin API
+/// accepts them.
+async fn user_id(store: &Store, flag: &str, text: &str) -> Result<i64, CliError> {
+    match lookup(store, text).await? {
+        Some(user) if user.kind == UserKind::User.as_str() => Ok(user.id),
+        _ => Err(CliError::Invalid(format!("{flag}: no such user {text:?}"))),
+    }
+}

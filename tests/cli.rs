@@ -1,0 +1,221 @@
+//! End-to-end: the admin command line (`palaver users`, `palaver rooms`, `palaver migrate`)
+//! run as the real binary on a temporary SQLite file, then the server started on the same
+//! file accepts the tokens and shows the rooms it made.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Backend, Database, Server};
+use serde_json::json;
+
+/// Runs `palaver ARGS --database-url URL`; returns (success, stdout, stderr).
+fn palaver(db: &Database, args: &[&str]) -> (bool, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_palaver"))
+        .args(args)
+        .args(["--database-url", &db.url])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run palaver");
+    (
+        status.success(),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+fn ok(db: &Database, args: &[&str]) -> String {
+    let (success, stdout, stderr) = palaver(db, args);
+    assert!(success, "palaver {args:?} failed: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "palaver {args:?} panicked: {stderr}"
+    );
+    stdout
+}
+
+/// Fails as it should: non-zero, one clear line on stderr, nothing on stdout.
+fn refused(db: &Database, args: &[&str], words: &str) {
+    let (success, stdout, stderr) = palaver(db, args);
+    assert!(
+        !success,
+        "palaver {args:?} should fail; it printed {stdout}"
+    );
+    assert!(stdout.is_empty(), "nothing on stdout: {stdout}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let line = stderr.trim();
+    assert_eq!(line.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        line.starts_with("palaver: ") && line.contains(words),
+        "{args:?}: {line:?} should say {words:?}"
+    );
+}
+
+/// The value of `key` in an answer of `key value` lines.
+fn field(stdout: &str, key: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(char::is_whitespace)?;
+            (name == key).then(|| value.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no {key} in {stdout:?}"))
+}
+
+#[actix_rt::test]
+async fn users_and_rooms_made_on_the_command_line_work_in_the_server() {
+    let db = Database::new(Backend::Sqlite).await;
+    let migrated = ok(&db, &["migrate"]);
+    assert!(
+        migrated.contains("_init") && migrated.contains("applied now"),
+        "{migrated}"
+    );
+    let again = ok(&db, &["migrate"]);
+    assert!(!again.contains("applied now"), "{again}");
+    assert!(again.contains("already applied"), "{again}");
+
+    let amy = ok(&db, &["users", "add", "amy"]);
+    let (amy_id, amy_token) = (field(&amy, "id"), field(&amy, "token"));
+    let bob = ok(&db, &["users", "add", "  bob  "]);
+    let (bob_id, bob_token) = (field(&bob, "id"), field(&bob, "token"));
+    assert!(
+        amy_id.starts_with("u_") && amy_token.starts_with("pv_"),
+        "{amy}"
+    );
+    assert_eq!(
+        field(&bob, "name"),
+        "bob",
+        "names are trimmed as the admin API does"
+    );
+
+    let listed = ok(&db, &["users", "list"]);
+    let rows: Vec<Vec<&str>> = listed
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["ID", "NAME", "KIND"]);
+    assert!(
+        rows.contains(&vec![amy_id.as_str(), "amy", "user"]),
+        "{listed}"
+    );
+    assert!(
+        rows.contains(&vec![bob_id.as_str(), "bob", "user"]),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("system"),
+        "the system user is not listed: {listed}"
+    );
+
+    let members = format!("{amy_id},{bob_id}");
+    let made = ok(
+        &db,
+        &[
+            "rooms",
+            "add",
+            "algebra study",
+            "--members",
+            &members,
+            "--owner",
+            &amy_id,
+        ],
+    );
+    let room = field(&made, "id");
+    assert!(room.starts_with("r_"), "{made}");
+
+    // Bad input: a clear line, a non-zero exit, nothing changed.
+    refused(&db, &["users", "add", "amy"], "taken");
+    refused(&db, &["users", "add", "   "], "name");
+    refused(
+        &db,
+        &["rooms", "add", "x", "--members", &format!("{amy_id},u_999")],
+        "no such user",
+    );
+    refused(
+        &db,
+        &[
+            "rooms",
+            "add",
+            "x",
+            "--members",
+            &amy_id,
+            "--owner",
+            "u_999",
+        ],
+        "no such user",
+    );
+    refused(
+        &db,
+        &["rooms", "add", "x", "--members", "mathbot"],
+        "no such user",
+    );
+    refused(&db, &["rooms", "add", "  ", "--members", &amy_id], "name");
+    let (success, _, stderr) = palaver(&db, &["rooms", "add", "x"]);
+    assert!(!success && stderr.contains("--members"), "{stderr}");
+    assert_eq!(
+        ok(&db, &["users", "list"]),
+        listed,
+        "refused commands change nothing"
+    );
+
+    let server = Server::start(&db).await;
+    let (status, rooms) = server.admin("GET", "/admin/rooms", None).await;
+    assert_eq!(status, 200, "{rooms}");
+    assert_eq!(rooms["rooms"].as_array().map(Vec::len), Some(1), "{rooms}");
+
+    let mut amy_ws = server.connect(&amy_token).await;
+    assert_eq!(amy_ws.hello["user"]["id"], amy_id.as_str());
+    assert_eq!(amy_ws.hello["user"]["name"], "amy");
+    let listed = amy_ws.ok(json!({"type":"rooms"})).await;
+    let mine = &listed["rooms"][0];
+    assert_eq!(mine["id"], room.as_str(), "{listed}");
+    assert_eq!(mine["name"], "algebra study");
+    assert_eq!(mine["kind"], "group");
+    assert_eq!(mine["owner"], amy_id.as_str());
+    assert_eq!(mine["public"], false);
+    assert_eq!(mine["members_count"], 2);
+    let mut bob_ws = server.connect(&bob_token).await;
+    let listed = bob_ws.ok(json!({"type":"rooms"})).await;
+    assert_eq!(listed["rooms"][0]["id"], room.as_str(), "{listed}");
+    amy_ws.ok(json!({"type":"join","room":room})).await;
+    bob_ws.ok(json!({"type":"join","room":room})).await;
+    amy_ws
+        .ok(json!({"type":"send","room":room,"body":"hi"}))
+        .await;
+    assert_eq!(bob_ws.event("message").await["message"]["body"], "hi");
+
+    // While the server runs on the same file.
+    let carol = ok(&db, &["users", "add", "carol"]);
+    let carol_id = field(&carol, "id");
+    let mut carol_ws = server.connect(&field(&carol, "token")).await;
+    assert_eq!(carol_ws.hello["user"]["id"], carol_id.as_str());
+    let public = ok(
+        &db,
+        &["rooms", "add", "lobby", "--members", &carol_id, "--public"],
+    );
+    let lobby = field(&public, "id");
+    let listed = carol_ws.ok(json!({"type":"rooms"})).await;
+    assert_eq!(listed["rooms"][0]["id"], lobby.as_str(), "{listed}");
+    assert_eq!(listed["rooms"][0]["public"], true);
+    assert_eq!(listed["rooms"][0]["owner"], json!(null));
+    // Anyone may join a public group made on the command line.
+    amy_ws.ok(json!({"type":"join","room":lobby})).await;
+}
+
+#[test]
+fn a_bad_database_url_is_one_clear_line() {
+    let output = Command::new(env!("CARGO_BIN_EXE_palaver"))
+        .args(["users", "list", "--database-url", "mysql://nowhere"])
+        .output()
+        .expect("run palaver");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.trim().starts_with("palaver: bad --database-url"),
+        "{stderr}"
+    );
+}
