@@ -8,6 +8,8 @@ const FIRST_BACKOFF_MS = 400;
 const RATE_LIMIT_RETRIES = 3;
 /** Our own `ping` every this many heartbeats, to notice a connection that died silently. */
 const PING_EVERY_HEARTBEATS = 2;
+/** How long a `ping` may wait for its reply: a heartbeat, but never less than this. */
+const MIN_PING_TIMEOUT_MS = 5000;
 
 /** A failed command: `code` is the server's error code, or `disconnected`. */
 export class RequestError extends Error {
@@ -57,13 +59,15 @@ export class Connection extends EventTarget {
   /**
    * The browser answers the server's pings by itself, but cannot tell when a connection died
    * without a close (a laptop that slept, a network that vanished). A `ping` command every
-   * two heartbeats, unanswered within a heartbeat, drops the connection and reconnects.
+   * two heartbeats, unanswered within a heartbeat (5 s at least), drops the connection and
+   * reconnects.
    */
   keepAlive(heartbeatSeconds) {
     clearInterval(this.pingTimer);
     const beatMs = Math.max(1, Number(heartbeatSeconds) || 10) * 1000;
     const socket = this.socket;
-    this.pingTimer = setInterval(() => this.probe(socket, beatMs), beatMs * PING_EVERY_HEARTBEATS);
+    const timeoutMs = Math.max(beatMs, MIN_PING_TIMEOUT_MS);
+    this.pingTimer = setInterval(() => this.probe(socket, timeoutMs), beatMs * PING_EVERY_HEARTBEATS);
   }
 
   probe(socket, timeoutMs) {
