@@ -81,3 +81,52 @@ async fn direct_chat(backend: Backend) {
     assert_eq!(rooms["rooms"][0]["unread"], 0);
 }
 on_both_backends!(direct_chat);
+
+async fn pipelined_sends_are_answered_in_order(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start_with(&db, &["--rate", "10000", "--burst", "10000"]).await;
+    let (_, amy_token) = server.user("amy").await;
+    let mut amy = server.connect(&amy_token).await;
+    let room = room_id(&amy.ok(json!({"type":"create_group","name":"pipes"})).await);
+    let other = room_id(&amy.ok(json!({"type":"create_group","name":"other"})).await);
+    amy.ok(json!({"type":"join","room":room})).await;
+    // Sends go out back to back without waiting; a history and a send to another room are
+    // mixed in, and one send is bad.
+    for n in 0..60 {
+        let frame = match n {
+            20 => json!({"type":"history","id":n,"room":room,"limit":5}),
+            30 => json!({"type":"send","id":n,"room":other,"body":"elsewhere"}),
+            40 => json!({"type":"send","id":n,"room":"r_999999","body":"nowhere"}),
+            _ => json!({"type":"send","id":n,"room":room,"body":format!("m{n}")}),
+        };
+        amy.send(frame).await;
+    }
+    let mut seqs = Vec::new();
+    for n in 0..60 {
+        let reply = amy.reply_to(json!(n)).await;
+        match n {
+            20 => assert_eq!(
+                reply["data"]["messages"].as_array().map(Vec::len),
+                Some(5),
+                "{reply}"
+            ),
+            40 => assert_eq!(reply["code"], "not_found", "{reply}"),
+            30 => assert_eq!(reply["data"]["message"]["seq"], 1),
+            _ => seqs.push(reply["data"]["message"]["seq"].as_i64().expect("seq")),
+        }
+    }
+    assert_eq!(
+        seqs,
+        (1..=57).collect::<Vec<i64>>(),
+        "seq follows the order of the sends"
+    );
+    let mut events = Vec::new();
+    while events.len() < 57 {
+        let event = amy.event("message").await;
+        if event["message"]["room"] == room.as_str() {
+            events.push(event["message"]["seq"].as_i64().expect("seq"));
+        }
+    }
+    assert_eq!(events, seqs, "every message event, in seq order");
+}
+on_both_backends!(pipelined_sends_are_answered_in_order);

@@ -117,37 +117,48 @@ impl Hub {
             .count()
     }
 
-    /// Tells every connection that joined a room of `user`'s that they came or went.
+    /// Tells every connection that joined a room of `user`'s that they came or went, once.
     fn announce_presence(&self, user: UserRow, online: bool, ctx: &mut Context<Self>) {
         let store = self.store.clone();
-        let rooms = self.rooms.clone();
+        let user_id = user.id;
         let frame = Event::Presence {
             user: UserView::with_presence(&user, online),
             online,
         }
         .frame();
         ctx.spawn(
-            async move {
-                let room_ids = match store.room_ids_of(user.id).await {
-                    Ok(ids) => ids,
-                    Err(err) => {
-                        log::warn!("presence of u_{}: {err}", user.id);
-                        return;
-                    }
-                };
-                let mut told: HashSet<SessionKey> = HashSet::new();
-                for room in room_ids.iter().filter_map(|id| rooms.get(id)) {
-                    let Ok(subscribers) = room.send(Subscribers).await else {
-                        continue;
-                    };
-                    for (key, outbox) in subscribers {
-                        if told.insert(key) {
-                            outbox.push(frame.clone());
+            async move { store.room_ids_of(user_id).await }
+                .into_actor(self)
+                .map(move |room_ids, hub, ctx| {
+                    let room_ids = match room_ids {
+                        Ok(ids) => ids,
+                        Err(err) => {
+                            log::warn!("presence of u_{user_id}: {err}");
+                            return;
                         }
-                    }
-                }
-            }
-            .into_actor(self),
+                    };
+                    // Only live rooms have joined connections.
+                    let live: Vec<Addr<Room>> = room_ids
+                        .iter()
+                        .filter_map(|id| hub.rooms.get(id).cloned())
+                        .collect();
+                    ctx.spawn(
+                        async move {
+                            let mut told: HashSet<SessionKey> = HashSet::new();
+                            for room in live {
+                                let Ok(subscribers) = room.send(Subscribers).await else {
+                                    continue;
+                                };
+                                for (key, outbox) in subscribers {
+                                    if told.insert(key) {
+                                        outbox.push(frame.clone());
+                                    }
+                                }
+                            }
+                        }
+                        .into_actor(hub),
+                    );
+                }),
         );
     }
 }

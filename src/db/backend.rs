@@ -50,27 +50,56 @@ impl DatabaseUrl {
 }
 
 /// A pool of one backend's connections. Store code is written once and expanded for each
-/// variant by [`with_conn!`](crate::with_conn).
+/// variant by [`with_conn!`](crate::with_conn) (reads) and [`write_conn!`](crate::write_conn)
+/// (anything that writes).
+///
+/// SQLite gets a pool of readers and a single writer connection: SQLite lets one writer in
+/// at a time anyway, and a transaction that reads first and then writes fails at once
+/// (`SQLITE_BUSY_SNAPSHOT`, no busy wait) if another connection wrote in between. With one
+/// writer connection that cannot happen; readers never block it in WAL mode.
 pub enum Backend {
-    Sqlite(Pool<SqliteConn>),
+    Sqlite {
+        read: Pool<SqliteConn>,
+        write: Pool<SqliteConn>,
+    },
     Postgres(Pool<PgConn>),
 }
 
 impl Backend {
     pub fn name(&self) -> &'static str {
         match self {
-            Backend::Sqlite(_) => "sqlite",
+            Backend::Sqlite { .. } => "sqlite",
             Backend::Postgres(_) => "postgres",
         }
     }
 }
 
-/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend is configured.
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend is
+/// configured, for reading.
 #[macro_export]
 macro_rules! with_conn {
     ($backend:expr, $conn:ident => $body:block) => {
         match $backend {
-            $crate::db::backend::Backend::Sqlite(pool) => {
+            $crate::db::backend::Backend::Sqlite { read: pool, .. } => {
+                let mut pooled = pool.get().await?;
+                let $conn = &mut *pooled;
+                $body
+            }
+            $crate::db::backend::Backend::Postgres(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// Like [`with_conn!`](crate::with_conn), with a connection that may write.
+#[macro_export]
+macro_rules! write_conn {
+    ($backend:expr, $conn:ident => $body:block) => {
+        match $backend {
+            $crate::db::backend::Backend::Sqlite { write: pool, .. } => {
                 let mut pooled = pool.get().await?;
                 let $conn = &mut *pooled;
                 $body
@@ -94,26 +123,9 @@ pub async fn open(url: &DatabaseUrl, pool_size: usize) -> Result<Backend, StoreE
             tokio::task::spawn_blocking(move || migrate_sqlite(&migrate_path))
                 .await
                 .map_err(|err| StoreError::Unavailable(err.to_string()))??;
-            let mut config = ManagerConfig::<SqliteConn>::default();
-            config.custom_setup = Box::new(|url| {
-                let url = url.to_string();
-                async move {
-                    let mut conn = SqliteConn::establish(&url).await?;
-                    conn.batch_execute(SQLITE_PRAGMAS)
-                        .await
-                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(conn)
-                }
-                .boxed()
-            });
-            let manager = AsyncDieselConnectionManager::new_with_config(path, config);
-            let pool = Pool::builder(manager)
-                .max_size(pool_size)
-                .wait_timeout(Some(Duration::from_secs(5)))
-                .runtime(deadpool::Runtime::Tokio1)
-                .build()
-                .map_err(|err| StoreError::Unavailable(err.to_string()))?;
-            Ok(Backend::Sqlite(pool))
+            let read = sqlite_pool(&path, pool_size)?;
+            let write = sqlite_pool(&path, 1)?;
+            Ok(Backend::Sqlite { read, write })
         }
         DatabaseUrl::Postgres(url) => {
             let conn = AsyncPgConnection::establish(url).await.map_err(|err| {
@@ -133,6 +145,28 @@ pub async fn open(url: &DatabaseUrl, pool_size: usize) -> Result<Backend, StoreE
             Ok(Backend::Postgres(pool))
         }
     }
+}
+
+fn sqlite_pool(path: &str, size: usize) -> Result<Pool<SqliteConn>, StoreError> {
+    let mut config = ManagerConfig::<SqliteConn>::default();
+    config.custom_setup = Box::new(|url| {
+        let url = url.to_string();
+        async move {
+            let mut conn = SqliteConn::establish(&url).await?;
+            conn.batch_execute(SQLITE_PRAGMAS)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(path, config);
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|err| StoreError::Unavailable(err.to_string()))
 }
 
 fn migrate_sqlite(path: &str) -> Result<(), StoreError> {

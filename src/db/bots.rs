@@ -8,7 +8,7 @@ use super::error::StoreError;
 use super::models::{UserKind, UserRow};
 use super::schema::{bot_states, bots, users};
 use super::store::Store;
-use crate::with_conn;
+use crate::{with_conn, write_conn};
 
 impl Store {
     /// Stores a definition and makes or renames the bot's user. Returns the bot's user and
@@ -21,7 +21,7 @@ impl Store {
     ) -> Result<(UserRow, bool), StoreError> {
         let (id, name) = (id.to_string(), name.to_string());
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 conn.transaction::<(UserRow, bool), StoreError, _>(async move |conn| {
                     let now = crate::clock::now_ms();
                     let taken = users::table
@@ -106,7 +106,7 @@ impl Store {
     pub async fn delete_bot(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 Ok(diesel::delete(bots::table.find(&id)).execute(conn).await? > 0)
             })
         })
@@ -131,7 +131,7 @@ impl Store {
     pub async fn set_bot_state(&self, room_id: i64, state: &str) -> Result<(), StoreError> {
         let state = state.to_string();
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 let now = crate::clock::now_ms();
                 diesel::insert_into(bot_states::table)
                     .values((

@@ -19,7 +19,7 @@ use super::error::StoreError;
 use super::models::*;
 use super::schema::{bot_states, members, messages, rooms, tokens, users};
 use super::writer::{self, AppendJob, Appended, NewPost};
-use crate::with_conn;
+use crate::{with_conn, write_conn};
 
 /// A room as one user sees it in lists: what the wire's Room object is made of.
 #[derive(Clone, Debug)]
@@ -178,7 +178,7 @@ impl Store {
         let name = name.to_string();
         let handle = handle.map(str::to_string);
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 let inserted = diesel::insert_into(users::table)
                     .values(NewUser {
                         name: &name,
@@ -265,7 +265,7 @@ impl Store {
         let token = new_token();
         let hash = hash_token(&token);
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 let exists = users::table
                     .find(user_id)
                     .select(users::id)
@@ -309,7 +309,7 @@ impl Store {
     /// Deletes every token of the user; returns how many there were.
     pub async fn revoke_tokens(&self, user_id: i64) -> Result<usize, StoreError> {
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 Ok(diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id)))
                     .execute(conn)
                     .await?)
@@ -331,7 +331,7 @@ impl Store {
     ) -> Result<RoomRow, StoreError> {
         let name = name.to_string();
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 conn.transaction::<RoomRow, StoreError, _>(async move |conn| {
                     {
                         let mut wanted: Vec<i64> = owner.into_iter().chain(member_ids).collect();
@@ -388,7 +388,7 @@ impl Store {
     ) -> Result<(RoomRow, bool), StoreError> {
         let key = pair_key(kind, first, second);
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 conn.transaction::<(RoomRow, bool), StoreError, _>(async move |conn| {
                     {
                         let existing = rooms::table
@@ -616,7 +616,7 @@ impl Store {
     /// Adds a member; returns false when they already were one.
     pub async fn add_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 let added = diesel::insert_into(members::table)
                     .values(MemberRow {
                         room_id,
@@ -636,7 +636,7 @@ impl Store {
     /// Ends a membership; returns false when there was none.
     pub async fn remove_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 let removed = diesel::delete(
                     members::table
                         .filter(members::room_id.eq(room_id))
@@ -653,7 +653,7 @@ impl Store {
     /// Moves the read position forward (never back); returns the position now stored.
     pub async fn mark_read(&self, room_id: i64, user_id: i64, seq: i64) -> Result<i64, StoreError> {
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 let target = members::table
                     .filter(members::room_id.eq(room_id))
                     .filter(members::user_id.eq(user_id));
@@ -669,7 +669,7 @@ impl Store {
 
     pub async fn delete_room(&self, room_id: i64) -> Result<(), StoreError> {
         self.run(move |db| async move {
-            with_conn!(&*db, conn => {
+            write_conn!(&*db, conn => {
                 conn.transaction::<(), StoreError, _>(async move |conn| {
                     {
                         diesel::delete(messages::table.filter(messages::room_id.eq(room_id)))

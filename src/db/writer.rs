@@ -14,7 +14,7 @@ use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::models::{MessageRow, StoredMessage, UserRow};
 use super::schema::{members, messages};
-use crate::with_conn;
+use crate::write_conn;
 
 /// A message to append. `seq` and the time are the writer's to give.
 #[derive(Clone, Debug)]
@@ -106,7 +106,7 @@ async fn commit(
     batch: Vec<Vec<NewPost>>,
     known: HashMap<i64, i64>,
 ) -> Result<CommitResult, StoreError> {
-    with_conn!(backend, conn => {
+    write_conn!(backend, conn => {
         conn.transaction::<CommitResult, StoreError, _>(async move |conn| {
             {
                 let mut seqs = known;

@@ -81,8 +81,11 @@ impl Room {
         client_msg_id: Option<String>,
         ctx: &mut Context<Self>,
     ) -> Answer<Reply> {
+        // The room writes every reply to a send, errors too, so that pipelined sends are
+        // answered in the order they came.
         if let Err(err) = self.require_member(caller.user.id, "send") {
-            return ready(Err(err));
+            caller.outbox.push(frames::error(&reply_id, &err));
+            return ready(Ok(Reply::Written));
         }
         let post = NewPost {
             room_id: self.id,
@@ -97,11 +100,15 @@ impl Room {
             outbox: caller.outbox,
             reply_id,
         };
+        let outbox = origin.outbox.clone();
+        let echo = origin.reply_id.clone();
         match self.enqueue(post, Some(origin), ctx) {
-            Ok(receiver) => {
-                Box::pin(later(receiver).map(|sent, _, _| sent.map(|_| Reply::Written)))
+            // A failed commit was answered in `committed`.
+            Ok(receiver) => Box::pin(later(receiver).map(|_, _, _| Ok(Reply::Written))),
+            Err(err) => {
+                outbox.push(frames::error(&echo, &err));
+                ready(Ok(Reply::Written))
             }
-            Err(err) => ready(Err(err)),
         }
     }
 
@@ -165,6 +172,9 @@ impl Room {
             Err(err) => {
                 let err = ProtoError::from(err);
                 for waiter in waiters {
+                    if let Some(origin) = &waiter.origin {
+                        origin.outbox.push(frames::error(&origin.reply_id, &err));
+                    }
                     let _ = waiter.done.send(Err(err.clone()));
                 }
                 return self.next_batch(ctx);
@@ -330,10 +340,9 @@ impl Room {
                     match post.and_then(|post| room.enqueue(post, Some(origin), ctx)) {
                         Ok(committed) => {
                             ctx.spawn(actix::fut::wrap_future(async move {
-                                let sent = committed.await.unwrap_or_else(|_| {
-                                    Err(ProtoError::internal("the room dropped the action"))
-                                });
-                                let _ = answer.send(sent.map(|_| Reply::Written));
+                                // A failed commit was answered to the connection in `committed`.
+                                let _ = committed.await;
+                                let _ = answer.send(Ok(Reply::Written));
                             }));
                         }
                         Err(err) => {

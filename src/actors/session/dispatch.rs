@@ -14,7 +14,7 @@ use crate::db::{RoomSummary, Store, StoreError};
 use crate::error::ProtoError;
 use crate::protocol::ids::{self, UserRef};
 use crate::protocol::views::RoomView;
-use crate::protocol::{frames, ClientFrame, Command, Event};
+use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId};
 
 /// What a command needs, detached from the actor so that it can run as a future.
 struct Context {
@@ -41,13 +41,18 @@ impl From<Result<Reply, ProtoError>> for Outcome {
 }
 
 impl Session {
-    /// Runs the command to its end before the next frame is read.
+    /// Runs the command to its end before the next frame is read, except consecutive sends
+    /// to one joined room, which are pipelined (see [`super::pipeline`]).
     pub(super) fn execute(&mut self, frame: ClientFrame, ctx: &mut actix::Context<Self>) {
         let ClientFrame { id, command } = frame;
-        if command == Command::Ping {
+        if command == Command::Ping && self.sends.admits(0) {
             self.outbox.push(frames::ok(&id, frames::empty()));
             return;
         }
+        let command = match self.pipelined_send(id.clone(), command) {
+            Ok(()) => return,
+            Err(command) => command,
+        };
         let context = Context {
             caller: self.caller(),
             hub: self.hub.clone(),
@@ -55,28 +60,81 @@ impl Session {
         };
         let cached = self.joined.clone();
         let name = command.name();
+        let drained = self.sends.drained();
+        let reply_id = id.clone();
         ctx.wait(
-            run(context, id.clone(), command, cached)
-                .into_actor(self)
-                .map(move |outcome, session, _| {
-                    if let Some((room, addr)) = outcome.joined {
-                        session.joined.insert(room, addr);
+            async move {
+                drained.await;
+                run(context, reply_id, command, cached).await
+            }
+            .into_actor(self)
+            .map(move |outcome, session, _| {
+                if let Some((room, addr)) = outcome.joined {
+                    session.joined.insert(room, addr);
+                }
+                if let Some(room) = outcome.left {
+                    session.joined.remove(&room);
+                }
+                match outcome.answer {
+                    Ok(Reply::Data(data)) => {
+                        session.outbox.push(frames::ok(&id, data));
                     }
-                    if let Some(room) = outcome.left {
-                        session.joined.remove(&room);
+                    Ok(Reply::Written) => {}
+                    Err(err) => {
+                        log::debug!("session {}: {name} failed: {err}", session.key);
+                        session.reply_error(&id, &err);
                     }
-                    match outcome.answer {
-                        Ok(Reply::Data(data)) => {
-                            session.outbox.push(frames::ok(&id, data));
-                        }
-                        Ok(Reply::Written) => {}
-                        Err(err) => {
-                            log::debug!("session {}: {name} failed: {err}", session.key);
-                            session.reply_error(&id, &err);
-                        }
-                    }
-                }),
+                }
+            }),
         );
+    }
+
+    /// Hands a `send` to its joined room without waiting, when the pipeline admits it;
+    /// gives the command back otherwise.
+    fn pipelined_send(&mut self, id: ReplyId, command: Command) -> Result<(), Command> {
+        let Command::Send {
+            room,
+            body,
+            client_msg_id,
+        } = command
+        else {
+            return Err(command);
+        };
+        let target = ids::parse_room_id(&room)
+            .filter(|room_id| self.sends.admits(*room_id))
+            .and_then(|room_id| {
+                self.joined
+                    .get(&room_id)
+                    .filter(|addr| addr.connected())
+                    .map(|addr| (room_id, addr.clone()))
+            });
+        let Some((room_id, addr)) = target else {
+            return Err(Command::Send {
+                room,
+                body,
+                client_msg_id,
+            });
+        };
+        let ticket = self.sends.begin(room_id);
+        let request = Request {
+            caller: self.caller(),
+            reply_id: id.clone(),
+            op: RoomOp::Send {
+                body,
+                client_msg_id,
+            },
+        };
+        let outbox = self.outbox.clone();
+        // A task of its own, not an actor future: it must progress while a later command
+        // waits (in `ctx.wait`) for the pipeline to drain.
+        actix_rt::spawn(async move {
+            let answer = addr.send(request).await;
+            if let Err(err) = answer.map_err(ProtoError::from).and_then(|answer| answer) {
+                outbox.push(frames::error(&id, &err));
+            }
+            drop(ticket);
+        });
+        Ok(())
     }
 }
 

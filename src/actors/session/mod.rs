@@ -4,6 +4,7 @@
 
 pub mod dispatch;
 pub mod outbox;
+pub mod pipeline;
 pub mod rate_limit;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ pub struct Session {
     settings: Arc<Settings>,
     /// Rooms this connection has joined, to leave them when it closes.
     joined: HashMap<i64, Addr<Room>>,
+    sends: pipeline::SendPipeline,
     limiter: RateLimiter,
     last_heard: Instant,
 }
@@ -64,6 +66,7 @@ impl Session {
             limiter: RateLimiter::new(settings.rate_limit, now),
             settings,
             joined: HashMap::new(),
+            sends: pipeline::SendPipeline::default(),
             last_heard: now,
         }
     }
