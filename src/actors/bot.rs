@@ -221,7 +221,14 @@ impl Bot {
                 });
                 let bot = definition.id().to_string();
                 Box::pin(async move {
-                    let utterances = match webhook::call(&client, &hook, &payload).await {
+                    let started = std::time::Instant::now();
+                    let answer = webhook::call(&client, &hook, &payload).await;
+                    let outcome = if answer.is_ok() { "ok" } else { "failed" };
+                    crate::metrics::METRICS
+                        .webhook_latency
+                        .with_label_values(&[outcome])
+                        .observe(started.elapsed().as_secs_f64());
+                    let utterances = match answer {
                         Ok(replies) => replies,
                         Err(err) => {
                             log::warn!("bot {bot} in r_{room_id}: webhook {}: {err}; answering with the fallback", hook.url);

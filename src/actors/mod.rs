@@ -19,10 +19,12 @@ pub use session::outbox::{self, Outbox};
 /// A connection's id (`s_…`), shared by every actor that refers to it.
 pub type SessionKey = Arc<str>;
 
-/// The connection a command came from: who sent it and where its replies go.
+/// The connection a command came from: who sent it, where its replies go, and when the
+/// command was read (for the ack latency metric).
 #[derive(Clone)]
 pub struct Caller {
     pub session: SessionKey,
     pub user: UserRow,
     pub outbox: Outbox,
+    pub received: std::time::Instant,
 }

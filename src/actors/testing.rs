@@ -63,6 +63,7 @@ impl Fixture {
                 session: Arc::from(session),
                 user: user.clone(),
                 outbox,
+                received: std::time::Instant::now(),
             },
             drain,
         )

@@ -80,6 +80,17 @@ pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<Appen
         let started = std::time::Instant::now();
         match commit(&backend, batch, known).await {
             Ok((outcomes, seqs)) => {
+                let metrics = &crate::metrics::METRICS;
+                metrics
+                    .commit_latency
+                    .observe(started.elapsed().as_secs_f64());
+                metrics.commit_batch.observe(count as f64);
+                let stored = outcomes
+                    .iter()
+                    .flatten()
+                    .filter(|outcome| matches!(outcome, Appended::New(_)))
+                    .count();
+                metrics.messages_stored.inc_by(stored as u64);
                 log::trace!("committed {count} posts in {:?}", started.elapsed());
                 last_seq.extend(seqs);
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {

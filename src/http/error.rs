@@ -27,6 +27,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        crate::metrics::METRICS
+            .errors
+            .with_label_values(&[self.0.code.as_str()])
+            .inc();
         HttpResponse::build(self.status_code()).json(json!({
             "error": { "code": self.0.code.as_str(), "message": self.0.message }
         }))

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod metrics;
 #[path = "web.rs"]
 pub mod web_client;
 pub mod ws;
@@ -43,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(error::path_error))
     .route("/ws", web::get().to(ws::upgrade))
     .route("/healthz", web::get().to(health::healthz))
+    .route("/metrics", web::get().to(metrics::metrics))
     .configure(admin::routes)
     .configure(web_client::routes);
 }

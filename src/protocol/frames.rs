@@ -55,6 +55,10 @@ pub fn ok(id: &ReplyId, data: impl Serialize) -> Frame {
 }
 
 pub fn error(id: &ReplyId, err: &ProtoError) -> Frame {
+    crate::metrics::METRICS
+        .errors
+        .with_label_values(&[err.code.as_str()])
+        .inc();
     to_frame(&Error {
         kind: "error",
         id,

@@ -188,13 +188,21 @@ impl Room {
 
     /// Sends a frame to every joined connection that `include` accepts. Connections whose
     /// queue overflowed are closed by their outbox and dropped from the room here.
-    fn broadcast(&mut self, frame: &Frame, include: impl Fn(&SessionKey, &Subscriber) -> bool) {
+    fn broadcast(
+        &mut self,
+        frame: &Frame,
+        include: impl Fn(&SessionKey, &Subscriber) -> bool,
+    ) -> u64 {
+        let mut delivered = 0;
         self.subscribers.retain(|key, subscriber| {
             if !include(key, subscriber) {
                 return !subscriber.outbox.is_closed();
             }
-            subscriber.outbox.push(frame.clone())
+            let pushed = subscriber.outbox.push(frame.clone());
+            delivered += u64::from(pushed);
+            pushed
         });
+        delivered
     }
 
     fn unsubscribe_user(&mut self, user_id: i64) {

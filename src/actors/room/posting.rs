@@ -45,6 +45,7 @@ struct Origin {
     session: SessionKey,
     outbox: Outbox,
     reply_id: ReplyId,
+    received: std::time::Instant,
 }
 
 impl Pipeline {
@@ -99,6 +100,7 @@ impl Room {
             session: caller.session,
             outbox: caller.outbox,
             reply_id,
+            received: caller.received,
         };
         let outbox = origin.outbox.clone();
         let echo = origin.reply_id.clone();
@@ -233,6 +235,9 @@ impl Room {
                 origin
                     .outbox
                     .push(frames::ok(&origin.reply_id, json!({ "message": &view })));
+                crate::metrics::METRICS
+                    .ack_latency
+                    .observe(origin.received.elapsed().as_secs_f64());
             }
             if is_new {
                 self.publish(&message, view);
@@ -259,7 +264,8 @@ impl Room {
             }
         }
         let frame = Event::Message { message: view }.frame();
-        self.broadcast(&frame, |_, _| true);
+        let delivered = self.broadcast(&frame, |_, _| true);
+        crate::metrics::METRICS.messages_delivered.inc_by(delivered);
         self.hand_to_bot(message);
     }
 
@@ -336,6 +342,7 @@ impl Room {
                         session: caller.session,
                         outbox: caller.outbox,
                         reply_id,
+                        received: caller.received,
                     };
                     match post.and_then(|post| room.enqueue(post, Some(origin), ctx)) {
                         Ok(committed) => {

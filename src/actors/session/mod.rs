@@ -82,6 +82,7 @@ impl Session {
             session: self.key.clone(),
             user: self.user.clone(),
             outbox: self.outbox.clone(),
+            received: Instant::now(),
         }
     }
 
@@ -142,6 +143,7 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        crate::metrics::METRICS.connections_open.inc();
         ctx.set_mailbox_capacity(64);
         let hello = frames::hello(
             &self.key,
@@ -172,6 +174,7 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        crate::metrics::METRICS.connections_open.dec();
         self.outbox.close(close::NORMAL, "closing");
         for room in self.joined.values() {
             room.do_send(Unsubscribe {
@@ -188,6 +191,7 @@ impl Actor for Session {
 impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
     fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
         self.last_heard = Instant::now();
+        crate::metrics::METRICS.frames_in.inc();
         match item {
             Ok(AggregatedMessage::Text(text)) => {
                 if self.admit(Some(&text), ctx) {

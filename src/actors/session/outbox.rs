@@ -100,7 +100,10 @@ impl Outbox {
             return false;
         }
         match self.queue.try_send(item) {
-            Ok(()) => true,
+            Ok(()) => {
+                crate::metrics::METRICS.frames_out.inc();
+                true
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.close(
                     close::LAGGING,
@@ -123,6 +126,10 @@ impl Outbox {
         if self.closer.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        crate::metrics::METRICS
+            .connections_closed
+            .with_label_values(&[code.to_string().as_str()])
+            .inc();
         if let Ok(mut requested) = self.closer.requested.lock() {
             *requested = Some(Ending {
                 code,

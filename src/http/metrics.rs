@@ -1,0 +1,18 @@
+//! `GET /metrics`: Prometheus text for operators (admin token required).
+
+use actix_web::{web, HttpResponse};
+
+use super::auth::Admin;
+use super::error::ApiError;
+use super::AppState;
+use crate::actors::hub::Stats;
+use crate::metrics::METRICS;
+
+pub async fn metrics(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let stats = state.hub.send(Stats).await?;
+    METRICS.users_online.set(stats.users_online as i64);
+    METRICS.rooms_active.set(stats.rooms_active as i64);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(METRICS.render()))
+}

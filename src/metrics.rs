@@ -1,0 +1,175 @@
+//! Prometheus metrics: one registry for the process, counters and histograms that the
+//! actors, the store writer and the HTTP layer update, and the text the `/metrics`
+//! endpoint serves.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub connections_open: IntGauge,
+    pub users_online: IntGauge,
+    pub rooms_active: IntGauge,
+    pub messages_stored: IntCounter,
+    pub messages_delivered: IntCounter,
+    pub frames_in: IntCounter,
+    pub frames_out: IntCounter,
+    pub errors: IntCounterVec,
+    pub ack_latency: Histogram,
+    pub commit_latency: Histogram,
+    pub commit_batch: Histogram,
+    pub webhook_latency: HistogramVec,
+    pub connections_closed: IntCounterVec,
+}
+
+/// Latency buckets from 100 µs to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let gauge =
+        IntGauge::new(name, help).unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
+    let _ = registry.register(Box::new(gauge.clone()));
+    gauge
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let counter =
+        IntCounter::new(name, help).unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
+    let _ = registry.register(Box::new(counter.clone()));
+    counter
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, label: &str) -> IntCounterVec {
+    let counter = IntCounterVec::new(Opts::new(name, help), &[label])
+        .unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
+    let _ = registry.register(Box::new(counter.clone()));
+    counter
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let histogram = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+        .unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
+    let _ = registry.register(Box::new(histogram.clone()));
+    histogram
+}
+
+impl Metrics {
+    // The names and options are constants, so creating the metrics cannot fail.
+    fn new() -> Metrics {
+        let registry = Registry::new();
+        let webhook_latency = HistogramVec::new(
+            HistogramOpts::new("palaver_webhook_seconds", "Webhook bot calls, by outcome")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["outcome"],
+        )
+        .unwrap_or_else(|err| unreachable!("metric palaver_webhook_seconds: {err}"));
+        let _ = registry.register(Box::new(webhook_latency.clone()));
+        Metrics {
+            connections_open: gauge(
+                &registry,
+                "palaver_connections_open",
+                "WebSocket connections open",
+            ),
+            users_online: gauge(
+                &registry,
+                "palaver_users_online",
+                "Users with at least one connection",
+            ),
+            rooms_active: gauge(&registry, "palaver_rooms_active", "Room actors running"),
+            messages_stored: counter(
+                &registry,
+                "palaver_messages_stored_total",
+                "Messages committed",
+            ),
+            messages_delivered: counter(
+                &registry,
+                "palaver_messages_delivered_total",
+                "Message events queued to joined connections",
+            ),
+            frames_in: counter(
+                &registry,
+                "palaver_frames_in_total",
+                "WebSocket frames received",
+            ),
+            frames_out: counter(
+                &registry,
+                "palaver_frames_out_total",
+                "WebSocket text frames queued to clients",
+            ),
+            errors: counter_vec(
+                &registry,
+                "palaver_errors_total",
+                "Errors answered, by protocol code",
+                "code",
+            ),
+            ack_latency: histogram(
+                &registry,
+                "palaver_ack_latency_seconds",
+                "From a send's frame read to its ok queued, after the commit",
+                LATENCY_BUCKETS,
+            ),
+            commit_latency: histogram(
+                &registry,
+                "palaver_store_commit_seconds",
+                "One group commit of the store writer",
+                LATENCY_BUCKETS,
+            ),
+            commit_batch: histogram(
+                &registry,
+                "palaver_store_commit_batch_size",
+                "Messages in one group commit",
+                BATCH_BUCKETS,
+            ),
+            webhook_latency,
+            connections_closed: counter_vec(
+                &registry,
+                "palaver_connections_closed_total",
+                "Connections the server closed, by close code",
+                "code",
+            ),
+            registry,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            log::warn!("metrics: {err}");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::METRICS;
+
+    #[test]
+    fn renders_every_family() {
+        METRICS.errors.with_label_values(&["bad_request"]).inc();
+        METRICS.ack_latency.observe(0.002);
+        let text = METRICS.render();
+        for name in [
+            "palaver_connections_open",
+            "palaver_messages_stored_total",
+            "palaver_errors_total{code=\"bad_request\"}",
+            "palaver_ack_latency_seconds_bucket",
+            "palaver_store_commit_seconds",
+        ] {
+            assert!(text.contains(name), "{name} missing from\n{text}");
+        }
+    }
+}
