@@ -8,6 +8,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::protocol::template::Template;
 
@@ -21,7 +22,9 @@ const MAX_PATTERN: usize = 1000;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// A bot definition as written (the JSON document), kept to give it back unchanged.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// See docs/bots.md.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = BotDefinition)]
 pub struct Document {
     pub id: String,
     pub name: String,
@@ -33,20 +36,23 @@ pub struct Document {
     pub webhook: Option<WebhookSettings>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = BotSort)]
 pub enum Sort {
     Scripted,
     Webhook,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = BotScript)]
 pub struct ScriptDocument {
     pub start: String,
     pub states: BTreeMap<String, StateDocument>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = BotState)]
 pub struct StateDocument {
     /// Templates, each with an optional plain-text `body`.
     pub say: Vec<Value>,
@@ -55,7 +61,8 @@ pub struct StateDocument {
 }
 
 /// `{"choice":"b1","goto":…}`, `{"text":"regex","goto":…}` or `{"goto":…}` (anything else).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = BotTransition)]
 pub struct TransitionDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice: Option<String>,
@@ -64,7 +71,8 @@ pub struct TransitionDocument {
     pub goto: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = BotWebhook)]
 pub struct WebhookSettings {
     pub url: String,
     #[serde(default = "default_timeout_ms")]

@@ -5,6 +5,17 @@ use serde_json::json;
 
 use super::AppState;
 
+/// Whether the store answers (no token needed).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    security(()),
+    responses(
+        (status = 200, description = "`{\"status\":\"ok\"}`"),
+        (status = 503, description = "`{\"status\":\"unavailable\"}`: the store is down"),
+    ),
+)]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok" })),

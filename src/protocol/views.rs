@@ -2,15 +2,20 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::ids;
 use crate::db::models::{RoomKind, StoredMessage, UserRow};
 use crate::db::RoomSummary;
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+/// A user, bot or the system: `{"id":"u_12","name":"amy","kind":"user","online":true}`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
+    /// `u_N`, or a bot's or the system's handle (`mathbot`, `system`).
     pub id: String,
     pub name: String,
+    /// `user`, `bot` or `system`.
     pub kind: String,
     /// Present on User objects, absent on a message's `sender`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,9 +40,14 @@ impl UserView {
     }
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+/// A room as one user (or an admin, with `read_seq` 0) sees it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Room)]
 pub struct RoomView {
+    /// `r_N`.
     pub id: String,
+    /// `group`, `direct` or `bot`.
+    #[schema(value_type = String)]
     pub kind: &'static str,
     pub name: Option<String>,
     pub public: bool,
@@ -74,16 +84,22 @@ impl RoomView {
     }
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+/// A stored message; `seq` is per room, 1, 2, 3, … with no gaps.
+#[derive(Clone, Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = Message)]
 pub struct MessageView {
+    /// `m_R_S`: room R, seq S.
     pub id: String,
     pub room: String,
     pub seq: i64,
+    /// RFC 3339 UTC with milliseconds.
     pub ts: String,
     pub sender: UserView,
     pub body: String,
+    /// A template of PROTOCOL.md section 6 (bots and the system only).
     pub template: Option<Value>,
     pub client_msg_id: Option<String>,
+    /// `{"message":"m_…","id":"b1"}` on a user's answer to a button or quick reply.
     pub action: Option<Value>,
 }
 

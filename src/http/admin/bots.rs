@@ -3,24 +3,63 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
+use super::openapi::ErrorBody;
 use crate::actors::hub::{InstallBot, ListBots, RemoveBot};
+use crate::bots::definition::Document;
 use crate::bots::Definition;
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 
+/// Every running bot's definition, by id.
+#[derive(Serialize, ToSchema)]
+pub struct BotList<'a> {
+    pub bots: Vec<&'a Document>,
+}
+
+/// A stored definition, as it will be given back.
+#[derive(Serialize, ToSchema)]
+pub struct BotBody<'a> {
+    pub bot: &'a Document,
+}
+
+/// The definitions of the running bots.
+#[utoipa::path(
+    get,
+    operation_id = "bots_list",
+    path = "/admin/bots",
+    tag = "bots",
+    responses((status = 200, description = "Every running bot", body = BotList)),
+)]
 pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let definitions = state.hub.send(ListBots).await?;
     let bots: Vec<_> = definitions
         .iter()
         .map(|definition| &definition.document)
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "bots": bots })))
+    Ok(HttpResponse::Ok().json(BotList { bots }))
 }
 
+/// Create or replace a bot; a running bot picks up the new definition at its next turn.
+#[utoipa::path(
+    put,
+    operation_id = "bots_put",
+    path = "/admin/bots/{id}",
+    tag = "bots",
+    params(("id" = String, Path, description = "The bot's id (`mathbot`); the body's `id`, when given, must match")),
+    request_body = Document,
+    responses(
+        (status = 200, description = "Replaced", body = BotBody),
+        (status = 201, description = "Created", body = BotBody),
+        (status = 400, description = "bad_request: the definition is not valid; the message names the place", body = ErrorBody),
+        (status = 409, description = "conflict: the bot's name or id is taken by a user", body = ErrorBody),
+    ),
+)]
 pub async fn put(
     _: Admin,
     state: web::Data<AppState>,
@@ -64,7 +103,9 @@ pub async fn put(
         if created { "created" } else { "replaced" },
         definition.id()
     );
-    let body = json!({ "bot": definition.document });
+    let body = BotBody {
+        bot: &definition.document,
+    };
     Ok(if created {
         HttpResponse::Created().json(body)
     } else {
@@ -72,6 +113,18 @@ pub async fn put(
     })
 }
 
+/// Delete a bot; its user and old messages stay.
+#[utoipa::path(
+    delete,
+    operation_id = "bots_delete",
+    path = "/admin/bots/{id}",
+    tag = "bots",
+    params(("id" = String, Path, description = "The bot's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "not_found: no such bot", body = ErrorBody),
+    ),
+)]
 pub async fn delete(
     _: Admin,
     state: web::Data<AppState>,

@@ -1,49 +1,59 @@
 //! The admin HTTP API of PROTOCOL.md section 7, under `/admin`; every route needs the
 //! admin token.
 
-mod bots;
-mod ops;
-mod rooms;
+pub mod bots;
+pub mod openapi;
+pub mod ops;
+pub mod rooms;
 pub mod users;
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::auth::Admin;
 use super::error::ApiError;
 use crate::error::ProtoError;
 use crate::protocol::command::{DEFAULT_PAGE, MAX_PAGE};
 
+/// Declares every admin route once: `register` adds them to the `/admin` scope and
+/// [`ROUTES`] lists them, so that a test can check each one is in the OpenAPI document.
+macro_rules! admin_routes {
+    ($($method:ident $path:literal => $handler:path,)*) => {
+        /// Every admin route as (method, full path), exactly as `routes()` registers them.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), concat!("/admin", $path)),)*];
+
+        fn register(scope: actix_web::Scope) -> actix_web::Scope {
+            scope$(.route($path, web::$method().to($handler)))*
+        }
+    };
+}
+
+admin_routes! {
+    post "/users" => users::create,
+    get "/users" => users::list,
+    get "/users/{id}" => users::show,
+    post "/users/{id}/tokens" => users::issue_token,
+    delete "/users/{id}/tokens" => users::revoke_tokens,
+    delete "/users/{id}/connections" => users::disconnect,
+    post "/rooms" => rooms::create,
+    get "/rooms" => rooms::list,
+    get "/rooms/{id}" => rooms::show,
+    delete "/rooms/{id}" => rooms::delete,
+    post "/rooms/{id}/members" => rooms::add_member,
+    delete "/rooms/{id}/members/{user}" => rooms::remove_member,
+    get "/rooms/{id}/messages" => rooms::messages,
+    post "/rooms/{id}/messages" => rooms::post_message,
+    post "/broadcast" => ops::broadcast,
+    get "/stats" => ops::stats,
+    get "/bots" => bots::list,
+    put "/bots/{id}" => bots::put,
+    delete "/bots/{id}" => bots::delete,
+    get "/openapi.json" => openapi::document,
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/admin")
-            .route("/users", web::post().to(users::create))
-            .route("/users", web::get().to(users::list))
-            .route("/users/{id}", web::get().to(users::show))
-            .route("/users/{id}/tokens", web::post().to(users::issue_token))
-            .route("/users/{id}/tokens", web::delete().to(users::revoke_tokens))
-            .route(
-                "/users/{id}/connections",
-                web::delete().to(users::disconnect),
-            )
-            .route("/rooms", web::post().to(rooms::create))
-            .route("/rooms", web::get().to(rooms::list))
-            .route("/rooms/{id}", web::get().to(rooms::show))
-            .route("/rooms/{id}", web::delete().to(rooms::delete))
-            .route("/rooms/{id}/members", web::post().to(rooms::add_member))
-            .route(
-                "/rooms/{id}/members/{user}",
-                web::delete().to(rooms::remove_member),
-            )
-            .route("/rooms/{id}/messages", web::get().to(rooms::messages))
-            .route("/rooms/{id}/messages", web::post().to(rooms::post_message))
-            .route("/broadcast", web::post().to(ops::broadcast))
-            .route("/stats", web::get().to(ops::stats))
-            .route("/bots", web::get().to(bots::list))
-            .route("/bots/{id}", web::put().to(bots::put))
-            .route("/bots/{id}", web::delete().to(bots::delete))
-            .default_service(web::to(unknown_route)),
-    );
+    cfg.service(register(web::scope("/admin")).default_service(web::to(unknown_route)));
 }
 
 async fn unknown_route(_: Admin) -> Result<HttpResponse, ApiError> {
@@ -61,9 +71,12 @@ pub fn object(
 }
 
 /// `?limit=&after=` of the list endpoints.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
     pub limit: Option<i64>,
+    /// Continue after this id (the previous page's `next`).
     pub after: Option<String>,
 }
 

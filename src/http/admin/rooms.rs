@@ -2,9 +2,11 @@
 //! messages as the system.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::{Empty, ErrorBody};
 use super::{next_cursor, PageQuery};
 use crate::actors::hub::{GetRoom, NotifyUser};
 use crate::actors::room::{AdminOp, AdminReply, Post};
@@ -16,7 +18,7 @@ use crate::http::AppState;
 use crate::protocol::command::{self, DEFAULT_PAGE, MAX_GROUP_MEMBERS, MAX_PAGE};
 use crate::protocol::fields::Fields;
 use crate::protocol::ids;
-use crate::protocol::views::{MessageView, RoomView};
+use crate::protocol::views::{MessageView, RoomView, UserView};
 use crate::protocol::Event;
 
 fn room_id(text: &str) -> Result<i64, ApiError> {
@@ -31,6 +33,87 @@ async fn user_id(state: &AppState, text: &str) -> Result<i64, ApiError> {
     Ok(user.id)
 }
 
+/// `POST /admin/rooms` body.
+#[derive(ToSchema)]
+pub struct CreateRoom {
+    /// `group` (the default) or `direct` (exactly two members).
+    #[schema(nullable = false, default = "group", pattern = "^(group|direct)$")]
+    pub kind: Option<String>,
+    /// A group's name, 1 to 100 characters (trimmed); required for a group.
+    #[schema(nullable = false)]
+    pub name: Option<String>,
+    /// User ids (`u_N`), at most 1,000.
+    #[schema(nullable = false)]
+    pub members: Option<Vec<String>>,
+    /// A group anyone may join; default false.
+    #[schema(nullable = false)]
+    pub public: Option<bool>,
+    /// The group's owner (made a member too); null: only admins can kick.
+    pub owner: Option<String>,
+}
+
+/// A room as an admin sees it (`read_seq` 0).
+#[derive(Serialize, ToSchema)]
+pub struct RoomBody {
+    pub room: Option<RoomView>,
+}
+
+/// A page of rooms, by id.
+#[derive(Serialize, ToSchema)]
+pub struct RoomPage {
+    /// The cursor of the next page (`after`); null on the last page.
+    pub next: Option<String>,
+    pub rooms: Vec<RoomView>,
+}
+
+/// A room and its members.
+#[derive(Serialize, ToSchema)]
+pub struct RoomDetail {
+    pub members: Vec<UserView>,
+    pub room: RoomView,
+}
+
+/// `POST /admin/rooms/{id}/members` body.
+#[derive(ToSchema)]
+pub struct AddMember {
+    /// A user id (`u_N`).
+    pub user: String,
+}
+
+/// A page of messages, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct MessagePage {
+    pub has_more: bool,
+    pub messages: Vec<MessageView>,
+}
+
+/// `POST /admin/rooms/{id}/messages` body.
+#[derive(ToSchema)]
+pub struct PostMessage {
+    /// Plain text, 1 to 4,000 characters.
+    pub body: String,
+    /// A template of PROTOCOL.md section 6 (`{"kind":"buttons",…}`), or null.
+    pub template: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PostedMessage {
+    pub message: MessageView,
+}
+
+/// Create a group (or a direct room); its members get `room_added`.
+#[utoipa::path(
+    post,
+    operation_id = "rooms_create",
+    path = "/admin/rooms",
+    tag = "rooms",
+    request_body = CreateRoom,
+    responses(
+        (status = 201, description = "Created", body = RoomBody),
+        (status = 400, description = "bad_request: a missing or ill-typed field, a bad kind or name", body = ErrorBody),
+        (status = 404, description = "not_found: a member or the owner is not a user", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
@@ -98,15 +181,20 @@ pub async fn create(
     }
     let summary = state.store.room_summary(room.id, None).await?;
     log::info!("admin: created room r_{}", room.id);
-    Ok(HttpResponse::Created()
-        .json(json!({ "room": summary.as_ref().map(RoomView::from_summary) })))
+    Ok(HttpResponse::Created().json(RoomBody {
+        room: summary.as_ref().map(RoomView::from_summary),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RoomsQuery {
+    /// Only rooms of this kind: `group`, `direct` or `bot`.
     kind: Option<String>,
     // Not `#[serde(flatten)]` of a PageQuery: flattened query values arrive as strings.
+    /// Page size, 1 to 200 (default 50).
     limit: Option<i64>,
+    /// Continue after this room id (the previous page's `next`).
     after: Option<String>,
 }
 
@@ -119,6 +207,18 @@ impl RoomsQuery {
     }
 }
 
+/// List rooms, by id.
+#[utoipa::path(
+    get,
+    operation_id = "rooms_list",
+    path = "/admin/rooms",
+    tag = "rooms",
+    params(RoomsQuery),
+    responses(
+        (status = 200, description = "A page of rooms", body = RoomPage),
+        (status = 400, description = "bad_request: a bad kind, limit or cursor", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     _: Admin,
     state: web::Data<AppState>,
@@ -137,7 +237,7 @@ pub async fn list(
     let mut rooms = state.store.list_rooms(kind, after, limit + 1).await?;
     let next = next_cursor(&mut rooms, limit, |room| ids::room_id(room.room.id));
     let rooms: Vec<RoomView> = rooms.iter().map(RoomView::from_summary).collect();
-    Ok(HttpResponse::Ok().json(json!({ "rooms": rooms, "next": next })))
+    Ok(HttpResponse::Ok().json(RoomPage { next, rooms }))
 }
 
 async fn ask_room(state: &AppState, id: &str, op: AdminOp) -> Result<AdminReply, ApiError> {
@@ -145,6 +245,18 @@ async fn ask_room(state: &AppState, id: &str, op: AdminOp) -> Result<AdminReply,
     Ok(room.send(op).await??)
 }
 
+/// One room and its members.
+#[utoipa::path(
+    get,
+    operation_id = "rooms_show",
+    path = "/admin/rooms/{id}",
+    tag = "rooms",
+    params(("id" = String, Path, description = "`r_N`")),
+    responses(
+        (status = 200, description = "The room", body = RoomDetail),
+        (status = 404, description = "not_found: no such room", body = ErrorBody),
+    ),
+)]
 pub async fn show(
     _: Admin,
     state: web::Data<AppState>,
@@ -152,12 +264,24 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     match ask_room(&state, &id, AdminOp::Describe).await? {
         AdminReply::Described { room, members } => {
-            Ok(HttpResponse::Ok().json(json!({ "room": room, "members": members })))
+            Ok(HttpResponse::Ok().json(RoomDetail { members, room }))
         }
         AdminReply::Done => Err(ProtoError::internal("the room did not describe itself").into()),
     }
 }
 
+/// Delete a room with its messages; its members get `room_removed`.
+#[utoipa::path(
+    delete,
+    operation_id = "rooms_delete",
+    path = "/admin/rooms/{id}",
+    tag = "rooms",
+    params(("id" = String, Path, description = "`r_N`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "not_found: no such room", body = ErrorBody),
+    ),
+)]
 pub async fn delete(
     _: Admin,
     state: web::Data<AppState>,
@@ -168,6 +292,20 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Add a user to a group; they get `room_added`, the room's connections `member_joined`.
+#[utoipa::path(
+    post,
+    operation_id = "rooms_add_member",
+    path = "/admin/rooms/{id}/members",
+    tag = "rooms",
+    params(("id" = String, Path, description = "`r_N`")),
+    request_body = AddMember,
+    responses(
+        (status = 201, description = "Added (or already a member)", body = Empty),
+        (status = 400, description = "bad_request: a missing field, or not a group", body = ErrorBody),
+        (status = 404, description = "not_found: no such room or user", body = ErrorBody),
+    ),
+)]
 pub async fn add_member(
     _: Admin,
     state: web::Data<AppState>,
@@ -182,9 +320,25 @@ pub async fn add_member(
     }
     let addr = state.hub.send(GetRoom { id: room }).await?;
     addr.send(AdminOp::AddMember { user }).await??;
-    Ok(HttpResponse::Created().json(json!({})))
+    Ok(HttpResponse::Created().json(Empty {}))
 }
 
+/// Remove a member; they get `room_removed`.
+#[utoipa::path(
+    delete,
+    operation_id = "rooms_remove_member",
+    path = "/admin/rooms/{id}/members/{user}",
+    tag = "rooms",
+    params(
+        ("id" = String, Path, description = "`r_N`"),
+        ("user" = String, Path, description = "`u_N`"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "bad_request: the room is not a group", body = ErrorBody),
+        (status = 404, description = "not_found: no such room, user or member", body = ErrorBody),
+    ),
+)]
 pub async fn remove_member(
     _: Admin,
     state: web::Data<AppState>,
@@ -198,12 +352,28 @@ pub async fn remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
+    /// The messages just before this `seq` (default: the newest).
     before_seq: Option<i64>,
+    /// Page size, 1 to 200 (default 50).
     limit: Option<i64>,
 }
 
+/// Read a room's history, paging backwards.
+#[utoipa::path(
+    get,
+    operation_id = "rooms_messages",
+    path = "/admin/rooms/{id}/messages",
+    tag = "rooms",
+    params(("id" = String, Path, description = "`r_N`"), MessagesQuery),
+    responses(
+        (status = 200, description = "Messages, oldest first", body = MessagePage),
+        (status = 400, description = "bad_request: `limit` or `before_seq` out of range", body = ErrorBody),
+        (status = 404, description = "not_found: no such room", body = ErrorBody),
+    ),
+)]
 pub async fn messages(
     _: Admin,
     state: web::Data<AppState>,
@@ -228,9 +398,27 @@ pub async fn messages(
         .messages_before(room, query.before_seq, limit)
         .await?;
     let messages: Vec<MessageView> = page.messages.iter().map(MessageView::from_stored).collect();
-    Ok(HttpResponse::Ok().json(json!({ "messages": messages, "has_more": page.has_more })))
+    Ok(HttpResponse::Ok().json(MessagePage {
+        has_more: page.has_more,
+        messages,
+    }))
 }
 
+/// Post a message as the system; every joined connection gets the `message` event.
+#[utoipa::path(
+    post,
+    operation_id = "rooms_post_message",
+    path = "/admin/rooms/{id}/messages",
+    tag = "rooms",
+    params(("id" = String, Path, description = "`r_N`")),
+    request_body = PostMessage,
+    responses(
+        (status = 201, description = "Stored and delivered", body = PostedMessage),
+        (status = 400, description = "bad_request: no body, or a bad template", body = ErrorBody),
+        (status = 404, description = "not_found: no such room", body = ErrorBody),
+        (status = 413, description = "too_large: a body over 4,000 characters", body = ErrorBody),
+    ),
+)]
 pub async fn post_message(
     _: Admin,
     state: web::Data<AppState>,
@@ -253,5 +441,7 @@ pub async fn post_message(
             action: None,
         })
         .await??;
-    Ok(HttpResponse::Created().json(json!({ "message": MessageView::from_stored(&message) })))
+    Ok(HttpResponse::Created().json(PostedMessage {
+        message: MessageView::from_stored(&message),
+    }))
 }

@@ -1,8 +1,11 @@
 //! `/admin/users`: create and list users, issue and revoke tokens, close connections.
 
 use actix_web::{web, HttpResponse};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
+use super::openapi::ErrorBody;
 use super::{next_cursor, PageQuery};
 use crate::actors::hub::CloseUser;
 use crate::actors::outbox::close;
@@ -31,6 +34,54 @@ pub fn check_user_name(name: &str) -> Result<String, ProtoError> {
     Ok(name.to_string())
 }
 
+/// `POST /admin/users` body.
+#[derive(Deserialize, ToSchema)]
+pub struct CreateUser {
+    /// 1 to 64 printable characters (trimmed), unique; `system` is taken.
+    pub name: String,
+}
+
+/// A new user and its token: the only time the token is shown.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub token: String,
+    pub user: UserView,
+}
+
+/// A page of users and bots, by id.
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    /// The cursor of the next page (`after`); null on the last page.
+    pub next: Option<String>,
+    pub users: Vec<UserView>,
+}
+
+/// A user, their open connections and their rooms as they see them.
+#[derive(Serialize, ToSchema)]
+pub struct UserDetail {
+    pub connections: usize,
+    pub rooms: Vec<RoomView>,
+    pub user: UserView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IssuedToken {
+    pub token: String,
+}
+
+/// Create a user and its first token.
+#[utoipa::path(
+    post,
+    operation_id = "users_create",
+    path = "/admin/users",
+    tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created", body = CreatedUser),
+        (status = 400, description = "bad_request: no name, or not 1 to 64 printable characters", body = ErrorBody),
+        (status = 409, description = "conflict: the name is taken", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
@@ -41,12 +92,24 @@ pub async fn create(
     let user = state.store.create_user(&name, UserKind::User, None).await?;
     let token = state.store.issue_token(user.id).await?;
     log::info!("admin: created user u_{} ({name})", user.id);
-    Ok(HttpResponse::Created().json(json!({
-        "user": UserView::with_presence(&user, false),
-        "token": token,
-    })))
+    Ok(HttpResponse::Created().json(CreatedUser {
+        token,
+        user: UserView::with_presence(&user, false),
+    }))
 }
 
+/// List users and bots, by id.
+#[utoipa::path(
+    get,
+    operation_id = "users_list",
+    path = "/admin/users",
+    tag = "users",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        (status = 400, description = "bad_request: `limit` out of range or `after` not a user id", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     _: Admin,
     state: web::Data<AppState>,
@@ -63,7 +126,7 @@ pub async fn list(
         .iter()
         .map(|user| UserView::with_presence(user, state.presence.is_online(user.id)))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "users": users, "next": next })))
+    Ok(HttpResponse::Ok().json(UserPage { next, users }))
 }
 
 /// The user a reference names (`u_N` or a bot's handle); never the system user.
@@ -84,6 +147,18 @@ pub async fn find(state: &AppState, text: &str) -> Result<UserRow, ApiError> {
         .ok_or_else(|| ProtoError::no_such_user().into())
 }
 
+/// One user, their connection count and their rooms.
+#[utoipa::path(
+    get,
+    operation_id = "users_show",
+    path = "/admin/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "`u_N` or a bot's id")),
+    responses(
+        (status = 200, description = "The user", body = UserDetail),
+        (status = 404, description = "not_found: no such user", body = ErrorBody),
+    ),
+)]
 pub async fn show(
     _: Admin,
     state: web::Data<AppState>,
@@ -97,13 +172,25 @@ pub async fn show(
         .iter()
         .map(RoomView::from_summary)
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "user": UserView::with_presence(&user, state.presence.is_online(user.id)),
-        "connections": state.presence.connections(user.id),
-        "rooms": rooms,
-    })))
+    Ok(HttpResponse::Ok().json(UserDetail {
+        connections: state.presence.connections(user.id),
+        rooms,
+        user: UserView::with_presence(&user, state.presence.is_online(user.id)),
+    }))
 }
 
+/// Issue another token for the user.
+#[utoipa::path(
+    post,
+    operation_id = "users_issue_token",
+    path = "/admin/users/{id}/tokens",
+    tag = "users",
+    params(("id" = String, Path, description = "`u_N` or a bot's id")),
+    responses(
+        (status = 201, description = "The new token, shown this once", body = IssuedToken),
+        (status = 404, description = "not_found: no such user", body = ErrorBody),
+    ),
+)]
 pub async fn issue_token(
     _: Admin,
     state: web::Data<AppState>,
@@ -111,9 +198,22 @@ pub async fn issue_token(
 ) -> Result<HttpResponse, ApiError> {
     let user = find(&state, &id).await?;
     let token = state.store.issue_token(user.id).await?;
-    Ok(HttpResponse::Created().json(json!({ "token": token })))
+    Ok(HttpResponse::Created().json(IssuedToken { token }))
 }
 
+/// Revoke every token of the user and close their connections (an `unauthorized` error
+/// frame, then close code 4001).
+#[utoipa::path(
+    delete,
+    operation_id = "users_revoke_tokens",
+    path = "/admin/users/{id}/tokens",
+    tag = "users",
+    params(("id" = String, Path, description = "`u_N` or a bot's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "not_found: no such user", body = ErrorBody),
+    ),
+)]
 pub async fn revoke_tokens(
     _: Admin,
     state: web::Data<AppState>,
@@ -143,6 +243,18 @@ pub async fn revoke_tokens(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Close the user's connections (close code 4001); their tokens stay valid.
+#[utoipa::path(
+    delete,
+    operation_id = "users_disconnect",
+    path = "/admin/users/{id}/connections",
+    tag = "users",
+    params(("id" = String, Path, description = "`u_N` or a bot's id")),
+    responses(
+        (status = 204, description = "Closed"),
+        (status = 404, description = "not_found: no such user", body = ErrorBody),
+    ),
+)]
 pub async fn disconnect(
     _: Admin,
     state: web::Data<AppState>,
