@@ -216,7 +216,8 @@ impl Bot {
                 let payload = json!({
                     "bot": definition.id(),
                     "room": ids::room_id(room_id),
-                    "user": UserView::sender(&user),
+                    // The user just opened the room or wrote in it: online.
+                    "user": UserView::with_presence(&user, true),
                     "message": message,
                 });
                 let bot = definition.id().to_string();

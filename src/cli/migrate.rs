@@ -9,15 +9,13 @@ use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel::Connection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::AsyncPgConnection;
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use diesel_migrations::MigrationHarness;
 
 use super::{open, parse_url, print, table, CliError};
 use crate::config::DatabaseArgs;
 use crate::db::DatabaseUrl;
 
-// The same folders the store migrates from (src/db/backend.rs), read here to name them.
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+use crate::db::backend::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
 pub fn run(args: &DatabaseArgs) -> Result<(), CliError> {
     let url = parse_url(args)?;

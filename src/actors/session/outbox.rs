@@ -153,24 +153,29 @@ impl Outbox {
 /// Writes queued frames to the socket until the connection closes; then calls `closed`
 /// (which stops the session actor) and sends the close frame.
 pub async fn drive(mut drain: OutboxDrain, mut socket: actix_ws::Session, closed: impl FnOnce()) {
-    loop {
-        let item = tokio::select! {
+    let closer = drain.closer.clone();
+    let closing = closer.notify.notified();
+    tokio::pin!(closing);
+    let mut batch = Vec::with_capacity(32);
+    'writing: loop {
+        tokio::select! {
             biased;
-            _ = drain.closer.notify.notified() => break,
-            item = drain.queue.recv() => item,
-        };
-        let sent = match item {
-            None => break,
-            Some(item) => {
-                tokio::select! {
-                    biased;
-                    _ = drain.closer.notify.notified() => break,
-                    sent = write(&mut socket, item) => sent,
+            _ = &mut closing => break 'writing,
+            count = drain.queue.recv_many(&mut batch, 64) => {
+                if count == 0 {
+                    break 'writing;
                 }
             }
-        };
-        if !sent {
-            return closed();
+        }
+        for item in batch.drain(..) {
+            let sent = tokio::select! {
+                biased;
+                _ = &mut closing => break 'writing,
+                sent = write(&mut socket, item) => sent,
+            };
+            if !sent {
+                return closed();
+            }
         }
     }
     closed();
