@@ -322,16 +322,12 @@ impl Handler<CloseUser> for Hub {
     type Result = usize;
 
     fn handle(&mut self, close: CloseUser, _: &mut Context<Self>) -> usize {
-        let Some(sessions) = self.connections.get(&close.user_id) else {
-            return 0;
-        };
-        for connection in sessions.values() {
-            connection
-                .outbox
-                .close_after(close.last_frame.clone(), close.code, close.reason);
-            connection.session.do_send(super::session::Closed);
-        }
-        sessions.len()
+        let sessions = self
+            .connections
+            .get(&close.user_id)
+            .into_iter()
+            .flat_map(HashMap::values);
+        close_connections(sessions, close.last_frame, close.code, close.reason)
     }
 }
 
@@ -347,18 +343,27 @@ impl Handler<CloseAll> for Hub {
     type Result = usize;
 
     fn handle(&mut self, close: CloseAll, _: &mut Context<Self>) -> usize {
-        let mut count = 0;
-        for connection in self
-            .connections
-            .values()
-            .flat_map(|sessions| sessions.values())
-        {
-            connection.outbox.close(close.code, close.reason);
-            connection.session.do_send(super::session::Closed);
-            count += 1;
-        }
-        count
+        let sessions = self.connections.values().flat_map(HashMap::values);
+        close_connections(sessions, None, close.code, close.reason)
     }
+}
+
+/// Closes connections (after `last_frame`, when given) and stops their sessions.
+fn close_connections<'a>(
+    connections: impl Iterator<Item = &'a Connection>,
+    last_frame: Option<Frame>,
+    code: u16,
+    reason: &str,
+) -> usize {
+    let mut count = 0;
+    for connection in connections {
+        connection
+            .outbox
+            .close_after(last_frame.clone(), code, reason);
+        connection.session.do_send(super::session::Closed);
+        count += 1;
+    }
+    count
 }
 
 /// A `notice` to every connection; answers how many took it.

@@ -80,16 +80,8 @@ impl Backend {
 macro_rules! with_conn {
     ($backend:expr, $conn:ident => $body:block) => {
         match $backend {
-            $crate::db::backend::Backend::Sqlite { read: pool, .. } => {
-                let mut pooled = pool.get().await?;
-                let $conn = &mut *pooled;
-                $body
-            }
-            $crate::db::backend::Backend::Postgres(pool) => {
-                let mut pooled = pool.get().await?;
-                let $conn = &mut *pooled;
-                $body
-            }
+            $crate::db::backend::Backend::Sqlite { read: pool, .. } => $crate::pooled!(pool, $conn => $body),
+            $crate::db::backend::Backend::Postgres(pool) => $crate::pooled!(pool, $conn => $body),
         }
     };
 }
@@ -99,18 +91,21 @@ macro_rules! with_conn {
 macro_rules! write_conn {
     ($backend:expr, $conn:ident => $body:block) => {
         match $backend {
-            $crate::db::backend::Backend::Sqlite { write: pool, .. } => {
-                let mut pooled = pool.get().await?;
-                let $conn = &mut *pooled;
-                $body
-            }
-            $crate::db::backend::Backend::Postgres(pool) => {
-                let mut pooled = pool.get().await?;
-                let $conn = &mut *pooled;
-                $body
-            }
+            $crate::db::backend::Backend::Sqlite { write: pool, .. } => $crate::pooled!(pool, $conn => $body),
+            $crate::db::backend::Backend::Postgres(pool) => $crate::pooled!(pool, $conn => $body),
         }
     };
+}
+
+/// One arm of the two macros above: takes a connection from `$pool` for `$body`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! pooled {
+    ($pool:expr, $conn:ident => $body:block) => {{
+        let mut pooled = $pool.get().await?;
+        let $conn = &mut *pooled;
+        $body
+    }};
 }
 
 /// Migrates the database and builds the pool. Runs on the store's own runtime: the

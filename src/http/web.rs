@@ -16,52 +16,27 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
+/// An embedded file of `web/`.
+macro_rules! asset {
+    ($path:literal, $file:literal, $content_type:expr) => {
+        Asset {
+            path: $path,
+            content_type: $content_type,
+            body: include_str!(concat!("../../web/", $file)),
+        }
+    };
+}
+
 const ASSETS: &[Asset] = &[
-    Asset {
-        path: "/",
-        content_type: HTML,
-        body: include_str!("../../web/index.html"),
-    },
-    Asset {
-        path: "/index.html",
-        content_type: HTML,
-        body: include_str!("../../web/index.html"),
-    },
-    Asset {
-        path: "/style.css",
-        content_type: CSS,
-        body: include_str!("../../web/style.css"),
-    },
-    Asset {
-        path: "/app.js",
-        content_type: JS,
-        body: include_str!("../../web/app.js"),
-    },
-    Asset {
-        path: "/connection.js",
-        content_type: JS,
-        body: include_str!("../../web/connection.js"),
-    },
-    Asset {
-        path: "/timeline.js",
-        content_type: JS,
-        body: include_str!("../../web/timeline.js"),
-    },
-    Asset {
-        path: "/templates.js",
-        content_type: JS,
-        body: include_str!("../../web/templates.js"),
-    },
-    Asset {
-        path: "/views.js",
-        content_type: JS,
-        body: include_str!("../../web/views.js"),
-    },
-    Asset {
-        path: "/dom.js",
-        content_type: JS,
-        body: include_str!("../../web/dom.js"),
-    },
+    asset!("/", "index.html", HTML),
+    asset!("/index.html", "index.html", HTML),
+    asset!("/style.css", "style.css", CSS),
+    asset!("/app.js", "app.js", JS),
+    asset!("/connection.js", "connection.js", JS),
+    asset!("/timeline.js", "timeline.js", JS),
+    asset!("/templates.js", "templates.js", JS),
+    asset!("/views.js", "views.js", JS),
+    asset!("/dom.js", "dom.js", JS),
 ];
 
 /// The page may load its own files, talk to its own server (WebSocket included) and show
