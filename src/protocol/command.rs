@@ -74,6 +74,26 @@ pub enum Command {
 }
 
 impl Command {
+    /// The room the command is about, as the client wrote it.
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Command::Join { room, .. }
+            | Command::Leave { room, .. }
+            | Command::Send { room, .. }
+            | Command::History { room, .. }
+            | Command::Read { room, .. }
+            | Command::Typing { room }
+            | Command::Action { room, .. }
+            | Command::Invite { room, .. }
+            | Command::Kick { room, .. } => Some(room),
+            Command::Ping
+            | Command::Rooms
+            | Command::CreateGroup { .. }
+            | Command::OpenDirect { .. }
+            | Command::OpenBot { .. } => None,
+        }
+    }
+
     /// The `type` this command came as; used in logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {

@@ -270,6 +270,9 @@ impl Actor for Room {
                 }),
         );
         ctx.run_interval(IDLE_CHECK, |room, ctx| {
+            // Connections that closed without saying so (their session crashed) go here.
+            room.subscribers
+                .retain(|_, subscriber| !subscriber.outbox.is_closed());
             if matches!(room.state, State::Missing) || room.is_idle() {
                 room.stop_cleanly(ctx);
             }

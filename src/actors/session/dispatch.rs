@@ -58,7 +58,10 @@ impl Session {
             hub: self.hub.clone(),
             store: self.store.clone(),
         };
-        let cached = self.joined.clone();
+        let cached = command
+            .room()
+            .and_then(ids::parse_room_id)
+            .and_then(|room_id| self.joined.get(&room_id).cloned());
         let name = command.name();
         let drained = self.sends.drained();
         let reply_id = id.clone();
@@ -142,7 +145,7 @@ async fn run(
     context: Context,
     reply_id: crate::protocol::ReplyId,
     command: Command,
-    joined: std::collections::HashMap<i64, Addr<Room>>,
+    joined: Option<Addr<Room>>,
 ) -> Outcome {
     let op = match command {
         Command::Ping => return Ok(Reply::Data(frames::empty())).into(),
@@ -202,8 +205,8 @@ async fn run(
     let Some(room_id) = ids::parse_room_id(&room) else {
         return Err(ProtoError::no_such_room()).into();
     };
-    let addr = match joined.get(&room_id) {
-        Some(addr) if addr.connected() => addr.clone(),
+    let addr = match joined {
+        Some(addr) if addr.connected() => addr,
         _ => match context.hub.send(GetRoom { id: room_id }).await {
             Ok(addr) => addr,
             Err(err) => return Err(ProtoError::from(err)).into(),
