@@ -135,7 +135,8 @@ impl From<StoreError> for ProtoError {
             StoreError::NotFound(what) => ProtoError::not_found(format!("no such {what}")),
             StoreError::Conflict(message) => ProtoError::new(ErrorCode::Conflict, message),
             StoreError::Unavailable(reason) => {
-                log::warn!("store unavailable: {reason}");
+                // The caller logs the failure with its session, user and room.
+                log::debug!("store unavailable: {reason}");
                 ProtoError::unavailable("the store could not commit; nothing was stored, retry")
             }
         }
@@ -144,7 +145,7 @@ impl From<StoreError> for ProtoError {
 
 impl From<actix::MailboxError> for ProtoError {
     fn from(err: actix::MailboxError) -> Self {
-        log::warn!("actor did not answer: {err}");
+        log::debug!("actor did not answer: {err}");
         ProtoError::unavailable("the room restarted while handling this; retry")
     }
 }

@@ -98,7 +98,14 @@ pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<Appen
                 }
             }
             Err(err) => {
-                log::warn!("append of {count} posts failed: {err}");
+                let mut named: Vec<String> = rooms.iter().map(|room| format!("r_{room}")).collect();
+                named.sort();
+                named.dedup();
+                named.truncate(10);
+                log::warn!(
+                    "append of {count} posts failed (rooms {}): {err}",
+                    named.join(" ")
+                );
                 for room in rooms {
                     last_seq.remove(&room);
                 }

@@ -63,6 +63,7 @@ impl Session {
             .and_then(ids::parse_room_id)
             .and_then(|room_id| self.joined.get(&room_id).cloned());
         let name = command.name();
+        let room = command.room().map(str::to_string);
         let drained = self.sends.drained();
         let reply_id = id.clone();
         ctx.wait(
@@ -84,7 +85,7 @@ impl Session {
                     }
                     Ok(Reply::Written) => {}
                     Err(err) => {
-                        log::debug!("session {}: {name} failed: {err}", session.key);
+                        session.log_failure(name, room.as_deref(), &err);
                         session.reply_error(&id, &err);
                     }
                 }
@@ -128,11 +129,13 @@ impl Session {
             },
         };
         let outbox = self.outbox.clone();
+        let (key, user_id) = (self.key.clone(), self.user.id);
         // A task of its own, not an actor future: it must progress while a later command
         // waits (in `ctx.wait`) for the pipeline to drain.
         actix_rt::spawn(async move {
             let answer = addr.send(request).await;
             if let Err(err) = answer.map_err(ProtoError::from).and_then(|answer| answer) {
+                super::log_failure(&key, user_id, "send", Some(&room), &err);
                 outbox.push(frames::error(&id, &err));
             }
             drop(ticket);
