@@ -4,9 +4,12 @@ pub mod backend;
 pub mod bots;
 pub mod bulk;
 pub mod error;
+pub mod messages;
 pub mod models;
+pub mod rooms;
 pub mod schema;
 pub mod store;
+pub mod users;
 pub mod writer;
 
 pub use backend::DatabaseUrl;

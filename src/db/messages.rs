@@ -1,0 +1,106 @@
+//! The store's part for messages: pages of a room's history, one message by its seq,
+//! counts. Appends go through the group-commit writer (`Store::append`).
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::error::StoreError;
+use super::models::*;
+use super::schema::{messages, users};
+use super::store::Store;
+use crate::with_conn;
+
+impl Store {
+    /// Up to `limit` messages with `seq` above `after_seq`, oldest first.
+    pub async fn messages_after(
+        &self,
+        room_id: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<MessagePage, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let mut rows: Vec<(MessageRow, UserRow)> = messages::table
+                    .inner_join(users::table)
+                    .filter(messages::room_id.eq(room_id))
+                    .filter(messages::seq.gt(after_seq))
+                    .order(messages::seq.asc())
+                    .limit(limit + 1)
+                    .select((MessageRow::as_select(), UserRow::as_select()))
+                    .load(conn)
+                    .await?;
+                let has_more = rows.len() as i64 > limit;
+                rows.truncate(limit as usize);
+                Ok(page(rows, has_more))
+            })
+        })
+        .await
+    }
+
+    /// The `limit` messages just before `before_seq` (the newest without it), oldest first.
+    pub async fn messages_before(
+        &self,
+        room_id: i64,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<MessagePage, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let mut rows: Vec<(MessageRow, UserRow)> = messages::table
+                    .inner_join(users::table)
+                    .filter(messages::room_id.eq(room_id))
+                    .filter(messages::seq.lt(before_seq.unwrap_or(i64::MAX)))
+                    .order(messages::seq.desc())
+                    .limit(limit + 1)
+                    .select((MessageRow::as_select(), UserRow::as_select()))
+                    .load(conn)
+                    .await?;
+                let has_more = rows.len() as i64 > limit;
+                rows.truncate(limit as usize);
+                rows.reverse();
+                Ok(page(rows, has_more))
+            })
+        })
+        .await
+    }
+
+    pub async fn message(
+        &self,
+        room_id: i64,
+        seq: i64,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let row: Option<(MessageRow, UserRow)> = messages::table
+                    .inner_join(users::table)
+                    .filter(messages::room_id.eq(room_id))
+                    .filter(messages::seq.eq(seq))
+                    .select((MessageRow::as_select(), UserRow::as_select()))
+                    .first(conn)
+                    .await
+                    .optional()?;
+                Ok(row.map(|(row, sender)| StoredMessage { row, sender }))
+            })
+        })
+        .await
+    }
+
+    pub async fn count_messages(&self) -> Result<i64, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(messages::table.count().get_result::<i64>(conn).await?)
+            })
+        })
+        .await
+    }
+}
+
+fn page(rows: Vec<(MessageRow, UserRow)>, has_more: bool) -> MessagePage {
+    MessagePage {
+        messages: rows
+            .into_iter()
+            .map(|(row, sender)| StoredMessage { row, sender })
+            .collect(),
+        has_more,
+    }
+}

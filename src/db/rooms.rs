@@ -1,0 +1,387 @@
+//! The store's part for rooms and membership: groups, the one room of a pair, read
+//! positions, and rooms as one user sees them.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::bulk::BulkInsert;
+use super::error::StoreError;
+use super::models::*;
+use super::schema::{bot_states, members, messages, rooms, users};
+use super::store::{pair_key, RoomSummary, Store};
+use crate::{with_conn, write_conn};
+
+impl Store {
+    /// Creates a group with its members (the owner, when given, is one of them). A member
+    /// id that names no user fails the whole call with `NotFound("user")`.
+    pub async fn create_group(
+        &self,
+        name: &str,
+        public: bool,
+        owner: Option<i64>,
+        member_ids: Vec<i64>,
+    ) -> Result<RoomRow, StoreError> {
+        let name = name.to_string();
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                conn.transaction::<RoomRow, StoreError, _>(async move |conn| {
+                    {
+                        let mut wanted: Vec<i64> = owner.into_iter().chain(member_ids).collect();
+                        wanted.sort_unstable();
+                        wanted.dedup();
+                        let found: Vec<i64> = users::table
+                            .filter(users::id.eq_any(&wanted))
+                            .filter(users::kind.ne(UserKind::System.as_str()))
+                            .select(users::id)
+                            .load(conn)
+                            .await?;
+                        if found.len() != wanted.len() {
+                            return Err(StoreError::NotFound("user"));
+                        }
+                        let now = crate::clock::now_ms();
+                        let room = diesel::insert_into(rooms::table)
+                            .values(NewRoom {
+                                kind: RoomKind::Group.as_str(),
+                                name: Some(&name),
+                                public,
+                                owner_id: owner,
+                                pair_key: None,
+                                created_ms: now,
+                            })
+                            .returning(RoomRow::as_returning())
+                            .get_result(conn)
+                            .await?;
+                        let rows: Vec<MemberRow> = wanted
+                            .iter()
+                            .map(|user_id| MemberRow {
+                                room_id: room.id,
+                                user_id: *user_id,
+                                read_seq: 0,
+                                joined_ms: now,
+                            })
+                            .collect();
+                        conn.insert_members(rows).await?;
+                        Ok(room)
+                    }
+                })
+                .await
+            })
+        })
+        .await
+    }
+
+    /// The one room of this pair (a direct or bot room), made on first use. Returns the
+    /// room and whether this call made it.
+    pub async fn open_pair(
+        &self,
+        kind: RoomKind,
+        first: i64,
+        second: i64,
+    ) -> Result<(RoomRow, bool), StoreError> {
+        let key = pair_key(kind, first, second);
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                conn.transaction::<(RoomRow, bool), StoreError, _>(async move |conn| {
+                    {
+                        let existing = rooms::table
+                            .filter(rooms::pair_key.eq(&key))
+                            .select(RoomRow::as_select())
+                            .first(conn)
+                            .await
+                            .optional()?;
+                        if let Some(room) = existing {
+                            return Ok((room, false));
+                        }
+                        let now = crate::clock::now_ms();
+                        let room = diesel::insert_into(rooms::table)
+                            .values(NewRoom {
+                                kind: kind.as_str(),
+                                name: None,
+                                public: false,
+                                owner_id: None,
+                                pair_key: Some(&key),
+                                created_ms: now,
+                            })
+                            .returning(RoomRow::as_returning())
+                            .get_result(conn)
+                            .await?;
+                        let rows = [first, second].map(|user_id| MemberRow {
+                            room_id: room.id,
+                            user_id,
+                            read_seq: 0,
+                            joined_ms: now,
+                        });
+                        conn.insert_members(rows.to_vec()).await?;
+                        Ok((room, true))
+                    }
+                })
+                .await
+            })
+        })
+        .await
+    }
+
+    pub async fn room(&self, id: i64) -> Result<Option<RoomRow>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(rooms::table
+                    .find(id)
+                    .select(RoomRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?)
+            })
+        })
+        .await
+    }
+
+    /// A room with its members and last `seq`, for a room actor to start from.
+    pub async fn load_room(&self, id: i64) -> Result<Option<RoomSnapshot>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let Some(room) = rooms::table
+                    .find(id)
+                    .select(RoomRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let members: Vec<(UserRow, i64)> = members::table
+                    .inner_join(users::table)
+                    .filter(members::room_id.eq(id))
+                    .order(members::joined_ms.asc())
+                    .select((UserRow::as_select(), members::read_seq))
+                    .load(conn)
+                    .await?;
+                let last_seq: Option<i64> = messages::table
+                    .filter(messages::room_id.eq(id))
+                    .select(diesel::dsl::max(messages::seq))
+                    .first(conn)
+                    .await?;
+                Ok(Some(RoomSnapshot { room, members, last_seq: last_seq.unwrap_or(0) }))
+            })
+        })
+        .await
+    }
+
+    /// Rooms by id, `limit` at most, after the id `after`, optionally of one kind.
+    pub async fn list_rooms(
+        &self,
+        kind: Option<RoomKind>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<RoomSummary>, StoreError> {
+        let ids: Vec<i64> = self
+            .run(move |db| async move {
+                with_conn!(&*db, conn => {
+                    let mut query = rooms::table
+                        .filter(rooms::id.gt(after))
+                        .order(rooms::id.asc())
+                        .limit(limit)
+                        .select(rooms::id)
+                        .into_boxed();
+                    if let Some(kind) = kind {
+                        query = query.filter(rooms::kind.eq(kind.as_str()));
+                    }
+                    Ok(query.load(conn).await?)
+                })
+            })
+            .await?;
+        self.summaries(None, Some(ids)).await
+    }
+
+    /// Every room the user is a member of, as that user sees it.
+    pub async fn rooms_of(&self, user_id: i64) -> Result<Vec<RoomSummary>, StoreError> {
+        self.summaries(Some(user_id), None).await
+    }
+
+    /// One room as `viewer` sees it (an admin's view without a viewer).
+    pub async fn room_summary(
+        &self,
+        room_id: i64,
+        viewer: Option<i64>,
+    ) -> Result<Option<RoomSummary>, StoreError> {
+        let mut found = self.summaries(viewer, Some(vec![room_id])).await?;
+        Ok(found.pop())
+    }
+
+    /// Room ids the user is a member of.
+    pub async fn room_ids_of(&self, user_id: i64) -> Result<Vec<i64>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(members::table
+                    .filter(members::user_id.eq(user_id))
+                    .select(members::room_id)
+                    .load(conn)
+                    .await?)
+            })
+        })
+        .await
+    }
+
+    /// Builds summaries of rooms: those of `viewer` (restricted to `only` when given), or
+    /// with no viewer, exactly the rooms in `only`.
+    async fn summaries(
+        &self,
+        viewer: Option<i64>,
+        only: Option<Vec<i64>>,
+    ) -> Result<Vec<RoomSummary>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let reads: HashMap<i64, i64> = match viewer {
+                    Some(user_id) => {
+                        let mut query = members::table
+                            .filter(members::user_id.eq(user_id))
+                            .select((members::room_id, members::read_seq))
+                            .into_boxed();
+                        if let Some(ids) = &only {
+                            query = query.filter(members::room_id.eq_any(ids.clone()));
+                        }
+                        query.load::<(i64, i64)>(conn).await?.into_iter().collect()
+                    }
+                    None => only.iter().flatten().map(|id| (*id, 0)).collect(),
+                };
+                let ids: Vec<i64> = reads.keys().copied().collect();
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let room_rows: Vec<RoomRow> = rooms::table
+                    .filter(rooms::id.eq_any(&ids))
+                    .order(rooms::id.asc())
+                    .select(RoomRow::as_select())
+                    .load(conn)
+                    .await?;
+                let counts: HashMap<i64, i64> = members::table
+                    .filter(members::room_id.eq_any(&ids))
+                    .group_by(members::room_id)
+                    .select((members::room_id, diesel::dsl::count_star()))
+                    .load::<(i64, i64)>(conn)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let last: HashMap<i64, i64> = messages::table
+                    .filter(messages::room_id.eq_any(&ids))
+                    .group_by(messages::room_id)
+                    .select((messages::room_id, diesel::dsl::max(messages::seq)))
+                    .load::<(i64, Option<i64>)>(conn)
+                    .await?
+                    .into_iter()
+                    .map(|(room, seq)| (room, seq.unwrap_or(0)))
+                    .collect();
+                let pair_ids: Vec<i64> = room_rows
+                    .iter()
+                    .filter(|room| room.room_kind() != RoomKind::Group)
+                    .map(|room| room.id)
+                    .collect();
+                let mut names: HashMap<i64, Vec<String>> = HashMap::new();
+                if !pair_ids.is_empty() {
+                    let rows: Vec<(i64, i64, String)> = members::table
+                        .inner_join(users::table)
+                        .filter(members::room_id.eq_any(&pair_ids))
+                        .order((members::room_id.asc(), users::id.asc()))
+                        .select((members::room_id, users::id, users::name))
+                        .load(conn)
+                        .await?;
+                    for (room_id, user_id, name) in rows {
+                        if Some(user_id) != viewer {
+                            names.entry(room_id).or_default().push(name);
+                        }
+                    }
+                }
+                Ok(room_rows
+                    .into_iter()
+                    .map(|room| RoomSummary {
+                        members_count: counts.get(&room.id).copied().unwrap_or(0),
+                        last_seq: last.get(&room.id).copied().unwrap_or(0),
+                        read_seq: reads.get(&room.id).copied().unwrap_or(0),
+                        display_name: names.remove(&room.id).map(|names| names.join(", ")),
+                        room,
+                    })
+                    .collect())
+            })
+        })
+        .await
+    }
+
+    /// Adds a member; returns false when they already were one.
+    pub async fn add_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                let added = diesel::insert_into(members::table)
+                    .values(MemberRow {
+                        room_id,
+                        user_id,
+                        read_seq: 0,
+                        joined_ms: crate::clock::now_ms(),
+                    })
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                Ok(added > 0)
+            })
+        })
+        .await
+    }
+
+    /// Ends a membership; returns false when there was none.
+    pub async fn remove_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                let removed = diesel::delete(
+                    members::table
+                        .filter(members::room_id.eq(room_id))
+                        .filter(members::user_id.eq(user_id)),
+                )
+                .execute(conn)
+                .await?;
+                Ok(removed > 0)
+            })
+        })
+        .await
+    }
+
+    /// Moves the read position forward (never back); returns the position now stored.
+    pub async fn mark_read(&self, room_id: i64, user_id: i64, seq: i64) -> Result<i64, StoreError> {
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                let target = members::table
+                    .filter(members::room_id.eq(room_id))
+                    .filter(members::user_id.eq(user_id));
+                diesel::update(target.filter(members::read_seq.lt(seq)))
+                    .set(members::read_seq.eq(seq))
+                    .execute(conn)
+                    .await?;
+                Ok(target.select(members::read_seq).first::<i64>(conn).await?)
+            })
+        })
+        .await
+    }
+
+    pub async fn delete_room(&self, room_id: i64) -> Result<(), StoreError> {
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                conn.transaction::<(), StoreError, _>(async move |conn| {
+                    {
+                        diesel::delete(messages::table.filter(messages::room_id.eq(room_id)))
+                            .execute(conn)
+                            .await?;
+                        diesel::delete(members::table.filter(members::room_id.eq(room_id)))
+                            .execute(conn)
+                            .await?;
+                        diesel::delete(bot_states::table.find(room_id))
+                            .execute(conn)
+                            .await?;
+                        diesel::delete(rooms::table.find(room_id)).execute(conn).await?;
+                        Ok(())
+                    }
+                })
+                .await
+            })
+        })
+        .await
+    }
+}
