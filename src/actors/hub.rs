@@ -493,6 +493,23 @@ impl Handler<ToBot> for Hub {
     }
 }
 
+/// The running actor of a bot (tests only).
+#[cfg(test)]
+#[derive(Message)]
+#[rtype(result = "Option<Addr<Bot>>")]
+pub struct BotAddr {
+    pub id: String,
+}
+
+#[cfg(test)]
+impl Handler<BotAddr> for Hub {
+    type Result = Option<Addr<Bot>>;
+
+    fn handle(&mut self, find: BotAddr, _: &mut Context<Self>) -> Option<Addr<Bot>> {
+        self.bots.get(&find.id).map(|entry| entry.addr.clone())
+    }
+}
+
 /// A bot actor died without stopping: start it again with its definition.
 #[derive(Message)]
 #[rtype(result = "()")]
