@@ -156,7 +156,8 @@ pub async fn drive(mut drain: OutboxDrain, mut socket: actix_ws::Session, closed
     let closer = drain.closer.clone();
     let closing = closer.notify.notified();
     tokio::pin!(closing);
-    let mut batch = Vec::with_capacity(32);
+    // Grows only as far as bursts need: an idle connection keeps it tiny.
+    let mut batch = Vec::new();
     'writing: loop {
         tokio::select! {
             biased;
