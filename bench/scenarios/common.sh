@@ -5,7 +5,11 @@
 #
 # Environment: BACKEND=sqlite|postgres (default sqlite), PORT (default 28917),
 # PG_URL_BASE (default postgres://postgres@127.0.0.1:5432), NO_BUILD=1 to skip the build,
-# SERVER_ARGS for extra server flags.
+# SERVER_ARGS for extra server flags, SERVER_BIN / BENCH_BIN to run copies of the binaries
+# (so that a rebuild by someone else during a run does not change what is measured),
+# START_TRIES / STOP_TRIES (tenths of a second to wait for the server to start / stop),
+# SERVER_WRAP for a command the server runs under (e.g. `valgrind --tool=callgrind`; it
+# must exec the server so that the pid stays the server's).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -13,8 +17,8 @@ BACKEND=${BACKEND:-sqlite}
 PORT=${PORT:-28917}
 PG_URL_BASE=${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}
 ADMIN_TOKEN=bench
-SERVER_BIN="$ROOT/target/release/palaver"
-BENCH_BIN="$ROOT/target/release/palaver-bench"
+SERVER_BIN=${SERVER_BIN:-"$ROOT/target/release/palaver"}
+BENCH_BIN=${BENCH_BIN:-"$ROOT/target/release/palaver-bench"}
 SERVER_PID=""
 PG_DB=""
 WORK_DIR=""
@@ -31,7 +35,7 @@ build() {
 stop_server() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 150); do
+    for _ in $(seq 1 "${STOP_TRIES:-150}"); do
       kill -0 "$SERVER_PID" 2>/dev/null || break
       sleep 0.1
     done
@@ -64,11 +68,12 @@ start_server() {
       ;;
     *) echo "BACKEND must be sqlite or postgres" >&2; exit 2 ;;
   esac
-  RUST_LOG=${RUST_LOG:-warn} "$SERVER_BIN" --bind "127.0.0.1:$PORT" --database-url "$url" \
+  # shellcheck disable=SC2086 # SERVER_WRAP is a command line, split on purpose.
+  RUST_LOG=${RUST_LOG:-warn} ${SERVER_WRAP:-} "$SERVER_BIN" --bind "127.0.0.1:$PORT" --database-url "$url" \
     --admin-token "$ADMIN_TOKEN" --rate 1000000 --burst 1000000 ${SERVER_ARGS:-} "$@" \
     >"$WORK_DIR/server.out" 2>"$WORK_DIR/server.err" &
   SERVER_PID=$!
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 "${START_TRIES:-300}"); do
     grep -q "palaver listening" "$WORK_DIR/server.out" 2>/dev/null && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
@@ -79,11 +84,14 @@ start_server() {
 }
 
 # bench MODE [flags...]: runs the load generator against the server; prints its JSON line.
+# The machine's load average (1, 5, 15 min) goes to stderr before and after.
 bench() {
   local mode=$1
   shift
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   "$BENCH_BIN" --server "127.0.0.1:$PORT" --admin-token "$ADMIN_TOKEN" --pid "$SERVER_PID" \
     --label "${SCENARIO:-$mode}/$BACKEND" "$mode" "$@"
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 }
 
 # Shows the server's warnings and errors of the run, if any.

@@ -115,7 +115,10 @@ fn ticker(pace: Option<Pace>) -> Option<Interval> {
     match pace {
         Some(Pace::Fixed { period, offset }) => {
             let mut interval = tokio::time::interval_at(Instant::now() + offset, period);
-            interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            // Open loop: a tick missed while this task was not running (a busy machine) is
+            // sent late rather than silently dropped, so the offered rate is the rate asked
+            // for; only a full window skips a send, and that is counted.
+            interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
             Some(interval)
         }
         _ => None,

@@ -15,6 +15,7 @@ use crate::conn::{self, Outcome, Pace, Plan};
 use crate::procstat;
 use crate::report::{latency_fields, Report};
 use crate::stats::{Failures, Phase, Shared};
+use crate::threads;
 use crate::ws::Target;
 
 /// Longest wait for in-flight deliveries after the senders stop.
@@ -142,6 +143,7 @@ pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
     let before = procstat::sample(common.pid)?;
     let bench_before = procstat::sample(Some(std::process::id()))?;
+    let threads_before = threads::sample(common.pid)?;
     let measure_started = Instant::now();
     shared.set_phase(Phase::Measure);
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
@@ -149,6 +151,7 @@ pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
     let measured = measure_started.elapsed().as_secs_f64();
     let after = procstat::sample(common.pid)?;
     let bench_after = procstat::sample(Some(std::process::id()))?;
+    let threads_after = threads::sample(common.pid)?;
     shared
         .last_delivery_us
         .store(shared.now_us(), Ordering::Relaxed);
@@ -222,10 +225,22 @@ pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
     );
     report.field("messages_committed", json!(last_seqs.iter().sum::<u64>()));
     server_fields(&mut report, common.pid.is_some(), &before, &after, measured);
+    if common.pid.is_some() {
+        report.field(
+            "server_thread_cpu_pct",
+            threads::busy(&threads_before, &threads_after, measured),
+        );
+    }
     report.field(
         "bench_cpu_pct",
         json!(round(
             100.0 * (bench_after.cpu_secs - bench_before.cpu_secs) / measured
+        )),
+    );
+    report.field(
+        "bench_sys_cpu_pct",
+        json!(round(
+            100.0 * (bench_after.sys_secs - bench_before.sys_secs) / measured
         )),
     );
     Ok(report)
@@ -253,6 +268,10 @@ pub fn server_fields(
     report.field(
         "server_cpu_pct",
         json!(round(100.0 * (after.cpu_secs - before.cpu_secs) / secs)),
+    );
+    report.field(
+        "server_sys_cpu_pct",
+        json!(round(100.0 * (after.sys_secs - before.sys_secs) / secs)),
     );
 }
 

@@ -11,6 +11,7 @@ mod procstat;
 mod report;
 mod stats;
 mod storm;
+mod threads;
 mod track;
 mod wire;
 mod ws;

@@ -12,6 +12,9 @@ pub struct ProcSample {
     pub rss_bytes: u64,
     /// User plus system CPU time since the process started.
     pub cpu_secs: f64,
+    /// The system (kernel) part of `cpu_secs`: syscalls, and on loopback the receiving
+    /// side's TCP processing too.
+    pub sys_secs: f64,
 }
 
 /// Reads `pid`'s counters; `None` pid reads nothing and gives zeros.
@@ -45,5 +48,6 @@ pub fn sample(pid: Option<u32>) -> Result<ProcSample> {
     Ok(ProcSample {
         rss_bytes: resident * PAGE_BYTES,
         cpu_secs: cpu_ticks / TICKS_PER_SECOND,
+        sys_secs: ticks(12)? / TICKS_PER_SECOND,
     })
 }
