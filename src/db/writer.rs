@@ -13,7 +13,7 @@ use super::backend::Backend;
 use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::models::{MessageRow, StoredMessage, UserRow};
-use super::schema::{members, messages};
+use super::schema::messages;
 use crate::write_conn;
 
 /// A message to append. `seq` and the time are the writer's to give.
@@ -119,6 +119,9 @@ pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<Appen
 
 type CommitResult = (Vec<Vec<Appended>>, HashMap<i64, i64>);
 
+/// One transaction for the whole batch, in a fixed handful of statements whatever its
+/// size: earlier messages for the batch's `client_msg_id`s, the last `seq` of rooms not
+/// seen before, one multi-row insert, one update of the senders' read positions.
 async fn commit(
     backend: &Backend,
     batch: Vec<Vec<NewPost>>,
@@ -126,89 +129,241 @@ async fn commit(
 ) -> Result<CommitResult, StoreError> {
     write_conn!(backend, conn => {
         conn.transaction::<CommitResult, StoreError, _>(async move |conn| {
-            {
-                let mut seqs = known;
-                let now = crate::clock::now_ms();
-                let mut rows: Vec<MessageRow> = Vec::new();
-                let mut outcomes = Vec::with_capacity(batch.len());
-                let mut by_client_id: HashMap<(i64, i64, String), StoredMessage> = HashMap::new();
-                let mut read_upto: HashMap<(i64, i64), i64> = HashMap::new();
-                for posts in batch {
-                    let mut job_outcomes = Vec::with_capacity(posts.len());
-                    for post in posts {
-                        if let Some(client_id) = &post.client_msg_id {
-                            let key = (post.room_id, post.sender.id, client_id.clone());
-                            if let Some(first) = by_client_id.get(&key) {
-                                job_outcomes.push(Appended::Duplicate(first.clone()));
-                                continue;
-                            }
-                            let earlier = messages::table
-                                .filter(messages::room_id.eq(post.room_id))
-                                .filter(messages::sender_id.eq(post.sender.id))
-                                .filter(messages::client_msg_id.eq(client_id))
-                                .select(MessageRow::as_select())
-                                .first(conn)
-                                .await
-                                .optional()?;
-                            if let Some(row) = earlier {
-                                job_outcomes.push(Appended::Duplicate(StoredMessage {
-                                    row,
-                                    sender: post.sender.clone(),
-                                }));
-                                continue;
-                            }
-                        }
-                        let seq = match seqs.get(&post.room_id) {
-                            Some(seq) => *seq + 1,
-                            None => {
-                                let max: Option<i64> = messages::table
-                                    .filter(messages::room_id.eq(post.room_id))
-                                    .select(diesel::dsl::max(messages::seq))
-                                    .first(conn)
-                                    .await?;
-                                max.unwrap_or(0) + 1
-                            }
-                        };
-                        seqs.insert(post.room_id, seq);
-                        read_upto.insert((post.room_id, post.sender.id), seq);
-                        let row = MessageRow {
-                            room_id: post.room_id,
-                            seq,
-                            sender_id: post.sender.id,
-                            body: post.body,
-                            template: post.template,
-                            client_msg_id: post.client_msg_id,
-                            action: post.action,
-                            created_ms: now,
-                        };
-                        let stored = StoredMessage { row: row.clone(), sender: post.sender };
-                        if let Some(client_id) = &row.client_msg_id {
-                            by_client_id
-                                .insert((row.room_id, row.sender_id, client_id.clone()), stored.clone());
-                        }
-                        rows.push(row);
-                        job_outcomes.push(Appended::New(stored));
-                    }
-                    outcomes.push(job_outcomes);
-                }
-                if !rows.is_empty() {
-                    conn.insert_messages(rows).await?;
-                }
-                // A sender has read what they sent: keeps `unread` about other people's messages.
-                for ((room_id, user_id), seq) in read_upto {
-                    diesel::update(
-                        members::table
-                            .filter(members::room_id.eq(room_id))
-                            .filter(members::user_id.eq(user_id))
-                            .filter(members::read_seq.lt(seq)),
-                    )
-                    .set(members::read_seq.eq(seq))
-                    .execute(conn)
-                    .await?;
-                }
-                Ok((outcomes, seqs))
+            let wanted = Lookups::of(&batch, &known);
+            let earlier: Vec<MessageRow> = if wanted.client_ids.is_empty() {
+                Vec::new()
+            } else {
+                messages::table
+                    .filter(messages::room_id.eq_any(&wanted.client_rooms))
+                    .filter(messages::client_msg_id.eq_any(&wanted.client_ids))
+                    .select(MessageRow::as_select())
+                    .load(conn)
+                    .await?
+            };
+            let last: Vec<(i64, Option<i64>)> = if wanted.unknown_rooms.is_empty() {
+                Vec::new()
+            } else {
+                messages::table
+                    .filter(messages::room_id.eq_any(&wanted.unknown_rooms))
+                    .group_by(messages::room_id)
+                    .select((messages::room_id, diesel::dsl::max(messages::seq)))
+                    .load(conn)
+                    .await?
+            };
+            let mut seqs = known;
+            for room in wanted.unknown_rooms {
+                seqs.insert(room, 0);
             }
+            seqs.extend(last.into_iter().map(|(room, seq)| (room, seq.unwrap_or(0))));
+            let plan = plan(batch, seqs, earlier, crate::clock::now_ms());
+            if !plan.rows.is_empty() {
+                conn.insert_messages(plan.rows).await?;
+            }
+            if let Some(sql) = read_positions_sql(&plan.read_upto) {
+                diesel::sql_query(sql).execute(conn).await?;
+            }
+            Ok((plan.outcomes, plan.seqs))
         })
         .await
     })
+}
+
+/// What a batch needs to look up before it can be planned.
+struct Lookups {
+    client_rooms: Vec<i64>,
+    client_ids: Vec<String>,
+    unknown_rooms: Vec<i64>,
+}
+
+impl Lookups {
+    fn of(batch: &[Vec<NewPost>], known: &HashMap<i64, i64>) -> Lookups {
+        let posts = || batch.iter().flatten();
+        let mut client_rooms: Vec<i64> = posts()
+            .filter(|post| post.client_msg_id.is_some())
+            .map(|post| post.room_id)
+            .collect();
+        let mut client_ids: Vec<String> = posts()
+            .filter_map(|post| post.client_msg_id.clone())
+            .collect();
+        let mut unknown_rooms: Vec<i64> = posts()
+            .map(|post| post.room_id)
+            .filter(|room| !known.contains_key(room))
+            .collect();
+        for list in [&mut client_rooms, &mut unknown_rooms] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        client_ids.sort_unstable();
+        client_ids.dedup();
+        Lookups {
+            client_rooms,
+            client_ids,
+            unknown_rooms,
+        }
+    }
+}
+
+/// The batch worked out in memory: rows to insert, each post's outcome, read positions.
+struct Plan {
+    rows: Vec<MessageRow>,
+    outcomes: Vec<Vec<Appended>>,
+    read_upto: HashMap<(i64, i64), i64>,
+    seqs: HashMap<i64, i64>,
+}
+
+/// Gives each new post the next `seq` of its room; a post whose `client_msg_id` its sender
+/// used before in that room (earlier, or earlier in this batch) is a duplicate instead.
+fn plan(
+    batch: Vec<Vec<NewPost>>,
+    mut seqs: HashMap<i64, i64>,
+    earlier: Vec<MessageRow>,
+    now: i64,
+) -> Plan {
+    let mut firsts: HashMap<(i64, i64, String), MessageRow> = earlier
+        .into_iter()
+        .filter_map(|row| {
+            Some((
+                (row.room_id, row.sender_id, row.client_msg_id.clone()?),
+                row,
+            ))
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut read_upto = HashMap::new();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for posts in batch {
+        let mut job = Vec::with_capacity(posts.len());
+        for post in posts {
+            if let Some(client_id) = &post.client_msg_id {
+                if let Some(first) = firsts.get(&(post.room_id, post.sender.id, client_id.clone()))
+                {
+                    job.push(Appended::Duplicate(StoredMessage {
+                        row: first.clone(),
+                        sender: post.sender,
+                    }));
+                    continue;
+                }
+            }
+            let seq = seqs.get(&post.room_id).copied().unwrap_or(0) + 1;
+            seqs.insert(post.room_id, seq);
+            read_upto.insert((post.room_id, post.sender.id), seq);
+            let row = MessageRow {
+                room_id: post.room_id,
+                seq,
+                sender_id: post.sender.id,
+                body: post.body,
+                template: post.template,
+                client_msg_id: post.client_msg_id,
+                action: post.action,
+                created_ms: now,
+            };
+            if let Some(client_id) = &row.client_msg_id {
+                firsts.insert((row.room_id, row.sender_id, client_id.clone()), row.clone());
+            }
+            rows.push(row.clone());
+            job.push(Appended::New(StoredMessage {
+                row,
+                sender: post.sender,
+            }));
+        }
+        outcomes.push(job);
+    }
+    Plan {
+        rows,
+        outcomes,
+        read_upto,
+        seqs,
+    }
+}
+
+/// A sender has read what they sent (so `unread` counts other people's messages): one
+/// statement moves every sender's read position forward. The values are integers, written
+/// into the SQL; both backends take `WITH … UPDATE … FROM`.
+fn read_positions_sql(read_upto: &HashMap<(i64, i64), i64>) -> Option<String> {
+    if read_upto.is_empty() {
+        return None;
+    }
+    let values: Vec<String> = read_upto
+        .iter()
+        .map(|((room, user), seq)| format!("({room}, {user}, {seq})"))
+        .collect();
+    Some(format!(
+        "WITH sent (room_id, user_id, seq) AS (VALUES {}) \
+         UPDATE members SET read_seq = sent.seq FROM sent \
+         WHERE members.room_id = sent.room_id AND members.user_id = sent.user_id \
+         AND members.read_seq < sent.seq",
+        values.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
+        NewPost {
+            room_id,
+            sender: UserRow {
+                id: sender,
+                name: format!("u{sender}"),
+                kind: "user".into(),
+                handle: None,
+                created_ms: 0,
+            },
+            body: "hi".into(),
+            template: None,
+            client_msg_id: client_msg_id.map(str::to_string),
+            action: None,
+        }
+    }
+
+    #[test]
+    fn plans_consecutive_seqs_per_room_and_spots_repeated_client_ids() {
+        let earlier = MessageRow {
+            room_id: 1,
+            seq: 4,
+            sender_id: 7,
+            body: "first".into(),
+            template: None,
+            client_msg_id: Some("old".into()),
+            action: None,
+            created_ms: 0,
+        };
+        let batch = vec![
+            vec![post(1, 7, None), post(2, 8, Some("a"))],
+            vec![
+                post(1, 7, Some("old")),
+                post(2, 8, Some("a")),
+                post(1, 9, Some("a")),
+            ],
+        ];
+        let plan = plan(batch, HashMap::from([(1, 5), (2, 0)]), vec![earlier], 0);
+        let seqs: Vec<Vec<(bool, i64)>> = plan
+            .outcomes
+            .iter()
+            .map(|job| {
+                job.iter()
+                    .map(|outcome| {
+                        (
+                            matches!(outcome, Appended::New(_)),
+                            outcome.message().row.seq,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            seqs,
+            vec![
+                vec![(true, 6), (true, 1)],
+                vec![(false, 4), (false, 1), (true, 7)]
+            ]
+        );
+        assert_eq!(plan.rows.len(), 3);
+        assert_eq!(plan.seqs, HashMap::from([(1, 7), (2, 1)]));
+        assert_eq!(
+            plan.read_upto,
+            HashMap::from([((1, 7), 6), ((2, 8), 1), ((1, 9), 7)])
+        );
+    }
 }
