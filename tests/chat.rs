@@ -76,7 +76,10 @@ async fn direct_chat(backend: Backend) {
     assert_eq!(typing["room"], room.as_str());
 
     let own = amy.ok(json!({"type":"rooms"})).await;
-    assert_eq!(own["rooms"][0]["read_seq"], 1, "sending moves the sender's read position");
+    assert_eq!(
+        own["rooms"][0]["read_seq"], 1,
+        "sending moves the sender's read position"
+    );
     assert_eq!(own["rooms"][0]["unread"], 0);
     let rooms = bob.ok(json!({"type":"rooms"})).await;
     assert_eq!(rooms["rooms"][0]["last_seq"], 1);
