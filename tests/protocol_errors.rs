@@ -687,8 +687,16 @@ async fn revoking_tokens_closes_connections_with_4001_and_the_old_token_gets_401
         .admin("DELETE", &format!("/admin/users/{amy_id}/tokens"), None)
         .await;
     assert_eq!(status, 204, "{body}");
-    assert_eq!(phone.closed().await, Some(4001));
-    assert_eq!(laptop.closed().await, Some(4001));
+    for connection in [&mut phone, &mut laptop] {
+        assert_eq!(connection.closed().await, Some(4001));
+        // Section 2: `unauthorized` tells the client why, then the close follows.
+        let told = connection.take_events();
+        assert!(
+            told.iter()
+                .any(|frame| frame["type"] == "error" && frame["code"] == "unauthorized"),
+            "{told:?}"
+        );
+    }
     match Client::try_connect(&server.base, Some(&amy_token), None).await {
         Err(ConnectError::Status(status)) => assert_eq!(status, 401),
         Err(ConnectError::Other(err)) => panic!("{err}"),
