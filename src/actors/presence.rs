@@ -45,13 +45,6 @@ impl Presence {
         }
     }
 
-    pub fn users_online(&self) -> usize {
-        self.connections
-            .read()
-            .map(|counts| counts.len())
-            .unwrap_or(0)
-    }
-
     pub fn connections(&self, user_id: i64) -> usize {
         self.connections
             .read()

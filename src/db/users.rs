@@ -71,19 +71,6 @@ impl Store {
         .await
     }
 
-    pub async fn users_by_ids(&self, ids: Vec<i64>) -> Result<Vec<UserRow>, StoreError> {
-        self.run(move |db| async move {
-            with_conn!(&*db, conn => {
-                Ok(users::table
-                    .filter(users::id.eq_any(&ids))
-                    .select(UserRow::as_select())
-                    .load(conn)
-                    .await?)
-            })
-        })
-        .await
-    }
-
     /// Users and bots by id, `limit` at most, after the id `after`.
     pub async fn list_users(&self, after: i64, limit: i64) -> Result<Vec<UserRow>, StoreError> {
         self.run(move |db| async move {

@@ -143,11 +143,6 @@ impl Outbox {
     pub fn is_closed(&self) -> bool {
         self.closer.closed.load(Ordering::Acquire)
     }
-
-    /// Frames waiting to be written.
-    pub fn queued(&self) -> usize {
-        self.queue.max_capacity() - self.queue.capacity()
-    }
 }
 
 /// Writes queued frames to the socket until the connection closes; then calls `closed`
