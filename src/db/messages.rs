@@ -20,7 +20,7 @@ impl Store {
     ) -> Result<MessagePage, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
-                let mut rows: Vec<(MessageRow, UserRow)> = messages::table
+                let rows: Vec<(MessageRow, UserRow)> = messages::table
                     .inner_join(users::table)
                     .filter(messages::room_id.eq(room_id))
                     .filter(messages::seq.gt(after_seq))
@@ -29,9 +29,7 @@ impl Store {
                     .select((MessageRow::as_select(), UserRow::as_select()))
                     .load(conn)
                     .await?;
-                let has_more = rows.len() as i64 > limit;
-                rows.truncate(limit as usize);
-                Ok(page(rows, has_more))
+                Ok(page(rows, limit))
             })
         })
         .await
@@ -46,7 +44,7 @@ impl Store {
     ) -> Result<MessagePage, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
-                let mut rows: Vec<(MessageRow, UserRow)> = messages::table
+                let rows: Vec<(MessageRow, UserRow)> = messages::table
                     .inner_join(users::table)
                     .filter(messages::room_id.eq(room_id))
                     .filter(messages::seq.lt(before_seq.unwrap_or(i64::MAX)))
@@ -55,10 +53,10 @@ impl Store {
                     .select((MessageRow::as_select(), UserRow::as_select()))
                     .load(conn)
                     .await?;
-                let has_more = rows.len() as i64 > limit;
-                rows.truncate(limit as usize);
-                rows.reverse();
-                Ok(page(rows, has_more))
+                // Newest first from the query; a page reads oldest first.
+                let mut page = page(rows, limit);
+                page.messages.reverse();
+                Ok(page)
             })
         })
         .await
@@ -95,7 +93,11 @@ impl Store {
     }
 }
 
-fn page(rows: Vec<(MessageRow, UserRow)>, has_more: bool) -> MessagePage {
+/// A page from rows fetched with `limit + 1`, in the order of the query: an extra row only
+/// says that there is more past the page.
+fn page(mut rows: Vec<(MessageRow, UserRow)>, limit: i64) -> MessagePage {
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
     MessagePage {
         messages: rows
             .into_iter()

@@ -304,6 +304,13 @@ impl Client {
             .connect()
             .await
             .unwrap_or_else(|err| panic!("connect {url}: {err}"));
+        let client = Client::greeted(socket).await;
+        assert_eq!(client.hello["type"], "hello", "{}", client.hello);
+        client
+    }
+
+    /// A client on an open socket, once the server's first frame has come.
+    async fn greeted(socket: Socket) -> Client {
         let mut client = Client {
             socket,
             hello: Value::Null,
@@ -311,7 +318,6 @@ impl Client {
             next_id: 1,
         };
         client.hello = client.frame().await;
-        assert_eq!(client.hello["type"], "hello", "{}", client.hello);
         client
     }
 
@@ -497,16 +503,7 @@ impl Client {
             request = request.bearer_auth(token);
         }
         match request.connect().await {
-            Ok((_, socket)) => {
-                let mut client = Client {
-                    socket,
-                    hello: Value::Null,
-                    events: VecDeque::new(),
-                    next_id: 1,
-                };
-                client.hello = client.frame().await;
-                Ok(client)
-            }
+            Ok((_, socket)) => Ok(Client::greeted(socket).await),
             Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
                 Err(ConnectError::Status(status.as_u16()))
             }
