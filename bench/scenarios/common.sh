@@ -10,6 +10,9 @@
 # START_TRIES / STOP_TRIES (tenths of a second to wait for the server to start / stop),
 # SERVER_WRAP for a command the server runs under (e.g. `valgrind --tool=callgrind`; it
 # must exec the server so that the pid stays the server's).
+# PIN=1 (the default; the fan-out scenario sets 0) runs the server on SERVER_CPUS (default
+# core 0) and the load generator on BENCH_CPUS (default core 1) with taskset, so that
+# "sends/s on one server core" is a figure that transfers; PIN=0 lets both use every core.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -21,6 +24,19 @@ SERVER_BIN=${SERVER_BIN:-"$ROOT/target/release/palaver"}
 BENCH_BIN=${BENCH_BIN:-"$ROOT/target/release/palaver-bench"}
 SERVER_PID=""
 PG_DB=""
+PIN=${PIN:-1}
+SERVER_CPUS=${SERVER_CPUS:-0}
+BENCH_CPUS=${BENCH_CPUS:-1}
+SERVER_PIN=()
+BENCH_PIN=()
+if [ "$PIN" = 1 ]; then
+  command -v taskset >/dev/null || { echo "PIN=1 needs taskset (util-linux)" >&2; exit 2; }
+  SERVER_PIN=(taskset -c "$SERVER_CPUS")
+  BENCH_PIN=(taskset -c "$BENCH_CPUS")
+  echo "pinned: server on cpu $SERVER_CPUS, load generator on cpu $BENCH_CPUS" >&2
+else
+  echo "not pinned: server and load generator share every cpu" >&2
+fi
 WORK_DIR=""
 
 # Both the server and the load generator inherit this: as many open files as allowed.
@@ -69,7 +85,7 @@ start_server() {
     *) echo "BACKEND must be sqlite or postgres" >&2; exit 2 ;;
   esac
   # shellcheck disable=SC2086 # SERVER_WRAP is a command line, split on purpose.
-  RUST_LOG=${RUST_LOG:-warn} ${SERVER_WRAP:-} "$SERVER_BIN" --bind "127.0.0.1:$PORT" --database-url "$url" \
+  RUST_LOG=${RUST_LOG:-warn} "${SERVER_PIN[@]}" ${SERVER_WRAP:-} "$SERVER_BIN" --bind "127.0.0.1:$PORT" --database-url "$url" \
     --admin-token "$ADMIN_TOKEN" --rate 1000000 --burst 1000000 ${SERVER_ARGS:-} "$@" \
     >"$WORK_DIR/server.out" 2>"$WORK_DIR/server.err" &
   SERVER_PID=$!
@@ -89,7 +105,7 @@ bench() {
   local mode=$1
   shift
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-  "$BENCH_BIN" --server "127.0.0.1:$PORT" --admin-token "$ADMIN_TOKEN" --pid "$SERVER_PID" \
+  "${BENCH_PIN[@]}" "$BENCH_BIN" --server "127.0.0.1:$PORT" --admin-token "$ADMIN_TOKEN" --pid "$SERVER_PID" \
     --label "${SCENARIO:-$mode}/$BACKEND" "$mode" "$@"
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 }

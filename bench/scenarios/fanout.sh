@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fan-out: one group room of 1,000 connections, one sender, as fast as acks allow.
 # Usage: BACKEND=sqlite|postgres bench/scenarios/fanout.sh [extra palaver-bench load flags]
+PIN=${PIN:-0} # the fan-out target is for the whole machine
 source "$(dirname "$0")/common.sh"
 SCENARIO=fanout
 build

@@ -96,6 +96,20 @@ impl Admin {
         }
     }
 
+    /// The server's `/metrics` page (Prometheus text).
+    pub fn metrics_text(&self) -> Result<String> {
+        let url = format!("{}/metrics", self.base);
+        let response = self
+            .agent
+            .get(&url)
+            .set("Authorization", &self.bearer)
+            .call()
+            .map_err(|err| anyhow!("GET /metrics: {err}"))?;
+        response
+            .into_string()
+            .context("GET /metrics: unreadable answer")
+    }
+
     /// Waits until `/healthz` answers, at most `wait`.
     pub fn wait_healthy(&self, wait: Duration) -> Result<()> {
         let deadline = std::time::Instant::now() + wait;

@@ -13,6 +13,7 @@ use crate::admin::Admin;
 use crate::cli::{Common, LoadArgs};
 use crate::conn::{self, Outcome, Pace, Plan};
 use crate::procstat;
+use crate::promtext::{self, SumCount};
 use crate::report::{latency_fields, Report};
 use crate::stats::{Failures, Phase, Shared};
 use crate::threads;
@@ -141,6 +142,7 @@ pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
 
     shared.set_phase(Phase::Warmup);
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
+    let metrics_before = store_metrics(&admin).await?;
     let before = procstat::sample(common.pid)?;
     let bench_before = procstat::sample(Some(std::process::id()))?;
     let threads_before = threads::sample(common.pid)?;
@@ -152,6 +154,7 @@ pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
     let after = procstat::sample(common.pid)?;
     let bench_after = procstat::sample(Some(std::process::id()))?;
     let threads_after = threads::sample(common.pid)?;
+    let metrics_after = store_metrics(&admin).await?;
     shared
         .last_delivery_us
         .store(shared.now_us(), Ordering::Relaxed);
@@ -226,6 +229,13 @@ pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
     report.field("messages_committed", json!(last_seqs.iter().sum::<u64>()));
     server_fields(&mut report, common.pid.is_some(), &before, &after, measured);
     if common.pid.is_some() {
+        let cpu_us = (after.cpu_secs - before.cpu_secs) * 1e6;
+        let per = |count: u64| json!((count > 0).then(|| round(cpu_us / count as f64)));
+        report.field("server_cpu_us_per_send", per(acks));
+        report.field("server_cpu_us_per_delivery", per(deliveries));
+    }
+    store_fields(&mut report, &metrics_before, &metrics_after);
+    if common.pid.is_some() {
         report.field(
             "server_thread_cpu_pct",
             threads::busy(&threads_before, &threads_after, measured),
@@ -244,6 +254,43 @@ pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
         )),
     );
     Ok(report)
+}
+
+/// The store's commit histograms (latency and batch size) at one moment.
+struct StoreMetrics {
+    commit_seconds: SumCount,
+    batch_size: SumCount,
+}
+
+async fn store_metrics(admin: &Admin) -> Result<StoreMetrics> {
+    let admin = admin.clone();
+    let text = tokio::task::spawn_blocking(move || admin.metrics_text()).await??;
+    Ok(StoreMetrics {
+        commit_seconds: promtext::histogram(&text, "palaver_store_commit_seconds"),
+        batch_size: promtext::histogram(&text, "palaver_store_commit_batch_size"),
+    })
+}
+
+/// Commits made during the window, their mean latency and their mean batch size.
+fn store_fields(report: &mut Report, before: &StoreMetrics, after: &StoreMetrics) {
+    report.field(
+        "commits",
+        json!(after
+            .commit_seconds
+            .count_since(&before.commit_seconds)
+            .round() as u64),
+    );
+    report.field(
+        "commit_mean_ms",
+        json!(after
+            .commit_seconds
+            .mean_since(&before.commit_seconds)
+            .map(|secs| round(secs * 1000.0))),
+    );
+    report.field(
+        "commit_batch_mean",
+        json!(after.batch_size.mean_since(&before.batch_size).map(round)),
+    );
 }
 
 /// Server RSS at the end of the window, and its CPU use during it.

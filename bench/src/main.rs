@@ -8,6 +8,7 @@ mod conn;
 mod idle;
 mod load;
 mod procstat;
+mod promtext;
 mod report;
 mod stats;
 mod storm;
