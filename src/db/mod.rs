@@ -8,6 +8,7 @@ pub mod messages;
 pub mod models;
 pub mod rooms;
 pub mod schema;
+pub mod seq;
 pub mod store;
 pub mod users;
 pub mod writer;

@@ -29,6 +29,7 @@ diesel::table! {
         owner_id -> Nullable<BigInt>,
         pair_key -> Nullable<Text>,
         created_ms -> BigInt,
+        last_seq -> BigInt,
     }
 }
 

@@ -1,6 +1,7 @@
-//! Group commit: the one task that appends messages. It owns `seq` assignment, so a room's
-//! sequence has no gaps and no repeats however many rooms and connections send at once, and
-//! it folds every request that is waiting into one transaction.
+//! Group commit: the one task of a node that appends messages. It folds every request that
+//! is waiting into one transaction, which takes each room's `seq` from its locked room row
+//! (`db/seq.rs`), so a room's sequence has no gaps and no repeats however many rooms,
+//! connections and nodes send at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::models::{MessageRow, StoredMessage, UserRow};
 use super::schema::messages;
+use super::seq::{self, RoomSeqs};
 use crate::write_conn;
 
 /// A message to append. `seq` and the time are the writer's to give.
@@ -53,7 +55,6 @@ pub(crate) struct AppendJob {
 pub const MAX_BATCH: usize = 1024;
 
 pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<AppendJob>) {
-    let mut last_seq: HashMap<i64, i64> = HashMap::new();
     while let Some(first) = jobs_rx.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs[0].posts.len();
@@ -73,13 +74,9 @@ pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<Appen
             batch.push(job.posts);
         }
         let rooms: Vec<i64> = batch.iter().flatten().map(|post| post.room_id).collect();
-        let known: HashMap<i64, i64> = rooms
-            .iter()
-            .filter_map(|room| last_seq.get(room).map(|seq| (*room, *seq)))
-            .collect();
         let started = std::time::Instant::now();
-        match commit(&backend, batch, known).await {
-            Ok((outcomes, seqs)) => {
+        match commit(&backend, batch).await {
+            Ok(outcomes) => {
                 let metrics = &crate::metrics::METRICS;
                 metrics
                     .commit_latency
@@ -92,7 +89,6 @@ pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<Appen
                     .count();
                 metrics.messages_stored.inc_by(stored as u64);
                 log::trace!("committed {count} posts in {:?}", started.elapsed());
-                last_seq.extend(seqs);
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
@@ -106,9 +102,6 @@ pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<Appen
                     "append of {count} posts failed (rooms {}): {err}",
                     named.join(" ")
                 );
-                for room in rooms {
-                    last_seq.remove(&room);
-                }
                 for reply in replies {
                     let _ = reply.send(Err(err.clone()));
                 }
@@ -117,19 +110,19 @@ pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<Appen
     }
 }
 
-type CommitResult = (Vec<Vec<Appended>>, HashMap<i64, i64>);
+type CommitResult = Vec<Vec<Appended>>;
 
 /// One transaction for the whole batch, in a fixed handful of statements whatever its
-/// size: earlier messages for the batch's `client_msg_id`s, the last `seq` of rooms not
-/// seen before, one multi-row insert, one update of the senders' read positions.
-async fn commit(
-    backend: &Backend,
-    batch: Vec<Vec<NewPost>>,
-    known: HashMap<i64, i64>,
-) -> Result<CommitResult, StoreError> {
+/// size: lock the batch's room rows and read their last `seq`, look up earlier messages for
+/// the batch's `client_msg_id`s (after the lock, so a retry through another node is seen),
+/// one multi-row insert, one update of the rooms' last `seq`, one of the senders' read
+/// positions.
+async fn commit(backend: &Backend, batch: Vec<Vec<NewPost>>) -> Result<CommitResult, StoreError> {
     write_conn!(backend, conn => {
         conn.transaction::<CommitResult, StoreError, _>(async move |conn| {
-            let wanted = Lookups::of(&batch, &known);
+            let wanted = Lookups::of(&batch);
+            let seqs: HashMap<i64, i64> =
+                conn.lock_rooms(&wanted.rooms).await?.into_iter().collect();
             let earlier: Vec<MessageRow> = if wanted.client_ids.is_empty() {
                 Vec::new()
             } else {
@@ -140,29 +133,17 @@ async fn commit(
                     .load(conn)
                     .await?
             };
-            let last: Vec<(i64, Option<i64>)> = if wanted.unknown_rooms.is_empty() {
-                Vec::new()
-            } else {
-                messages::table
-                    .filter(messages::room_id.eq_any(&wanted.unknown_rooms))
-                    .group_by(messages::room_id)
-                    .select((messages::room_id, diesel::dsl::max(messages::seq)))
-                    .load(conn)
-                    .await?
-            };
-            let mut seqs = known;
-            for room in wanted.unknown_rooms {
-                seqs.insert(room, 0);
-            }
-            seqs.extend(last.into_iter().map(|(room, seq)| (room, seq.unwrap_or(0))));
             let plan = plan(batch, seqs, earlier, crate::clock::now_ms());
             if !plan.rows.is_empty() {
                 conn.insert_messages(plan.rows).await?;
             }
+            if let Some(sql) = seq::advance_sql(&plan.seqs) {
+                diesel::sql_query(sql).execute(conn).await?;
+            }
             if let Some(sql) = read_positions_sql(&plan.read_upto) {
                 diesel::sql_query(sql).execute(conn).await?;
             }
-            Ok((plan.outcomes, plan.seqs))
+            Ok(plan.outcomes)
         })
         .await
     })
@@ -170,13 +151,14 @@ async fn commit(
 
 /// What a batch needs to look up before it can be planned.
 struct Lookups {
+    /// Every room the batch appends to, ascending: the order their rows are locked in.
+    rooms: Vec<i64>,
     client_rooms: Vec<i64>,
     client_ids: Vec<String>,
-    unknown_rooms: Vec<i64>,
 }
 
 impl Lookups {
-    fn of(batch: &[Vec<NewPost>], known: &HashMap<i64, i64>) -> Lookups {
+    fn of(batch: &[Vec<NewPost>]) -> Lookups {
         let posts = || batch.iter().flatten();
         let mut client_rooms: Vec<i64> = posts()
             .filter(|post| post.client_msg_id.is_some())
@@ -185,20 +167,17 @@ impl Lookups {
         let mut client_ids: Vec<String> = posts()
             .filter_map(|post| post.client_msg_id.clone())
             .collect();
-        let mut unknown_rooms: Vec<i64> = posts()
-            .map(|post| post.room_id)
-            .filter(|room| !known.contains_key(room))
-            .collect();
-        for list in [&mut client_rooms, &mut unknown_rooms] {
+        let mut rooms: Vec<i64> = posts().map(|post| post.room_id).collect();
+        for list in [&mut client_rooms, &mut rooms] {
             list.sort_unstable();
             list.dedup();
         }
         client_ids.sort_unstable();
         client_ids.dedup();
         Lookups {
+            rooms,
             client_rooms,
             client_ids,
-            unknown_rooms,
         }
     }
 }
@@ -211,7 +190,7 @@ struct Plan {
     seqs: HashMap<i64, i64>,
 }
 
-/// Gives each new post the next `seq` of its room; a post whose `client_msg_id` its sender
+/// Gives each new post the next `seq` of its room (after `seqs`, read from the locked rows); a post whose `client_msg_id` its sender
 /// used before in that room (earlier, or earlier in this batch) is a duplicate instead.
 fn plan(
     batch: Vec<Vec<NewPost>>,
