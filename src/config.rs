@@ -1,5 +1,5 @@
 //! Command-line flags, each with an environment variable to fall back on: the server's
-//! (no subcommand) and the admin subcommands of `src/cli/` (`users`, `rooms`, `migrate`).
+//! (no subcommand) and the admin subcommands of `src/cli/` (`users`, `rooms`, `migrate`, `chat`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +35,8 @@ pub enum Command {
     Rooms(crate::cli::rooms::RoomsCommand),
     /// Create or update the database schema and list its migrations.
     Migrate(DatabaseArgs),
+    /// Chat from a terminal: send stdin's JSON lines, print the server's frames.
+    Chat(crate::cli::chat::ChatArgs),
 }
 
 /// The database a subcommand works on.

@@ -1,4 +1,4 @@
-//! The error codes of the protocol (PROTOCOL.md section 2) and the one place where errors
+//! The error codes of the protocol (docs/protocol.md section 2) and the one place where errors
 //! from elsewhere (the store, actor mailboxes) become them.
 
 use serde::Serialize;

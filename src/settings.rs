@@ -1,4 +1,4 @@
-//! Tunables shared by the actors and the HTTP layer, with the defaults PROTOCOL.md names.
+//! Tunables shared by the actors and the HTTP layer, with the defaults docs/protocol.md names.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! End-to-end: the admin HTTP API of PROTOCOL.md section 7 (users, tokens, connections,
+//! End-to-end: the admin HTTP API of docs/protocol.md section 7 (users, tokens, connections,
 //! rooms, members, messages, broadcast, stats; not /metrics nor bots): status codes, bodies,
 //! pagination, the 401 of every route and the events each change sends. On both backends.
 

@@ -1,4 +1,4 @@
-//! End-to-end: every client command and server event of PROTOCOL.md sections 4 and 5, over
+//! End-to-end: every client command and server event of docs/protocol.md sections 4 and 5, over
 //! real WebSockets against the real server, on both backends.
 
 mod common;

@@ -1,6 +1,6 @@
 //! End-to-end: the admin command line (`palaver users`, `palaver rooms`, `palaver migrate`)
 //! run as the real binary on a temporary SQLite file, then the server started on the same
-//! file accepts the tokens and shows the rooms it made.
+//! file accepts the tokens and shows the rooms it made; `palaver chat` against a server.
 
 mod common;
 
@@ -218,4 +218,67 @@ fn a_bad_database_url_is_one_clear_line() {
         stderr.trim().starts_with("palaver: bad --database-url"),
         "{stderr}"
     );
+}
+
+/// `palaver chat`: stdin's lines go out as frames, every frame that comes back is one line on
+/// stdout, and at the end of stdin it waits for the last reply before closing.
+#[actix_rt::test]
+async fn palaver_chat_sends_stdin_lines_and_prints_frames() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let (_, amy) = server.user("amy").await;
+    let (bob_id, _) = server.user("bob").await;
+    let url = format!("{}/ws", server.base.replace("http://", "ws://"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
+        .args(["chat", "--url", &url, "--token", &amy])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start palaver chat");
+    let lines = format!(
+        "{}\n\n{}\nnot json\n",
+        json!({"type":"open_direct","id":1,"user":bob_id}),
+        json!({"type":"send","id":2,"room":"r_1","body":"hi bob"})
+    );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(lines.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("palaver chat ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let frames: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON frame a line"))
+        .collect();
+    assert_eq!(frames[0]["type"], "hello", "{frames:?}");
+    assert_eq!(frames[0]["user"]["name"], "amy");
+    let replies: Vec<&serde_json::Value> = frames
+        .iter()
+        .filter(|frame| frame["type"] == "ok" || frame["type"] == "error")
+        .collect();
+    assert_eq!(replies.len(), 3, "one reply per non-empty line: {frames:?}");
+    assert_eq!(replies[0]["data"]["room"]["id"], "r_1");
+    assert_eq!(replies[1]["data"]["message"]["body"], "hi bob");
+    assert_eq!(replies[2]["code"], "bad_request");
+    assert_eq!(replies[2]["id"], serde_json::Value::Null);
+    // The stored message is there for bob too.
+    let stored = server.stored_messages("r_1").await;
+    assert_eq!(stored.len(), 1);
+
+    // A bad token is one clear line and a failure, not a hang.
+    let refused = Command::new(env!("CARGO_BIN_EXE_palaver"))
+        .args(["chat", "--url", &url, "--token", "pv_nope"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run palaver chat");
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
 }

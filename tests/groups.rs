@@ -1,4 +1,4 @@
-//! End-to-end: groups and delivery (PROTOCOL.md sections 4 and 5): create_group, invite,
+//! End-to-end: groups and delivery (docs/protocol.md sections 4 and 5): create_group, invite,
 //! kick, leave and forget, history paging, join with and without after_seq, client_msg_id
 //! idempotency, presence, and a user's several connections. On both backends.
 

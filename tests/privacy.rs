@@ -1,4 +1,4 @@
-//! End-to-end: PROTOCOL.md section 8 privacy. A private room answers a non-member exactly as
+//! End-to-end: docs/protocol.md section 8 privacy. A private room answers a non-member exactly as
 //! a made-up room id does and sends them none of its events; a public group lets anyone
 //! join (becoming a member) but not send or read history before that. On both backends.
 

@@ -1,4 +1,4 @@
-//! End-to-end: every bad input of PROTOCOL.md section 2 (and the `bad_request` cases of
+//! End-to-end: every bad input of docs/protocol.md section 2 (and the `bad_request` cases of
 //! section 4) gets the right error code and echoed id, leaves the connection usable and
 //! stores nothing; the limits that close a connection (1008, 1009, 4001) and the 401 of
 //! the WebSocket upgrade. On both backends.

@@ -1,4 +1,4 @@
-// connection.js: the one WebSocket to the server (PROTOCOL.md sections 1 and 2).
+// connection.js: the one WebSocket to the server (docs/protocol.md sections 1 and 2).
 // It matches replies to requests by id, hands server events to the app, and reconnects
 // with exponential backoff when the connection drops. The browser answers the server's
 // pings by itself.

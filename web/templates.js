@@ -1,4 +1,4 @@
-// templates.js: renders a bot message's template (PROTOCOL.md section 6) as real buttons,
+// templates.js: renders a bot message's template (docs/protocol.md section 6) as real buttons,
 // quick replies, cards, carousels and images. `act(id, button)` is called when the user
 // clicks a button or a quick reply; it returns a promise, and the button stays disabled
 // until it settles. An unknown or malformed template falls back to the plain body.

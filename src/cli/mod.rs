@@ -1,7 +1,9 @@
 //! The admin command line: `palaver users …`, `palaver rooms …` and `palaver migrate` work
 //! on the database directly through the store (no server needed, and safe beside a running
-//! server on the same database), for the first minutes of a new install.
+//! server on the same database), for the first minutes of a new install; `palaver chat`
+//! is a terminal client of a running server.
 
+pub mod chat;
 pub mod migrate;
 pub mod rooms;
 pub mod users;
@@ -38,6 +40,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Users(command) => users::run(command),
         Command::Rooms(command) => rooms::run(command),
         Command::Migrate(args) => migrate::run(&args),
+        Command::Chat(args) => chat::run(&args),
     }
 }
 

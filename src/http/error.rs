@@ -1,5 +1,5 @@
 //! Errors of the HTTP API: `{"error":{"code":…,"message":…}}` with the status that goes
-//! with the code (PROTOCOL.md section 7).
+//! with the code (docs/protocol.md section 7).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};

@@ -1,4 +1,4 @@
-//! Client frames, parsed once into a [`Command`] (PROTOCOL.md sections 2 and 4). Everything
+//! Client frames, parsed once into a [`Command`] (docs/protocol.md sections 2 and 4). Everything
 //! a client can get wrong is caught here, before any actor sees the command.
 
 use serde_json::{Map, Value};

@@ -78,7 +78,7 @@ pub fn hello(session: &str, user: &UserView, heartbeat_s: u64) -> Frame {
     }))
 }
 
-/// Server events of PROTOCOL.md section 5.
+/// Server events of docs/protocol.md section 5.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {

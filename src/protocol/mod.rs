@@ -1,4 +1,4 @@
-//! The wire protocol of PROTOCOL.md: parsing client frames, building server frames, and
+//! The wire protocol of docs/protocol.md: parsing client frames, building server frames, and
 //! the objects both carry.
 
 pub mod command;

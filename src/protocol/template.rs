@@ -1,4 +1,4 @@
-//! Rich templates of PROTOCOL.md section 6 (text, buttons, quick replies, card, carousel,
+//! Rich templates of docs/protocol.md section 6 (text, buttons, quick replies, card, carousel,
 //! image): their typed form, validation with errors that name the place, and the button
 //! and reply ids a template offers.
 

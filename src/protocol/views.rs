@@ -1,4 +1,4 @@
-//! The objects of PROTOCOL.md section 3 (User, Room, Message) as they go on the wire.
+//! The objects of docs/protocol.md section 3 (User, Room, Message) as they go on the wire.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -96,7 +96,7 @@ pub struct MessageView {
     pub ts: String,
     pub sender: UserView,
     pub body: String,
-    /// A template of PROTOCOL.md section 6 (bots and the system only).
+    /// A template of docs/protocol.md section 6 (bots and the system only).
     pub template: Option<Value>,
     pub client_msg_id: Option<String>,
     /// `{"message":"m_…","id":"b1"}` on a user's answer to a button or quick reply.

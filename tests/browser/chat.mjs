@@ -137,7 +137,7 @@ function picture(label, hue) {
 }
 
 /**
- * Every template kind of PROTOCOL.md section 6, posted through the admin API into a room of
+ * Every template kind of docs/protocol.md section 6, posted through the admin API into a room of
  * amy's (bots are not built yet, so the sender is `system`): each renders as real buttons,
  * cards, a carousel, an image and quick replies, and a click sends an `action` frame that
  * names the message and the button.

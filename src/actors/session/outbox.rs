@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::protocol::Frame;
 
-/// WebSocket close codes of PROTOCOL.md section 2.
+/// WebSocket close codes of docs/protocol.md section 2.
 pub mod close {
     pub const NORMAL: u16 = 1000;
     pub const GOING_AWAY: u16 = 1001;

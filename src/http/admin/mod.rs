@@ -1,4 +1,4 @@
-//! The admin HTTP API of PROTOCOL.md section 7, under `/admin`; every route needs the
+//! The admin HTTP API of docs/protocol.md section 7, under `/admin`; every route needs the
 //! admin token.
 
 pub mod bots;
@@ -57,7 +57,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn unknown_route(_: Admin) -> Result<HttpResponse, ApiError> {
-    Err(ProtoError::not_found("no such admin route; see PROTOCOL.md section 7").into())
+    Err(ProtoError::not_found("no such admin route; see docs/protocol.md section 7").into())
 }
 
 /// A request body, which must be a JSON object.

@@ -23,7 +23,7 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// A code of PROTOCOL.md section 2 (`bad_request`, `not_found`, `conflict`, …).
+    /// A code of docs/protocol.md section 2 (`bad_request`, `not_found`, `conflict`, …).
     pub code: String,
     pub message: String,
 }
@@ -36,9 +36,9 @@ pub struct Empty {}
 #[openapi(
     info(
         title = "Palaver admin API",
-        description = "The admin HTTP API of PROTOCOL.md section 7. Every /admin route needs \
+        description = "The admin HTTP API of docs/protocol.md section 7. Every /admin route needs \
             `Authorization: Bearer ADMIN_TOKEN`. Errors are `{\"error\":{\"code\",\"message\"}}` \
-            with the codes of PROTOCOL.md section 2.",
+            with the codes of docs/protocol.md section 2.",
     ),
     paths(
         users::create,

@@ -92,7 +92,7 @@ pub struct MessagePage {
 pub struct PostMessage {
     /// Plain text, 1 to 4,000 characters.
     pub body: String,
-    /// A template of PROTOCOL.md section 6 (`{"kind":"buttons",…}`), or null.
+    /// A template of docs/protocol.md section 6 (`{"kind":"buttons",…}`), or null.
     pub template: Option<Value>,
 }
 
