@@ -7,9 +7,10 @@ use std::time::Duration;
 use actix::Actor;
 use actix_web::{web, App, HttpServer};
 
-use crate::actors::hub::Hub;
+use crate::actors::hub::{Hub, InstallBot};
 use crate::actors::presence::Presence;
 use crate::actors::session::rate_limit::RateLimit;
+use crate::bots::{loader, Definition};
 use crate::config::ServerArgs;
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::http::{self, AppState};
@@ -73,7 +74,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         store.backend_name(),
         args.database_url_for_log()
     );
-    let bots = crate::bots::loader::initial(args.bots.as_deref()).map_err(StartError::Bot)?;
+    let bots = loader::initial(args.bots.as_deref()).map_err(StartError::Bot)?;
     let admin_token = admin_token(&args);
     let workers = args
         .workers
@@ -85,7 +86,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             .ok_or(StartError::NoSystemUser)?;
         let presence = Presence::default();
         let hub = Hub::new(store.clone(), presence.clone(), settings.clone(), workers).start();
-        let started = crate::bots::loader::install(&store, &hub, bots)
+        let started = install_bots(&store, &hub, bots)
             .await
             .map_err(StartError::Bot)?;
         log::info!("{started} bots running");
@@ -119,6 +120,41 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         log::info!("stopped");
         Ok(())
     })
+}
+
+/// Stores `definitions`, then starts every stored bot (including those added earlier
+/// through the admin API); answers how many run.
+async fn install_bots(
+    store: &Store,
+    hub: &actix::Addr<Hub>,
+    definitions: Vec<Definition>,
+) -> Result<usize, String> {
+    for definition in &definitions {
+        let document =
+            serde_json::to_string(&definition.document).map_err(|err| err.to_string())?;
+        store
+            .put_bot(definition.id(), &definition.document.name, document)
+            .await
+            .map_err(|err| format!("bot {}: {err}", definition.id()))?;
+    }
+    let stored = store.bots().await.map_err(|err| err.to_string())?;
+    let mut started = 0;
+    for (document, user) in stored {
+        match loader::parse(&document) {
+            Ok(definition) => {
+                hub.do_send(InstallBot {
+                    definition: Arc::new(definition),
+                    user,
+                });
+                started += 1;
+            }
+            Err(err) => log::warn!(
+                "stored bot {:?} is not valid and stays off: {err}",
+                user.handle
+            ),
+        }
+    }
+    Ok(started)
 }
 
 impl ServerArgs {

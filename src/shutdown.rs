@@ -1,22 +1,13 @@
-//! Shutdown as a type of its own: on SIGTERM or Ctrl-C the server stops accepting, closes
-//! every connection with 1001, lets the commits in flight finish, and exits 0. Actors that
-//! are dropped while it runs know they were not crashing.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! Shutdown in order: on SIGTERM or Ctrl-C the server tells the hub (which closes every
+//! connection with 1001 and restarts no child from then on), stops accepting, lets the
+//! commits in flight finish, and exits 0.
 
 use actix::Addr;
 use actix_web::dev::ServerHandle;
 
-use crate::actors::hub::{CloseAll, Hub};
+use crate::actors::hub::{self, Hub};
 use crate::actors::outbox::close;
 use crate::db::Store;
-
-static IN_PROGRESS: AtomicBool = AtomicBool::new(false);
-
-/// True once shutdown has begun: an actor dropped now is not restarted.
-pub fn in_progress() -> bool {
-    IN_PROGRESS.load(Ordering::Acquire)
-}
 
 pub struct Shutdown {
     pub hub: Addr<Hub>,
@@ -32,17 +23,15 @@ impl Shutdown {
     }
 
     pub async fn run(self) {
-        IN_PROGRESS.store(true, Ordering::Release);
         log::info!("shutting down: closing connections, finishing commits");
-        let closed = self
-            .hub
-            .send(CloseAll {
-                code: close::GOING_AWAY,
-                reason: "server shutting down",
-            })
-            .await
-            .unwrap_or(0);
-        log::info!("closed {closed} connections");
+        let closing = self.hub.send(hub::Shutdown {
+            code: close::GOING_AWAY,
+            reason: "server shutting down",
+        });
+        match closing.await {
+            Ok(closed) => log::info!("closed {closed} connections"),
+            Err(err) => log::error!("the hub did not close the connections: {err}"),
+        }
         self.server.stop(true).await;
         match self.store.flush().await {
             Ok(()) => log::info!("every commit in flight is done"),

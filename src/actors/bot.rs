@@ -9,8 +9,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::{json, Value};
 
-use super::hub::{BotCrashed, GetRoom, Hub};
-use super::room::Post;
+use super::messages::{BotCrashed, BotSupervisor, GetRoom, Post, Turn};
 use crate::bots::definition::{Behaviour, Definition, Utterance};
 use crate::bots::script::Input;
 use crate::bots::webhook::{self, WebhookError};
@@ -27,7 +26,7 @@ pub struct Bot {
     definition: Arc<Definition>,
     user: UserRow,
     store: Store,
-    hub: Addr<Hub>,
+    supervisor: BotSupervisor,
     client: Option<awc::Client>,
     conversations: HashMap<i64, Conversation>,
     webhook_calls: usize,
@@ -40,18 +39,6 @@ struct Conversation {
     state: Option<String>,
     busy: bool,
     waiting: VecDeque<Turn>,
-}
-
-/// Something the bot must answer.
-#[derive(Clone, Debug)]
-pub enum Turn {
-    /// The room was just opened: greet.
-    Greet { user: UserRow },
-    /// The user wrote or pressed something (the stored message).
-    Heard {
-        user: UserRow,
-        message: Box<StoredMessage>,
-    },
 }
 
 #[derive(Message)]
@@ -75,12 +62,17 @@ pub struct Reload {
 pub struct Retire;
 
 impl Bot {
-    pub fn new(definition: Arc<Definition>, user: UserRow, store: Store, hub: Addr<Hub>) -> Bot {
+    pub fn new(
+        definition: Arc<Definition>,
+        user: UserRow,
+        store: Store,
+        supervisor: BotSupervisor,
+    ) -> Bot {
         Bot {
             definition,
             user,
             store,
-            hub,
+            supervisor,
             client: None,
             conversations: HashMap::new(),
             webhook_calls: 0,
@@ -121,7 +113,11 @@ impl Bot {
             if called_webhook {
                 actor.webhook_calls = actor.webhook_calls.saturating_sub(1);
             }
-            let (store, hub, sender) = (actor.store.clone(), actor.hub.clone(), actor.user.clone());
+            let (store, supervisor, sender) = (
+                actor.store.clone(),
+                actor.supervisor.clone(),
+                actor.user.clone(),
+            );
             ctx.spawn(
                 async move {
                     if let Some(state) = &state {
@@ -131,7 +127,7 @@ impl Bot {
                             );
                         }
                     }
-                    say(&hub, room_id, sender, utterances, &bot).await;
+                    say(&supervisor, room_id, sender, utterances, &bot).await;
                     state
                 }
                 .into_actor(actor)
@@ -272,17 +268,22 @@ fn choice_of(message: &StoredMessage) -> Option<String> {
 
 /// Posts the bot's messages into the room, in order.
 async fn say(
-    hub: &Addr<Hub>,
+    supervisor: &BotSupervisor,
     room_id: i64,
     sender: UserRow,
     utterances: Vec<Utterance>,
     bot: &str,
 ) {
-    let Ok(room) = hub.send(GetRoom { id: room_id }).await else {
-        return;
+    let room = match supervisor.get_room.send(GetRoom { id: room_id }).await {
+        Ok(room) => room,
+        Err(err) => {
+            log::warn!("bot {bot} in r_{room_id}: the hub did not answer: {err}");
+            return;
+        }
     };
     for utterance in utterances {
         let posted = room
+            .post
             .send(Post {
                 sender: sender.clone(),
                 body: utterance.body,
@@ -348,9 +349,9 @@ impl Handler<Retire> for Bot {
 
 impl Drop for Bot {
     fn drop(&mut self) {
-        if !self.stopped_cleanly && !crate::shutdown::in_progress() {
-            log::error!("bot {}: actor crashed; restarting it", self.definition.id());
-            self.hub.do_send(BotCrashed {
+        if !self.stopped_cleanly {
+            log::error!("bot {}: actor crashed", self.definition.id());
+            self.supervisor.crashed.do_send(BotCrashed {
                 id: self.definition.id().to_string(),
             });
         }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use actix::{Actor, Addr};
 
 use super::hub::Hub;
+use super::messages::Caller;
+use super::outbox::{Outbox, OutboxDrain};
 use super::presence::Presence;
-use super::session::outbox::OutboxDrain;
-use super::{Caller, Outbox};
+use super::room::Room;
 use crate::db::models::{UserKind, UserRow};
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::settings::Settings;
@@ -67,6 +68,14 @@ impl Fixture {
             },
             drain,
         )
+    }
+
+    /// The actor of a room, started if there is none.
+    pub async fn room(&self, id: i64) -> Addr<Room> {
+        self.hub
+            .send(super::hub::RoomAddr { id })
+            .await
+            .expect("hub")
     }
 
     pub async fn group(&self, owner: &UserRow, members: &[&UserRow], public: bool) -> i64 {

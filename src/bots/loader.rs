@@ -1,15 +1,11 @@
-//! Loads bot definitions at start: from the `--bots` folder (every `*.json`), or the demo
-//! bot when no folder is given; stores them and starts every stored bot.
+//! Reads bot definitions: from the `--bots` folder (every `*.json`), or the demo bot when
+//! no folder is given. Storing and starting them is the server's wiring (`server.rs`).
 
 use std::path::Path;
-use std::sync::Arc;
 
-use actix::Addr;
 use serde_json::Value;
 
 use super::definition::Definition;
-use crate::actors::hub::{Hub, InstallBot};
-use crate::db::Store;
 
 /// Reads and checks every definition in `dir`; an error names the file and the place.
 pub fn read_dir(dir: &Path) -> Result<Vec<Definition>, String> {
@@ -40,39 +36,4 @@ pub fn initial(dir: Option<&Path>) -> Result<Vec<Definition>, String> {
         Some(dir) => read_dir(dir),
         None => parse(super::DEMO_BOT).map(|demo| vec![demo]),
     }
-}
-
-/// Stores `definitions`, then starts every stored bot (including those added earlier
-/// through the admin API).
-pub async fn install(
-    store: &Store,
-    hub: &Addr<Hub>,
-    definitions: Vec<Definition>,
-) -> Result<usize, String> {
-    for definition in &definitions {
-        let document =
-            serde_json::to_string(&definition.document).map_err(|err| err.to_string())?;
-        store
-            .put_bot(definition.id(), &definition.document.name, document)
-            .await
-            .map_err(|err| format!("bot {}: {err}", definition.id()))?;
-    }
-    let stored = store.bots().await.map_err(|err| err.to_string())?;
-    let mut started = 0;
-    for (document, user) in stored {
-        match parse(&document) {
-            Ok(definition) => {
-                hub.do_send(InstallBot {
-                    definition: Arc::new(definition),
-                    user,
-                });
-                started += 1;
-            }
-            Err(err) => log::warn!(
-                "stored bot {:?} is not valid and stays off: {err}",
-                user.handle
-            ),
-        }
-    }
-    Ok(started)
 }

@@ -7,8 +7,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::auth::client_token;
 use super::error::ApiError;
 use super::AppState;
-use crate::actors::session::{outbox, Closed, Session};
-use crate::actors::Outbox;
+use crate::actors::hub::Hub;
+use crate::actors::messages::Closed;
+use crate::actors::outbox::{self, Outbox};
+use crate::actors::session::Session;
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -31,7 +33,7 @@ pub async fn upgrade(
     let (outbox, drain) = Outbox::new(settings.outbound_queue);
     let key = Session::new_key();
     log::debug!("session {key}: u_{} connected", user.id);
-    let (hub, store) = (state.hub.clone(), state.store.clone());
+    let (hub, store) = (Hub::session_supervisor(&state.hub), state.store.clone());
     let session = Session::create(move |ctx| {
         ctx.add_stream(stream);
         Session::new(key, user, outbox, hub, store, settings)

@@ -4,9 +4,9 @@ use actix::prelude::*;
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::requests::{detached, later, ready, Answer, Reply};
+use super::requests::{detached, later, ready, Answer};
 use super::{Room, State};
-use crate::actors::Caller;
+use crate::actors::messages::{Caller, Reply};
 use crate::error::ProtoError;
 use crate::protocol::views::MessageView;
 use crate::protocol::Event;

@@ -5,10 +5,9 @@ use actix::prelude::*;
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::requests::{later, ready, AdminReply, Answer, Reply};
-use super::{Access, Member, Room, State, Subscriber};
-use crate::actors::hub::NotifyUser;
-use crate::actors::{Caller, SessionKey};
+use super::requests::{later, ready, Answer};
+use super::{Access, Member, Room, State};
+use crate::actors::messages::{AdminReply, Caller, NotifyUser, Reply, SessionKey, Subscriber};
 use crate::db::models::{MessagePage, RoomKind, UserRow};
 use crate::db::StoreError;
 use crate::error::ProtoError;
@@ -244,7 +243,7 @@ impl Room {
                         }
                         .frame();
                         for user_id in members {
-                            room.hub.do_send(NotifyUser {
+                            room.supervisor.notify.do_send(NotifyUser {
                                 user_id,
                                 except: None,
                                 frame: frame.clone(),
@@ -276,7 +275,7 @@ impl Room {
         .frame();
         self.broadcast(&joined, |_, _| true);
         if let Some(view) = self.view_for(user_id) {
-            self.hub.do_send(NotifyUser {
+            self.supervisor.notify.do_send(NotifyUser {
                 user_id,
                 except: except.cloned(),
                 frame: Event::RoomAdded { room: view }.frame(),
@@ -300,7 +299,7 @@ impl Room {
             .frame();
             self.broadcast(&left, |_, _| true);
         }
-        self.hub.do_send(NotifyUser {
+        self.supervisor.notify.do_send(NotifyUser {
             user_id,
             except,
             frame: Event::RoomRemoved { room }.frame(),

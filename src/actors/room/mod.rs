@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::hub::{Hub, RoomCrashed, RoomStopped};
+use super::messages::{
+    Inheritance, RoomCrashed, RoomHandle, RoomStopped, RoomSupervisor, SessionKey, Subscriber,
+};
 use super::presence::Presence;
-use super::{Outbox, SessionKey};
 use crate::db::models::{RoomKind, RoomRow, RoomSnapshot, UserRow};
 use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
@@ -27,7 +28,7 @@ use crate::settings::Settings;
 
 #[cfg(test)]
 pub use requests::Crash;
-pub use requests::{AdminOp, AdminReply, Post, Reply, Request, RoomOp, Subscribers, Unsubscribe};
+pub use requests::Subscribers;
 
 /// How often a room checks whether it has been idle long enough to stop.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
@@ -35,7 +36,7 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 pub struct Room {
     id: i64,
     store: Store,
-    hub: Addr<Hub>,
+    supervisor: RoomSupervisor,
     presence: Presence,
     settings: Arc<Settings>,
     state: State,
@@ -63,19 +64,6 @@ struct Member {
     read_seq: i64,
 }
 
-/// A connection that has joined the room and gets its events.
-#[derive(Clone)]
-pub struct Subscriber {
-    pub user_id: i64,
-    pub outbox: Outbox,
-}
-
-/// What a restarted room takes over from the one that crashed.
-pub struct Inheritance {
-    pub subscribers: HashMap<SessionKey, Subscriber>,
-    pub delivered_seq: i64,
-}
-
 /// How the caller stands towards the room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Access {
@@ -90,7 +78,7 @@ impl Room {
     pub fn new(
         id: i64,
         store: Store,
-        hub: Addr<Hub>,
+        supervisor: RoomSupervisor,
         presence: Presence,
         settings: Arc<Settings>,
         inheritance: Option<Inheritance>,
@@ -102,7 +90,7 @@ impl Room {
         Room {
             id,
             store,
-            hub,
+            supervisor,
             presence,
             settings,
             state: State::Loading,
@@ -110,6 +98,16 @@ impl Room {
             posting: posting::Pipeline::new(delivered_seq),
             last_activity: Instant::now(),
             stopped_cleanly: false,
+        }
+    }
+
+    /// How sessions, bots and the admin API reach the room behind `addr`.
+    pub fn handle(addr: &Addr<Room>) -> RoomHandle {
+        RoomHandle {
+            request: addr.clone().recipient(),
+            post: addr.clone().recipient(),
+            admin: addr.clone().recipient(),
+            unsubscribe: addr.clone().recipient(),
         }
     }
 
@@ -240,9 +238,9 @@ impl Room {
 
     fn stop_cleanly(&mut self, ctx: &mut Context<Self>) {
         self.stopped_cleanly = true;
-        self.hub.do_send(RoomStopped {
+        self.supervisor.stopped.do_send(RoomStopped {
             id: self.id,
-            addr: ctx.address(),
+            room: Room::handle(&ctx.address()),
         });
         ctx.stop();
     }
@@ -282,14 +280,11 @@ impl Actor for Room {
 
 impl Drop for Room {
     fn drop(&mut self) {
-        if self.stopped_cleanly || crate::shutdown::in_progress() {
+        if self.stopped_cleanly {
             return;
         }
-        log::error!(
-            "room r_{}: actor crashed; restarting it from the store",
-            self.id
-        );
-        self.hub.do_send(RoomCrashed {
+        log::error!("room r_{}: actor crashed", self.id);
+        self.supervisor.crashed.do_send(RoomCrashed {
             id: self.id,
             inheritance: Inheritance {
                 subscribers: std::mem::take(&mut self.subscribers),

@@ -7,12 +7,10 @@ use actix::prelude::*;
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::requests::{later, ready, Answer, Post, Reply};
+use super::requests::{later, ready, Answer};
 use super::Room;
-use crate::actors::bot::Turn;
-use crate::actors::hub::ToBot;
-use crate::actors::outbox::close;
-use crate::actors::{Caller, Outbox, SessionKey};
+use crate::actors::messages::{Caller, Post, Reply, SessionKey, ToBot, Turn};
+use crate::actors::outbox::{close, Outbox};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{Appended, NewPost, StoreError};
 use crate::error::ProtoError;
@@ -285,7 +283,7 @@ impl Room {
         else {
             return;
         };
-        self.hub.do_send(ToBot {
+        self.supervisor.to_bot.do_send(ToBot {
             bot,
             room_id: self.id,
             turn: Turn::Heard {

@@ -1,104 +1,17 @@
-//! The messages a room answers, and the handlers that route each to its part of the room.
+//! The handlers that route each message a room answers (defined in
+//! [`crate::actors::messages`]) to its part of the room.
 
 use actix::prelude::*;
 use futures_util::FutureExt;
-use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{Room, State, Subscriber};
-use crate::actors::{Caller, Outbox, SessionKey};
-use crate::db::models::{StoredMessage, UserRow};
+use super::{Room, State};
+use crate::actors::messages::{
+    AdminOp, AdminReply, Post, Reply, Request, RoomOp, SessionKey, Subscriber, Unsubscribe,
+};
+use crate::actors::outbox::Outbox;
+use crate::db::models::StoredMessage;
 use crate::error::ProtoError;
-use crate::protocol::views::{RoomView, UserView};
-use crate::protocol::ReplyId;
-
-/// A command from a connection.
-#[derive(Message)]
-#[rtype(result = "Result<Reply, ProtoError>")]
-pub struct Request {
-    pub caller: Caller,
-    pub reply_id: ReplyId,
-    pub op: RoomOp,
-}
-
-#[derive(Clone, Debug)]
-pub enum RoomOp {
-    Join {
-        after_seq: Option<i64>,
-        limit: i64,
-    },
-    Leave {
-        forget: bool,
-    },
-    Send {
-        body: String,
-        client_msg_id: Option<String>,
-    },
-    History {
-        before_seq: Option<i64>,
-        limit: i64,
-    },
-    Read {
-        seq: i64,
-    },
-    Typing,
-    Invite {
-        user: UserRow,
-    },
-    Kick {
-        user_id: i64,
-    },
-    Action {
-        message: String,
-        choice: String,
-    },
-}
-
-/// How a command was answered.
-#[derive(Debug)]
-pub enum Reply {
-    /// The session writes `{"type":"ok","data":…}`.
-    Data(Value),
-    /// The room already wrote the reply into the caller's outbox, in its place among the
-    /// room's events (the `ok` of a `send` comes before its `message` event).
-    Written,
-}
-
-/// A message from someone who is not a connection: the system (admin API) or a bot.
-#[derive(Message)]
-#[rtype(result = "Result<StoredMessage, ProtoError>")]
-pub struct Post {
-    pub sender: UserRow,
-    pub body: String,
-    pub template: Option<Value>,
-    pub action: Option<Value>,
-}
-
-/// The admin API's changes to a room.
-#[derive(Message)]
-#[rtype(result = "Result<AdminReply, ProtoError>")]
-pub enum AdminOp {
-    Describe,
-    AddMember { user: UserRow },
-    RemoveMember { user_id: i64 },
-    Delete,
-}
-
-#[derive(Debug)]
-pub enum AdminReply {
-    Described {
-        room: RoomView,
-        members: Vec<UserView>,
-    },
-    Done,
-}
-
-/// A connection went away.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Unsubscribe {
-    pub session: SessionKey,
-}
 
 /// The connections that joined the room (for presence).
 #[derive(Message)]

@@ -4,10 +4,10 @@
 use actix::prelude::*;
 use serde_json::{json, Value};
 
-use super::{AdminOp, Crash, Post, Reply, Request, Room, RoomOp};
-use crate::actors::hub::GetRoom;
+use super::{Crash, Room};
+use crate::actors::messages::{AdminOp, Caller, Post, Reply, Request, RoomOp};
+use crate::actors::outbox::OutboxDrain;
 use crate::actors::testing::Fixture;
-use crate::actors::Caller;
 use crate::error::ErrorCode;
 use crate::protocol::ReplyId;
 
@@ -43,7 +43,7 @@ async fn join(room: &Addr<Room>, caller: &Caller) {
 async fn failed_send(
     room: &Addr<Room>,
     caller: &Caller,
-    out: &mut crate::actors::session::outbox::OutboxDrain,
+    out: &mut OutboxDrain,
 ) -> (String, String) {
     match ask(room, caller, send("hi")).await {
         Err(err) => (err.code.as_str().to_string(), err.message),
@@ -71,7 +71,7 @@ async fn sends_get_consecutive_seq_and_reach_every_joined_connection_in_order() 
     let amy = fixture.user("amy").await;
     let bob = fixture.user("bob").await;
     let id = fixture.group(&amy, &[&bob], false).await;
-    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let room = fixture.room(id).await;
     let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
     let (bob_conn, mut bob_out) = fixture.connection(&bob, "s_bob");
     join(&room, &amy_conn).await;
@@ -103,7 +103,7 @@ async fn the_sender_gets_its_ok_before_its_own_message_event() {
     let fixture = Fixture::new();
     let amy = fixture.user("amy").await;
     let id = fixture.group(&amy, &[], false).await;
-    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let room = fixture.room(id).await;
     let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
     join(&room, &amy_conn).await;
     amy_out.next_json().await;
@@ -122,7 +122,7 @@ async fn a_repeated_client_msg_id_returns_the_first_message_and_delivers_nothing
     let fixture = Fixture::new();
     let amy = fixture.user("amy").await;
     let id = fixture.group(&amy, &[], false).await;
-    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let room = fixture.room(id).await;
     let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
     let first = RoomOp::Send {
         body: "one".into(),
@@ -150,13 +150,9 @@ async fn membership_rules_hold() {
     let eve = fixture.user("eve").await;
     let private = fixture.group(&amy, &[&bob], false).await;
     let public = fixture.group(&amy, &[], true).await;
-    let private_room = fixture
-        .hub
-        .send(GetRoom { id: private })
-        .await
-        .expect("hub");
-    let public_room = fixture.hub.send(GetRoom { id: public }).await.expect("hub");
-    let missing_room = fixture.hub.send(GetRoom { id: 9999 }).await.expect("hub");
+    let private_room = fixture.room(private).await;
+    let public_room = fixture.room(public).await;
+    let missing_room = fixture.room(9999).await;
     let (eve_conn, mut eve_out) = fixture.connection(&eve, "s_eve");
     let (bob_conn, _bob_out) = fixture.connection(&bob, "s_bob");
     let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
@@ -216,7 +212,7 @@ async fn read_positions_move_forward_only_and_are_checked() {
     let amy = fixture.user("amy").await;
     let bob = fixture.user("bob").await;
     let id = fixture.group(&amy, &[&bob], false).await;
-    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let room = fixture.room(id).await;
     let (amy_conn, _amy_out) = fixture.connection(&amy, "s_amy");
     let (bob_conn, _) = fixture.connection(&bob, "s_bob");
     for n in 0..3 {
@@ -246,12 +242,8 @@ async fn a_crashed_room_is_restarted_from_the_store_and_nothing_else_notices() {
     let bob = fixture.user("bob").await;
     let crashing = fixture.group(&amy, &[&bob], false).await;
     let steady = fixture.group(&amy, &[&bob], false).await;
-    let room = fixture
-        .hub
-        .send(GetRoom { id: crashing })
-        .await
-        .expect("hub");
-    let other = fixture.hub.send(GetRoom { id: steady }).await.expect("hub");
+    let room = fixture.room(crashing).await;
+    let other = fixture.room(steady).await;
     let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
     let (bob_conn, _) = fixture.connection(&bob, "s_bob");
     join(&room, &amy_conn).await;
@@ -264,11 +256,7 @@ async fn a_crashed_room_is_restarted_from_the_store_and_nothing_else_notices() {
     room.do_send(Crash);
     let mut restarted = room.clone();
     for _ in 0..100 {
-        restarted = fixture
-            .hub
-            .send(GetRoom { id: crashing })
-            .await
-            .expect("hub");
+        restarted = fixture.room(crashing).await;
         if restarted != room && restarted.connected() {
             break;
         }
@@ -288,7 +276,7 @@ async fn a_crashed_room_is_restarted_from_the_store_and_nothing_else_notices() {
     assert_eq!(event["message"]["seq"], 2);
     assert_eq!(event["message"]["body"], "after");
     // The other room never noticed.
-    let same = fixture.hub.send(GetRoom { id: steady }).await.expect("hub");
+    let same = fixture.room(steady).await;
     assert!(same == other && other.connected());
     ask(&other, &bob_conn, send("elsewhere"))
         .await
@@ -307,7 +295,7 @@ async fn system_posts_and_deletion() {
         .expect("store")
         .expect("system user");
     let id = fixture.group(&amy, &[], false).await;
-    let room = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let room = fixture.room(id).await;
     let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
     join(&room, &amy_conn).await;
     amy_out.next_json().await;

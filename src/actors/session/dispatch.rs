@@ -5,10 +5,10 @@ use actix::prelude::*;
 use serde_json::json;
 
 use super::Session;
-use crate::actors::bot::Turn;
-use crate::actors::hub::{FindBot, GetRoom, Hub, NotifyUser, ToBot};
-use crate::actors::room::{Reply, Request, Room, RoomOp};
-use crate::actors::Caller;
+use crate::actors::messages::{
+    Caller, FindBot, GetRoom, NotifyUser, Reply, Request, RoomHandle, RoomOp, SessionSupervisor,
+    ToBot, Turn,
+};
 use crate::db::models::{RoomKind, UserKind, UserRow};
 use crate::db::{RoomSummary, Store, StoreError};
 use crate::error::ProtoError;
@@ -19,14 +19,14 @@ use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId};
 /// What a command needs, detached from the actor so that it can run as a future.
 struct Context {
     caller: Caller,
-    hub: Addr<Hub>,
+    hub: SessionSupervisor,
     store: Store,
 }
 
 /// A finished command: its answer, and the room the connection joined or left by it.
 struct Outcome {
     answer: Result<Reply, ProtoError>,
-    joined: Option<(i64, Addr<Room>)>,
+    joined: Option<(i64, RoomHandle)>,
     left: Option<i64>,
 }
 
@@ -133,7 +133,7 @@ impl Session {
         // A task of its own, not an actor future: it must progress while a later command
         // waits (in `ctx.wait`) for the pipeline to drain.
         actix_rt::spawn(async move {
-            let answer = addr.send(request).await;
+            let answer = addr.request.send(request).await;
             if let Err(err) = answer.map_err(ProtoError::from).and_then(|answer| answer) {
                 super::log_failure(&key, user_id, "send", Some(&room), &err);
                 outbox.push(frames::error(&id, &err));
@@ -148,7 +148,7 @@ async fn run(
     context: Context,
     reply_id: crate::protocol::ReplyId,
     command: Command,
-    joined: Option<Addr<Room>>,
+    joined: Option<RoomHandle>,
 ) -> Outcome {
     let op = match command {
         Command::Ping => return Ok(Reply::Data(frames::empty())).into(),
@@ -210,7 +210,7 @@ async fn run(
     };
     let addr = match joined {
         Some(addr) if addr.connected() => addr,
-        _ => match context.hub.send(GetRoom { id: room_id }).await {
+        _ => match context.hub.get_room.send(GetRoom { id: room_id }).await {
             Ok(addr) => addr,
             Err(err) => return Err(ProtoError::from(err)).into(),
         },
@@ -218,6 +218,7 @@ async fn run(
     let is_join = matches!(op, RoomOp::Join { .. });
     let is_leave = matches!(op, RoomOp::Leave { .. });
     let answer = match addr
+        .request
         .send(Request {
             caller: context.caller,
             reply_id,
@@ -264,7 +265,7 @@ async fn view_of(store: &Store, room_id: i64, viewer: i64) -> Result<RoomView, P
 async fn announce_room(context: &Context, room_id: i64, user_id: i64) -> Result<(), ProtoError> {
     let view = view_of(&context.store, room_id, user_id).await?;
     let except = (user_id == context.caller.user.id).then(|| context.caller.session.clone());
-    context.hub.do_send(NotifyUser {
+    context.hub.notify.do_send(NotifyUser {
         user_id,
         except,
         frame: Event::RoomAdded { room: view }.frame(),
@@ -326,7 +327,12 @@ async fn open_direct(context: &Context, user: &str) -> Result<Reply, ProtoError>
 
 async fn open_bot(context: &Context, bot: String) -> Result<Reply, ProtoError> {
     let me = context.caller.user.id;
-    let Some(bot_user) = context.hub.send(FindBot { id: bot.clone() }).await? else {
+    let Some(bot_user) = context
+        .hub
+        .find_bot
+        .send(FindBot { id: bot.clone() })
+        .await?
+    else {
         return Err(ProtoError::not_found("no such bot"));
     };
     let (room, created) = context
@@ -335,7 +341,7 @@ async fn open_bot(context: &Context, bot: String) -> Result<Reply, ProtoError> {
         .await?;
     if created {
         announce_room(context, room.id, me).await?;
-        context.hub.do_send(ToBot {
+        context.hub.to_bot.do_send(ToBot {
             bot,
             room_id: room.id,
             turn: Turn::Greet {

@@ -3,7 +3,6 @@
 //! commands one at a time, so replies leave in the order the commands came.
 
 pub mod dispatch;
-pub mod outbox;
 pub mod pipeline;
 pub mod rate_limit;
 #[cfg(test)]
@@ -16,11 +15,11 @@ use std::time::Instant;
 use actix::prelude::*;
 use actix_ws::{AggregatedMessage, ProtocolError};
 
-use self::outbox::{close, Outbox};
 use self::rate_limit::{RateLimiter, Verdict};
-use super::hub::{Connect, Disconnect, Hub};
-use super::room::{Room, Unsubscribe};
-use super::{Caller, SessionKey};
+use super::messages::{
+    Caller, Closed, Connect, Disconnect, RoomHandle, SessionKey, SessionSupervisor, Unsubscribe,
+};
+use super::outbox::{close, Outbox};
 use crate::db::models::UserRow;
 use crate::db::Store;
 use crate::error::{ErrorCode, ProtoError};
@@ -32,27 +31,22 @@ pub struct Session {
     key: SessionKey,
     user: UserRow,
     outbox: Outbox,
-    hub: Addr<Hub>,
+    hub: SessionSupervisor,
     store: Store,
     settings: Arc<Settings>,
     /// Rooms this connection has joined, to leave them when it closes.
-    joined: HashMap<i64, Addr<Room>>,
+    joined: HashMap<i64, RoomHandle>,
     sends: pipeline::SendPipeline,
     limiter: RateLimiter,
     last_heard: Instant,
 }
-
-/// The connection was closed from outside (admin, shutdown, overflow): stop reading.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Closed;
 
 impl Session {
     pub fn new(
         key: SessionKey,
         user: UserRow,
         outbox: Outbox,
-        hub: Addr<Hub>,
+        hub: SessionSupervisor,
         store: Store,
         settings: Arc<Settings>,
     ) -> Session {
@@ -174,11 +168,11 @@ impl Actor for Session {
             self.settings.heartbeat.as_secs(),
         );
         self.outbox.push(hello);
-        self.hub.do_send(Connect {
+        self.hub.connect.do_send(Connect {
             user: self.user.clone(),
             session: self.key.clone(),
             outbox: self.outbox.clone(),
-            addr: ctx.address(),
+            closed: ctx.address().recipient(),
         });
         ctx.run_interval(self.settings.heartbeat, |session, ctx| {
             if session.outbox.is_closed() {
@@ -200,11 +194,11 @@ impl Actor for Session {
         crate::metrics::METRICS.connections_open.dec();
         self.outbox.close(close::NORMAL, "closing");
         for room in self.joined.values() {
-            room.do_send(Unsubscribe {
+            room.unsubscribe.do_send(Unsubscribe {
                 session: self.key.clone(),
             });
         }
-        self.hub.do_send(Disconnect {
+        self.hub.disconnect.do_send(Disconnect {
             user: self.user.clone(),
             session: self.key.clone(),
         });

@@ -9,10 +9,10 @@ use actix_ws::{AggregatedMessage, ProtocolError};
 use futures_channel::mpsc;
 use serde_json::{json, Value};
 
-use super::outbox::OutboxDrain;
 use super::rate_limit::RateLimit;
 use super::Session;
-use crate::actors::hub::Stats;
+use crate::actors::hub::{Hub, Stats};
+use crate::actors::outbox::OutboxDrain;
 use crate::actors::testing::Fixture;
 use crate::settings::Settings;
 
@@ -23,7 +23,7 @@ async fn session(fixture: &Fixture, name: &str) -> (Addr<Session>, Feed, OutboxD
     let (caller, drain) = fixture.connection(&user, &format!("s_{name}"));
     let (feed, frames) = mpsc::unbounded();
     let (hub, store, settings) = (
-        fixture.hub.clone(),
+        Hub::session_supervisor(&fixture.hub),
         fixture.store.clone(),
         fixture.settings.clone(),
     );

@@ -8,8 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::{Empty, ErrorBody};
 use super::{next_cursor, PageQuery};
-use crate::actors::hub::{GetRoom, NotifyUser};
-use crate::actors::room::{AdminOp, AdminReply, Post};
+use crate::actors::messages::{AdminOp, AdminReply, GetRoom, NotifyUser, Post};
 use crate::db::models::{RoomKind, UserKind};
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
@@ -242,7 +241,7 @@ pub async fn list(
 
 async fn ask_room(state: &AppState, id: &str, op: AdminOp) -> Result<AdminReply, ApiError> {
     let room = state.hub.send(GetRoom { id: room_id(id)? }).await?;
-    Ok(room.send(op).await??)
+    Ok(room.admin.send(op).await??)
 }
 
 /// One room and its members.
@@ -319,7 +318,7 @@ pub async fn add_member(
         return Err(ProtoError::no_such_user().into());
     }
     let addr = state.hub.send(GetRoom { id: room }).await?;
-    addr.send(AdminOp::AddMember { user }).await??;
+    addr.admin.send(AdminOp::AddMember { user }).await??;
     Ok(HttpResponse::Created().json(Empty {}))
 }
 
@@ -348,7 +347,7 @@ pub async fn remove_member(
     let room = room_id(&room)?;
     let user_id = super::users::find(&state, &user).await?.id;
     let addr = state.hub.send(GetRoom { id: room }).await?;
-    addr.send(AdminOp::RemoveMember { user_id }).await??;
+    addr.admin.send(AdminOp::RemoveMember { user_id }).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -434,6 +433,7 @@ pub async fn post_message(
     };
     let addr = state.hub.send(GetRoom { id: room }).await?;
     let message = addr
+        .post
         .send(Post {
             sender: state.system_user.clone(),
             body: text,

@@ -1,0 +1,162 @@
+//! The hub's bots: one actor per bot definition, installed at start and by the admin API,
+//! handed the turns of bot rooms, started again with its definition when it crashed.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::Hub;
+use crate::actors::bot::{Bot, Converse, Reload, Retire};
+use crate::actors::messages::{BotCrashed, FindBot, ToBot};
+use crate::bots::Definition;
+use crate::db::models::UserRow;
+
+pub(super) struct BotEntry {
+    definition: Arc<Definition>,
+    user: UserRow,
+    addr: Addr<Bot>,
+}
+
+impl Hub {
+    fn start_bot(&mut self, definition: Arc<Definition>, user: UserRow, hub: Addr<Hub>) {
+        let arbiter = self.next_arbiter();
+        let (store, started_definition, started_user) =
+            (self.store.clone(), definition.clone(), user.clone());
+        let supervisor = Hub::bot_supervisor(hub);
+        let addr = Bot::start_in_arbiter(&arbiter, move |_| {
+            Bot::new(started_definition, started_user, store, supervisor)
+        });
+        self.bots.insert(
+            definition.id().to_string(),
+            BotEntry {
+                definition,
+                user,
+                addr,
+            },
+        );
+    }
+}
+
+/// Starts a bot, or hands a running one its new definition.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InstallBot {
+    pub definition: Arc<Definition>,
+    pub user: UserRow,
+}
+
+impl Handler<InstallBot> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, install: InstallBot, ctx: &mut Context<Self>) {
+        match self.bots.get_mut(install.definition.id()) {
+            Some(entry) if entry.addr.connected() => {
+                entry.addr.do_send(Reload {
+                    definition: install.definition.clone(),
+                    user: install.user.clone(),
+                });
+                entry.definition = install.definition;
+                entry.user = install.user;
+            }
+            _ => self.start_bot(install.definition, install.user, ctx.address()),
+        }
+    }
+}
+
+/// Stops a bot; answers whether there was one.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct RemoveBot {
+    pub id: String,
+}
+
+impl Handler<RemoveBot> for Hub {
+    type Result = bool;
+
+    fn handle(&mut self, remove: RemoveBot, _: &mut Context<Self>) -> bool {
+        match self.bots.remove(&remove.id) {
+            Some(entry) => {
+                entry.addr.do_send(Retire);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Handler<FindBot> for Hub {
+    type Result = MessageResult<FindBot>;
+
+    fn handle(&mut self, find: FindBot, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.bots.get(&find.id).map(|entry| entry.user.clone()))
+    }
+}
+
+/// Every bot's definition, by id.
+#[derive(Message)]
+#[rtype(result = "Vec<Arc<Definition>>")]
+pub struct ListBots;
+
+impl Handler<ListBots> for Hub {
+    type Result = MessageResult<ListBots>;
+
+    fn handle(&mut self, _: ListBots, _: &mut Context<Self>) -> Self::Result {
+        let mut definitions: Vec<Arc<Definition>> = self
+            .bots
+            .values()
+            .map(|entry| entry.definition.clone())
+            .collect();
+        definitions.sort_by(|a, b| a.id().cmp(b.id()));
+        MessageResult(definitions)
+    }
+}
+
+impl Handler<ToBot> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, to_bot: ToBot, _: &mut Context<Self>) {
+        match self.bots.get(&to_bot.bot) {
+            Some(entry) => entry.addr.do_send(Converse {
+                room_id: to_bot.room_id,
+                turn: to_bot.turn,
+            }),
+            None => log::info!(
+                "r_{}: bot {} is gone; nobody answers",
+                to_bot.room_id,
+                to_bot.bot
+            ),
+        }
+    }
+}
+
+/// The running actor of a bot (tests only).
+#[cfg(test)]
+#[derive(Message)]
+#[rtype(result = "Option<Addr<Bot>>")]
+pub struct BotAddr {
+    pub id: String,
+}
+
+#[cfg(test)]
+impl Handler<BotAddr> for Hub {
+    type Result = Option<Addr<Bot>>;
+
+    fn handle(&mut self, find: BotAddr, _: &mut Context<Self>) -> Option<Addr<Bot>> {
+        self.bots.get(&find.id).map(|entry| entry.addr.clone())
+    }
+}
+
+impl Handler<BotCrashed> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, crashed: BotCrashed, ctx: &mut Context<Self>) {
+        if self.shutting_down {
+            log::info!("bot {} went down during shutdown", crashed.id);
+            return;
+        }
+        if let Some(entry) = self.bots.remove(&crashed.id) {
+            log::warn!("restarting bot {}", crashed.id);
+            self.start_bot(entry.definition, entry.user, ctx.address());
+        }
+    }
+}

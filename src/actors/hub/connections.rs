@@ -1,0 +1,185 @@
+//! The hub's registry of connections: every user's open sessions, presence (told once to
+//! everyone who shares a live room with the user), events for one user's connections,
+//! broadcasts, and closing a user's connections from outside.
+
+use std::collections::{HashMap, HashSet};
+
+use actix::prelude::*;
+
+use super::Hub;
+use crate::actors::messages::{Closed, Connect, Disconnect, NotifyUser, SessionKey};
+use crate::actors::outbox::Outbox;
+use crate::actors::room::{Room, Subscribers};
+use crate::db::models::UserRow;
+use crate::protocol::views::UserView;
+use crate::protocol::{Event, Frame};
+
+pub(super) struct Connection {
+    outbox: Outbox,
+    closed: Recipient<Closed>,
+}
+
+impl Hub {
+    fn notify(&self, user_id: i64, except: Option<&SessionKey>, frame: &Frame) -> usize {
+        let Some(sessions) = self.connections.get(&user_id) else {
+            return 0;
+        };
+        sessions
+            .iter()
+            .filter(|(key, _)| Some(*key) != except)
+            .filter(|(_, connection)| connection.outbox.push(frame.clone()))
+            .count()
+    }
+
+    /// Tells every connection that joined a room of `user`'s that they came or went, once.
+    fn announce_presence(&self, user: UserRow, online: bool, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let user_id = user.id;
+        let frame = Event::Presence {
+            user: UserView::with_presence(&user, online),
+            online,
+        }
+        .frame();
+        ctx.spawn(
+            async move { store.room_ids_of(user_id).await }
+                .into_actor(self)
+                .map(move |room_ids, hub, ctx| {
+                    let room_ids = match room_ids {
+                        Ok(ids) => ids,
+                        Err(err) => {
+                            log::warn!("presence of u_{user_id}: {err}");
+                            return;
+                        }
+                    };
+                    // Only live rooms have joined connections.
+                    let live: Vec<Addr<Room>> = room_ids
+                        .iter()
+                        .filter_map(|id| hub.rooms.get(id).cloned())
+                        .collect();
+                    ctx.spawn(
+                        async move {
+                            let mut told: HashSet<SessionKey> = HashSet::new();
+                            for room in live {
+                                let Ok(subscribers) = room.send(Subscribers).await else {
+                                    continue;
+                                };
+                                for (key, outbox) in subscribers {
+                                    if told.insert(key) {
+                                        outbox.push(frame.clone());
+                                    }
+                                }
+                            }
+                        }
+                        .into_actor(hub),
+                    );
+                }),
+        );
+    }
+}
+
+impl Handler<Connect> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, connect: Connect, ctx: &mut Context<Self>) {
+        let first = self.presence.connected(connect.user.id);
+        self.connections.entry(connect.user.id).or_default().insert(
+            connect.session,
+            Connection {
+                outbox: connect.outbox,
+                closed: connect.closed,
+            },
+        );
+        if first {
+            self.announce_presence(connect.user, true, ctx);
+        }
+    }
+}
+
+impl Handler<Disconnect> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, disconnect: Disconnect, ctx: &mut Context<Self>) {
+        let user_id = disconnect.user.id;
+        let Some(sessions) = self.connections.get_mut(&user_id) else {
+            return;
+        };
+        if sessions.remove(&disconnect.session).is_none() {
+            return;
+        }
+        if sessions.is_empty() {
+            self.connections.remove(&user_id);
+        }
+        if self.presence.disconnected(user_id) {
+            self.announce_presence(disconnect.user, false, ctx);
+        }
+    }
+}
+
+impl Handler<NotifyUser> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, notify: NotifyUser, _: &mut Context<Self>) {
+        self.notify(notify.user_id, notify.except.as_ref(), &notify.frame);
+    }
+}
+
+/// Closes every connection of a user (token revoked, admin disconnect); answers how many.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseUser {
+    pub user_id: i64,
+    pub code: u16,
+    pub reason: &'static str,
+    /// Sent to each connection just before it is closed.
+    pub last_frame: Option<Frame>,
+}
+
+impl Handler<CloseUser> for Hub {
+    type Result = usize;
+
+    fn handle(&mut self, close: CloseUser, _: &mut Context<Self>) -> usize {
+        let sessions = self
+            .connections
+            .get(&close.user_id)
+            .into_iter()
+            .flat_map(HashMap::values);
+        close_connections(sessions, close.last_frame, close.code, close.reason)
+    }
+}
+
+/// Closes connections (after `last_frame`, when given) and stops their sessions.
+pub(super) fn close_connections<'a>(
+    connections: impl Iterator<Item = &'a Connection>,
+    last_frame: Option<Frame>,
+    code: u16,
+    reason: &str,
+) -> usize {
+    let mut count = 0;
+    for connection in connections {
+        connection
+            .outbox
+            .close_after(last_frame.clone(), code, reason);
+        connection.closed.do_send(Closed);
+        count += 1;
+    }
+    count
+}
+
+/// A `notice` to every connection; answers how many took it.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Broadcast {
+    pub frame: Frame,
+}
+
+impl Handler<Broadcast> for Hub {
+    type Result = usize;
+
+    fn handle(&mut self, broadcast: Broadcast, _: &mut Context<Self>) -> usize {
+        self.connections
+            .values()
+            .flat_map(|sessions| sessions.values())
+            .filter(|connection| connection.outbox.push(broadcast.frame.clone()))
+            .count()
+    }
+}
