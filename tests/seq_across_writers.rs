@@ -71,6 +71,7 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
     for task in tasks {
         let outcomes = task.await.expect("task").expect("append");
         for outcome in outcomes {
+            let outcome = outcome.expect("stored");
             let row = &outcome.message().row;
             let key = (
                 row.room_id,

@@ -493,7 +493,7 @@ mod tests {
             room_id: room.id,
             turn: Turn::Heard {
                 user: amy,
-                message: Box::new(typed[0].message().clone()),
+                message: Box::new(typed[0].as_ref().expect("stored").message().clone()),
             },
         });
         let said = bot_messages(&fixture, room.id, 3).await;

@@ -16,4 +16,4 @@ pub mod writer;
 pub use backend::DatabaseUrl;
 pub use error::StoreError;
 pub use store::{RoomSummary, Store, StoreConfig};
-pub use writer::{Appended, NewPost};
+pub use writer::{Appended, NewPost, Outcome};

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::backend::{self, Backend, DatabaseUrl};
 use super::error::StoreError;
 use super::models::*;
-use super::writer::{self, AppendJob, Appended, NewPost};
+use super::writer::{self, AppendJob, NewPost, Outcome};
 use crate::with_conn;
 
 /// A room as one user sees it in lists: what the wire's Room object is made of.
@@ -163,15 +163,17 @@ impl Store {
         .await
     }
 
-    /// Appends messages through the group-commit writer; resolves after the commit.
-    pub async fn append(&self, posts: Vec<NewPost>) -> Result<Vec<Appended>, StoreError> {
+    /// Appends messages through the group-commit writer; resolves after the commit with an
+    /// outcome for each post, in order: a post the store refuses fails alone. The outer
+    /// error means none of them was taken (the queue is full, the writer is gone or late).
+    pub async fn append(&self, posts: Vec<NewPost>) -> Result<Vec<Outcome>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.inner
             .writer
             .try_send(AppendJob { posts, reply })
             .map_err(|_| StoreError::Unavailable("the store's write queue is full".into()))?;
         match tokio::time::timeout(self.inner.call_timeout, answer).await {
-            Ok(Ok(result)) => result,
+            Ok(Ok(outcomes)) => Ok(outcomes),
             Ok(Err(_)) => Err(StoreError::Unavailable("the store writer stopped".into())),
             Err(_) => Err(StoreError::Unavailable(
                 "the commit did not finish in time".into(),

@@ -1,12 +1,15 @@
 //! Group commit: the one task of a node that appends messages. It folds every request that
 //! is waiting into one transaction, which takes each room's `seq` from its locked room row
 //! (`db/seq.rs`), so a room's sequence has no gaps and no repeats however many rooms,
-//! connections and nodes send at once.
+//! connections and nodes send at once. A post the database refuses fails alone: the batch is
+//! split until the refused post stands by itself, and the others commit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::pooled_connection::deadpool::PoolError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use tokio::sync::{mpsc, oneshot};
 
@@ -46,9 +49,12 @@ impl Appended {
     }
 }
 
+/// What became of each post of a job, in the job's order.
+pub type Outcome = Result<Appended, StoreError>;
+
 pub(crate) struct AppendJob {
     pub posts: Vec<NewPost>,
-    pub reply: oneshot::Sender<Result<Vec<Appended>, StoreError>>,
+    pub reply: oneshot::Sender<Vec<Outcome>>,
 }
 
 /// Largest number of messages folded into one transaction.
@@ -67,60 +73,126 @@ pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<Appen
                 Err(_) => break,
             }
         }
+        let mut posts = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(jobs.len());
-        let mut batch = Vec::with_capacity(jobs.len());
         for job in jobs {
-            replies.push(job.reply);
-            batch.push(job.posts);
+            replies.push((job.reply, job.posts.len()));
+            posts.extend(job.posts);
         }
-        let rooms: Vec<i64> = batch.iter().flatten().map(|post| post.room_id).collect();
-        let started = std::time::Instant::now();
-        match commit(&backend, batch).await {
-            Ok(outcomes) => {
-                let metrics = &crate::metrics::METRICS;
-                metrics
-                    .commit_latency
-                    .observe(started.elapsed().as_secs_f64());
-                metrics.commit_batch.observe(count as f64);
-                let stored = outcomes
-                    .iter()
-                    .flatten()
-                    .filter(|outcome| matches!(outcome, Appended::New(_)))
-                    .count();
-                metrics.messages_stored.inc_by(stored as u64);
-                log::trace!("committed {count} posts in {:?}", started.elapsed());
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(err) => {
-                let mut named: Vec<String> = rooms.iter().map(|room| format!("r_{room}")).collect();
-                named.sort();
-                named.dedup();
-                named.truncate(10);
-                log::warn!(
-                    "append of {count} posts failed (rooms {}): {err}",
-                    named.join(" ")
-                );
-                for reply in replies {
-                    let _ = reply.send(Err(err.clone()));
-                }
-            }
+        let mut outcomes = commit_isolating(&backend, &posts).await.into_iter();
+        for (reply, len) in replies {
+            let _ = reply.send(outcomes.by_ref().take(len).collect());
         }
     }
 }
 
-type CommitResult = Vec<Vec<Appended>>;
+/// Why a transaction failed.
+enum Failure {
+    /// The database refused a statement: something in the batch it cannot take (or a full
+    /// disk, which splitting cannot help but does not make worse).
+    Refused(StoreError),
+    /// No connection, a broken one, or a time-out: the whole batch is off.
+    Unreachable(StoreError),
+}
 
-/// One transaction for the whole batch, in a fixed handful of statements whatever its
-/// size: lock the batch's room rows and read their last `seq`, look up earlier messages for
-/// the batch's `client_msg_id`s (after the lock, so a retry through another node is seen),
-/// one multi-row insert, one update of the rooms' last `seq`, one of the senders' read
+impl Failure {
+    fn into_error(self) -> StoreError {
+        match self {
+            Failure::Refused(err) | Failure::Unreachable(err) => err,
+        }
+    }
+}
+
+impl From<DieselError> for Failure {
+    fn from(err: DieselError) -> Self {
+        match &err {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Failure::Unreachable(err.into()),
+            DieselError::DatabaseError(..) => Failure::Refused(err.into()),
+            _ => Failure::Unreachable(err.into()),
+        }
+    }
+}
+
+impl From<PoolError> for Failure {
+    fn from(err: PoolError) -> Self {
+        Failure::Unreachable(err.into())
+    }
+}
+
+/// Commits `posts` in one transaction. If the database refuses it, the posts are split in
+/// halves and each half is committed on its own, down to single posts: a post the store
+/// rejects fails alone and every other post commits, in order (at most 2n−1 transactions
+/// for n posts, and only when something was refused).
+async fn commit_isolating(backend: &Backend, posts: &[NewPost]) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(posts.len());
+    // The ranges still to commit; the next one is on top.
+    let mut pending = Vec::with_capacity(16);
+    pending.push(0..posts.len());
+    while let Some(range) = pending.pop() {
+        let part = &posts[range.clone()];
+        if part.is_empty() {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match commit(backend, part).await {
+            Ok(stored) => {
+                let metrics = &crate::metrics::METRICS;
+                metrics
+                    .commit_latency
+                    .observe(started.elapsed().as_secs_f64());
+                metrics.commit_batch.observe(part.len() as f64);
+                let new = stored
+                    .iter()
+                    .filter(|outcome| matches!(outcome, Appended::New(_)))
+                    .count();
+                metrics.messages_stored.inc_by(new as u64);
+                log::trace!("committed {} posts in {:?}", part.len(), started.elapsed());
+                outcomes.extend(stored.into_iter().map(Ok));
+            }
+            Err(Failure::Refused(err)) if part.len() > 1 => {
+                log::debug!(
+                    "append of {} posts refused ({err}); committing them in halves",
+                    part.len()
+                );
+                let middle = range.start + part.len() / 2;
+                pending.push(middle..range.end);
+                pending.push(range.start..middle);
+            }
+            Err(failure) => {
+                let err = failure.into_error();
+                let mut rooms: Vec<String> = part
+                    .iter()
+                    .map(|post| format!("r_{}", post.room_id))
+                    .collect();
+                rooms.sort();
+                rooms.dedup();
+                rooms.truncate(10);
+                log::warn!(
+                    "append of {} posts failed (rooms {}): {err}",
+                    part.len(),
+                    rooms.join(" ")
+                );
+                outcomes.extend(std::iter::repeat_n(Err(err), part.len()));
+            }
+        }
+    }
+    outcomes
+}
+
+type CommitResult = Vec<Appended>;
+
+/// One transaction for the posts, in a fixed handful of statements whatever their number:
+/// lock their room rows and read their last `seq`, look up earlier messages for their
+/// `client_msg_id`s (after the lock, so a retry through another node is seen), one
+/// multi-row insert, one update of the rooms' last `seq`, one of the senders' read
 /// positions.
-async fn commit(backend: &Backend, batch: Vec<Vec<NewPost>>) -> Result<CommitResult, StoreError> {
+async fn commit(backend: &Backend, posts: &[NewPost]) -> Result<CommitResult, Failure> {
     write_conn!(backend, conn => {
-        conn.transaction::<CommitResult, StoreError, _>(async move |conn| {
-            let wanted = Lookups::of(&batch);
+        conn.transaction::<CommitResult, Failure, _>(async move |conn| {
+            let wanted = Lookups::of(posts);
             let seqs: HashMap<i64, i64> =
                 conn.lock_rooms(&wanted.rooms).await?.into_iter().collect();
             let earlier: Vec<MessageRow> = if wanted.client_ids.is_empty() {
@@ -133,7 +205,7 @@ async fn commit(backend: &Backend, batch: Vec<Vec<NewPost>>) -> Result<CommitRes
                     .load(conn)
                     .await?
             };
-            let plan = plan(batch, seqs, earlier, crate::clock::now_ms());
+            let plan = plan(posts, seqs, earlier, crate::clock::now_ms());
             if !plan.rows.is_empty() {
                 conn.insert_messages(plan.rows).await?;
             }
@@ -158,8 +230,8 @@ struct Lookups {
 }
 
 impl Lookups {
-    fn of(batch: &[Vec<NewPost>]) -> Lookups {
-        let posts = || batch.iter().flatten();
+    fn of(batch: &[NewPost]) -> Lookups {
+        let posts = || batch.iter();
         let mut client_rooms: Vec<i64> = posts()
             .filter(|post| post.client_msg_id.is_some())
             .map(|post| post.room_id)
@@ -185,7 +257,7 @@ impl Lookups {
 /// The batch worked out in memory: rows to insert, each post's outcome, read positions.
 struct Plan {
     rows: Vec<MessageRow>,
-    outcomes: Vec<Vec<Appended>>,
+    outcomes: Vec<Appended>,
     read_upto: HashMap<(i64, i64), i64>,
     seqs: HashMap<i64, i64>,
 }
@@ -193,7 +265,7 @@ struct Plan {
 /// Gives each new post the next `seq` of its room (after `seqs`, read from the locked rows); a post whose `client_msg_id` its sender
 /// used before in that room (earlier, or earlier in this batch) is a duplicate instead.
 fn plan(
-    batch: Vec<Vec<NewPost>>,
+    posts: &[NewPost],
     mut seqs: HashMap<i64, i64>,
     earlier: Vec<MessageRow>,
     now: i64,
@@ -209,43 +281,38 @@ fn plan(
         .collect();
     let mut rows = Vec::new();
     let mut read_upto = HashMap::new();
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for posts in batch {
-        let mut job = Vec::with_capacity(posts.len());
-        for post in posts {
-            if let Some(client_id) = &post.client_msg_id {
-                if let Some(first) = firsts.get(&(post.room_id, post.sender.id, client_id.clone()))
-                {
-                    job.push(Appended::Duplicate(StoredMessage {
-                        row: first.clone(),
-                        sender: post.sender,
-                    }));
-                    continue;
-                }
+    let mut outcomes = Vec::with_capacity(posts.len());
+    for post in posts {
+        if let Some(client_id) = &post.client_msg_id {
+            if let Some(first) = firsts.get(&(post.room_id, post.sender.id, client_id.clone())) {
+                outcomes.push(Appended::Duplicate(StoredMessage {
+                    row: first.clone(),
+                    sender: post.sender.clone(),
+                }));
+                continue;
             }
-            let seq = seqs.get(&post.room_id).copied().unwrap_or(0) + 1;
-            seqs.insert(post.room_id, seq);
-            read_upto.insert((post.room_id, post.sender.id), seq);
-            let row = MessageRow {
-                room_id: post.room_id,
-                seq,
-                sender_id: post.sender.id,
-                body: post.body,
-                template: post.template,
-                client_msg_id: post.client_msg_id,
-                action: post.action,
-                created_ms: now,
-            };
-            if let Some(client_id) = &row.client_msg_id {
-                firsts.insert((row.room_id, row.sender_id, client_id.clone()), row.clone());
-            }
-            rows.push(row.clone());
-            job.push(Appended::New(StoredMessage {
-                row,
-                sender: post.sender,
-            }));
         }
-        outcomes.push(job);
+        let seq = seqs.get(&post.room_id).copied().unwrap_or(0) + 1;
+        seqs.insert(post.room_id, seq);
+        read_upto.insert((post.room_id, post.sender.id), seq);
+        let row = MessageRow {
+            room_id: post.room_id,
+            seq,
+            sender_id: post.sender.id,
+            body: post.body.clone(),
+            template: post.template.clone(),
+            client_msg_id: post.client_msg_id.clone(),
+            action: post.action.clone(),
+            created_ms: now,
+        };
+        if let Some(client_id) = &row.client_msg_id {
+            firsts.insert((row.room_id, row.sender_id, client_id.clone()), row.clone());
+        }
+        rows.push(row.clone());
+        outcomes.push(Appended::New(StoredMessage {
+            row,
+            sender: post.sender.clone(),
+        }));
     }
     Plan {
         rows,
@@ -309,34 +376,26 @@ mod tests {
             created_ms: 0,
         };
         let batch = vec![
-            vec![post(1, 7, None), post(2, 8, Some("a"))],
-            vec![
-                post(1, 7, Some("old")),
-                post(2, 8, Some("a")),
-                post(1, 9, Some("a")),
-            ],
+            post(1, 7, None),
+            post(2, 8, Some("a")),
+            post(1, 7, Some("old")),
+            post(2, 8, Some("a")),
+            post(1, 9, Some("a")),
         ];
-        let plan = plan(batch, HashMap::from([(1, 5), (2, 0)]), vec![earlier], 0);
-        let seqs: Vec<Vec<(bool, i64)>> = plan
+        let plan = plan(&batch, HashMap::from([(1, 5), (2, 0)]), vec![earlier], 0);
+        let seqs: Vec<(bool, i64)> = plan
             .outcomes
             .iter()
-            .map(|job| {
-                job.iter()
-                    .map(|outcome| {
-                        (
-                            matches!(outcome, Appended::New(_)),
-                            outcome.message().row.seq,
-                        )
-                    })
-                    .collect()
+            .map(|outcome| {
+                (
+                    matches!(outcome, Appended::New(_)),
+                    outcome.message().row.seq,
+                )
             })
             .collect();
         assert_eq!(
             seqs,
-            vec![
-                vec![(true, 6), (true, 1)],
-                vec![(false, 4), (false, 1), (true, 7)]
-            ]
+            vec![(true, 6), (true, 1), (false, 4), (false, 1), (true, 7)]
         );
         assert_eq!(plan.rows.len(), 3);
         assert_eq!(plan.seqs, HashMap::from([(1, 7), (2, 1)]));

@@ -12,7 +12,7 @@ use super::Room;
 use crate::actors::messages::{Caller, Post, Reply, SessionKey, ToBot, Turn};
 use crate::actors::outbox::{close, Outbox};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
-use crate::db::{Appended, NewPost, StoreError};
+use crate::db::{Appended, NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
 use crate::protocol::ids;
 use crate::protocol::template::Template;
@@ -164,27 +164,19 @@ impl Room {
     fn committed(
         &mut self,
         waiters: Vec<Waiter>,
-        result: Result<Vec<Appended>, StoreError>,
+        result: Result<Vec<Outcome>, StoreError>,
         ctx: &mut Context<Self>,
     ) {
-        let outcomes = match result {
+        // A post the store refused fails alone; the outer error fails the whole batch.
+        let outcomes: Vec<Outcome> = match result {
             Ok(outcomes) => outcomes,
-            Err(err) => {
-                let err = ProtoError::from(err);
-                for waiter in waiters {
-                    if let Some(origin) = &waiter.origin {
-                        origin.outbox.push(frames::error(&origin.reply_id, &err));
-                    }
-                    let _ = waiter.done.send(Err(err.clone()));
-                }
-                return self.next_batch(ctx);
-            }
+            Err(err) => vec![Err(err); waiters.len()],
         };
         let first_new = outcomes
             .iter()
             .filter_map(|outcome| match outcome {
-                Appended::New(message) => Some(message.row.seq),
-                Appended::Duplicate(_) => None,
+                Ok(Appended::New(message)) => Some(message.row.seq),
+                _ => None,
             })
             .min();
         let delivered = self.posting.delivered_seq;
@@ -222,11 +214,20 @@ impl Room {
         self.flush(ctx);
     }
 
-    fn deliver(&mut self, waiters: Vec<Waiter>, outcomes: Vec<Appended>) {
+    /// Answers every post in the order it came, errors included.
+    fn deliver(&mut self, waiters: Vec<Waiter>, outcomes: Vec<Outcome>) {
         for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
             let (message, is_new) = match outcome {
-                Appended::New(message) => (message, true),
-                Appended::Duplicate(message) => (message, false),
+                Ok(Appended::New(message)) => (message, true),
+                Ok(Appended::Duplicate(message)) => (message, false),
+                Err(err) => {
+                    let err = ProtoError::from(err);
+                    if let Some(origin) = &waiter.origin {
+                        origin.outbox.push(frames::error(&origin.reply_id, &err));
+                    }
+                    let _ = waiter.done.send(Err(err));
+                    continue;
+                }
             };
             let view = MessageView::from_stored(&message);
             if let Some(origin) = &waiter.origin {
