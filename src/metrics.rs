@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -24,6 +24,14 @@ pub struct Metrics {
     pub commit_batch: Histogram,
     pub webhook_latency: HistogramVec,
     pub connections_closed: IntCounterVec,
+    /// Always 1, labelled with this node's `--node-id`.
+    pub node: IntGaugeVec,
+    pub bus_published: IntCounter,
+    pub bus_dropped: IntCounter,
+    pub bus_received: IntCounter,
+    pub bus_resyncs: IntCounter,
+    pub bus_reconnects: IntCounter,
+    pub catch_up_reads: IntCounter,
 }
 
 /// Latency buckets from 100 µs to 10 s.
@@ -76,7 +84,44 @@ impl Metrics {
         )
         .unwrap_or_else(|err| unreachable!("metric palaver_webhook_seconds: {err}"));
         let _ = registry.register(Box::new(webhook_latency.clone()));
+        let node = IntGaugeVec::new(
+            Opts::new("palaver_node", "This node, named by its --node-id label"),
+            &["node"],
+        )
+        .unwrap_or_else(|err| unreachable!("metric palaver_node: {err}"));
+        let _ = registry.register(Box::new(node.clone()));
         Metrics {
+            node,
+            bus_published: counter(
+                &registry,
+                "palaver_bus_published_total",
+                "Events published to other nodes over Redis",
+            ),
+            bus_dropped: counter(
+                &registry,
+                "palaver_bus_dropped_total",
+                "Events not published (queue full or Redis away); receivers read the store",
+            ),
+            bus_received: counter(
+                &registry,
+                "palaver_bus_received_total",
+                "Events received from other nodes over Redis",
+            ),
+            bus_resyncs: counter(
+                &registry,
+                "palaver_bus_resyncs_total",
+                "Events an actor's full mailbox could not take; it catches up from the store",
+            ),
+            bus_reconnects: counter(
+                &registry,
+                "palaver_bus_reconnects_total",
+                "Redis subscription connections lost",
+            ),
+            catch_up_reads: counter(
+                &registry,
+                "palaver_catch_up_reads_total",
+                "Store reads by rooms filling a gap in the seq order",
+            ),
             connections_open: gauge(
                 &registry,
                 "palaver_connections_open",

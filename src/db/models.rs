@@ -1,10 +1,11 @@
 //! Rows as diesel reads and writes them, and the small enums stored as text.
 
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::schema::{members, messages, rooms, tokens, users};
 
-#[derive(Queryable, Selectable, Clone, Debug, PartialEq, Eq)]
+#[derive(Queryable, Selectable, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub id: i64,
@@ -63,7 +64,9 @@ pub struct MemberRow {
     pub joined_ms: i64,
 }
 
-#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[derive(
+    Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq, Serialize, Deserialize,
+)]
 #[diesel(table_name = messages, treat_none_as_default_value = false)]
 pub struct MessageRow {
     pub room_id: i64,
@@ -76,8 +79,9 @@ pub struct MessageRow {
     pub created_ms: i64,
 }
 
-/// A stored message with the user who sent it, as every reader needs both.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A stored message with the user who sent it, as every reader needs both (and as one node
+/// tells the others over Redis what it committed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredMessage {
     pub row: MessageRow,
     pub sender: UserRow,

@@ -14,6 +14,8 @@ use awc::ws;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
+pub mod services;
+
 pub const ADMIN: &str = "test-admin-token";
 const WAIT: Duration = Duration::from_secs(10);
 

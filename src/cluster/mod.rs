@@ -1,0 +1,12 @@
+//! Multi-node mode (`--redis-url`): several nodes share rooms through PostgreSQL (the one
+//! record, which also gives each room's seq: `db/seq.rs`) and Redis (the fast path between
+//! nodes: `bus`). What goes over Redis is in `wire`; how a room delivers in seq order
+//! whatever arrives late, twice or never is in `order`; who is online on any node is in
+//! `presence`.
+
+pub mod bus;
+pub mod order;
+pub mod presence;
+pub mod wire;
+
+pub use bus::{Bus, BusError, Inbound, SubscriptionId};

@@ -1,0 +1,62 @@
+//! What nodes tell each other over Redis, and on which channel. Every event names the node
+//! that sent it, so a node skips its own (it delivered them locally already). JSON, read
+//! once per node by the bus.
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::models::StoredMessage;
+
+/// Channel names, all under one prefix so a Redis shared with other programs stays tidy.
+pub mod channel {
+    /// Events of one room: its committed messages and the frames for its joined connections.
+    pub fn room(room_id: i64) -> String {
+        format!("palaver:room:{room_id}")
+    }
+
+    /// Events for one user's connections, wherever they are.
+    pub fn user(user_id: i64) -> String {
+        format!("palaver:user:{user_id}")
+    }
+
+    /// Events for every node: broadcasts, presence, node heartbeats.
+    pub const ALL: &str = "palaver:all";
+}
+
+/// One event on the bus.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Envelope {
+    pub node: String,
+    pub event: Event,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    // On a room's channel.
+    /// Newly committed messages of the room, ascending by seq.
+    Messages { messages: Vec<StoredMessage> },
+    /// A frame for every connection that joined the room (typing, read, member events).
+    RoomFrame { frame: String },
+    /// The room's members or settings changed: reload them from the store.
+    RoomChanged,
+
+    // On a user's channel.
+    /// A frame for every connection of the user (room_added, room_removed, notices).
+    UserFrame { frame: String },
+    /// Close every connection of the user with this code (4001 on revocation or an
+    /// admin's disconnect), after telling them `frame` if there is one.
+    CloseUser {
+        code: u16,
+        reason: String,
+        frame: Option<String>,
+    },
+
+    // On the channel of all nodes.
+    /// A frame for every connection on every node (an admin's broadcast).
+    Broadcast { frame: String },
+    /// The user's first connection on the sending node opened, or its last one closed.
+    Presence { user_id: i64, online: bool },
+    /// The sending node is alive; sent every few seconds. A node not heard from for a while
+    /// is taken as gone, its users offline (its presence set in Redis expires too).
+    Alive,
+}

@@ -1,0 +1,165 @@
+//! The cross-node bus against a real redis-server of the test's own: events reach the
+//! other node, a node skips its own, and a Redis restart tells subscribers to resync and
+//! then delivers again by itself.
+
+mod common;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use palaver::cluster::wire::{channel, Event};
+use palaver::cluster::{Bus, Inbound};
+use tokio::sync::mpsc;
+
+use common::services::{self, Redis};
+
+/// Hands what the bus delivers to the test.
+struct Collector(mpsc::UnboundedSender<Inbound>);
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+impl Handler<Inbound> for Collector {
+    type Result = ();
+    fn handle(&mut self, inbound: Inbound, _: &mut Context<Self>) {
+        let _ = self.0.send(inbound);
+    }
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Inbound>) -> Inbound {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("an event within 10 s")
+        .expect("collector alive")
+}
+
+fn frame_of(inbound: Inbound) -> Option<(String, String)> {
+    match inbound {
+        Inbound::Event(envelope) => match envelope.event {
+            Event::RoomFrame { frame } => Some((envelope.node, frame)),
+            _ => None,
+        },
+        Inbound::Resync => None,
+    }
+}
+
+/// Publishes until one arrives (a publish before the subscription is live is lost, as on
+/// any pub/sub), then returns the first frame received.
+async fn publish_until_heard(
+    from: &Bus,
+    rx: &mut mpsc::UnboundedReceiver<Inbound>,
+    frame: &str,
+) -> (String, String) {
+    for _ in 0..100 {
+        from.publish(
+            channel::room(7),
+            Event::RoomFrame {
+                frame: frame.into(),
+            },
+        );
+        if let Ok(Some(inbound)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await
+        {
+            if let Some(found) = frame_of(inbound) {
+                return found;
+            }
+        }
+    }
+    panic!("{frame} never arrived");
+}
+
+#[actix_rt::test]
+async fn events_cross_nodes_and_survive_a_redis_restart() {
+    if !services::available("redis-server") {
+        return;
+    }
+    let mut redis = Redis::start();
+    let a = Bus::start(&redis.url(), "a").expect("bus a");
+    let b = Bus::start(&redis.url(), "b").expect("bus b");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let collector = Collector(tx).start();
+    let (id, confirmed) = b
+        .subscribe(channel::room(7), collector.clone().recipient())
+        .await;
+    assert!(confirmed, "subscribed once Redis answered");
+
+    a.publish(
+        channel::room(7),
+        Event::RoomFrame {
+            frame: "first".into(),
+        },
+    );
+    let mut got = None;
+    while got.is_none() {
+        got = frame_of(next(&mut rx).await);
+    }
+    assert_eq!(got, Some(("a".into(), "first".into())));
+
+    // b's own publish is not handed back to b.
+    b.publish(
+        channel::room(7),
+        Event::RoomFrame {
+            frame: "own".into(),
+        },
+    );
+    a.publish(
+        channel::room(7),
+        Event::RoomFrame {
+            frame: "second".into(),
+        },
+    );
+    let mut got = None;
+    while got.is_none() {
+        got = frame_of(next(&mut rx).await);
+    }
+    assert_eq!(got, Some(("a".into(), "second".into())));
+
+    // Redis goes away and comes back empty: b resubscribes by itself and says "resync".
+    redis.restart();
+    loop {
+        if matches!(next(&mut rx).await, Inbound::Resync) {
+            break;
+        }
+    }
+    assert!(b.is_connected());
+    let heard = publish_until_heard(&a, &mut rx, "after restart").await;
+    assert_eq!(heard, ("a".into(), "after restart".into()));
+
+    // Unsubscribed: nothing more arrives.
+    b.unsubscribe(channel::room(7), id);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while rx.try_recv().is_ok() {}
+    a.publish(
+        channel::room(7),
+        Event::RoomFrame {
+            frame: "gone".into(),
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rx.try_recv().is_err(), "no event after unsubscribing");
+}
+
+#[actix_rt::test]
+async fn presence_sets_are_read_back_per_node() {
+    if !services::available("redis-server") {
+        return;
+    }
+    let redis = Redis::start();
+    let a = Bus::start(&redis.url(), "a").expect("bus a");
+    let b = Bus::start(&redis.url(), "b").expect("bus b");
+    a.set_online(1, true);
+    a.set_online(2, true);
+    b.set_online(2, true);
+    a.set_online(1, false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let sets = a.online_sets().await.expect("read sets");
+        let mut on_a = sets.get("a").cloned().unwrap_or_default();
+        on_a.sort_unstable();
+        if on_a == [2] && sets.get("b").map(Vec::as_slice) == Some(&[2][..]) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "sets: {sets:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
