@@ -84,4 +84,24 @@ pub struct ServerArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PALAVER_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Largest upload, in bytes; a larger one gets 413 and nothing is kept.
+    #[arg(long, env = "PALAVER_MAX_FILE_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024 * 1024))]
+    pub max_file_bytes: u64,
+
+    /// Largest image (width × height) decoded for a thumbnail; a larger one is refused.
+    #[arg(long, env = "PALAVER_MAX_IMAGE_PIXELS", default_value_t = 50_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub max_image_pixels: u64,
+
+    /// Uploads one user may make a minute.
+    #[arg(long, env = "PALAVER_UPLOADS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub uploads_per_minute: u32,
+
+    /// Uploads one user may make in a burst.
+    #[arg(long, env = "PALAVER_UPLOAD_BURST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub upload_burst: u32,
+
+    /// Seconds between looks for uploads no message has carried for a day (they are deleted).
+    #[arg(long, env = "PALAVER_FILE_SWEEP_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub file_sweep_secs: u64,
 }

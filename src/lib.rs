@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod metrics;
 pub mod protocol;

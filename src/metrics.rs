@@ -32,6 +32,9 @@ pub struct Metrics {
     pub bus_resyncs: IntCounter,
     pub bus_reconnects: IntCounter,
     pub catch_up_reads: IntCounter,
+    pub files_uploaded: IntCounter,
+    pub file_bytes_stored: IntCounter,
+    pub files_deleted: IntCounter,
 }
 
 /// Latency buckets from 100 µs to 10 s.
@@ -184,6 +187,21 @@ impl Metrics {
                 "Connections the server closed, by close code",
                 "code",
             ),
+            files_uploaded: counter(
+                &registry,
+                "palaver_files_uploaded_total",
+                "Uploads committed",
+            ),
+            file_bytes_stored: counter(
+                &registry,
+                "palaver_file_bytes_stored_total",
+                "Bytes of uploads committed",
+            ),
+            files_deleted: counter(
+                &registry,
+                "palaver_files_deleted_total",
+                "Uploads deleted: unreferenced after a day, or with their room",
+            ),
             registry,
         }
     }
@@ -213,6 +231,8 @@ mod tests {
             "palaver_errors_total{code=\"bad_request\"}",
             "palaver_ack_latency_seconds_bucket",
             "palaver_store_commit_seconds",
+            "palaver_files_uploaded_total",
+            "palaver_file_bytes_stored_total",
         ] {
             assert!(text.contains(name), "{name} missing from\n{text}");
         }

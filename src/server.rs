@@ -11,10 +11,14 @@ use crate::actors::hub::{Hub, InstallBot};
 use crate::actors::presence::Presence;
 use crate::actors::session::rate_limit::RateLimit;
 use crate::bots::{loader, Definition};
+use crate::clock::SystemClock;
 use crate::config::ServerArgs;
 use crate::db::{DatabaseUrl, Store, StoreConfig};
+use crate::files::detect::ImageBounds;
+use crate::files::sweep::Sweeper;
+use crate::http::files::Uploads;
 use crate::http::{self, AppState};
-use crate::settings::Settings;
+use crate::settings::{FileSettings, Settings};
 use crate::shutdown::Shutdown;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +51,18 @@ fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
             ..RateLimit::default()
         },
         outbound_queue: args.outbound_queue as usize,
+        files: FileSettings {
+            max_bytes: usize::try_from(args.max_file_bytes)
+                .map_err(|_| StartError::Setting("--max-file-bytes is too large".into()))?,
+            image: ImageBounds {
+                max_pixels: args.max_image_pixels,
+                ..ImageBounds::default()
+            },
+            uploads_per_minute: args.uploads_per_minute,
+            upload_burst: args.upload_burst,
+            sweep_every: Duration::from_secs(args.file_sweep_secs),
+            ..FileSettings::default()
+        },
         ..Settings::default()
     })
 }
@@ -90,7 +106,14 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             .await
             .map_err(StartError::Bot)?;
         log::info!("{started} bots running");
+        let sweeper = Sweeper::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            settings.files.keep_unreferenced,
+        );
+        actix_web::rt::spawn(sweeper.run(settings.files.sweep_every));
         let state = web::Data::new(AppState {
+            uploads: Uploads::new(&settings.files),
             store: store.clone(),
             hub: hub.clone(),
             presence,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::actors::session::rate_limit::RateLimit;
+use crate::files::detect::ImageBounds;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -19,6 +20,41 @@ pub struct Settings {
     pub room_pending: usize,
     /// A room with no joined connection stops after this long.
     pub room_idle: Duration,
+    pub files: FileSettings,
+}
+
+/// Limits on uploads (docs/protocol.md section 9, docs/files.md).
+#[derive(Clone, Debug)]
+pub struct FileSettings {
+    /// An upload larger than this gets 413 `too_large` and nothing is kept.
+    pub max_bytes: usize,
+    pub image: ImageBounds,
+    /// Uploads one user may make a minute, and in a burst.
+    pub uploads_per_minute: u32,
+    pub upload_burst: u32,
+    /// Uploads read into memory at once (each up to `max_bytes`); more wait for a turn.
+    pub concurrent_uploads: usize,
+    /// Images decoded at once (for thumbnails), on blocking threads.
+    pub concurrent_decodes: usize,
+    /// How often uploads no message refers to are looked for.
+    pub sweep_every: Duration,
+    /// How long an upload may wait for a message to carry it.
+    pub keep_unreferenced: Duration,
+}
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        FileSettings {
+            max_bytes: 10 * 1024 * 1024,
+            image: ImageBounds::default(),
+            uploads_per_minute: 30,
+            upload_burst: 10,
+            concurrent_uploads: 16,
+            concurrent_decodes: 2,
+            sweep_every: Duration::from_secs(600),
+            keep_unreferenced: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -31,6 +67,7 @@ impl Default for Settings {
             outbound_queue: 1024,
             room_pending: 4096,
             room_idle: Duration::from_secs(60),
+            files: FileSettings::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod backend;
 pub mod bots;
 pub mod bulk;
 pub mod error;
+pub mod files;
 pub mod messages;
 pub mod models;
 pub mod rooms;

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::schema::{members, messages, rooms, tokens, users};
+use super::schema::{files, members, messages, rooms, tokens, users};
 
 #[derive(Queryable, Selectable, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[diesel(table_name = users)]
@@ -149,4 +149,24 @@ pub struct RoomSnapshot {
     pub room: RoomRow,
     pub members: Vec<(UserRow, i64)>,
     pub last_seq: i64,
+}
+
+/// An uploaded file's description (its bytes and thumbnail are read separately).
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = files, treat_none_as_default_value = false)]
+pub struct FileRow {
+    /// 32 hex digits; the wire id is `f_` and these.
+    pub id: String,
+    pub uploader_id: i64,
+    pub name: String,
+    /// Detected from the bytes.
+    pub mime: String,
+    pub size: i64,
+    /// Hex SHA-256 of the bytes (the `ETag`).
+    pub sha256: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    /// Set when a thumbnail is stored.
+    pub thumbnail_mime: Option<String>,
+    pub created_ms: i64,
 }

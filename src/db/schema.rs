@@ -72,7 +72,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    files (id) {
+        id -> Text,
+        uploader_id -> BigInt,
+        name -> Text,
+        mime -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        thumbnail -> Nullable<Binary>,
+        thumbnail_mime -> Nullable<Text>,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    file_chunks (file_id, idx) {
+        file_id -> Text,
+        idx -> Integer,
+        data -> Binary,
+    }
+}
+
+diesel::table! {
+    message_files (room_id, seq, position) {
+        room_id -> BigInt,
+        seq -> BigInt,
+        position -> Integer,
+        file_id -> Text,
+    }
+}
+
 diesel::joinable!(tokens -> users (user_id));
+diesel::joinable!(files -> users (uploader_id));
+diesel::joinable!(file_chunks -> files (file_id));
+diesel::joinable!(message_files -> files (file_id));
 diesel::joinable!(bots -> users (user_id));
 diesel::joinable!(members -> rooms (room_id));
 diesel::joinable!(members -> users (user_id));
@@ -80,5 +116,14 @@ diesel::joinable!(messages -> users (sender_id));
 diesel::joinable!(messages -> rooms (room_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    users, tokens, rooms, members, messages, bots, bot_states
+    users,
+    tokens,
+    rooms,
+    members,
+    messages,
+    bots,
+    bot_states,
+    files,
+    file_chunks,
+    message_files
 );

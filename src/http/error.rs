@@ -31,9 +31,16 @@ impl ResponseError for ApiError {
             .errors
             .with_label_values(&[self.0.code.as_str()])
             .inc();
-        HttpResponse::build(self.status_code()).json(json!({
-            "error": { "code": self.0.code.as_str(), "message": self.0.message }
-        }))
+        let mut response = HttpResponse::build(self.status_code());
+        let mut error = json!({ "code": self.0.code.as_str(), "message": self.0.message });
+        if let Some(retry_after_ms) = self.0.retry_after_ms {
+            error["retry_after_ms"] = json!(retry_after_ms);
+            response.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                retry_after_ms.div_ceil(1000).to_string(),
+            ));
+        }
+        response.json(json!({ "error": error }))
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod files;
 pub mod health;
 pub mod metrics;
 #[path = "web.rs"]
@@ -32,6 +33,8 @@ pub struct AppState {
     pub admin_token: String,
     /// The sender of admin posts.
     pub system_user: UserRow,
+    /// Upload rate limits and turns.
+    pub uploads: files::Uploads,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -45,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/ws", web::get().to(ws::upgrade))
     .route("/healthz", web::get().to(health::healthz))
     .route("/metrics", web::get().to(metrics::metrics))
+    .configure(files::routes)
     .configure(admin::routes)
     .configure(web_client::routes);
 }

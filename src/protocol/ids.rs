@@ -1,5 +1,5 @@
 //! Ids on the wire: `u_12` (user), `r_3` (room), `m_3_121` (message: room 3, seq 121),
-//! and a bot's or the system's handle (`mathbot`, `system`).
+//! `f_` and 32 hex digits (file), and a bot's or the system's handle (`mathbot`, `system`).
 
 use crate::db::models::UserRow;
 
@@ -42,6 +42,21 @@ pub fn parse_message_id(text: &str) -> Option<(i64, i64)> {
     Some((parse_number(room)?, parse_number(seq)?))
 }
 
+/// Digits of a new file id: 128 random bits, so ids say nothing about other uploads.
+pub fn new_file_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+pub fn file_id(key: &str) -> String {
+    format!("f_{key}")
+}
+
+/// The stored key of a file id; None for anything [`new_file_key`] cannot have made.
+pub fn parse_file_id(text: &str) -> Option<&str> {
+    let key = text.strip_prefix("f_")?;
+    (key.len() == 32 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(key)
+}
+
 fn parse_number(text: &str) -> Option<i64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -65,6 +80,20 @@ mod tests {
     fn message_ids_carry_room_and_seq() {
         assert_eq!(parse_message_id(&message_id(3, 121)), Some((3, 121)));
         assert_eq!(parse_message_id("m_3"), None);
+    }
+
+    #[test]
+    fn file_ids_are_f_and_32_hex_digits() {
+        let key = new_file_key();
+        assert_eq!(parse_file_id(&file_id(&key)), Some(key.as_str()));
+        for junk in [
+            "f_",
+            "f_123",
+            "F_00000000000000000000000000000000",
+            "f_0000000000000000000000000000000G",
+        ] {
+            assert_eq!(parse_file_id(junk), None, "{junk}");
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! The objects of docs/protocol.md section 3 (User, Room, Message) as they go on the wire.
+//! The objects of docs/protocol.md section 3 (User, Room, Message) and section 9 (File) as
+//! they go on the wire.
 
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::ids;
-use crate::db::models::{RoomKind, StoredMessage, UserRow};
+use crate::db::models::{FileRow, RoomKind, StoredMessage, UserRow};
 use crate::db::RoomSummary;
 
 /// A user, bot or the system: `{"id":"u_12","name":"amy","kind":"user","online":true}`.
@@ -122,4 +123,40 @@ impl MessageView {
 
 fn parse_stored_json(text: Option<&str>) -> Option<Value> {
     text.and_then(|text| serde_json::from_str(text).ok())
+}
+
+/// An uploaded file: `{"id":"f_…","name":"triangle.jpg","mime":"image/jpeg","size":183422,
+/// "width":1200,"height":900,"thumbnail":true}`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = File)]
+pub struct FileView {
+    /// `f_` and 32 hex digits.
+    pub id: String,
+    /// The name the uploader gave (`?name=`).
+    pub name: String,
+    /// Detected from the bytes, never from the name or the declared type.
+    pub mime: String,
+    /// In bytes.
+    pub size: i64,
+    /// Only for images that decode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<i32>,
+    /// Whether `GET /files/{id}/thumbnail` exists.
+    pub thumbnail: bool,
+}
+
+impl FileView {
+    pub fn from_row(row: &FileRow) -> FileView {
+        FileView {
+            id: ids::file_id(&row.id),
+            name: row.name.clone(),
+            mime: row.mime.clone(),
+            size: row.size,
+            width: row.width,
+            height: row.height,
+            thumbnail: row.thumbnail_mime.is_some(),
+        }
+    }
 }

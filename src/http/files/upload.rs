@@ -1,0 +1,237 @@
+//! `POST /files?name=NAME`: the body is the file. It is read chunk by chunk against the
+//! size limit (an upload over it is refused the moment it passes the limit, never held
+//! whole), typed from its bytes, given a thumbnail on a blocking thread when it is an image,
+//! committed with its bytes, and only then answered 201 `{"file":File}`.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use governor::clock::{Clock, DefaultClock};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{caller, Uploads};
+use crate::db::files::NewFile;
+use crate::db::models::FileRow;
+use crate::error::{ErrorCode, ProtoError};
+use crate::files::detect::{self, Inspected};
+use crate::http::admin::openapi::ErrorBody;
+use crate::http::error::ApiError;
+use crate::http::AppState;
+use crate::metrics::METRICS;
+use crate::protocol::ids;
+use crate::protocol::views::FileView;
+
+/// The longest file name, in code points.
+pub const MAX_NAME_CHARS: usize = 255;
+/// How long an upload waits for a turn to be read before it gets 503.
+const TURN_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize, IntoParams)]
+pub struct UploadQuery {
+    /// The file's name as the user knows it, 1 to 255 code points, no control characters.
+    pub name: Option<String>,
+    /// The user's token, when the request cannot carry `Authorization: Bearer`.
+    pub token: Option<String>,
+}
+
+/// `{"file":File}`
+#[derive(Serialize, ToSchema)]
+pub struct FileBody {
+    pub file: FileView,
+}
+
+/// Upload a file.
+#[utoipa::path(
+    post,
+    path = "/files",
+    tag = "files",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The raw bytes; the declared Content-Type is ignored"),
+    security(("user_token" = [])),
+    responses(
+        (status = 201, description = "Stored", body = FileBody),
+        (status = 400, description = "bad_request: an empty body, or a missing or bad name", body = ErrorBody),
+        (status = 401, description = "unauthorized: no token, or an unknown one", body = ErrorBody),
+        (status = 413, description = "too_large: over the size limit (10 MiB by default), or an image with too many pixels; nothing is kept", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many uploads; `Retry-After` says when to retry", body = ErrorBody),
+        (status = 503, description = "unavailable: the store could not commit, or the server is busy; nothing is kept", body = ErrorBody),
+    ),
+)]
+pub async fn upload(
+    req: HttpRequest,
+    mut body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller(&req, &state).await?;
+    let query = web::Query::<UploadQuery>::from_query(req.query_string())
+        .map_err(|err| ProtoError::bad_request(format!("bad query: {err}")))?;
+    let name = file_name(query.name.as_deref())?;
+    let uploads = &state.uploads;
+    check_rate(uploads, user.id)?;
+    let max = uploads.settings.max_bytes;
+    if declared_length(&req).is_some_and(|length| length > max as u64) {
+        return Err(over_limit(max).into());
+    }
+
+    let _turn = tokio::time::timeout(TURN_WAIT, uploads.buffering.acquire())
+        .await
+        .map_err(|_| ProtoError::unavailable("too many uploads in progress; retry"))?
+        .map_err(|_| ProtoError::unavailable("the server is stopping"))?;
+    let mut bytes = Vec::with_capacity(declared_length(&req).unwrap_or(0).min(max as u64) as usize);
+    let mut sha256 = Sha256::new();
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|err| ProtoError::bad_request(format!("the upload broke off: {err}")))?;
+        if bytes.len() + chunk.len() > max {
+            return Err(over_limit(max).into());
+        }
+        sha256.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.is_empty() {
+        return Err(ProtoError::bad_request("the body is empty: send the file's bytes").into());
+    }
+
+    let (bytes, inspected) = {
+        let _decoding = uploads
+            .decoding
+            .acquire()
+            .await
+            .map_err(|_| ProtoError::unavailable("the server is stopping"))?;
+        let bounds = uploads.settings.image;
+        web::block(move || {
+            let inspected = detect::inspect(&bytes, bounds);
+            (bytes, inspected)
+        })
+        .await
+        .map_err(|err| ProtoError::internal(format!("inspecting the upload failed: {err}")))?
+    };
+    let Inspected {
+        mime,
+        dimensions,
+        thumbnail,
+    } = inspected.map_err(|refused| ProtoError::too_large(refused.to_string()))?;
+
+    let size = bytes.len() as i64;
+    let (thumbnail_mime, thumbnail) = match thumbnail {
+        Some(thumbnail) => (Some(thumbnail.mime.to_string()), Some(thumbnail.bytes)),
+        None => (None, None),
+    };
+    let row = FileRow {
+        id: ids::new_file_key(),
+        uploader_id: user.id,
+        name,
+        mime,
+        size,
+        sha256: hex::encode(sha256.finalize()),
+        width: dimensions.and_then(|(width, _)| i32::try_from(width).ok()),
+        height: dimensions.and_then(|(_, height)| i32::try_from(height).ok()),
+        thumbnail_mime,
+        created_ms: crate::clock::now_ms(),
+    };
+    let view = FileView::from_row(&row);
+    state
+        .store
+        .insert_file(NewFile {
+            row,
+            bytes,
+            thumbnail,
+        })
+        .await
+        .inspect_err(|err| log::warn!("u_{}: an upload was not stored: {err}", user.id))?;
+    METRICS.files_uploaded.inc();
+    METRICS.file_bytes_stored.inc_by(size as u64);
+    Ok(HttpResponse::Created().json(FileBody { file: view }))
+}
+
+/// The name as given, if it is one: 1 to 255 code points, not blank, no control characters.
+fn file_name(name: Option<&str>) -> Result<String, ProtoError> {
+    let name =
+        name.ok_or_else(|| ProtoError::bad_request("name is required: POST /files?name=NAME"))?;
+    if name.trim().is_empty() {
+        return Err(ProtoError::bad_request("name must not be blank"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(ProtoError::bad_request(format!(
+            "name is longer than {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ProtoError::bad_request(
+            "name must not contain control characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn check_rate(uploads: &Uploads, user: i64) -> Result<(), ProtoError> {
+    if uploads.per_user.len() > super::TRACKED_USERS {
+        uploads.per_user.retain_recent();
+    }
+    uploads.per_user.check_key(&user).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let retry_after_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        ProtoError {
+            retry_after_ms: Some(retry_after_ms),
+            ..ProtoError::new(ErrorCode::RateLimited, "too many uploads; slow down")
+        }
+    })
+}
+
+fn declared_length(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn over_limit(max: usize) -> ProtoError {
+    ProtoError::too_large(format!(
+        "the file is larger than {max} bytes; nothing was kept"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(file_name(Some("triangle.jpg")), Ok("triangle.jpg".into()));
+        assert_eq!(
+            file_name(Some(&"é".repeat(255))).map(|n| n.chars().count()),
+            Ok(255)
+        );
+        for bad in [None, Some(""), Some("   "), Some("a\u{0}b"), Some("a\nb")] {
+            assert_eq!(
+                file_name(bad).map_err(|err| err.code),
+                Err(ErrorCode::BadRequest),
+                "{bad:?}"
+            );
+        }
+        assert!(file_name(Some(&"é".repeat(256))).is_err());
+    }
+
+    #[test]
+    fn the_rate_is_per_user() {
+        let uploads = Uploads::new(&crate::settings::FileSettings {
+            uploads_per_minute: 1,
+            upload_burst: 2,
+            ..Default::default()
+        });
+        assert!(check_rate(&uploads, 1).is_ok());
+        assert!(check_rate(&uploads, 1).is_ok());
+        let refused = check_rate(&uploads, 1).expect_err("third in a burst of 2");
+        assert_eq!(refused.code, ErrorCode::RateLimited);
+        assert!(refused
+            .retry_after_ms
+            .is_some_and(|ms| ms > 1000 && ms <= 60_000));
+        assert!(check_rate(&uploads, 2).is_ok());
+    }
+}
