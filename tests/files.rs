@@ -1,5 +1,5 @@
 //! End-to-end, on both backends: uploads and downloads over real HTTP against the real
-//! server (PROTOCOL.md section 9, docs/files.md): the bytes round-trip, types come from the
+//! server (docs/protocol.md section 9, docs/files.md): the bytes round-trip, types come from the
 //! content, the size, pixel and rate limits hold and keep nothing, only raster images are
 //! inline, others' files are 404 like made-up ids, ranges work, restarts keep files, and
 //! uploads no message carries go after a day.
