@@ -104,4 +104,55 @@ pub struct ServerArgs {
     /// Seconds between looks for uploads no message has carried for a day (they are deleted).
     #[arg(long, env = "PALAVER_FILE_SWEEP_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub file_sweep_secs: u64,
+
+    /// Sign-in with JWTs signed by your backend (docs/auth.md).
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+}
+
+/// JWT sign-in: one key source at most, and optional issuer and audience checks.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// Shared secret of HS256 JWTs (at least 16 bytes).
+    #[arg(long = "jwt-secret", env = "PALAVER_JWT_SECRET", hide_env_values = true,
+          conflicts_with_all = ["public_key", "jwks_url"])]
+    pub secret: Option<String>,
+
+    /// PEM file of the RSA (RS256) or EC P-256 (ES256) public key JWTs are signed with.
+    #[arg(
+        long = "jwt-public-key",
+        env = "PALAVER_JWT_PUBLIC_KEY",
+        conflicts_with = "jwks_url"
+    )]
+    pub public_key: Option<PathBuf>,
+
+    /// http:// URL of a JWKS (RS256/ES256 keys), fetched on first use and cached 10 minutes.
+    #[arg(long = "jwt-jwks-url", env = "PALAVER_JWT_JWKS_URL")]
+    pub jwks_url: Option<String>,
+
+    /// Time-out of one JWKS fetch, in milliseconds.
+    #[arg(long = "jwt-jwks-timeout-ms", env = "PALAVER_JWT_JWKS_TIMEOUT_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub jwks_timeout_ms: u64,
+
+    /// Accept only JWTs whose `iss` is this.
+    #[arg(long = "jwt-issuer", env = "PALAVER_JWT_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// Accept only JWTs whose `aud` includes this.
+    #[arg(long = "jwt-audience", env = "PALAVER_JWT_AUDIENCE")]
+    pub audience: Option<String>,
+}
+
+impl JwtArgs {
+    pub fn settings(&self) -> crate::http::jwt::JwtSettings {
+        crate::http::jwt::JwtSettings {
+            secret: self.secret.clone(),
+            public_key: self.public_key.clone(),
+            jwks_url: self.jwks_url.clone(),
+            jwks_timeout: std::time::Duration::from_millis(self.jwks_timeout_ms),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+        }
+    }
 }

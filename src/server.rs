@@ -17,6 +17,7 @@ use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::files::detect::ImageBounds;
 use crate::files::sweep::Sweeper;
 use crate::http::files::Uploads;
+use crate::http::jwt::JwtVerifier;
 use crate::http::{self, AppState};
 use crate::settings::{FileSettings, Settings};
 use crate::shutdown::Shutdown;
@@ -91,6 +92,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         args.database_url_for_log()
     );
     let bots = loader::initial(args.bots.as_deref()).map_err(StartError::Bot)?;
+    let jwt = JwtVerifier::from_settings(&args.jwt.settings()).map_err(StartError::Setting)?;
     let admin_token = admin_token(&args);
     let workers = args
         .workers
@@ -120,6 +122,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             settings,
             admin_token,
             system_user,
+            jwt,
         });
         let server =
             HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))

@@ -282,3 +282,58 @@ async fn palaver_chat_sends_stdin_lines_and_prints_frames() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("HTTP 401"), "{stderr}");
 }
+
+/// `palaver users tokens|revoke|deactivate` on the database: token ids listed, one revoked,
+/// then the user deactivated; the server refuses what they turned off.
+#[actix_rt::test]
+async fn token_and_deactivation_commands() {
+    let db = Database::new(Backend::Sqlite).await;
+    let added = ok(&db, &["users", "add", "amy"]);
+    let amy = field(&added, "id");
+    let first = field(&added, "token");
+    let first_id = field(&added, "token_id");
+    assert!(first_id.starts_with("t_"), "{added}");
+    let server = Server::start(&db).await;
+    let (status, issued) = server
+        .admin("POST", &format!("/admin/users/{amy}/tokens"), None)
+        .await;
+    assert_eq!(status, 201);
+    let second = issued["token"].as_str().expect("token").to_string();
+    let second_id = issued["token_id"].as_str().expect("token_id").to_string();
+
+    let listed = ok(&db, &["users", "tokens", &amy]);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 3, "{listed}");
+    assert!(
+        lines[1].starts_with(&first_id) && lines[2].starts_with(&second_id),
+        "{listed}"
+    );
+    assert!(!listed.contains("pv_"), "{listed}");
+
+    assert_eq!(
+        ok(&db, &["users", "revoke", &amy, &first_id]).trim(),
+        format!("revoked {first_id}")
+    );
+    refused(&db, &["users", "revoke", &amy, &first_id], "has no token");
+    refused(&db, &["users", "revoke", &amy, "x"], "not a token id");
+    let url = server.base.clone();
+    let refused_with = |token: &str| {
+        let token = token.to_string();
+        let url = url.clone();
+        async move {
+            match common::Client::try_connect(&url, Some(&token), None).await {
+                Ok(_) => 101,
+                Err(common::ConnectError::Status(status)) => status,
+                Err(common::ConnectError::Other(err)) => panic!("{err}"),
+            }
+        }
+    };
+    assert_eq!(refused_with(&first).await, 401);
+    assert_eq!(refused_with(&second).await, 101);
+
+    let done = ok(&db, &["users", "deactivate", &amy]);
+    assert_eq!(done.trim(), format!("deactivated {amy} (amy)"));
+    assert_eq!(refused_with(&second).await, 401);
+    refused(&db, &["users", "deactivate", &amy], "no such user");
+    refused(&db, &["users", "tokens", "u_999"], "no such user");
+}

@@ -36,6 +36,8 @@ pub struct Caller {
 pub struct Connect {
     pub user: UserRow,
     pub session: SessionKey,
+    /// The id of the `pv_` token it signed in with (`None` for a JWT).
+    pub token_id: Option<i64>,
     pub outbox: Outbox,
     /// Told when the connection is closed from outside.
     pub closed: Recipient<Closed>,

@@ -1,12 +1,14 @@
-//! `palaver users add NAME` (creates a user, prints its id and token) and `palaver users
-//! list` (id, name, kind of every user and bot).
+//! `palaver users add NAME` (creates a user, prints its id, token and token id), `palaver
+//! users list` (id, name, kind of every active user and bot), `palaver users tokens USER`,
+//! `palaver users revoke USER TOKEN_ID` and `palaver users deactivate USER`.
 
 use clap::Subcommand;
 
 use super::{block_on, open, print, table, CliError};
 use crate::config::DatabaseArgs;
-use crate::db::models::UserKind;
-use crate::http::admin::users::check_user_name;
+use crate::db::models::{UserKind, UserRow};
+use crate::db::StoreError;
+use crate::http::admin::users::{check_user_name, lookup, token_id};
 use crate::protocol::command::MAX_PAGE;
 use crate::protocol::ids;
 
@@ -24,13 +26,95 @@ pub enum UsersCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// List a user's tokens: id and creation time (never the secret).
+    Tokens {
+        /// `u_N`.
+        user: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke one token of a user (new connections with it are refused).
+    Revoke {
+        /// `u_N`.
+        user: String,
+        /// `t_N`, from `palaver users tokens`.
+        token: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Deactivate a user: their tokens stop working; their messages stay.
+    Deactivate {
+        /// `u_N`.
+        user: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 pub fn run(command: UsersCommand) -> Result<(), CliError> {
     match command {
         UsersCommand::Add { name, db } => add(&name, &db),
         UsersCommand::List { db } => list(&db),
+        UsersCommand::Tokens { user, db } => tokens(&user, &db),
+        UsersCommand::Revoke { user, token, db } => revoke(&user, &token, &db),
+        UsersCommand::Deactivate { user, db } => deactivate(&user, &db),
     }
+}
+
+/// The active person `text` names, or the error the command prints.
+async fn person(store: &crate::db::Store, text: &str) -> Result<UserRow, CliError> {
+    match lookup(store, text).await? {
+        Some(user) if user.kind == UserKind::User.as_str() => Ok(user),
+        _ => Err(CliError::Invalid(format!("no such user: {text}"))),
+    }
+}
+
+fn tokens(user: &str, db: &DatabaseArgs) -> Result<(), CliError> {
+    let store = open(db)?;
+    let tokens = block_on(async {
+        let user = person(&store, user).await?;
+        Ok(store.tokens_of(user.id).await?)
+    })?;
+    let mut rows = vec![vec!["ID".into(), "CREATED".into()]];
+    rows.extend(
+        tokens
+            .iter()
+            .map(|(id, created)| vec![token_id(*id), crate::clock::rfc3339_ms(*created)]),
+    );
+    print(&table(&rows))
+}
+
+fn revoke(user: &str, token: &str, db: &DatabaseArgs) -> Result<(), CliError> {
+    let store = open(db)?;
+    let token_id = token
+        .strip_prefix("t_")
+        .and_then(|digits| digits.parse::<i64>().ok())
+        .ok_or_else(|| CliError::Invalid(format!("not a token id (t_N): {token}")))?;
+    block_on(async {
+        let user = person(&store, user).await?;
+        match store.revoke_token(user.id, token_id).await {
+            Err(StoreError::NotFound(_)) => Err(CliError::Invalid(format!(
+                "{} has no token {token}",
+                ids::user_id(&user)
+            ))),
+            other => Ok(other?),
+        }
+    })?;
+    print(&[format!("revoked {token}")])
+}
+
+fn deactivate(user: &str, db: &DatabaseArgs) -> Result<(), CliError> {
+    let store = open(db)?;
+    let user = block_on(async {
+        let user = person(&store, user).await?;
+        store.deactivate_user(user.id).await?;
+        Ok(user)
+    })?;
+    print(&[format!(
+        "deactivated {} ({})",
+        ids::user_id(&user),
+        user.name
+    )])
 }
 
 fn add(name: &str, db: &DatabaseArgs) -> Result<(), CliError> {
@@ -44,7 +128,8 @@ fn add(name: &str, db: &DatabaseArgs) -> Result<(), CliError> {
     print(&table(&[
         vec!["id".into(), ids::user_id(&user)],
         vec!["name".into(), user.name],
-        vec!["token".into(), token],
+        vec!["token".into(), token.token],
+        vec!["token_id".into(), token_id(token.id)],
     ]))
 }
 

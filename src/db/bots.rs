@@ -45,13 +45,17 @@ impl Store {
                             return Err(StoreError::Conflict(format!("the id {id:?} is taken")));
                         }
                         Some(user) => diesel::update(users::table.find(user.id))
-                            .set(users::name.eq(&name))
+                            .set((
+                                users::name.eq(&name),
+                                users::name_key.eq(super::users::name_key(&name)),
+                            ))
                             .returning(UserRow::as_returning())
                             .get_result(conn)
                             .await?,
                         None => diesel::insert_into(users::table)
                             .values((
                                 users::name.eq(&name),
+                                users::name_key.eq(super::users::name_key(&name)),
                                 users::kind.eq(UserKind::Bot.as_str()),
                                 users::handle.eq(&id),
                                 users::created_ms.eq(now),

@@ -22,6 +22,10 @@ pub struct NewUser<'a> {
     pub kind: &'a str,
     pub handle: Option<&'a str>,
     pub created_ms: i64,
+    /// The name folded to lower case, for the directory's prefix search.
+    pub name_key: String,
+    /// The `sub` of the JWT that created the user.
+    pub external_sub: Option<&'a str>,
 }
 
 #[derive(Insertable)]

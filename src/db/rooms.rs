@@ -34,6 +34,7 @@ impl Store {
                         let found: Vec<i64> = users::table
                             .filter(users::id.eq_any(&wanted))
                             .filter(users::kind.ne(UserKind::System.as_str()))
+                            .filter(users::deactivated_ms.is_null())
                             .select(users::id)
                             .load(conn)
                             .await?;

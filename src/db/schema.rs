@@ -8,6 +8,9 @@ diesel::table! {
         kind -> Text,
         handle -> Nullable<Text>,
         created_ms -> BigInt,
+        name_key -> Nullable<Text>,
+        external_sub -> Nullable<Text>,
+        deactivated_ms -> Nullable<BigInt>,
     }
 }
 

@@ -1,11 +1,12 @@
-//! The store's part for users and their tokens (kept only as hashes).
+//! The store's part for users and their tokens (kept only as hashes): creating users (also
+//! on a JWT's first sight), the directory, deactivation, and tokens with ids.
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::StoreError;
 use super::models::*;
-use super::schema::{tokens, users};
+use super::schema::{bots, tokens, users};
 use super::store::{hash_token, new_token, Store};
 use crate::{with_conn, write_conn};
 
@@ -26,6 +27,8 @@ impl Store {
                         kind: kind.as_str(),
                         handle: handle.as_deref(),
                         created_ms: crate::clock::now_ms(),
+                        name_key: name_key(&name),
+                        external_sub: None,
                     })
                     .returning(UserRow::as_returning())
                     .get_result(conn)
@@ -78,6 +81,7 @@ impl Store {
                 Ok(users::table
                     .filter(users::id.gt(after))
                     .filter(users::kind.ne(UserKind::System.as_str()))
+                    .filter(users::deactivated_ms.is_null())
                     .order(users::id.asc())
                     .limit(limit)
                     .select(UserRow::as_select())
@@ -89,13 +93,14 @@ impl Store {
     }
 
     /// Makes a new token for the user; only its hash is kept.
-    pub async fn issue_token(&self, user_id: i64) -> Result<String, StoreError> {
+    pub async fn issue_token(&self, user_id: i64) -> Result<IssuedToken, StoreError> {
         let token = new_token();
         let hash = hash_token(&token);
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 let exists = users::table
                     .find(user_id)
+                    .filter(users::deactivated_ms.is_null())
                     .select(users::id)
                     .first::<i64>(conn)
                     .await
@@ -103,32 +108,220 @@ impl Store {
                 if exists.is_none() {
                     return Err(StoreError::NotFound("user"));
                 }
-                diesel::insert_into(tokens::table)
+                Ok(diesel::insert_into(tokens::table)
                     .values(NewToken {
                         user_id,
                         token_hash: &hash,
                         created_ms: crate::clock::now_ms(),
                     })
-                    .execute(conn)
-                    .await?;
-                Ok(())
+                    .returning(tokens::id)
+                    .get_result::<i64>(conn)
+                    .await?)
             })
         })
-        .await?;
-        Ok(token)
+        .await
+        .map(|id| IssuedToken { id, token })
     }
 
-    pub async fn user_by_token(&self, token: &str) -> Result<Option<UserRow>, StoreError> {
+    /// The active user a token belongs to, and the token's id.
+    pub async fn signed_in(&self, token: &str) -> Result<Option<(UserRow, i64)>, StoreError> {
         let hash = hash_token(token);
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(tokens::table
                     .inner_join(users::table)
                     .filter(tokens::token_hash.eq(&hash))
-                    .select(UserRow::as_select())
+                    .filter(users::deactivated_ms.is_null())
+                    .select((UserRow::as_select(), tokens::id))
                     .first(conn)
                     .await
                     .optional()?)
+            })
+        })
+        .await
+    }
+
+    /// The user's tokens: id and creation time (ms), oldest first; never the secret.
+    pub async fn tokens_of(&self, user_id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(tokens::table
+                    .filter(tokens::user_id.eq(user_id))
+                    .order(tokens::id.asc())
+                    .select((tokens::id, tokens::created_ms))
+                    .load(conn)
+                    .await?)
+            })
+        })
+        .await
+    }
+
+    /// Deletes one token of the user; `NotFound` when the user has no such token.
+    pub async fn revoke_token(&self, user_id: i64, token_id: i64) -> Result<(), StoreError> {
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                let deleted = diesel::delete(
+                    tokens::table
+                        .filter(tokens::id.eq(token_id))
+                        .filter(tokens::user_id.eq(user_id)),
+                )
+                .execute(conn)
+                .await?;
+                if deleted == 0 {
+                    return Err(StoreError::NotFound("token"));
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Deactivates a person: marks them, and deletes every token. Their rows (messages,
+    /// memberships) stay. `NotFound` when there is no such active person.
+    pub async fn deactivate_user(&self, user_id: i64) -> Result<(), StoreError> {
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                conn.transaction::<(), StoreError, _>(async move |conn| {
+                    let updated = diesel::update(
+                        users::table
+                            .find(user_id)
+                            .filter(users::kind.eq(UserKind::User.as_str()))
+                            .filter(users::deactivated_ms.is_null()),
+                    )
+                    .set(users::deactivated_ms.eq(crate::clock::now_ms()))
+                    .execute(conn)
+                    .await?;
+                    if updated == 0 {
+                        return Err(StoreError::NotFound("user"));
+                    }
+                    diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id)))
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+                .await
+            })
+        })
+        .await
+    }
+
+    /// Whether the user is deactivated (false for unknown ids).
+    pub async fn is_deactivated(&self, user_id: i64) -> Result<bool, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(users::table
+                    .find(user_id)
+                    .select(users::deactivated_ms)
+                    .first::<Option<i64>>(conn)
+                    .await
+                    .optional()?
+                    .flatten()
+                    .is_some())
+            })
+        })
+        .await
+    }
+
+    /// The user a JWT's `sub` names, made on first sight with `name` (or `name (2)`, … when
+    /// the name is taken). `None`: the user exists and was deactivated.
+    pub async fn user_for_sub(&self, sub: &str, name: &str) -> Result<Option<UserRow>, StoreError> {
+        let (sub, name) = (sub.to_string(), name.to_string());
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                let mut attempt = 1;
+                loop {
+                    let found = users::table
+                        .filter(users::external_sub.eq(&sub))
+                        .select((UserRow::as_select(), users::deactivated_ms))
+                        .first::<(UserRow, Option<i64>)>(conn)
+                        .await
+                        .optional()?;
+                    if let Some((user, deactivated)) = found {
+                        return Ok(deactivated.is_none().then_some(user));
+                    }
+                    let candidate = numbered_name(&name, attempt);
+                    let inserted = diesel::insert_into(users::table)
+                        .values(NewUser {
+                            name: &candidate,
+                            kind: UserKind::User.as_str(),
+                            handle: None,
+                            created_ms: crate::clock::now_ms(),
+                            name_key: name_key(&candidate),
+                            external_sub: Some(&sub),
+                        })
+                        .returning(UserRow::as_returning())
+                        .get_result(conn)
+                        .await;
+                    match inserted {
+                        // The name is taken, or another connection made this user just now:
+                        // look the `sub` up again, then try the next name.
+                        Err(diesel::result::Error::DatabaseError(
+                            diesel::result::DatabaseErrorKind::UniqueViolation,
+                            _,
+                        )) if attempt < MAX_NAME_ATTEMPTS => attempt += 1,
+                        Err(diesel::result::Error::DatabaseError(
+                            diesel::result::DatabaseErrorKind::UniqueViolation,
+                            _,
+                        )) => {
+                            return Err(StoreError::Conflict(format!(
+                                "the names {name:?} to {candidate:?} are all taken"
+                            )))
+                        }
+                        other => return Ok(Some(other?)),
+                    }
+                }
+            })
+        })
+        .await
+    }
+
+    /// The directory: active people, and bots with a definition (those `open_bot` opens),
+    /// whose name starts with `prefix` (case-insensitive), in name order after the user
+    /// `after`; `limit` at most.
+    pub async fn directory(
+        &self,
+        prefix: &str,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<UserRow>, StoreError> {
+        let pattern = format!("{}%", escape_like(&name_key(prefix)));
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let after_key = match after {
+                    None => None,
+                    Some(id) => users::table
+                        .find(id)
+                        .select(users::name_key)
+                        .first::<Option<String>>(conn)
+                        .await
+                        .optional()?
+                        .map(|key| (key.unwrap_or_default(), id)),
+                };
+                if after.is_some() && after_key.is_none() {
+                    return Err(StoreError::NotFound("user"));
+                }
+                let mut query = users::table
+                    .filter(users::deactivated_ms.is_null())
+                    .filter(
+                        users::kind.eq(UserKind::User.as_str()).or(users::kind
+                            .eq(UserKind::Bot.as_str())
+                            .and(users::id.eq_any(bots::table.select(bots::user_id)))),
+                    )
+                    .filter(users::name_key.like(pattern).escape('\\'))
+                    .into_boxed();
+                if let Some((key, id)) = after_key {
+                    query = query.filter(
+                        users::name_key
+                            .gt(key.clone())
+                            .or(users::name_key.eq(key).and(users::id.gt(id))),
+                    );
+                }
+                Ok(query
+                    .order((users::name_key.asc(), users::id.asc()))
+                    .limit(limit)
+                    .select(UserRow::as_select())
+                    .load(conn)
+                    .await?)
             })
         })
         .await
@@ -144,5 +337,64 @@ impl Store {
             })
         })
         .await
+    }
+}
+
+/// A token as it is issued: its id (`t_N` on the wire) and the secret, shown this once.
+#[derive(Clone, Debug)]
+pub struct IssuedToken {
+    pub id: i64,
+    pub token: String,
+}
+
+/// Longest user name, in code points.
+pub const MAX_USER_NAME: usize = 64;
+
+/// Names tried for a JWT's new user before giving up: `amy`, `amy (2)`, … `amy (20)`.
+const MAX_NAME_ATTEMPTS: usize = 20;
+
+/// The directory's key of a name: folded to lower case, Unicode-aware, the same on both
+/// backends (SQL's `lower` is ASCII-only on SQLite).
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// `name` for the first attempt, then `name (N)`, cut so that it stays within 64 characters.
+fn numbered_name(name: &str, attempt: usize) -> String {
+    if attempt == 1 {
+        return name.to_string();
+    }
+    let suffix = format!(" ({attempt})");
+    let room = MAX_USER_NAME.saturating_sub(suffix.chars().count());
+    let base: String = name.chars().take(room).collect();
+    format!("{}{suffix}", base.trim_end())
+}
+
+/// A LIKE pattern matching `text` literally (`\\` escapes).
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbered_names_stay_within_the_limit() {
+        assert_eq!(super::numbered_name("amy", 1), "amy");
+        assert_eq!(super::numbered_name("amy", 2), "amy (2)");
+        let long = "x".repeat(64);
+        assert_eq!(super::numbered_name(&long, 12).chars().count(), 64);
+    }
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(super::escape_like("a%b_c\\"), "a\\%b\\_c\\\\");
+        assert_eq!(super::name_key("ÉMILE"), "émile");
     }
 }

@@ -1,4 +1,5 @@
-//! Who is calling: a user's token on the WebSocket upgrade, the admin token on `/admin`.
+//! Who is calling: a user's token (`pv_…` or a JWT) on the WebSocket upgrade and file
+//! requests, the admin token on `/admin`.
 
 use std::future::{ready, Ready};
 
@@ -50,4 +51,51 @@ impl FromRequest for Admin {
             Err(ApiError::unauthorized())
         })
     }
+}
+
+/// Who a user's token (`pv_…` or a JWT) signs in, and the `pv_` token's id.
+pub struct SignedIn {
+    pub user: crate::db::models::UserRow,
+    /// `None` for a JWT.
+    pub token_id: Option<i64>,
+}
+
+/// Signs a user in with a token from `?token=` or `Authorization: Bearer` (docs/protocol.md
+/// sections 1 and 10): a Palaver token of an active user, or a valid JWT, whose `sub` is
+/// made a user on first sight. Anything else is 401; an unreachable JWKS is 503.
+pub async fn sign_in(state: &AppState, token: &str) -> Result<SignedIn, ApiError> {
+    use crate::error::{ErrorCode, ProtoError};
+    use crate::http::jwt::{looks_like_jwt, JwtError};
+
+    let refused = |why: String| ApiError(ProtoError::new(ErrorCode::Unauthorized, why));
+    let Some(verifier) = state.jwt.as_ref().filter(|_| looks_like_jwt(token)) else {
+        let (user, token_id) = state
+            .store
+            .signed_in(token)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        return Ok(SignedIn {
+            user,
+            token_id: Some(token_id),
+        });
+    };
+    let identity = verifier.verify(token).await.map_err(|err| match err {
+        JwtError::Refused(_) => refused(err.to_string()),
+        // Logged where the fetch failed.
+        JwtError::KeysUnavailable { .. } => ApiError(ProtoError::unavailable(
+            "the keys to check this JWT cannot be fetched now; retry",
+        )),
+    })?;
+    let name = identity.name.as_deref().unwrap_or(&identity.sub);
+    let name = crate::http::admin::users::check_user_name(name)
+        .map_err(|err| refused(format!("the JWT was refused: `name`: {}", err.message)))?;
+    let user = state
+        .store
+        .user_for_sub(&identity.sub, &name)
+        .await?
+        .ok_or_else(|| refused("the JWT was refused: this user was deactivated".into()))?;
+    Ok(SignedIn {
+        user,
+        token_id: None,
+    })
 }

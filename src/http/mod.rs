@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod files;
 pub mod health;
+pub mod jwt;
 pub mod metrics;
 #[path = "web.rs"]
 pub mod web_client;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub system_user: UserRow,
     /// Upload rate limits and turns.
     pub uploads: files::Uploads,
+    /// Verifies JWTs from an existing backend; `None`: only `pv_` tokens sign in.
+    pub jwt: Option<jwt::JwtVerifier>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -4,7 +4,7 @@
 use actix::{Actor, AsyncContext};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::client_token;
+use super::auth::{client_token, sign_in, SignedIn};
 use super::error::ApiError;
 use super::AppState;
 use crate::actors::hub::Hub;
@@ -18,12 +18,7 @@ pub async fn upgrade(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let token = client_token(&req).ok_or_else(ApiError::unauthorized)?;
-    let user = state
-        .store
-        .user_by_token(&token)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(ApiError::unauthorized)?;
+    let SignedIn { user, token_id } = sign_in(&state, &token).await?;
     let (response, socket, stream) = actix_ws::handle(&req, body)?;
     let settings = state.settings.clone();
     let stream = stream
@@ -36,7 +31,7 @@ pub async fn upgrade(
     let (hub, store) = (Hub::session_supervisor(&state.hub), state.store.clone());
     let session = Session::create(move |ctx| {
         ctx.add_stream(stream);
-        Session::new(key, user, outbox, hub, store, settings)
+        Session::new(key, user, token_id, outbox, hub, store, settings)
     });
     actix_web::rt::spawn(outbox::drive(drain, socket, move || {
         session.do_send(Closed)

@@ -15,6 +15,7 @@ use crate::protocol::views::UserView;
 use crate::protocol::{Event, Frame};
 
 pub(super) struct Connection {
+    token_id: Option<i64>,
     outbox: Outbox,
     closed: Recipient<Closed>,
 }
@@ -85,6 +86,7 @@ impl Handler<Connect> for Hub {
         self.connections.entry(connect.user.id).or_default().insert(
             connect.session,
             Connection {
+                token_id: connect.token_id,
                 outbox: connect.outbox,
                 closed: connect.closed,
             },
@@ -123,11 +125,14 @@ impl Handler<NotifyUser> for Hub {
     }
 }
 
-/// Closes every connection of a user (token revoked, admin disconnect); answers how many.
+/// Closes every connection of a user (tokens revoked, user deactivated, admin disconnect),
+/// or only those signed in with one token; answers how many.
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct CloseUser {
     pub user_id: i64,
+    /// Only the connections signed in with this token; `None`: all of them.
+    pub token_id: Option<i64>,
     pub code: u16,
     pub reason: &'static str,
     /// Sent to each connection just before it is closed.
@@ -142,7 +147,8 @@ impl Handler<CloseUser> for Hub {
             .connections
             .get(&close.user_id)
             .into_iter()
-            .flat_map(HashMap::values);
+            .flat_map(HashMap::values)
+            .filter(|connection| close.token_id.is_none() || connection.token_id == close.token_id);
         close_connections(sessions, close.last_frame, close.code, close.reason)
     }
 }

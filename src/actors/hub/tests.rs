@@ -19,6 +19,7 @@ async fn connect(fixture: &Fixture, user: &UserRow, session: &str) -> OutboxDrai
     let addr = Session::new(
         caller.session.clone(),
         caller.user.clone(),
+        None,
         caller.outbox.clone(),
         Hub::session_supervisor(&fixture.hub),
         fixture.store.clone(),
@@ -90,6 +91,7 @@ async fn closes_every_connection_of_a_user() {
         .hub
         .send(CloseUser {
             user_id: amy.id,
+            token_id: None,
             code: 4001,
             reason: "revoked",
             last_frame: None,

@@ -243,8 +243,13 @@ async fn find_user(store: &Store, text: &str) -> Result<UserRow, ProtoError> {
         Some(UserRef::Id(id)) => store.user(id).await?,
         _ => None,
     };
-    user.filter(|user| user.kind == UserKind::User.as_str())
-        .ok_or_else(ProtoError::no_such_user)
+    let user = user
+        .filter(|user| user.kind == UserKind::User.as_str())
+        .ok_or_else(ProtoError::no_such_user)?;
+    if store.is_deactivated(user.id).await? {
+        return Err(ProtoError::no_such_user());
+    }
+    Ok(user)
 }
 
 async fn rooms(context: &Context) -> Result<Reply, ProtoError> {

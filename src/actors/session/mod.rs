@@ -30,6 +30,8 @@ use crate::settings::Settings;
 pub struct Session {
     key: SessionKey,
     user: UserRow,
+    /// The `pv_` token this connection signed in with (`None` for a JWT).
+    token_id: Option<i64>,
     outbox: Outbox,
     hub: SessionSupervisor,
     store: Store,
@@ -45,6 +47,7 @@ impl Session {
     pub fn new(
         key: SessionKey,
         user: UserRow,
+        token_id: Option<i64>,
         outbox: Outbox,
         hub: SessionSupervisor,
         store: Store,
@@ -54,6 +57,7 @@ impl Session {
         Session {
             key,
             user,
+            token_id,
             outbox,
             hub,
             store,
@@ -171,6 +175,7 @@ impl Actor for Session {
         self.hub.connect.do_send(Connect {
             user: self.user.clone(),
             session: self.key.clone(),
+            token_id: self.token_id,
             outbox: self.outbox.clone(),
             closed: ctx.address().recipient(),
         });

@@ -32,6 +32,7 @@ async fn session(fixture: &Fixture, name: &str) -> (Addr<Session>, Feed, OutboxD
         Session::new(
             caller.session,
             caller.user,
+            None,
             caller.outbox,
             hub,
             store,

@@ -1,4 +1,5 @@
-//! `/admin/users`: create and list users, issue and revoke tokens, close connections.
+//! `/admin/users`: create, list and deactivate users, issue, list and revoke tokens, close
+//! connections.
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -20,8 +21,7 @@ use crate::protocol::ids;
 use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::{frames, ReplyId};
 
-/// Longest user name, in code points.
-pub const MAX_USER_NAME: usize = 64;
+pub use crate::db::MAX_USER_NAME;
 
 pub fn check_user_name(name: &str) -> Result<String, ProtoError> {
     let name = name.trim();
@@ -45,6 +45,8 @@ pub struct CreateUser {
 #[derive(Serialize, ToSchema)]
 pub struct CreatedUser {
     pub token: String,
+    /// `t_N`: names the token in `GET`/`DELETE /admin/users/{id}/tokens`.
+    pub token_id: String,
     pub user: UserView,
 }
 
@@ -67,6 +69,35 @@ pub struct UserDetail {
 #[derive(Serialize, ToSchema)]
 pub struct IssuedToken {
     pub token: String,
+    /// `t_N`.
+    pub token_id: String,
+}
+
+/// A token as listed: its id and when it was made; never the secret.
+#[derive(Serialize, ToSchema)]
+pub struct TokenInfo {
+    /// `t_N`.
+    pub id: String,
+    /// RFC 3339 UTC with milliseconds.
+    pub created: String,
+}
+
+/// The user's live tokens, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenInfo>,
+}
+
+pub fn token_id(id: i64) -> String {
+    format!("t_{id}")
+}
+
+fn parse_token_id(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix("t_")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// Create a user and its first token.
@@ -90,10 +121,11 @@ pub async fn create(
     let object = super::object(body.into_inner())?;
     let name = check_user_name(Fields(&object).string("name")?)?;
     let user = state.store.create_user(&name, UserKind::User, None).await?;
-    let token = state.store.issue_token(user.id).await?;
+    let issued = state.store.issue_token(user.id).await?;
     log::info!("admin: created user u_{} ({name})", user.id);
     Ok(HttpResponse::Created().json(CreatedUser {
-        token,
+        token: issued.token,
+        token_id: token_id(issued.id),
         user: UserView::with_presence(&user, false),
     }))
 }
@@ -129,7 +161,8 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(UserPage { next, users }))
 }
 
-/// The user a reference names (`u_N` or a bot's handle); never the system user.
+/// The user a reference names (`u_N` or a bot's handle); never the system user nor a
+/// deactivated user.
 /// Shared by the admin API and the command line (`palaver rooms add --members`).
 pub async fn lookup(store: &Store, text: &str) -> Result<Option<UserRow>, StoreError> {
     let user = match ids::parse_user_ref(text) {
@@ -137,7 +170,10 @@ pub async fn lookup(store: &Store, text: &str) -> Result<Option<UserRow>, StoreE
         Some(ids::UserRef::Handle(handle)) => store.user_by_handle(&handle).await?,
         None => None,
     };
-    Ok(user.filter(|user| user.kind != UserKind::System.as_str()))
+    let Some(user) = user.filter(|user| user.kind != UserKind::System.as_str()) else {
+        return Ok(None);
+    };
+    Ok((!store.is_deactivated(user.id).await?).then_some(user))
 }
 
 /// The user an admin path names: `u_N` or a bot's handle.
@@ -197,8 +233,139 @@ pub async fn issue_token(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user = find(&state, &id).await?;
-    let token = state.store.issue_token(user.id).await?;
-    Ok(HttpResponse::Created().json(IssuedToken { token }))
+    let issued = state.store.issue_token(user.id).await?;
+    Ok(HttpResponse::Created().json(IssuedToken {
+        token: issued.token,
+        token_id: token_id(issued.id),
+    }))
+}
+
+/// List the user's tokens: ids and creation times, never the secrets.
+#[utoipa::path(
+    get,
+    operation_id = "users_list_tokens",
+    path = "/admin/users/{id}/tokens",
+    tag = "users",
+    params(("id" = String, Path, description = "`u_N` or a bot's id")),
+    responses(
+        (status = 200, description = "The live tokens, oldest first", body = TokenList),
+        (status = 404, description = "not_found: no such user", body = ErrorBody),
+    ),
+)]
+pub async fn list_tokens(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = find(&state, &id).await?;
+    let tokens = state
+        .store
+        .tokens_of(user.id)
+        .await?
+        .into_iter()
+        .map(|(id, created_ms)| TokenInfo {
+            id: token_id(id),
+            created: crate::clock::rfc3339_ms(created_ms),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(TokenList { tokens }))
+}
+
+/// Revoke one token; the connections that signed in with it get `unauthorized` and close
+/// with 4001, the user's other connections stay.
+#[utoipa::path(
+    delete,
+    operation_id = "users_revoke_token",
+    path = "/admin/users/{id}/tokens/{token_id}",
+    tag = "users",
+    params(
+        ("id" = String, Path, description = "`u_N` or a bot's id"),
+        ("token_id" = String, Path, description = "`t_N`"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "not_found: no such user, or no such token of theirs", body = ErrorBody),
+    ),
+)]
+pub async fn revoke_token(
+    _: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, token) = path.into_inner();
+    let user = find(&state, &id).await?;
+    let token_id = parse_token_id(&token).ok_or_else(|| ProtoError::not_found("no such token"))?;
+    state.store.revoke_token(user.id, token_id).await?;
+    let closed = close_revoked(
+        &state,
+        user.id,
+        Some(token_id),
+        "your token was revoked; sign in again",
+    )
+    .await?;
+    log::info!(
+        "admin: revoked token t_{token_id} of u_{}, closed {closed} connections",
+        user.id
+    );
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deactivate a user: every token stops working, their connections get `unauthorized` and
+/// close with 4001; their messages and memberships stay.
+#[utoipa::path(
+    delete,
+    operation_id = "users_deactivate",
+    path = "/admin/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "`u_N`")),
+    responses(
+        (status = 204, description = "Deactivated"),
+        (status = 400, description = "bad_request: a bot (use DELETE /admin/bots/{id})", body = ErrorBody),
+        (status = 404, description = "not_found: no such active user", body = ErrorBody),
+    ),
+)]
+pub async fn deactivate(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = find(&state, &id).await?;
+    if user.kind != UserKind::User.as_str() {
+        return Err(ProtoError::bad_request(
+            "a bot is removed with DELETE /admin/bots/{id}, not deactivated",
+        )
+        .into());
+    }
+    state.store.deactivate_user(user.id).await?;
+    let closed = close_revoked(&state, user.id, None, "your account was deactivated").await?;
+    log::info!(
+        "admin: deactivated u_{}, closed {closed} connections",
+        user.id
+    );
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Tells the connections (all of the user's, or those of one token) `unauthorized`, then
+/// closes them with 4001; answers how many.
+async fn close_revoked(
+    state: &AppState,
+    user_id: i64,
+    token_id: Option<i64>,
+    why: &'static str,
+) -> Result<usize, ApiError> {
+    Ok(state
+        .hub
+        .send(CloseUser {
+            user_id,
+            token_id,
+            code: close::REVOKED,
+            reason: "token revoked",
+            last_frame: Some(frames::error(
+                &ReplyId::None,
+                &ProtoError::new(ErrorCode::Unauthorized, why),
+            )),
+        })
+        .await?)
 }
 
 /// Revoke every token of the user and close their connections (an `unauthorized` error
@@ -221,21 +388,13 @@ pub async fn revoke_tokens(
 ) -> Result<HttpResponse, ApiError> {
     let user = find(&state, &id).await?;
     let revoked = state.store.revoke_tokens(user.id).await?;
-    let closed = state
-        .hub
-        .send(CloseUser {
-            user_id: user.id,
-            code: close::REVOKED,
-            reason: "token revoked",
-            last_frame: Some(frames::error(
-                &ReplyId::None,
-                &ProtoError::new(
-                    ErrorCode::Unauthorized,
-                    "your token was revoked; sign in again",
-                ),
-            )),
-        })
-        .await?;
+    let closed = close_revoked(
+        &state,
+        user.id,
+        None,
+        "your token was revoked; sign in again",
+    )
+    .await?;
     log::info!(
         "admin: revoked {revoked} tokens of u_{}, closed {closed} connections",
         user.id
@@ -265,6 +424,7 @@ pub async fn disconnect(
         .hub
         .send(CloseUser {
             user_id: user.id,
+            token_id: None,
             code: close::REVOKED,
             reason: "disconnected by an admin",
             last_frame: None,

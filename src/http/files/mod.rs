@@ -14,7 +14,7 @@ use actix_web::{web, HttpRequest};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio::sync::Semaphore;
 
-use super::auth::client_token;
+use super::auth::{client_token, sign_in};
 use super::error::ApiError;
 use super::AppState;
 use crate::db::models::UserRow;
@@ -62,12 +62,8 @@ impl Uploads {
     }
 }
 
-/// The user whose token the request carries; 401 without one.
+/// The user whose token (`pv_…` or a JWT) the request carries; 401 without one.
 async fn caller(req: &HttpRequest, state: &AppState) -> Result<UserRow, ApiError> {
     let token = client_token(req).ok_or_else(ApiError::unauthorized)?;
-    state
-        .store
-        .user_by_token(&token)
-        .await?
-        .ok_or_else(ApiError::unauthorized)
+    Ok(sign_in(state, &token).await?.user)
 }

@@ -1,0 +1,343 @@
+//! End-to-end: sign-in from an existing backend and the user lifecycle (docs/protocol.md
+//! section 10). JWTs signed with a shared secret (HS256), an RSA key from a PEM file
+//! (RS256) and an EC key served as a JWKS by a loopback HTTP server in this test (ES256);
+//! deactivating a user; token ids, listing and revoking one token.
+//!
+//! The keys in tests/fixtures/jwt are test keys made for this suite only.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::{Backend, Client, ConnectError, Database, Server};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+const SECRET: &str = "a shared secret of the backend";
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+fn hs256(claims: Value) -> String {
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()).expect("key"),
+    )
+    .expect("sign")
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{name}")).expect("fixture key")
+}
+
+async fn status_of(server: &Server, token: &str) -> u16 {
+    match Client::try_connect(&server.base, Some(token), None).await {
+        Ok(_) => 101,
+        Err(ConnectError::Status(status)) => status,
+        Err(ConnectError::Other(err)) => panic!("connect: {err}"),
+    }
+}
+
+/// A never-seen user connects with a backend's JWT: the user is made, named by `name`; the
+/// same `sub` finds the same user again, by header too; bad JWTs get 401.
+async fn a_backend_jwt_signs_in_a_new_user(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start_with(&db, &["--jwt-secret", SECRET]).await;
+
+    let jwt = hs256(json!({"sub":"student-4711","name":"Amy Pond","exp":now() + 600}));
+    let amy = Client::try_connect(&server.base, Some(&jwt), None)
+        .await
+        .expect("a valid JWT connects");
+    assert_eq!(amy.hello["user"]["name"], "Amy Pond", "{}", amy.hello);
+    assert_eq!(amy.hello["user"]["kind"], "user");
+    let id = amy.hello["user"]["id"].as_str().expect("id").to_string();
+    assert!(id.starts_with("u_"), "{id}");
+
+    // Same sub, by header this time: the same user, not a new one.
+    let again = hs256(json!({"sub":"student-4711","name":"Amy","exp":now() + 600}));
+    let second = Client::try_connect(&server.base, None, Some(&again))
+        .await
+        .expect("by header");
+    assert_eq!(second.hello["user"]["id"], id.as_str());
+    assert_eq!(second.hello["user"]["name"], "Amy Pond");
+
+    // A second backend user whose name is taken gets a numbered name.
+    let other = hs256(json!({"sub":"student-9","name":"Amy Pond","exp":now() + 600}));
+    let client = Client::try_connect(&server.base, Some(&other), None)
+        .await
+        .expect("connects");
+    assert_eq!(client.hello["user"]["name"], "Amy Pond (2)");
+    // Without `name`, the sub is the name.
+    let anon = hs256(json!({"sub":"s-77","exp":now() + 600}));
+    let client = Client::try_connect(&server.base, Some(&anon), None)
+        .await
+        .expect("connects");
+    assert_eq!(client.hello["user"]["name"], "s-77");
+
+    let (status, listed) = server.admin("GET", "/admin/users", None).await;
+    assert_eq!(status, 200);
+    let people = listed["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter(|user| user["kind"] == "user")
+        .count();
+    assert_eq!(people, 3, "one user per sub: {listed}");
+
+    let wrong_key = encode(
+        &Header::default(),
+        &json!({"sub":"x","exp":now() + 600}),
+        &EncodingKey::from_secret(b"not the backend's secret").expect("key"),
+    )
+    .expect("sign");
+    for refused in [
+        hs256(json!({"sub":"late","exp":now() - 3600})),
+        hs256(json!({"sub":"forever"})),
+        hs256(json!({"exp":now() + 600})),
+        wrong_key,
+        "eyJhbGciOiJIUzI1NiJ9.bm9wZQ.bm9wZQ".to_string(),
+    ] {
+        assert_eq!(status_of(&server, &refused).await, 401, "{refused}");
+    }
+    // Palaver's own tokens still work beside JWTs.
+    let (_, token) = server.user("bob").await;
+    assert_eq!(status_of(&server, &token).await, 101);
+}
+on_both_backends!(a_backend_jwt_signs_in_a_new_user);
+
+/// RS256 with the public key in a PEM file; an HS256 token is refused by that server.
+#[actix_rt::test]
+async fn rs256_from_a_pem_file() {
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_with(
+        &db,
+        &["--jwt-public-key", &format!("{FIXTURES}/rsa-public.pem")],
+    )
+    .await;
+    let key = EncodingKey::from_rsa_pem(&fixture("rsa-private.pem")).expect("rsa key");
+    let jwt = encode(
+        &Header::new(Algorithm::RS256),
+        &json!({"sub":"t-1","name":"Tutor","exp":now() + 600}),
+        &key,
+    )
+    .expect("sign");
+    let client = Client::try_connect(&server.base, Some(&jwt), None)
+        .await
+        .expect("RS256 connects");
+    assert_eq!(client.hello["user"]["name"], "Tutor");
+    let forged = hs256(json!({"sub":"t-1","exp":now() + 600}));
+    assert_eq!(status_of(&server, &forged).await, 401);
+}
+
+/// A JWKS served over loopback HTTP; answers every request with `body` and counts them.
+fn jwks_server(body: String) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().expect("addr")
+    );
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            counted.fetch_add(1, Ordering::SeqCst);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (url, hits)
+}
+
+/// ES256 keys from a JWKS URL: fetched once and cached; a token naming an unknown key is
+/// 401; an unreachable JWKS is 503, not 401.
+#[actix_rt::test]
+async fn es256_from_a_jwks_url_fetched_once() {
+    let key = EncodingKey::from_ec_pem(&fixture("ec-private.pem")).expect("ec key");
+    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::ES256).expect("jwk");
+    jwk.common.key_id = Some("k1".into());
+    let (url, hits) = jwks_server(json!({ "keys": [jwk] }).to_string());
+
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_with(&db, &["--jwt-jwks-url", &url]).await;
+    let sign = |kid: &str, sub: &str| {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.into());
+        encode(&header, &json!({"sub":sub,"exp":now() + 600}), &key).expect("sign")
+    };
+    for sub in ["p-1", "p-2", "p-1"] {
+        let client = Client::try_connect(&server.base, Some(&sign("k1", sub)), None)
+            .await
+            .expect("ES256 via JWKS connects");
+        assert_eq!(client.hello["user"]["name"], sub);
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the JWKS is cached");
+    assert_eq!(status_of(&server, &sign("k9", "p-3")).await, 401);
+
+    // A JWKS nobody serves: the server cannot check the token, and says so with 503.
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = format!("http://{}/jwks", closed.local_addr().expect("addr"));
+    drop(closed);
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_with(
+        &db,
+        &["--jwt-jwks-url", &dead, "--jwt-jwks-timeout-ms", "500"],
+    )
+    .await;
+    assert_eq!(status_of(&server, &sign("k1", "p-1")).await, 503);
+}
+
+/// `DELETE /admin/users/{id}`: the user's connections get `unauthorized` and 4001, their
+/// tokens stop working, they leave the lists, their messages stay with their name.
+async fn deactivating_a_user(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start_with(&db, &["--jwt-secret", SECRET]).await;
+    let (amy_id, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let mut amy = server.connect(&amy_token).await;
+    let mut bob = server.connect(&bob_token).await;
+    let room = amy.ok(json!({"type":"open_direct","user":bob_id})).await["room"]["id"]
+        .as_str()
+        .expect("room")
+        .to_string();
+    bob.ok(json!({"type":"join","room":room})).await;
+    bob.ok(json!({"type":"send","room":room,"body":"bye amy"}))
+        .await;
+
+    let (status, _) = server
+        .admin("DELETE", &format!("/admin/users/{bob_id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let last = bob.next_reply().await;
+    assert_eq!(last["code"], "unauthorized", "{last}");
+    assert_eq!(bob.closed().await, Some(4001));
+    assert_eq!(status_of(&server, &bob_token).await, 401);
+
+    let (status, _) = server
+        .admin("DELETE", &format!("/admin/users/{bob_id}"), None)
+        .await;
+    assert_eq!(status, 404, "a second DELETE finds no active user");
+    let (status, _) = server
+        .admin("GET", &format!("/admin/users/{bob_id}"), None)
+        .await;
+    assert_eq!(status, 404);
+    let (_, listed) = server.admin("GET", "/admin/users", None).await;
+    assert!(
+        !listed.to_string().contains("\"bob\""),
+        "not listed: {listed}"
+    );
+    let (status, body) = server
+        .admin("POST", &format!("/admin/users/{bob_id}/tokens"), None)
+        .await;
+    assert_eq!(status, 404, "{body}");
+    // Amy can no longer reach bob, and the history keeps his name.
+    assert_eq!(
+        amy.error(json!({"type":"create_group","name":"g","members":[bob_id]}))
+            .await,
+        "not_found"
+    );
+    let joined = amy.ok(json!({"type":"join","room":room})).await;
+    assert_eq!(joined["messages"][0]["sender"]["name"], "bob", "{joined}");
+    assert_eq!(joined["messages"][0]["body"], "bye amy");
+    // Bots are not deactivated here.
+    let (status, _) = server.admin("DELETE", "/admin/users/mathbot", None).await;
+    assert_eq!(status, 400);
+    let _ = amy_id;
+
+    // A deactivated backend user's JWT is refused too.
+    let jwt = hs256(json!({"sub":"s-1","name":"sam","exp":now() + 600}));
+    let sam = Client::try_connect(&server.base, Some(&jwt), None)
+        .await
+        .expect("connects");
+    let sam_id = sam.hello["user"]["id"].as_str().expect("id").to_string();
+    let (status, _) = server
+        .admin("DELETE", &format!("/admin/users/{sam_id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(status_of(&server, &jwt).await, 401);
+}
+on_both_backends!(deactivating_a_user);
+
+/// Tokens have ids; they are listed without secrets and revoked one by one: only the
+/// connections of the revoked token close.
+async fn revoking_one_token(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start(&db).await;
+    let (status, created) = server
+        .admin("POST", "/admin/users", Some(json!({"name":"amy"})))
+        .await;
+    assert_eq!(status, 201);
+    let amy = created["user"]["id"].as_str().expect("id").to_string();
+    let phone_token = created["token"].as_str().expect("token").to_string();
+    let phone_id = created["token_id"].as_str().expect("token_id").to_string();
+    assert!(phone_id.starts_with("t_"), "{created}");
+    let (status, issued) = server
+        .admin("POST", &format!("/admin/users/{amy}/tokens"), None)
+        .await;
+    assert_eq!(status, 201);
+    let laptop_token = issued["token"].as_str().expect("token").to_string();
+    let laptop_id = issued["token_id"].as_str().expect("token_id").to_string();
+
+    let (status, listed) = server
+        .admin("GET", &format!("/admin/users/{amy}/tokens"), None)
+        .await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = listed["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .map(|token| token["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, [phone_id.as_str(), laptop_id.as_str()]);
+    assert!(listed["tokens"][0]["created"]
+        .as_str()
+        .expect("created")
+        .ends_with('Z'));
+    assert!(
+        !listed.to_string().contains("pv_"),
+        "never the secret: {listed}"
+    );
+
+    let mut phone = server.connect(&phone_token).await;
+    let mut laptop = server.connect(&laptop_token).await;
+    let (status, _) = server
+        .admin(
+            "DELETE",
+            &format!("/admin/users/{amy}/tokens/{phone_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(phone.next_reply().await["code"], "unauthorized");
+    assert_eq!(phone.closed().await, Some(4001));
+    laptop.ok(json!({"type":"ping"})).await;
+    assert_eq!(status_of(&server, &phone_token).await, 401);
+    assert_eq!(status_of(&server, &laptop_token).await, 101);
+
+    for missing in [phone_id.as_str(), "t_999", "nope"] {
+        let (status, body) = server
+            .admin(
+                "DELETE",
+                &format!("/admin/users/{amy}/tokens/{missing}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 404, "{missing}: {body}");
+    }
+    let (_, listed) = server
+        .admin("GET", &format!("/admin/users/{amy}/tokens"), None)
+        .await;
+    assert_eq!(listed["tokens"].as_array().expect("tokens").len(), 1);
+}
+on_both_backends!(revoking_one_token);
