@@ -26,7 +26,7 @@ fn read_file(path: &Path) -> Result<Definition, String> {
 }
 
 pub fn parse(text: &str) -> Result<Definition, String> {
-    let value: Value = serde_json::from_str(text).map_err(|err| format!("not JSON: {err}"))?;
+    let value: Value = crate::protocol::json::parse(text).map_err(|err| err.to_string())?;
     Definition::from_json(&value)
 }
 

@@ -58,8 +58,9 @@ pub async fn call(
 }
 
 pub fn parse_answer(body: &[u8]) -> Result<Vec<Utterance>, WebhookError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|err| WebhookError::BadAnswer(err.to_string()))?;
+    // Strict, as for clients: what a webhook says is stored the same way on both backends.
+    let value: Value = crate::protocol::json::parse_slice(body)
+        .map_err(|err| WebhookError::BadAnswer(err.to_string()))?;
     let Some(replies) = value.get("replies").and_then(Value::as_array) else {
         return Err(WebhookError::BadAnswer("no `replies` list".into()));
     };
@@ -81,6 +82,22 @@ pub fn parse_answer(body: &[u8]) -> Result<Vec<Utterance>, WebhookError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_with_nul_or_a_key_twice_is_a_bad_answer() {
+        for body in [
+            r#"{"replies":[{"kind":"text","text":"a\u0000"}]}"#,
+            r#"{"replies":[],"replies":[{"kind":"text","text":"x"}]}"#,
+        ] {
+            assert!(
+                matches!(
+                    parse_answer(body.as_bytes()),
+                    Err(WebhookError::BadAnswer(_))
+                ),
+                "{body}"
+            );
+        }
+    }
 
     #[test]
     fn reads_replies_and_rejects_garbage() {

@@ -62,21 +62,7 @@ impl From<actix::MailboxError> for ApiError {
     }
 }
 
-/// Turns actix-web's own extractor errors (bad JSON, bad query, body too large) into ours.
-pub fn json_error(
-    err: actix_web::error::JsonPayloadError,
-    _: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError;
-    let proto = match &err {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ProtoError::too_large(format!("{err}"))
-        }
-        _ => ProtoError::bad_request(format!("{err}")),
-    };
-    ApiError(proto).into()
-}
-
+/// Turns actix-web's own extractor errors (bad query, bad path) into ours.
 pub fn query_error(
     err: actix_web::error::QueryPayloadError,
     _: &actix_web::HttpRequest,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod files;
 pub mod health;
+pub mod json_body;
 pub mod jwt;
 pub mod metrics;
 #[path = "web.rs"]
@@ -22,9 +23,6 @@ use crate::db::models::UserRow;
 use crate::db::Store;
 use crate::settings::Settings;
 
-/// Largest JSON body the admin API reads.
-const MAX_JSON_BODY: usize = 256 * 1024;
-
 /// What every handler can reach.
 pub struct AppState {
     pub store: Store,
@@ -41,17 +39,12 @@ pub struct AppState {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(MAX_JSON_BODY)
-            .error_handler(error::json_error),
-    )
-    .app_data(web::QueryConfig::default().error_handler(error::query_error))
-    .app_data(web::PathConfig::default().error_handler(error::path_error))
-    .route("/ws", web::get().to(ws::upgrade))
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/metrics", web::get().to(metrics::metrics))
-    .configure(files::routes)
-    .configure(admin::routes)
-    .configure(web_client::routes);
+    cfg.app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .route("/ws", web::get().to(ws::upgrade))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .configure(files::routes)
+        .configure(admin::routes)
+        .configure(web_client::routes);
 }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{char_count, Fields, MAX_ID_CHARS};
 use super::frames::ReplyId;
+use super::json::{self, JsonError};
 use crate::error::{ErrorCode, ProtoError};
 
 /// Longest message body, in Unicode code points.
@@ -134,12 +135,24 @@ pub fn parse(text: &str) -> Result<ClientFrame, Rejected> {
         id: id.clone(),
         error,
     };
-    let value: Value = serde_json::from_str(text).map_err(|err| {
-        reject(
-            &ReplyId::None,
-            ProtoError::bad_request(format!("the frame is not JSON: {err}")),
-        )
-    })?;
+    let value: Value = match json::parse(text) {
+        Ok(value) => value,
+        Err(JsonError::Syntax(err)) => {
+            return Err(reject(
+                &ReplyId::None,
+                ProtoError::bad_request(format!("the frame is not JSON: {err}")),
+            ))
+        }
+        // The frame is JSON that will not be run; its id is echoed if it can be trusted.
+        Err(err) => {
+            let id = if err.spoils_id() {
+                ReplyId::None
+            } else {
+                lenient_id(text)
+            };
+            return Err(reject(&id, ProtoError::bad_request(err.to_string())));
+        }
+    };
     let Value::Object(object) = value else {
         return Err(reject(
             &ReplyId::None,
@@ -153,6 +166,15 @@ pub fn parse(text: &str) -> Result<ClientFrame, Rejected> {
 
 /// The id of a frame that will not be processed (over the rate limit), to echo it.
 pub fn peek_id(text: &str) -> ReplyId {
+    match json::parse(text) {
+        Ok(Value::Object(object)) => reply_id(&object).unwrap_or_default(),
+        Err(err) if !err.spoils_id() => lenient_id(text),
+        _ => ReplyId::None,
+    }
+}
+
+/// The top-level `id` of a frame that is JSON but was refused by the strict reading.
+fn lenient_id(text: &str) -> ReplyId {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => reply_id(&object).unwrap_or_default(),
         _ => ReplyId::None,
@@ -349,6 +371,33 @@ mod tests {
             code_of(&format!(r#"{{"type":"send","room":"r_1","body":"{big}"}}"#)).1,
             ErrorCode::TooLarge
         );
+    }
+
+    #[test]
+    fn refuses_duplicate_keys_and_nul_with_bad_request() {
+        assert_eq!(
+            code_of(r#"{"type":"ping","type":"send","id":3,"room":"r_1","body":"x"}"#),
+            (ReplyId::Number(3.into()), ErrorCode::BadRequest)
+        );
+        assert_eq!(
+            code_of(r#"{"type":"ping","id":1,"id":2}"#),
+            (ReplyId::None, ErrorCode::BadRequest)
+        );
+        assert_eq!(
+            code_of(r#"{"type":"send","id":"a","room":"r_1","body":"x","x":{"k":1,"k":2}}"#),
+            (ReplyId::Text("a".into()), ErrorCode::BadRequest)
+        );
+        for frame in [
+            r#"{"type":"send","id":4,"room":"r_1","body":"a\u0000b"}"#,
+            r#"{"type":"send","id":4,"room":"r_1","body":"x","client_msg_id":"c\u0000"}"#,
+            r#"{"type":"create_group","id":4,"name":"g\u0000"}"#,
+        ] {
+            assert_eq!(
+                code_of(frame),
+                (ReplyId::Number(4.into()), ErrorCode::BadRequest),
+                "{frame}"
+            );
+        }
     }
 
     #[test]

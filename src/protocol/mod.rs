@@ -5,6 +5,7 @@ pub mod command;
 pub mod fields;
 pub mod frames;
 pub mod ids;
+pub mod json;
 pub mod template;
 pub mod views;
 

@@ -254,6 +254,25 @@ impl Server {
         (status, value)
     }
 
+    /// An admin call with a body written by hand (JSON a `Value` cannot hold, such as a
+    /// key twice); returns the status and the JSON answer.
+    pub async fn admin_raw(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut response = self
+            .http()
+            .request(method, format!("{}{path}", self.base))
+            .insert_header(("Authorization", format!("Bearer {ADMIN}")))
+            .insert_header(("Content-Type", "application/json"))
+            .send_body(body.to_string())
+            .await
+            .expect("HTTP request");
+        let status = response.status().as_u16();
+        let bytes = response.body().await.expect("body");
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
     /// Creates a user; returns (id, token).
     pub async fn user(&self, name: &str) -> (String, String) {
         let (status, body) = self

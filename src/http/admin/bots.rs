@@ -1,5 +1,6 @@
 //! `/admin/bots`: list, put (create or replace) and delete bot definitions at run time.
 
+use crate::http::json_body::JsonBody;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
@@ -64,7 +65,7 @@ pub async fn put(
     _: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let mut value = body.into_inner();
     let Value::Object(object) = &mut value else {

@@ -1,8 +1,8 @@
 //! `/admin/broadcast` and `/admin/stats`.
 
+use crate::http::json_body::JsonBody;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::openapi::ErrorBody;
@@ -51,7 +51,7 @@ pub struct ServerStats {
 pub async fn broadcast(
     _: Admin,
     state: web::Data<AppState>,
-    notice: web::Json<Value>,
+    notice: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let object = super::object(notice.into_inner())?;
     let body = command::body(Fields(&object).string("body")?)?;

@@ -1,6 +1,7 @@
 //! `/admin/rooms`: create, list, inspect and delete rooms, manage members, read and post
 //! messages as the system.
 
+use crate::http::json_body::JsonBody;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -116,7 +117,7 @@ pub struct PostedMessage {
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let object = super::object(body.into_inner())?;
     let fields = Fields(&object);
@@ -309,7 +310,7 @@ pub async fn add_member(
     _: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let room = room_id(&id)?;
     let object = super::object(body.into_inner())?;
@@ -422,7 +423,7 @@ pub async fn post_message(
     _: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let room = room_id(&id)?;
     let object = super::object(body.into_inner())?;

@@ -1,9 +1,9 @@
 //! `/admin/users`: create, list and deactivate users, issue, list and revoke tokens, close
 //! connections.
 
+use crate::http::json_body::JsonBody;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::openapi::ErrorBody;
@@ -116,7 +116,7 @@ fn parse_token_id(text: &str) -> Option<i64> {
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let object = super::object(body.into_inner())?;
     let name = check_user_name(Fields(&object).string("name")?)?;
