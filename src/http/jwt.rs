@@ -146,9 +146,10 @@ impl JwtVerifier {
             .map_err(refused)?
             .claims;
         let chars = claims.sub.chars().count();
-        if chars == 0 || chars > MAX_SUB_CHARS {
+        // `sub` is stored: no control characters (a U+0000 is text PostgreSQL cannot hold).
+        if chars == 0 || chars > MAX_SUB_CHARS || claims.sub.chars().any(char::is_control) {
             return Err(JwtError::Refused(format!(
-                "`sub` must be 1 to {MAX_SUB_CHARS} characters"
+                "`sub` must be 1 to {MAX_SUB_CHARS} printable characters"
             )));
         }
         Ok(Identity {
@@ -339,6 +340,10 @@ mod tests {
             token("0123456789abcdef", json!({"sub":"42"})),
             token("0123456789abcdef", json!({"exp":now() + 60})),
             token("0123456789abcdef", json!({"sub":"","exp":now() + 60})),
+            token(
+                "0123456789abcdef",
+                json!({"sub":"4\u{0}2","exp":now() + 60}),
+            ),
             "a.b.c".to_string(),
         ];
         for jwt in cases {
