@@ -49,9 +49,10 @@ pub struct DatabaseArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "PALAVER_BIND", default_value = "127.0.0.1:8080")]
-    pub bind: SocketAddr,
+    /// Address to listen on, HOST:PORT; the host may be a name (localhost:8080) or an IP
+    /// address ([::1]:8080); port 0 picks a free port.
+    #[arg(long, env = "PALAVER_BIND", default_value = "127.0.0.1:8080", value_parser = parse_bind)]
+    pub bind: BindAddr,
 
     /// sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://palaver.db")]
@@ -69,12 +70,12 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_HEARTBEAT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub heartbeat_secs: u64,
 
-    /// Frames a connection may send per second.
-    #[arg(long, env = "PALAVER_RATE", default_value_t = 50.0)]
+    /// Frames a connection may send per second (above 0).
+    #[arg(long, env = "PALAVER_RATE", default_value_t = 50.0, value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: f64,
 
-    /// Frames a connection may send in a burst.
-    #[arg(long, env = "PALAVER_BURST", default_value_t = 200.0)]
+    /// Frames a connection may send in a burst (at least 1).
+    #[arg(long, env = "PALAVER_BURST", default_value_t = 200.0, value_parser = parse_burst, allow_negative_numbers = true)]
     pub burst: f64,
 
     /// Frames queued for a connection before it is closed with 4002.
@@ -82,8 +83,8 @@ pub struct ServerArgs {
     pub outbound_queue: u32,
 
     /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "PALAVER_WORKERS")]
-    pub workers: Option<usize>,
+    #[arg(long, env = "PALAVER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
 
     /// Largest upload, in bytes; a larger one gets 413 and nothing is kept.
     #[arg(long, env = "PALAVER_MAX_FILE_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024 * 1024))]
@@ -154,5 +155,88 @@ impl JwtArgs {
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
         }
+    }
+}
+
+/// `--bind`: what was written, and every address it resolves to (a name may give several,
+/// `localhost` both 127.0.0.1 and ::1).
+#[derive(Debug, Clone)]
+pub struct BindAddr {
+    pub text: String,
+    pub addrs: Vec<SocketAddr>,
+}
+
+fn parse_bind(text: &str) -> Result<BindAddr, String> {
+    use std::net::ToSocketAddrs;
+    if text
+        .rsplit_once(':')
+        .is_none_or(|(host, _)| host.is_empty())
+    {
+        return Err(format!("{text:?} is not HOST:PORT"));
+    }
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|err| format!("cannot resolve {text:?}: {err}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{text:?} resolves to no address"));
+    }
+    Ok(BindAddr {
+        text: text.to_string(),
+        addrs,
+    })
+}
+
+fn parse_number(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|value| value.is_finite())
+        .ok_or_else(|| format!("{text:?} is not a number"))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate = parse_number(text)?;
+    if rate <= 0.0 || rate > 1_000_000.0 {
+        return Err(format!("{text} is not above 0 and at most 1000000"));
+    }
+    Ok(rate)
+}
+
+fn parse_burst(text: &str) -> Result<f64, String> {
+    let burst = parse_number(text)?;
+    if !(1.0..=1_000_000.0).contains(&burst) {
+        return Err(format!("{text} is not from 1 to 1000000"));
+    }
+    Ok(burst)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bind_takes_names_and_addresses() {
+        assert!(super::parse_bind("localhost:8080").is_ok());
+        assert_eq!(
+            super::parse_bind("127.0.0.1:0").expect("ip").addrs[0].to_string(),
+            "127.0.0.1:0"
+        );
+        assert!(super::parse_bind("[::1]:80").is_ok());
+        for bad in [
+            "8080",
+            ":8080",
+            "localhost",
+            "localhost:http",
+            "no.such.host.invalid:80",
+        ] {
+            assert!(super::parse_bind(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rates_are_positive_and_finite() {
+        assert!(super::parse_rate("0").is_err());
+        assert!(super::parse_rate("NaN").is_err());
+        assert!(super::parse_rate("inf").is_err());
+        assert!(super::parse_burst("0.5").is_err());
+        assert_eq!(super::parse_rate("12.5"), Ok(12.5));
     }
 }

@@ -4,7 +4,10 @@
 use clap::Parser;
 
 fn main() {
-    let cli = palaver::config::Cli::parse();
+    let cli = match palaver::config::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => bad_flags(err),
+    };
     let result = match cli.command {
         None => {
             init_logging("info");
@@ -24,4 +27,32 @@ fn main() {
 
 fn init_logging(default: &str) {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default)).init();
+}
+
+/// A bad flag or value: one line on stderr, exit code 2 (help and version print as usual).
+fn bad_flags(err: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let text = err.to_string();
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    let mut line = lines
+        .next()
+        .unwrap_or("bad arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    // "the following required arguments were not provided:" names them on the next line.
+    if line.ends_with(':') {
+        if let Some(next) = lines.next() {
+            line = format!("{line} {next}");
+        }
+    }
+    eprintln!("palaver: {line} (see palaver --help)");
+    std::process::exit(2);
 }

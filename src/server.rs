@@ -1,5 +1,6 @@
-//! Starts the server: opens the store (before actix starts: migrations block), starts the
-//! hub, serves HTTP, and shuts down in order on SIGTERM or Ctrl-C.
+//! Starts the server: binds the listeners first (a taken port changes nothing), opens the
+//! store (before actix starts: migrations block), starts the hub, serves HTTP, and shuts
+//! down in order on SIGTERM or Ctrl-C.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use crate::actors::presence::Presence;
 use crate::actors::session::rate_limit::RateLimit;
 use crate::bots::{loader, Definition};
 use crate::clock::SystemClock;
-use crate::config::ServerArgs;
+use crate::config::{BindAddr, ServerArgs};
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::files::detect::ImageBounds;
 use crate::files::sweep::Sweeper;
@@ -34,16 +35,30 @@ pub enum StartError {
     Bot(String),
     #[error("bad setting: {0}")]
     Setting(String),
-    #[error("cannot listen: {0}")]
+    #[error("cannot listen on {addr}: {err}")]
+    Listen { addr: String, err: std::io::Error },
+    #[error("the server failed: {0}")]
     Io(#[from] std::io::Error),
 }
 
+/// Binds every address `--bind` names, before anything else happens: a taken port fails
+/// the start with nothing opened, generated or logged.
+fn listen(bind: &BindAddr) -> Result<Vec<std::net::TcpListener>, StartError> {
+    bind.addrs
+        .iter()
+        .map(|addr| {
+            let failed = |err| StartError::Listen {
+                addr: format!("{} ({addr})", bind.text),
+                err,
+            };
+            let listener = std::net::TcpListener::bind(addr).map_err(failed)?;
+            listener.set_nonblocking(true).map_err(failed)?;
+            Ok(listener)
+        })
+        .collect()
+}
+
 fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
-    if !(args.rate > 0.0 && args.burst >= 1.0) {
-        return Err(StartError::Setting(
-            "--rate must be above 0 and --burst at least 1".into(),
-        ));
-    }
     Ok(Settings {
         heartbeat: Duration::from_secs(args.heartbeat_secs),
         rate_limit: RateLimit {
@@ -83,6 +98,7 @@ fn admin_token(args: &ServerArgs) -> String {
 
 /// Runs the server until it is told to stop.
 pub fn run(args: ServerArgs) -> Result<(), StartError> {
+    let listeners = listen(&args.bind)?;
     let settings = Arc::new(settings(&args)?);
     let url = DatabaseUrl::parse(&args.database_url).map_err(StartError::DatabaseUrl)?;
     let store = Store::open(&url, StoreConfig::default())?;
@@ -94,9 +110,10 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
     let bots = loader::initial(args.bots.as_deref()).map_err(StartError::Bot)?;
     let jwt = JwtVerifier::from_settings(&args.jwt.settings()).map_err(StartError::Setting)?;
     let admin_token = admin_token(&args);
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let workers = args.workers.map_or_else(
+        || std::thread::available_parallelism().map_or(2, |n| n.get()),
+        usize::from,
+    );
     actix_web::rt::System::new().block_on(async move {
         let system_user = store
             .user_by_handle("system")
@@ -124,12 +141,14 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             system_user,
             jwt,
         });
-        let server =
+        let mut server =
             HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
                 .workers(workers)
                 .disable_signals()
-                .shutdown_timeout(10)
-                .bind(args.bind)?;
+                .shutdown_timeout(10);
+        for listener in listeners {
+            server = server.listen(listener)?;
+        }
         for addr in server.addrs() {
             // The first line on stdout, for scripts and tests that start the server on port 0.
             println!("palaver listening on http://{addr}");

@@ -123,9 +123,7 @@ pub async fn open(url: &DatabaseUrl, pool_size: usize) -> Result<Backend, StoreE
             Ok(Backend::Sqlite { read, write })
         }
         DatabaseUrl::Postgres(url) => {
-            let conn = AsyncPgConnection::establish(url).await.map_err(|err| {
-                StoreError::Unavailable(format!("cannot connect to PostgreSQL: {err}"))
-            })?;
+            let conn = connect_postgres(url).await?;
             tokio::task::spawn_blocking(move || migrate_postgres(conn))
                 .await
                 .map_err(|err| StoreError::Unavailable(err.to_string()))??;
@@ -181,4 +179,58 @@ fn migrate_postgres(conn: PgConn) -> Result<(), StoreError> {
         .run_pending_migrations(POSTGRES_MIGRATIONS)
         .map_err(|err| StoreError::Unavailable(format!("migrating PostgreSQL: {err}")))?;
     Ok(())
+}
+
+/// The first connection to PostgreSQL, made with tokio-postgres itself so that a failure
+/// names the address and the cause ("connection refused", "password authentication
+/// failed", …) instead of diesel's bare "error connecting to server".
+async fn connect_postgres(url: &str) -> Result<AsyncPgConnection, StoreError> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|err| StoreError::Unavailable(format!("bad PostgreSQL URL: {}", chain(&err))))?;
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(|err| {
+        StoreError::Unavailable(format!(
+            "cannot connect to PostgreSQL at {}: {}",
+            postgres_address(&config),
+            chain(&err)
+        ))
+    })?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection)
+        .await
+        .map_err(|err| {
+            StoreError::Unavailable(format!("cannot set up the PostgreSQL connection: {err}"))
+        })
+}
+
+/// `host:port` (or the socket directory) of every host the URL names, for error messages.
+fn postgres_address(config: &tokio_postgres::Config) -> String {
+    let ports = config.get_ports();
+    config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(index, host)| {
+            let port = ports.get(index).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                tokio_postgres::config::Host::Unix(path) => format!("{}:{port}", path.display()),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An error and its causes, joined with ": ".
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
