@@ -82,6 +82,16 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_OUTBOUND_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub outbound_queue: u32,
 
+    /// Multi-node mode: redis://HOST:PORT of the Redis this node shares with the other
+    /// nodes (needs a postgres:// --database-url; see docs/scale-out.md).
+    #[arg(long, env = "PALAVER_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// This node's name in logs, metrics and the cluster (default: generated). Letters,
+    /// digits, `-` and `_`, at most 64.
+    #[arg(long, env = "PALAVER_NODE_ID")]
+    pub node_id: Option<String>,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PALAVER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,

@@ -13,6 +13,7 @@ use crate::actors::presence::Presence;
 use crate::actors::session::rate_limit::RateLimit;
 use crate::bots::{loader, Definition};
 use crate::clock::SystemClock;
+use crate::cluster::Bus;
 use crate::config::{BindAddr, ServerArgs};
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::files::detect::ImageBounds;
@@ -35,6 +36,10 @@ pub enum StartError {
     Bot(String),
     #[error("bad setting: {0}")]
     Setting(String),
+    #[error("--redis-url (multi-node mode) needs a postgres:// --database-url: SQLite serves one node only")]
+    RedisNeedsPostgres,
+    #[error("{0}")]
+    Bus(#[from] crate::cluster::BusError),
     #[error("cannot listen on {addr}: {err}")]
     Listen { addr: String, err: std::io::Error },
     #[error("the server failed: {0}")]
@@ -96,16 +101,59 @@ fn admin_token(args: &ServerArgs) -> String {
     }
 }
 
+/// This node's name: `--node-id`, or a generated one.
+fn node_id(args: &ServerArgs) -> Result<String, StartError> {
+    match &args.node_id {
+        Some(id) => {
+            let fits = !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if fits {
+                Ok(id.clone())
+            } else {
+                Err(StartError::Setting(
+                    "--node-id takes 1 to 64 letters, digits, '-' or '_'".into(),
+                ))
+            }
+        }
+        None => Ok(format!("node-{:08x}", rand::random::<u32>())),
+    }
+}
+
+/// Multi-node mode's bus, when `--redis-url` is given (refused with SQLite).
+fn bus(args: &ServerArgs, url: &DatabaseUrl, node: &str) -> Result<Option<Bus>, StartError> {
+    let Some(redis_url) = args.redis_url.as_deref().filter(|url| !url.is_empty()) else {
+        return Ok(None);
+    };
+    if !matches!(url, DatabaseUrl::Postgres(_)) {
+        return Err(StartError::RedisNeedsPostgres);
+    }
+    Ok(Some(Bus::start(redis_url, node)?))
+}
+
 /// Runs the server until it is told to stop.
 pub fn run(args: ServerArgs) -> Result<(), StartError> {
     let listeners = listen(&args.bind)?;
     let settings = Arc::new(settings(&args)?);
     let url = DatabaseUrl::parse(&args.database_url).map_err(StartError::DatabaseUrl)?;
+    let node = node_id(&args)?;
+    crate::metrics::METRICS
+        .node
+        .with_label_values(&[&node])
+        .set(1);
+    let bus = bus(&args, &url, &node)?;
     let store = Store::open(&url, StoreConfig::default())?;
     log::info!(
-        "store: {} ({})",
+        "node {node}: store {} ({}), {}",
         store.backend_name(),
-        args.database_url_for_log()
+        args.database_url_for_log(),
+        if bus.is_some() {
+            "multi-node mode (Redis)"
+        } else {
+            "single node"
+        }
     );
     let bots = loader::initial(args.bots.as_deref()).map_err(StartError::Bot)?;
     let jwt = JwtVerifier::from_settings(&args.jwt.settings()).map_err(StartError::Setting)?;
@@ -120,7 +168,11 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             .await?
             .ok_or(StartError::NoSystemUser)?;
         let presence = Presence::default();
-        let hub = Hub::new(store.clone(), presence.clone(), settings.clone(), workers).start();
+        let mut hub = Hub::new(store.clone(), presence.clone(), settings.clone(), workers);
+        if let Some(bus) = bus {
+            hub = hub.with_bus(bus);
+        }
+        let hub = hub.start();
         let started = install_bots(&store, &hub, bots)
             .await
             .map_err(StartError::Bot)?;

@@ -37,7 +37,7 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Inbound>) -> Inbound {
 fn frame_of(inbound: Inbound) -> Option<(String, String)> {
     match inbound {
         Inbound::Event(envelope) => match envelope.event {
-            Event::RoomFrame { frame } => Some((envelope.node, frame)),
+            Event::RoomFrame { frame, .. } => Some((envelope.node, frame)),
             _ => None,
         },
         Inbound::Resync => None,
@@ -56,6 +56,7 @@ async fn publish_until_heard(
             channel::room(7),
             Event::RoomFrame {
                 frame: frame.into(),
+                except_user: None,
             },
         );
         if let Ok(Some(inbound)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await
@@ -87,6 +88,7 @@ async fn events_cross_nodes_and_survive_a_redis_restart() {
         channel::room(7),
         Event::RoomFrame {
             frame: "first".into(),
+            except_user: None,
         },
     );
     let mut got = None;
@@ -100,12 +102,14 @@ async fn events_cross_nodes_and_survive_a_redis_restart() {
         channel::room(7),
         Event::RoomFrame {
             frame: "own".into(),
+            except_user: None,
         },
     );
     a.publish(
         channel::room(7),
         Event::RoomFrame {
             frame: "second".into(),
+            except_user: None,
         },
     );
     let mut got = None;
@@ -133,6 +137,7 @@ async fn events_cross_nodes_and_survive_a_redis_restart() {
         channel::room(7),
         Event::RoomFrame {
             frame: "gone".into(),
+            except_user: None,
         },
     );
     tokio::time::sleep(Duration::from_millis(300)).await;

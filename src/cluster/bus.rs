@@ -32,7 +32,7 @@ const PUBLISH_QUEUE: usize = 8192;
 const PUBLISH_BATCH: usize = 256;
 /// Subscription changes waiting for the subscriber task.
 const COMMAND_QUEUE: usize = 4096;
-/// How often the node says it is alive and refreshes its presence key.
+/// How often the node says it is alive and refreshes its presence key (the hub's timer).
 pub const HEARTBEAT: Duration = Duration::from_secs(3);
 /// A node not heard from for this long is taken as gone; its presence key expires too.
 pub const NODE_EXPIRY: Duration = Duration::from_secs(10);
@@ -94,7 +94,10 @@ enum Outgoing {
         user_id: i64,
         online: bool,
     },
-    Heartbeat,
+    Heartbeat {
+        connections: u64,
+        rooms: u64,
+    },
     /// After Redis came back: the node's presence set, rebuilt in full.
     Rebuild(Vec<i64>),
 }
@@ -163,16 +166,6 @@ impl Bus {
             commands_rx,
             connected.clone(),
         ));
-        let heartbeat = outgoing.clone();
-        runtime.spawn(async move {
-            let mut tick = tokio::time::interval(HEARTBEAT);
-            loop {
-                tick.tick().await;
-                if heartbeat.send(Outgoing::Heartbeat).await.is_err() {
-                    return;
-                }
-            }
-        });
         Ok(Bus {
             inner: Arc::new(Inner {
                 node: node.to_string(),
@@ -215,6 +208,12 @@ impl Bus {
     /// Records that `user_id` has (or no longer has) a connection on this node.
     pub fn set_online(&self, user_id: i64, online: bool) {
         self.queue(Outgoing::Online { user_id, online });
+    }
+
+    /// Says this node is alive (every [`HEARTBEAT`], from the hub) and refreshes its
+    /// presence key.
+    pub fn alive(&self, connections: u64, rooms: u64) {
+        self.queue(Outgoing::Heartbeat { connections, rooms });
     }
 
     /// Writes this node's presence set anew (after Redis lost it).
@@ -352,11 +351,11 @@ async fn publish_loop(
                         pipe.publish(channel::ALL, payload).ignore();
                     }
                 }
-                Outgoing::Heartbeat => {
+                Outgoing::Heartbeat { connections, rooms } => {
                     pipe.expire(&key, expiry as i64).ignore();
                     let event = Envelope {
                         node: node.clone(),
-                        event: Event::Alive,
+                        event: Event::Alive { connections, rooms },
                     };
                     if let Ok(payload) = serde_json::to_string(&event) {
                         pipe.publish(channel::ALL, payload).ignore();

@@ -17,6 +17,12 @@ pub trait Sequenced {
     fn seq(&self) -> i64;
 }
 
+impl Sequenced for crate::db::models::StoredMessage {
+    fn seq(&self) -> i64 {
+        self.row.seq
+    }
+}
+
 /// A range the room should read from the store: seqs `after + 1 ..= upto`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fetch {
@@ -114,6 +120,16 @@ impl<M: Sequenced> Order<M> {
         }
         ready.extend(self.drain());
         ready
+    }
+
+    /// Takes everything up to `seq` as delivered without delivering it (no connection is
+    /// joined, or they were closed to resume by themselves).
+    pub fn skip_to(&mut self, seq: i64) {
+        self.fetching = None;
+        self.delivered = self.delivered.max(seq);
+        self.known = self.known.max(seq);
+        let delivered = self.delivered;
+        self.held.retain(|held, _| *held > delivered);
     }
 
     /// A store read failed: the next [`fetch`](Self::fetch) asks again.

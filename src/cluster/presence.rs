@@ -90,6 +90,11 @@ impl RemotePresence {
         before.difference(&after).copied().collect()
     }
 
+    /// The nodes heard from within the expiry.
+    pub fn nodes(&self) -> impl Iterator<Item = &String> {
+        self.nodes.keys()
+    }
+
     pub fn users(&self) -> HashSet<i64> {
         self.nodes
             .values()

@@ -35,17 +35,24 @@ pub enum Event {
     // On a room's channel.
     /// Newly committed messages of the room, ascending by seq.
     Messages { messages: Vec<StoredMessage> },
-    /// A frame for every connection that joined the room (typing, read, member events).
-    RoomFrame { frame: String },
+    /// A frame for every connection that joined the room (typing, read, member events),
+    /// except those of `except_user` (a typist does not see their own typing).
+    RoomFrame {
+        frame: String,
+        except_user: Option<i64>,
+    },
     /// The room's members or settings changed: reload them from the store.
     RoomChanged,
 
     // On a user's channel.
     /// A frame for every connection of the user (room_added, room_removed, notices).
-    UserFrame { frame: String },
-    /// Close every connection of the user with this code (4001 on revocation or an
+    UserFrame { user_id: i64, frame: String },
+    /// Close the user's connections with this code (4001 on revocation or an
     /// admin's disconnect), after telling them `frame` if there is one.
     CloseUser {
+        user_id: i64,
+        /// Only the connections signed in with this token; none: all of them.
+        token_id: Option<i64>,
         code: u16,
         reason: String,
         frame: Option<String>,
@@ -56,7 +63,8 @@ pub enum Event {
     Broadcast { frame: String },
     /// The user's first connection on the sending node opened, or its last one closed.
     Presence { user_id: i64, online: bool },
-    /// The sending node is alive; sent every few seconds. A node not heard from for a while
-    /// is taken as gone, its users offline (its presence set in Redis expires too).
-    Alive,
+    /// The sending node is alive, with its counts for the admin API's cluster-wide
+    /// answers; sent every few seconds. A node not heard from for a while is taken as gone,
+    /// its users offline (its presence set in Redis expires too).
+    Alive { connections: u64, rooms: u64 },
 }

@@ -138,6 +138,22 @@ impl Store {
         .await
     }
 
+    /// The last `seq` committed in a room (none if the room does not exist): one read of
+    /// the room row, for a room checking that it delivered everything.
+    pub async fn room_last_seq(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(rooms::table
+                    .find(id)
+                    .select(rooms::last_seq)
+                    .first(conn)
+                    .await
+                    .optional()?)
+            })
+        })
+        .await
+    }
+
     /// A room with its members and last `seq`, for a room actor to start from.
     pub async fn load_room(&self, id: i64) -> Result<Option<RoomSnapshot>, StoreError> {
         self.run(move |db| async move {

@@ -14,6 +14,7 @@ use awc::ws;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
+pub mod cluster;
 pub mod services;
 
 pub const ADMIN: &str = "test-admin-token";

@@ -21,7 +21,7 @@ pub(super) struct Connection {
 }
 
 impl Hub {
-    fn notify(&self, user_id: i64, except: Option<&SessionKey>, frame: &Frame) -> usize {
+    pub(super) fn notify(&self, user_id: i64, except: Option<&SessionKey>, frame: &Frame) -> usize {
         let Some(sessions) = self.connections.get(&user_id) else {
             return 0;
         };
@@ -30,6 +30,30 @@ impl Hub {
             .filter(|(key, _)| Some(*key) != except)
             .filter(|(_, connection)| connection.outbox.push(frame.clone()))
             .count()
+    }
+
+    /// Pushes a frame to every connection on this node; answers how many took it.
+    pub(super) fn push_to_all(&self, frame: &Frame) -> usize {
+        self.connections
+            .values()
+            .flat_map(|sessions| sessions.values())
+            .filter(|connection| connection.outbox.push(frame.clone()))
+            .count()
+    }
+
+    /// [`announce_presence`](Self::announce_presence) for a user known by id (online or
+    /// offline on another node).
+    pub(super) fn announce_presence_of(&self, user_id: i64, online: bool, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        ctx.spawn(
+            async move { store.user(user_id).await }
+                .into_actor(self)
+                .map(move |user, hub, ctx| match user {
+                    Ok(Some(user)) => hub.announce_presence(user, online, ctx),
+                    Ok(None) => {}
+                    Err(err) => log::warn!("presence of u_{user_id}: {err}"),
+                }),
+        );
     }
 
     /// Tells every connection that joined a room of `user`'s that they came or went, once.
@@ -91,7 +115,7 @@ impl Handler<Connect> for Hub {
                 closed: connect.closed,
             },
         );
-        if first {
+        if first && self.local_presence(connect.user.id, true, ctx) {
             self.announce_presence(connect.user, true, ctx);
         }
     }
@@ -111,7 +135,7 @@ impl Handler<Disconnect> for Hub {
         if sessions.is_empty() {
             self.connections.remove(&user_id);
         }
-        if self.presence.disconnected(user_id) {
+        if self.presence.disconnected(user_id) && self.local_presence(user_id, false, ctx) {
             self.announce_presence(disconnect.user, false, ctx);
         }
     }
@@ -122,11 +146,13 @@ impl Handler<NotifyUser> for Hub {
 
     fn handle(&mut self, notify: NotifyUser, _: &mut Context<Self>) {
         self.notify(notify.user_id, notify.except.as_ref(), &notify.frame);
+        self.share_with_user(notify.user_id, &notify.frame);
     }
 }
 
 /// Closes every connection of a user (tokens revoked, user deactivated, admin disconnect),
-/// or only those signed in with one token; answers how many.
+/// or only those signed in with one token, on every node; answers how many were closed on
+/// this one.
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct CloseUser {
@@ -143,13 +169,34 @@ impl Handler<CloseUser> for Hub {
     type Result = usize;
 
     fn handle(&mut self, close: CloseUser, _: &mut Context<Self>) -> usize {
+        self.close_everywhere(&close);
+        self.close_here(
+            close.user_id,
+            close.token_id,
+            close.last_frame,
+            close.code,
+            close.reason,
+        )
+    }
+}
+
+impl Hub {
+    /// Closes the user's connections on this node (only those of `token_id`, if given).
+    pub(super) fn close_here(
+        &self,
+        user_id: i64,
+        token_id: Option<i64>,
+        last_frame: Option<Frame>,
+        code: u16,
+        reason: &str,
+    ) -> usize {
         let sessions = self
             .connections
-            .get(&close.user_id)
+            .get(&user_id)
             .into_iter()
             .flat_map(HashMap::values)
-            .filter(|connection| close.token_id.is_none() || connection.token_id == close.token_id);
-        close_connections(sessions, close.last_frame, close.code, close.reason)
+            .filter(|connection| token_id.is_none() || connection.token_id == token_id);
+        close_connections(sessions, last_frame, code, reason)
     }
 }
 
@@ -171,7 +218,8 @@ pub(super) fn close_connections<'a>(
     count
 }
 
-/// A `notice` to every connection; answers how many took it.
+/// A `notice` to every connection; answers how many took it (on other nodes: how many
+/// connections they had at their last heartbeat).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct Broadcast {
@@ -182,10 +230,6 @@ impl Handler<Broadcast> for Hub {
     type Result = usize;
 
     fn handle(&mut self, broadcast: Broadcast, _: &mut Context<Self>) -> usize {
-        self.connections
-            .values()
-            .flat_map(|sessions| sessions.values())
-            .filter(|connection| connection.outbox.push(broadcast.frame.clone()))
-            .count()
+        self.push_to_all(&broadcast.frame) + self.broadcast_everywhere(&broadcast.frame)
     }
 }

@@ -4,6 +4,7 @@
 //! (presence, notifications, closing) and [`bots`].
 
 mod bots;
+mod cluster;
 mod connections;
 mod rooms;
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub use rooms::RoomAddr;
 use super::messages::{BotSupervisor, RoomSupervisor, SessionSupervisor};
 use super::presence::Presence;
 use super::room::Room;
+use crate::cluster::Bus;
 use crate::db::Store;
 use crate::settings::Settings;
 
@@ -40,6 +42,9 @@ pub struct Hub {
     started: Instant,
     /// Set by [`Shutdown`]: crashed children are no longer restarted.
     shutting_down: bool,
+    /// Multi-node mode: the bus and what the hub knows of the other nodes.
+    bus: Option<Bus>,
+    cluster: cluster::Nodes,
 }
 
 impl Hub {
@@ -60,7 +65,15 @@ impl Hub {
             next_arbiter: 0,
             started: Instant::now(),
             shutting_down: false,
+            bus: None,
+            cluster: cluster::Nodes::default(),
         }
+    }
+
+    /// Multi-node mode: rooms and connections are shared with the other nodes on `bus`.
+    pub fn with_bus(mut self, bus: Bus) -> Hub {
+        self.bus = Some(bus);
+        self
     }
 
     /// The handle a session holds of its supervisor.
@@ -103,6 +116,7 @@ impl Actor for Hub {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
+        self.join_cluster(ctx);
     }
 }
 
@@ -137,15 +151,30 @@ pub struct HubStats {
 #[rtype(result = "HubStats")]
 pub struct Stats;
 
-impl Handler<Stats> for Hub {
-    type Result = MessageResult<Stats>;
-
-    fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(HubStats {
+impl Hub {
+    /// This node's own counts.
+    fn local_stats(&self) -> HubStats {
+        HubStats {
             connections: self.connections.values().map(HashMap::len).sum(),
             users_online: self.connections.len(),
             rooms_active: self.rooms.values().filter(|addr| addr.connected()).count(),
             uptime_s: self.started.elapsed().as_secs(),
+        }
+    }
+}
+
+/// The whole cluster's counts in multi-node mode (other nodes' as of their last
+/// heartbeat, a few seconds old at most); this node's alone otherwise.
+impl Handler<Stats> for Hub {
+    type Result = MessageResult<Stats>;
+
+    fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
+        let here = self.local_stats();
+        MessageResult(HubStats {
+            connections: here.connections + self.cluster.connections(),
+            users_online: self.users_online_anywhere(),
+            rooms_active: here.rooms_active + self.cluster.rooms(),
+            uptime_s: here.uptime_s,
         })
     }
 }

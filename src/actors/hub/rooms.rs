@@ -15,14 +15,15 @@ impl Hub {
         hub: Addr<Hub>,
     ) -> Addr<Room> {
         let arbiter = self.next_arbiter();
-        let (store, presence, settings) = (
+        let (store, presence, settings, bus) = (
             self.store.clone(),
             self.presence.clone(),
             self.settings.clone(),
+            self.bus.clone(),
         );
         let supervisor = Hub::room_supervisor(hub);
         let addr = Room::start_in_arbiter(&arbiter, move |_| {
-            Room::new(id, store, supervisor, presence, settings, inheritance)
+            Room::new(id, store, supervisor, presence, settings, inheritance, bus)
         });
         self.rooms.insert(id, addr.clone());
         addr

@@ -86,6 +86,7 @@ impl Room {
         }
         .frame();
         let session = caller.session.clone();
+        self.share_frame(&frame, None);
         self.broadcast(&frame, |key, _| *key != session);
     }
 
@@ -97,6 +98,7 @@ impl Room {
         }
         .frame();
         let typist = caller.user.id;
+        self.share_frame(&frame, Some(typist));
         self.broadcast(&frame, |_, subscriber| subscriber.user_id != typist);
         Ok(Reply::Data(crate::protocol::frames::empty()))
     }

@@ -238,6 +238,7 @@ impl Room {
                             .unwrap_or_default();
                         room.subscribers.clear();
                         room.state = State::Missing;
+                        room.share_change();
                         let frame = Event::RoomRemoved {
                             room: crate::protocol::ids::room_id(id),
                         }
@@ -273,6 +274,8 @@ impl Room {
             user: user_view,
         }
         .frame();
+        self.share_change();
+        self.share_frame(&joined, None);
         self.broadcast(&joined, |_, _| true);
         if let Some(view) = self.view_for(user_id) {
             self.supervisor.notify.do_send(NotifyUser {
@@ -290,6 +293,7 @@ impl Room {
             _ => None,
         };
         self.unsubscribe_user(user_id);
+        self.share_change();
         let room = crate::protocol::ids::room_id(self.id);
         if let Some(member) = removed {
             let left = Event::MemberLeft {
@@ -297,6 +301,7 @@ impl Room {
                 user: self.user_view(&member.user),
             }
             .frame();
+            self.share_frame(&left, None);
             self.broadcast(&left, |_, _| true);
         }
         self.supervisor.notify.do_send(NotifyUser {

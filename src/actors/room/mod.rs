@@ -3,6 +3,7 @@
 //! stopped when idle, restarted from the store by the hub if it crashes.
 
 mod activity;
+mod cluster;
 mod membership;
 mod posting;
 mod requests;
@@ -19,6 +20,7 @@ use super::messages::{
     Inheritance, RoomCrashed, RoomHandle, RoomStopped, RoomSupervisor, SessionKey, Subscriber,
 };
 use super::presence::Presence;
+use crate::cluster::{Bus, SubscriptionId};
 use crate::db::models::{RoomKind, RoomRow, RoomSnapshot, UserRow};
 use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
@@ -45,6 +47,9 @@ pub struct Room {
     last_activity: Instant,
     /// False until the room stops on purpose; a room dropped while still running crashed.
     stopped_cleanly: bool,
+    /// Multi-node mode: the bus, and this room's subscription to its channel on it.
+    bus: Option<Bus>,
+    subscription: Option<SubscriptionId>,
 }
 
 enum State {
@@ -82,6 +87,7 @@ impl Room {
         presence: Presence,
         settings: Arc<Settings>,
         inheritance: Option<Inheritance>,
+        bus: Option<Bus>,
     ) -> Room {
         let (subscribers, delivered_seq) = match inheritance {
             Some(inherited) => (inherited.subscribers, Some(inherited.delivered_seq)),
@@ -98,6 +104,8 @@ impl Room {
             posting: posting::Pipeline::new(delivered_seq),
             last_activity: Instant::now(),
             stopped_cleanly: false,
+            bus,
+            subscription: None,
         }
     }
 
@@ -238,6 +246,7 @@ impl Room {
 
     fn stop_cleanly(&mut self, ctx: &mut Context<Self>) {
         self.stopped_cleanly = true;
+        self.leave_bus();
         self.supervisor.stopped.do_send(RoomStopped {
             id: self.id,
             room: Room::handle(&ctx.address()),
@@ -253,20 +262,33 @@ impl Actor for Room {
         ctx.set_mailbox_capacity(self.settings.room_pending.max(16));
         let store = self.store.clone();
         let id = self.id;
+        // In multi-node mode, subscribe first, then read the tail: whatever commits after
+        // the read arrives on the bus, and nothing falls in between.
+        let subscribing = self.subscribe_bus(ctx);
         ctx.wait(
-            async move { store.load_room(id).await }
-                .into_actor(self)
-                .map(move |loaded, room, ctx| match loaded {
+            async move {
+                let subscription = match subscribing {
+                    Some(subscribing) => Some(subscribing.await),
+                    None => None,
+                };
+                (subscription, store.load_room(id).await)
+            }
+            .into_actor(self)
+            .map(move |(subscription, loaded), room, ctx| {
+                room.subscription = subscription;
+                match loaded {
                     Ok(snapshot) => {
                         room.apply_snapshot(snapshot);
-                        room.catch_up(ctx);
+                        room.fill_gap(ctx);
                     }
                     Err(err) => {
                         log::warn!("room r_{id}: cannot load from the store: {err}");
                         room.stop_cleanly(ctx);
                     }
-                }),
+                }
+            }),
         );
+        self.check_position_periodically(ctx);
         ctx.run_interval(IDLE_CHECK, |room, ctx| {
             // Connections that closed without saying so (their session crashed) go here.
             room.subscribers
@@ -284,6 +306,7 @@ impl Drop for Room {
             return;
         }
         log::error!("room r_{}: actor crashed", self.id);
+        self.leave_bus();
         self.supervisor.crashed.do_send(RoomCrashed {
             id: self.id,
             inheritance: Inheritance {

@@ -11,6 +11,7 @@ use super::requests::{later, ready, Answer};
 use super::Room;
 use crate::actors::messages::{Caller, Post, Reply, SessionKey, ToBot, Turn};
 use crate::actors::outbox::{close, Outbox};
+use crate::cluster::order::Order;
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{Appended, NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
@@ -26,12 +27,14 @@ const MAX_REPLAY: i64 = 1000;
 pub(super) struct Pipeline {
     queue: Vec<(NewPost, Waiter)>,
     committing: bool,
-    delivered_seq: i64,
+    /// What has been delivered to the joined connections, and what arrived out of order.
+    order: Order<StoredMessage>,
     /// Set on a room restarted after a crash: the last seq its predecessor delivered.
     inherited_seq: Option<i64>,
-    /// The last seq in the store when the room loaded.
-    stored_seq: i64,
 }
+
+/// Messages held while an earlier one is missing (read from the store meanwhile).
+const HOLD_LIMIT: usize = 1024;
 
 /// Who waits for a post: the connection that sent it (if any) and the request's answer.
 struct Waiter {
@@ -51,19 +54,26 @@ impl Pipeline {
         Pipeline {
             queue: Vec::new(),
             committing: false,
-            delivered_seq: 0,
+            order: Order::new(0, HOLD_LIMIT),
             inherited_seq,
-            stored_seq: 0,
         }
     }
 
+    /// The room loaded with `last_seq` committed: a new room has delivered it all (no one
+    /// has joined yet); a restarted one delivers what its predecessor did not.
     pub(super) fn loaded(&mut self, last_seq: i64) {
-        self.stored_seq = last_seq;
-        self.delivered_seq = self.inherited_seq.unwrap_or(last_seq).min(last_seq);
+        let delivered = self.inherited_seq.take().unwrap_or(last_seq).min(last_seq);
+        self.order = Order::new(delivered, HOLD_LIMIT);
+        self.order.committed_upto(last_seq);
     }
 
     pub(super) fn delivered_seq(&self) -> i64 {
-        self.delivered_seq
+        self.order.delivered()
+    }
+
+    /// The store (or another node) says seqs up to `last_seq` are committed.
+    pub(super) fn committed_upto(&mut self, last_seq: i64) {
+        self.order.committed_upto(last_seq);
     }
 
     pub(super) fn is_idle(&self) -> bool {
@@ -172,41 +182,56 @@ impl Room {
             Ok(outcomes) => outcomes,
             Err(err) => vec![Err(err); waiters.len()],
         };
-        let first_new = outcomes
-            .iter()
-            .filter_map(|outcome| match outcome {
-                Ok(Appended::New(message)) => Some(message.row.seq),
-                _ => None,
-            })
-            .min();
-        let delivered = self.posting.delivered_seq;
-        match first_new {
-            // Messages committed for a crashed predecessor came in between: deliver them first.
-            Some(first) if first > delivered + 1 => {
-                let store = self.store.clone();
-                let id = self.id;
-                ctx.wait(
-                    async move {
-                        store
-                            .messages_after(id, delivered, first - delivered - 1)
-                            .await
-                    }
-                    .into_actor(self)
-                    .map(move |missing, room, ctx| {
-                        match missing {
-                            Ok(page) => room.replay(page.messages),
-                            Err(err) => room.close_lagging(&format!("{err}")),
-                        }
-                        room.deliver(waiters, outcomes);
-                        room.next_batch(ctx);
-                    }),
-                );
-            }
-            _ => {
-                self.deliver(waiters, outcomes);
-                self.next_batch(ctx);
-            }
+        let committed = self.deliver(waiters, outcomes);
+        self.share_messages(&committed);
+        self.arrive(committed, ctx);
+        self.next_batch(ctx);
+    }
+
+    /// Committed messages from this node or another, in any order: those next in seq order
+    /// are delivered now; a gap is read from the store (holding up the room meanwhile, so
+    /// nothing overtakes it).
+    pub(super) fn arrive(&mut self, messages: Vec<StoredMessage>, ctx: &mut Context<Self>) {
+        for message in self.posting.order.offer(messages) {
+            self.publish(&message);
         }
+        self.fill_gap(ctx);
+    }
+
+    /// Reads the next missing range from the store, if any, and delivers it.
+    pub(super) fn fill_gap(&mut self, ctx: &mut Context<Self>) {
+        let Some(fetch) = self.posting.order.fetch() else {
+            return;
+        };
+        if fetch.upto - fetch.after > MAX_REPLAY && !self.subscribers.is_empty() {
+            self.close_lagging(&format!("{} messages to deliver", fetch.upto - fetch.after));
+        }
+        if self.subscribers.is_empty() {
+            // No one to deliver to: connections that join read history themselves.
+            self.posting.order.skip_to(fetch.upto);
+            return;
+        }
+        crate::metrics::METRICS.catch_up_reads.inc();
+        let store = self.store.clone();
+        let id = self.id;
+        let count = (fetch.upto - fetch.after).min(MAX_REPLAY);
+        ctx.wait(
+            async move { store.messages_after(id, fetch.after, count).await }
+                .into_actor(self)
+                .map(move |read, room, ctx| match read {
+                    Ok(page) => {
+                        for message in room.posting.order.fetched(page.messages) {
+                            room.publish(&message);
+                        }
+                        room.fill_gap(ctx);
+                    }
+                    Err(err) => {
+                        // Retried by the room's periodic check (or the next arrival).
+                        log::warn!("room r_{id}: cannot read messages to deliver: {err}");
+                        room.posting.order.fetch_failed();
+                    }
+                }),
+        );
     }
 
     fn next_batch(&mut self, ctx: &mut Context<Self>) {
@@ -214,8 +239,11 @@ impl Room {
         self.flush(ctx);
     }
 
-    /// Answers every post in the order it came, errors included.
-    fn deliver(&mut self, waiters: Vec<Waiter>, outcomes: Vec<Outcome>) {
+    /// Answers every post in the order it came, errors included, and hands what a user said
+    /// in a bot room to the bot (here, on the node that committed it: once). Returns the
+    /// newly committed messages.
+    fn deliver(&mut self, waiters: Vec<Waiter>, outcomes: Vec<Outcome>) -> Vec<StoredMessage> {
+        let mut committed = Vec::new();
         for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
             let (message, is_new) = match outcome {
                 Ok(Appended::New(message)) => (message, true),
@@ -239,7 +267,8 @@ impl Room {
                     .observe(origin.received.elapsed().as_secs_f64());
             }
             if is_new {
-                self.publish(&message, view);
+                self.hand_to_bot(&message);
+                committed.push(message.clone());
             }
             if let Some(origin) = waiter.origin {
                 log::trace!(
@@ -251,12 +280,13 @@ impl Room {
             }
             let _ = waiter.done.send(Ok(message));
         }
+        committed
     }
 
-    /// Delivers one newly committed message to every joined connection.
-    fn publish(&mut self, message: &StoredMessage, view: MessageView) {
+    /// Delivers one message, next in seq order, to every joined connection.
+    fn publish(&mut self, message: &StoredMessage) {
         let seq = message.row.seq;
-        self.posting.delivered_seq = self.posting.delivered_seq.max(seq);
+        let view = MessageView::from_stored(message);
         if let super::State::Live(loaded) = &mut self.state {
             if let Some(member) = loaded.members.get_mut(&message.row.sender_id) {
                 member.read_seq = member.read_seq.max(seq);
@@ -265,7 +295,6 @@ impl Room {
         let frame = Event::Message { message: view }.frame();
         let delivered = self.broadcast(&frame, |_, _| true);
         crate::metrics::METRICS.messages_delivered.inc_by(delivered);
-        self.hand_to_bot(message);
     }
 
     /// In a bot room, what the user says goes to the bot.
@@ -388,15 +417,6 @@ impl Room {
             .ok_or_else(not_offered)
     }
 
-    fn replay(&mut self, messages: Vec<StoredMessage>) {
-        for message in messages {
-            if message.row.seq > self.posting.delivered_seq {
-                let view = MessageView::from_stored(&message);
-                self.publish(&message, view);
-            }
-        }
-    }
-
     /// Connections that cannot be brought up to date here resume by themselves.
     fn close_lagging(&mut self, why: &str) {
         log::warn!(
@@ -409,35 +429,5 @@ impl Room {
                 .close(close::LAGGING, "the room restarted; resume with after_seq");
         }
         self.subscribers.clear();
-    }
-
-    /// After a restart: deliver what the crashed room committed but never delivered.
-    pub(super) fn catch_up(&mut self, ctx: &mut Context<Self>) {
-        if self.posting.inherited_seq.take().is_none() {
-            return;
-        }
-        let from = self.posting.delivered_seq;
-        let stored = self.posting.stored_seq;
-        if stored <= from {
-            return;
-        }
-        if stored - from > MAX_REPLAY {
-            self.close_lagging(&format!("{} messages to replay", stored - from));
-            self.posting.delivered_seq = stored;
-            return;
-        }
-        let store = self.store.clone();
-        let id = self.id;
-        ctx.wait(
-            async move { store.messages_after(id, from, stored - from).await }
-                .into_actor(self)
-                .map(move |missing, room, _| match missing {
-                    Ok(page) => room.replay(page.messages),
-                    Err(err) => {
-                        room.close_lagging(&err.to_string());
-                        room.posting.delivered_seq = stored;
-                    }
-                }),
-        );
     }
 }

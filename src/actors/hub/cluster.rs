@@ -1,0 +1,269 @@
+//! The hub's side of multi-node mode: events for users (room_added/removed, notices, 4001
+//! closes) and broadcasts go to every node; presence is "online on any node", from each
+//! node's announcements and heartbeats, and a node not heard from within the expiry is
+//! taken as gone with its users; stats add up the other nodes' last heartbeat. Without a
+//! bus every method here does nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::{CloseUser, Hub};
+use crate::cluster::bus::{HEARTBEAT, NODE_EXPIRY};
+use crate::cluster::presence::RemotePresence;
+use crate::cluster::wire::{channel, Envelope, Event};
+use crate::cluster::{Inbound, SubscriptionId};
+use crate::protocol::Frame;
+
+/// Resyncs of the hub's channels arriving within this are handled once.
+const RESYNC_DELAY: Duration = Duration::from_millis(200);
+
+/// What the hub knows of the other nodes.
+pub(super) struct Nodes {
+    presence: RemotePresence,
+    /// Each live node's counts from its last heartbeat: (connections, rooms).
+    counts: HashMap<String, (u64, u64)>,
+    /// This node's subscriptions to the channels of its connected users.
+    users: HashMap<i64, SubscriptionId>,
+    /// A resync (after a Redis reconnect: one per channel) is being handled.
+    resyncing: bool,
+}
+
+impl Default for Nodes {
+    fn default() -> Self {
+        Nodes {
+            presence: RemotePresence::new(NODE_EXPIRY),
+            counts: HashMap::new(),
+            users: HashMap::new(),
+            resyncing: false,
+        }
+    }
+}
+
+impl Nodes {
+    pub(super) fn connections(&self) -> usize {
+        self.counts
+            .values()
+            .map(|(connections, _)| *connections as usize)
+            .sum()
+    }
+
+    pub(super) fn rooms(&self) -> usize {
+        self.counts.values().map(|(_, rooms)| *rooms as usize).sum()
+    }
+}
+
+impl Hub {
+    pub(super) fn join_cluster(&mut self, ctx: &mut Context<Self>) {
+        let Some(bus) = self.bus.clone() else {
+            return;
+        };
+        let route = ctx.address().recipient::<Inbound>();
+        ctx.spawn(actix::fut::wrap_future(async move {
+            bus.subscribe(channel::ALL.to_string(), route).await;
+        }));
+        ctx.run_interval(HEARTBEAT, |hub, ctx| hub.heartbeat(ctx));
+    }
+
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        let Some(bus) = &self.bus else {
+            return;
+        };
+        let here = self.local_stats();
+        bus.alive(here.connections as u64, here.rooms_active as u64);
+        let gone = self.cluster.presence.expire(Instant::now());
+        let live: HashSet<String> = self.cluster.presence.nodes().cloned().collect();
+        self.cluster.counts.retain(|node, _| live.contains(node));
+        if !gone.is_empty() {
+            log::info!(
+                "cluster: {} users of a silent node went offline",
+                gone.len()
+            );
+            self.presence_changed(gone.into_iter().map(|user| (user, false)).collect(), ctx);
+        }
+    }
+
+    /// Users online on any node.
+    pub(super) fn users_online_anywhere(&self) -> usize {
+        let mut users = self.cluster.presence.users();
+        users.extend(self.connections.keys().copied());
+        users.len()
+    }
+
+    /// The user's first connection on this node opened, or its last one closed: tells the
+    /// other nodes, follows (or stops following) the user's channel, and says whether the
+    /// user's presence changed for everyone (not while they are online on another node).
+    pub(super) fn local_presence(
+        &mut self,
+        user_id: i64,
+        online: bool,
+        ctx: &mut Context<Self>,
+    ) -> bool {
+        let Some(bus) = self.bus.clone() else {
+            return true;
+        };
+        bus.set_online(user_id, online);
+        if online {
+            let route = ctx.address().recipient::<Inbound>();
+            let subscribing = bus.clone();
+            ctx.spawn(
+                async move { subscribing.subscribe(channel::user(user_id), route).await }
+                    .into_actor(self)
+                    .map(move |(subscription, _), hub, _| {
+                        if hub.connections.contains_key(&user_id) {
+                            if let Some(old) = hub.cluster.users.insert(user_id, subscription) {
+                                bus.unsubscribe(channel::user(user_id), old);
+                            }
+                        } else {
+                            // The user left again while the subscription was being made.
+                            bus.unsubscribe(channel::user(user_id), subscription);
+                        }
+                    }),
+            );
+        } else if let Some(subscription) = self.cluster.users.remove(&user_id) {
+            bus.unsubscribe(channel::user(user_id), subscription);
+        }
+        !self.cluster.presence.is_online(user_id)
+    }
+
+    /// An event for one user's connections on every other node.
+    pub(super) fn share_with_user(&self, user_id: i64, frame: &Frame) {
+        if let Some(bus) = &self.bus {
+            bus.publish(
+                channel::user(user_id),
+                Event::UserFrame {
+                    user_id,
+                    frame: frame.to_string(),
+                },
+            );
+        }
+    }
+
+    /// Closes the user's connections on every other node too.
+    pub(super) fn close_everywhere(&self, close: &CloseUser) {
+        if let Some(bus) = &self.bus {
+            bus.publish(
+                channel::user(close.user_id),
+                Event::CloseUser {
+                    user_id: close.user_id,
+                    token_id: close.token_id,
+                    code: close.code,
+                    reason: close.reason.to_string(),
+                    frame: close.last_frame.as_ref().map(|frame| frame.to_string()),
+                },
+            );
+        }
+    }
+
+    /// A broadcast for every other node's connections; answers how many connections the
+    /// other nodes had at their last heartbeat (what they will deliver it to).
+    pub(super) fn broadcast_everywhere(&self, frame: &Frame) -> usize {
+        let Some(bus) = &self.bus else {
+            return 0;
+        };
+        bus.publish(
+            channel::ALL.to_string(),
+            Event::Broadcast {
+                frame: frame.to_string(),
+            },
+        );
+        self.cluster.connections()
+    }
+
+    /// Presence on other nodes changed for these users: whoever is not online here too
+    /// went online or offline for everyone sharing a room with them.
+    fn presence_changed(&mut self, changes: Vec<(i64, bool)>, ctx: &mut Context<Self>) {
+        self.presence.set_elsewhere(self.cluster.presence.users());
+        for (user_id, online) in changes {
+            if !self.presence.is_online_here(user_id) {
+                self.announce_presence_of(user_id, online, ctx);
+            }
+        }
+    }
+
+    /// Reads every node's presence set from Redis (after a reconnect, or on hearing of a
+    /// node this one did not know).
+    fn read_presence(&mut self, ctx: &mut Context<Self>) {
+        let Some(bus) = self.bus.clone() else {
+            return;
+        };
+        let node = bus.node().to_string();
+        ctx.spawn(async move { bus.online_sets().await }.into_actor(self).map(
+            move |sets, hub, ctx| match sets {
+                Ok(mut sets) => {
+                    sets.remove(&node);
+                    let changes = hub.cluster.presence.replace(sets, Instant::now());
+                    hub.presence_changed(changes, ctx);
+                }
+                Err(err) => log::warn!("cluster: cannot read presence: {err}"),
+            },
+        ));
+    }
+
+    fn heard(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
+        let node = envelope.node;
+        let now = Instant::now();
+        match envelope.event {
+            Event::UserFrame { user_id, frame } => {
+                self.notify(user_id, None, &Frame::from(frame));
+            }
+            Event::CloseUser {
+                user_id,
+                token_id,
+                code,
+                reason,
+                frame,
+            } => {
+                self.close_here(user_id, token_id, frame.map(Frame::from), code, &reason);
+            }
+            Event::Broadcast { frame } => {
+                self.push_to_all(&Frame::from(frame));
+            }
+            Event::Presence { user_id, online } => {
+                let known = self.cluster.presence.knows(&node);
+                if self.cluster.presence.changed(&node, user_id, online, now) {
+                    self.presence_changed(vec![(user_id, online)], ctx);
+                } else {
+                    self.presence.set_elsewhere(self.cluster.presence.users());
+                }
+                if !known {
+                    self.read_presence(ctx);
+                }
+            }
+            Event::Alive { connections, rooms } => {
+                let known = self.cluster.presence.knows(&node);
+                self.cluster.presence.seen(&node, now);
+                self.cluster.counts.insert(node, (connections, rooms));
+                if !known {
+                    self.read_presence(ctx);
+                }
+            }
+            Event::Messages { .. } | Event::RoomFrame { .. } | Event::RoomChanged => {}
+        }
+    }
+}
+
+impl Handler<Inbound> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, inbound: Inbound, ctx: &mut Context<Self>) {
+        match inbound {
+            Inbound::Event(envelope) => self.heard(envelope, ctx),
+            // Every channel of the hub resyncs after a reconnect: handle them once.
+            Inbound::Resync if !self.cluster.resyncing => {
+                self.cluster.resyncing = true;
+                ctx.run_later(RESYNC_DELAY, |hub, ctx| {
+                    hub.cluster.resyncing = false;
+                    // Redis may have restarted empty: write this node's presence set
+                    // again, and read everyone else's.
+                    if let Some(bus) = &hub.bus {
+                        bus.rebuild_online(hub.presence.here());
+                    }
+                    hub.read_presence(ctx);
+                });
+            }
+            Inbound::Resync => {}
+        }
+    }
+}

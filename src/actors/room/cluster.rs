@@ -1,0 +1,171 @@
+//! The room's side of multi-node mode: it subscribes to its channel on the bus before it
+//! reads its tail from the store, publishes what it committed and the events for joined
+//! connections, takes other nodes' messages into the same seq order as its own
+//! (`posting.rs`, `cluster/order.rs`), and checks the room row's `last_seq` now and then
+//! (and after a Redis reconnect) to catch a publish that never came. Without a bus every
+//! method here does nothing.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::{Member, Room, State};
+use crate::cluster::wire::{channel, Event};
+use crate::cluster::{Inbound, SubscriptionId};
+use crate::db::models::StoredMessage;
+use crate::protocol::Frame;
+
+/// How often a room with joined connections checks that it delivered the room's last seq.
+const POSITION_CHECK: Duration = Duration::from_secs(2);
+
+type Subscribing = Pin<Box<dyn Future<Output = SubscriptionId>>>;
+
+impl Room {
+    /// Starts the subscription to the room's channel, if there is a bus.
+    pub(super) fn subscribe_bus(&mut self, ctx: &mut Context<Self>) -> Option<Subscribing> {
+        let bus = self.bus.clone()?;
+        let route = ctx.address().recipient::<Inbound>();
+        let id = self.id;
+        Some(Box::pin(async move {
+            let (subscription, confirmed) = bus.subscribe(channel::room(id), route).await;
+            if !confirmed {
+                log::debug!("room r_{id}: Redis away; delivery from other nodes waits");
+            }
+            subscription
+        }))
+    }
+
+    pub(super) fn leave_bus(&mut self) {
+        if let (Some(bus), Some(subscription)) = (&self.bus, self.subscription.take()) {
+            bus.unsubscribe(channel::room(self.id), subscription);
+        }
+    }
+
+    /// Tells the other nodes what this node just committed in the room.
+    pub(super) fn share_messages(&self, messages: &[StoredMessage]) {
+        if let (Some(bus), false) = (&self.bus, messages.is_empty()) {
+            bus.publish(
+                channel::room(self.id),
+                Event::Messages {
+                    messages: messages.to_vec(),
+                },
+            );
+        }
+    }
+
+    /// Gives an event for joined connections to the room on the other nodes.
+    pub(super) fn share_frame(&self, frame: &Frame, except_user: Option<i64>) {
+        if let Some(bus) = &self.bus {
+            bus.publish(
+                channel::room(self.id),
+                Event::RoomFrame {
+                    frame: frame.to_string(),
+                    except_user,
+                },
+            );
+        }
+    }
+
+    /// The room's members changed: the room on the other nodes reloads them.
+    pub(super) fn share_change(&self) {
+        if let Some(bus) = &self.bus {
+            bus.publish(channel::room(self.id), Event::RoomChanged);
+        }
+    }
+
+    pub(super) fn check_position_periodically(&mut self, ctx: &mut Context<Self>) {
+        if self.bus.is_none() {
+            return;
+        }
+        ctx.run_interval(POSITION_CHECK, |room, ctx| {
+            if !room.subscribers.is_empty() {
+                room.check_position(ctx);
+            }
+        });
+    }
+
+    /// Reads the room row's `last_seq` and delivers what this node has not yet.
+    fn check_position(&mut self, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let id = self.id;
+        ctx.spawn(
+            async move { store.room_last_seq(id).await }
+                .into_actor(self)
+                .map(move |last, room, ctx| match last {
+                    Ok(Some(last)) => {
+                        room.posting.committed_upto(last);
+                        room.fill_gap(ctx);
+                    }
+                    Ok(None) => room.reload(ctx),
+                    Err(err) => log::debug!("room r_{id}: position check: {err}"),
+                }),
+        );
+    }
+
+    /// Another node changed the room's members (or deleted it): take them from the store.
+    fn reload(&mut self, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let id = self.id;
+        ctx.wait(
+            async move { store.load_room(id).await }
+                .into_actor(self)
+                .map(move |loaded, room, ctx| match loaded {
+                    Ok(None) => {
+                        room.state = State::Missing;
+                        room.subscribers.clear();
+                    }
+                    Ok(Some(snapshot)) => {
+                        if let State::Live(loaded) = &mut room.state {
+                            loaded.members = snapshot
+                                .members
+                                .into_iter()
+                                .map(|(user, read_seq)| (user.id, Member { user, read_seq }))
+                                .collect();
+                            loaded.row = snapshot.room;
+                            let members = &loaded.members;
+                            room.subscribers
+                                .retain(|_, subscriber| members.contains_key(&subscriber.user_id));
+                        }
+                        room.posting.committed_upto(snapshot.last_seq);
+                        room.fill_gap(ctx);
+                    }
+                    Err(err) => {
+                        log::warn!("room r_{id}: cannot reload its members: {err}");
+                    }
+                }),
+        );
+    }
+}
+
+impl Handler<Inbound> for Room {
+    type Result = ();
+
+    fn handle(&mut self, inbound: Inbound, ctx: &mut Context<Self>) {
+        if !matches!(self.state, State::Live(_)) {
+            return;
+        }
+        match inbound {
+            Inbound::Event(envelope) => match envelope.event {
+                Event::Messages { messages } => {
+                    let id = self.id;
+                    let ours = messages
+                        .into_iter()
+                        .filter(|message| message.row.room_id == id)
+                        .collect();
+                    self.arrive(ours, ctx);
+                }
+                Event::RoomFrame { frame, except_user } => {
+                    let frame = Frame::from(frame);
+                    self.broadcast(&frame, |_, subscriber| {
+                        Some(subscriber.user_id) != except_user
+                    });
+                }
+                Event::RoomChanged => self.reload(ctx),
+                _ => {}
+            },
+            Inbound::Resync => self.check_position(ctx),
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Multi-node mode end to end: PostgreSQL-backed nodes sharing one Redis, nginx in front,
+//! every process real and killed by its pid. Members of one room on different nodes see
+//! one gapless order; a node killed mid-run loses no acked message; a Redis restart loses
+//! and duplicates nothing; revocation closes a user's connections on every node.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::cluster::Cluster;
+use common::{room_id, Client, Received, Server};
+use serde_json::{json, Value};
+
+const FAST: &[&str] = &["--rate", "100000", "--burst", "100000"];
+
+/// Every message of a room through the admin API of `server`, oldest first.
+async fn all_messages(server: &Server, room: &str) -> Vec<Value> {
+    let mut messages: Vec<Value> = Vec::new();
+    let mut before: Option<i64> = None;
+    loop {
+        let path = match before {
+            Some(seq) => format!("/admin/rooms/{room}/messages?limit=200&before_seq={seq}"),
+            None => format!("/admin/rooms/{room}/messages?limit=200"),
+        };
+        let (status, page) = server.admin("GET", &path, None).await;
+        assert_eq!(status, 200, "{page}");
+        let mut chunk = page["messages"].as_array().cloned().unwrap_or_default();
+        before = chunk.first().and_then(|message| message["seq"].as_i64());
+        chunk.extend(messages);
+        messages = chunk;
+        if page["has_more"] != true {
+            return messages;
+        }
+    }
+}
+
+fn seqs(messages: &[Value]) -> Vec<i64> {
+    messages
+        .iter()
+        .map(|message| message["seq"].as_i64().expect("seq"))
+        .collect()
+}
+
+/// `message` events until one with seq `last` arrived; their seqs in arrival order.
+async fn seqs_until(client: &mut Client, last: i64) -> Vec<i64> {
+    let mut seen = Vec::new();
+    while seen.last() != Some(&last) {
+        let event = client.event("message").await;
+        seen.push(event["message"]["seq"].as_i64().expect("seq"));
+        assert!(
+            seen.len() as i64 <= last,
+            "more messages than sent: {seen:?}"
+        );
+    }
+    seen
+}
+
+#[actix_rt::test]
+async fn members_on_different_nodes_chat_as_on_one() {
+    let Some(cluster) = Cluster::start(2, &[]).await else {
+        return;
+    };
+    let (one, two) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let (amy_id, amy_token) = one.user("amy").await;
+    let (bob_id, bob_token) = one.user("bob").await;
+    let mut amy = one.connect(&amy_token).await;
+    let mut bob = two.connect(&bob_token).await;
+
+    // room_added reaches bob on the other node.
+    let room = room_id(
+        &amy.ok(json!({"type":"create_group","name":"across","members":[bob_id]}))
+            .await,
+    );
+    let added = bob.event("room_added").await;
+    assert_eq!(added["room"]["id"], room.as_str());
+    amy.ok(json!({"type":"join","room":room})).await;
+    bob.ok(json!({"type":"join","room":room})).await;
+
+    // Messages both ways, in one order; typing crosses too.
+    let sent = amy
+        .ok(json!({"type":"send","room":room,"body":"hi bob"}))
+        .await;
+    assert_eq!(sent["message"]["seq"], 1);
+    let got = bob.event("message").await;
+    assert_eq!(got["message"]["body"], "hi bob");
+    assert_eq!(got["message"]["sender"]["id"], amy_id.as_str());
+    bob.ok(json!({"type":"send","room":room,"body":"hi amy"}))
+        .await;
+    assert_eq!(amy.event("message").await["message"]["seq"], 1, "her own");
+    let got = amy.event("message").await;
+    assert_eq!(got["message"]["seq"], 2);
+    assert_eq!(got["message"]["body"], "hi amy");
+    bob.ok(json!({"type":"typing","room":room})).await;
+    assert_eq!(amy.event("typing").await["user"]["id"], bob_id.as_str());
+
+    // Presence is "online on any node": bob, connected to node two only, is online as
+    // node one sees him, and offline once his last connection anywhere closed.
+    let (status, shown) = one
+        .admin("GET", &format!("/admin/users/{bob_id}"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["user"]["online"], true, "{shown}");
+    bob.close().await;
+    loop {
+        let presence = amy.event("presence").await;
+        if presence["user"]["id"] == bob_id.as_str() && presence["online"] == false {
+            break;
+        }
+    }
+
+    // A member added through node two's admin API can send through node one at once.
+    let (carl_id, carl_token) = two.user("carl").await;
+    let (status, body) = two
+        .admin(
+            "POST",
+            &format!("/admin/rooms/{room}/members"),
+            Some(json!({"user": carl_id})),
+        )
+        .await;
+    assert!(status < 300, "{status} {body}");
+    let mut carl = one.connect(&carl_token).await;
+    carl.ok(json!({"type":"join","room":room})).await;
+    carl.ok(json!({"type":"send","room":room,"body":"carl here"}))
+        .await;
+    assert_eq!(amy.event("message").await["message"]["seq"], 3);
+
+    // Stats count both nodes (the other node's figures come with its heartbeat).
+    let mut connections = 0;
+    for _ in 0..50 {
+        let (_, stats) = two.admin("GET", "/admin/stats", None).await;
+        connections = stats["connections"].as_i64().unwrap_or_default();
+        if connections == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        connections, 2,
+        "amy and carl, both on node one, seen from node two"
+    );
+}
+
+#[actix_rt::test]
+async fn concurrent_senders_on_three_nodes_see_one_gapless_order() {
+    let Some(cluster) = Cluster::start(3, FAST).await else {
+        return;
+    };
+    const EACH: i64 = 60;
+    let nodes = &cluster.nodes;
+    let mut users = Vec::new();
+    for name in ["amy", "bob", "cat"] {
+        users.push(nodes[0].user(name).await);
+    }
+    let ids: Vec<&String> = users.iter().map(|(id, _)| id).collect();
+    let mut owner = nodes[0].connect(&users[0].1).await;
+    let room = room_id(
+        &owner
+            .ok(json!({"type":"create_group","name":"race","members":ids}))
+            .await,
+    );
+    // One watcher and one sender per node.
+    let mut watchers = Vec::new();
+    for (node, (_, token)) in nodes.iter().zip(&users) {
+        let mut watcher = node.connect(token).await;
+        watcher.ok(json!({"type":"join","room":room})).await;
+        watchers.push(watcher);
+    }
+    let mut senders = Vec::new();
+    for (n, (node, (_, token))) in nodes.iter().zip(&users).enumerate() {
+        let mut sender = node.connect(token).await;
+        let room = room.clone();
+        senders.push(actix_rt::spawn(async move {
+            for i in 0..EACH {
+                sender
+                    .ok(json!({"type":"send","room":room,"body":format!("{n}:{i}"),"client_msg_id":format!("{n}-{i}")}))
+                    .await;
+            }
+        }));
+    }
+    for sender in senders {
+        sender.await.expect("sender");
+    }
+    let total = EACH * 3;
+    let expected: Vec<i64> = (1..=total).collect();
+    for (n, watcher) in watchers.iter_mut().enumerate() {
+        assert_eq!(
+            seqs_until(watcher, total).await,
+            expected,
+            "the watcher on node {} sees every message once, in seq order",
+            n + 1
+        );
+        watcher
+            .assert_no_event(&["presence", "typing", "read"])
+            .await;
+    }
+    assert_eq!(seqs(&all_messages(&nodes[2], &room).await), expected);
+}
+
+/// Sends with a `client_msg_id` each until the connection drops; returns (client_msg_id,
+/// seq) of every acked send, and the client_msg_id of the send left unanswered, if any.
+async fn send_until_gone(
+    client: &mut Client,
+    room: &str,
+    name: &str,
+    from: usize,
+    count: usize,
+    stop: &AtomicBool,
+) -> (Vec<(String, i64)>, Option<String>) {
+    let mut acked = Vec::new();
+    for n in from..from + count {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let client_msg_id = format!("{name}-{n}");
+        client
+            .send(json!({"type":"send","id":n,"room":room,"body":format!("{name} says {n}"),"client_msg_id":client_msg_id}))
+            .await;
+        loop {
+            match client.receive().await {
+                Received::Frame(frame) if frame["type"] == "ok" => {
+                    let seq = frame["data"]["message"]["seq"].as_i64().expect("seq");
+                    acked.push((client_msg_id, seq));
+                    break;
+                }
+                Received::Frame(frame) if frame["type"] == "error" => {
+                    panic!("send failed: {frame}")
+                }
+                Received::Frame(_) => {}
+                Received::Closed(_) => return (acked, Some(client_msg_id)),
+            }
+        }
+    }
+    (acked, None)
+}
+
+#[actix_rt::test]
+async fn a_node_killed_mid_run_loses_no_acked_message() {
+    let Some(mut cluster) = Cluster::start(3, FAST).await else {
+        return;
+    };
+    let mut users = Vec::new();
+    for name in ["s1", "s2", "s3", "s4", "s5", "s6", "watch"] {
+        users.push(cluster.nodes[0].user(name).await);
+    }
+    let ids: Vec<&String> = users.iter().map(|(id, _)| id).collect();
+    let mut setup = cluster.connect(&users[6].1).await;
+    let room = room_id(
+        &setup
+            .ok(json!({"type":"create_group","name":"crash","members":ids}))
+            .await,
+    );
+    setup.close().await;
+
+    // Six senders through nginx: round robin spreads them over the three nodes. Those on
+    // the surviving nodes stop when told, a little after the kill.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (n, (_, token)) in users.iter().take(6).enumerate() {
+        let url = cluster.ws_url(token);
+        let room = room.clone();
+        let stop = stop.clone();
+        tasks.push(actix_rt::spawn(async move {
+            let name = format!("s{}", n + 1);
+            let mut client = Client::connect(&url).await;
+            let (mut acked, cut) =
+                send_until_gone(&mut client, &room, &name, 0, 100_000, &stop).await;
+            let Some(cut) = cut else {
+                return acked;
+            };
+            // Cut off by the kill: reconnect through nginx (to a live node), send the
+            // unanswered one again (stored at most once), then a few more.
+            let mut client = Client::connect(&url).await;
+            let n: usize = cut
+                .rsplit('-')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(acked.len());
+            let (again, cut) =
+                send_until_gone(&mut client, &room, &name, n, 20, &AtomicBool::new(false)).await;
+            assert!(cut.is_none(), "the other nodes stay up");
+            acked.extend(again);
+            acked
+        }));
+    }
+    // A watcher on each node; the one on the killed node resumes with after_seq.
+    let mut watchers = Vec::new();
+    for node in &cluster.nodes {
+        let mut watcher = node.connect(&users[6].1).await;
+        watcher.ok(json!({"type":"join","room":room})).await;
+        watchers.push(watcher);
+    }
+    while watchers[1].event("message").await["message"]["seq"].as_i64() < Some(300) {}
+    let mut seen_by_victim = Vec::new();
+    loop {
+        match watchers[0].receive().await {
+            Received::Frame(frame) if frame["type"] == "message" => {
+                seen_by_victim.push(frame["message"]["seq"].as_i64().expect("seq"));
+                if seen_by_victim.len() >= 50 {
+                    break;
+                }
+            }
+            Received::Frame(_) => {}
+            Received::Closed(code) => panic!("watcher closed early: {code:?}"),
+        }
+    }
+    // kill -9 node one by its pid; stop nginx from sending anyone there.
+    let victim = cluster.nodes[0].pid();
+    std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .expect("kill -9");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut acked: Vec<(String, i64)> = Vec::new();
+    for task in tasks {
+        acked.extend(task.await.expect("sender task"));
+    }
+    let survivor = &cluster.nodes[1];
+    let stored = all_messages(survivor, &room).await;
+    let total = stored.len() as i64;
+    assert_eq!(seqs(&stored), (1..=total).collect::<Vec<_>>(), "gapless");
+    let stored_ids: BTreeMap<String, i64> = stored
+        .iter()
+        .map(|message| {
+            (
+                message["client_msg_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                message["seq"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stored_ids.len() as i64,
+        total,
+        "each client_msg_id stored once"
+    );
+    for (client_msg_id, seq) in &acked {
+        assert_eq!(
+            stored_ids.get(client_msg_id),
+            Some(seq),
+            "acked {client_msg_id} is stored with its seq"
+        );
+    }
+    // The victim's watcher was cut off: it reconnects through nginx and resumes.
+    let mut last_seen = *seen_by_victim.last().unwrap_or(&0);
+    loop {
+        match watchers[0].receive().await {
+            Received::Frame(frame) if frame["type"] == "message" => {
+                last_seen = frame["message"]["seq"].as_i64().expect("seq");
+            }
+            Received::Frame(_) => {}
+            Received::Closed(_) => break,
+        }
+    }
+    let mut resumed = cluster.connect(&users[6].1).await;
+    let mut missed: Vec<i64> = Vec::new();
+    loop {
+        let after = missed.last().copied().unwrap_or(last_seen);
+        let joined = resumed
+            .ok(json!({"type":"join","room":room,"after_seq":after,"limit":200}))
+            .await;
+        missed.extend(seqs(joined["messages"].as_array().expect("messages")));
+        if joined["has_more"] != true {
+            break;
+        }
+    }
+    assert_eq!(
+        missed,
+        ((last_seen + 1)..=total).collect::<Vec<_>>(),
+        "exactly what the watcher missed, in order"
+    );
+    // The other watchers saw everything once, in order.
+    for watcher in &mut watchers[1..] {
+        let mut seen = seqs_until(watcher, total).await;
+        seen.retain(|seq| *seq > 300);
+        assert_eq!(seen, (301..=total).collect::<Vec<_>>());
+    }
+    eprintln!(
+        "kill -9 of a node: {} acked, {} stored, {} delivered to the resumed watcher, 0 lost",
+        acked.len(),
+        total,
+        missed.len() as i64 + last_seen
+    );
+    drop(cluster.nodes.remove(0));
+}
+
+#[actix_rt::test]
+async fn a_redis_restart_loses_and_repeats_nothing() {
+    let Some(mut cluster) = Cluster::start(2, FAST).await else {
+        return;
+    };
+    let (amy_id, amy_token) = cluster.nodes[0].user("amy").await;
+    let (bob_id, bob_token) = cluster.nodes[0].user("bob").await;
+    let mut amy = cluster.nodes[0].connect(&amy_token).await;
+    let room = room_id(
+        &amy.ok(json!({"type":"create_group","name":"redis","members":[bob_id]}))
+            .await,
+    );
+    amy.ok(json!({"type":"join","room":room})).await;
+    let mut bob = cluster.nodes[1].connect(&bob_token).await;
+    bob.ok(json!({"type":"join","room":room})).await;
+    let _ = amy_id;
+    let mut seq = 0;
+    for round in 0..3 {
+        for _ in 0..30 {
+            let sent = bob
+                .ok(json!({"type":"send","room":room,"body":format!("round {round}")}))
+                .await;
+            seq = sent["message"]["seq"].as_i64().expect("seq");
+        }
+        if round == 0 {
+            cluster.redis.kill();
+        }
+        if round == 1 {
+            cluster.redis.restart();
+        }
+    }
+    // Sent before, during and after the outage: amy (node one) gets every one, once, in
+    // order, by herself (the room checks the store while Redis is away and after).
+    assert_eq!(
+        seqs_until(&mut amy, seq).await,
+        (1..=seq).collect::<Vec<_>>()
+    );
+    // And delivery over Redis resumed: a new message arrives.
+    bob.ok(json!({"type":"send","room":room,"body":"after"}))
+        .await;
+    assert_eq!(amy.event("message").await["message"]["seq"], seq + 1);
+    amy.assert_no_event(&["presence", "typing", "read"]).await;
+}
+
+#[actix_rt::test]
+async fn revocation_on_one_node_closes_the_user_everywhere_with_4001() {
+    let Some(cluster) = Cluster::start(3, &[]).await else {
+        return;
+    };
+    let (amy_id, amy_token) = cluster.nodes[0].user("amy").await;
+    let mut connections = Vec::new();
+    for node in &cluster.nodes {
+        connections.push(node.connect(&amy_token).await);
+    }
+    // Let the subscriptions to amy's channel settle on every node.
+    for connection in &mut connections {
+        connection.ok(json!({"type":"ping"})).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = cluster.nodes[1]
+        .admin("DELETE", &format!("/admin/users/{amy_id}/tokens"), None)
+        .await;
+    assert!(status < 300, "{status} {body}");
+    let mut codes = HashSet::new();
+    for connection in &mut connections {
+        codes.insert(connection.closed().await);
+    }
+    assert_eq!(
+        codes,
+        HashSet::from([Some(4001)]),
+        "every node closed amy with 4001"
+    );
+}
