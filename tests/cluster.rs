@@ -462,3 +462,23 @@ async fn revocation_on_one_node_closes_the_user_everywhere_with_4001() {
         "every node closed amy with 4001"
     );
 }
+
+#[test]
+fn redis_with_sqlite_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_palaver"))
+        .args(["--bind", "127.0.0.1:0", "--database-url"])
+        .arg(format!("sqlite://{}", dir.path().join("p.db").display()))
+        .args(["--redis-url", "redis://127.0.0.1:1"])
+        .output()
+        .expect("run palaver");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|line| !line.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("needs a postgres://"), "{stderr}");
+    assert!(
+        !dir.path().join("p.db").exists(),
+        "refused before anything was created"
+    );
+}
