@@ -482,3 +482,58 @@ fn redis_with_sqlite_is_refused_in_one_line() {
         "refused before anything was created"
     );
 }
+
+#[actix_rt::test]
+async fn a_bot_answers_each_message_once_whichever_node_stored_it() {
+    let Some(cluster) = Cluster::start(2, &[]).await else {
+        return;
+    };
+    let (_, token) = cluster.nodes[0].user("amy").await;
+    // amy opens the demo bot's room on node two, and follows it from node one too.
+    let mut on_two = cluster.nodes[1].connect(&token).await;
+    let opened = on_two.ok(json!({"type":"open_bot","bot":"mathbot"})).await;
+    let room = room_id(&opened);
+    on_two.ok(json!({"type":"join","room":room})).await;
+    let mut on_one = cluster.nodes[0].connect(&token).await;
+    on_one.ok(json!({"type":"join","room":room})).await;
+    // A message through each node: each is answered once, by the node that stored it.
+    on_one
+        .ok(json!({"type":"send","room":room,"body":"hello from one"}))
+        .await;
+    on_two
+        .ok(json!({"type":"send","room":room,"body":"hello from two"}))
+        .await;
+    let mut kinds = Vec::new();
+    for _ in 0..100 {
+        let stored = all_messages(&cluster.nodes[0], &room).await;
+        kinds = stored
+            .iter()
+            .map(|message| message["sender"]["kind"].as_str().unwrap_or("").to_string())
+            .collect();
+        let users = kinds.iter().filter(|kind| *kind == "user").count();
+        let answers_after_users = kinds.iter().skip_while(|kind| *kind != "user").count();
+        if users == 2 && answers_after_users == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Settle, then check nothing more came.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let stored = all_messages(&cluster.nodes[1], &room).await;
+    let after: Vec<String> = stored
+        .iter()
+        .map(|message| message["sender"]["kind"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(after, kinds, "no second answer later");
+    let tail: Vec<&str> = after
+        .iter()
+        .skip_while(|kind| *kind != "user")
+        .map(String::as_str)
+        .collect();
+    assert_eq!(tail.iter().filter(|kind| **kind == "user").count(), 2);
+    assert_eq!(
+        tail.iter().filter(|kind| **kind == "bot").count(),
+        2,
+        "one answer per user message: {after:?}"
+    );
+}
