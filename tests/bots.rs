@@ -251,6 +251,19 @@ async fn webhook_bots_answer_or_fall_back(backend: Backend) {
     assert_eq!(replies[0]["body"], "you said: ping?");
     press(&mut amy, &room, &replies[1], "Yes").await;
     assert_eq!(bot_messages(&mut amy, 2).await[0]["body"], "you said: Yes");
+    // A message with a file: the call carries the file's description.
+    let mut uploaded = awc::Client::default()
+        .post(format!("{}/files?name=notes.txt", server.base))
+        .bearer_auth(&token)
+        .send_body("my working")
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status().as_u16(), 201);
+    let file: Value = uploaded.json().await.expect("a File");
+    let file_id = file["file"]["id"].clone();
+    amy.ok(json!({"type":"send","room":room,"body":"","files":[file_id]}))
+        .await;
+    assert_eq!(bot_messages(&mut amy, 2).await[0]["body"], "you said: ");
     {
         let calls = hook.calls.lock().expect("lock");
         assert_eq!(
@@ -261,7 +274,10 @@ async fn webhook_bots_answer_or_fall_back(backend: Backend) {
         assert_eq!(calls[0]["bot"], "echo");
         assert_eq!(calls[0]["room"], room.as_str());
         assert_eq!(calls[1]["user"]["name"], "amy");
+        assert_eq!(calls[1]["message"]["files"], json!([]));
         assert_eq!(calls[2]["message"]["action"]["id"], "y");
+        assert_eq!(calls[3]["message"]["files"][0]["id"], file_id);
+        assert_eq!(calls[3]["message"]["files"][0]["mime"], "text/plain");
     }
 
     for path in ["/fail", "/garbage", "/slow"] {

@@ -13,7 +13,7 @@ use actix_web::web::Bytes;
 use awc::http::header::HeaderMap;
 use common::{Backend, Database, Server};
 use futures_util::stream;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// An HTTP answer with its headers.
@@ -587,3 +587,271 @@ async fn unreferenced_uploads_go_after_a_day(backend: Backend) {
     );
 }
 on_both_backends!(unreferenced_uploads_go_after_a_day);
+
+// ---- Files in messages: `send` with `files`, Message.files, access through rooms. ----
+
+fn file_id(answer: &Answer) -> String {
+    answer.file()["id"].as_str().expect("file id").to_string()
+}
+
+async fn messages_carry_files_to_members_only(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start(&db).await;
+    let (amy_id, amy) = server.user("amy").await;
+    let (bob_id, bob) = server.user("bob").await;
+    let (_, eve) = server.user("eve").await;
+    let photo = png(800, 600);
+    let picture = file_id(&upload(&server, &amy, "problem.png", &photo).await);
+    let pdf = file_id(&upload(&server, &amy, "worksheet.pdf", PDF).await);
+
+    let mut amy_ws = server.connect(&amy).await;
+    let mut bob_ws = server.connect(&bob).await;
+    let room = common::room_id(&amy_ws.ok(json!({"type":"open_direct","user":bob_id})).await);
+    amy_ws.ok(json!({"type":"join","room":room})).await;
+    bob_ws.ok(json!({"type":"join","room":room})).await;
+
+    // Before a message carries them, bob cannot see amy's uploads.
+    assert_eq!(
+        get(&server, &format!("/files/{picture}"), &bob, &[])
+            .await
+            .status,
+        404
+    );
+
+    let sent = amy_ws
+        .ok(json!({"type":"send","room":room,"body":"","files":[picture, pdf]}))
+        .await;
+    let files = &sent["message"]["files"];
+    assert_eq!(files.as_array().map(Vec::len), Some(2), "{sent}");
+    assert_eq!(files[0]["id"], picture.as_str());
+    assert_eq!(files[0]["mime"], "image/png");
+    assert_eq!(
+        (files[0]["width"].as_i64(), files[0]["thumbnail"].as_bool()),
+        (Some(800), Some(true))
+    );
+    assert_eq!(files[1]["name"], "worksheet.pdf");
+    assert_eq!(sent["message"]["body"], "");
+
+    let event = bob_ws.event("message").await;
+    assert_eq!(
+        event["message"]["files"], *files,
+        "the event carries the same files"
+    );
+    let got = get(&server, &format!("/files/{picture}"), &bob, &[]).await;
+    assert_eq!((got.status, sha256(&got.body)), (200, sha256(&photo)));
+    assert_eq!(
+        get(&server, &format!("/files/{picture}/thumbnail"), &bob, &[])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(&server, &format!("/files/{pdf}"), &bob, &[])
+            .await
+            .body
+            .as_ref(),
+        PDF
+    );
+    for path in [
+        format!("/files/{picture}"),
+        format!("/files/{pdf}/thumbnail"),
+    ] {
+        let refused = get(&server, &path, &eve, &[]).await;
+        assert_eq!(refused.status, 404, "{path}");
+        assert_eq!(refused.json()["error"]["message"], "no such file");
+    }
+
+    // Text alone still carries `files: []`; history, join and the admin API show the files.
+    let text = amy_ws
+        .ok(json!({"type":"send","room":room,"body":"see above"}))
+        .await;
+    assert_eq!(text["message"]["files"], json!([]));
+    let history = bob_ws.ok(json!({"type":"history","room":room})).await;
+    assert_eq!(history["messages"][0]["files"], *files);
+    assert_eq!(history["messages"][1]["files"], json!([]));
+    let mut late = server.connect(&bob).await;
+    let joined = late.ok(json!({"type":"join","room":room})).await;
+    assert_eq!(joined["messages"][0]["files"], *files, "{joined}");
+    let stored = server.stored_messages(&room).await;
+    assert_eq!(stored[0]["files"], *files);
+    assert_eq!(stored[1]["files"], json!([]));
+
+    // A repeated send (same client_msg_id) answers with the first message and its files.
+    let first = amy_ws
+        .ok(json!({"type":"send","room":room,"body":"again","client_msg_id":"c-9","files":[pdf]}))
+        .await;
+    let again = amy_ws
+        .ok(json!({"type":"send","room":room,"body":"again","client_msg_id":"c-9","files":[pdf]}))
+        .await;
+    assert_eq!(again["message"], first["message"]);
+    assert_eq!(again["message"]["files"][0]["id"], pdf.as_str());
+    let _ = amy_id;
+}
+on_both_backends!(messages_carry_files_to_members_only);
+
+async fn send_takes_only_the_senders_uploads(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start(&db).await;
+    let (_, amy) = server.user("amy").await;
+    let (bob_id, bob) = server.user("bob").await;
+    let bobs = file_id(&upload(&server, &bob, "bob.txt", b"bob's notes").await);
+    let amys = file_id(&upload(&server, &amy, "amy.txt", b"amy's notes").await);
+    let mut amy_ws = server.connect(&amy).await;
+    let room = common::room_id(&amy_ws.ok(json!({"type":"open_direct","user":bob_id})).await);
+    amy_ws.ok(json!({"type":"join","room":room})).await;
+    let before = server.snapshot().await;
+
+    let made_up = format!("f_{}", "ab".repeat(16));
+    for files in [
+        json!([bobs]),
+        json!([amys, bobs]),
+        json!([made_up]),
+        json!(["f_x"]),
+    ] {
+        let reply = amy_ws
+            .error_reply(json!({"type":"send","room":room,"body":"look","files":files}))
+            .await;
+        assert_eq!(reply["code"], "not_found", "{files} -> {reply}");
+        assert_eq!(reply["message"], "no such file");
+    }
+    let eleven: Vec<String> = (0..11).map(|_| amys.clone()).collect();
+    for (body, files) in [
+        ("", json!([])),
+        ("x", json!([amys, amys])),
+        ("x", json!(eleven)),
+        ("x", json!("f_1")),
+    ] {
+        let code = amy_ws
+            .error(json!({"type":"send","room":room,"body":body,"files":files}))
+            .await;
+        assert_eq!(code, "bad_request", "{body:?} {files}");
+    }
+    assert_eq!(server.snapshot().await, before, "nothing was stored");
+    // Bob's file is still his alone.
+    assert_eq!(
+        get(&server, &format!("/files/{bobs}"), &amy, &[])
+            .await
+            .status,
+        404
+    );
+}
+on_both_backends!(send_takes_only_the_senders_uploads);
+
+async fn a_kicked_member_loses_access(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start(&db).await;
+    let (_, amy) = server.user("amy").await;
+    let (bob_id, _) = server.user("bob").await;
+    let (carol_id, carol) = server.user("carol").await;
+    let photo = file_id(&upload(&server, &amy, "p.png", &png(50, 50)).await);
+    let mut amy_ws = server.connect(&amy).await;
+    let room = common::room_id(
+        &amy_ws
+            .ok(json!({"type":"create_group","name":"g","members":[bob_id, carol_id]}))
+            .await,
+    );
+    amy_ws.ok(json!({"type":"join","room":room})).await;
+    amy_ws
+        .ok(json!({"type":"send","room":room,"body":"the problem","files":[photo]}))
+        .await;
+    assert_eq!(
+        get(&server, &format!("/files/{photo}"), &carol, &[])
+            .await
+            .status,
+        200
+    );
+
+    amy_ws
+        .ok(json!({"type":"kick","room":room,"user":carol_id}))
+        .await;
+    let made_up = get(
+        &server,
+        &format!("/files/f_{}", "0".repeat(32)),
+        &carol,
+        &[],
+    )
+    .await;
+    for path in [
+        format!("/files/{photo}"),
+        format!("/files/{photo}/thumbnail"),
+    ] {
+        let refused = get(&server, &path, &carol, &[]).await;
+        assert_eq!(
+            (refused.status, refused.json()),
+            (404, made_up.json()),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        get(&server, &format!("/files/{photo}"), &amy, &[])
+            .await
+            .status,
+        200
+    );
+}
+on_both_backends!(a_kicked_member_loses_access);
+
+async fn deleting_a_room_deletes_the_files_only_it_carries(backend: Backend) {
+    let db = Database::new(backend).await;
+    let mut server = Server::start_with(&db, &["--file-sweep-secs", "1"]).await;
+    let (_, amy) = server.user("amy").await;
+    let (bob_id, bob) = server.user("bob").await;
+    let shared = file_id(&upload(&server, &amy, "shared.txt", b"in both rooms").await);
+    let only = file_id(&upload(&server, &amy, "only.txt", b"in one room").await);
+    let mut amy_ws = server.connect(&amy).await;
+    let mut rooms = Vec::new();
+    for name in ["one", "two"] {
+        let room = common::room_id(
+            &amy_ws
+                .ok(json!({"type":"create_group","name":name,"members":[bob_id]}))
+                .await,
+        );
+        amy_ws.ok(json!({"type":"join","room":room})).await;
+        rooms.push(room);
+    }
+    amy_ws
+        .ok(json!({"type":"send","room":rooms[0],"body":"a","files":[shared, only]}))
+        .await;
+    amy_ws
+        .ok(json!({"type":"send","room":rooms[1],"body":"b","files":[shared]}))
+        .await;
+
+    // Files messages carry outlive the day unreferenced uploads get, and a restart.
+    age_uploads(&db, 24 * 3600 * 1000 + 1000).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server.crash_and_restart();
+    assert_eq!(
+        get(&server, &format!("/files/{only}"), &bob, &[])
+            .await
+            .status,
+        200
+    );
+    let history = server.stored_messages(&rooms[0]).await;
+    assert_eq!(history[0]["files"][1]["id"], only.as_str());
+
+    let (status, body) = server
+        .admin("DELETE", &format!("/admin/rooms/{}", rooms[0]), None)
+        .await;
+    assert!(status == 200 || status == 204, "{status} {body}");
+    assert_eq!(
+        get(&server, &format!("/files/{only}"), &amy, &[])
+            .await
+            .status,
+        404,
+        "only room one carried it"
+    );
+    assert_eq!(
+        get(&server, &format!("/files/{shared}"), &amy, &[])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(&server, &format!("/files/{shared}"), &bob, &[])
+            .await
+            .status,
+        200,
+        "room two still carries it"
+    );
+}
+on_both_backends!(deleting_a_room_deletes_the_files_only_it_carries);

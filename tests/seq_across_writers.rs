@@ -61,6 +61,7 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
                         template: None,
                         client_msg_id: Some(format!("c{round}")),
                         action: None,
+                        files: Vec::new(),
                     })
                 })
                 .collect();

@@ -16,6 +16,7 @@ fn post(room_id: i64, sender: &UserRow, body: &str) -> NewPost {
         template: None,
         client_msg_id: None,
         action: None,
+        files: Vec::new(),
     }
 }
 

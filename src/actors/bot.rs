@@ -486,6 +486,7 @@ mod tests {
                 template: None,
                 client_msg_id: None,
                 action: None,
+                files: Vec::new(),
             }])
             .await
             .expect("stored");

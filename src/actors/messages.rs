@@ -152,6 +152,8 @@ pub enum RoomOp {
     Send {
         body: String,
         client_msg_id: Option<String>,
+        /// Keys of files the sender uploaded.
+        files: Vec<String>,
     },
     History {
         before_seq: Option<i64>,

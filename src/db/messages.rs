@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::error::StoreError;
+use super::files::{self, FileQueries};
 use super::models::*;
 use super::schema::{messages, users};
 use super::store::Store;
@@ -29,7 +30,10 @@ impl Store {
                     .select((MessageRow::as_select(), UserRow::as_select()))
                     .load(conn)
                     .await?;
-                Ok(page(rows, limit))
+                let mut page = page(rows, limit);
+                let (rooms, seqs) = files::message_keys(&page.messages);
+                files::attach(&mut page.messages, conn.files_of_messages(rooms, seqs).await?);
+                Ok(page)
             })
         })
         .await
@@ -56,6 +60,8 @@ impl Store {
                 // Newest first from the query; a page reads oldest first.
                 let mut page = page(rows, limit);
                 page.messages.reverse();
+                let (rooms, seqs) = files::message_keys(&page.messages);
+                files::attach(&mut page.messages, conn.files_of_messages(rooms, seqs).await?);
                 Ok(page)
             })
         })
@@ -77,7 +83,13 @@ impl Store {
                     .first(conn)
                     .await
                     .optional()?;
-                Ok(row.map(|(row, sender)| StoredMessage { row, sender }))
+                let Some((row, sender)) = row else { return Ok(None) };
+                let mut found = conn.files_of_messages(vec![room_id], vec![seq]).await?;
+                Ok(Some(StoredMessage {
+                    files: found.remove(&(room_id, seq)).unwrap_or_default(),
+                    row,
+                    sender,
+                }))
             })
         })
         .await
@@ -101,7 +113,11 @@ fn page(mut rows: Vec<(MessageRow, UserRow)>, limit: i64) -> MessagePage {
     MessagePage {
         messages: rows
             .into_iter()
-            .map(|(row, sender)| StoredMessage { row, sender })
+            .map(|(row, sender)| StoredMessage {
+                row,
+                sender,
+                files: Vec::new(),
+            })
             .collect(),
         has_more,
     }

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::schema::{files, members, messages, rooms, tokens, users};
+use super::schema::{files, members, message_files, messages, rooms, tokens, users};
 
 #[derive(Queryable, Selectable, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[diesel(table_name = users)]
@@ -89,6 +89,9 @@ pub struct MessageRow {
 pub struct StoredMessage {
     pub row: MessageRow,
     pub sender: UserRow,
+    /// The files the message carries, in the order the sender gave them.
+    #[serde(default)]
+    pub files: Vec<FileRow>,
 }
 
 /// One page of a room's messages, oldest first.
@@ -156,7 +159,9 @@ pub struct RoomSnapshot {
 }
 
 /// An uploaded file's description (its bytes and thumbnail are read separately).
-#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[derive(
+    Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq, Serialize, Deserialize,
+)]
 #[diesel(table_name = files, treat_none_as_default_value = false)]
 pub struct FileRow {
     /// 32 hex digits; the wire id is `f_` and these.
@@ -173,4 +178,14 @@ pub struct FileRow {
     /// Set when a thumbnail is stored.
     pub thumbnail_mime: Option<String>,
     pub created_ms: i64,
+}
+
+/// That a message carries a file, at a position of its list.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = message_files)]
+pub struct MessageFileRow {
+    pub room_id: i64,
+    pub seq: i64,
+    pub position: i32,
+    pub file_id: String,
 }

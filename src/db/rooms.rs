@@ -8,6 +8,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::bulk::BulkInsert;
 use super::error::StoreError;
+use super::files::FileQueries;
 use super::models::*;
 use super::schema::{bot_states, members, messages, rooms, users};
 use super::store::{pair_key, RoomSummary, Store};
@@ -379,10 +380,11 @@ impl Store {
     }
 
     pub async fn delete_room(&self, room_id: i64) -> Result<(), StoreError> {
-        self.run(move |db| async move {
-            write_conn!(&*db, conn => {
-                conn.transaction::<(), StoreError, _>(async move |conn| {
-                    {
+        let files = self
+            .run(move |db| async move {
+                write_conn!(&*db, conn => {
+                    conn.transaction::<usize, StoreError, _>(async move |conn| {
+                        let files = conn.delete_room_files(room_id).await?;
                         diesel::delete(messages::table.filter(messages::room_id.eq(room_id)))
                             .execute(conn)
                             .await?;
@@ -393,12 +395,13 @@ impl Store {
                             .execute(conn)
                             .await?;
                         diesel::delete(rooms::table.find(room_id)).execute(conn).await?;
-                        Ok(())
-                    }
+                        Ok(files)
+                    })
+                    .await
                 })
-                .await
             })
-        })
-        .await
+            .await?;
+        crate::metrics::METRICS.files_deleted.inc_by(files as u64);
+        Ok(())
     }
 }

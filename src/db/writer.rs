@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::backend::Backend;
 use super::bulk::BulkInsert;
 use super::error::StoreError;
-use super::models::{MessageRow, StoredMessage, UserRow};
+use super::files::{self, FileQueries};
+use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserRow};
 use super::schema::messages;
 use super::seq::{self, RoomSeqs};
 use crate::write_conn;
@@ -30,6 +31,9 @@ pub struct NewPost {
     pub template: Option<String>,
     pub client_msg_id: Option<String>,
     pub action: Option<String>,
+    /// Keys of files the sender uploaded, in order (`db/files.rs`); a key that is not one
+    /// of the sender's uploads fails the post with `NotFound("file")`.
+    pub files: Vec<String>,
 }
 
 /// What became of one post.
@@ -146,11 +150,11 @@ async fn commit_isolating(backend: &Backend, posts: &[NewPost]) -> Vec<Outcome> 
                 metrics.commit_batch.observe(part.len() as f64);
                 let new = stored
                     .iter()
-                    .filter(|outcome| matches!(outcome, Appended::New(_)))
+                    .filter(|outcome| matches!(outcome, Ok(Appended::New(_))))
                     .count();
                 metrics.messages_stored.inc_by(new as u64);
                 log::trace!("committed {} posts in {:?}", part.len(), started.elapsed());
-                outcomes.extend(stored.into_iter().map(Ok));
+                outcomes.extend(stored);
             }
             Err(Failure::Refused(err)) if part.len() > 1 => {
                 log::debug!(
@@ -182,13 +186,14 @@ async fn commit_isolating(backend: &Backend, posts: &[NewPost]) -> Vec<Outcome> 
     outcomes
 }
 
-type CommitResult = Vec<Appended>;
+type CommitResult = Vec<Outcome>;
 
 /// One transaction for the posts, in a fixed handful of statements whatever their number:
 /// lock their room rows and read their last `seq`, look up earlier messages for their
-/// `client_msg_id`s (after the lock, so a retry through another node is seen), one
-/// multi-row insert, one update of the rooms' last `seq`, one of the senders' read
-/// positions.
+/// `client_msg_id`s (after the lock, so a retry through another node is seen) and the files
+/// they carry, one multi-row insert, one update of the rooms' last `seq`, one of the
+/// senders' read positions. Checking the files in the transaction that refers to them means
+/// the clean-up of old uploads cannot delete one in between.
 async fn commit(backend: &Backend, posts: &[NewPost]) -> Result<CommitResult, Failure> {
     write_conn!(backend, conn => {
         conn.transaction::<CommitResult, Failure, _>(async move |conn| {
@@ -205,9 +210,33 @@ async fn commit(backend: &Backend, posts: &[NewPost]) -> Result<CommitResult, Fa
                     .load(conn)
                     .await?
             };
-            let plan = plan(posts, seqs, earlier, crate::clock::now_ms());
+            let keys: Vec<String> = posts.iter().flat_map(|post| post.files.clone()).collect();
+            let uploads = conn.files_by_keys(keys).await?;
+            let mut plan = plan(posts, seqs, earlier, uploads, crate::clock::now_ms());
             if !plan.rows.is_empty() {
                 conn.insert_messages(plan.rows).await?;
+            }
+            if !plan.links.is_empty() {
+                conn.insert_message_files(plan.links).await?;
+            }
+            let repeated: Vec<StoredMessage> = plan
+                .outcomes
+                .iter()
+                .filter_map(|outcome| match outcome {
+                    Ok(Appended::Duplicate(message)) => Some(message.clone()),
+                    _ => None,
+                })
+                .collect();
+            if !repeated.is_empty() {
+                // A repeated send answers with the first message, files and all.
+                let (rooms, seqs) = files::message_keys(&repeated);
+                let found = conn.files_of_messages(rooms, seqs).await?;
+                for outcome in &mut plan.outcomes {
+                    if let Ok(Appended::Duplicate(message)) = outcome {
+                        let key = (message.row.room_id, message.row.seq);
+                        message.files = found.get(&key).cloned().unwrap_or_default();
+                    }
+                }
             }
             if let Some(sql) = seq::advance_sql(&plan.seqs) {
                 diesel::sql_query(sql).execute(conn).await?;
@@ -257,19 +286,28 @@ impl Lookups {
 /// The batch worked out in memory: rows to insert, each post's outcome, read positions.
 struct Plan {
     rows: Vec<MessageRow>,
-    outcomes: Vec<Appended>,
+    /// Which new message carries which file.
+    links: Vec<MessageFileRow>,
+    outcomes: Vec<Outcome>,
     read_upto: HashMap<(i64, i64), i64>,
     seqs: HashMap<i64, i64>,
 }
 
 /// Gives each new post the next `seq` of its room (after `seqs`, read from the locked rows); a post whose `client_msg_id` its sender
-/// used before in that room (earlier, or earlier in this batch) is a duplicate instead.
+/// used before in that room (earlier, or earlier in this batch) is a duplicate instead; a
+/// post naming a file that is not among the sender's `uploads` fails alone.
 fn plan(
     posts: &[NewPost],
     mut seqs: HashMap<i64, i64>,
     earlier: Vec<MessageRow>,
+    uploads: Vec<FileRow>,
     now: i64,
 ) -> Plan {
+    let uploads: HashMap<String, FileRow> = uploads
+        .into_iter()
+        .map(|file| (file.id.clone(), file))
+        .collect();
+    let mut links = Vec::new();
     let mut firsts: HashMap<(i64, i64, String), MessageRow> = earlier
         .into_iter()
         .filter_map(|row| {
@@ -285,13 +323,28 @@ fn plan(
     for post in posts {
         if let Some(client_id) = &post.client_msg_id {
             if let Some(first) = firsts.get(&(post.room_id, post.sender.id, client_id.clone())) {
-                outcomes.push(Appended::Duplicate(StoredMessage {
+                outcomes.push(Ok(Appended::Duplicate(StoredMessage {
                     row: first.clone(),
                     sender: post.sender.clone(),
-                }));
+                    files: Vec::new(),
+                })));
                 continue;
             }
         }
+        let carried: Option<Vec<FileRow>> = post
+            .files
+            .iter()
+            .map(|key| {
+                uploads
+                    .get(key)
+                    .filter(|file| file.uploader_id == post.sender.id)
+                    .cloned()
+            })
+            .collect();
+        let Some(carried) = carried else {
+            outcomes.push(Err(StoreError::NotFound("file")));
+            continue;
+        };
         let seq = seqs.get(&post.room_id).copied().unwrap_or(0) + 1;
         seqs.insert(post.room_id, seq);
         read_upto.insert((post.room_id, post.sender.id), seq);
@@ -308,14 +361,27 @@ fn plan(
         if let Some(client_id) = &row.client_msg_id {
             firsts.insert((row.room_id, row.sender_id, client_id.clone()), row.clone());
         }
+        links.extend(
+            carried
+                .iter()
+                .enumerate()
+                .map(|(position, file)| MessageFileRow {
+                    room_id: row.room_id,
+                    seq: row.seq,
+                    position: position as i32,
+                    file_id: file.id.clone(),
+                }),
+        );
         rows.push(row.clone());
-        outcomes.push(Appended::New(StoredMessage {
+        outcomes.push(Ok(Appended::New(StoredMessage {
             row,
             sender: post.sender.clone(),
-        }));
+            files: carried,
+        })));
     }
     Plan {
         rows,
+        links,
         outcomes,
         read_upto,
         seqs,
@@ -360,6 +426,7 @@ mod tests {
             template: None,
             client_msg_id: client_msg_id.map(str::to_string),
             action: None,
+            files: Vec::new(),
         }
     }
 
@@ -382,10 +449,17 @@ mod tests {
             post(2, 8, Some("a")),
             post(1, 9, Some("a")),
         ];
-        let plan = plan(&batch, HashMap::from([(1, 5), (2, 0)]), vec![earlier], 0);
+        let plan = plan(
+            &batch,
+            HashMap::from([(1, 5), (2, 0)]),
+            vec![earlier],
+            vec![],
+            0,
+        );
         let seqs: Vec<(bool, i64)> = plan
             .outcomes
             .iter()
+            .flatten()
             .map(|outcome| {
                 (
                     matches!(outcome, Appended::New(_)),
@@ -403,5 +477,67 @@ mod tests {
             plan.read_upto,
             HashMap::from([((1, 7), 6), ((2, 8), 1), ((1, 9), 7)])
         );
+    }
+
+    fn upload(key: &str, uploader: i64) -> FileRow {
+        FileRow {
+            id: key.into(),
+            uploader_id: uploader,
+            name: format!("{key}.png"),
+            mime: "image/png".into(),
+            size: 1,
+            sha256: "00".into(),
+            width: Some(1),
+            height: Some(1),
+            thumbnail_mime: None,
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
+        let with = |sender: i64, files: &[&str]| NewPost {
+            files: files.iter().map(|key| key.to_string()).collect(),
+            ..post(1, sender, None)
+        };
+        let batch = vec![
+            with(7, &["b", "a"]),
+            with(7, &["a", "theirs"]),
+            with(7, &["made-up"]),
+            with(8, &["theirs"]),
+        ];
+        let uploads = vec![upload("a", 7), upload("b", 7), upload("theirs", 8)];
+        let plan = plan(&batch, HashMap::from([(1, 0)]), vec![], uploads, 0);
+        let carried: Vec<Result<Vec<String>, StoreError>> = plan
+            .outcomes
+            .iter()
+            .map(|outcome| {
+                outcome.clone().map(|appended| {
+                    appended
+                        .message()
+                        .files
+                        .iter()
+                        .map(|f| f.id.clone())
+                        .collect()
+                })
+            })
+            .collect();
+        assert_eq!(
+            carried,
+            vec![
+                Ok(vec!["b".to_string(), "a".to_string()]),
+                Err(StoreError::NotFound("file")),
+                Err(StoreError::NotFound("file")),
+                Ok(vec!["theirs".to_string()]),
+            ]
+        );
+        // The failed posts take no seq: the room stays gapless.
+        assert_eq!(plan.seqs, HashMap::from([(1, 2)]));
+        let links: Vec<(i64, i32, &str)> = plan
+            .links
+            .iter()
+            .map(|link| (link.seq, link.position, link.file_id.as_str()))
+            .collect();
+        assert_eq!(links, vec![(1, 0, "b"), (1, 1, "a"), (2, 0, "theirs")]);
     }
 }

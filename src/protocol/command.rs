@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{char_count, Fields, MAX_ID_CHARS};
 use super::frames::ReplyId;
+use super::ids;
 use super::json::{self, JsonError};
 use crate::error::{ErrorCode, ProtoError};
 
@@ -12,6 +13,8 @@ use crate::error::{ErrorCode, ProtoError};
 pub const MAX_BODY_CHARS: usize = 4000;
 /// Longest group name, in Unicode code points.
 pub const MAX_NAME_CHARS: usize = 100;
+/// Files one message may carry.
+pub const MAX_MESSAGE_FILES: usize = 10;
 /// Most members a `create_group` may name.
 pub const MAX_GROUP_MEMBERS: usize = 1000;
 /// Page sizes of `join` and `history`.
@@ -46,6 +49,8 @@ pub enum Command {
         room: String,
         body: String,
         client_msg_id: Option<String>,
+        /// Keys of the files the message carries (`f_` stripped), at most 10.
+        files: Vec<String>,
     },
     History {
         room: String,
@@ -234,11 +239,21 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
             room: room()?,
             forget: fields.bool_or("forget", false)?,
         },
-        "send" => Command::Send {
-            room: room()?,
-            body: body(fields.string("body")?)?,
-            client_msg_id: fields.opt_id("client_msg_id")?.map(str::to_string),
-        },
+        "send" => {
+            let files = file_keys(fields.id_list("files", MAX_MESSAGE_FILES)?)?;
+            let text = fields.string("body")?;
+            Command::Send {
+                room: room()?,
+                // With files, the body may be empty.
+                body: if files.is_empty() || !text.is_empty() {
+                    body(text)?
+                } else {
+                    String::new()
+                },
+                client_msg_id: fields.opt_id("client_msg_id")?.map(str::to_string),
+                files,
+            }
+        }
         "history" => Command::History {
             room: room()?,
             before_seq: fields.opt_seq("before_seq")?,
@@ -287,6 +302,22 @@ pub fn body(text: &str) -> Result<String, ProtoError> {
     Ok(text.to_string())
 }
 
+/// The stored keys of a `send`'s file ids. An id that no upload can have is `not_found`,
+/// the same answer as for an id that is not the sender's; the same file twice is a mistake.
+fn file_keys(list: Vec<&str>) -> Result<Vec<String>, ProtoError> {
+    let mut keys: Vec<String> = Vec::with_capacity(list.len());
+    for id in list {
+        let key = ids::parse_file_id(id).ok_or_else(|| ProtoError::not_found("no such file"))?;
+        if keys.iter().any(|known| known == key) {
+            return Err(ProtoError::bad_request(format!(
+                "field `files` names {id} twice"
+            )));
+        }
+        keys.push(key.to_string());
+    }
+    Ok(keys)
+}
+
 /// A group name: 1 to 100 code points, not only white space.
 pub fn group_name(text: &str) -> Result<String, ProtoError> {
     let trimmed = text.trim();
@@ -319,9 +350,43 @@ mod tests {
             Command::Send {
                 room: "r_1".into(),
                 body: "hi".into(),
-                client_msg_id: None
+                client_msg_id: None,
+                files: vec![],
             }
         );
+    }
+
+    #[test]
+    fn a_send_may_carry_files_and_then_no_body() {
+        let key = "0123456789abcdef0123456789abcdef";
+        let frame = parse(&format!(
+            r#"{{"type":"send","id":1,"room":"r_1","body":"","files":["f_{key}"]}}"#
+        ))
+        .expect("valid");
+        assert_eq!(
+            frame.command,
+            Command::Send {
+                room: "r_1".into(),
+                body: String::new(),
+                client_msg_id: None,
+                files: vec![key.to_string()],
+            }
+        );
+        let code = |text: &str| parse(text).err().map(|err| err.error.code);
+        let made_up = r#"{"type":"send","id":1,"room":"r_1","body":"","files":["f_nope"]}"#;
+        assert_eq!(code(made_up), Some(ErrorCode::NotFound));
+        let no_files = r#"{"type":"send","id":1,"room":"r_1","body":"","files":[]}"#;
+        assert_eq!(code(no_files), Some(ErrorCode::BadRequest));
+        let twice = format!(
+            r#"{{"type":"send","id":1,"room":"r_1","body":"x","files":["f_{key}","f_{key}"]}}"#
+        );
+        assert_eq!(code(&twice), Some(ErrorCode::BadRequest));
+        let eleven: Vec<String> = (0..11).map(|n| format!("\"f_{n:032x}\"")).collect();
+        let many = format!(
+            r#"{{"type":"send","id":1,"room":"r_1","body":"x","files":[{}]}}"#,
+            eleven.join(",")
+        );
+        assert_eq!(code(&many), Some(ErrorCode::BadRequest));
     }
 
     #[test]

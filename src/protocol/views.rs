@@ -102,6 +102,8 @@ pub struct MessageView {
     pub client_msg_id: Option<String>,
     /// `{"message":"m_…","id":"b1"}` on a user's answer to a button or quick reply.
     pub action: Option<Value>,
+    /// The files the message carries (`[]` when none).
+    pub files: Vec<FileView>,
 }
 
 impl MessageView {
@@ -117,6 +119,7 @@ impl MessageView {
             template: parse_stored_json(row.template.as_deref()),
             client_msg_id: row.client_msg_id.clone(),
             action: parse_stored_json(row.action.as_deref()),
+            files: message.files.iter().map(FileView::from_row).collect(),
         }
     }
 }

@@ -88,6 +88,7 @@ impl Room {
         reply_id: ReplyId,
         body: String,
         client_msg_id: Option<String>,
+        files: Vec<String>,
         ctx: &mut Context<Self>,
     ) -> Answer<Reply> {
         // The room writes every reply to a send, errors too, so that pipelined sends are
@@ -103,6 +104,7 @@ impl Room {
             template: None,
             client_msg_id,
             action: None,
+            files,
         };
         let origin = Origin {
             session: caller.session,
@@ -131,6 +133,7 @@ impl Room {
             template: post.template.map(|template| template.to_string()),
             client_msg_id: None,
             action: post.action.map(|action| action.to_string()),
+            files: Vec::new(),
         };
         match self.enqueue(post, None, ctx) {
             Ok(receiver) => later(receiver),
@@ -365,6 +368,7 @@ impl Room {
                         template: None,
                         client_msg_id: None,
                         action: Some(json!({ "message": message_id, "id": choice }).to_string()),
+                        files: Vec::new(),
                     });
                     let origin = Origin {
                         session: caller.session,

@@ -57,7 +57,8 @@ impl Handler<Request> for Room {
             RoomOp::Send {
                 body,
                 client_msg_id,
-            } => self.send(caller, reply_id, body, client_msg_id, ctx),
+                files,
+            } => self.send(caller, reply_id, body, client_msg_id, files, ctx),
             RoomOp::History { before_seq, limit } => self.history(caller, before_seq, limit),
             RoomOp::Read { seq } => self.read(caller, seq, ctx),
             RoomOp::Typing => ready(self.typing(caller)),

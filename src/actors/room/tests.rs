@@ -62,6 +62,7 @@ fn send(body: &str) -> RoomOp {
     RoomOp::Send {
         body: body.into(),
         client_msg_id: None,
+        files: Vec::new(),
     }
 }
 
@@ -127,10 +128,12 @@ async fn a_repeated_client_msg_id_returns_the_first_message_and_delivers_nothing
     let first = RoomOp::Send {
         body: "one".into(),
         client_msg_id: Some("c-1".into()),
+        files: Vec::new(),
     };
     let again = RoomOp::Send {
         body: "two".into(),
         client_msg_id: Some("c-1".into()),
+        files: Vec::new(),
     };
     ask(&room, &amy_conn, first).await.expect("first");
     let first_ok = amy_out.next_json().await;

@@ -100,6 +100,7 @@ impl Session {
             room,
             body,
             client_msg_id,
+            files,
         } = command
         else {
             return Err(command);
@@ -117,6 +118,7 @@ impl Session {
                 room,
                 body,
                 client_msg_id,
+                files,
             });
         };
         let ticket = self.sends.begin(room_id);
@@ -126,6 +128,7 @@ impl Session {
             op: RoomOp::Send {
                 body,
                 client_msg_id,
+                files,
             },
         };
         let outbox = self.outbox.clone();
@@ -170,11 +173,13 @@ async fn run(
             room,
             body,
             client_msg_id,
+            files,
         } => (
             room,
             RoomOp::Send {
                 body,
                 client_msg_id,
+                files,
             },
         ),
         Command::History {
