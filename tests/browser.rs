@@ -147,3 +147,28 @@ async fn a_person_goes_through_the_demo_bot_by_clicking() {
     let (_, amy_token) = server.user("amy").await;
     run_script(&mut server, "bot.mjs", &[("AMY_TOKEN", &amy_token)]);
 }
+
+/// amy pastes a picture and attaches a PDF in a direct chat; bob (on a phone) sees the
+/// thumbnail, opens it full size and downloads the PDF; eve, an outsider, gets 404 for the
+/// picture's URL (tests/browser/files.mjs).
+#[actix_rt::test]
+async fn two_people_exchange_a_picture_and_a_pdf() {
+    if !browser_available() {
+        return;
+    }
+    let db = Database::new(Backend::Sqlite).await;
+    let mut server = Server::start(&db).await;
+    let (_, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let (_, eve_token) = server.user("eve").await;
+    run_script(
+        &mut server,
+        "files.mjs",
+        &[
+            ("AMY_TOKEN", &amy_token),
+            ("BOB_ID", &bob_id),
+            ("BOB_TOKEN", &bob_token),
+            ("EVE_TOKEN", &eve_token),
+        ],
+    );
+}

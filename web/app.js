@@ -6,6 +6,7 @@
 
 import { Connection } from './connection.js';
 import { byId } from './dom.js';
+import * as files from './files.js';
 import { Timeline } from './timeline.js';
 import * as view from './views.js';
 
@@ -29,7 +30,7 @@ const state = {
   members: new Map(),
   /** The open room's id, or null. */
   current: null,
-  /** My sends not acknowledged yet: {room, body, clientMsgId, inFlight}. */
+  /** My sends not acknowledged yet: {room, body, files, clientMsgId, inFlight}. */
   pending: [],
   typingSent: { room: null, at: 0 },
   /** Room id -> Map(user id -> {name, timer}). */
@@ -43,6 +44,7 @@ const state = {
 
 function signIn(token, remembered) {
   state.token = token;
+  files.setFileToken(token);
   state.remembered = remembered;
   const connection = new Connection(token);
   state.connection = connection;
@@ -231,7 +233,8 @@ function noteMessageInRoom(room, message, live) {
 
 function previewOf(message) {
   const who = message.sender.id === state.me.id ? 'You' : message.sender.name;
-  return `${who}: ${message.body}`.slice(0, 120);
+  const attached = (message.files || []).map((file) => file.name).join(', ');
+  return `${who}: ${message.body || attached}`.slice(0, 120);
 }
 
 function isAck(item, message) {
@@ -424,8 +427,19 @@ function markReadIfSeen() {
 
 // ---- what the user does -----------------------------------------------------------------
 
-function sendMessage(body) {
-  const item = { room: state.current, body, clientMsgId: newClientMsgId(), inFlight: false };
+/** The attachments waiting under the composer. */
+const tray = new files.Tray((error) => reportError(error));
+
+/** Sends the composer's text with the tray's files, once they are uploaded. */
+async function sendComposed(body) {
+  const room = state.current;
+  const attached = tray.isEmpty() ? [] : await tray.take();
+  if (!body.trim() && attached.length === 0) return;
+  sendMessage(body, attached, room);
+}
+
+function sendMessage(body, attached, room) {
+  const item = { room, body, files: attached, clientMsgId: newClientMsgId(), inFlight: false };
   state.pending.push(item);
   renderPendingAndMarks();
   view.scrollToBottom();
@@ -437,7 +451,9 @@ async function deliver(item) {
   if (item.inFlight) return;
   item.inFlight = true;
   try {
-    const { message } = await request('send', { room: item.room, body: item.body, client_msg_id: item.clientMsgId });
+    const fields = { room: item.room, body: item.body, client_msg_id: item.clientMsgId };
+    if (item.files.length > 0) fields.files = item.files.map((file) => file.id);
+    const { message } = await request('send', fields);
     addMessage(message, true);
   } catch (error) {
     if (error.code !== 'disconnected') {
@@ -508,10 +524,10 @@ function wireForms() {
   onSubmit('invite-form', (form) => invite(form));
   onSubmit('composer', (form) => {
     const body = form.elements.body.value;
-    if (!body.trim() || !state.current) return;
+    if ((!body.trim() && tray.isEmpty()) || !state.current) return;
     form.elements.body.value = '';
     view.fitComposer();
-    sendMessage(body);
+    sendComposed(body).catch(reportError);
   });
 }
 
@@ -565,6 +581,43 @@ function wireControls() {
     }
   });
   byId('scroller').addEventListener('scroll', onScroll, { passive: true });
+  wireAttachments();
+}
+
+/** The attach button, paste into the composer, drag and drop onto the chat, the viewer. */
+function wireAttachments() {
+  const input = byId('attach');
+  input.addEventListener('change', () => {
+    tray.add([...input.files]);
+    input.value = '';
+  });
+  byId('body').addEventListener('paste', (event) => {
+    const pasted = files.filesOf(event.clipboardData);
+    if (pasted.length === 0) return;
+    event.preventDefault();
+    tray.add(pasted);
+  });
+  const chat = byId('chat-view');
+  const hint = byId('drop-hint');
+  chat.addEventListener('dragover', (event) => {
+    if (![...(event.dataTransfer?.types || [])].includes('Files')) return;
+    event.preventDefault();
+    hint.hidden = false;
+  });
+  chat.addEventListener('dragleave', (event) => {
+    if (!chat.contains(event.relatedTarget)) hint.hidden = true;
+  });
+  chat.addEventListener('drop', (event) => {
+    event.preventDefault();
+    hint.hidden = true;
+    tray.add(files.filesOf(event.dataTransfer));
+  });
+  byId('viewer').addEventListener('click', (event) => {
+    if (event.target.id !== 'viewer-download') files.closeFullSize();
+  });
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !byId('viewer').hidden) files.closeFullSize();
+  });
 }
 
 function selectTab(name) {

@@ -3,6 +3,7 @@
 // marks, the connection status and toasts. It holds no state of its own beyond the DOM.
 
 import { byId, el, formatTime, hue, initials } from './dom.js';
+import { renderFiles } from './files.js';
 import { renderTemplate } from './templates.js';
 
 const GROUPING_MS = 5 * 60 * 1000;
@@ -152,7 +153,7 @@ function messageNode(message, me, act) {
   const kind = message.sender.kind;
   const content = message.template
     ? renderTemplate(message.template, message.body, (actionId) => act(message, actionId))
-    : el('p', { class: 'text' }, message.body);
+    : [message.body ? el('p', { class: 'text' }, message.body) : null, renderFiles(message.files)];
   return el(
     'div',
     {
@@ -202,7 +203,12 @@ export function renderPending(items) {
           'div',
           { class: 'msg-main' },
           el('div', { class: 'msg-meta' }, el('time', {}, 'sending…')),
-          el('div', { class: 'bubble' }, el('p', { class: 'text' }, item.body)),
+          el(
+            'div',
+            { class: 'bubble' },
+            item.body ? el('p', { class: 'text' }, item.body) : null,
+            item.files.length ? el('p', { class: 'text' }, item.files.map((file) => file.name).join('\n')) : null,
+          ),
         ),
       ),
     ),

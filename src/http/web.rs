@@ -37,6 +37,7 @@ const ASSETS: &[Asset] = &[
     asset!("/templates.js", "templates.js", JS),
     asset!("/views.js", "views.js", JS),
     asset!("/dom.js", "dom.js", JS),
+    asset!("/files.js", "files.js", JS),
 ];
 
 /// The page may load its own files, talk to its own server (WebSocket included) and show

@@ -7,7 +7,7 @@
 
 import {
   LAPTOP, PHONE, admin, check, crashAndRestartServer, eventually, newPage, openRoomNamed, requiredEnv,
-  run, screenshot, sendMessage, shownMessages, signIn, unreadOf, waitForBody,
+  run, screenshot, sendMessage, shownMessages, signIn, startChat, unreadOf, waitForBody,
 } from './lib.mjs';
 
 const AMY = { token: requiredEnv('AMY_TOKEN'), id: requiredEnv('AMY_ID') };
@@ -35,14 +35,6 @@ await run(async (browser) => {
   await silentDrop(amy, bob);
   await signOutAndBack(amy);
 });
-
-async function startChat(page, tab, fill) {
-  await page.click('#new-chat-toggle');
-  await page.click(`[data-tab="${tab}"]`);
-  await fill();
-  await page.click(`#${tab}-form button[type="submit"]`);
-  await page.waitForSelector('#chat-view:not([hidden])');
-}
 
 async function directChat(amy, bob) {
   await startChat(amy, 'direct', () => amy.fill('#direct-user', BOB.id));

@@ -73,6 +73,15 @@ export async function signIn(page, token) {
   await page.waitForSelector('#status[data-state="online"]', { state: 'attached' });
 }
 
+/** Starts a chat from the "New chat" panel: `tab` is direct, group or bot. */
+export async function startChat(page, tab, fill) {
+  await page.click('#new-chat-toggle');
+  await page.click(`[data-tab="${tab}"]`);
+  await fill();
+  await page.click(`#${tab}-form button[type="submit"]`);
+  await page.waitForSelector('#chat-view:not([hidden])');
+}
+
 export async function openRoomNamed(page, name) {
   await page.locator('#room-list .room', { has: page.locator('.room-name', { hasText: exact(name) }) }).click();
   await page.waitForFunction((n) => document.getElementById('room-name').textContent === n, name);
