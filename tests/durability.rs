@@ -8,27 +8,6 @@ use std::collections::{BTreeMap, HashSet};
 use common::{room_id, Backend, Client, Database, Received, Server};
 use serde_json::{json, Value};
 
-/// Every message of a room through the admin API, oldest first.
-async fn all_messages(server: &Server, room: &str) -> Vec<Value> {
-    let mut messages: Vec<Value> = Vec::new();
-    let mut before: Option<i64> = None;
-    loop {
-        let path = match before {
-            Some(seq) => format!("/admin/rooms/{room}/messages?limit=200&before_seq={seq}"),
-            None => format!("/admin/rooms/{room}/messages?limit=200"),
-        };
-        let (status, page) = server.admin("GET", &path, None).await;
-        assert_eq!(status, 200, "{page}");
-        let mut chunk = page["messages"].as_array().cloned().unwrap_or_default();
-        before = chunk.first().and_then(|message| message["seq"].as_i64());
-        chunk.extend(messages);
-        messages = chunk;
-        if page["has_more"] != true {
-            return messages;
-        }
-    }
-}
-
 fn assert_gapless(messages: &[Value]) {
     for (index, message) in messages.iter().enumerate() {
         assert_eq!(
@@ -176,7 +155,7 @@ async fn acked_messages_survive_kill_9(backend: Backend) {
         acked.len()
     );
 
-    let stored = all_messages(&server, &room).await;
+    let stored = server.all_messages(&room).await;
     assert_gapless(&stored);
     let stored_ids: BTreeMap<String, i64> = stored
         .iter()
@@ -245,7 +224,7 @@ async fn concurrent_senders_get_gapless_ordered_seq(backend: Backend) {
             "every joined connection sees every seq in order"
         );
     }
-    assert_gapless(&all_messages(&server, &room).await);
+    assert_gapless(&server.all_messages(&room).await);
 }
 on_both_backends!(concurrent_senders_get_gapless_ordered_seq);
 

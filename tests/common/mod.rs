@@ -579,6 +579,27 @@ impl Client {
 
 impl Server {
     /// Every message of a room as the admin API lists it (oldest first).
+    /// Every message of a room through the admin API, oldest first, page by page.
+    pub async fn all_messages(&self, room: &str) -> Vec<Value> {
+        let mut messages: Vec<Value> = Vec::new();
+        let mut before: Option<i64> = None;
+        loop {
+            let path = match before {
+                Some(seq) => format!("/admin/rooms/{room}/messages?limit=200&before_seq={seq}"),
+                None => format!("/admin/rooms/{room}/messages?limit=200"),
+            };
+            let (status, page) = self.admin("GET", &path, None).await;
+            assert_eq!(status, 200, "{page}");
+            let mut chunk = page["messages"].as_array().cloned().unwrap_or_default();
+            before = chunk.first().and_then(|message| message["seq"].as_i64());
+            chunk.extend(messages);
+            messages = chunk;
+            if page["has_more"] != true {
+                return messages;
+            }
+        }
+    }
+
     pub async fn stored_messages(&self, room: &str) -> Vec<Value> {
         let (status, body) = self
             .admin(
