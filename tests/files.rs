@@ -1,8 +1,10 @@
 //! End-to-end, on both backends: uploads and downloads over real HTTP against the real
 //! server (docs/protocol.md section 9, docs/files.md): the bytes round-trip, types come from the
 //! content, the size, pixel and rate limits hold and keep nothing, only raster images are
-//! inline, others' files are 404 like made-up ids, ranges work, restarts keep files, and
-//! uploads no message carries go after a day.
+//! inline, others' files are 404 like made-up ids, ranges work, restarts keep files,
+//! uploads no message carries go after a day; messages carry files to members only (kicked
+//! members lose access, deleting a room deletes what only it carried); and every node of a
+//! cluster serves every file.
 
 mod common;
 
@@ -855,3 +857,68 @@ async fn deleting_a_room_deletes_the_files_only_it_carries(backend: Backend) {
     );
 }
 on_both_backends!(deleting_a_room_deletes_the_files_only_it_carries);
+
+/// Two nodes on one PostgreSQL database (and one Redis): a file uploaded through one node is
+/// sent, delivered and downloaded through the other, with the same access rule.
+#[actix_rt::test]
+async fn files_are_shared_by_every_node() {
+    let Some(cluster) = common::cluster::Cluster::start(2, &[]).await else {
+        return;
+    };
+    let (one, two) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let (_, amy) = one.user("amy").await;
+    let (bob_id, bob) = one.user("bob").await;
+    let (_, eve) = one.user("eve").await;
+    let photo = png(900, 600);
+    let picture = file_id(&upload(one, &amy, "node-one.png", &photo).await);
+
+    let mut amy_ws = one.connect(&amy).await;
+    let mut bob_ws = two.connect(&bob).await;
+    let room = common::room_id(&amy_ws.ok(json!({"type":"open_direct","user":bob_id})).await);
+    amy_ws.ok(json!({"type":"join","room":room})).await;
+    bob_ws.ok(json!({"type":"join","room":room})).await;
+    amy_ws
+        .ok(json!({"type":"send","room":room,"body":"","files":[picture]}))
+        .await;
+
+    let event = bob_ws.event("message").await;
+    assert_eq!(
+        event["message"]["files"][0]["id"],
+        picture.as_str(),
+        "{event}"
+    );
+    assert_eq!(event["message"]["files"][0]["width"], 900);
+    let got = get(two, &format!("/files/{picture}"), &bob, &[]).await;
+    assert_eq!((got.status, sha256(&got.body)), (200, sha256(&photo)));
+    assert_eq!(
+        get(two, &format!("/files/{picture}/thumbnail"), &bob, &[])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(two, &format!("/files/{picture}"), &eve, &[])
+            .await
+            .status,
+        404
+    );
+
+    // And the other way: uploaded through node two, sent by bob on node two, fetched on one.
+    let reply = file_id(&upload(two, &bob, "answer.pdf", PDF).await);
+    bob_ws
+        .ok(json!({"type":"send","room":room,"body":"here","files":[reply]}))
+        .await;
+    let mut event = amy_ws.event("message").await;
+    while event["message"]["body"] != "here" {
+        // amy's own first message comes back to her too.
+        event = amy_ws.event("message").await;
+    }
+    assert_eq!(event["message"]["files"][0]["name"], "answer.pdf");
+    assert_eq!(
+        get(one, &format!("/files/{reply}"), &amy, &[])
+            .await
+            .body
+            .as_ref(),
+        PDF
+    );
+}
