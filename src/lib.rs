@@ -15,3 +15,4 @@ pub mod protocol;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
+pub mod websocket;

@@ -11,6 +11,7 @@ use crate::actors::hub::Hub;
 use crate::actors::messages::Closed;
 use crate::actors::outbox::{self, Outbox};
 use crate::actors::session::Session;
+use crate::websocket::{self, Limits};
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -19,12 +20,12 @@ pub async fn upgrade(
 ) -> Result<HttpResponse, actix_web::Error> {
     let token = client_token(&req).ok_or_else(ApiError::unauthorized)?;
     let SignedIn { user, token_id } = sign_in(&state, &token).await?;
-    let (response, socket, stream) = actix_ws::handle(&req, body)?;
     let settings = state.settings.clone();
-    let stream = stream
-        .max_frame_size(settings.max_read_bytes)
-        .aggregate_continuations()
-        .max_continuation_size(settings.max_read_bytes);
+    let limits = Limits {
+        max_message: settings.max_frame_bytes,
+        max_read: settings.max_read_bytes,
+    };
+    let (response, socket, stream) = websocket::accept(&req, body, limits).await?;
     let (outbox, drain) = Outbox::new(settings.outbound_queue);
     let key = Session::new_key();
     log::debug!("session {key}: u_{} connected", user.id);

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage, ProtocolError};
 
 use self::rate_limit::{RateLimiter, Verdict};
 use super::messages::{
@@ -26,6 +25,7 @@ use crate::error::{ErrorCode, ProtoError};
 use crate::protocol::views::UserView;
 use crate::protocol::{command, frames, ReplyId};
 use crate::settings::Settings;
+use crate::websocket::{Incoming, Violation};
 
 pub struct Session {
     key: SessionKey,
@@ -123,14 +123,16 @@ impl Session {
         }
     }
 
+    fn too_large(&self, bytes: usize) -> ProtoError {
+        ProtoError::too_large(format!(
+            "the frame has {bytes} bytes; at most {} are allowed",
+            self.settings.max_frame_bytes
+        ))
+    }
+
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         if text.len() > self.settings.max_frame_bytes {
-            let err = ProtoError::too_large(format!(
-                "the frame has {} bytes; at most {} are allowed",
-                text.len(),
-                self.settings.max_frame_bytes
-            ));
-            return self.reply_error(&ReplyId::None, &err);
+            return self.reply_error(&ReplyId::None, &self.too_large(text.len()));
         }
         match command::parse(text) {
             Ok(frame) => self.execute(frame, ctx),
@@ -210,17 +212,17 @@ impl Actor for Session {
     }
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
-    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+impl StreamHandler<Result<Incoming, Violation>> for Session {
+    fn handle(&mut self, item: Result<Incoming, Violation>, ctx: &mut Context<Self>) {
         self.last_heard = Instant::now();
         crate::metrics::METRICS.frames_in.inc();
         match item {
-            Ok(AggregatedMessage::Text(text)) => {
+            Ok(Incoming::Text(text)) => {
                 if self.admit(Some(&text), ctx) {
                     self.on_text(&text, ctx);
                 }
             }
-            Ok(AggregatedMessage::Binary(_)) => {
+            Ok(Incoming::Binary(_) | Incoming::TooLarge { text: false, .. }) => {
                 if self.admit(None, ctx) {
                     let err = ProtoError::new(
                         ErrorCode::UnsupportedFrame,
@@ -229,17 +231,28 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
                     self.reply_error(&ReplyId::None, &err);
                 }
             }
-            Ok(AggregatedMessage::Ping(payload)) => {
+            Ok(Incoming::TooLarge { bytes, text: true }) => {
+                if self.admit(None, ctx) {
+                    self.reply_error(&ReplyId::None, &self.too_large(bytes));
+                }
+            }
+            Ok(Incoming::Ping(payload)) => {
                 self.outbox.pong(payload);
             }
-            Ok(AggregatedMessage::Pong(_)) => {}
-            Ok(AggregatedMessage::Close(_)) => ctx.stop(),
-            Err(ProtocolError::Overflow) => {
-                self.close(close::TOO_BIG, "frame too large to read", ctx);
+            Ok(Incoming::Pong) => {}
+            // The close is answered with the client's own code (1000 when it gave none).
+            Ok(Incoming::Close(reason)) => {
+                let code = reason.map_or(close::NORMAL, |(code, _)| code);
+                self.close(code, "", ctx);
             }
-            Err(err) => {
-                log::debug!("session {}: protocol error: {err}", self.key);
-                self.close(close::POLICY, "WebSocket protocol error", ctx);
+            // A client's mistake: a debug line, never an error.
+            Err(violation) => {
+                log::debug!("session {}: {violation}", self.key);
+                self.close(
+                    u16::from(violation.close_code()),
+                    &violation.to_string(),
+                    ctx,
+                );
             }
         }
     }

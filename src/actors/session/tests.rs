@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::websocket::{Incoming, Violation};
 use actix::prelude::*;
 use actix_web::web::Bytes;
-use actix_ws::{AggregatedMessage, ProtocolError};
 use futures_channel::mpsc;
 use serde_json::{json, Value};
 
@@ -16,7 +16,7 @@ use crate::actors::outbox::OutboxDrain;
 use crate::actors::testing::Fixture;
 use crate::settings::Settings;
 
-type Feed = mpsc::UnboundedSender<Result<AggregatedMessage, ProtocolError>>;
+type Feed = mpsc::UnboundedSender<Result<Incoming, Violation>>;
 
 async fn session(fixture: &Fixture, name: &str) -> (Addr<Session>, Feed, OutboxDrain) {
     let user = fixture.user(name).await;
@@ -43,7 +43,7 @@ async fn session(fixture: &Fixture, name: &str) -> (Addr<Session>, Feed, OutboxD
 }
 
 fn text(feed: &Feed, value: Value) {
-    feed.unbounded_send(Ok(AggregatedMessage::Text(value.to_string().into())))
+    feed.unbounded_send(Ok(Incoming::Text(value.to_string())))
         .expect("session reads");
 }
 
@@ -76,14 +76,14 @@ async fn bad_frames_get_errors_and_the_session_carries_on() {
     let fixture = Fixture::new();
     let (addr, feed, mut out) = session(&fixture, "amy").await;
     out.next_json().await;
-    feed.unbounded_send(Ok(AggregatedMessage::Text("{oops".into())))
+    feed.unbounded_send(Ok(Incoming::Text("{oops".into())))
         .expect("feed");
     let error = out.next_json().await;
     assert_eq!(
         (error["code"].as_str(), &error["id"]),
         (Some("bad_request"), &Value::Null)
     );
-    feed.unbounded_send(Ok(AggregatedMessage::Binary(Bytes::from_static(b"\x00"))))
+    feed.unbounded_send(Ok(Incoming::Binary(Bytes::from_static(b"\x00"))))
         .expect("feed");
     assert_eq!(out.next_json().await["code"], "unsupported_frame");
     text(&feed, json!({"type":"teleport","id":9}));
@@ -96,8 +96,7 @@ async fn bad_frames_get_errors_and_the_session_carries_on() {
         "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
         "x".repeat(70 * 1024)
     );
-    feed.unbounded_send(Ok(AggregatedMessage::Text(big.into())))
-        .expect("feed");
+    feed.unbounded_send(Ok(Incoming::Text(big))).expect("feed");
     assert_eq!(out.next_json().await["code"], "too_large");
     text(&feed, json!({"type":"ping","id":10}));
     assert_eq!(out.next_json().await["type"], "ok");
@@ -135,7 +134,7 @@ async fn frames_over_the_rate_limit_are_refused_one_by_one() {
 async fn a_frame_too_large_to_read_closes_with_1009() {
     let fixture = Fixture::new();
     let (addr, feed, out) = session(&fixture, "amy").await;
-    feed.unbounded_send(Err(ProtocolError::Overflow))
+    feed.unbounded_send(Err(Violation::TooBig(u64::MAX)))
         .expect("feed");
     for _ in 0..100 {
         if !addr.connected() {

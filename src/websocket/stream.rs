@@ -1,0 +1,64 @@
+//! The reader over a connection's request payload: a stream of messages, then the one
+//! violation that ends it, if any. It asks for more bytes only when everything read so far
+//! was taken, so a connection's memory is the reader's bound plus one chunk in flight.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::dev::Payload;
+use futures_util::Stream;
+
+use super::reader::{Incoming, Limits, Reader, Violation};
+
+pub struct FrameStream {
+    payload: Payload,
+    reader: Reader,
+    ready: VecDeque<Incoming>,
+    scratch: Vec<Incoming>,
+    /// The payload ended or the reader failed: what is in `ready` (then `failed`) is all.
+    done: bool,
+    failed: Option<Violation>,
+}
+
+impl FrameStream {
+    pub fn new(payload: Payload, limits: Limits) -> FrameStream {
+        FrameStream {
+            payload,
+            reader: Reader::new(limits),
+            ready: VecDeque::new(),
+            scratch: Vec::new(),
+            done: false,
+            failed: None,
+        }
+    }
+}
+
+impl Stream for FrameStream {
+    type Item = Result<Incoming, Violation>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(item) = this.ready.pop_front() {
+                return Poll::Ready(Some(Ok(item)));
+            }
+            if this.done {
+                return Poll::Ready(this.failed.take().map(Err));
+            }
+            match Pin::new(&mut this.payload).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(bytes))) => {
+                    let read = this.reader.feed(&bytes, &mut this.scratch);
+                    this.ready.extend(this.scratch.drain(..));
+                    if let Err(violation) = read {
+                        this.done = true;
+                        this.failed = Some(violation);
+                    }
+                }
+                // The connection went away (a reset, a read error): nothing more to read.
+                Poll::Ready(Some(Err(_))) | Poll::Ready(None) => this.done = true,
+            }
+        }
+    }
+}
