@@ -98,8 +98,8 @@ mod tests {
         }
     }
 
-    #[actix_rt::test]
-    async fn uploads_no_message_carries_go_after_a_day_and_not_before() {
+    /// A fresh SQLite store with one user (the folder goes when the first value is dropped).
+    async fn store_with_amy() -> (tempfile::TempDir, Store, crate::db::models::UserRow) {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = DatabaseUrl::Sqlite(dir.path().join("t.db").display().to_string());
         let store = Store::open(&url, StoreConfig::default()).expect("store");
@@ -107,6 +107,12 @@ mod tests {
             .create_user("amy", UserKind::User, None)
             .await
             .expect("user");
+        (dir, store, amy)
+    }
+
+    #[actix_rt::test]
+    async fn uploads_no_message_carries_go_after_a_day_and_not_before() {
+        let (_dir, store, amy) = store_with_amy().await;
         let start = 1_800_000_000_000;
         let clock = Arc::new(ManualClock::at(start));
         let sweeper = Sweeper::new(store.clone(), clock.clone(), DAY);
@@ -142,13 +148,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_round_is_bounded() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = DatabaseUrl::Sqlite(dir.path().join("t.db").display().to_string());
-        let store = Store::open(&url, StoreConfig::default()).expect("store");
-        let amy = store
-            .create_user("amy", UserKind::User, None)
-            .await
-            .expect("user");
+        let (_dir, store, amy) = store_with_amy().await;
         for n in 0..11 {
             store
                 .insert_file(file(&format!("f{n}"), amy.id, 0))
