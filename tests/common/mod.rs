@@ -68,10 +68,14 @@ pub async fn postgres_available() -> bool {
     }
 }
 
-/// A fresh, empty database for one test.
+/// A fresh, empty database for one test: a temporary SQLite file, or a PostgreSQL database
+/// that is dropped again when the test ends (servers are dropped first: they are declared
+/// after their database).
 pub struct Database {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL database's name, to drop it.
+    pg_name: Option<String>,
 }
 
 impl Database {
@@ -83,6 +87,7 @@ impl Database {
                 Database {
                     url: format!("sqlite://{}", path.display()),
                     _dir: Some(dir),
+                    pg_name: None,
                 }
             }
             Backend::Postgres => {
@@ -107,8 +112,67 @@ impl Database {
                 Database {
                     url: format!("{base}/{name}"),
                     _dir: None,
+                    pg_name: Some(name),
                 }
             }
+        }
+    }
+}
+
+impl Database {
+    /// A SQLite database in `dir` (which the caller owns and removes).
+    pub fn sqlite_in(dir: &std::path::Path) -> Database {
+        Database {
+            url: format!("sqlite://{}", dir.join("palaver.db").display()),
+            _dir: None,
+            pg_name: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database whose tables live in `tablespace` (dropped when done,
+    /// before the caller drops the tablespace).
+    pub async fn postgres_in(tablespace: &str) -> Database {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        let admin = postgres_admin_url();
+        let mut conn = diesel_async::AsyncPgConnection::establish(&admin)
+            .await
+            .expect("PostgreSQL reachable");
+        let name = format!(
+            "palaver_test_{}_{}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        diesel::sql_query(format!("CREATE DATABASE {name} TABLESPACE {tablespace}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .unwrap_or(&admin);
+        Database {
+            url: format!("{base}/{name}"),
+            _dir: None,
+            pg_name: Some(name),
+        }
+    }
+}
+
+impl Drop for Database {
+    /// Drops the test's PostgreSQL database (`WITH (FORCE)`: a server killed by the test may
+    /// leave a connection behind for a moment). Through `psql`, since `Drop` cannot await;
+    /// a failure is reported, not hidden, and fails nothing: the test has run by now.
+    fn drop(&mut self) {
+        let Some(name) = &self.pg_name else { return };
+        let dropped = Command::new("psql")
+            .args(["-q", "-X", "-d", &postgres_admin_url(), "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .stdout(Stdio::null())
+            .status();
+        match dropped {
+            Ok(status) if status.success() => {}
+            Ok(status) => eprintln!("could not drop test database {name}: psql {status}"),
+            Err(err) => eprintln!("could not drop test database {name}: psql: {err}"),
         }
     }
 }
@@ -524,6 +588,26 @@ impl Client {
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
+        Client::open(request).await
+    }
+
+    /// Connects as a web page of `origin` would (with that `Origin` header).
+    pub async fn try_connect_from(
+        base: &str,
+        token: &str,
+        origin: &str,
+    ) -> Result<Client, ConnectError> {
+        let url = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
+        let request = awc::Client::builder()
+            .timeout(WAIT)
+            .max_http_version(awc::http::Version::HTTP_11)
+            .finish()
+            .ws(&url)
+            .origin(origin);
+        Client::open(request).await
+    }
+
+    async fn open(request: awc::ws::WebsocketsRequest) -> Result<Client, ConnectError> {
         match request.connect().await {
             Ok((_, socket)) => Ok(Client::greeted(socket).await),
             Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
