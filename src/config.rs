@@ -113,6 +113,17 @@ pub struct ServerArgs {
     pub upload_burst: u32,
 
     /// Seconds between looks for uploads no message has carried for a day (they are deleted).
+    /// SQLite only: `full` fsyncs every commit before it is acknowledged (an acked message
+    /// survives a power loss); `normal` only at checkpoints (survives `kill -9`, faster).
+    #[arg(long, env = "PALAVER_SQLITE_SYNCHRONOUS", default_value = "full")]
+    pub sqlite_synchronous: crate::db::backend::SqliteSync,
+
+    /// Origins whose web pages may open a WebSocket, comma-separated (`https://chat.example.com`).
+    /// Upgrades without an `Origin` (non-browser clients) and from the server's own page are
+    /// always admitted; others get 403. Off by default: every origin is admitted.
+    #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_parser = crate::http::origin::AllowedOrigins::parse)]
+    pub allowed_origins: Option<crate::http::origin::AllowedOrigins>,
+
     #[arg(long, env = "PALAVER_FILE_SWEEP_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub file_sweep_secs: u64,
 

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod protocol;
 pub mod server;

@@ -26,7 +26,7 @@ fn main() {
 }
 
 fn init_logging(default: &str) {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default)).init();
+    palaver::logging::init(default);
 }
 
 /// A bad flag or value: one line on stderr, exit code 2 (help and version print as usual).

@@ -144,7 +144,13 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         .with_label_values(&[&node])
         .set(1);
     let bus = bus(&args, &url, &node)?;
-    let store = Store::open(&url, StoreConfig::default())?;
+    let store = Store::open(
+        &url,
+        StoreConfig {
+            sqlite_sync: args.sqlite_synchronous,
+            ..StoreConfig::default()
+        },
+    )?;
     log::info!(
         "node {node}: store {} ({}), {}",
         store.backend_name(),
@@ -192,6 +198,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             admin_token,
             system_user,
             jwt,
+            allowed_origins: args.allowed_origins.clone(),
         });
         let mut server =
             HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))

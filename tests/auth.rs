@@ -341,3 +341,58 @@ async fn revoking_one_token(backend: Backend) {
     assert_eq!(listed["tokens"].as_array().expect("tokens").len(), 1);
 }
 on_both_backends!(revoking_one_token);
+
+/// `--allowed-origins`: a listed origin, the server's own page and a client without `Origin`
+/// connect; another web page gets 403 with a message naming the flag, and nothing else is
+/// checked first (an unknown origin with a good token is still refused).
+#[actix_rt::test]
+async fn allowed_origins_refuse_other_web_pages() {
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_with(&db, &["--allowed-origins", "https://chat.example.com"]).await;
+    let (_, token) = server.user("amy").await;
+    let own = server.base.clone();
+    for origin in [
+        "https://chat.example.com",
+        "https://CHAT.example.com:443",
+        own.as_str(),
+    ] {
+        let client = Client::try_connect_from(&server.base, &token, origin).await;
+        assert!(client.is_ok(), "{origin} must be admitted");
+    }
+    assert!(Client::try_connect(&server.base, Some(&token), None)
+        .await
+        .is_ok());
+    for origin in ["https://evil.example", "http://chat.example.com", "null"] {
+        match Client::try_connect_from(&server.base, &token, origin).await {
+            Err(ConnectError::Status(403)) => {}
+            Err(other) => panic!("{origin}: {other:?}"),
+            Ok(_) => panic!("{origin} must be refused"),
+        }
+    }
+    let mut response = awc::Client::default()
+        .get(format!("{}/ws?token={token}", server.base))
+        .insert_header(("Origin", "https://evil.example"))
+        .send()
+        .await
+        .expect("HTTP request");
+    assert_eq!(response.status().as_u16(), 403);
+    let body: Value = response.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "forbidden", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--allowed-origins"), "{message}");
+}
+
+/// A bad `--allowed-origins` is one line naming the entry, and exit code 2.
+#[test]
+fn a_bad_allowed_origins_list_exits_2() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_palaver"))
+        .args(["--allowed-origins", "https://ok.example,ok.example"])
+        .output()
+        .expect("run palaver");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("\"ok.example\" is not an origin"),
+        "{stderr}"
+    );
+}

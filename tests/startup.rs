@@ -131,3 +131,83 @@ fn an_unreachable_postgresql_is_named_with_its_cause() {
         );
     }
 }
+
+/// A client's mistake is never an ERROR line: requests the HTTP layer cannot parse (a header
+/// name with a space, a bad request line) are logged at DEBUG, and the server goes on.
+#[test]
+fn a_request_that_cannot_be_parsed_logs_no_error() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            &format!("sqlite://{}", dir.path().join("p.db").display()),
+            "--admin-token",
+            "t",
+        ])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let address = line
+        .trim()
+        .strip_prefix("palaver listening on http://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    for request in [
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
+        "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let mut socket = std::net::TcpStream::connect(&address).expect("connect");
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("time-out");
+        socket.write_all(request.as_bytes()).expect("write");
+        let mut answer = Vec::new();
+        let _ = socket.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "{request:?} -> {answer:?}"
+        );
+    }
+    let mut socket = std::net::TcpStream::connect(&address).expect("connect");
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut answer = String::new();
+    let _ = socket.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the server goes on: {answer:?}"
+    );
+    let _ = child.kill();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    let _ = child.wait();
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(" ERROR "))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "a client's mistake logged ERROR: {errors:#?}"
+    );
+    assert!(
+        log.lines()
+            .any(|line| line.contains(" DEBUG ") && line.contains("request parse error")),
+        "the mistake is still logged, at DEBUG"
+    );
+}

@@ -20,10 +20,48 @@ pub type PgConn = AsyncPgConnection;
 pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub(crate) const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// WAL with `synchronous=NORMAL` keeps every committed transaction across a crash of the
-/// process (`kill -9`); only a power loss can take the last few.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-     PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;";
+/// How far SQLite makes sure a commit is on disk before it is acknowledged
+/// (`--sqlite-synchronous`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// `synchronous=FULL`: every commit is fsynced before the client gets `ok`; an acked
+    /// message survives a power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: WAL is fsynced at checkpoints only; an acked message survives
+    /// a crash of the process (`kill -9`), but a power loss can take the last commits.
+    /// Faster (BENCHMARKS.md has both figures).
+    Normal,
+}
+
+impl std::str::FromStr for SqliteSync {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<SqliteSync, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "full" => Ok(SqliteSync::Full),
+            "normal" => Ok(SqliteSync::Normal),
+            _ => Err(format!(
+                "{text:?} is not a synchronous mode: use full (survives a power loss) or normal (faster)"
+            )),
+        }
+    }
+}
+
+impl SqliteSync {
+    fn pragmas(self) -> &'static str {
+        match self {
+            SqliteSync::Full => {
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                 PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;"
+            }
+            SqliteSync::Normal => {
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                 PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;"
+            }
+        }
+    }
+}
 
 /// Where the data lives, parsed from `--database-url`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,16 +148,20 @@ macro_rules! pooled {
 
 /// Migrates the database and builds the pool. Runs on the store's own runtime: the
 /// migration harness blocks, which actix's single-threaded runtime does not allow.
-pub async fn open(url: &DatabaseUrl, pool_size: usize) -> Result<Backend, StoreError> {
+pub async fn open(
+    url: &DatabaseUrl,
+    pool_size: usize,
+    sync: SqliteSync,
+) -> Result<Backend, StoreError> {
     match url {
         DatabaseUrl::Sqlite(path) => {
             let path = path.clone();
             let migrate_path = path.clone();
-            tokio::task::spawn_blocking(move || migrate_sqlite(&migrate_path))
+            tokio::task::spawn_blocking(move || migrate_sqlite(&migrate_path, sync))
                 .await
                 .map_err(|err| StoreError::Unavailable(err.to_string()))??;
-            let read = sqlite_pool(&path, pool_size)?;
-            let write = sqlite_pool(&path, 1)?;
+            let read = sqlite_pool(&path, pool_size, sync)?;
+            let write = sqlite_pool(&path, 1, sync)?;
             Ok(Backend::Sqlite { read, write })
         }
         DatabaseUrl::Postgres(url) => {
@@ -140,13 +182,13 @@ pub async fn open(url: &DatabaseUrl, pool_size: usize) -> Result<Backend, StoreE
     }
 }
 
-fn sqlite_pool(path: &str, size: usize) -> Result<Pool<SqliteConn>, StoreError> {
+fn sqlite_pool(path: &str, size: usize, sync: SqliteSync) -> Result<Pool<SqliteConn>, StoreError> {
     let mut config = ManagerConfig::<SqliteConn>::default();
-    config.custom_setup = Box::new(|url| {
+    config.custom_setup = Box::new(move |url| {
         let url = url.to_string();
         async move {
             let mut conn = SqliteConn::establish(&url).await?;
-            conn.batch_execute(SQLITE_PRAGMAS)
+            conn.batch_execute(sync.pragmas())
                 .await
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
@@ -162,10 +204,10 @@ fn sqlite_pool(path: &str, size: usize) -> Result<Pool<SqliteConn>, StoreError> 
         .map_err(|err| StoreError::Unavailable(err.to_string()))
 }
 
-fn migrate_sqlite(path: &str) -> Result<(), StoreError> {
+fn migrate_sqlite(path: &str, sync: SqliteSync) -> Result<(), StoreError> {
     let mut conn = SqliteConnection::establish(path)
         .map_err(|err| StoreError::Unavailable(format!("cannot open SQLite file {path}: {err}")))?;
-    diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, sync.pragmas())?;
     conn.run_pending_migrations(SQLITE_MIGRATIONS)
         .map_err(|err| StoreError::Unavailable(format!("migrating {path}: {err}")))?;
     Ok(())

@@ -5,6 +5,7 @@ pub mod bots;
 pub mod bulk;
 pub mod error;
 pub mod files;
+pub mod health;
 pub mod messages;
 pub mod models;
 pub mod rooms;

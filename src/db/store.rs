@@ -6,16 +6,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel_async::RunQueryDsl;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
-use super::backend::{self, Backend, DatabaseUrl};
+use super::backend::{self, Backend, DatabaseUrl, SqliteSync};
 use super::error::StoreError;
+use super::health::{self, CommitHealth};
 use super::models::*;
 use super::writer::{self, AppendJob, NewPost, Outcome};
-use crate::with_conn;
 
 /// A room as one user sees it in lists: what the wire's Room object is made of.
 #[derive(Clone, Debug)]
@@ -36,6 +35,8 @@ pub struct StoreConfig {
     pub call_timeout: Duration,
     /// Appends waiting for the writer; a full queue fails fast with `Unavailable`.
     pub writer_queue: usize,
+    /// SQLite only: fsync every commit (the default) or only at checkpoints.
+    pub sqlite_sync: SqliteSync,
 }
 
 impl Default for StoreConfig {
@@ -44,6 +45,7 @@ impl Default for StoreConfig {
             pool_size: 8,
             call_timeout: Duration::from_secs(10),
             writer_queue: 8192,
+            sqlite_sync: SqliteSync::default(),
         }
     }
 }
@@ -57,6 +59,8 @@ struct Inner {
     backend: Arc<Backend>,
     runtime: RuntimeGuard,
     writer: mpsc::Sender<AppendJob>,
+    /// What the writer saw last, for [`Store::can_commit`].
+    health: Arc<CommitHealth>,
     call_timeout: Duration,
 }
 
@@ -104,20 +108,22 @@ impl Store {
             .map_err(|err| StoreError::Unavailable(format!("cannot start store runtime: {err}")))?;
         let handle = runtime.handle().clone();
         let url_owned = url.clone();
-        let pool_size = config.pool_size;
+        let (pool_size, sync) = (config.pool_size, config.sqlite_sync);
         let opened = std::thread::spawn(move || {
-            handle.block_on(async move { backend::open(&url_owned, pool_size).await })
+            handle.block_on(async move { backend::open(&url_owned, pool_size, sync).await })
         })
         .join()
         .map_err(|_| StoreError::Unavailable("store start-up panicked".into()))??;
         let backend = Arc::new(opened);
         let (writer_tx, writer_rx) = mpsc::channel(config.writer_queue);
-        runtime.spawn(writer::run(backend.clone(), writer_rx));
+        let health = Arc::new(CommitHealth::new());
+        runtime.spawn(writer::run(backend.clone(), writer_rx, health.clone()));
         Ok(Store {
             inner: Arc::new(Inner {
                 backend,
                 runtime: RuntimeGuard(Some(runtime)),
                 writer: writer_tx,
+                health,
                 call_timeout: config.call_timeout,
             }),
         })
@@ -153,14 +159,12 @@ impl Store {
         }
     }
 
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|db| async move {
-            with_conn!(&*db, conn => {
-                diesel::sql_query("SELECT 1").execute(conn).await?;
-                Ok(())
-            })
-        })
-        .await
+    /// Whether the store can commit now: a one-row write goes through, and the writer's
+    /// last batch did not fail within [`health::FAILURE_WINDOW`] with no commit since.
+    pub async fn can_commit(&self) -> Result<(), StoreError> {
+        let health = self.inner.health.clone();
+        self.run(|db| async move { health::check(&db, &health).await })
+            .await
     }
 
     /// Appends messages through the group-commit writer; resolves after the commit with an

@@ -17,6 +17,7 @@ use super::backend::Backend;
 use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::files::{self, FileQueries};
+use super::health::CommitHealth;
 use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserRow};
 use super::schema::messages;
 use super::seq::{self, RoomSeqs};
@@ -64,7 +65,11 @@ pub(crate) struct AppendJob {
 /// Largest number of messages folded into one transaction.
 pub const MAX_BATCH: usize = 1024;
 
-pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<AppendJob>) {
+pub(crate) async fn run(
+    backend: Arc<Backend>,
+    mut jobs_rx: mpsc::Receiver<AppendJob>,
+    health: Arc<CommitHealth>,
+) {
     while let Some(first) = jobs_rx.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs[0].posts.len();
@@ -83,7 +88,16 @@ pub(crate) async fn run(backend: Arc<Backend>, mut jobs_rx: mpsc::Receiver<Appen
             replies.push((job.reply, job.posts.len()));
             posts.extend(job.posts);
         }
-        let mut outcomes = commit_isolating(&backend, &posts).await.into_iter();
+        let outcomes = commit_isolating(&backend, &posts).await;
+        if outcomes.iter().any(Result::is_ok) {
+            health.committed();
+        } else if outcomes
+            .iter()
+            .any(|outcome| matches!(outcome, Err(StoreError::Unavailable(_))))
+        {
+            health.failed();
+        }
+        let mut outcomes = outcomes.into_iter();
         for (reply, len) in replies {
             let _ = reply.send(outcomes.by_ref().take(len).collect());
         }

@@ -1,11 +1,12 @@
-//! `GET /healthz`: whether the store answers, for load balancers and process managers.
+//! `GET /healthz`: whether the store can commit, for load balancers and process managers.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::AppState;
 
-/// Whether the store answers (no token needed).
+/// Whether the store can commit (no token needed): a one-row write succeeds and no batch of
+/// messages failed in the last 10 s without a commit since (a full disk, a lost database).
 #[utoipa::path(
     get,
     path = "/healthz",
@@ -13,15 +14,16 @@ use super::AppState;
     security(()),
     responses(
         (status = 200, description = "`{\"status\":\"ok\"}`"),
-        (status = 503, description = "`{\"status\":\"unavailable\"}`: the store is down"),
+        (status = 503, description = "`{\"status\":\"unavailable\",\"reason\":…}`: the store cannot commit"),
     ),
 )]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.ping().await {
+    match state.store.can_commit().await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok" })),
         Err(err) => {
             log::warn!("health check: {err}");
-            HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable" }))
+            HttpResponse::ServiceUnavailable()
+                .json(json!({ "status": "unavailable", "reason": err.to_string() }))
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod json_body;
 pub mod jwt;
 pub mod metrics;
+pub mod origin;
 #[path = "web.rs"]
 pub mod web_client;
 pub mod ws;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub uploads: files::Uploads,
     /// Verifies JWTs from an existing backend; `None`: only `pv_` tokens sign in.
     pub jwt: Option<jwt::JwtVerifier>,
+    /// Web pages that may open a WebSocket (`--allowed-origins`); `None`: every origin.
+    pub allowed_origins: Option<origin::AllowedOrigins>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

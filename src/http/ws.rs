@@ -11,13 +11,40 @@ use crate::actors::hub::Hub;
 use crate::actors::messages::Closed;
 use crate::actors::outbox::{self, Outbox};
 use crate::actors::session::Session;
+use crate::error::{ErrorCode, ProtoError};
 use crate::websocket::{self, Limits};
+
+/// Refuses, with 403, an upgrade from a web page `--allowed-origins` does not list.
+fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let Some(allowed) = &state.allowed_origins else {
+        return Ok(());
+    };
+    let header = |name| req.headers().get(name).map(|value| value.to_str());
+    let origin = match header(actix_web::http::header::ORIGIN) {
+        None => None,
+        Some(Ok(origin)) => Some(origin),
+        Some(Err(_)) => Some(""),
+    };
+    let host = header(actix_web::http::header::HOST).and_then(Result::ok);
+    if allowed.admits(origin, host) {
+        return Ok(());
+    }
+    log::debug!("WebSocket upgrade from origin {origin:?} refused (--allowed-origins)");
+    Err(ApiError(ProtoError::new(
+        ErrorCode::Forbidden,
+        format!(
+            "origin {:?} may not open a WebSocket here: the server's --allowed-origins does not list it",
+            origin.unwrap_or_default()
+        ),
+    )))
+}
 
 pub async fn upgrade(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    check_origin(&req, &state)?;
     let token = client_token(&req).ok_or_else(ApiError::unauthorized)?;
     let SignedIn { user, token_id } = sign_in(&state, &token).await?;
     let settings = state.settings.clone();
