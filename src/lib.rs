@@ -12,6 +12,7 @@ pub mod files;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod posting;
 pub mod protocol;
 pub mod server;
 pub mod settings;

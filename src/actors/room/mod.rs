@@ -43,7 +43,7 @@ pub struct Room {
     settings: Arc<Settings>,
     state: State,
     subscribers: HashMap<SessionKey, Subscriber>,
-    posting: posting::Pipeline,
+    posting: posting::Posting,
     last_activity: Instant,
     /// False until the room stops on purpose; a room dropped while still running crashed.
     stopped_cleanly: bool,
@@ -93,6 +93,7 @@ impl Room {
             Some(inherited) => (inherited.subscribers, Some(inherited.delivered_seq)),
             None => (HashMap::new(), None),
         };
+        let posting = posting::Posting::new(settings.room_pending, delivered_seq);
         Room {
             id,
             store,
@@ -101,7 +102,7 @@ impl Room {
             settings,
             state: State::Loading,
             subscribers,
-            posting: posting::Pipeline::new(delivered_seq),
+            posting,
             last_activity: Instant::now(),
             stopped_cleanly: false,
             bus,

@@ -1,7 +1,8 @@
-//! The room's send pipeline: posts queue while one batch is being committed, the next batch
-//! goes to the store's group-commit writer, and only committed messages are delivered, in
-//! `seq` order. A restarted room first replays what its crashed predecessor committed but
-//! never delivered.
+//! The room's side of posting: it feeds sends, actions and system or bot posts to its
+//! [`Pipeline`] (the pure state machine in `crate::posting`), hands each batch the pipeline
+//! starts to the store, feeds the outcome back, and does what the settled batch asks: answer
+//! every post, share what was committed with the other nodes and the bot, deliver in `seq`
+//! order, read a gap from the store.
 
 use actix::prelude::*;
 use serde_json::json;
@@ -11,33 +12,20 @@ use super::requests::{later, ready, Answer};
 use super::Room;
 use crate::actors::messages::{Caller, Post, Reply, SessionKey, ToBot, Turn};
 use crate::actors::outbox::{close, Outbox};
-use crate::cluster::order::Order;
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
-use crate::db::{Appended, NewPost, Outcome, StoreError};
+use crate::db::{NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
+use crate::posting::{Batch, Gap, Pipeline};
 use crate::protocol::ids;
 use crate::protocol::template::Template;
 use crate::protocol::views::MessageView;
 use crate::protocol::{frames, Event, ReplyId};
 
-/// Most messages a restarted room replays to its connections; past that they are closed
-/// with 4002 and resume with `join` + `after_seq` themselves.
-const MAX_REPLAY: i64 = 1000;
-
-pub(super) struct Pipeline {
-    queue: Vec<(NewPost, Waiter)>,
-    committing: bool,
-    /// What has been delivered to the joined connections, and what arrived out of order.
-    order: Order<StoredMessage>,
-    /// Set on a room restarted after a crash: the last seq its predecessor delivered.
-    inherited_seq: Option<i64>,
-}
-
-/// Messages held while an earlier one is missing (read from the store meanwhile).
-const HOLD_LIMIT: usize = 1024;
+/// The room's pipeline: its waiters are connections and the callers of [`Post`].
+pub(super) type Posting = Pipeline<Waiter>;
 
 /// Who waits for a post: the connection that sent it (if any) and the request's answer.
-struct Waiter {
+pub(super) struct Waiter {
     origin: Option<Origin>,
     done: oneshot::Sender<Result<StoredMessage, ProtoError>>,
 }
@@ -47,38 +35,6 @@ struct Origin {
     outbox: Outbox,
     reply_id: ReplyId,
     received: std::time::Instant,
-}
-
-impl Pipeline {
-    pub(super) fn new(inherited_seq: Option<i64>) -> Pipeline {
-        Pipeline {
-            queue: Vec::new(),
-            committing: false,
-            order: Order::new(0, HOLD_LIMIT),
-            inherited_seq,
-        }
-    }
-
-    /// The room loaded with `last_seq` committed: a new room has delivered it all (no one
-    /// has joined yet); a restarted one delivers what its predecessor did not.
-    pub(super) fn loaded(&mut self, last_seq: i64) {
-        let delivered = self.inherited_seq.take().unwrap_or(last_seq).min(last_seq);
-        self.order = Order::new(delivered, HOLD_LIMIT);
-        self.order.committed_upto(last_seq);
-    }
-
-    pub(super) fn delivered_seq(&self) -> i64 {
-        self.order.delivered()
-    }
-
-    /// The store (or another node) says seqs up to `last_seq` are committed.
-    pub(super) fn committed_upto(&mut self, last_seq: i64) {
-        self.order.committed_upto(last_seq);
-    }
-
-    pub(super) fn is_idle(&self) -> bool {
-        self.queue.is_empty() && !self.committing
-    }
 }
 
 impl Room {
@@ -115,7 +71,7 @@ impl Room {
         let outbox = origin.outbox.clone();
         let echo = origin.reply_id.clone();
         match self.enqueue(post, Some(origin), ctx) {
-            // A failed commit was answered in `committed`.
+            // A failed commit was answered in `settle`.
             Ok(receiver) => Box::pin(later(receiver).map(|_, _, _| Ok(Reply::Written))),
             Err(err) => {
                 outbox.push(frames::error(&echo, &err));
@@ -147,83 +103,103 @@ impl Room {
         origin: Option<Origin>,
         ctx: &mut Context<Self>,
     ) -> Result<oneshot::Receiver<Result<StoredMessage, ProtoError>>, ProtoError> {
-        if self.posting.queue.len() >= self.settings.room_pending {
-            return Err(ProtoError::unavailable(
-                "too many messages are waiting for the store in this room; retry",
-            ));
-        }
         let (done, receiver) = oneshot::channel();
-        self.posting.queue.push((post, Waiter { origin, done }));
-        self.flush(ctx);
-        Ok(receiver)
+        match self.posting.push(post, Waiter { origin, done }) {
+            Ok(batch) => {
+                if let Some(batch) = batch {
+                    self.commit(batch, ctx);
+                }
+                Ok(receiver)
+            }
+            Err(refused) => Err(refused.error),
+        }
     }
 
-    /// Hands everything queued to the store, unless a batch is already on its way.
-    fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.posting.committing || self.posting.queue.is_empty() {
-            return;
-        }
-        self.posting.committing = true;
-        let (posts, waiters): (Vec<NewPost>, Vec<Waiter>) =
-            std::mem::take(&mut self.posting.queue).into_iter().unzip();
+    /// Hands a batch the pipeline started to the store; its outcome comes back to `settle`.
+    fn commit(&mut self, batch: Batch, ctx: &mut Context<Self>) {
         let store = self.store.clone();
         ctx.spawn(
-            async move { store.append(posts).await }
+            async move { store.append(batch.posts).await }
                 .into_actor(self)
-                .map(move |result, room, ctx| room.committed(waiters, result, ctx)),
+                .map(|result, room, ctx| room.settle(result, ctx)),
         );
     }
 
-    fn committed(
-        &mut self,
-        waiters: Vec<Waiter>,
-        result: Result<Vec<Outcome>, StoreError>,
-        ctx: &mut Context<Self>,
-    ) {
-        // A post the store refused fails alone; the outer error fails the whole batch.
-        let outcomes: Vec<Outcome> = match result {
-            Ok(outcomes) => outcomes,
-            Err(err) => vec![Err(err); waiters.len()],
-        };
-        let committed = self.deliver(waiters, outcomes);
-        self.share_messages(&committed);
-        self.arrive(committed, ctx);
-        self.next_batch(ctx);
+    /// Does what the settled batch asks: answers every post in the order it came, hands
+    /// what a user said in a bot room to the bot (here, on the node that committed it:
+    /// once), tells the other nodes, delivers, and commits the next batch.
+    fn settle(&mut self, result: Result<Vec<Outcome>, StoreError>, ctx: &mut Context<Self>) {
+        let settled = self.posting.settle(result);
+        for (waiter, answer) in settled.answers {
+            self.answer(waiter, answer);
+        }
+        for message in &settled.committed {
+            self.hand_to_bot(message);
+        }
+        self.share_messages(&settled.committed);
+        for message in &settled.deliveries {
+            self.publish(message);
+        }
+        self.fill_gap(ctx);
+        if let Some(batch) = settled.next_batch {
+            self.commit(batch, ctx);
+        }
     }
 
-    /// Committed messages from this node or another, in any order: those next in seq order
-    /// are delivered now; a gap is read from the store (holding up the room meanwhile, so
-    /// nothing overtakes it).
+    fn answer(&self, waiter: Waiter, answer: Result<StoredMessage, ProtoError>) {
+        if let Some(origin) = &waiter.origin {
+            match &answer {
+                Ok(message) => {
+                    let view = MessageView::from_stored(message);
+                    origin
+                        .outbox
+                        .push(frames::ok(&origin.reply_id, json!({ "message": &view })));
+                    crate::metrics::METRICS
+                        .ack_latency
+                        .observe(origin.received.elapsed().as_secs_f64());
+                    log::trace!(
+                        "r_{}: {} sent seq {}",
+                        self.id,
+                        origin.session,
+                        message.row.seq
+                    );
+                }
+                Err(err) => {
+                    origin.outbox.push(frames::error(&origin.reply_id, err));
+                }
+            }
+        }
+        let _ = waiter.done.send(answer);
+    }
+
+    /// Committed messages from another node (or this one), in any order: those next in seq
+    /// order are delivered now; a gap is read from the store.
     pub(super) fn arrive(&mut self, messages: Vec<StoredMessage>, ctx: &mut Context<Self>) {
-        for message in self.posting.order.offer(messages) {
+        for message in self.posting.arrive(messages) {
             self.publish(&message);
         }
         self.fill_gap(ctx);
     }
 
-    /// Reads the next missing range from the store, if any, and delivers it.
+    /// Reads the next missing range from the store, if any, and delivers it (holding up
+    /// the room meanwhile, so nothing overtakes it).
     pub(super) fn fill_gap(&mut self, ctx: &mut Context<Self>) {
-        let Some(fetch) = self.posting.order.fetch() else {
-            return;
+        let (after, count) = match self.posting.gap(!self.subscribers.is_empty()) {
+            None => return,
+            Some(Gap::TooFar { behind }) => {
+                return self.close_lagging(&format!("{behind} messages to deliver"));
+            }
+            Some(Gap::Read { after, count }) => (after, count),
         };
-        if fetch.upto - fetch.after > MAX_REPLAY && !self.subscribers.is_empty() {
-            self.close_lagging(&format!("{} messages to deliver", fetch.upto - fetch.after));
-        }
-        if self.subscribers.is_empty() {
-            // No one to deliver to: connections that join read history themselves.
-            self.posting.order.skip_to(fetch.upto);
-            return;
-        }
         crate::metrics::METRICS.catch_up_reads.inc();
         let store = self.store.clone();
         let id = self.id;
-        let count = (fetch.upto - fetch.after).min(MAX_REPLAY);
         ctx.wait(
-            async move { store.messages_after(id, fetch.after, count).await }
+            async move { store.messages_after(id, after, count).await }
                 .into_actor(self)
                 .map(move |read, room, ctx| match read {
                     Ok(page) => {
-                        for message in room.posting.order.fetched(page.messages) {
+                        for message in room.posting.fetched(page.messages) {
                             room.publish(&message);
                         }
                         room.fill_gap(ctx);
@@ -231,59 +207,10 @@ impl Room {
                     Err(err) => {
                         // Retried by the room's periodic check (or the next arrival).
                         log::warn!("room r_{id}: cannot read messages to deliver: {err}");
-                        room.posting.order.fetch_failed();
+                        room.posting.fetch_failed();
                     }
                 }),
         );
-    }
-
-    fn next_batch(&mut self, ctx: &mut Context<Self>) {
-        self.posting.committing = false;
-        self.flush(ctx);
-    }
-
-    /// Answers every post in the order it came, errors included, and hands what a user said
-    /// in a bot room to the bot (here, on the node that committed it: once). Returns the
-    /// newly committed messages.
-    fn deliver(&mut self, waiters: Vec<Waiter>, outcomes: Vec<Outcome>) -> Vec<StoredMessage> {
-        let mut committed = Vec::new();
-        for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
-            let (message, is_new) = match outcome {
-                Ok(Appended::New(message)) => (message, true),
-                Ok(Appended::Duplicate(message)) => (message, false),
-                Err(err) => {
-                    let err = ProtoError::from(err);
-                    if let Some(origin) = &waiter.origin {
-                        origin.outbox.push(frames::error(&origin.reply_id, &err));
-                    }
-                    let _ = waiter.done.send(Err(err));
-                    continue;
-                }
-            };
-            let view = MessageView::from_stored(&message);
-            if let Some(origin) = &waiter.origin {
-                origin
-                    .outbox
-                    .push(frames::ok(&origin.reply_id, json!({ "message": &view })));
-                crate::metrics::METRICS
-                    .ack_latency
-                    .observe(origin.received.elapsed().as_secs_f64());
-            }
-            if is_new {
-                self.hand_to_bot(&message);
-                committed.push(message.clone());
-            }
-            if let Some(origin) = waiter.origin {
-                log::trace!(
-                    "r_{}: {} sent seq {}",
-                    self.id,
-                    origin.session,
-                    message.row.seq
-                );
-            }
-            let _ = waiter.done.send(Ok(message));
-        }
-        committed
     }
 
     /// Delivers one message, next in seq order, to every joined connection.
