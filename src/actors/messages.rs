@@ -10,6 +10,7 @@ use actix::prelude::*;
 use serde_json::Value;
 
 use super::outbox::Outbox;
+use super::presence::Presence;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::error::ProtoError;
 use crate::protocol::views::{RoomView, UserView};
@@ -113,6 +114,17 @@ pub struct ToBot {
 #[rtype(result = "Option<UserRow>")]
 pub struct FindBot {
     pub id: String,
+}
+
+/// What the directory (`users`) needs of the hub: the users of the bots `open_bot` can
+/// open on this node, and who is online.
+#[derive(Message)]
+#[rtype(result = "DirectoryScope")]
+pub struct GetDirectoryScope;
+
+pub struct DirectoryScope {
+    pub bot_ids: Vec<i64>,
+    pub presence: Presence,
 }
 
 /// A bot actor died without stopping: start it again with its definition.
@@ -262,6 +274,7 @@ pub struct SessionSupervisor {
     pub notify: Recipient<NotifyUser>,
     pub to_bot: Recipient<ToBot>,
     pub find_bot: Recipient<FindBot>,
+    pub directory_scope: Recipient<GetDirectoryScope>,
 }
 
 /// What a room needs of its supervisor.

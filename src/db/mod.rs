@@ -18,5 +18,5 @@ pub mod writer;
 pub use backend::DatabaseUrl;
 pub use error::StoreError;
 pub use store::{RoomSummary, Store, StoreConfig};
-pub use users::{IssuedToken, MAX_USER_NAME};
+pub use users::{DirectoryAfter, DirectoryPage, IssuedToken, MAX_USER_NAME};
 pub use writer::{Appended, NewPost, Outcome};

@@ -6,7 +6,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::StoreError;
 use super::models::*;
-use super::schema::{bots, tokens, users};
+use super::schema::{tokens, users};
 use super::store::{hash_token, new_token, Store};
 use crate::{with_conn, write_conn};
 
@@ -275,37 +275,51 @@ impl Store {
         .await
     }
 
-    /// The directory: active people, and bots with a definition (those `open_bot` opens),
-    /// whose name starts with `prefix` (case-insensitive), in name order after the user
-    /// `after`; `limit` at most.
+    /// One page of the directory (docs/protocol.md section 10): active people, and the bots
+    /// among `bot_ids` (those `open_bot` can open), whose name starts with `prefix`
+    /// (case-insensitive, taken literally), in name order, after the user `after` names;
+    /// `limit` at most. One query, the same on both backends: the keyset is
+    /// (`name_key`, `id`), which the index `users_by_name_key` covers.
     pub async fn directory(
         &self,
         prefix: &str,
-        after: Option<i64>,
+        after: Option<DirectoryAfter>,
+        bot_ids: Vec<i64>,
         limit: i64,
-    ) -> Result<Vec<UserRow>, StoreError> {
+    ) -> Result<DirectoryPage, StoreError> {
         let pattern = format!("{}%", escape_like(&name_key(prefix)));
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 let after_key = match after {
                     None => None,
-                    Some(id) => users::table
-                        .find(id)
-                        .select(users::name_key)
-                        .first::<Option<String>>(conn)
+                    Some(cursor) => {
+                        let listed = users::table
+                            .filter(
+                                users::kind
+                                    .eq(UserKind::User.as_str())
+                                    .or(users::kind.eq(UserKind::Bot.as_str())),
+                            )
+                            .select((users::name_key, users::id))
+                            .into_boxed();
+                        let found = match cursor {
+                            DirectoryAfter::Id(id) => listed.filter(users::id.eq(id)),
+                            DirectoryAfter::Handle(handle) => listed.filter(users::handle.eq(handle)),
+                        }
+                        .first::<(Option<String>, i64)>(conn)
                         .await
-                        .optional()?
-                        .map(|key| (key.unwrap_or_default(), id)),
+                        .optional()?;
+                        match found {
+                            Some((key, id)) => Some((key.unwrap_or_default(), id)),
+                            None => return Ok(DirectoryPage::UnknownCursor),
+                        }
+                    }
                 };
-                if after.is_some() && after_key.is_none() {
-                    return Err(StoreError::NotFound("user"));
-                }
                 let mut query = users::table
                     .filter(users::deactivated_ms.is_null())
                     .filter(
                         users::kind.eq(UserKind::User.as_str()).or(users::kind
                             .eq(UserKind::Bot.as_str())
-                            .and(users::id.eq_any(bots::table.select(bots::user_id)))),
+                            .and(users::id.eq_any(bot_ids))),
                     )
                     .filter(users::name_key.like(pattern).escape('\\'))
                     .into_boxed();
@@ -316,12 +330,16 @@ impl Store {
                             .or(users::name_key.eq(key).and(users::id.gt(id))),
                     );
                 }
-                Ok(query
+                // One more than the page: whether there is a next page.
+                let mut users: Vec<UserRow> = query
                     .order((users::name_key.asc(), users::id.asc()))
-                    .limit(limit)
+                    .limit(limit.saturating_add(1))
                     .select(UserRow::as_select())
                     .load(conn)
-                    .await?)
+                    .await?;
+                let more = users.len() as i64 > limit;
+                users.truncate(usize::try_from(limit).unwrap_or(0));
+                Ok(DirectoryPage::Page { users, more })
             })
         })
         .await
@@ -338,6 +356,23 @@ impl Store {
         })
         .await
     }
+}
+
+/// Where a directory page starts: after the user with this row id, or the bot with this
+/// handle (the wire id of the previous page's last entry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirectoryAfter {
+    Id(i64),
+    Handle(String),
+}
+
+/// What [`Store::directory`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirectoryPage {
+    /// Up to `limit` users, and whether more follow.
+    Page { users: Vec<UserRow>, more: bool },
+    /// `after` names no user or bot: it is not a `next` this server gave.
+    UnknownCursor,
 }
 
 /// A token as it is issued: its id (`t_N` on the wire) and the secret, shown this once.

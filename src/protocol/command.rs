@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{char_count, Fields, MAX_ID_CHARS};
 use super::frames::ReplyId;
-use super::ids;
+use super::ids::{self, UserRef};
 use super::json::{self, JsonError};
 use crate::error::{ErrorCode, ProtoError};
 
@@ -20,6 +20,11 @@ pub const MAX_GROUP_MEMBERS: usize = 1000;
 /// Page sizes of `join` and `history`.
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 200;
+/// Page sizes of `users` (the directory).
+pub const DEFAULT_DIRECTORY_PAGE: i64 = 20;
+pub const MAX_DIRECTORY_PAGE: i64 = 50;
+/// Longest `users` query: a prefix longer than any name could match nothing.
+pub const MAX_QUERY_CHARS: usize = crate::db::MAX_USER_NAME;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -77,6 +82,13 @@ pub enum Command {
         room: String,
         user: String,
     },
+    /// The directory: people and bots whose name starts with `query` (section 10).
+    Users {
+        query: String,
+        /// The previous page's `next`: the wire id of its last entry.
+        after: Option<UserRef>,
+        limit: i64,
+    },
 }
 
 impl Command {
@@ -96,7 +108,8 @@ impl Command {
             | Command::Rooms
             | Command::CreateGroup { .. }
             | Command::OpenDirect { .. }
-            | Command::OpenBot { .. } => None,
+            | Command::OpenBot { .. }
+            | Command::Users { .. } => None,
         }
     }
 
@@ -117,6 +130,7 @@ impl Command {
             Command::Action { .. } => "action",
             Command::Invite { .. } => "invite",
             Command::Kick { .. } => "kick",
+            Command::Users { .. } => "users",
         }
     }
 }
@@ -277,6 +291,14 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
             room: room()?,
             user: fields.id("user")?.to_string(),
         },
+        "users" => Command::Users {
+            query: directory_query(fields.opt_string("query")?)?,
+            after: match fields.opt_id("after")? {
+                None => None,
+                Some(text) => Some(ids::parse_user_ref(text).ok_or_else(bad_cursor)?),
+            },
+            limit: fields.limit("limit", DEFAULT_DIRECTORY_PAGE, MAX_DIRECTORY_PAGE)?,
+        },
         other => {
             let shown: String = other.chars().take(MAX_ID_CHARS).collect();
             return Err(ProtoError::new(
@@ -316,6 +338,22 @@ fn file_keys(list: Vec<&str>) -> Result<Vec<String>, ProtoError> {
         keys.push(key.to_string());
     }
     Ok(keys)
+}
+
+/// A `users` query: a name prefix of at most 64 code points; absent is everyone.
+fn directory_query(text: Option<&str>) -> Result<String, ProtoError> {
+    let text = text.unwrap_or_default();
+    if char_count(text) > MAX_QUERY_CHARS {
+        return Err(ProtoError::bad_request(format!(
+            "field `query` must be at most {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    Ok(text.to_string())
+}
+
+/// An `after` that no page of `users` gave as its `next`.
+pub fn bad_cursor() -> ProtoError {
+    ProtoError::bad_request("field `after` must be the `next` of an earlier `users` page")
 }
 
 /// A group name: 1 to 100 code points, not only white space.
@@ -460,6 +498,53 @@ mod tests {
             assert_eq!(
                 code_of(frame),
                 (ReplyId::Number(4.into()), ErrorCode::BadRequest),
+                "{frame}"
+            );
+        }
+    }
+
+    #[test]
+    fn users_reads_query_cursor_and_limit() {
+        let frame = parse(r#"{"type":"users","id":1}"#).expect("valid");
+        assert_eq!(
+            frame.command,
+            Command::Users {
+                query: String::new(),
+                after: None,
+                limit: DEFAULT_DIRECTORY_PAGE,
+            }
+        );
+        let frame = parse(r#"{"type":"users","id":1,"query":"Ém","after":"u_3","limit":50}"#)
+            .expect("valid");
+        assert_eq!(
+            frame.command,
+            Command::Users {
+                query: "Ém".into(),
+                after: Some(UserRef::Id(3)),
+                limit: 50,
+            }
+        );
+        let frame = parse(r#"{"type":"users","after":"mathbot"}"#).expect("valid");
+        assert!(matches!(
+            frame.command,
+            Command::Users { after: Some(UserRef::Handle(ref handle)), .. } if handle == "mathbot"
+        ));
+        let long = "x".repeat(MAX_QUERY_CHARS + 1);
+        for frame in [
+            r#"{"type":"users","id":2,"query":5}"#.to_string(),
+            r#"{"type":"users","id":2,"query":["a"]}"#.to_string(),
+            format!(r#"{{"type":"users","id":2,"query":"{long}"}}"#),
+            r#"{"type":"users","id":2,"after":7}"#.to_string(),
+            r#"{"type":"users","id":2,"after":""}"#.to_string(),
+            r#"{"type":"users","id":2,"after":"u_x"}"#.to_string(),
+            r#"{"type":"users","id":2,"limit":0}"#.to_string(),
+            r#"{"type":"users","id":2,"limit":51}"#.to_string(),
+            r#"{"type":"users","id":2,"limit":"5"}"#.to_string(),
+            r#"{"type":"users","id":2,"limit":2.5}"#.to_string(),
+        ] {
+            assert_eq!(
+                code_of(&frame),
+                (ReplyId::Number(2.into()), ErrorCode::BadRequest),
                 "{frame}"
             );
         }

@@ -7,7 +7,7 @@ use actix::prelude::*;
 
 use super::Hub;
 use crate::actors::bot::{Bot, Converse, Reload, Retire};
-use crate::actors::messages::{BotCrashed, FindBot, ToBot};
+use crate::actors::messages::{BotCrashed, DirectoryScope, FindBot, GetDirectoryScope, ToBot};
 use crate::bots::Definition;
 use crate::db::models::UserRow;
 
@@ -89,6 +89,17 @@ impl Handler<FindBot> for Hub {
 
     fn handle(&mut self, find: FindBot, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.bots.get(&find.id).map(|entry| entry.user.clone()))
+    }
+}
+
+impl Handler<GetDirectoryScope> for Hub {
+    type Result = MessageResult<GetDirectoryScope>;
+
+    fn handle(&mut self, _: GetDirectoryScope, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(DirectoryScope {
+            bot_ids: self.bots.values().map(|entry| entry.user.id).collect(),
+            presence: self.presence.clone(),
+        })
     }
 }
 

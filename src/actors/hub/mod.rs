@@ -85,6 +85,7 @@ impl Hub {
             notify: hub.clone().recipient(),
             to_bot: hub.clone().recipient(),
             find_bot: hub.clone().recipient(),
+            directory_scope: hub.clone().recipient(),
         }
     }
 

@@ -4,15 +4,15 @@
 use actix::prelude::*;
 use serde_json::json;
 
-use super::Session;
+use super::{people, Session};
 use crate::actors::messages::{
     Caller, FindBot, GetRoom, NotifyUser, Reply, Request, RoomHandle, RoomOp, SessionSupervisor,
     ToBot, Turn,
 };
-use crate::db::models::{RoomKind, UserKind, UserRow};
+use crate::db::models::RoomKind;
 use crate::db::{RoomSummary, Store, StoreError};
 use crate::error::ProtoError;
-use crate::protocol::ids::{self, UserRef};
+use crate::protocol::ids;
 use crate::protocol::views::RoomView;
 use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId};
 
@@ -163,6 +163,15 @@ async fn run(
         } => return create_group(&context, name, members, public).await.into(),
         Command::OpenDirect { user } => return open_direct(&context, &user).await.into(),
         Command::OpenBot { bot } => return open_bot(&context, bot).await.into(),
+        Command::Users {
+            query,
+            after,
+            limit,
+        } => {
+            return people::directory(&context.store, &context.hub, &query, after, limit)
+                .await
+                .into()
+        }
         Command::Join {
             room,
             after_seq,
@@ -200,11 +209,11 @@ async fn run(
                 choice: action,
             },
         ),
-        Command::Invite { room, user } => match find_user(&context.store, &user).await {
+        Command::Invite { room, user } => match people::find_person(&context.store, &user).await {
             Ok(user) => (room, RoomOp::Invite { user }),
             Err(err) => return Err(err).into(),
         },
-        Command::Kick { room, user } => match find_user(&context.store, &user).await {
+        Command::Kick { room, user } => match people::find_person(&context.store, &user).await {
             Ok(user) => (room, RoomOp::Kick { user_id: user.id }),
             Err(err) => return Err(err).into(),
         },
@@ -242,21 +251,6 @@ async fn run(
     }
 }
 
-/// A user named by a client: `u_N` for people. Bots and the system are not users here.
-async fn find_user(store: &Store, text: &str) -> Result<UserRow, ProtoError> {
-    let user = match ids::parse_user_ref(text) {
-        Some(UserRef::Id(id)) => store.user(id).await?,
-        _ => None,
-    };
-    let user = user
-        .filter(|user| user.kind == UserKind::User.as_str())
-        .ok_or_else(ProtoError::no_such_user)?;
-    if store.is_deactivated(user.id).await? {
-        return Err(ProtoError::no_such_user());
-    }
-    Ok(user)
-}
-
 async fn rooms(context: &Context) -> Result<Reply, ProtoError> {
     let summaries = context.store.rooms_of(context.caller.user.id).await?;
     let rooms: Vec<RoomView> = summaries.iter().map(RoomView::from_summary).collect();
@@ -292,10 +286,7 @@ async fn create_group(
     let me = context.caller.user.id;
     let mut member_ids = Vec::with_capacity(members.len());
     for member in &members {
-        match ids::parse_user_ref(member) {
-            Some(UserRef::Id(id)) => member_ids.push(id),
-            _ => return Err(ProtoError::no_such_user()),
-        }
+        member_ids.push(people::member_id(&context.store, member).await?);
     }
     let room = match context
         .store
@@ -317,7 +308,7 @@ async fn create_group(
 
 async fn open_direct(context: &Context, user: &str) -> Result<Reply, ProtoError> {
     let me = context.caller.user.id;
-    let other = find_user(&context.store, user).await?;
+    let other = people::find_person(&context.store, user).await?;
     if other.id == me {
         return Err(ProtoError::bad_request(
             "`open_direct` needs another user, not yourself",

@@ -3,6 +3,7 @@
 //! commands one at a time, so replies leave in the order the commands came.
 
 pub mod dispatch;
+mod people;
 pub mod pipeline;
 pub mod rate_limit;
 #[cfg(test)]
