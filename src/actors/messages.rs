@@ -9,6 +9,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use serde_json::Value;
 
+pub use super::origin::Origin;
 use super::outbox::Outbox;
 use super::presence::Presence;
 use crate::db::models::{StoredMessage, UserRow};
@@ -143,7 +144,7 @@ pub struct Closed;
 
 // ---- What a room answers ---------------------------------------------------------------
 
-/// A command from a connection.
+/// A command from a connection, other than a post ([`Say`]).
 #[derive(Message)]
 #[rtype(result = "Result<Reply, ProtoError>")]
 pub struct Request {
@@ -154,37 +155,44 @@ pub struct Request {
 
 #[derive(Clone, Debug)]
 pub enum RoomOp {
-    Join {
-        after_seq: Option<i64>,
-        limit: i64,
-    },
-    Leave {
-        forget: bool,
-    },
+    Join { after_seq: Option<i64>, limit: i64 },
+    Leave { forget: bool },
+    History { before_seq: Option<i64>, limit: i64 },
+    Read { seq: i64 },
+    Typing,
+    Invite { user: UserRow },
+    Kick { user_id: i64 },
+}
+
+/// A connection's post into the room's pipeline (`send`, `action`). One way: the room
+/// answers it through its [`Origin`], the session waits for nothing.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Say {
+    pub origin: Origin,
+    pub op: SayOp,
+}
+
+#[derive(Clone, Debug)]
+pub enum SayOp {
     Send {
         body: String,
         client_msg_id: Option<String>,
         /// Keys of files the sender uploaded.
         files: Vec<String>,
     },
-    History {
-        before_seq: Option<i64>,
-        limit: i64,
-    },
-    Read {
-        seq: i64,
-    },
-    Typing,
-    Invite {
-        user: UserRow,
-    },
-    Kick {
-        user_id: i64,
-    },
-    Action {
-        message: String,
-        choice: String,
-    },
+    /// The user pressed a button or quick reply of one of the bot's messages.
+    Action { message: String, choice: String },
+}
+
+impl SayOp {
+    /// The command's `type`, for the logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SayOp::Send { .. } => "send",
+            SayOp::Action { .. } => "action",
+        }
+    }
 }
 
 /// How a command was answered.
@@ -193,7 +201,7 @@ pub enum Reply {
     /// The session writes `{"type":"ok","data":…}`.
     Data(Value),
     /// The room already wrote the reply into the caller's outbox, in its place among the
-    /// room's events (the `ok` of a `send` comes before its `message` event).
+    /// room's events (the `ok` of a `join` comes before the events that follow it).
     Written,
 }
 
@@ -253,6 +261,7 @@ pub enum Turn {
 #[derive(Clone, PartialEq, Eq)]
 pub struct RoomHandle {
     pub request: Recipient<Request>,
+    pub say: Recipient<Say>,
     pub post: Recipient<Post>,
     pub admin: Recipient<AdminOp>,
     pub unsubscribe: Recipient<Unsubscribe>,

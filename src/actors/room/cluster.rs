@@ -1,7 +1,7 @@
 //! The room's side of multi-node mode: it subscribes to its channel on the bus before it
 //! reads its tail from the store, publishes what it committed and the events for joined
 //! connections, takes other nodes' messages into the same seq order as its own
-//! (`posting.rs`, `cluster/order.rs`), and checks the room row's `last_seq` now and then
+//! (`crate::posting`, `cluster/order.rs`), and checks the room row's `last_seq` now and then
 //! (and after a Redis reconnect) to catch a publish that never came. Without a bus every
 //! method here does nothing.
 

@@ -114,6 +114,7 @@ impl Room {
     pub fn handle(addr: &Addr<Room>) -> RoomHandle {
         RoomHandle {
             request: addr.clone().recipient(),
+            say: addr.clone().recipient(),
             post: addr.clone().recipient(),
             admin: addr.clone().recipient(),
             unsubscribe: addr.clone().recipient(),

@@ -8,76 +8,65 @@ use actix::prelude::*;
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::requests::{later, ready, Answer};
+use super::requests::{later, Answer};
 use super::Room;
-use crate::actors::messages::{Caller, Post, Reply, SessionKey, ToBot, Turn};
-use crate::actors::outbox::{close, Outbox};
+use crate::actors::messages::{Origin, Post, ToBot, Turn};
+use crate::actors::outbox::close;
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
-use crate::posting::{Batch, Gap, Pipeline};
+use crate::posting::{Batch, Gap, Pipeline, Refused};
 use crate::protocol::ids;
 use crate::protocol::template::Template;
 use crate::protocol::views::MessageView;
-use crate::protocol::{frames, Event, ReplyId};
+use crate::protocol::Event;
 
 /// The room's pipeline: its waiters are connections and the callers of [`Post`].
 pub(super) type Posting = Pipeline<Waiter>;
 
-/// Who waits for a post: the connection that sent it (if any) and the request's answer.
-pub(super) struct Waiter {
-    origin: Option<Origin>,
-    done: oneshot::Sender<Result<StoredMessage, ProtoError>>,
+/// Who waits for a post's answer.
+// Nearly every waiter is a connection: boxing its origin would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Waiter {
+    /// A connection's `send` or `action`: answered through its origin.
+    Connection(Origin),
+    /// A bot or the admin API, waiting for the stored message.
+    Caller(oneshot::Sender<Result<StoredMessage, ProtoError>>),
 }
 
-struct Origin {
-    session: SessionKey,
-    outbox: Outbox,
-    reply_id: ReplyId,
-    received: std::time::Instant,
+impl Waiter {
+    fn answer(self, answer: Result<StoredMessage, ProtoError>) {
+        match self {
+            Waiter::Connection(origin) => origin.answer(answer),
+            // A caller that gave up waiting needs no answer.
+            Waiter::Caller(done) => drop(done.send(answer)),
+        }
+    }
 }
 
 impl Room {
+    /// A connection's `send`.
     pub(super) fn send(
         &mut self,
-        caller: Caller,
-        reply_id: ReplyId,
+        origin: Origin,
         body: String,
         client_msg_id: Option<String>,
         files: Vec<String>,
         ctx: &mut Context<Self>,
-    ) -> Answer<Reply> {
-        // The room writes every reply to a send, errors too, so that pipelined sends are
-        // answered in the order they came.
-        if let Err(err) = self.require_member(caller.user.id, "send") {
-            caller.outbox.push(frames::error(&reply_id, &err));
-            return ready(Ok(Reply::Written));
+    ) {
+        if let Err(err) = self.require_member(origin.user().id, "send") {
+            return origin.answer(Err(err));
         }
         let post = NewPost {
             room_id: self.id,
-            sender: caller.user,
+            sender: origin.user().clone(),
             body,
             template: None,
             client_msg_id,
             action: None,
             files,
         };
-        let origin = Origin {
-            session: caller.session,
-            outbox: caller.outbox,
-            reply_id,
-            received: caller.received,
-        };
-        let outbox = origin.outbox.clone();
-        let echo = origin.reply_id.clone();
-        match self.enqueue(post, Some(origin), ctx) {
-            // A failed commit was answered in `settle`.
-            Ok(receiver) => Box::pin(later(receiver).map(|_, _, _| Ok(Reply::Written))),
-            Err(err) => {
-                outbox.push(frames::error(&echo, &err));
-                ready(Ok(Reply::Written))
-            }
-        }
+        self.push(post, Waiter::Connection(origin), ctx);
     }
 
     /// A message from the system or a bot; the answer is the stored message.
@@ -91,27 +80,16 @@ impl Room {
             action: post.action.map(|action| action.to_string()),
             files: Vec::new(),
         };
-        match self.enqueue(post, None, ctx) {
-            Ok(receiver) => later(receiver),
-            Err(err) => ready(Err(err)),
-        }
+        let (done, receiver) = oneshot::channel();
+        self.push(post, Waiter::Caller(done), ctx);
+        later(receiver)
     }
 
-    fn enqueue(
-        &mut self,
-        post: NewPost,
-        origin: Option<Origin>,
-        ctx: &mut Context<Self>,
-    ) -> Result<oneshot::Receiver<Result<StoredMessage, ProtoError>>, ProtoError> {
-        let (done, receiver) = oneshot::channel();
-        match self.posting.push(post, Waiter { origin, done }) {
-            Ok(batch) => {
-                if let Some(batch) = batch {
-                    self.commit(batch, ctx);
-                }
-                Ok(receiver)
-            }
-            Err(refused) => Err(refused.error),
+    fn push(&mut self, post: NewPost, waiter: Waiter, ctx: &mut Context<Self>) {
+        match self.posting.push(post, waiter) {
+            Ok(Some(batch)) => self.commit(batch, ctx),
+            Ok(None) => {}
+            Err(Refused { waiter, error }) => waiter.answer(Err(error)),
         }
     }
 
@@ -131,7 +109,7 @@ impl Room {
     fn settle(&mut self, result: Result<Vec<Outcome>, StoreError>, ctx: &mut Context<Self>) {
         let settled = self.posting.settle(result);
         for (waiter, answer) in settled.answers {
-            self.answer(waiter, answer);
+            waiter.answer(answer);
         }
         for message in &settled.committed {
             self.hand_to_bot(message);
@@ -144,32 +122,6 @@ impl Room {
         if let Some(batch) = settled.next_batch {
             self.commit(batch, ctx);
         }
-    }
-
-    fn answer(&self, waiter: Waiter, answer: Result<StoredMessage, ProtoError>) {
-        if let Some(origin) = &waiter.origin {
-            match &answer {
-                Ok(message) => {
-                    let view = MessageView::from_stored(message);
-                    origin
-                        .outbox
-                        .push(frames::ok(&origin.reply_id, json!({ "message": &view })));
-                    crate::metrics::METRICS
-                        .ack_latency
-                        .observe(origin.received.elapsed().as_secs_f64());
-                    log::trace!(
-                        "r_{}: {} sent seq {}",
-                        self.id,
-                        origin.session,
-                        message.row.seq
-                    );
-                }
-                Err(err) => {
-                    origin.outbox.push(frames::error(&origin.reply_id, err));
-                }
-            }
-        }
-        let _ = waiter.done.send(answer);
     }
 
     /// Committed messages from another node (or this one), in any order: those next in seq
@@ -253,34 +205,33 @@ impl Room {
         });
     }
 
-    /// `action`: the user pressed a button or quick reply of one of the bot's messages.
+    /// `action`: the user pressed a button or quick reply of one of the bot's messages; its
+    /// label is posted as the user's message.
     pub(super) fn action(
         &mut self,
-        caller: Caller,
-        reply_id: ReplyId,
+        origin: Origin,
         message_id: String,
         choice: String,
         ctx: &mut Context<Self>,
-    ) -> Answer<Reply> {
-        if let Err(err) = self.require_member(caller.user.id, "answer in it") {
-            return ready(Err(err));
+    ) {
+        if let Err(err) = self.require_member(origin.user().id, "answer in it") {
+            return origin.answer(Err(err));
         }
         if self.loaded().map(|loaded| loaded.kind) != Some(RoomKind::Bot) {
-            return ready(Err(ProtoError::bad_request(
+            return origin.answer(Err(ProtoError::bad_request(
                 "`action` answers a bot's buttons; this room has no bot",
             )));
         }
         let seq = match ids::parse_message_id(&message_id) {
             Some((room, seq)) if room == self.id => seq,
             _ => {
-                return ready(Err(ProtoError::bad_request(format!(
+                return origin.answer(Err(ProtoError::bad_request(format!(
                     "message {message_id:?} is not in this room"
                 ))))
             }
         };
         let store = self.store.clone();
         let id = self.id;
-        let (answer, receiver) = oneshot::channel();
         ctx.wait(
             async move { store.message(id, seq).await }
                 .into_actor(self)
@@ -288,36 +239,25 @@ impl Room {
                     let label = found
                         .map_err(ProtoError::from)
                         .and_then(|found| room.offered_label(found, &message_id, &choice));
-                    let post = label.map(|label| NewPost {
-                        room_id: id,
-                        sender: caller.user.clone(),
-                        body: label,
-                        template: None,
-                        client_msg_id: None,
-                        action: Some(json!({ "message": message_id, "id": choice }).to_string()),
-                        files: Vec::new(),
-                    });
-                    let origin = Origin {
-                        session: caller.session,
-                        outbox: caller.outbox,
-                        reply_id,
-                        received: caller.received,
-                    };
-                    match post.and_then(|post| room.enqueue(post, Some(origin), ctx)) {
-                        Ok(committed) => {
-                            ctx.spawn(actix::fut::wrap_future(async move {
-                                // A failed commit was answered to the connection in `committed`.
-                                let _ = committed.await;
-                                let _ = answer.send(Ok(Reply::Written));
-                            }));
+                    match label {
+                        Ok(label) => {
+                            let post = NewPost {
+                                room_id: id,
+                                sender: origin.user().clone(),
+                                body: label,
+                                template: None,
+                                client_msg_id: None,
+                                action: Some(
+                                    json!({ "message": message_id, "id": choice }).to_string(),
+                                ),
+                                files: Vec::new(),
+                            };
+                            room.push(post, Waiter::Connection(origin), ctx);
                         }
-                        Err(err) => {
-                            let _ = answer.send(Err(err));
-                        }
+                        Err(err) => origin.answer(Err(err)),
                     }
                 }),
         );
-        later(receiver)
     }
 
     /// The label of `choice` if `found` is this room's bot's message and offers it.

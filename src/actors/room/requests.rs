@@ -7,7 +7,8 @@ use tokio::sync::oneshot;
 
 use super::{Room, State};
 use crate::actors::messages::{
-    AdminOp, AdminReply, Post, Reply, Request, RoomOp, SessionKey, Subscriber, Unsubscribe,
+    AdminOp, AdminReply, Post, Reply, Request, RoomOp, Say, SayOp, SessionKey, Subscriber,
+    Unsubscribe,
 };
 use crate::actors::outbox::Outbox;
 use crate::db::models::StoredMessage;
@@ -54,19 +55,31 @@ impl Handler<Request> for Room {
         match op {
             RoomOp::Join { after_seq, limit } => self.join(caller, reply_id, after_seq, limit, ctx),
             RoomOp::Leave { forget } => self.leave(caller, forget, ctx),
-            RoomOp::Send {
-                body,
-                client_msg_id,
-                files,
-            } => self.send(caller, reply_id, body, client_msg_id, files, ctx),
             RoomOp::History { before_seq, limit } => self.history(caller, before_seq, limit),
             RoomOp::Read { seq } => self.read(caller, seq, ctx),
             RoomOp::Typing => ready(self.typing(caller)),
             RoomOp::Invite { user } => self.invite(Some(caller), user, ctx),
             RoomOp::Kick { user_id } => self.kick(Some(caller), user_id, ctx),
-            RoomOp::Action { message, choice } => {
-                self.action(caller, reply_id, message, choice, ctx)
-            }
+        }
+    }
+}
+
+impl Handler<Say> for Room {
+    type Result = ();
+
+    fn handle(&mut self, say: Say, ctx: &mut Context<Self>) {
+        self.last_activity = std::time::Instant::now();
+        let Say { origin, op } = say;
+        if !matches!(self.state, State::Live(_)) {
+            return origin.answer(Err(ProtoError::no_such_room()));
+        }
+        match op {
+            SayOp::Send {
+                body,
+                client_msg_id,
+                files,
+            } => self.send(origin, body, client_msg_id, files, ctx),
+            SayOp::Action { message, choice } => self.action(origin, message, choice, ctx),
         }
     }
 }

@@ -1,13 +1,18 @@
-//! Runs one parsed command for a connection: the few that need no room here, the rest by
-//! asking the hub for the room's actor and handing it a [`Request`].
+//! Runs one parsed command for a connection. Each command is mapped once ([`Session::route`])
+//! to where it goes: a post (`send`, `action`) is handed to its room's pipeline with an
+//! [`Origin`] that the room answers through, and the session goes on; a request to a room,
+//! or a command that needs no room, runs here to its end before the next frame is read.
+
+use std::time::Instant;
 
 use actix::prelude::*;
+use futures_util::future::LocalBoxFuture;
 use serde_json::json;
 
 use super::{people, Session};
 use crate::actors::messages::{
-    Caller, FindBot, GetRoom, NotifyUser, Reply, Request, RoomHandle, RoomOp, SessionSupervisor,
-    ToBot, Turn,
+    Caller, FindBot, GetRoom, NotifyUser, Origin, Reply, Request, RoomHandle, RoomOp, Say, SayOp,
+    SessionSupervisor, ToBot, Turn,
 };
 use crate::db::models::RoomKind;
 use crate::db::{RoomSummary, Store, StoreError};
@@ -21,6 +26,23 @@ struct Context {
     caller: Caller,
     hub: SessionSupervisor,
     store: Store,
+}
+
+/// Where a command goes, decided once from the parsed command.
+enum Route {
+    /// `send` and `action`: into the room's posting pipeline; the room answers.
+    Say { room: String, op: SayOp },
+    /// A request the room answers.
+    Ask { room: String, op: Ask },
+    /// Answered here, without a room.
+    Here(LocalBoxFuture<'static, Result<Reply, ProtoError>>),
+}
+
+/// A room request; `invite` and `kick` first find the user they name.
+enum Ask {
+    Op(RoomOp),
+    Invite { user: String },
+    Kick { user: String },
 }
 
 /// A finished command: its answer, and the room the connection joined or left by it.
@@ -41,35 +63,148 @@ impl From<Result<Reply, ProtoError>> for Outcome {
 }
 
 impl Session {
-    /// Runs the command to its end before the next frame is read, except consecutive sends
-    /// to one joined room, which are pipelined (see [`super::pipeline`]).
+    /// Runs the command to its end before the next frame is read, except posts, which go
+    /// to the room and are answered by it; consecutive sends to one joined room are
+    /// pipelined (see [`super::pipeline`]), any other command waits for them.
     pub(super) fn execute(&mut self, frame: ClientFrame, ctx: &mut actix::Context<Self>) {
         let ClientFrame { id, command } = frame;
         if command == Command::Ping && self.sends.admits(0) {
             self.outbox.push(frames::ok(&id, frames::empty()));
             return;
         }
-        let command = match self.pipelined_send(id.clone(), command) {
-            Ok(()) => return,
-            Err(command) => command,
-        };
-        let context = Context {
+        let name = command.name();
+        match self.route(command) {
+            Route::Say { room, op } => self.say(id, room, op, ctx),
+            Route::Ask { room, op } => {
+                let cached = ids::parse_room_id(&room)
+                    .and_then(|room_id| self.joined.get(&room_id).cloned());
+                let work = ask(self.context(), id.clone(), room.clone(), op, cached);
+                self.run(id, name, Some(room), work, ctx);
+            }
+            Route::Here(work) => {
+                self.run(
+                    id,
+                    name,
+                    None,
+                    async move { Outcome::from(work.await) },
+                    ctx,
+                );
+            }
+        }
+    }
+
+    fn context(&self) -> Context {
+        Context {
             caller: self.caller(),
             hub: self.hub.clone(),
             store: self.store.clone(),
+        }
+    }
+
+    /// The one mapping of a command to where it goes.
+    fn route(&self, command: Command) -> Route {
+        let ask = |room, op| Route::Ask {
+            room,
+            op: Ask::Op(op),
         };
-        let cached = command
-            .room()
-            .and_then(ids::parse_room_id)
-            .and_then(|room_id| self.joined.get(&room_id).cloned());
-        let name = command.name();
-        let room = command.room().map(str::to_string);
+        let context = || self.context();
+        match command {
+            Command::Ping => Route::Here(Box::pin(async { Ok(Reply::Data(frames::empty())) })),
+            Command::Rooms => {
+                let context = context();
+                Route::Here(Box::pin(async move { rooms(&context).await }))
+            }
+            Command::CreateGroup {
+                name,
+                members,
+                public,
+            } => {
+                let context = context();
+                Route::Here(Box::pin(async move {
+                    create_group(&context, name, members, public).await
+                }))
+            }
+            Command::OpenDirect { user } => {
+                let context = context();
+                Route::Here(Box::pin(async move { open_direct(&context, &user).await }))
+            }
+            Command::OpenBot { bot } => {
+                let context = context();
+                Route::Here(Box::pin(async move { open_bot(&context, bot).await }))
+            }
+            Command::Users {
+                query,
+                after,
+                limit,
+            } => {
+                let context = context();
+                Route::Here(Box::pin(async move {
+                    people::directory(&context.store, &context.hub, &query, after, limit).await
+                }))
+            }
+            Command::Join {
+                room,
+                after_seq,
+                limit,
+            } => ask(room, RoomOp::Join { after_seq, limit }),
+            Command::Leave { room, forget } => ask(room, RoomOp::Leave { forget }),
+            Command::Send {
+                room,
+                body,
+                client_msg_id,
+                files,
+            } => Route::Say {
+                room,
+                op: SayOp::Send {
+                    body,
+                    client_msg_id,
+                    files,
+                },
+            },
+            Command::History {
+                room,
+                before_seq,
+                limit,
+            } => ask(room, RoomOp::History { before_seq, limit }),
+            Command::Read { room, seq } => ask(room, RoomOp::Read { seq }),
+            Command::Typing { room } => ask(room, RoomOp::Typing),
+            Command::Action {
+                room,
+                message,
+                action,
+            } => Route::Say {
+                room,
+                op: SayOp::Action {
+                    message,
+                    choice: action,
+                },
+            },
+            Command::Invite { room, user } => Route::Ask {
+                room,
+                op: Ask::Invite { user },
+            },
+            Command::Kick { room, user } => Route::Ask {
+                room,
+                op: Ask::Kick { user },
+            },
+        }
+    }
+
+    /// Runs `work` once every send in flight is answered, holding further frames until it
+    /// is done, and writes its answer.
+    fn run(
+        &mut self,
+        id: ReplyId,
+        name: &'static str,
+        room: Option<String>,
+        work: impl std::future::Future<Output = Outcome> + 'static,
+        ctx: &mut actix::Context<Self>,
+    ) {
         let drained = self.sends.drained();
-        let reply_id = id.clone();
         ctx.wait(
             async move {
                 drained.await;
-                run(context, reply_id, command, cached).await
+                work.await
             }
             .into_actor(self)
             .map(move |outcome, session, _| {
@@ -93,132 +228,84 @@ impl Session {
         );
     }
 
-    /// Hands a `send` to its joined room without waiting, when the pipeline admits it;
-    /// gives the command back otherwise.
-    fn pipelined_send(&mut self, id: ReplyId, command: Command) -> Result<(), Command> {
-        let Command::Send {
+    /// Hands a post to its room. A send to a joined room goes at once when the pipeline
+    /// admits it; anything else first waits for the sends in flight and finds the room.
+    fn say(&mut self, id: ReplyId, room: String, op: SayOp, ctx: &mut actix::Context<Self>) {
+        let room_id = ids::parse_room_id(&room);
+        let origin = Origin::new(
+            self.key.clone(),
+            self.user.clone(),
+            self.outbox.clone(),
+            id,
+            Instant::now(),
+            op.name(),
             room,
-            body,
-            client_msg_id,
-            files,
-        } = command
-        else {
-            return Err(command);
-        };
-        let target = ids::parse_room_id(&room)
-            .filter(|room_id| self.sends.admits(*room_id))
-            .and_then(|room_id| {
-                self.joined
-                    .get(&room_id)
-                    .filter(|addr| addr.connected())
-                    .map(|addr| (room_id, addr.clone()))
-            });
-        let Some((room_id, addr)) = target else {
-            return Err(Command::Send {
-                room,
-                body,
-                client_msg_id,
-                files,
-            });
-        };
-        let ticket = self.sends.begin(room_id);
-        let request = Request {
-            caller: self.caller(),
-            reply_id: id.clone(),
-            op: RoomOp::Send {
-                body,
-                client_msg_id,
-                files,
-            },
-        };
-        let outbox = self.outbox.clone();
-        let (key, user_id) = (self.key.clone(), self.user.id);
-        // A task of its own, not an actor future: it must progress while a later command
-        // waits (in `ctx.wait`) for the pipeline to drain.
-        actix_rt::spawn(async move {
-            let answer = addr.request.send(request).await;
-            if let Err(err) = answer.map_err(ProtoError::from).and_then(|answer| answer) {
-                super::log_failure(&key, user_id, "send", Some(&room), &err);
-                outbox.push(frames::error(&id, &err));
+        );
+        let cached = room_id.and_then(|room_id| self.joined.get(&room_id).cloned());
+        if let (SayOp::Send { .. }, Some(room_id), Some(handle)) = (&op, room_id, &cached) {
+            if handle.connected() && self.sends.admits(room_id) {
+                return self.hand_over(room_id, handle, origin, op);
             }
-            drop(ticket);
-        });
-        Ok(())
+        }
+        let drained = self.sends.drained();
+        let get_room = self.hub.get_room.clone();
+        ctx.wait(
+            async move {
+                drained.await;
+                let room_id = room_id.ok_or_else(ProtoError::no_such_room)?;
+                match cached {
+                    Some(handle) if handle.connected() => Ok((room_id, handle)),
+                    _ => Ok((room_id, get_room.send(GetRoom { id: room_id }).await?)),
+                }
+            }
+            .into_actor(self)
+            .map(
+                move |found: Result<_, ProtoError>, session, _| match found {
+                    Ok((room_id, handle)) => session.hand_over(room_id, &handle, origin, op),
+                    Err(err) => origin.answer(Err(err)),
+                },
+            ),
+        );
+    }
+
+    /// Gives the post its place in the send pipeline and puts it in the room's mailbox;
+    /// a full or closed mailbox is answered here and now.
+    fn hand_over(&mut self, room_id: i64, room: &RoomHandle, mut origin: Origin, op: SayOp) {
+        origin.hold(self.sends.begin(room_id));
+        if let Err(refused) = room.say.try_send(Say { origin, op }) {
+            let (say, err) = match refused {
+                SendError::Full(say) => (
+                    say,
+                    ProtoError::unavailable("the room has too much to do; retry"),
+                ),
+                SendError::Closed(say) => (
+                    say,
+                    ProtoError::unavailable("the room restarted while handling this; retry"),
+                ),
+            };
+            say.origin.answer(Err(err));
+        }
     }
 }
 
-async fn run(
+async fn ask(
     context: Context,
-    reply_id: crate::protocol::ReplyId,
-    command: Command,
+    reply_id: ReplyId,
+    room: String,
+    op: Ask,
     joined: Option<RoomHandle>,
 ) -> Outcome {
-    let op = match command {
-        Command::Ping => return Ok(Reply::Data(frames::empty())).into(),
-        Command::Rooms => return rooms(&context).await.into(),
-        Command::CreateGroup {
-            name,
-            members,
-            public,
-        } => return create_group(&context, name, members, public).await.into(),
-        Command::OpenDirect { user } => return open_direct(&context, &user).await.into(),
-        Command::OpenBot { bot } => return open_bot(&context, bot).await.into(),
-        Command::Users {
-            query,
-            after,
-            limit,
-        } => {
-            return people::directory(&context.store, &context.hub, &query, after, limit)
-                .await
-                .into()
-        }
-        Command::Join {
-            room,
-            after_seq,
-            limit,
-        } => (room, RoomOp::Join { after_seq, limit }),
-        Command::Leave { room, forget } => (room, RoomOp::Leave { forget }),
-        Command::Send {
-            room,
-            body,
-            client_msg_id,
-            files,
-        } => (
-            room,
-            RoomOp::Send {
-                body,
-                client_msg_id,
-                files,
-            },
-        ),
-        Command::History {
-            room,
-            before_seq,
-            limit,
-        } => (room, RoomOp::History { before_seq, limit }),
-        Command::Read { room, seq } => (room, RoomOp::Read { seq }),
-        Command::Typing { room } => (room, RoomOp::Typing),
-        Command::Action {
-            room,
-            message,
-            action,
-        } => (
-            room,
-            RoomOp::Action {
-                message,
-                choice: action,
-            },
-        ),
-        Command::Invite { room, user } => match people::find_person(&context.store, &user).await {
-            Ok(user) => (room, RoomOp::Invite { user }),
+    let op = match op {
+        Ask::Op(op) => op,
+        Ask::Invite { user } => match people::find_person(&context.store, &user).await {
+            Ok(user) => RoomOp::Invite { user },
             Err(err) => return Err(err).into(),
         },
-        Command::Kick { room, user } => match people::find_person(&context.store, &user).await {
-            Ok(user) => (room, RoomOp::Kick { user_id: user.id }),
+        Ask::Kick { user } => match people::find_person(&context.store, &user).await {
+            Ok(user) => RoomOp::Kick { user_id: user.id },
             Err(err) => return Err(err).into(),
         },
     };
-    let (room, op) = op;
     let Some(room_id) = ids::parse_room_id(&room) else {
         return Err(ProtoError::no_such_room()).into();
     };

@@ -91,7 +91,7 @@ impl Session {
 
     /// Logs a command that failed on the server's side, naming the session, user and room.
     fn log_failure(&self, command: &str, room: Option<&str>, err: &ProtoError) {
-        log_failure(&self.key, self.user.id, command, room, err);
+        super::origin::log_failure(&self.key, self.user.id, command, room, err);
     }
 
     fn close(&self, code: u16, reason: &str, ctx: &mut Context<Self>) {
@@ -139,27 +139,6 @@ impl Session {
             Ok(frame) => self.execute(frame, ctx),
             Err(rejected) => self.reply_error(&rejected.id, &rejected.error),
         }
-    }
-}
-
-/// `unavailable` and `internal` are the server's failures: a warning (an error for a bug)
-/// that names where it happened. The client's own mistakes are only debug lines.
-pub(crate) fn log_failure(
-    session: &str,
-    user_id: i64,
-    command: &str,
-    room: Option<&str>,
-    err: &ProtoError,
-) {
-    let room = room.unwrap_or("-");
-    match err.code {
-        ErrorCode::Internal => {
-            log::error!("session {session} u_{user_id} room {room}: {command}: {err}")
-        }
-        ErrorCode::Unavailable => {
-            log::warn!("session {session} u_{user_id} room {room}: {command}: {err}")
-        }
-        _ => log::debug!("session {session} u_{user_id} room {room}: {command}: {err}"),
     }
 }
 

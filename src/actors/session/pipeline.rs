@@ -1,10 +1,14 @@
 //! Pipelined sends. Consecutive `send`s to one room go to the room without waiting for each
 //! other's commit: the room answers them in the order it got them, so their replies stay in
-//! command order. Any other command first waits until they are all answered.
+//! command order. Any other command first waits until they are all answered. Each post in
+//! flight holds a [`Ticket`] inside its [`Origin`](crate::actors::origin::Origin), given
+//! back where its answer is written.
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
+
+use crate::actors::origin::Ticket;
 
 /// Most sends of one connection waiting for their commit at once.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -12,15 +16,6 @@ pub const MAX_IN_FLIGHT: usize = 256;
 pub struct SendPipeline {
     in_flight: Arc<watch::Sender<usize>>,
     room: Option<i64>,
-}
-
-/// One send in flight; dropping it (answered, failed or abandoned) frees its place.
-pub struct Ticket(Arc<watch::Sender<usize>>);
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        self.0.send_modify(|count| *count = count.saturating_sub(1));
-    }
 }
 
 impl Default for SendPipeline {
@@ -41,8 +36,7 @@ impl SendPipeline {
 
     pub fn begin(&mut self, room: i64) -> Ticket {
         self.room = Some(room);
-        self.in_flight.send_modify(|count| *count += 1);
-        Ticket(self.in_flight.clone())
+        Ticket::issue(&self.in_flight)
     }
 
     /// Resolves once no send is in flight.

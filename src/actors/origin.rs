@@ -1,0 +1,225 @@
+//! Where a connection's `send` or `action` came from. The [`Origin`] travels with the post
+//! from the session down to the room and its pipeline, and [`Origin::answer`] is the one
+//! place its answer is written: the `ok` or `error` into the connection's outbox, the ack
+//! latency, the log line of a server-side failure, and the release of the connection's
+//! place in its send pipeline (the [`Ticket`]). Nothing travels back up to the session.
+//!
+//! A leaf like `messages.rs`: it imports no actor.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::outbox::Outbox;
+use crate::db::models::{StoredMessage, UserRow};
+use crate::error::{ErrorCode, ProtoError};
+use crate::protocol::frames;
+use crate::protocol::views::MessageView;
+use crate::protocol::ReplyId;
+
+/// One post of a connection's in flight; dropping it (when the answer is written) frees its
+/// place in the connection's send pipeline.
+pub struct Ticket(Arc<watch::Sender<usize>>);
+
+impl Ticket {
+    /// Takes a place in the pipeline that `in_flight` counts.
+    pub fn issue(in_flight: &Arc<watch::Sender<usize>>) -> Ticket {
+        in_flight.send_modify(|count| *count += 1);
+        Ticket(in_flight.clone())
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.send_modify(|count| *count = count.saturating_sub(1));
+    }
+}
+
+/// The connection a post came from, and what its answer needs.
+pub struct Origin {
+    session: Arc<str>,
+    user: UserRow,
+    outbox: Outbox,
+    reply_id: ReplyId,
+    /// When the command's frame was read (for the ack latency metric).
+    received: Instant,
+    /// The command (`send`, `action`) and its room as the client named it, for the logs.
+    command: &'static str,
+    room: String,
+    ticket: Option<Ticket>,
+    answered: bool,
+}
+
+impl Origin {
+    pub fn new(
+        session: Arc<str>,
+        user: UserRow,
+        outbox: Outbox,
+        reply_id: ReplyId,
+        received: Instant,
+        command: &'static str,
+        room: String,
+    ) -> Origin {
+        Origin {
+            session,
+            user,
+            outbox,
+            reply_id,
+            received,
+            command,
+            room,
+            ticket: None,
+            answered: false,
+        }
+    }
+
+    /// Who sent the post.
+    pub fn user(&self) -> &UserRow {
+        &self.user
+    }
+
+    /// Holds `ticket` until the answer is written.
+    pub fn hold(&mut self, ticket: Ticket) {
+        self.ticket = Some(ticket);
+    }
+
+    /// Answers the post: `ok` with the stored message, or the error.
+    pub fn answer(mut self, answer: Result<StoredMessage, ProtoError>) {
+        self.write(answer);
+    }
+
+    fn write(&mut self, answer: Result<StoredMessage, ProtoError>) {
+        self.answered = true;
+        match answer {
+            Ok(message) => {
+                let view = MessageView::from_stored(&message);
+                self.outbox
+                    .push(frames::ok(&self.reply_id, json!({ "message": view })));
+                crate::metrics::METRICS
+                    .ack_latency
+                    .observe(self.received.elapsed().as_secs_f64());
+                log::trace!(
+                    "session {}: {} in {}: seq {}",
+                    self.session,
+                    self.command,
+                    self.room,
+                    message.row.seq
+                );
+            }
+            Err(err) => {
+                log_failure(
+                    &self.session,
+                    self.user.id,
+                    self.command,
+                    Some(&self.room),
+                    &err,
+                );
+                self.outbox.push(frames::error(&self.reply_id, &err));
+            }
+        }
+        // Only now, with the answer queued, may the connection's next command run.
+        self.ticket = None;
+    }
+}
+
+impl Drop for Origin {
+    /// A post dropped unanswered: its room stopped or crashed with it on board.
+    fn drop(&mut self) {
+        if !self.answered {
+            self.write(Err(ProtoError::unavailable(
+                "the room restarted while handling this; retry",
+            )));
+        }
+    }
+}
+
+/// `unavailable` and `internal` are the server's failures: a warning (an error for a bug)
+/// that names where it happened. The client's own mistakes are only debug lines.
+pub(crate) fn log_failure(
+    session: &str,
+    user_id: i64,
+    command: &str,
+    room: Option<&str>,
+    err: &ProtoError,
+) {
+    let room = room.unwrap_or("-");
+    match err.code {
+        ErrorCode::Internal => {
+            log::error!("session {session} u_{user_id} room {room}: {command}: {err}")
+        }
+        ErrorCode::Unavailable => {
+            log::warn!("session {session} u_{user_id} room {room}: {command}: {err}")
+        }
+        _ => log::debug!("session {session} u_{user_id} room {room}: {command}: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::models::MessageRow;
+
+    fn origin(outbox: &Outbox) -> Origin {
+        let user = UserRow {
+            id: 3,
+            name: "amy".into(),
+            kind: "user".into(),
+            handle: None,
+            created_ms: 0,
+        };
+        Origin::new(
+            Arc::from("s_test"),
+            user,
+            outbox.clone(),
+            ReplyId::Number(5.into()),
+            Instant::now(),
+            "send",
+            "r_1".into(),
+        )
+    }
+
+    #[actix_rt::test]
+    async fn the_answer_is_written_once_and_then_frees_the_pipeline_place() {
+        let (outbox, mut drain) = Outbox::new(8);
+        let in_flight = Arc::new(watch::Sender::new(0));
+        let mut sent = origin(&outbox);
+        sent.hold(Ticket::issue(&in_flight));
+        assert_eq!(*in_flight.borrow(), 1);
+        let message = StoredMessage {
+            row: MessageRow {
+                room_id: 1,
+                seq: 4,
+                sender_id: 3,
+                body: "hi".into(),
+                template: None,
+                client_msg_id: None,
+                action: None,
+                created_ms: 0,
+            },
+            sender: sent.user().clone(),
+            files: Vec::new(),
+        };
+        sent.answer(Ok(message));
+        assert_eq!(*in_flight.borrow(), 0);
+        let ok = drain.next_json().await;
+        assert_eq!((ok["type"].as_str(), &ok["id"]), (Some("ok"), &json!(5)));
+        assert_eq!(ok["data"]["message"]["seq"], 4);
+        assert_eq!(drain.pending(), 0, "answered once");
+    }
+
+    #[actix_rt::test]
+    async fn a_post_dropped_unanswered_is_answered_unavailable() {
+        let (outbox, mut drain) = Outbox::new(8);
+        let in_flight = Arc::new(watch::Sender::new(0));
+        let mut lost = origin(&outbox);
+        lost.hold(Ticket::issue(&in_flight));
+        drop(lost);
+        assert_eq!(*in_flight.borrow(), 0);
+        let error = drain.next_json().await;
+        assert_eq!(error["code"], "unavailable");
+        assert_eq!(error["id"], 5);
+        assert_eq!(drain.pending(), 0);
+    }
+}
