@@ -249,6 +249,7 @@ async fn install_bots(
                 hub.do_send(InstallBot {
                     definition: Arc::new(definition),
                     user,
+                    share: false,
                 });
                 started += 1;
             }

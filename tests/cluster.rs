@@ -527,3 +527,136 @@ async fn a_bot_answers_each_message_once_whichever_node_stored_it() {
         "one answer per user message: {after:?}"
     );
 }
+
+/// A bot put, replaced or deleted through one node's admin API is the same on every node at
+/// once: a user on the other node opens it, is greeted by the new definition, and after the
+/// delete cannot open it there either. No restart.
+#[actix_rt::test]
+async fn a_bot_changed_through_one_node_changes_on_every_node() {
+    let Some(cluster) = Cluster::start(2, &[]).await else {
+        return;
+    };
+    let (_, token) = cluster.nodes[0].user("amy").await;
+    let greeter = |text: &str| {
+        json!({
+            "name": "Greeter", "sort": "scripted", "fallback": "Say hi.",
+            "script": {"start": "a", "states": {
+                "a": {"say": [{"kind":"text","text":text}], "on": [{"goto":"a"}]}
+            }}
+        })
+    };
+    let mut on_two = cluster.nodes[1].connect(&token).await;
+    // Until a node hears of the bot, open_bot there is not_found; it must hear within moments.
+    async fn opens(client: &mut Client) -> Option<String> {
+        for _ in 0..50 {
+            let reply = client
+                .request(json!({"type":"open_bot","bot":"greeter"}))
+                .await;
+            if reply["type"] == "ok" {
+                return Some(room_id(&reply["data"]));
+            }
+            assert_eq!(reply["code"], "not_found", "{reply}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+    async fn greeting(cluster: &Cluster, room: &str) -> String {
+        for _ in 0..50 {
+            let stored = cluster.nodes[0].all_messages(room).await;
+            if let Some(first) = stored.iter().find(|m| m["sender"]["kind"] == "bot") {
+                return first["body"].as_str().unwrap_or_default().to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no greeting in {room}")
+    }
+    let (status, body) = cluster.nodes[0]
+        .admin("PUT", "/admin/bots/greeter", Some(greeter("first words")))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let room = opens(&mut on_two).await.expect("node two runs the new bot");
+    assert_eq!(greeting(&cluster, &room).await, "first words");
+
+    let (status, body) = cluster.nodes[0]
+        .admin("PUT", "/admin/bots/greeter", Some(greeter("second words")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, listed) = cluster.nodes[1].admin("GET", "/admin/bots", None).await;
+    assert_eq!(status, 200);
+    let mut replaced = false;
+    for _ in 0..50 {
+        let (_, listed) = cluster.nodes[1].admin("GET", "/admin/bots", None).await;
+        let greeter = listed["bots"]
+            .as_array()
+            .and_then(|bots| bots.iter().find(|bot| bot["id"] == "greeter").cloned());
+        if greeter.is_some_and(|bot| bot.to_string().contains("second words")) {
+            replaced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(replaced, "node two runs the replaced definition: {listed}");
+
+    let (status, _) = cluster.nodes[0]
+        .admin("DELETE", "/admin/bots/greeter", None)
+        .await;
+    assert_eq!(status, 204);
+    let mut gone = false;
+    for _ in 0..50 {
+        let (_, listed) = cluster.nodes[1].admin("GET", "/admin/bots", None).await;
+        if !listed.to_string().contains("\"greeter\"") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "node two stopped the deleted bot");
+    let reply = on_two
+        .request(json!({"type":"open_bot","bot":"greeter"}))
+        .await;
+    assert_eq!(reply["code"], "not_found", "{reply}");
+}
+
+/// A read on one node moves the reader's position in the room on the other node too: the
+/// room as joined there shows it (no unread left), and the other node's connections get the
+/// `read` event once.
+#[actix_rt::test]
+async fn a_read_on_one_node_moves_the_position_on_every_node() {
+    let Some(cluster) = Cluster::start(2, &[]).await else {
+        return;
+    };
+    let (_, amy_token) = cluster.nodes[0].user("amy").await;
+    let (bob_id, bob_token) = cluster.nodes[0].user("bob").await;
+    let mut amy_one = cluster.nodes[0].connect(&amy_token).await;
+    let room = room_id(
+        &amy_one
+            .ok(json!({"type":"create_group","name":"reads","members":[bob_id]}))
+            .await,
+    );
+    amy_one.ok(json!({"type":"join","room":room})).await;
+    let mut bob_one = cluster.nodes[0].connect(&bob_token).await;
+    bob_one.ok(json!({"type":"join","room":room})).await;
+    for n in 0..3 {
+        amy_one
+            .ok(json!({"type":"send","room":room,"body":format!("m{n}")}))
+            .await;
+    }
+    // bob reads on node two, where the room is another actor.
+    let mut bob_two = cluster.nodes[1].connect(&bob_token).await;
+    let joined = bob_two.ok(json!({"type":"join","room":room})).await;
+    assert_eq!(joined["room"]["last_seq"], 3, "{joined}");
+    bob_two.ok(json!({"type":"read","room":room,"seq":3})).await;
+    let read = amy_one.event("read").await;
+    assert_eq!(read["seq"], 3, "{read}");
+    // Node one's room knows: joining again there shows nothing unread.
+    let mut shown = Value::Null;
+    for _ in 0..50 {
+        shown = bob_one.ok(json!({"type":"join","room":room})).await;
+        if shown["room"]["read_seq"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["room"]["read_seq"], 3, "{shown}");
+    assert_eq!(shown["room"]["unread"], 0, "{shown}");
+}

@@ -396,6 +396,7 @@ mod tests {
             .send(InstallBot {
                 definition: Arc::new(definition),
                 user: user.clone(),
+                share: false,
             })
             .await
             .expect("hub");

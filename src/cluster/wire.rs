@@ -43,6 +43,13 @@ pub enum Event {
     },
     /// The room's members or settings changed: reload them from the store.
     RoomChanged,
+    /// A member's read position moved to `seq` (kept in the room's memory for room views)
+    /// and `frame` is the `read` event for joined connections.
+    Read {
+        user_id: i64,
+        seq: i64,
+        frame: String,
+    },
 
     // On a user's channel.
     /// A frame for every connection of the user (room_added, room_removed, notices).
@@ -63,6 +70,9 @@ pub enum Event {
     Broadcast { frame: String },
     /// The user's first connection on the sending node opened, or its last one closed.
     Presence { user_id: i64, online: bool },
+    /// A bot was installed, replaced or deleted through the sending node's admin API:
+    /// read its definition from the store again (gone: stop it).
+    BotChanged { id: String },
     /// The sending node is alive, with its counts for the admin API's cluster-wide
     /// answers; sent every few seconds. A node not heard from for a while is taken as gone,
     /// its users offline (its presence set in Redis expires too).

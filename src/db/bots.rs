@@ -106,6 +106,23 @@ impl Store {
         .await
     }
 
+    /// One stored definition with its bot's user.
+    pub async fn bot(&self, id: &str) -> Result<Option<(String, UserRow)>, StoreError> {
+        let id = id.to_string();
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(bots::table
+                    .inner_join(users::table)
+                    .filter(bots::id.eq(&id))
+                    .select((bots::definition, UserRow::as_select()))
+                    .first(conn)
+                    .await
+                    .optional()?)
+            })
+        })
+        .await
+    }
+
     /// Forgets a definition; its user stays, so its old messages keep their sender.
     pub async fn delete_bot(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();

@@ -37,33 +37,61 @@ impl Hub {
     }
 }
 
-/// Starts a bot, or hands a running one its new definition.
+impl Hub {
+    /// Starts a bot, or hands the running one its new definition.
+    pub(super) fn install_bot(
+        &mut self,
+        definition: Arc<Definition>,
+        user: UserRow,
+        ctx: &mut Context<Self>,
+    ) {
+        match self.bots.get_mut(definition.id()) {
+            Some(entry) if entry.addr.connected() => {
+                entry.addr.do_send(Reload {
+                    definition: definition.clone(),
+                    user: user.clone(),
+                });
+                entry.definition = definition;
+                entry.user = user;
+            }
+            _ => self.start_bot(definition, user, ctx.address()),
+        }
+    }
+
+    /// Stops a bot; answers whether there was one.
+    pub(super) fn remove_bot(&mut self, id: &str) -> bool {
+        match self.bots.remove(id) {
+            Some(entry) => {
+                entry.addr.do_send(Retire);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Starts a bot, or hands a running one its new definition. `share`: the admin API
+/// changed it, so the other nodes of a cluster read it from the store too.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct InstallBot {
     pub definition: Arc<Definition>,
     pub user: UserRow,
+    pub share: bool,
 }
 
 impl Handler<InstallBot> for Hub {
     type Result = ();
 
     fn handle(&mut self, install: InstallBot, ctx: &mut Context<Self>) {
-        match self.bots.get_mut(install.definition.id()) {
-            Some(entry) if entry.addr.connected() => {
-                entry.addr.do_send(Reload {
-                    definition: install.definition.clone(),
-                    user: install.user.clone(),
-                });
-                entry.definition = install.definition;
-                entry.user = install.user;
-            }
-            _ => self.start_bot(install.definition, install.user, ctx.address()),
+        if install.share {
+            self.share_bot_change(install.definition.id());
         }
+        self.install_bot(install.definition, install.user, ctx);
     }
 }
 
-/// Stops a bot; answers whether there was one.
+/// Stops a bot (on every node of a cluster); answers whether one ran here.
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct RemoveBot {
@@ -74,13 +102,8 @@ impl Handler<RemoveBot> for Hub {
     type Result = bool;
 
     fn handle(&mut self, remove: RemoveBot, _: &mut Context<Self>) -> bool {
-        match self.bots.remove(&remove.id) {
-            Some(entry) => {
-                entry.addr.do_send(Retire);
-                true
-            }
-            None => false,
-        }
+        self.share_bot_change(&remove.id);
+        self.remove_bot(&remove.id)
     }
 }
 

@@ -5,6 +5,7 @@
 //! bus every method here does nothing.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -171,6 +172,40 @@ impl Hub {
         self.cluster.connections()
     }
 
+    /// Tells the other nodes to read this bot's definition from the store again.
+    pub(super) fn share_bot_change(&self, id: &str) {
+        if let Some(bus) = &self.bus {
+            bus.publish(
+                channel::ALL.to_string(),
+                Event::BotChanged { id: id.to_string() },
+            );
+        }
+    }
+
+    /// Another node's admin API changed a bot: install what the store holds now, or stop
+    /// the bot when the store has none.
+    fn reload_bot(&mut self, id: String, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let asked = id.clone();
+        ctx.spawn(async move { store.bot(&asked).await }.into_actor(self).map(
+            move |stored, hub, ctx| match stored {
+                Ok(Some((document, user))) => match crate::bots::loader::parse(&document) {
+                    Ok(definition) => {
+                        log::info!("cluster: bot {id} changed on another node; reloaded");
+                        hub.install_bot(Arc::new(definition), user, ctx);
+                    }
+                    Err(err) => log::warn!("cluster: stored bot {id} is not valid: {err}"),
+                },
+                Ok(None) => {
+                    if hub.remove_bot(&id) {
+                        log::info!("cluster: bot {id} deleted on another node; stopped");
+                    }
+                }
+                Err(err) => log::warn!("cluster: cannot read bot {id} from the store: {err}"),
+            },
+        ));
+    }
+
     /// Presence on other nodes changed for these users: whoever is not online here too
     /// went online or offline for everyone sharing a room with them.
     fn presence_changed(&mut self, changes: Vec<(i64, bool)>, ctx: &mut Context<Self>) {
@@ -239,7 +274,11 @@ impl Hub {
                     self.read_presence(ctx);
                 }
             }
-            Event::Messages { .. } | Event::RoomFrame { .. } | Event::RoomChanged => {}
+            Event::BotChanged { id } => self.reload_bot(id, ctx),
+            Event::Messages { .. }
+            | Event::RoomFrame { .. }
+            | Event::RoomChanged
+            | Event::Read { .. } => {}
         }
     }
 }

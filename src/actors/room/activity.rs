@@ -65,9 +65,10 @@ impl Room {
         later(receiver)
     }
 
-    fn read_moved(&mut self, caller: &Caller, read_seq: i64) {
-        let moved = match &mut self.state {
-            State::Live(loaded) => match loaded.members.get_mut(&caller.user.id) {
+    /// Moves a member's read position forward in memory; answers whether it moved.
+    pub(super) fn move_read_position(&mut self, user_id: i64, read_seq: i64) -> bool {
+        match &mut self.state {
+            State::Live(loaded) => match loaded.members.get_mut(&user_id) {
                 Some(member) if read_seq > member.read_seq => {
                     member.read_seq = read_seq;
                     true
@@ -75,8 +76,11 @@ impl Room {
                 _ => false,
             },
             _ => false,
-        };
-        if !moved {
+        }
+    }
+
+    fn read_moved(&mut self, caller: &Caller, read_seq: i64) {
+        if !self.move_read_position(caller.user.id, read_seq) {
             return;
         }
         let frame = Event::Read {
@@ -86,7 +90,7 @@ impl Room {
         }
         .frame();
         let session = caller.session.clone();
-        self.share_frame(&frame, None);
+        self.share_read(caller.user.id, read_seq, &frame);
         self.broadcast(&frame, |key, _| *key != session);
     }
 

@@ -68,6 +68,21 @@ impl Room {
         }
     }
 
+    /// A member's read position moved: the room on the other nodes moves it too and tells
+    /// its joined connections.
+    pub(super) fn share_read(&self, user_id: i64, seq: i64, frame: &Frame) {
+        if let Some(bus) = &self.bus {
+            bus.publish(
+                channel::room(self.id),
+                Event::Read {
+                    user_id,
+                    seq,
+                    frame: frame.to_string(),
+                },
+            );
+        }
+    }
+
     /// The room's members changed: the room on the other nodes reloads them.
     pub(super) fn share_change(&self) {
         if let Some(bus) = &self.bus {
@@ -163,6 +178,13 @@ impl Handler<Inbound> for Room {
                     });
                 }
                 Event::RoomChanged => self.reload(ctx),
+                Event::Read {
+                    user_id,
+                    seq,
+                    frame,
+                } if self.move_read_position(user_id, seq) => {
+                    self.broadcast(&Frame::from(frame), |_, _| true);
+                }
                 _ => {}
             },
             Inbound::Resync => self.check_position(ctx),

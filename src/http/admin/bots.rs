@@ -97,6 +97,7 @@ pub async fn put(
         .send(InstallBot {
             definition: definition.clone(),
             user,
+            share: true,
         })
         .await?;
     log::info!(
