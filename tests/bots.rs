@@ -382,3 +382,34 @@ async fn bot_definitions_through_the_admin_api(backend: Backend) {
     assert_eq!(status, 404);
 }
 on_both_backends!(bot_definitions_through_the_admin_api);
+
+/// A button of a state the conversation has left (docs/protocol.md section 6) is accepted and
+/// stored like any button its message offers, and the bot answers it with its fallback and
+/// stays where it is: the current state's buttons still work afterwards.
+async fn an_older_states_button_gets_the_fallback(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start(&db).await;
+    let (_, token) = server.user("amy").await;
+    let mut amy = server.connect(&token).await;
+    let (room, earlier) = open_and_join(&mut amy, "mathbot").await;
+    let hello = greeting(&mut amy, earlier, 2).await;
+    press(&mut amy, &room, &hello[1], "Browse topics").await;
+    let topics = bot_messages(&mut amy, 1).await.remove(0);
+    assert_eq!(topics["template"]["kind"], "carousel");
+
+    // The greeting's "Take a quiz" belongs to the state the conversation left.
+    press(&mut amy, &room, &hello[1], "Take a quiz").await;
+    let answer = bot_messages(&mut amy, 1).await.remove(0);
+    assert_eq!(
+        answer["body"],
+        "I did not catch that. Use the buttons, or type your answer as a number."
+    );
+    assert_eq!(answer["template"]["kind"], "text", "{answer}");
+
+    // Still on the topics: the carousel's buttons work.
+    press(&mut amy, &room, &topics, "Learn algebra").await;
+    let card = bot_messages(&mut amy, 1).await.remove(0);
+    assert_eq!(card["template"]["kind"], "card", "{card}");
+}
+
+on_both_backends!(an_older_states_button_gets_the_fallback);

@@ -172,3 +172,32 @@ async fn two_people_exchange_a_picture_and_a_pdf() {
         ],
     );
 }
+
+/// People find each other by name with suggestions from the directory: a direct chat, a
+/// group with a member picked by name, an invite from the member list, a kick by the owner
+/// (the only one who sees Kick) and a member leaving (tests/browser/people.mjs).
+#[actix_rt::test]
+async fn people_find_each_other_by_name_invite_kick_and_leave() {
+    if !browser_available() {
+        return;
+    }
+    let db = Database::new(Backend::Sqlite).await;
+    let mut server = Server::start(&db).await;
+    let (_, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let (cat_id, cat_token) = server.user("cat").await;
+    let (dan_id, dan_token) = server.user("dan").await;
+    run_script(
+        &mut server,
+        "people.mjs",
+        &[
+            ("AMY_TOKEN", &amy_token),
+            ("BOB_ID", &bob_id),
+            ("BOB_TOKEN", &bob_token),
+            ("CAT_ID", &cat_id),
+            ("CAT_TOKEN", &cat_token),
+            ("DAN_ID", &dan_id),
+            ("DAN_TOKEN", &dan_token),
+        ],
+    );
+}

@@ -2,11 +2,14 @@
 // localStorage), keeps the room list with unread counts, subscribes to every room (`join`),
 // loads history as the user scrolls up, sends messages, typing and read marks, answers bot
 // buttons, and after a dropped connection resumes every room with `join` + `after_seq`
-// (messages are kept by seq, so nothing shows twice and nothing is missed).
+// (messages are kept by seq, so nothing shows twice and nothing is missed). People are found
+// by name (people.js); a room's member panel invites, kicks (for the owner) and leaves.
 
 import { Connection } from './connection.js';
 import { byId } from './dom.js';
 import * as files from './files.js';
+import { Chips, Picker } from './people.js';
+import { offersChoices } from './templates.js';
 import { Timeline } from './timeline.js';
 import * as view from './views.js';
 
@@ -215,6 +218,7 @@ function addMessage(message, live) {
   if (message.room === state.current && timeline.loaded) {
     const stick = view.isNearBottom() || message.sender.id === state.me.id;
     view.insertMessage(message, state.me, answerBot);
+    renderButtons();
     view.setOlderState(timeline);
     renderPendingAndMarks();
     if (stick) view.scrollToBottom();
@@ -309,6 +313,7 @@ function onRoomRemoved(roomId) {
 
 async function openRoom(roomId) {
   if (!state.rooms.has(roomId)) return;
+  if (state.current !== roomId) view.showMembers(false);
   state.current = roomId;
   view.showChat(true);
   view.clearMessages();
@@ -326,6 +331,7 @@ async function showRoomMessages(roomId) {
   view.clearMessages();
   const seqs = [...timeline.bySeq.keys()].sort((a, b) => a - b);
   for (const seq of seqs) view.insertMessage(timeline.get(seq), state.me, answerBot);
+  renderButtons();
   renderPendingAndMarks();
   view.setOlderState(timeline);
   view.scrollToBottom();
@@ -362,6 +368,7 @@ async function loadOlder(roomId) {
     const fresh = data.messages.filter((message) => timeline.add(message));
     if (state.current === roomId) {
       view.keepPosition(() => fresh.forEach((message) => view.insertMessage(message, state.me, answerBot)));
+      renderButtons();
     }
     timeline.hasOlder = data.has_more;
   } catch (error) {
@@ -382,7 +389,9 @@ function closeRoom() {
 function renderHeader() {
   const room = state.rooms.get(state.current);
   if (!room) return;
-  view.renderChatHeader(room, state.members.get(room.id) || new Map(), state.me);
+  const members = state.members.get(room.id) || new Map();
+  view.renderChatHeader(room, members, state.me);
+  if (view.membersShown()) view.renderMembers(room, members, state.me, (user) => kick(user));
 }
 
 function renderRoomList() {
@@ -398,6 +407,30 @@ function byActivity(a, b) {
 
 function roomNumber(id) {
   return Number(String(id).replace(/\D/g, '')) || 0;
+}
+
+/**
+ * In a bot room only the newest bot message that offers buttons keeps them live, until one
+ * of them is pressed: the others belong to states the conversation has left.
+ */
+function renderButtons() {
+  const room = state.rooms.get(state.current);
+  const timeline = state.timelines.get(state.current);
+  if (!room || !timeline) return;
+  if (room.kind !== 'bot') {
+    view.setLiveButtons(() => true);
+    return;
+  }
+  const live = liveButtonsOf(timeline);
+  view.setLiveButtons((id) => id === live);
+}
+
+function liveButtonsOf(timeline) {
+  const seqs = [...timeline.bySeq.keys()].sort((a, b) => b - a);
+  const newest = seqs.map((seq) => timeline.get(seq)).find((message) => message.sender.kind === 'bot' && offersChoices(message.template));
+  if (!newest) return null;
+  const pressed = seqs.some((seq) => seq > newest.seq && timeline.get(seq).action?.message === newest.id);
+  return pressed ? null : newest.id;
 }
 
 /** Pending sends, who is typing and who has seen the newest message, for the open room. */
@@ -515,13 +548,7 @@ function wireForms() {
     const token = field(form, 'token');
     if (token) signIn(token, false);
   });
-  onSubmit('direct-form', (form) => startChat(form, 'open_direct', { user: field(form, 'user') }));
-  onSubmit('bot-form', (form) => startChat(form, 'open_bot', { bot: field(form, 'bot') }));
-  onSubmit('group-form', (form) => {
-    const members = field(form, 'members').split(/[\s,]+/).filter(Boolean);
-    startChat(form, 'create_group', { name: field(form, 'name'), members, public: form.elements.public.checked });
-  });
-  onSubmit('invite-form', (form) => invite(form));
+  wirePeople();
   onSubmit('composer', (form) => {
     const body = form.elements.body.value;
     if ((!body.trim() && tray.isEmpty()) || !state.current) return;
@@ -531,26 +558,127 @@ function wireForms() {
   });
 }
 
+/** Opens a new chat; true when it worked (an error is shown otherwise). */
 async function startChat(form, type, fields) {
   try {
     await openAndShow(type, fields);
     form.reset();
     toggleNewChat(false);
+    return true;
+  } catch (error) {
+    reportError(error);
+    return false;
+  }
+}
+
+/** The directory, for the pickers: a page of `users` whose name starts with `query`. */
+function searchPeople(query, limit) {
+  return request('users', { query, limit: Math.min(50, limit) });
+}
+
+function notMe() {
+  return new Set(state.me ? [state.me.id] : []);
+}
+
+/** Runs `action` with what the picker's typed text names; says so when it names no one. */
+async function withTyped(picker, action) {
+  try {
+    const user = await picker.resolve();
+    if (user) await action(user);
   } catch (error) {
     reportError(error);
   }
 }
 
-async function invite(form) {
-  const user = field(form, 'user');
+/** The new-chat forms and the invite field: names typed, suggestions picked. */
+function wirePeople() {
+  const directForm = byId('direct-form');
+  const openDirect = (user) => startChat(directForm, 'open_direct', { user: user.id });
+  const direct = new Picker(byId('direct-user'), byId('direct-suggestions'), {
+    search: searchPeople, kinds: ['user'], exclude: notMe, onPick: openDirect,
+  });
+  onSubmit('direct-form', () => withTyped(direct, openDirect));
+
+  const botForm = byId('bot-form');
+  const openBot = (bot) => startChat(botForm, 'open_bot', { bot: bot.id });
+  const bots = new Picker(byId('bot-id'), byId('bot-suggestions'), {
+    search: searchPeople, kinds: ['bot'], onPick: openBot,
+  });
+  onSubmit('bot-form', () => withTyped(bots, openBot));
+
+  const chips = new Chips(byId('group-chips'));
+  const members = new Picker(byId('group-members'), byId('group-suggestions'), {
+    search: searchPeople,
+    kinds: ['user'],
+    exclude: () => new Set([...notMe(), ...chips.ids()]),
+    onPick: (user) => chips.add(user),
+  });
+  onSubmit('group-form', async (form) => {
+    const typed = form.elements.members;
+    if (typed.value.trim()) {
+      try {
+        chips.add(await members.resolve());
+        typed.value = '';
+      } catch (error) {
+        reportError(error);
+        return;
+      }
+    }
+    const fields = { name: field(form, 'name'), members: chips.ids(), public: form.elements.public.checked };
+    if (await startChat(form, 'create_group', fields)) chips.clear();
+  });
+
+  const invitePicker = new Picker(byId('invite-user'), byId('invite-suggestions'), {
+    search: searchPeople,
+    kinds: ['user'],
+    exclude: () => new Set((state.members.get(state.current) || new Map()).keys()),
+    onPick: (user) => invite(user),
+  });
+  onSubmit('invite-form', () => withTyped(invitePicker, (user) => invite(user)));
+}
+
+async function invite(user) {
   try {
-    await request('invite', { room: state.current, user });
-    form.reset();
-    form.hidden = true;
-    view.toast(`Invited ${user}.`);
+    await request('invite', { room: state.current, user: user.id });
+    byId('invite-form').reset();
+    view.toast(`Invited ${user.name}.`);
   } catch (error) {
     reportError(error);
   }
+}
+
+/** The owner removes a member; the member list follows `member_left`. */
+async function kick(user) {
+  try {
+    await request('kick', { room: state.current, user: user.id });
+    view.toast(`${user.name} is no longer in the group.`);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** Leaves the open group for good (`forget`): it goes from the list on every device. */
+async function leaveGroup() {
+  const roomId = state.current;
+  const room = state.rooms.get(roomId);
+  if (!room || room.kind !== 'group') return;
+  try {
+    await request('leave', { room: roomId, forget: true });
+    forgetRoom(roomId);
+    renderRoomList();
+    view.toast(`You left ${room.name}.`);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+function toggleMembers() {
+  const open = !view.membersShown();
+  view.showMembers(open);
+  if (!open) return;
+  renderHeader();
+  const room = state.rooms.get(state.current);
+  if (room && room.kind === 'group') byId('invite-user').focus();
 }
 
 function toggleNewChat(open) {
@@ -565,10 +693,8 @@ function wireControls() {
   for (const tab of document.querySelectorAll('[data-tab]')) {
     tab.addEventListener('click', () => selectTab(tab.dataset.tab));
   }
-  byId('invite-toggle').addEventListener('click', () => {
-    byId('invite-form').hidden = !byId('invite-form').hidden;
-    if (!byId('invite-form').hidden) byId('invite-user').focus();
-  });
+  byId('members-toggle').addEventListener('click', () => toggleMembers());
+  byId('leave-room').addEventListener('click', () => leaveGroup());
   const body = byId('body');
   body.addEventListener('input', () => {
     view.fitComposer();

@@ -1,7 +1,8 @@
 // templates.js: renders a bot message's template (docs/protocol.md section 6) as real buttons,
 // quick replies, cards, carousels and images. `act(id, button)` is called when the user
 // clicks a button or a quick reply; it returns a promise, and the button stays disabled
-// until it settles. An unknown or malformed template falls back to the plain body.
+// until it settles. An unknown or malformed template falls back to the plain body. A message
+// whose buttons are used (a state the bot has left) shows them greyed and not clickable.
 
 import { el, safeImageUrl } from './dom.js';
 
@@ -21,6 +22,15 @@ const RENDERERS = {
   image: (t) => image(t.url, t.alt, 'tpl-image'),
 };
 
+/** Whether a template offers something to press: buttons (also on cards) or quick replies. */
+export function offersChoices(template) {
+  if (!template || typeof template !== 'object') return false;
+  if (template.kind === 'buttons' || template.kind === 'card') return list(template.buttons).length > 0;
+  if (template.kind === 'quick_replies') return list(template.replies).length > 0;
+  if (template.kind === 'carousel') return list(template.cards).some((item) => list(item.buttons).length > 0);
+  return false;
+}
+
 function textBlock(text) {
   return typeof text === 'string' && text !== '' ? el('p', { class: 'text' }, text) : null;
 }
@@ -34,7 +44,7 @@ function actionButton(item, className, act) {
   button.addEventListener('click', () => {
     button.disabled = true;
     Promise.resolve(act(String(item.id), button)).finally(() => {
-      button.disabled = false;
+      button.disabled = Boolean(button.closest('.used'));
     });
   });
   return button;

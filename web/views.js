@@ -122,8 +122,45 @@ export function renderChatHeader(room, members, me) {
   byId('room-info').textContent = roomInfo(room, members, me);
   paintAvatar(byId('room-avatar'), room.name);
   byId('room-avatar').className = `avatar kind-${room.kind}`;
-  byId('invite-toggle').hidden = room.kind !== 'group';
-  if (room.kind !== 'group') byId('invite-form').hidden = true;
+  byId('members-toggle').hidden = room.kind === 'bot';
+  if (room.kind === 'bot') showMembers(false);
+}
+
+/** Opens or closes the room's member panel. */
+export function showMembers(open) {
+  byId('members-panel').hidden = !open;
+  byId('members-toggle').setAttribute('aria-expanded', String(open));
+}
+
+export function membersShown() {
+  return !byId('members-panel').hidden;
+}
+
+/**
+ * The member panel: who is in the room (online or not, the owner marked), a Kick button for
+ * each other member when I own the group, the invite field and Leave for groups only.
+ */
+export function renderMembers(room, members, me, onKick) {
+  const group = room.kind === 'group';
+  const mayKick = group && room.owner === me.id;
+  const sorted = [...members.values()].sort((a, b) => a.name.localeCompare(b.name));
+  byId('member-list').replaceChildren(
+    ...sorted.map((user) =>
+      el(
+        'li',
+        { class: 'member', dataset: { user: user.id } },
+        avatar(user.name, 'tiny'),
+        el('span', { class: 'member-name' }, user.id === me.id ? `${user.name} (you)` : user.name),
+        user.id === room.owner ? el('span', { class: 'member-note' }, 'owner') : null,
+        el('span', { class: 'online-dot', dataset: { online: String(Boolean(user.online)) }, title: user.online ? 'online' : 'offline' }),
+        mayKick && user.id !== me.id
+          ? el('button', { type: 'button', class: 'ghost small danger kick', 'aria-label': `Remove ${user.name} from the group`, onclick: () => onKick(user) }, 'Kick')
+          : null,
+      ),
+    ),
+  );
+  byId('invite-form').hidden = !group;
+  byId('leave-room').hidden = !group;
 }
 
 function roomInfo(room, members, me) {
@@ -183,6 +220,21 @@ export function insertMessage(message, me, act) {
   list.insertBefore(node, after);
   markContinuation(node);
   if (node.nextElementSibling) markContinuation(node.nextElementSibling);
+}
+
+/**
+ * Greys out, and makes unclickable, the buttons of the messages `isLive(id)` says no to (a
+ * state the conversation has left: the bot would only answer them with its fallback).
+ */
+export function setLiveButtons(isLive) {
+  for (const node of byId('message-list').querySelectorAll('.msg.has-template')) {
+    const used = !isLive(node.dataset.id);
+    node.classList.toggle('used', used);
+    for (const button of node.querySelectorAll('button[data-action]')) {
+      button.disabled = used;
+      button.title = used ? 'Already answered' : '';
+    }
+  }
 }
 
 /** A message right after another of the same sender, soon after, hides its name and avatar. */

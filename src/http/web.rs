@@ -38,6 +38,7 @@ const ASSETS: &[Asset] = &[
     asset!("/views.js", "views.js", JS),
     asset!("/dom.js", "dom.js", JS),
     asset!("/files.js", "files.js", JS),
+    asset!("/people.js", "people.js", JS),
 ];
 
 /// The page may load its own files, talk to its own server (WebSocket included) and show

@@ -1,7 +1,8 @@
 // bot.mjs: amy talks to the demo bot `mathbot` (bots/mathbot.json) through the web client,
 // only by clicking: its buttons, a carousel card's button and a quiz's quick replies, then
 // types an answer. Each click must send an `action` naming the bot's message and the button,
-// show the button's label as amy's message, and bring the bot's next templates.
+// show the button's label as amy's message, and bring the bot's next templates. Buttons of
+// a state the conversation has left are shown as used: greyed, not clickable.
 // Env: PALAVER_URL, AMY_TOKEN, SCREENSHOTS.
 
 import { PHONE, check, eventually, newPage, requiredEnv, run, screenshot, sendMessage, shownMessages, signIn } from './lib.mjs';
@@ -17,6 +18,8 @@ await run(async (browser) => {
   await clickChoice(amy, '.tpl-button', 'Browse topics');
   await amy.waitForSelector('.tpl-carousel');
   check((await amy.locator('.tpl-carousel').last().locator('.tpl-card').count()) === 3, 'the carousel has three cards');
+  check(await buttonsUsed(amy, 'Take a quiz'), 'the greeting\'s buttons are used once amy pressed one');
+  check(!(await buttonsUsed(amy, 'Learn geometry')), 'the carousel, the newest choice, is live');
   await screenshot(amy, 'bot-chat');
 
   await clickChoice(amy, '.tpl-carousel .tpl-button', 'Learn geometry');
@@ -30,6 +33,15 @@ await run(async (browser) => {
   await sendMessage(amy, '4');
   await waitForText(amy, 'Yes! x = 4. Well done.');
   await amy.waitForSelector('.tpl-button >> text="Quiz again"');
+  check(!(await buttonsUsed(amy, 'Quiz again')), 'the newest buttons are live');
+  for (const label of ['Browse topics', 'Learn geometry', 'Back to the menu']) {
+    check(await buttonsUsed(amy, label, 'first'), `${label}: an older state's button is used`);
+  }
+  // A used button does nothing when clicked.
+  const before = amy.sentFrames.length;
+  await amy.locator('.tpl-button', { hasText: /^Browse topics$/ }).first().click({ force: true });
+  await amy.waitForTimeout(300);
+  check(!amy.sentFrames.slice(before).some((frame) => frame.type === 'action'), 'a used button sends nothing');
 
   const shown = await shownMessages(amy);
   check(shown.every((message, index) => message.seq === index + 1), `seqs 1..${shown.length} in order, once each`);
@@ -47,6 +59,12 @@ async function openBot(page, bot) {
   await page.fill('#bot-id', bot);
   await page.click('#bot-form button[type="submit"]');
   await page.waitForSelector('#chat-view:not([hidden])');
+}
+
+/** Whether the message offering the button with this label shows its buttons as used. */
+async function buttonsUsed(page, label, which = 'last') {
+  const button = page.locator('.msg .tpl-button', { hasText: new RegExp(`^${label}$`) })[which]();
+  return button.evaluate((node) => node.closest('.msg').classList.contains('used') && node.disabled);
 }
 
 async function waitForText(page, text) {

@@ -64,10 +64,11 @@ async function directChat(amy, bob) {
 
 async function groupChat(amy, bob) {
   await startChat(amy, 'group', () => amy.fill('#group-name', 'algebra study'));
-  await amy.click('#invite-toggle');
+  await amy.click('#members-toggle');
   await amy.fill('#invite-user', BOB.id);
   await amy.click('#invite-form button[type="submit"]');
   await amy.waitForFunction(() => document.getElementById('room-info').textContent.includes('2 members'));
+  await amy.click('#members-toggle');
 
   await bob.click('#back');
   await eventually('bob to see the group', async () => (await bob.locator('.room-name', { hasText: 'algebra study' }).count()) === 1);
