@@ -64,6 +64,7 @@ async function directChat(amy, bob) {
 
 async function groupChat(amy, bob) {
   await startChat(amy, 'group', () => amy.fill('#group-name', 'algebra study'));
+  await amy.waitForFunction(() => document.getElementById('room-name').textContent === 'algebra study');
   await amy.click('#members-toggle');
   await amy.fill('#invite-user', BOB.id);
   await amy.click('#invite-form button[type="submit"]');
