@@ -164,7 +164,7 @@ async fn scripted_conversation_through_the_demo_bot(backend: Backend) {
         "not_found"
     );
 }
-on_both_backends!(scripted_conversation_through_the_demo_bot);
+on_every_deployment!(scripted_conversation_through_the_demo_bot);
 
 /// A webhook on loopback whose behaviour the test switches by path.
 struct Hook {
@@ -314,7 +314,7 @@ async fn webhook_bots_answer_or_fall_back(backend: Backend) {
     }
     assert_eq!(late["body"], "The hook is not answering.");
 }
-on_both_backends!(webhook_bots_answer_or_fall_back);
+on_every_deployment!(webhook_bots_answer_or_fall_back);
 
 async fn bot_definitions_through_the_admin_api(backend: Backend) {
     let db = Database::new(backend).await;
@@ -381,7 +381,7 @@ async fn bot_definitions_through_the_admin_api(backend: Backend) {
     let (status, _) = server.admin("DELETE", "/admin/bots/greeter", None).await;
     assert_eq!(status, 404);
 }
-on_both_backends!(bot_definitions_through_the_admin_api);
+on_every_deployment!(bot_definitions_through_the_admin_api);
 
 /// A button of a state the conversation has left (docs/protocol.md section 6) is accepted and
 /// stored like any button its message offers, and the bot answers it with its fallback and
@@ -412,4 +412,4 @@ async fn an_older_states_button_gets_the_fallback(backend: Backend) {
     assert_eq!(card["template"]["kind"], "card", "{card}");
 }
 
-on_both_backends!(an_older_states_button_gets_the_fallback);
+on_every_deployment!(an_older_states_button_gets_the_fallback);

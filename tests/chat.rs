@@ -86,7 +86,7 @@ async fn direct_chat(backend: Backend) {
     assert_eq!(rooms["rooms"][0]["read_seq"], 1);
     assert_eq!(rooms["rooms"][0]["unread"], 0);
 }
-on_both_backends!(direct_chat);
+on_every_deployment!(direct_chat);
 
 async fn pipelined_sends_are_answered_in_order(backend: Backend) {
     let db = Database::new(backend).await;
@@ -135,4 +135,4 @@ async fn pipelined_sends_are_answered_in_order(backend: Backend) {
     }
     assert_eq!(events, seqs, "every message event, in seq order");
 }
-on_both_backends!(pipelined_sends_are_answered_in_order);
+on_every_deployment!(pipelined_sends_are_answered_in_order);

@@ -118,7 +118,7 @@ async fn private_group_is_answered_to_a_non_member_exactly_like_a_made_up_room(b
     w.bob.assert_no_event(&[]).await;
     w.carol.assert_no_event(&[]).await;
 }
-on_both_backends!(private_group_is_answered_to_a_non_member_exactly_like_a_made_up_room);
+on_every_deployment!(private_group_is_answered_to_a_non_member_exactly_like_a_made_up_room);
 
 async fn direct_room_is_answered_to_an_outsider_like_a_made_up_room_for_member_commands(
     backend: Backend,
@@ -164,7 +164,9 @@ async fn direct_room_is_answered_to_an_outsider_like_a_made_up_room_for_member_c
     );
     w.carol.assert_no_event(&[]).await;
 }
-on_both_backends!(direct_room_is_answered_to_an_outsider_like_a_made_up_room_for_member_commands);
+on_every_deployment!(
+    direct_room_is_answered_to_an_outsider_like_a_made_up_room_for_member_commands
+);
 
 async fn a_non_member_receives_no_event_of_a_private_group(backend: Backend) {
     let mut w = world(backend).await;
@@ -221,7 +223,7 @@ async fn a_non_member_receives_no_event_of_a_private_group(backend: Backend) {
         .await;
     assert_eq!(shown["rooms"], json!([]), "{shown}");
 }
-on_both_backends!(a_non_member_receives_no_event_of_a_private_group);
+on_every_deployment!(a_non_member_receives_no_event_of_a_private_group);
 
 async fn a_kicked_member_stops_receiving_the_rooms_events(backend: Backend) {
     let mut w = world(backend).await;
@@ -248,7 +250,7 @@ async fn a_kicked_member_stops_receiving_the_rooms_events(backend: Backend) {
         "a former member no longer sees a private group"
     );
 }
-on_both_backends!(a_kicked_member_stops_receiving_the_rooms_events);
+on_every_deployment!(a_kicked_member_stops_receiving_the_rooms_events);
 
 async fn public_group_outsider_may_join_but_not_send_or_read_history_before(backend: Backend) {
     let mut w = world(backend).await;
@@ -321,4 +323,4 @@ async fn public_group_outsider_may_join_but_not_send_or_read_history_before(back
     let rooms = w.carol.ok(json!({"type":"rooms"})).await;
     assert_eq!(rooms["rooms"][0]["id"], room.as_str());
 }
-on_both_backends!(public_group_outsider_may_join_but_not_send_or_read_history_before);
+on_every_deployment!(public_group_outsider_may_join_but_not_send_or_read_history_before);

@@ -24,6 +24,38 @@ const WAIT: Duration = Duration::from_secs(10);
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// Two PostgreSQL-backed nodes sharing a redis-server of the test's own: the server's
+    /// connections alternate between them, so the members of a room sit on different nodes;
+    /// the admin API goes to the first.
+    Cluster,
+}
+
+/// Runs `scenario` on SQLite, on PostgreSQL and on a two-node cluster, each as its own test
+/// (the cluster needs PostgreSQL and redis-server, and fails loudly without them in CI).
+#[macro_export]
+macro_rules! on_every_deployment {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[actix_rt::test]
+            async fn sqlite() {
+                super::$scenario(super::common::Backend::Sqlite).await;
+            }
+            #[actix_rt::test]
+            async fn postgres() {
+                if super::common::postgres_available().await {
+                    super::$scenario(super::common::Backend::Postgres).await;
+                }
+            }
+            #[actix_rt::test]
+            async fn cluster() {
+                if super::common::postgres_available().await
+                    && super::common::services::available("redis-server")
+                {
+                    super::$scenario(super::common::Backend::Cluster).await;
+                }
+            }
+        }
+    };
 }
 
 /// Runs `scenario` once per backend as its own test. PostgreSQL tests fail loudly in CI when
@@ -73,6 +105,8 @@ pub async fn postgres_available() -> bool {
 /// after their database).
 pub struct Database {
     pub url: String,
+    /// Servers on it are two nodes of a cluster ([`Backend::Cluster`]).
+    cluster: bool,
     _dir: Option<tempfile::TempDir>,
     /// The PostgreSQL database's name, to drop it.
     pg_name: Option<String>,
@@ -88,7 +122,13 @@ impl Database {
                     url: format!("sqlite://{}", path.display()),
                     _dir: Some(dir),
                     pg_name: None,
+                    cluster: false,
                 }
+            }
+            Backend::Cluster => {
+                let mut db = Box::pin(Database::new(Backend::Postgres)).await;
+                db.cluster = true;
+                db
             }
             Backend::Postgres => {
                 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -113,6 +153,7 @@ impl Database {
                     url: format!("{base}/{name}"),
                     _dir: None,
                     pg_name: Some(name),
+                    cluster: false,
                 }
             }
         }
@@ -126,6 +167,7 @@ impl Database {
             url: format!("sqlite://{}", dir.join("palaver.db").display()),
             _dir: None,
             pg_name: None,
+            cluster: false,
         }
     }
 
@@ -154,6 +196,7 @@ impl Database {
             url: format!("{base}/{name}"),
             _dir: None,
             pg_name: Some(name),
+            cluster: false,
         }
     }
 }
@@ -177,12 +220,18 @@ impl Drop for Database {
     }
 }
 
-/// The server process. Killed when dropped.
+/// The server process. Killed when dropped. On a [`Backend::Cluster`] database it is the
+/// first of two nodes; the other node and the cluster's redis-server live here too.
 pub struct Server {
     child: Child,
     pub base: String,
     pub db_url: String,
     extra: Vec<String>,
+    /// The cluster's other node.
+    others: Vec<Server>,
+    redis: Option<services::Redis>,
+    /// Which node the next `connect` goes to.
+    next_node: std::sync::atomic::AtomicUsize,
 }
 
 impl Server {
@@ -193,7 +242,26 @@ impl Server {
     /// Starts on a random port below the kernel's ephemeral range (32768 and up), so that
     /// a server restarted on its old port never finds it taken by another test's server.
     pub async fn start_with(db: &Database, extra: &[&str]) -> Server {
-        let extra: Vec<String> = extra.iter().map(|arg| arg.to_string()).collect();
+        if db.cluster {
+            let redis = services::Redis::start();
+            let url = redis.url();
+            let node = |id: &'static str| {
+                let mut args = extra.to_vec();
+                args.extend_from_slice(&["--redis-url", &url, "--node-id", id]);
+                args.iter()
+                    .map(|arg| arg.to_string())
+                    .collect::<Vec<String>>()
+            };
+            let mut first = Server::start_on(db, node("n1"));
+            let second = Server::start_on(db, node("n2"));
+            first.others.push(second);
+            first.redis = Some(redis);
+            return first;
+        }
+        Server::start_on(db, extra.iter().map(|arg| arg.to_string()).collect())
+    }
+
+    fn start_on(db: &Database, extra: Vec<String>) -> Server {
         let mut last = String::new();
         for _ in 0..50 {
             let port = 10_000 + rand::random::<u16>() % 20_000;
@@ -237,6 +305,9 @@ impl Server {
             child,
             db_url: db_url.to_string(),
             extra,
+            others: Vec::new(),
+            redis: None,
+            next_node: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -244,15 +315,27 @@ impl Server {
         self.child.id()
     }
 
-    /// `kill -9`, then a new server on the same database and the same port.
+    /// `kill -9`, then a new server on the same database and the same port (every node of a
+    /// cluster).
     pub fn crash_and_restart(&mut self) {
         self.child.kill().expect("kill -9");
         let _ = self.child.wait();
+        for other in &mut self.others {
+            other.child.kill().expect("kill -9");
+            let _ = other.child.wait();
+        }
         self.respawn();
     }
 
-    /// SIGTERM and wait for the exit status.
+    /// SIGTERM and wait for the exit status (of every node of a cluster; the first one's).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
+        for other in &mut self.others {
+            let status = other.terminate();
+            assert!(
+                status.success(),
+                "the cluster's other node exits with {status}"
+            );
+        }
         let pid = self.child.id().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -262,12 +345,17 @@ impl Server {
     }
 
     pub fn respawn(&mut self) {
+        for other in &mut self.others {
+            other.respawn();
+        }
         let bind = self.base.trim_start_matches("http://").to_string();
         let mut last = String::new();
         // The port may take a moment to be free again.
         for _ in 0..50 {
             match Server::spawn(&self.db_url, self.extra.clone(), &bind) {
-                Ok(server) => {
+                Ok(mut server) => {
+                    server.others = std::mem::take(&mut self.others);
+                    server.redis = self.redis.take();
                     drop(std::mem::replace(self, server));
                     return;
                 }
@@ -350,8 +438,16 @@ impl Server {
         )
     }
 
+    /// A WebSocket to the server (in a cluster, to each node in turn).
     pub async fn connect(&self, token: &str) -> Client {
-        Client::connect(&self.ws_url(token)).await
+        let turn = self
+            .next_node
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nodes = 1 + self.others.len();
+        match turn % nodes {
+            0 => Client::connect(&self.ws_url(token)).await,
+            n => Client::connect(&self.others[n - 1].ws_url(token)).await,
+        }
     }
 }
 
