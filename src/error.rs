@@ -120,6 +120,18 @@ impl ProtoError {
         ProtoError::not_found("no such user")
     }
 
+    /// A person named by `text` that nobody is: an id (`u_…`) is named as it was written;
+    /// a name gets a pointer to the directory.
+    pub fn no_such_user_named(text: &str) -> ProtoError {
+        if text.starts_with("u_") {
+            ProtoError::not_found(format!("no such user {text}"))
+        } else {
+            ProtoError::not_found(format!(
+                "no such user {text:?}: people are named by id (u_12); find one by name with `users`"
+            ))
+        }
+    }
+
     pub fn rate_limited(retry_after_ms: u64) -> ProtoError {
         ProtoError {
             code: ErrorCode::RateLimited,

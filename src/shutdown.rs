@@ -6,8 +6,8 @@ use actix::Addr;
 use actix_web::dev::ServerHandle;
 
 use crate::actors::hub::{self, Hub};
-use crate::actors::outbox::close;
 use crate::db::Store;
+use crate::protocol::CloseCode;
 
 pub struct Shutdown {
     pub hub: Addr<Hub>,
@@ -25,7 +25,7 @@ impl Shutdown {
     pub async fn run(self) {
         log::info!("shutting down: closing connections, finishing commits");
         let closing = self.hub.send(hub::Shutdown {
-            code: close::GOING_AWAY,
+            code: CloseCode::GoingAway,
             reason: "server shutting down",
         });
         match closing.await {

@@ -324,3 +324,86 @@ async fn public_group_outsider_may_join_but_not_send_or_read_history_before(back
     assert_eq!(rooms["rooms"][0]["id"], room.as_str());
 }
 on_every_deployment!(public_group_outsider_may_join_but_not_send_or_read_history_before);
+
+async fn non_canonical_ids_are_answered_like_ids_that_name_nothing(backend: Backend) {
+    let mut w = world(backend).await;
+    let room = room_id(
+        &w.amy
+            .ok(json!({"type":"create_group","name":"mine","members":[w.bob_id]}))
+            .await,
+    );
+    w.amy.ok(json!({"type":"join","room":room})).await;
+    w.amy
+        .ok(json!({"type":"send","room":room,"body":"hello"}))
+        .await;
+    w.amy.assert_no_event(&["message"]).await;
+    w.bob.assert_no_event(&["room_added"]).await;
+    let before = w.server.snapshot().await;
+    let number = room.trim_start_matches("r_");
+    let bob_number = w.bob_id.trim_start_matches("u_");
+    let carol_id = w.carol_id.clone();
+
+    // amy is a member of `room`, yet its other spellings name no room, for her too.
+    for spelling in [
+        format!("r_000{number}"),
+        format!("r_0{number}"),
+        format!("r_+{number}"),
+        format!("r_{number} "),
+    ] {
+        let other = probes(&spelling, &format!("m_0{number}_1"), &carol_id);
+        let made_up = probes("r_999999", "m_999999_1", &carol_id);
+        for (other, made_up) in other.into_iter().zip(made_up) {
+            let seen = refusal(&mut w.amy, other.clone()).await;
+            let unseen = refusal(&mut w.amy, made_up.clone()).await;
+            assert_eq!(seen.0, "not_found", "{other} -> {seen:?}");
+            assert_eq!(seen, unseen, "{other} must be answered like {made_up}");
+        }
+        let path = format!("/admin/rooms/{}", spelling.replace(' ', "%20"));
+        let unknown = "/admin/rooms/r_999999";
+        for (method, suffix) in [("GET", ""), ("GET", "/messages"), ("DELETE", "")] {
+            let seen = w
+                .server
+                .admin(method, &format!("{path}{suffix}"), None)
+                .await;
+            let unseen = w
+                .server
+                .admin(method, &format!("{unknown}{suffix}"), None)
+                .await;
+            assert_eq!(seen.0, 404, "{method} {path}{suffix} -> {seen:?}");
+            assert_eq!(seen, unseen, "{method} {path}{suffix}");
+        }
+    }
+    // A user's other spellings name nobody either.
+    for spelling in [format!("u_00{bob_number}"), format!("u_+{bob_number}")] {
+        let seen = refusal(&mut w.amy, json!({"type":"open_direct","user":spelling})).await;
+        let unseen = refusal(&mut w.amy, json!({"type":"open_direct","user":"u_999999"})).await;
+        assert_eq!(seen.0, "not_found", "{spelling} -> {seen:?}");
+        assert_eq!(seen, unseen, "{spelling}");
+        let seen = w
+            .server
+            .admin("GET", &format!("/admin/users/{spelling}"), None)
+            .await;
+        let unseen = w.server.admin("GET", "/admin/users/u_999999", None).await;
+        assert_eq!(seen.0, 404, "{spelling} -> {seen:?}");
+        assert_eq!(seen, unseen, "{spelling}");
+    }
+
+    assert_eq!(
+        w.server.snapshot().await,
+        before,
+        "a probe changed the store"
+    );
+    w.amy.assert_no_event(&[]).await;
+    w.bob.assert_no_event(&[]).await;
+    w.carol.assert_no_event(&[]).await;
+    // The canonical id still names the room, unchanged.
+    let history = w.amy.ok(json!({"type":"history","room":room})).await;
+    let bodies: Vec<&Value> = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|message| &message["body"])
+        .collect();
+    assert_eq!(bodies, [&json!("hello")], "{history}");
+}
+on_both_backends!(non_canonical_ids_are_answered_like_ids_that_name_nothing);

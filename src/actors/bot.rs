@@ -211,7 +211,7 @@ impl Bot {
                 };
                 let payload = json!({
                     "bot": definition.id(),
-                    "room": ids::room_id(room_id),
+                    "room": ids::RoomId(room_id).to_string(),
                     // The user just opened the room or wrote in it: online.
                     "user": UserView::with_presence(&user, true),
                     "message": message,
@@ -382,6 +382,7 @@ mod tests {
     use crate::actors::testing::Fixture;
     use crate::bots::loader;
     use crate::db::models::RoomKind;
+    use crate::db::models::UserKind;
 
     async fn install_demo(fixture: &Fixture) -> UserRow {
         let definition = loader::parse(crate::bots::DEMO_BOT).expect("the demo bot is valid");
@@ -414,7 +415,7 @@ mod tests {
             let said: Vec<StoredMessage> = page
                 .messages
                 .into_iter()
-                .filter(|message| message.sender.kind == "bot")
+                .filter(|message| message.sender.kind == UserKind::Bot)
                 .collect();
             if said.len() >= count {
                 return said;

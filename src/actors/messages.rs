@@ -14,6 +14,7 @@ use super::outbox::Outbox;
 use super::presence::Presence;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::error::ProtoError;
+use crate::protocol::ids::MessageId;
 use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::{Frame, ReplyId};
 
@@ -182,7 +183,7 @@ pub enum SayOp {
         files: Vec<String>,
     },
     /// The user pressed a button or quick reply of one of the bot's messages.
-    Action { message: String, choice: String },
+    Action { message: MessageId, choice: String },
 }
 
 impl SayOp {

@@ -10,20 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use actix_ws::{CloseCode, CloseReason};
+use actix_ws::CloseReason;
 use tokio::sync::{mpsc, Notify};
 
-use crate::protocol::Frame;
-
-/// WebSocket close codes of docs/protocol.md section 2.
-pub mod close {
-    pub const NORMAL: u16 = 1000;
-    pub const GOING_AWAY: u16 = 1001;
-    pub const POLICY: u16 = 1008;
-    pub const TOO_BIG: u16 = 1009;
-    pub const REVOKED: u16 = 4001;
-    pub const LAGGING: u16 = 4002;
-}
+use crate::protocol::{CloseCode, Frame};
 
 /// How long a close frame may wait for a slow client to read what is ahead of it.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
@@ -37,7 +27,7 @@ enum Outgoing {
 /// How the connection is to end: the close code and reason, and a last frame to send
 /// before the close (the `unauthorized` error of a revoked token).
 struct Ending {
-    code: u16,
+    code: CloseCode,
     reason: String,
     last_frame: Option<Frame>,
 }
@@ -106,7 +96,7 @@ impl Outbox {
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.close(
-                    close::LAGGING,
+                    CloseCode::Lagging,
                     "outbound queue overflowed; reconnect and resume",
                 );
                 false
@@ -117,12 +107,12 @@ impl Outbox {
 
     /// Asks for the connection to be closed with `code`; the first request wins. Frames
     /// already queued are dropped: the close code tells the client what to do.
-    pub fn close(&self, code: u16, reason: &str) {
+    pub fn close(&self, code: CloseCode, reason: &str) {
         self.close_after(None, code, reason);
     }
 
     /// Like [`Outbox::close`], with one last frame sent just before the close frame.
-    pub fn close_after(&self, last_frame: Option<Frame>, code: u16, reason: &str) {
+    pub fn close_after(&self, last_frame: Option<Frame>, code: CloseCode, reason: &str) {
         if self.closer.closed.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -190,7 +180,7 @@ pub async fn drive(mut drain: OutboxDrain, mut socket: actix_ws::Session, closed
                     let _ = socket.text(frame).await;
                 }
                 Some(CloseReason {
-                    code: CloseCode::from(ending.code),
+                    code: actix_ws::CloseCode::from(u16::from(ending.code)),
                     description: Some(ending.reason),
                 })
             }
@@ -225,7 +215,7 @@ impl OutboxDrain {
     }
 
     /// The close code asked for, if any (tests only).
-    pub fn close_code(&self) -> Option<u16> {
+    pub fn close_code(&self) -> Option<CloseCode> {
         self.closer
             .requested
             .lock()

@@ -7,7 +7,6 @@ use super::{block_on, open, print, table, CliError};
 use crate::config::DatabaseArgs;
 use crate::db::models::UserKind;
 use crate::db::Store;
-use crate::http::admin::users::lookup;
 use crate::protocol::command::{group_name, MAX_GROUP_MEMBERS};
 use crate::protocol::ids;
 
@@ -86,7 +85,7 @@ fn add(
         .collect::<Vec<_>>()
         .join(",");
     print(&table(&[
-        vec!["id".into(), ids::room_id(room.id)],
+        vec!["id".into(), ids::RoomId(room.id).to_string()],
         vec!["name".into(), name],
         vec!["members".into(), members],
     ]))
@@ -95,8 +94,12 @@ fn add(
 /// A user who can be a member of a group (not a bot, not the system), as the admin API
 /// accepts them.
 async fn user_id(store: &Store, flag: &str, text: &str) -> Result<i64, CliError> {
-    match lookup(store, text).await? {
-        Some(user) if user.kind == UserKind::User.as_str() => Ok(user.id),
+    let found = match text.parse::<ids::UserRef>() {
+        Ok(user) => store.user_by_ref(&user).await?,
+        Err(_) => None,
+    };
+    match found {
+        Some(user) if user.kind == UserKind::User => Ok(user.id),
         _ => Err(CliError::Invalid(format!("{flag}: no such user {text:?}"))),
     }
 }

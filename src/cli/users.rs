@@ -8,7 +8,7 @@ use super::{block_on, open, print, table, CliError};
 use crate::config::DatabaseArgs;
 use crate::db::models::{UserKind, UserRow};
 use crate::db::StoreError;
-use crate::http::admin::users::{check_user_name, lookup, token_id};
+use crate::http::admin::users::{check_user_name, token_id};
 use crate::protocol::command::MAX_PAGE;
 use crate::protocol::ids;
 
@@ -63,8 +63,12 @@ pub fn run(command: UsersCommand) -> Result<(), CliError> {
 
 /// The active person `text` names, or the error the command prints.
 async fn person(store: &crate::db::Store, text: &str) -> Result<UserRow, CliError> {
-    match lookup(store, text).await? {
-        Some(user) if user.kind == UserKind::User.as_str() => Ok(user),
+    let found = match text.parse::<ids::UserRef>() {
+        Ok(user) => store.user_by_ref(&user).await?,
+        Err(_) => None,
+    };
+    match found {
+        Some(user) if user.kind == UserKind::User => Ok(user),
         _ => Err(CliError::Invalid(format!("no such user: {text}"))),
     }
 }
@@ -149,10 +153,12 @@ fn list(db: &DatabaseArgs) -> Result<(), CliError> {
         Ok(all)
     })?;
     let mut rows = vec![vec!["ID".into(), "NAME".into(), "KIND".into()]];
-    rows.extend(
-        users
-            .iter()
-            .map(|user| vec![ids::user_id(user), user.name.clone(), user.kind.clone()]),
-    );
+    rows.extend(users.iter().map(|user| {
+        vec![
+            ids::user_id(user),
+            user.name.clone(),
+            user.kind.as_str().into(),
+        ]
+    }));
     print(&table(&rows))
 }

@@ -60,7 +60,7 @@ pub enum Event {
         user_id: i64,
         /// Only the connections signed in with this token; none: all of them.
         token_id: Option<i64>,
-        code: u16,
+        code: crate::protocol::CloseCode,
         reason: String,
         frame: Option<String>,
     },

@@ -41,7 +41,7 @@ impl Store {
                         .await
                         .optional()?;
                     let user = match existing {
-                        Some(user) if user.kind != UserKind::Bot.as_str() => {
+                        Some(user) if user.kind != UserKind::Bot => {
                             return Err(StoreError::Conflict(format!("the id {id:?} is taken")));
                         }
                         Some(user) => diesel::update(users::table.find(user.id))
@@ -56,7 +56,7 @@ impl Store {
                             .values((
                                 users::name.eq(&name),
                                 users::name_key.eq(super::users::name_key(&name)),
-                                users::kind.eq(UserKind::Bot.as_str()),
+                                users::kind.eq(UserKind::Bot),
                                 users::handle.eq(&id),
                                 users::created_ms.eq(now),
                             ))

@@ -1,6 +1,11 @@
 //! Rows as diesel reads and writes them, and the small enums stored as text.
 
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
 use diesel::prelude::*;
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{files, members, message_files, messages, rooms, tokens, users};
@@ -10,7 +15,7 @@ use super::schema::{files, members, message_files, messages, rooms, tokens, user
 pub struct UserRow {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    pub kind: UserKind,
     pub handle: Option<String>,
     pub created_ms: i64,
 }
@@ -19,7 +24,7 @@ pub struct UserRow {
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
     pub name: &'a str,
-    pub kind: &'a str,
+    pub kind: UserKind,
     pub handle: Option<&'a str>,
     pub created_ms: i64,
     /// The name folded to lower case, for the directory's prefix search.
@@ -40,7 +45,7 @@ pub struct NewToken<'a> {
 #[diesel(table_name = rooms)]
 pub struct RoomRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: RoomKind,
     pub name: Option<String>,
     pub public: bool,
     pub owner_id: Option<i64>,
@@ -51,7 +56,7 @@ pub struct RoomRow {
 #[derive(Insertable)]
 #[diesel(table_name = rooms)]
 pub struct NewRoom<'a> {
-    pub kind: &'a str,
+    pub kind: RoomKind,
     pub name: Option<&'a str>,
     pub public: bool,
     pub owner_id: Option<i64>,
@@ -101,7 +106,12 @@ pub struct MessagePage {
     pub has_more: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// What a room is; stored as text (`group`, `direct`, `bot`), on the wire the same.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, AsExpression, FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
+#[serde(rename_all = "lowercase")]
 pub enum RoomKind {
     Group,
     Direct,
@@ -127,7 +137,12 @@ impl RoomKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// What a user is; stored as text (`user`, `bot`, `system`), on the wire the same.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, AsExpression, FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
+#[serde(rename_all = "lowercase")]
 pub enum UserKind {
     User,
     Bot,
@@ -142,13 +157,53 @@ impl UserKind {
             UserKind::System => "system",
         }
     }
-}
 
-impl RoomRow {
-    pub fn room_kind(&self) -> RoomKind {
-        RoomKind::parse(&self.kind).unwrap_or(RoomKind::Group)
+    pub fn parse(text: &str) -> Option<UserKind> {
+        match text {
+            "user" => Some(UserKind::User),
+            "bot" => Some(UserKind::Bot),
+            "system" => Some(UserKind::System),
+            _ => None,
+        }
     }
 }
+
+/// A `kind` column holding text that no version of Palaver writes: reading the row fails
+/// with this (a store error naming the text), it is never taken for some default kind.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown stored {what} kind {text:?}")]
+pub struct UnknownKind {
+    what: &'static str,
+    text: String,
+}
+
+macro_rules! text_enum_sql {
+    ($kind:ident, $what:literal) => {
+        impl<DB> FromSql<Text, DB> for $kind
+        where
+            DB: Backend,
+            String: FromSql<Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                let text = String::from_sql(bytes)?;
+                $kind::parse(&text).ok_or_else(|| UnknownKind { what: $what, text }.into())
+            }
+        }
+
+        impl<DB> ToSql<Text, DB> for $kind
+        where
+            DB: Backend,
+            str: ToSql<Text, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                self.as_str().to_sql(out)
+            }
+        }
+    };
+}
+
+text_enum_sql!(RoomKind, "room");
+text_enum_sql!(UserKind, "user");
 
 /// A room with its members, as a room actor loads it.
 #[derive(Clone, Debug)]

@@ -34,7 +34,7 @@ impl Store {
                         wanted.dedup();
                         let found: Vec<i64> = users::table
                             .filter(users::id.eq_any(&wanted))
-                            .filter(users::kind.ne(UserKind::System.as_str()))
+                            .filter(users::kind.ne(UserKind::System))
                             .filter(users::deactivated_ms.is_null())
                             .select(users::id)
                             .load(conn)
@@ -45,7 +45,7 @@ impl Store {
                         let now = crate::clock::now_ms();
                         let room = diesel::insert_into(rooms::table)
                             .values(NewRoom {
-                                kind: RoomKind::Group.as_str(),
+                                kind: RoomKind::Group,
                                 name: Some(&name),
                                 public,
                                 owner_id: owner,
@@ -99,7 +99,7 @@ impl Store {
                         let now = crate::clock::now_ms();
                         let room = diesel::insert_into(rooms::table)
                             .values(NewRoom {
-                                kind: kind.as_str(),
+                                kind,
                                 name: None,
                                 public: false,
                                 owner_id: None,
@@ -203,7 +203,7 @@ impl Store {
                         .select(rooms::id)
                         .into_boxed();
                     if let Some(kind) = kind {
-                        query = query.filter(rooms::kind.eq(kind.as_str()));
+                        query = query.filter(rooms::kind.eq(kind));
                     }
                     Ok(query.load(conn).await?)
                 })
@@ -292,7 +292,7 @@ impl Store {
                     .collect();
                 let pair_ids: Vec<i64> = room_rows
                     .iter()
-                    .filter(|room| room.room_kind() != RoomKind::Group)
+                    .filter(|room| room.kind != RoomKind::Group)
                     .map(|room| room.id)
                     .collect();
                 let mut names: HashMap<i64, Vec<String>> = HashMap::new();

@@ -8,6 +8,7 @@ use super::error::StoreError;
 use super::models::*;
 use super::schema::{tokens, users};
 use super::store::{hash_token, new_token, Store};
+use crate::protocol::ids::UserRef;
 use crate::{with_conn, write_conn};
 
 impl Store {
@@ -24,7 +25,7 @@ impl Store {
                 let inserted = diesel::insert_into(users::table)
                     .values(NewUser {
                         name: &name,
-                        kind: kind.as_str(),
+                        kind,
                         handle: handle.as_deref(),
                         created_ms: crate::clock::now_ms(),
                         name_key: name_key(&name),
@@ -74,13 +75,36 @@ impl Store {
         .await
     }
 
+    /// The user a reference names (`u_N`, or a bot's handle): the one place a reference
+    /// from a client, an admin path or the command line becomes a user. Never the system
+    /// user, never a deactivated user; callers that want people only check the kind.
+    pub async fn user_by_ref(&self, user: &UserRef) -> Result<Option<UserRow>, StoreError> {
+        let user = user.clone();
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let active = users::table
+                    .filter(users::kind.ne(UserKind::System))
+                    .filter(users::deactivated_ms.is_null())
+                    .select(UserRow::as_select());
+                let found = match &user {
+                    UserRef::Id(id) => active.filter(users::id.eq(*id)).first(conn).await,
+                    UserRef::Handle(handle) => {
+                        active.filter(users::handle.eq(handle)).first(conn).await
+                    }
+                };
+                Ok(found.optional()?)
+            })
+        })
+        .await
+    }
+
     /// Users and bots by id, `limit` at most, after the id `after`.
     pub async fn list_users(&self, after: i64, limit: i64) -> Result<Vec<UserRow>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(users::table
                     .filter(users::id.gt(after))
-                    .filter(users::kind.ne(UserKind::System.as_str()))
+                    .filter(users::kind.ne(UserKind::System))
                     .filter(users::deactivated_ms.is_null())
                     .order(users::id.asc())
                     .limit(limit)
@@ -185,7 +209,7 @@ impl Store {
                     let updated = diesel::update(
                         users::table
                             .find(user_id)
-                            .filter(users::kind.eq(UserKind::User.as_str()))
+                            .filter(users::kind.eq(UserKind::User))
                             .filter(users::deactivated_ms.is_null()),
                     )
                     .set(users::deactivated_ms.eq(crate::clock::now_ms()))
@@ -243,7 +267,7 @@ impl Store {
                     let inserted = diesel::insert_into(users::table)
                         .values(NewUser {
                             name: &candidate,
-                            kind: UserKind::User.as_str(),
+                            kind: UserKind::User,
                             handle: None,
                             created_ms: crate::clock::now_ms(),
                             name_key: name_key(&candidate),
@@ -296,8 +320,8 @@ impl Store {
                         let listed = users::table
                             .filter(
                                 users::kind
-                                    .eq(UserKind::User.as_str())
-                                    .or(users::kind.eq(UserKind::Bot.as_str())),
+                                    .eq(UserKind::User)
+                                    .or(users::kind.eq(UserKind::Bot)),
                             )
                             .select((users::name_key, users::id))
                             .into_boxed();
@@ -317,8 +341,8 @@ impl Store {
                 let mut query = users::table
                     .filter(users::deactivated_ms.is_null())
                     .filter(
-                        users::kind.eq(UserKind::User.as_str()).or(users::kind
-                            .eq(UserKind::Bot.as_str())
+                        users::kind.eq(UserKind::User).or(users::kind
+                            .eq(UserKind::Bot)
                             .and(users::id.eq_any(bot_ids))),
                     )
                     .filter(users::name_key.like(pattern).escape('\\'))

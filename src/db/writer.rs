@@ -432,7 +432,7 @@ mod tests {
             sender: UserRow {
                 id: sender,
                 name: format!("u{sender}"),
-                kind: "user".into(),
+                kind: crate::db::models::UserKind::User,
                 handle: None,
                 created_ms: 0,
             },

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{char_count, Fields, MAX_ID_CHARS};
 use super::frames::ReplyId;
-use super::ids::{self, UserRef};
+use super::ids::{FileId, MessageId, RoomId, UserRef};
 use super::json::{self, JsonError};
 use crate::error::{ErrorCode, ProtoError};
 
@@ -32,55 +32,56 @@ pub enum Command {
     Rooms,
     CreateGroup {
         name: String,
-        members: Vec<String>,
+        members: Vec<UserRef>,
         public: bool,
     },
     OpenDirect {
-        user: String,
+        user: UserRef,
     },
     OpenBot {
+        /// The bot's handle.
         bot: String,
     },
     Join {
-        room: String,
+        room: RoomId,
         after_seq: Option<i64>,
         limit: i64,
     },
     Leave {
-        room: String,
+        room: RoomId,
         forget: bool,
     },
     Send {
-        room: String,
+        room: RoomId,
         body: String,
         client_msg_id: Option<String>,
         /// Keys of the files the message carries (`f_` stripped), at most 10.
         files: Vec<String>,
     },
     History {
-        room: String,
+        room: RoomId,
         before_seq: Option<i64>,
         limit: i64,
     },
     Read {
-        room: String,
+        room: RoomId,
         seq: i64,
     },
     Typing {
-        room: String,
+        room: RoomId,
     },
     Action {
-        room: String,
-        message: String,
+        room: RoomId,
+        message: MessageId,
         action: String,
     },
     Invite {
-        room: String,
-        user: String,
+        room: RoomId,
+        user: UserRef,
     },
     Kick {
-        room: String,
-        user: String,
+        room: RoomId,
+        user: UserRef,
     },
     /// The directory: people and bots whose name starts with `query` (section 10).
     Users {
@@ -92,8 +93,8 @@ pub enum Command {
 }
 
 impl Command {
-    /// The room the command is about, as the client wrote it.
-    pub fn room(&self) -> Option<&str> {
+    /// The room the command is about.
+    pub fn room(&self) -> Option<RoomId> {
         match self {
             Command::Join { room, .. }
             | Command::Leave { room, .. }
@@ -103,7 +104,7 @@ impl Command {
             | Command::Typing { room }
             | Command::Action { room, .. }
             | Command::Invite { room, .. }
-            | Command::Kick { room, .. } => Some(room),
+            | Command::Kick { room, .. } => Some(*room),
             Command::Ping
             | Command::Rooms
             | Command::CreateGroup { .. }
@@ -225,77 +226,120 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
         Some(Value::String(kind)) => kind.as_str(),
         Some(_) => return Err(ProtoError::bad_request("field `type` must be a string")),
     };
-    let room = || fields.id("room").map(str::to_string);
+    // Ids are turned into types after every other field is checked, so a frame with a
+    // malformed field and an id that names nothing is answered as it always was; an id
+    // that is not canonical is answered exactly as one that names nothing.
+    let room = || fields.id("room");
     let command = match kind {
         "ping" => Command::Ping,
         "rooms" => Command::Rooms,
-        "create_group" => Command::CreateGroup {
-            name: group_name(fields.string("name")?)?,
-            members: fields
-                .id_list("members", MAX_GROUP_MEMBERS)?
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
-            public: fields.bool_or("public", false)?,
-        },
+        "create_group" => {
+            let name = group_name(fields.string("name")?)?;
+            let members = fields.id_list("members", MAX_GROUP_MEMBERS)?;
+            let public = fields.bool_or("public", false)?;
+            Command::CreateGroup {
+                name,
+                members: members
+                    .into_iter()
+                    .map(user_ref)
+                    .collect::<Result<_, _>>()?,
+                public,
+            }
+        }
         "open_direct" => Command::OpenDirect {
-            user: fields.id("user")?.to_string(),
+            user: user_ref(fields.id("user")?)?,
         },
         "open_bot" => Command::OpenBot {
             bot: fields.id("bot")?.to_string(),
         },
-        "join" => Command::Join {
-            room: room()?,
-            after_seq: fields.opt_seq("after_seq")?,
-            limit: fields.limit("limit", DEFAULT_PAGE, MAX_PAGE)?,
-        },
-        "leave" => Command::Leave {
-            room: room()?,
-            forget: fields.bool_or("forget", false)?,
-        },
+        "join" => {
+            let room = room()?;
+            let after_seq = fields.opt_seq("after_seq")?;
+            let limit = fields.limit("limit", DEFAULT_PAGE, MAX_PAGE)?;
+            Command::Join {
+                room: room_id(room)?,
+                after_seq,
+                limit,
+            }
+        }
+        "leave" => {
+            let room = room()?;
+            let forget = fields.bool_or("forget", false)?;
+            Command::Leave {
+                room: room_id(room)?,
+                forget,
+            }
+        }
         "send" => {
             let files = file_keys(fields.id_list("files", MAX_MESSAGE_FILES)?)?;
             let text = fields.string("body")?;
+            let room = room()?;
+            // With files, the body may be empty.
+            let body = if files.is_empty() || !text.is_empty() {
+                body(text)?
+            } else {
+                String::new()
+            };
+            let client_msg_id = fields.opt_id("client_msg_id")?.map(str::to_string);
             Command::Send {
-                room: room()?,
-                // With files, the body may be empty.
-                body: if files.is_empty() || !text.is_empty() {
-                    body(text)?
-                } else {
-                    String::new()
-                },
-                client_msg_id: fields.opt_id("client_msg_id")?.map(str::to_string),
+                room: room_id(room)?,
+                body,
+                client_msg_id,
                 files,
             }
         }
-        "history" => Command::History {
-            room: room()?,
-            before_seq: fields.opt_seq("before_seq")?,
-            limit: fields.limit("limit", DEFAULT_PAGE, MAX_PAGE)?,
+        "history" => {
+            let room = room()?;
+            let before_seq = fields.opt_seq("before_seq")?;
+            let limit = fields.limit("limit", DEFAULT_PAGE, MAX_PAGE)?;
+            Command::History {
+                room: room_id(room)?,
+                before_seq,
+                limit,
+            }
+        }
+        "read" => {
+            let room = room()?;
+            let seq = fields.seq("seq")?;
+            Command::Read {
+                room: room_id(room)?,
+                seq,
+            }
+        }
+        "typing" => Command::Typing {
+            room: room_id(room()?)?,
         },
-        "read" => Command::Read {
-            room: room()?,
-            seq: fields.seq("seq")?,
-        },
-        "typing" => Command::Typing { room: room()? },
-        "action" => Command::Action {
-            room: room()?,
-            message: fields.id("message")?.to_string(),
-            action: fields.id("action")?.to_string(),
-        },
-        "invite" => Command::Invite {
-            room: room()?,
-            user: fields.id("user")?.to_string(),
-        },
-        "kick" => Command::Kick {
-            room: room()?,
-            user: fields.id("user")?.to_string(),
-        },
+        "action" => {
+            let room = room()?;
+            let message = fields.id("message")?;
+            let action = fields.id("action")?.to_string();
+            Command::Action {
+                room: room_id(room)?,
+                message: message_id(message)?,
+                action,
+            }
+        }
+        "invite" => {
+            let room = room()?;
+            let user = user_ref(fields.id("user")?)?;
+            Command::Invite {
+                room: room_id(room)?,
+                user,
+            }
+        }
+        "kick" => {
+            let room = room()?;
+            let user = user_ref(fields.id("user")?)?;
+            Command::Kick {
+                room: room_id(room)?,
+                user,
+            }
+        }
         "users" => Command::Users {
             query: directory_query(fields.opt_string("query")?)?,
             after: match fields.opt_id("after")? {
                 None => None,
-                Some(text) => Some(ids::parse_user_ref(text).ok_or_else(bad_cursor)?),
+                Some(text) => Some(text.parse().map_err(|_| bad_cursor())?),
             },
             limit: fields.limit("limit", DEFAULT_DIRECTORY_PAGE, MAX_DIRECTORY_PAGE)?,
         },
@@ -308,6 +352,25 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
         }
     };
     Ok(command)
+}
+
+/// A room id; one that is not canonical is `not_found` like a room that does not exist.
+fn room_id(text: &str) -> Result<RoomId, ProtoError> {
+    text.parse().map_err(|_| ProtoError::no_such_room())
+}
+
+/// A user reference; `u_` with anything but a canonical number is `not_found` like an id
+/// nobody has.
+fn user_ref(text: &str) -> Result<UserRef, ProtoError> {
+    text.parse()
+        .map_err(|_| ProtoError::no_such_user_named(text))
+}
+
+/// A message id. One that is not canonical is answered as the room answers an id of a
+/// message it does not hold.
+fn message_id(text: &str) -> Result<MessageId, ProtoError> {
+    text.parse()
+        .map_err(|_| ProtoError::bad_request(format!("message {text:?} is not in this room")))
 }
 
 /// A message body: 1 to 4,000 code points.
@@ -329,13 +392,16 @@ pub fn body(text: &str) -> Result<String, ProtoError> {
 fn file_keys(list: Vec<&str>) -> Result<Vec<String>, ProtoError> {
     let mut keys: Vec<String> = Vec::with_capacity(list.len());
     for id in list {
-        let key = ids::parse_file_id(id).ok_or_else(|| ProtoError::not_found("no such file"))?;
-        if keys.iter().any(|known| known == key) {
+        let file: FileId = id
+            .parse()
+            .map_err(|_| ProtoError::not_found("no such file"))?;
+        let key = file.into_key();
+        if keys.contains(&key) {
             return Err(ProtoError::bad_request(format!(
                 "field `files` names {id} twice"
             )));
         }
-        keys.push(key.to_string());
+        keys.push(key);
     }
     Ok(keys)
 }
@@ -386,7 +452,7 @@ mod tests {
         assert_eq!(
             frame.command,
             Command::Send {
-                room: "r_1".into(),
+                room: RoomId(1),
                 body: "hi".into(),
                 client_msg_id: None,
                 files: vec![],
@@ -404,7 +470,7 @@ mod tests {
         assert_eq!(
             frame.command,
             Command::Send {
-                room: "r_1".into(),
+                room: RoomId(1),
                 body: String::new(),
                 client_msg_id: None,
                 files: vec![key.to_string()],
@@ -548,6 +614,79 @@ mod tests {
                 "{frame}"
             );
         }
+    }
+
+    #[test]
+    fn ids_come_out_typed() {
+        let frame = |text: &str| parse(text).expect(text).command;
+        assert_eq!(
+            frame(r#"{"type":"action","room":"r_3","message":"m_3_12","action":"b1"}"#),
+            Command::Action {
+                room: RoomId(3),
+                message: MessageId {
+                    room: RoomId(3),
+                    seq: 12
+                },
+                action: "b1".into(),
+            }
+        );
+        assert_eq!(
+            frame(r#"{"type":"kick","room":"r_3","user":"u_9"}"#),
+            Command::Kick {
+                room: RoomId(3),
+                user: UserRef::Id(9),
+            }
+        );
+        assert_eq!(
+            frame(r#"{"type":"create_group","name":"g","members":["u_2","mathbot"]}"#),
+            Command::CreateGroup {
+                name: "g".into(),
+                members: vec![UserRef::Id(2), UserRef::Handle("mathbot".into())],
+                public: false,
+            }
+        );
+    }
+
+    #[test]
+    fn non_canonical_ids_are_answered_like_ids_that_name_nothing() {
+        let refusal = |text: &str| {
+            let rejected = parse(text).expect_err(text);
+            (rejected.error.code, rejected.error.message)
+        };
+        let no_room = (ErrorCode::NotFound, ProtoError::no_such_room().message);
+        for room in ["r_0001", "r_+1", "r_01", "r_nope", "r_"] {
+            for frame in [
+                format!(r#"{{"type":"join","room":"{room}"}}"#),
+                format!(r#"{{"type":"send","room":"{room}","body":"x"}}"#),
+                format!(r#"{{"type":"history","room":"{room}"}}"#),
+                format!(r#"{{"type":"typing","room":"{room}"}}"#),
+                format!(r#"{{"type":"kick","room":"{room}","user":"u_2"}}"#),
+            ] {
+                assert_eq!(refusal(&frame), no_room, "{frame}");
+            }
+        }
+        for user in ["u_007", "u_x", "u_+7"] {
+            let no_user = (ErrorCode::NotFound, format!("no such user {user}"));
+            for frame in [
+                format!(r#"{{"type":"open_direct","user":"{user}"}}"#),
+                format!(r#"{{"type":"invite","room":"r_1","user":"{user}"}}"#),
+                format!(r#"{{"type":"create_group","name":"g","members":["{user}"]}}"#),
+            ] {
+                assert_eq!(refusal(&frame), no_user, "{frame}");
+            }
+        }
+        assert_eq!(
+            refusal(r#"{"type":"action","room":"r_1","message":"m_01_2","action":"b"}"#),
+            (
+                ErrorCode::BadRequest,
+                r#"message "m_01_2" is not in this room"#.to_string()
+            )
+        );
+        // Another field's mistake is still reported first, as before ids were typed.
+        assert_eq!(
+            refusal(r#"{"type":"join","room":"r_01","limit":0}"#).0,
+            ErrorCode::BadRequest
+        );
     }
 
     #[test]

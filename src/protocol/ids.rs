@@ -1,64 +1,174 @@
-//! Ids on the wire: `u_12` (user), `r_3` (room), `m_3_121` (message: room 3, seq 121),
-//! `f_` and 32 hex digits (file), and a bot's or the system's handle (`mathbot`, `system`).
+//! Ids on the wire, as types: [`RoomId`] (`r_3`), [`UserRef`] (`u_12`, or a bot's or the
+//! system's handle such as `mathbot`), [`MessageId`] (`m_3_121`: room 3, seq 121) and
+//! [`FileId`] (`f_` and 32 hex digits). Each is parsed once, at the edge (a frame, an admin
+//! path, the command line), and written back by its `Display`.
+//!
+//! Ids are canonical: a number is written without sign or leading zeros, so `r_0001`, `r_+1`
+//! and `m_01_2` are not ids at all (and are answered like ids that name nothing), never
+//! another spelling of `r_1`.
+
+use std::fmt;
+use std::str::FromStr;
 
 use crate::db::models::UserRow;
 
-pub fn room_id(id: i64) -> String {
-    format!("r_{id}")
-}
+/// Text that is not the canonical spelling of an id of this kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a {0} id")]
+pub struct InvalidId(&'static str);
 
-pub fn parse_room_id(text: &str) -> Option<i64> {
-    parse_number(text.strip_prefix("r_")?)
-}
+/// A room: `r_N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomId(pub i64);
 
-pub fn user_id(user: &UserRow) -> String {
-    match &user.handle {
-        Some(handle) => handle.clone(),
-        None => format!("u_{}", user.id),
+impl fmt::Display for RoomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "r_{}", self.0)
     }
 }
 
-/// A reference to a user as a client writes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl FromStr for RoomId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<RoomId, InvalidId> {
+        text.strip_prefix("r_")
+            .and_then(parse_number)
+            .map(RoomId)
+            .ok_or(InvalidId("room"))
+    }
+}
+
+/// A reference to a user as a client or an operator writes it: `u_N` for people, a handle
+/// for bots and the system.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum UserRef {
     Id(i64),
     Handle(String),
 }
 
-pub fn parse_user_ref(text: &str) -> Option<UserRef> {
-    match text.strip_prefix("u_") {
-        Some(number) => parse_number(number).map(UserRef::Id),
-        None if !text.is_empty() => Some(UserRef::Handle(text.to_string())),
-        None => None,
+impl UserRef {
+    /// How `user` is named on the wire: its handle if it has one, `u_N` otherwise.
+    pub fn of(user: &UserRow) -> UserRef {
+        match &user.handle {
+            Some(handle) => UserRef::Handle(handle.clone()),
+            None => UserRef::Id(user.id),
+        }
     }
 }
 
-pub fn message_id(room: i64, seq: i64) -> String {
-    format!("m_{room}_{seq}")
+impl fmt::Display for UserRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserRef::Id(id) => write!(f, "u_{id}"),
+            UserRef::Handle(handle) => f.write_str(handle),
+        }
+    }
 }
 
-pub fn parse_message_id(text: &str) -> Option<(i64, i64)> {
-    let (room, seq) = text.strip_prefix("m_")?.split_once('_')?;
-    Some((parse_number(room)?, parse_number(seq)?))
+impl FromStr for UserRef {
+    type Err = InvalidId;
+
+    /// `u_` and a canonical number is an id; anything else starting `u_` is no reference
+    /// (a handle never starts so); other non-empty text is a handle.
+    fn from_str(text: &str) -> Result<UserRef, InvalidId> {
+        match text.strip_prefix("u_") {
+            Some(number) => parse_number(number)
+                .map(UserRef::Id)
+                .ok_or(InvalidId("user")),
+            None if !text.is_empty() => Ok(UserRef::Handle(text.to_string())),
+            None => Err(InvalidId("user")),
+        }
+    }
 }
 
-/// Digits of a new file id: 128 random bits, so ids say nothing about other uploads.
-pub fn new_file_key() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
+/// The wire id of `user` (`u_N`, or its handle).
+pub fn user_id(user: &UserRow) -> String {
+    UserRef::of(user).to_string()
 }
 
-pub fn file_id(key: &str) -> String {
-    format!("f_{key}")
+/// A message: `m_ROOM_SEQ`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MessageId {
+    pub room: RoomId,
+    pub seq: i64,
 }
 
-/// The stored key of a file id; None for anything [`new_file_key`] cannot have made.
-pub fn parse_file_id(text: &str) -> Option<&str> {
-    let key = text.strip_prefix("f_")?;
-    (key.len() == 32 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(key)
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "m_{}_{}", self.room.0, self.seq)
+    }
 }
 
+impl FromStr for MessageId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<MessageId, InvalidId> {
+        let invalid = InvalidId("message");
+        let (room, seq) = text
+            .strip_prefix("m_")
+            .and_then(|rest| rest.split_once('_'))
+            .ok_or(invalid)?;
+        Ok(MessageId {
+            room: RoomId(parse_number(room).ok_or(invalid)?),
+            seq: parse_number(seq).ok_or(invalid)?,
+        })
+    }
+}
+
+/// A file: `f_` and the 32 lowercase hex digits of its stored key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FileId(String);
+
+impl FileId {
+    /// A new id: 128 random bits, so ids say nothing about other uploads.
+    pub fn random() -> FileId {
+        FileId(hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    /// The id of a file the store keeps under `key`.
+    pub fn stored(key: &str) -> FileId {
+        FileId(key.to_string())
+    }
+
+    /// The key the store keeps the file under (the id without `f_`).
+    pub fn key(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_key(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for FileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "f_{}", self.0)
+    }
+}
+
+impl FromStr for FileId {
+    type Err = InvalidId;
+
+    /// Anything [`FileId::random`] cannot have made is refused.
+    fn from_str(text: &str) -> Result<FileId, InvalidId> {
+        text.strip_prefix("f_")
+            .filter(|key| {
+                key.len() == 32 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            })
+            .map(|key| FileId(key.to_string()))
+            .ok_or(InvalidId("file"))
+    }
+}
+
+/// A canonical non-negative number: digits only, no leading zero (but `0` itself), in range.
 fn parse_number(text: &str) -> Option<i64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+    let canonical = match text.as_bytes() {
+        [] => false,
+        [b'0'] => true,
+        [b'0', ..] => false,
+        digits => digits.iter().all(u8::is_ascii_digit),
+    };
+    if !canonical {
         return None;
     }
     text.parse().ok()
@@ -68,41 +178,90 @@ fn parse_number(text: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn room_ids_round_trip_and_reject_junk() {
-        assert_eq!(parse_room_id(&room_id(42)), Some(42));
-        for junk in ["r_", "r_-1", "r_+1", "3", "r_1x", "r_99999999999999999999"] {
-            assert_eq!(parse_room_id(junk), None, "{junk}");
+    fn row(id: i64, handle: Option<&str>) -> UserRow {
+        UserRow {
+            id,
+            name: "x".into(),
+            kind: crate::db::models::UserKind::User,
+            handle: handle.map(str::to_string),
+            created_ms: 0,
         }
     }
 
     #[test]
-    fn message_ids_carry_room_and_seq() {
-        assert_eq!(parse_message_id(&message_id(3, 121)), Some((3, 121)));
-        assert_eq!(parse_message_id("m_3"), None);
+    fn room_ids_round_trip() {
+        for id in [0, 1, 42, i64::MAX] {
+            assert_eq!(RoomId(id).to_string().parse(), Ok(RoomId(id)));
+        }
+        assert_eq!("r_12".parse(), Ok(RoomId(12)));
+    }
+
+    #[test]
+    fn room_ids_are_canonical_or_nothing() {
+        for junk in [
+            "r_",
+            "r_-1",
+            "r_+1",
+            "r_01",
+            "r_0001",
+            "r_00",
+            " r_1",
+            "r_1 ",
+            "r_1x",
+            "r_１",
+            "R_1",
+            "3",
+            "r_99999999999999999999",
+            "r_9223372036854775808",
+        ] {
+            assert_eq!(junk.parse::<RoomId>(), Err(InvalidId("room")), "{junk}");
+        }
+    }
+
+    #[test]
+    fn message_ids_carry_room_and_seq_canonically() {
+        let id = MessageId {
+            room: RoomId(3),
+            seq: 121,
+        };
+        assert_eq!(id.to_string(), "m_3_121");
+        assert_eq!("m_3_121".parse(), Ok(id));
+        for junk in [
+            "m_3", "m_01_2", "m_1_02", "m_1_+2", "m__2", "m_1_", "m_1_2_3", "r_1",
+        ] {
+            assert_eq!(
+                junk.parse::<MessageId>(),
+                Err(InvalidId("message")),
+                "{junk}"
+            );
+        }
     }
 
     #[test]
     fn file_ids_are_f_and_32_hex_digits() {
-        let key = new_file_key();
-        assert_eq!(parse_file_id(&file_id(&key)), Some(key.as_str()));
+        let id = FileId::random();
+        assert_eq!(id.to_string().parse(), Ok(id.clone()));
+        assert_eq!(id.key().len(), 32);
         for junk in [
             "f_",
             "f_123",
             "F_00000000000000000000000000000000",
             "f_0000000000000000000000000000000G",
+            "f_0000000000000000000000000000000A",
         ] {
-            assert_eq!(parse_file_id(junk), None, "{junk}");
+            assert_eq!(junk.parse::<FileId>(), Err(InvalidId("file")), "{junk}");
         }
     }
 
     #[test]
-    fn user_refs() {
-        assert_eq!(parse_user_ref("u_7"), Some(UserRef::Id(7)));
-        assert_eq!(parse_user_ref("u_x"), None);
-        assert_eq!(
-            parse_user_ref("mathbot"),
-            Some(UserRef::Handle("mathbot".into()))
-        );
+    fn user_refs_are_ids_or_handles() {
+        assert_eq!("u_7".parse(), Ok(UserRef::Id(7)));
+        assert_eq!("mathbot".parse(), Ok(UserRef::Handle("mathbot".into())));
+        for junk in ["", "u_", "u_x", "u_007", "u_+7", "u_-7"] {
+            assert_eq!(junk.parse::<UserRef>(), Err(InvalidId("user")), "{junk}");
+        }
+        assert_eq!(UserRef::Id(7).to_string(), "u_7");
+        assert_eq!(user_id(&row(7, None)), "u_7");
+        assert_eq!(user_id(&row(2, Some("mathbot"))), "mathbot");
     }
 }

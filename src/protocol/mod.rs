@@ -1,6 +1,7 @@
 //! The wire protocol of docs/protocol.md: parsing client frames, building server frames, and
 //! the objects both carry.
 
+pub mod close;
 pub mod command;
 pub mod fields;
 pub mod frames;
@@ -9,5 +10,6 @@ pub mod json;
 pub mod template;
 pub mod views;
 
+pub use close::CloseCode;
 pub use command::{ClientFrame, Command};
 pub use frames::{Event, Frame, ReplyId};

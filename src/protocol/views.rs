@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::ids;
-use crate::db::models::{FileRow, RoomKind, StoredMessage, UserRow};
+use super::ids::{self, FileId, MessageId, RoomId};
+use crate::db::models::{FileRow, RoomKind, StoredMessage, UserKind, UserRow};
 use crate::db::RoomSummary;
 
 /// A user, bot or the system: `{"id":"u_12","name":"amy","kind":"user","online":true}`.
@@ -17,7 +17,8 @@ pub struct UserView {
     pub id: String,
     pub name: String,
     /// `user`, `bot` or `system`.
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: UserKind,
     /// Present on User objects, absent on a message's `sender`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub online: Option<bool>,
@@ -35,7 +36,7 @@ impl UserView {
         UserView {
             id: ids::user_id(user),
             name: user.name.clone(),
-            kind: user.kind.clone(),
+            kind: user.kind,
             online: None,
         }
     }
@@ -49,7 +50,7 @@ pub struct RoomView {
     pub id: String,
     /// `group`, `direct` or `bot`.
     #[schema(value_type = String)]
-    pub kind: &'static str,
+    pub kind: RoomKind,
     pub name: Option<String>,
     pub public: bool,
     pub owner: Option<String>,
@@ -62,11 +63,11 @@ pub struct RoomView {
 impl RoomView {
     /// `owner` is the owner's wire id, which the summary does not carry.
     pub fn from_summary(summary: &RoomSummary) -> RoomView {
-        let kind = summary.room.room_kind();
+        let kind = summary.room.kind;
         let grouped = kind == RoomKind::Group;
         RoomView {
-            id: ids::room_id(summary.room.id),
-            kind: kind.as_str(),
+            id: RoomId(summary.room.id).to_string(),
+            kind,
             name: if grouped {
                 summary.room.name.clone()
             } else {
@@ -110,8 +111,12 @@ impl MessageView {
     pub fn from_stored(message: &StoredMessage) -> MessageView {
         let row = &message.row;
         MessageView {
-            id: ids::message_id(row.room_id, row.seq),
-            room: ids::room_id(row.room_id),
+            id: MessageId {
+                room: RoomId(row.room_id),
+                seq: row.seq,
+            }
+            .to_string(),
+            room: RoomId(row.room_id).to_string(),
             seq: row.seq,
             ts: crate::clock::rfc3339_ms(row.created_ms),
             sender: UserView::sender(&message.sender),
@@ -153,7 +158,7 @@ pub struct FileView {
 impl FileView {
     pub fn from_row(row: &FileRow) -> FileView {
         FileView {
-            id: ids::file_id(&row.id),
+            id: FileId::stored(&row.id).to_string(),
             name: row.name.clone(),
             mime: row.mime.clone(),
             size: row.size,

@@ -11,7 +11,9 @@
 use std::io::Cursor;
 
 use actix_web::web::Bytes;
-use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
+use tungstenite::protocol::frame::coding::{self, Control, Data, OpCode};
+
+use crate::protocol::CloseCode;
 use tungstenite::protocol::frame::FrameHeader;
 
 /// Longest control frame payload (RFC 6455 section 5.5).
@@ -43,7 +45,7 @@ pub enum Incoming {
     Ping(Bytes),
     Pong,
     /// The client's close frame: its code and reason, if it gave one.
-    Close(Option<(u16, String)>),
+    Close(Option<(CloseCode, String)>),
 }
 
 /// A broken rule: the connection is closed with [`Violation::close_code`].
@@ -60,8 +62,8 @@ pub enum Violation {
 impl Violation {
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Violation::TooBig(_) => CloseCode::Size,
-            Violation::InvalidUtf8 => CloseCode::Invalid,
+            Violation::TooBig(_) => CloseCode::TooBig,
+            Violation::InvalidUtf8 => CloseCode::InvalidData,
             Violation::Protocol(_) => CloseCode::Protocol,
         }
     }
@@ -290,17 +292,17 @@ fn unmask(chunk: &mut [u8], mask: [u8; 4], offset: usize) {
 }
 
 /// A close frame's payload: nothing, or a code the RFC allows and a UTF-8 reason.
-fn close_payload(payload: &[u8]) -> Result<Option<(u16, String)>, Violation> {
+fn close_payload(payload: &[u8]) -> Result<Option<(CloseCode, String)>, Violation> {
     match payload {
         [] => Ok(None),
         [_] => Err(Violation::Protocol("a close payload of one byte")),
         [high, low, reason @ ..] => {
             let code = u16::from_be_bytes([*high, *low]);
-            if !CloseCode::from(code).is_allowed() || !(1000..5000).contains(&code) {
+            if !coding::CloseCode::from(code).is_allowed() || !(1000..5000).contains(&code) {
                 return Err(Violation::Protocol("a close code the RFC does not allow"));
             }
             let reason = std::str::from_utf8(reason).map_err(|_| Violation::InvalidUtf8)?;
-            Ok(Some((code, reason.to_string())))
+            Ok(Some((CloseCode::from(code), reason.to_string())))
         }
     }
 }
@@ -484,6 +486,9 @@ mod tests {
         bytes.extend(frame(0x81, b"late"));
         let (out, result) = read_all(&bytes, 1000);
         assert_eq!(result, Ok(()));
-        assert_eq!(out, vec![Incoming::Close(Some((1000, "bye".into())))]);
+        assert_eq!(
+            out,
+            vec![Incoming::Close(Some((CloseCode::Normal, "bye".into())))]
+        );
     }
 }

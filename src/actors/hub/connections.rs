@@ -12,7 +12,7 @@ use crate::actors::outbox::Outbox;
 use crate::actors::room::{Room, Subscribers};
 use crate::db::models::UserRow;
 use crate::protocol::views::UserView;
-use crate::protocol::{Event, Frame};
+use crate::protocol::{CloseCode, Event, Frame};
 
 pub(super) struct Connection {
     token_id: Option<i64>,
@@ -159,7 +159,7 @@ pub struct CloseUser {
     pub user_id: i64,
     /// Only the connections signed in with this token; `None`: all of them.
     pub token_id: Option<i64>,
-    pub code: u16,
+    pub code: CloseCode,
     pub reason: &'static str,
     /// Sent to each connection just before it is closed.
     pub last_frame: Option<Frame>,
@@ -187,7 +187,7 @@ impl Hub {
         user_id: i64,
         token_id: Option<i64>,
         last_frame: Option<Frame>,
-        code: u16,
+        code: CloseCode,
         reason: &str,
     ) -> usize {
         let sessions = self
@@ -204,7 +204,7 @@ impl Hub {
 pub(super) fn close_connections<'a>(
     connections: impl Iterator<Item = &'a Connection>,
     last_frame: Option<Frame>,
-    code: u16,
+    code: CloseCode,
     reason: &str,
 ) -> usize {
     let mut count = 0;

@@ -28,6 +28,7 @@ use super::presence::Presence;
 use super::room::Room;
 use crate::cluster::Bus;
 use crate::db::Store;
+use crate::protocol::CloseCode;
 use crate::settings::Settings;
 
 pub struct Hub {
@@ -126,7 +127,7 @@ impl Actor for Hub {
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct Shutdown {
-    pub code: u16,
+    pub code: CloseCode,
     pub reason: &'static str,
 }
 

@@ -92,14 +92,14 @@ async fn closes_every_connection_of_a_user() {
         .send(CloseUser {
             user_id: amy.id,
             token_id: None,
-            code: 4001,
+            code: CloseCode::Revoked,
             reason: "revoked",
             last_frame: None,
         })
         .await
         .expect("hub");
     assert_eq!(closed, 1);
-    assert_eq!(amy_out.close_code(), Some(4001));
+    assert_eq!(amy_out.close_code().map(u16::from), Some(4001));
     assert_eq!(bob_out.close_code(), None);
 }
 

@@ -84,7 +84,7 @@ impl Room {
             return;
         }
         let frame = Event::Read {
-            room: crate::protocol::ids::room_id(self.id),
+            room: crate::protocol::ids::RoomId(self.id).to_string(),
             user: self.user_view(&caller.user),
             seq: read_seq,
         }
@@ -97,7 +97,7 @@ impl Room {
     pub(super) fn typing(&mut self, caller: Caller) -> Result<Reply, ProtoError> {
         self.require_member(caller.user.id, "type in it")?;
         let frame = Event::Typing {
-            room: crate::protocol::ids::room_id(self.id),
+            room: crate::protocol::ids::RoomId(self.id).to_string(),
             user: self.user_view(&caller.user),
         }
         .frame();

@@ -240,7 +240,7 @@ impl Room {
                         room.state = State::Missing;
                         room.share_change();
                         let frame = Event::RoomRemoved {
-                            room: crate::protocol::ids::room_id(id),
+                            room: crate::protocol::ids::RoomId(id).to_string(),
                         }
                         .frame();
                         for user_id in members {
@@ -270,7 +270,7 @@ impl Room {
             loaded.members.insert(user_id, Member { user, read_seq: 0 });
         }
         let joined = Event::MemberJoined {
-            room: crate::protocol::ids::room_id(self.id),
+            room: crate::protocol::ids::RoomId(self.id).to_string(),
             user: user_view,
         }
         .frame();
@@ -294,7 +294,7 @@ impl Room {
         };
         self.unsubscribe_user(user_id);
         self.share_change();
-        let room = crate::protocol::ids::room_id(self.id);
+        let room = crate::protocol::ids::RoomId(self.id).to_string();
         if let Some(member) = removed {
             let left = Event::MemberLeft {
                 room: room.clone(),

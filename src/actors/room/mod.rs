@@ -232,7 +232,7 @@ impl Room {
                     .collect();
                 self.posting.loaded(snapshot.last_seq);
                 self.state = State::Live(Loaded {
-                    kind: snapshot.room.room_kind(),
+                    kind: snapshot.room.kind,
                     row: snapshot.room,
                     members,
                 });

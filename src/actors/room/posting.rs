@@ -11,15 +11,14 @@ use tokio::sync::oneshot;
 use super::requests::{later, Answer};
 use super::Room;
 use crate::actors::messages::{Origin, Post, ToBot, Turn};
-use crate::actors::outbox::close;
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
 use crate::posting::{Batch, Gap, Pipeline, Refused};
-use crate::protocol::ids;
+use crate::protocol::ids::MessageId;
 use crate::protocol::template::Template;
 use crate::protocol::views::MessageView;
-use crate::protocol::Event;
+use crate::protocol::{CloseCode, Event};
 
 /// The room's pipeline: its waiters are connections and the callers of [`Post`].
 pub(super) type Posting = Pipeline<Waiter>;
@@ -184,13 +183,13 @@ impl Room {
         let Some(loaded) = self.loaded() else {
             return;
         };
-        if loaded.kind != RoomKind::Bot || message.sender.kind != UserKind::User.as_str() {
+        if loaded.kind != RoomKind::Bot || message.sender.kind != UserKind::User {
             return;
         }
         let Some(bot) = loaded
             .members
             .values()
-            .find(|member| member.user.kind == UserKind::Bot.as_str())
+            .find(|member| member.user.kind == UserKind::Bot)
             .and_then(|member| member.user.handle.clone())
         else {
             return;
@@ -210,10 +209,11 @@ impl Room {
     pub(super) fn action(
         &mut self,
         origin: Origin,
-        message_id: String,
+        message: MessageId,
         choice: String,
         ctx: &mut Context<Self>,
     ) {
+        let message_id = message.to_string();
         if let Err(err) = self.require_member(origin.user().id, "answer in it") {
             return origin.answer(Err(err));
         }
@@ -222,8 +222,8 @@ impl Room {
                 "`action` answers a bot's buttons; this room has no bot",
             )));
         }
-        let seq = match ids::parse_message_id(&message_id) {
-            Some((room, seq)) if room == self.id => seq,
+        let seq = match message {
+            MessageId { room, seq } if room.0 == self.id => seq,
             _ => {
                 return origin.answer(Err(ProtoError::bad_request(format!(
                     "message {message_id:?} is not in this room"
@@ -275,7 +275,7 @@ impl Room {
         let message = found.ok_or_else(|| {
             ProtoError::bad_request(format!("no message {message_id:?} in this room"))
         })?;
-        if message.sender.kind != UserKind::Bot.as_str() {
+        if message.sender.kind != UserKind::Bot {
             return Err(ProtoError::bad_request(format!(
                 "message {message_id:?} is not the bot's"
             )));
@@ -295,9 +295,10 @@ impl Room {
             self.id
         );
         for subscriber in self.subscribers.values() {
-            subscriber
-                .outbox
-                .close(close::LAGGING, "the room restarted; resume with after_seq");
+            subscriber.outbox.close(
+                CloseCode::Lagging,
+                "the room restarted; resume with after_seq",
+            );
         }
         self.subscribers.clear();
     }

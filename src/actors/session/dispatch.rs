@@ -17,7 +17,7 @@ use crate::actors::messages::{
 use crate::db::models::RoomKind;
 use crate::db::{RoomSummary, Store, StoreError};
 use crate::error::ProtoError;
-use crate::protocol::ids;
+use crate::protocol::ids::{RoomId, UserRef};
 use crate::protocol::views::RoomView;
 use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId};
 
@@ -31,9 +31,9 @@ struct Context {
 /// Where a command goes, decided once from the parsed command.
 enum Route {
     /// `send` and `action`: into the room's posting pipeline; the room answers.
-    Say { room: String, op: SayOp },
+    Say { room: RoomId, op: SayOp },
     /// A request the room answers.
-    Ask { room: String, op: Ask },
+    Ask { room: RoomId, op: Ask },
     /// Answered here, without a room.
     Here(LocalBoxFuture<'static, Result<Reply, ProtoError>>),
 }
@@ -41,8 +41,8 @@ enum Route {
 /// A room request; `invite` and `kick` first find the user they name.
 enum Ask {
     Op(RoomOp),
-    Invite { user: String },
-    Kick { user: String },
+    Invite { user: UserRef },
+    Kick { user: UserRef },
 }
 
 /// A finished command: its answer, and the room the connection joined or left by it.
@@ -76,10 +76,9 @@ impl Session {
         match self.route(command) {
             Route::Say { room, op } => self.say(id, room, op, ctx),
             Route::Ask { room, op } => {
-                let cached = ids::parse_room_id(&room)
-                    .and_then(|room_id| self.joined.get(&room_id).cloned());
-                let work = ask(self.context(), id.clone(), room.clone(), op, cached);
-                self.run(id, name, Some(room), work, ctx);
+                let cached = self.joined.get(&room.0).cloned();
+                let work = ask(self.context(), id.clone(), room, op, cached);
+                self.run(id, name, Some(room.to_string()), work, ctx);
             }
             Route::Here(work) => {
                 self.run(
@@ -230,8 +229,8 @@ impl Session {
 
     /// Hands a post to its room. A send to a joined room goes at once when the pipeline
     /// admits it; anything else first waits for the sends in flight and finds the room.
-    fn say(&mut self, id: ReplyId, room: String, op: SayOp, ctx: &mut actix::Context<Self>) {
-        let room_id = ids::parse_room_id(&room);
+    fn say(&mut self, id: ReplyId, room: RoomId, op: SayOp, ctx: &mut actix::Context<Self>) {
+        let RoomId(room_id) = room;
         let origin = Origin::new(
             self.key.clone(),
             self.user.clone(),
@@ -239,10 +238,10 @@ impl Session {
             id,
             Instant::now(),
             op.name(),
-            room,
+            room.to_string(),
         );
-        let cached = room_id.and_then(|room_id| self.joined.get(&room_id).cloned());
-        if let (SayOp::Send { .. }, Some(room_id), Some(handle)) = (&op, room_id, &cached) {
+        let cached = self.joined.get(&room_id).cloned();
+        if let (SayOp::Send { .. }, Some(handle)) = (&op, &cached) {
             if handle.connected() && self.sends.admits(room_id) {
                 return self.hand_over(room_id, handle, origin, op);
             }
@@ -252,7 +251,6 @@ impl Session {
         ctx.wait(
             async move {
                 drained.await;
-                let room_id = room_id.ok_or_else(ProtoError::no_such_room)?;
                 match cached {
                     Some(handle) if handle.connected() => Ok((room_id, handle)),
                     _ => Ok((room_id, get_room.send(GetRoom { id: room_id }).await?)),
@@ -291,7 +289,7 @@ impl Session {
 async fn ask(
     context: Context,
     reply_id: ReplyId,
-    room: String,
+    room: RoomId,
     op: Ask,
     joined: Option<RoomHandle>,
 ) -> Outcome {
@@ -306,9 +304,7 @@ async fn ask(
             Err(err) => return Err(err).into(),
         },
     };
-    let Some(room_id) = ids::parse_room_id(&room) else {
-        return Err(ProtoError::no_such_room()).into();
-    };
+    let RoomId(room_id) = room;
     let addr = match joined {
         Some(addr) if addr.connected() => addr,
         _ => match context.hub.get_room.send(GetRoom { id: room_id }).await {
@@ -367,7 +363,7 @@ async fn announce_room(context: &Context, room_id: i64, user_id: i64) -> Result<
 async fn create_group(
     context: &Context,
     name: String,
-    members: Vec<String>,
+    members: Vec<UserRef>,
     public: bool,
 ) -> Result<Reply, ProtoError> {
     let me = context.caller.user.id;
@@ -393,7 +389,7 @@ async fn create_group(
     Ok(Reply::Data(json!({ "room": view })))
 }
 
-async fn open_direct(context: &Context, user: &str) -> Result<Reply, ProtoError> {
+async fn open_direct(context: &Context, user: &UserRef) -> Result<Reply, ProtoError> {
     let me = context.caller.user.id;
     let other = people::find_person(&context.store, user).await?;
     if other.id == me {

@@ -19,11 +19,12 @@ use self::rate_limit::{RateLimiter, Verdict};
 use super::messages::{
     Caller, Closed, Connect, Disconnect, RoomHandle, SessionKey, SessionSupervisor, Unsubscribe,
 };
-use super::outbox::{close, Outbox};
+use super::outbox::Outbox;
 use crate::db::models::UserRow;
 use crate::db::Store;
 use crate::error::{ErrorCode, ProtoError};
 use crate::protocol::views::UserView;
+use crate::protocol::CloseCode;
 use crate::protocol::{command, frames, ReplyId};
 use crate::settings::Settings;
 use crate::websocket::{Incoming, Violation};
@@ -94,7 +95,7 @@ impl Session {
         super::origin::log_failure(&self.key, self.user.id, command, room, err);
     }
 
-    fn close(&self, code: u16, reason: &str, ctx: &mut Context<Self>) {
+    fn close(&self, code: CloseCode, reason: &str, ctx: &mut Context<Self>) {
         self.outbox.close(code, reason);
         ctx.stop();
     }
@@ -118,7 +119,7 @@ impl Session {
                     self.key,
                     self.user.id
                 );
-                self.close(close::POLICY, "over the rate limit for too long", ctx);
+                self.close(CloseCode::Policy, "over the rate limit for too long", ctx);
                 false
             }
         }
@@ -171,7 +172,11 @@ impl Actor for Session {
                     session.key,
                     session.user.id
                 );
-                return session.close(close::NORMAL, "no frame or pong for three heartbeats", ctx);
+                return session.close(
+                    CloseCode::Normal,
+                    "no frame or pong for three heartbeats",
+                    ctx,
+                );
             }
             session.outbox.ping();
         });
@@ -179,7 +184,7 @@ impl Actor for Session {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         crate::metrics::METRICS.connections_open.dec();
-        self.outbox.close(close::NORMAL, "closing");
+        self.outbox.close(CloseCode::Normal, "closing");
         for room in self.joined.values() {
             room.unsubscribe.do_send(Unsubscribe {
                 session: self.key.clone(),
@@ -222,17 +227,13 @@ impl StreamHandler<Result<Incoming, Violation>> for Session {
             Ok(Incoming::Pong) => {}
             // The close is answered with the client's own code (1000 when it gave none).
             Ok(Incoming::Close(reason)) => {
-                let code = reason.map_or(close::NORMAL, |(code, _)| code);
+                let code = reason.map_or(CloseCode::Normal, |(code, _)| code);
                 self.close(code, "", ctx);
             }
             // A client's mistake: a debug line, never an error.
             Err(violation) => {
                 log::debug!("session {}: {violation}", self.key);
-                self.close(
-                    u16::from(violation.close_code()),
-                    &violation.to_string(),
-                    ctx,
-                );
+                self.close(violation.close_code(), &violation.to_string(), ctx);
             }
         }
     }

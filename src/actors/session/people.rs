@@ -40,44 +40,25 @@ pub(super) async fn directory(
 /// The active person a client names with their id (`u_12`). A bot is `bad_request` (it is
 /// not a person: only `open_bot` talks to it); an id nobody has, the system, a deactivated
 /// user or a name instead of an id are `not_found`, naming what was asked for.
-pub(super) async fn find_person(store: &Store, text: &str) -> Result<UserRow, ProtoError> {
-    let user = match ids::parse_user_ref(text) {
-        Some(UserRef::Id(id)) => store.user(id).await?,
-        Some(UserRef::Handle(handle)) => store.user_by_handle(&handle).await?,
-        None => None,
-    };
-    match user {
-        Some(user) if user.kind == UserKind::Bot.as_str() => Err(not_a_person(text)),
-        Some(user)
-            if user.kind == UserKind::User.as_str() && !store.is_deactivated(user.id).await? =>
-        {
-            Ok(user)
-        }
-        _ => Err(no_such_person(text)),
+pub(super) async fn find_person(store: &Store, user: &UserRef) -> Result<UserRow, ProtoError> {
+    match store.user_by_ref(user).await? {
+        Some(found) if found.kind == UserKind::User => Ok(found),
+        Some(found) if found.kind == UserKind::Bot => Err(not_a_person(user)),
+        _ => Err(ProtoError::no_such_user_named(&user.to_string())),
     }
 }
 
 /// A group member named by a client: `u_N`, or the answer [`find_person`] gives for anything
 /// else (a bot handle, a name). Ids that parse are checked by the store with the group.
-pub(super) async fn member_id(store: &Store, text: &str) -> Result<i64, ProtoError> {
-    match ids::parse_user_ref(text) {
-        Some(UserRef::Id(id)) => Ok(id),
-        _ => find_person(store, text).await.map(|user| user.id),
+pub(super) async fn member_id(store: &Store, user: &UserRef) -> Result<i64, ProtoError> {
+    match user {
+        UserRef::Id(id) => Ok(*id),
+        UserRef::Handle(_) => find_person(store, user).await.map(|user| user.id),
     }
 }
 
-fn not_a_person(text: &str) -> ProtoError {
+fn not_a_person(text: &UserRef) -> ProtoError {
     ProtoError::bad_request(format!(
         "{text} is a bot: bots are not members of groups or direct chats; talk to it with open_bot"
     ))
-}
-
-fn no_such_person(text: &str) -> ProtoError {
-    if text.starts_with("u_") {
-        ProtoError::not_found(format!("no such user {text}"))
-    } else {
-        ProtoError::not_found(format!(
-            "no such user {text:?}: people are named by id (u_12); find one by name with `users`"
-        ))
-    }
 }

@@ -17,17 +17,22 @@ use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::protocol::command::{self, DEFAULT_PAGE, MAX_GROUP_MEMBERS, MAX_PAGE};
 use crate::protocol::fields::Fields;
-use crate::protocol::ids;
+use crate::protocol::ids::RoomId;
 use crate::protocol::views::{MessageView, RoomView, UserView};
 use crate::protocol::Event;
 
+/// A room id from a path; one that is not canonical is answered like a room that does not
+/// exist.
 fn room_id(text: &str) -> Result<i64, ApiError> {
-    ids::parse_room_id(text).ok_or_else(|| ProtoError::no_such_room().into())
+    text.parse::<RoomId>()
+        .map(|RoomId(id)| id)
+        .map_err(|_| ProtoError::no_such_room().into())
 }
 
+/// A person (not a bot) an admin names.
 async fn user_id(state: &AppState, text: &str) -> Result<i64, ApiError> {
     let user = super::users::find(state, text).await?;
-    if user.kind != UserKind::User.as_str() {
+    if user.kind != UserKind::User {
         return Err(ProtoError::no_such_user().into());
     }
     Ok(user.id)
@@ -226,7 +231,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = query.page();
     let limit = page.limit()?;
-    let after = page.after(ids::parse_room_id)?;
+    let after = page.after(|text| text.parse().ok().map(|RoomId(id)| id))?;
     let kind = match query.kind.as_deref() {
         None | Some("") => None,
         Some(text) => Some(
@@ -235,7 +240,7 @@ pub async fn list(
         ),
     };
     let mut rooms = state.store.list_rooms(kind, after, limit + 1).await?;
-    let next = next_cursor(&mut rooms, limit, |room| ids::room_id(room.room.id));
+    let next = next_cursor(&mut rooms, limit, |room| RoomId(room.room.id).to_string());
     let rooms: Vec<RoomView> = rooms.iter().map(RoomView::from_summary).collect();
     Ok(HttpResponse::Ok().json(RoomPage { next, rooms }))
 }
@@ -315,7 +320,7 @@ pub async fn add_member(
     let room = room_id(&id)?;
     let object = super::object(body.into_inner())?;
     let user = super::users::find(&state, Fields(&object).id("user")?).await?;
-    if user.kind != UserKind::User.as_str() {
+    if user.kind != UserKind::User {
         return Err(ProtoError::no_such_user().into());
     }
     let addr = state.hub.send(GetRoom { id: room }).await?;

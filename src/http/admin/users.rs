@@ -9,16 +9,15 @@ use utoipa::ToSchema;
 use super::openapi::ErrorBody;
 use super::{next_cursor, PageQuery};
 use crate::actors::hub::CloseUser;
-use crate::actors::outbox::close;
 use crate::db::models::{UserKind, UserRow};
-use crate::db::{Store, StoreError};
 use crate::error::{ErrorCode, ProtoError};
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::protocol::fields::Fields;
-use crate::protocol::ids;
+use crate::protocol::ids::UserRef;
 use crate::protocol::views::{RoomView, UserView};
+use crate::protocol::CloseCode;
 use crate::protocol::{frames, ReplyId};
 
 pub use crate::db::MAX_USER_NAME;
@@ -148,8 +147,8 @@ pub async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit()?;
-    let after = query.after(|text| match ids::parse_user_ref(text) {
-        Some(ids::UserRef::Id(id)) => Some(id),
+    let after = query.after(|text| match text.parse() {
+        Ok(UserRef::Id(id)) => Some(id),
         _ => None,
     })?;
     let mut users = state.store.list_users(after, limit + 1).await?;
@@ -161,24 +160,15 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(UserPage { next, users }))
 }
 
-/// The user a reference names (`u_N` or a bot's handle); never the system user nor a
-/// deactivated user.
-/// Shared by the admin API and the command line (`palaver rooms add --members`).
-pub async fn lookup(store: &Store, text: &str) -> Result<Option<UserRow>, StoreError> {
-    let user = match ids::parse_user_ref(text) {
-        Some(ids::UserRef::Id(id)) => store.user(id).await?,
-        Some(ids::UserRef::Handle(handle)) => store.user_by_handle(&handle).await?,
-        None => None,
-    };
-    let Some(user) = user.filter(|user| user.kind != UserKind::System.as_str()) else {
-        return Ok(None);
-    };
-    Ok((!store.is_deactivated(user.id).await?).then_some(user))
-}
-
 /// The user an admin path names: `u_N` or a bot's handle.
+/// One that is not canonical (`u_007`) is answered like a user who does not exist.
 pub async fn find(state: &AppState, text: &str) -> Result<UserRow, ApiError> {
-    lookup(&state.store, text)
+    let Ok(user) = text.parse::<UserRef>() else {
+        return Err(ProtoError::no_such_user().into());
+    };
+    state
+        .store
+        .user_by_ref(&user)
         .await?
         .ok_or_else(|| ProtoError::no_such_user().into())
 }
@@ -330,7 +320,7 @@ pub async fn deactivate(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user = find(&state, &id).await?;
-    if user.kind != UserKind::User.as_str() {
+    if user.kind != UserKind::User {
         return Err(ProtoError::bad_request(
             "a bot is removed with DELETE /admin/bots/{id}, not deactivated",
         )
@@ -358,7 +348,7 @@ async fn close_revoked(
         .send(CloseUser {
             user_id,
             token_id,
-            code: close::REVOKED,
+            code: CloseCode::Revoked,
             reason: "token revoked",
             last_frame: Some(frames::error(
                 &ReplyId::None,
@@ -425,7 +415,7 @@ pub async fn disconnect(
         .send(CloseUser {
             user_id: user.id,
             token_id: None,
-            code: close::REVOKED,
+            code: CloseCode::Revoked,
             reason: "disconnected by an admin",
             last_frame: None,
         })

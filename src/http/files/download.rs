@@ -22,7 +22,7 @@ use crate::files::detect::is_raster;
 use crate::http::admin::openapi::ErrorBody;
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use crate::protocol::ids;
+use crate::protocol::ids::FileId;
 
 /// Chunks read from the store per step of a download (1 MiB).
 const CHUNKS_PER_READ: i64 = 4;
@@ -37,10 +37,10 @@ fn no_such_file() -> ApiError {
 /// The file behind `id`, if the caller may see it; the same 404 otherwise.
 async fn visible_file(req: &HttpRequest, state: &AppState, id: &str) -> Result<FileRow, ApiError> {
     let user = caller(req, state).await?;
-    let key = ids::parse_file_id(id).ok_or_else(no_such_file)?;
+    let file: FileId = id.parse().map_err(|_| no_such_file())?;
     state
         .store
-        .file_for(user.id, key)
+        .file_for(user.id, file.key())
         .await?
         .ok_or_else(no_such_file)
 }

@@ -22,7 +22,7 @@ use crate::http::admin::openapi::ErrorBody;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::metrics::METRICS;
-use crate::protocol::ids;
+use crate::protocol::ids::FileId;
 use crate::protocol::views::FileView;
 
 /// The longest file name, in code points.
@@ -122,7 +122,7 @@ pub async fn upload(
         None => (None, None),
     };
     let row = FileRow {
-        id: ids::new_file_key(),
+        id: FileId::random().into_key(),
         uploader_id: user.id,
         name,
         mime,
