@@ -151,13 +151,27 @@ impl From<StoreError> for ProtoError {
                 log::debug!("store unavailable: {reason}");
                 ProtoError::unavailable("the store could not commit; nothing was stored, retry")
             }
+            StoreError::Corrupt(reason) => {
+                log::error!("store: {reason}");
+                ProtoError::internal("the store holds data this server cannot read")
+            }
         }
     }
 }
 
+/// An actor's mailbox failed: it stopped (a room restarting, the hub shutting down) or did
+/// not answer in time. Both are passing, so `unavailable`; the log line says which, and the
+/// caller's failure line (warn) names the session, user and room.
 impl From<actix::MailboxError> for ProtoError {
     fn from(err: actix::MailboxError) -> Self {
-        log::debug!("actor did not answer: {err}");
+        match err {
+            actix::MailboxError::Closed => {
+                log::debug!("mailbox closed: the actor stopped before answering");
+            }
+            actix::MailboxError::Timeout => {
+                log::warn!("mailbox timeout: an actor did not answer in time");
+            }
+        }
         ProtoError::unavailable("the room restarted while handling this; retry")
     }
 }

@@ -3,7 +3,7 @@
 //! and handlers read it to fill in `online` on User objects without a round trip.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 #[derive(Clone, Default)]
 pub struct Presence {
@@ -11,45 +11,52 @@ pub struct Presence {
     elsewhere: Arc<RwLock<HashSet<i64>>>,
 }
 
+/// A lock a thread panicked while holding. Every update of these maps is a single insert,
+/// removal or counter step, so what a panicking writer left is still a consistent map:
+/// it is used as it stands, and the poisoning is logged (it means a bug elsewhere), never
+/// taken for "nobody is online".
+fn poisoned<G>(which: &str, err: PoisonError<G>) -> G {
+    log::error!(
+        "presence: the {which} lock was poisoned by a panicking thread; using it as it stands"
+    );
+    err.into_inner()
+}
+
+fn read<'a, T>(which: &str, lock: &'a RwLock<T>) -> RwLockReadGuard<'a, T> {
+    lock.read().unwrap_or_else(|err| poisoned(which, err))
+}
+
+fn write<'a, T>(which: &str, lock: &'a RwLock<T>) -> RwLockWriteGuard<'a, T> {
+    lock.write().unwrap_or_else(|err| poisoned(which, err))
+}
+
 impl Presence {
     /// Online on any node.
     pub fn is_online(&self, user_id: i64) -> bool {
-        self.is_online_here(user_id)
-            || self
-                .elsewhere
-                .read()
-                .map(|users| users.contains(&user_id))
-                .unwrap_or(false)
+        self.is_online_here(user_id) || read("elsewhere", &self.elsewhere).contains(&user_id)
     }
 
     /// Online on this node.
     pub fn is_online_here(&self, user_id: i64) -> bool {
-        self.connections
-            .read()
-            .map(|counts| counts.contains_key(&user_id))
-            .unwrap_or(false)
+        read("connections", &self.connections).contains_key(&user_id)
     }
 
     /// The users with connections on other live nodes, as the hub last heard.
     pub(crate) fn set_elsewhere(&self, users: HashSet<i64>) {
-        if let Ok(mut elsewhere) = self.elsewhere.write() {
-            *elsewhere = users;
-        }
+        *write("elsewhere", &self.elsewhere) = users;
     }
 
     /// Users online on this node.
     pub(crate) fn here(&self) -> Vec<i64> {
-        self.connections
-            .read()
-            .map(|counts| counts.keys().copied().collect())
-            .unwrap_or_default()
+        read("connections", &self.connections)
+            .keys()
+            .copied()
+            .collect()
     }
 
     /// Records a new connection; true when it is the user's first.
     pub(crate) fn connected(&self, user_id: i64) -> bool {
-        let Ok(mut counts) = self.connections.write() else {
-            return false;
-        };
+        let mut counts = write("connections", &self.connections);
         let count = counts.entry(user_id).or_insert(0);
         *count += 1;
         *count == 1
@@ -57,9 +64,7 @@ impl Presence {
 
     /// Records a closed connection; true when it was the user's last.
     pub(crate) fn disconnected(&self, user_id: i64) -> bool {
-        let Ok(mut counts) = self.connections.write() else {
-            return false;
-        };
+        let mut counts = write("connections", &self.connections);
         match counts.get_mut(&user_id) {
             Some(count) if *count > 1 => {
                 *count -= 1;
@@ -74,9 +79,9 @@ impl Presence {
     }
 
     pub fn connections(&self, user_id: i64) -> usize {
-        self.connections
-            .read()
-            .map(|counts| counts.get(&user_id).copied().unwrap_or(0))
+        read("connections", &self.connections)
+            .get(&user_id)
+            .copied()
             .unwrap_or(0)
     }
 }
@@ -95,5 +100,26 @@ mod tests {
         assert!(presence.disconnected(1));
         assert!(!presence.is_online(1));
         assert!(!presence.disconnected(1));
+    }
+
+    #[test]
+    fn a_poisoned_lock_keeps_its_counts() {
+        let presence = Presence::default();
+        assert!(presence.connected(1));
+        let shared = presence.clone();
+        let panicked = std::thread::spawn(move || {
+            let _held = shared.connections.write();
+            panic!("poisoning the lock on purpose");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(presence.connections.is_poisoned());
+        assert!(
+            presence.is_online(1),
+            "a poisoned lock is not \"nobody online\""
+        );
+        assert_eq!(presence.connections(1), 1);
+        assert!(!presence.connected(1));
+        assert_eq!(presence.connections(1), 2);
     }
 }

@@ -10,6 +10,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("the store could not complete the request: {0}")]
     Unavailable(String),
+    /// A stored row this server cannot read (an unknown `kind`, say): not a passing
+    /// failure, so never answered as "retry".
+    #[error("a stored row cannot be read: {0}")]
+    Corrupt(String),
 }
 
 impl From<DieselError> for StoreError {
@@ -18,6 +22,16 @@ impl From<DieselError> for StoreError {
             DieselError::NotFound => StoreError::NotFound("row"),
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 StoreError::Conflict(info.message().to_string())
+            }
+            DieselError::DeserializationError(err) => {
+                // "Error deserializing field 'kind'", then what was wrong with it.
+                let mut reason = err.to_string();
+                let mut cause = err.source();
+                while let Some(err) = cause {
+                    reason = format!("{reason}: {err}");
+                    cause = err.source();
+                }
+                StoreError::Corrupt(reason)
             }
             other => StoreError::Unavailable(other.to_string()),
         }

@@ -405,3 +405,35 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+
+    use crate::db::{DatabaseUrl, Store, StoreConfig, StoreError};
+    use crate::error::{ErrorCode, ProtoError};
+
+    #[actix_rt::test]
+    async fn a_stored_kind_no_version_writes_is_a_store_error_not_a_group() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.db").display().to_string();
+        let store =
+            Store::open(&DatabaseUrl::Sqlite(path.clone()), StoreConfig::default()).expect("store");
+        let mut raw = SqliteConnection::establish(&path).expect("raw connection");
+        diesel::sql_query(
+            "INSERT INTO rooms (id, kind, name, public, created_ms) VALUES (5, 'lounge', 'x', 0, 0)",
+        )
+        .execute(&mut raw)
+        .expect("insert");
+        let read = store.room(5).await;
+        let Err(StoreError::Corrupt(reason)) = &read else {
+            panic!("{read:?}");
+        };
+        assert!(
+            reason.contains("unknown stored room kind \"lounge\""),
+            "{reason}"
+        );
+        let answer = ProtoError::from(read.expect_err("corrupt"));
+        assert_eq!(answer.code, ErrorCode::Internal);
+    }
+}

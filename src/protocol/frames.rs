@@ -41,17 +41,54 @@ struct Error<'a> {
     retry_after_ms: Option<u64>,
 }
 
-fn to_frame(value: &impl Serialize) -> Frame {
-    // Serializing these plain structs cannot fail: no maps with non-string keys.
-    ByteString::from(serde_json::to_string(value).unwrap_or_default())
+/// The frame of `value`, for the command `id` (`ReplyId::None` for events). Serializing
+/// can only fail on a bug (a map with non-string keys, a failing `Serialize`): then the
+/// client gets an `internal` error instead, and the failure is logged, never an empty frame.
+fn to_frame(value: &impl Serialize, id: &ReplyId) -> Frame {
+    match serde_json::to_string(value) {
+        Ok(text) => ByteString::from(text),
+        Err(err) => {
+            log::error!("a server frame could not be serialized (a bug): {err}");
+            unwritable(id)
+        }
+    }
+}
+
+/// The `internal` error that stands for a frame that could not be written.
+fn unwritable(id: &ReplyId) -> Frame {
+    let err = ProtoError::internal("the server could not write this frame");
+    crate::metrics::METRICS
+        .errors
+        .with_label_values(&[err.code.as_str()])
+        .inc();
+    let frame = Error {
+        kind: "error",
+        id,
+        code: err.code.as_str(),
+        message: &err.message,
+        retry_after_ms: None,
+    };
+    // An `Error` holds only strings and numbers, so this cannot fail; if it did, the
+    // same frame without the id.
+    serde_json::to_string(&frame).map_or_else(
+        |_| {
+            ByteString::from_static(
+                r#"{"type":"error","id":null,"code":"internal","message":"the server could not write this frame"}"#,
+            )
+        },
+        ByteString::from,
+    )
 }
 
 pub fn ok(id: &ReplyId, data: impl Serialize) -> Frame {
-    to_frame(&Ok {
-        kind: "ok",
+    to_frame(
+        &Ok {
+            kind: "ok",
+            id,
+            data,
+        },
         id,
-        data,
-    })
+    )
 }
 
 pub fn error(id: &ReplyId, err: &ProtoError) -> Frame {
@@ -59,23 +96,29 @@ pub fn error(id: &ReplyId, err: &ProtoError) -> Frame {
         .errors
         .with_label_values(&[err.code.as_str()])
         .inc();
-    to_frame(&Error {
-        kind: "error",
+    to_frame(
+        &Error {
+            kind: "error",
+            id,
+            code: err.code.as_str(),
+            message: &err.message,
+            retry_after_ms: err.retry_after_ms,
+        },
         id,
-        code: err.code.as_str(),
-        message: &err.message,
-        retry_after_ms: err.retry_after_ms,
-    })
+    )
 }
 
 pub fn hello(session: &str, user: &UserView, heartbeat_s: u64) -> Frame {
-    to_frame(&json!({
-        "type": "hello",
-        "protocol": 1,
-        "session": session,
-        "user": user,
-        "heartbeat_s": heartbeat_s,
-    }))
+    to_frame(
+        &json!({
+            "type": "hello",
+            "protocol": 1,
+            "session": session,
+            "user": user,
+            "heartbeat_s": heartbeat_s,
+        }),
+        &ReplyId::None,
+    )
 }
 
 /// Server events of docs/protocol.md section 5.
@@ -119,11 +162,37 @@ pub enum Event {
 
 impl Event {
     pub fn frame(&self) -> Frame {
-        to_frame(self)
+        to_frame(self, &ReplyId::None)
     }
 }
 
 /// `data` of a reply that carries nothing.
 pub fn empty() -> Value {
     json!({})
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn data_that_cannot_be_serialized_is_an_internal_error_not_an_empty_frame() {
+        // JSON object keys must be strings: a map keyed by lists cannot be written.
+        let unwritable: BTreeMap<Vec<u8>, i32> = BTreeMap::from([(vec![1], 1)]);
+        let frame = ok(&ReplyId::Number(7.into()), &unwritable);
+        let value: Value = serde_json::from_str(&frame).expect("a JSON frame");
+        assert_eq!(
+            value,
+            json!({
+                "type": "error",
+                "id": 7,
+                "code": "internal",
+                "message": "the server could not write this frame",
+            })
+        );
+        let fine = ok(&ReplyId::Text("a".into()), json!({"x": 1}));
+        assert_eq!(&*fine, r#"{"type":"ok","id":"a","data":{"x":1}}"#);
+    }
 }

@@ -77,16 +77,24 @@ impl Hub {
                         }
                     };
                     // Only live rooms have joined connections.
-                    let live: Vec<Addr<Room>> = room_ids
+                    let live: Vec<(i64, Addr<Room>)> = room_ids
                         .iter()
-                        .filter_map(|id| hub.rooms.get(id).cloned())
+                        .filter_map(|id| hub.rooms.get(id).map(|room| (*id, room.clone())))
                         .collect();
                     ctx.spawn(
                         async move {
                             let mut told: HashSet<SessionKey> = HashSet::new();
-                            for room in live {
-                                let Ok(subscribers) = room.send(Subscribers).await else {
-                                    continue;
+                            for (room_id, room) in live {
+                                let subscribers = match room.send(Subscribers).await {
+                                    Ok(subscribers) => subscribers,
+                                    // Stopped since: its connections rejoin a new actor.
+                                    Err(err) => {
+                                        log::debug!(
+                                            "presence of u_{user_id}: room r_{room_id} did not \
+                                             answer ({err}); its connections miss this change"
+                                        );
+                                        continue;
+                                    }
                                 };
                                 for (key, outbox) in subscribers {
                                     if told.insert(key) {
