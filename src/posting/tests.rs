@@ -11,7 +11,7 @@ fn user(id: i64) -> UserRow {
     UserRow {
         id,
         name: format!("u{id}"),
-        kind: "user".into(),
+        kind: crate::db::models::UserKind::User,
         handle: None,
         created_ms: 0,
     }
