@@ -165,7 +165,7 @@ mod tests {
         let user = UserRow {
             id: 3,
             name: "amy".into(),
-            kind: "user".into(),
+            kind: crate::db::models::UserKind::User,
             handle: None,
             created_ms: 0,
         };
