@@ -211,3 +211,67 @@ fn a_request_that_cannot_be_parsed_logs_no_error() {
         "the mistake is still logged, at DEBUG"
     );
 }
+
+/// SIGTERM stops the server with exit code 0 and no ERROR line: its bots are retired, not
+/// reported as crashed.
+#[test]
+fn sigterm_exits_0_without_an_error_line() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            &format!("sqlite://{}", dir.path().join("p.db").display()),
+            "--admin-token",
+            "t",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let address = line
+        .trim()
+        .strip_prefix("palaver listening on http://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    // Running (signals handled) once it answers /healthz.
+    for _ in 0..100 {
+        use std::io::Write;
+        let mut answer = String::new();
+        if let Ok(mut socket) = std::net::TcpStream::connect(&address) {
+            let _ =
+                socket.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let _ = socket.read_to_string(&mut answer);
+        }
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    assert!(exit.success(), "exit {exit}: {log}");
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(" ERROR "))
+        .collect();
+    assert!(errors.is_empty(), "SIGTERM logged ERROR: {errors:#?}");
+}

@@ -58,6 +58,13 @@ impl Hub {
         }
     }
 
+    /// Stops every bot on purpose (at shutdown), so that none reports a crash.
+    pub(super) fn retire_bots(&mut self) {
+        for entry in self.bots.values() {
+            entry.addr.do_send(Retire);
+        }
+    }
+
     /// Stops a bot; answers whether there was one.
     pub(super) fn remove_bot(&mut self, id: &str) -> bool {
         match self.bots.remove(id) {

@@ -136,6 +136,7 @@ impl Handler<Shutdown> for Hub {
 
     fn handle(&mut self, shutdown: Shutdown, _: &mut Context<Self>) -> usize {
         self.shutting_down = true;
+        self.retire_bots();
         let sessions = self.connections.values().flat_map(HashMap::values);
         connections::close_connections(sessions, None, shutdown.code, shutdown.reason)
     }

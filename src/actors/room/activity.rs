@@ -42,25 +42,35 @@ impl Room {
         if let Err(err) = self.require_member(caller.user.id, "mark it read") {
             return ready(Err(err));
         }
-        let last = self.posting.delivered_seq();
-        if seq > last {
-            return ready(Err(ProtoError::bad_request(format!(
-                "seq {seq} is past the room's last message ({last})"
-            ))));
-        }
+        // Past what this room delivered: in a cluster another node may have committed it a
+        // moment ago (the client saw it through another connection), so the store decides.
+        let delivered = self.posting.delivered_seq();
         let store = self.store.clone();
         let (id, user_id) = (self.id, caller.user.id);
         let (answer, receiver) = oneshot::channel();
         ctx.wait(
-            async move { store.mark_read(id, user_id, seq).await }
-                .into_actor(self)
-                .map(move |marked, room, _| {
-                    let result = marked.map_err(ProtoError::from).map(|read_seq| {
-                        room.read_moved(&caller, read_seq);
-                        Reply::Data(json!({ "read_seq": read_seq }))
-                    });
-                    let _ = answer.send(result);
-                }),
+            async move {
+                if seq > delivered {
+                    let last = store.room_last_seq(id).await?.unwrap_or(0);
+                    if seq > last {
+                        return Err(ProtoError::bad_request(format!(
+                            "seq {seq} is past the room's last message ({last})"
+                        )));
+                    }
+                }
+                store
+                    .mark_read(id, user_id, seq)
+                    .await
+                    .map_err(ProtoError::from)
+            }
+            .into_actor(self)
+            .map(move |marked, room, _| {
+                let result = marked.map(|read_seq| {
+                    room.read_moved(&caller, read_seq);
+                    Reply::Data(json!({ "read_seq": read_seq }))
+                });
+                let _ = answer.send(result);
+            }),
         );
         later(receiver)
     }
