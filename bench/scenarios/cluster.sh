@@ -67,7 +67,7 @@ for n in $(seq 1 "$NODES"); do
   servers+="        server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"$'\n'
 done
 awk -v servers="$servers" -v prefix="$WORK_DIR" -v port="$NGINX_PORT" '
-  /# \{\{servers\}\}/ { printf "%s", servers; next }
+  /^    # \{\{servers\}\}$/ { printf "%s", servers; next }
   { gsub(/\{\{prefix\}\}/, prefix); sub(/listen 8080;/, "listen 127.0.0.1:" port ";"); print }
 ' "$ROOT/deploy/nginx.conf" >"$WORK_DIR/nginx.conf"
 # One nginx worker per core here (the shipped file has one).
