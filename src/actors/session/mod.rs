@@ -134,12 +134,28 @@ impl Session {
 
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         if text.len() > self.settings.max_frame_bytes {
-            return self.reply_error(&ReplyId::None, &self.too_large(text.len()));
+            let error = self.too_large(text.len());
+            return self.reply_error_in_turn(ReplyId::None, error, ctx);
         }
         match command::parse(text) {
             Ok(frame) => self.execute(frame, ctx),
-            Err(rejected) => self.reply_error(&rejected.id, &rejected.error),
+            Err(rejected) => self.reply_error_in_turn(rejected.id, rejected.error, ctx),
         }
+    }
+
+    /// Answers a frame that could not be run with an error, after the answers of the sends
+    /// still in flight: commands are answered in the order they came (docs/protocol.md
+    /// section 2), and no further frame is read meanwhile.
+    fn reply_error_in_turn(&mut self, id: ReplyId, error: ProtoError, ctx: &mut Context<Self>) {
+        if self.sends.admits(0) {
+            return self.reply_error(&id, &error);
+        }
+        let drained = self.sends.drained();
+        ctx.wait(
+            drained
+                .into_actor(self)
+                .map(move |(), session, _| session.reply_error(&id, &error)),
+        );
     }
 }
 
