@@ -132,12 +132,9 @@ fn an_unreachable_postgresql_is_named_with_its_cause() {
     }
 }
 
-/// A client's mistake is never an ERROR line: requests the HTTP layer cannot parse (a header
-/// name with a space, a bad request line) are logged at DEBUG, and the server goes on.
-#[test]
-fn a_request_that_cannot_be_parsed_logs_no_error() {
-    use std::io::{Read, Write};
-    let dir = tempfile::tempdir().expect("dir");
+/// Starts the server on a free loopback port with its log (at `level`) on a pipe; answers
+/// the process and the address it listens on.
+fn start_logging(dir: &tempfile::TempDir, level: &str) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
         .args([
             "--bind",
@@ -147,7 +144,7 @@ fn a_request_that_cannot_be_parsed_logs_no_error() {
             "--admin-token",
             "t",
         ])
-        .env("RUST_LOG", "debug")
+        .env("RUST_LOG", level)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -161,6 +158,16 @@ fn a_request_that_cannot_be_parsed_logs_no_error() {
         .strip_prefix("palaver listening on http://")
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_string();
+    (child, address)
+}
+
+/// A client's mistake is never an ERROR line: requests the HTTP layer cannot parse (a header
+/// name with a space, a bad request line) are logged at DEBUG, and the server goes on.
+#[test]
+fn a_request_that_cannot_be_parsed_logs_no_error() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, address) = start_logging(&dir, "debug");
     for request in [
         "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
         "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -218,29 +225,7 @@ fn a_request_that_cannot_be_parsed_logs_no_error() {
 fn sigterm_exits_0_without_an_error_line() {
     use std::io::Read;
     let dir = tempfile::tempdir().expect("dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--database-url",
-            &format!("sqlite://{}", dir.path().join("p.db").display()),
-            "--admin-token",
-            "t",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
-    let address = line
-        .trim()
-        .strip_prefix("palaver listening on http://")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_string();
+    let (mut child, address) = start_logging(&dir, "info");
     // Running (signals handled) once it answers /healthz.
     for _ in 0..100 {
         use std::io::Write;

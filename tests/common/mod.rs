@@ -130,32 +130,7 @@ impl Database {
                 db.cluster = true;
                 db
             }
-            Backend::Postgres => {
-                use diesel_async::{AsyncConnection, RunQueryDsl};
-                let admin = postgres_admin_url();
-                let mut conn = diesel_async::AsyncPgConnection::establish(&admin)
-                    .await
-                    .expect("PostgreSQL reachable");
-                let name = format!(
-                    "palaver_test_{}_{}",
-                    std::process::id(),
-                    rand::random::<u32>()
-                );
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(base, _)| base)
-                    .unwrap_or(&admin);
-                Database {
-                    url: format!("{base}/{name}"),
-                    _dir: None,
-                    pg_name: Some(name),
-                    cluster: false,
-                }
-            }
+            Backend::Postgres => Database::create_postgres("").await,
         }
     }
 }
@@ -174,6 +149,11 @@ impl Database {
     /// A fresh PostgreSQL database whose tables live in `tablespace` (dropped when done,
     /// before the caller drops the tablespace).
     pub async fn postgres_in(tablespace: &str) -> Database {
+        Database::create_postgres(&format!(" TABLESPACE {tablespace}")).await
+    }
+
+    /// A fresh PostgreSQL database, made with `CREATE DATABASE name{options}`.
+    async fn create_postgres(options: &str) -> Database {
         use diesel_async::{AsyncConnection, RunQueryDsl};
         let admin = postgres_admin_url();
         let mut conn = diesel_async::AsyncPgConnection::establish(&admin)
@@ -184,7 +164,7 @@ impl Database {
             std::process::id(),
             rand::random::<u32>()
         );
-        diesel::sql_query(format!("CREATE DATABASE {name} TABLESPACE {tablespace}"))
+        diesel::sql_query(format!("CREATE DATABASE {name}{options}"))
             .execute(&mut conn)
             .await
             .expect("create test database");
