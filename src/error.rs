@@ -145,6 +145,7 @@ impl From<StoreError> for ProtoError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound(what) => ProtoError::not_found(format!("no such {what}")),
+            StoreError::NoSuchUsers(_) => ProtoError::not_found(err.to_string()),
             StoreError::Conflict(message) => ProtoError::new(ErrorCode::Conflict, message),
             StoreError::Unavailable(reason) => {
                 // The caller logs the failure with its session, user and room.

@@ -319,6 +319,12 @@ async fn naming_a_bot_or_a_name_where_a_person_goes_says_what_is_wrong(backend: 
         let message = reply["message"].as_str().unwrap_or_default();
         assert!(message.starts_with(words), "{user}: {reply}");
     }
+    // A group with members nobody is names exactly those (and is not created).
+    let reply = amy
+        .error_reply(json!({"type":"create_group","name":"ghosts","members":[w.id("bob"), "u_998", "u_999"]}))
+        .await;
+    assert_eq!(reply["code"], "not_found", "{reply}");
+    assert_eq!(reply["message"], "no such user u_998, u_999", "{reply}");
     let reply = amy
         .error_reply(json!({"type":"open_direct","user":"bob"}))
         .await;

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 const WAIT: Duration = Duration::from_secs(15);
 const SECTION: &str = "## A five-minute tour";
 
@@ -299,6 +301,9 @@ fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
 /// A tour in progress: its folder, the server, the terminals, the users made.
 struct Tour<'a> {
     dir: &'a Path,
+    /// `DATABASE_URL` for every command, as the README says to export for PostgreSQL;
+    /// none: the default SQLite file in `dir`.
+    database_url: Option<String>,
     server: Option<(Child, String)>,
     terminals: Vec<(String, Terminal)>,
     /// name -> (id, token), as `users add` printed them.
@@ -312,10 +317,14 @@ impl Tour<'_> {
             .args(&parsed.args)
             .envs(parsed.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "warn")
+            .env_remove("DATABASE_URL")
             .current_dir(self.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        if let Some(url) = &self.database_url {
+            command.env("DATABASE_URL", url);
+        }
         command
     }
 
@@ -485,24 +494,50 @@ impl Drop for Tour<'_> {
     }
 }
 
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md")
+}
+
 #[test]
 fn the_readme_tour_works_as_written() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
+    run_tour(&readme(), None);
+}
+
+/// The same tour with `DATABASE_URL` exported for a fresh PostgreSQL database, as the
+/// README says: the same commands give the same answers, ids included.
+#[test]
+fn the_readme_tour_works_as_written_on_postgresql() {
+    let readme = readme();
+    let start = readme.find(SECTION).expect("the README has the tour");
+    assert!(
+        readme[start..].contains("`export DATABASE_URL=postgres://"),
+        "the tour says how to follow it on PostgreSQL"
+    );
+    let system = actix_rt::System::new();
+    if !system.block_on(common::postgres_available()) {
+        return;
+    }
+    let database = system.block_on(common::Database::new(common::Backend::Postgres));
+    run_tour(&readme, Some(database.url.clone()));
+}
+
+fn run_tour(readme: &str, database_url: Option<String>) {
     let dir = tempfile::tempdir().expect("a fresh folder");
     let mut tour = Tour {
         dir: dir.path(),
+        database_url,
         server: None,
         terminals: Vec::new(),
         users: Vec::new(),
     };
     // First, as a newcomer does: the server, once (it stores the demo bot), then Ctrl-C.
-    let first = first_command(&readme);
+    let first = first_command(readme);
     assert_eq!(first, "cargo run --release", "the README's first command");
     tour.run(&first, &[]);
     tour.stop_server();
 
-    let blocks = tour_blocks(&readme);
+    let blocks = tour_blocks(readme);
     assert!(blocks.len() > 5, "the tour has its blocks: {blocks:?}");
     for block in blocks {
         match block {

@@ -6,6 +6,10 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Users a caller named that are not there (or deactivated, or the system user): the
+    /// ids, so the answer can say which.
+    #[error("no such user {}", user_list(.0))]
+    NoSuchUsers(Vec<i64>),
     #[error("{0}")]
     Conflict(String),
     #[error("the store could not complete the request: {0}")]
@@ -14,6 +18,14 @@ pub enum StoreError {
     /// failure, so never answered as "retry".
     #[error("a stored row cannot be read: {0}")]
     Corrupt(String),
+}
+
+/// `u_3, u_9`: users as the protocol names them.
+pub fn user_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(|id| format!("u_{id}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl From<DieselError> for StoreError {

@@ -40,7 +40,9 @@ impl Store {
                             .load(conn)
                             .await?;
                         if found.len() != wanted.len() {
-                            return Err(StoreError::NotFound("user"));
+                            let missing =
+                                wanted.into_iter().filter(|id| !found.contains(id)).collect();
+                            return Err(StoreError::NoSuchUsers(missing));
                         }
                         let now = crate::clock::now_ms();
                         let room = diesel::insert_into(rooms::table)

@@ -15,7 +15,7 @@ use crate::actors::messages::{
     SessionSupervisor, ToBot, Turn,
 };
 use crate::db::models::RoomKind;
-use crate::db::{RoomSummary, Store, StoreError};
+use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
 use crate::protocol::ids::{RoomId, UserRef};
 use crate::protocol::views::RoomView;
@@ -371,14 +371,10 @@ async fn create_group(
     for member in &members {
         member_ids.push(people::member_id(&context.store, member).await?);
     }
-    let room = match context
+    let room = context
         .store
         .create_group(&name, public, Some(me), member_ids.clone())
-        .await
-    {
-        Err(StoreError::NotFound(_)) => return Err(ProtoError::no_such_user()),
-        other => other?,
-    };
+        .await?;
     member_ids.push(me);
     member_ids.sort_unstable();
     member_ids.dedup();
