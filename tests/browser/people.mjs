@@ -3,9 +3,9 @@
 // group with cat by typing "CA", invites dan from the member list; only amy (the owner)
 // sees Kick, and kicks cat; bob leaves the group. Every page shows what the others did.
 // Env: PALAVER_URL, PALAVER_ADMIN_TOKEN, AMY_TOKEN, BOB_TOKEN, BOB_ID, CAT_TOKEN, CAT_ID,
-// DAN_TOKEN, DAN_ID.
+// DAN_TOKEN, DAN_ID, SCREENSHOTS.
 
-import { check, eventually, newPage, openRoomNamed, requiredEnv, run, sendMessage, signIn, waitForBody } from './lib.mjs';
+import { check, eventually, newPage, openRoomNamed, requiredEnv, run, screenshot, sendMessage, signIn, waitForBody } from './lib.mjs';
 
 const AMY = { token: requiredEnv('AMY_TOKEN') };
 const BOB = { token: requiredEnv('BOB_TOKEN'), id: requiredEnv('BOB_ID') };
@@ -86,6 +86,7 @@ async function groupByName(amy, cat) {
   await amy.fill('#group-name', GROUP);
   await amy.type('#group-members', 'CA', { delay: 30 });
   await suggested(amy, 'group-suggestions', ['cat']);
+  await screenshot(amy, 'laptop-group-by-name');
   // Keyboard: Enter takes the highlighted suggestion as a chip (and does not submit).
   await amy.press('#group-members', 'Enter');
   await amy.waitForSelector(`#group-chips .chip[data-user="${CAT.id}"]`);
@@ -118,6 +119,7 @@ async function inviteFromTheMemberList(amy, bob, dan) {
   await amy.press('#invite-user', 'Escape');
   await amy.click('#invite-form button[type="submit"]');
   await amy.waitForSelector(`#member-list .member[data-user="${BOB.id}"]`);
+  await screenshot(amy, 'laptop-members');
   await eventually('bob to see the group', async () => (await bob.locator('.room-name', { hasText: GROUP }).count()) === 1);
   const names = await amy.$$eval('#member-list .member-name', (nodes) => nodes.map((node) => node.textContent));
   check(JSON.stringify(names) === JSON.stringify(['amy (you)', 'bob', 'cat', 'dan']), `the member list: ${names}`);
