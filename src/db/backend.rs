@@ -12,7 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
-use super::error::StoreError;
+use super::error::{chain, StoreError};
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 pub type PgConn = AsyncPgConnection;
@@ -169,7 +169,22 @@ pub async fn open(
             tokio::task::spawn_blocking(move || migrate_postgres(conn))
                 .await
                 .map_err(|err| StoreError::Unavailable(err.to_string()))??;
-            let manager = AsyncDieselConnectionManager::<PgConn>::new(url.clone());
+            // Every pooled connection is made the way the first one was, so that a failure
+            // later (PostgreSQL restarting, say) also names the address and the cause.
+            let mut config = ManagerConfig::<PgConn>::default();
+            config.custom_setup = Box::new(|url| {
+                let url = url.to_string();
+                async move {
+                    connect_postgres(&url).await.map_err(|err| match err {
+                        StoreError::Unavailable(reason) => {
+                            diesel::ConnectionError::BadConnection(reason)
+                        }
+                        other => diesel::ConnectionError::BadConnection(other.to_string()),
+                    })
+                }
+                .boxed()
+            });
+            let manager = AsyncDieselConnectionManager::<PgConn>::new_with_config(url, config);
             let pool = Pool::builder(manager)
                 .max_size(pool_size)
                 .wait_timeout(Some(Duration::from_secs(5)))
@@ -260,19 +275,4 @@ fn postgres_address(config: &tokio_postgres::Config) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// An error and its causes, joined with ": ".
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -51,7 +51,24 @@ impl From<DieselError> for StoreError {
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for StoreError {
+    /// With the causes ("error connecting to server: Connection refused"), not only the
+    /// pool's own words.
     fn from(err: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        StoreError::Unavailable(format!("no database connection: {err}"))
+        StoreError::Unavailable(format!("no database connection: {}", chain(&err)))
     }
+}
+
+/// An error and its causes, joined with ": ".
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

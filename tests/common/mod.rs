@@ -146,6 +146,17 @@ impl Database {
         }
     }
 
+    /// A database the test made itself (on a PostgreSQL server of its own, say): used as
+    /// it is and dropped with that server. `cluster`: servers on it are two nodes.
+    pub fn external(url: String, cluster: bool) -> Database {
+        Database {
+            url,
+            _dir: None,
+            pg_name: None,
+            cluster,
+        }
+    }
+
     /// A fresh PostgreSQL database whose tables live in `tablespace` (dropped when done,
     /// before the caller drops the tablespace).
     pub async fn postgres_in(tablespace: &str) -> Database {
@@ -289,6 +300,11 @@ impl Server {
             redis: None,
             next_node: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// This server and, in a cluster, the other node.
+    pub fn nodes(&self) -> Vec<&Server> {
+        std::iter::once(self).chain(&self.others).collect()
     }
 
     pub fn pid(&self) -> u32 {

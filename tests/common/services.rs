@@ -164,3 +164,143 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
+
+/// A PostgreSQL server of the test's own (Debian's binaries, a fresh data directory in a
+/// temporary folder, trust auth, a random loopback port), so that a test can stop and start
+/// it without touching the machine's. Run as `postgres` when the test runs as root (initdb
+/// refuses root). Stopped (immediately) and removed when dropped.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    as_postgres: bool,
+}
+
+/// Debian's PostgreSQL programs (`initdb`, `pg_ctl`), newest version first.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+impl Postgres {
+    /// None (after saying why) when Debian's PostgreSQL programs are missing outside CI.
+    pub fn start() -> Option<Postgres> {
+        let Some(bin) = postgres_bin() else {
+            if std::env::var_os("CI").is_some() {
+                panic!("PostgreSQL's initdb is required in CI and is not installed");
+            }
+            eprintln!("SKIPPED: no /usr/lib/postgresql/*/bin/initdb");
+            return None;
+        };
+        let as_postgres = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+        let dir = tempfile::tempdir().expect("a folder for PostgreSQL");
+        if as_postgres {
+            let owned = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(owned.success(), "chown the data folder to postgres");
+        }
+        let postgres = Postgres {
+            dir,
+            port: free_port(),
+            as_postgres,
+        };
+        let data = postgres.data();
+        let initdb = postgres
+            .command(&bin.join("initdb"))
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "-D"])
+            .arg(&data)
+            .output()
+            .expect("run initdb");
+        assert!(
+            initdb.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&initdb.stderr)
+        );
+        postgres.pg_ctl("start");
+        Some(postgres)
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, program: &std::path::Path) -> Command {
+        if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// `pg_ctl start|stop` (stop: fast shutdown, as an operator's restart does), waiting
+    /// until it is done.
+    fn pg_ctl(&self, action: &str) {
+        let bin = postgres_bin().expect("pg_ctl");
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {}",
+            self.port,
+            self.dir.path().display()
+        );
+        let mut command = self.command(&bin.join("pg_ctl"));
+        command.arg("-D").arg(self.data()).args(["-w", "-t", "30"]);
+        match action {
+            "start" => {
+                command
+                    .args(["-o", &options, "-l"])
+                    .arg(self.dir.path().join("log"));
+            }
+            _ => {
+                command.args(["-m", "fast"]);
+            }
+        }
+        let status = command
+            .arg(action)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run pg_ctl");
+        assert!(status.success(), "pg_ctl {action} failed");
+        if action == "start" {
+            wait_for_port(self.port, "postgres");
+        }
+    }
+
+    /// Stops the server (fast shutdown: connections are cut, nothing is lost).
+    pub fn stop(&self) {
+        self.pg_ctl("stop");
+    }
+
+    pub fn start_again(&self) {
+        self.pg_ctl("start");
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(bin) = postgres_bin() {
+            let _ = self
+                .command(&bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(self.data())
+                .args(["-m", "immediate", "-w", "stop"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
