@@ -5,7 +5,6 @@ pub mod bots;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
-pub mod config;
 pub mod db;
 pub mod error;
 pub mod files;

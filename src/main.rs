@@ -4,7 +4,7 @@
 use clap::Parser;
 
 fn main() {
-    let cli = match palaver::config::Cli::try_parse() {
+    let cli = match palaver::cli::args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => bad_flags(err),
     };

@@ -11,8 +11,8 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::MigrationHarness;
 
+use super::args::DatabaseArgs;
 use super::{open, parse_url, print, table, CliError};
-use crate::config::DatabaseArgs;
 use crate::db::DatabaseUrl;
 
 use crate::db::backend::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};

@@ -1,8 +1,10 @@
 //! The admin command line: `palaver users …`, `palaver rooms …` and `palaver migrate` work
 //! on the database directly through the store (no server needed, and safe beside a running
 //! server on the same database), for the first minutes of a new install; `palaver chat`
-//! is a terminal client of a running server.
+//! is a terminal client of a running server. `args.rs` holds the clap definitions of every
+//! flag and subcommand, the server's too.
 
+pub mod args;
 pub mod chat;
 pub mod migrate;
 pub mod rooms;
@@ -11,7 +13,7 @@ pub mod users;
 use std::future::Future;
 use std::io::Write;
 
-use crate::config::{Command, DatabaseArgs};
+use self::args::{Command, DatabaseArgs};
 use crate::db::{DatabaseUrl, Store, StoreConfig, StoreError};
 
 /// Why a command failed; printed as one line, and the process exits with 1.

@@ -3,8 +3,8 @@
 
 use clap::Subcommand;
 
+use super::args::DatabaseArgs;
 use super::{block_on, open, print, table, CliError};
-use crate::config::DatabaseArgs;
 use crate::db::models::UserKind;
 use crate::db::Store;
 use crate::protocol::command::{group_name, MAX_GROUP_MEMBERS};

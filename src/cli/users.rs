@@ -4,8 +4,8 @@
 
 use clap::Subcommand;
 
+use super::args::DatabaseArgs;
 use super::{block_on, open, print, table, CliError};
-use crate::config::DatabaseArgs;
 use crate::db::models::{UserKind, UserRow};
 use crate::db::StoreError;
 use crate::http::admin::users::{check_user_name, token_id};

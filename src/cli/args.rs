@@ -1,5 +1,7 @@
-//! Command-line flags, each with an environment variable to fall back on: the server's
-//! (no subcommand) and the admin subcommands of `src/cli/` (`users`, `rooms`, `migrate`, `chat`).
+//! The clap definitions of the command line, each flag with an environment variable to fall
+//! back on: the server's flags (no subcommand) and the subcommands of this folder (`users`,
+//! `rooms`, `migrate`, `chat`). The server (`src/server.rs`) reads [`ServerArgs`]; nothing
+//! here imports the server.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,14 +31,14 @@ pub struct Cli {
 pub enum Command {
     /// Create and list users.
     #[command(subcommand)]
-    Users(crate::cli::users::UsersCommand),
+    Users(super::users::UsersCommand),
     /// Create group rooms.
     #[command(subcommand)]
-    Rooms(crate::cli::rooms::RoomsCommand),
+    Rooms(super::rooms::RoomsCommand),
     /// Create or update the database schema and list its migrations.
     Migrate(DatabaseArgs),
     /// Chat from a terminal: send stdin's JSON lines, print the server's frames.
-    Chat(crate::cli::chat::ChatArgs),
+    Chat(super::chat::ChatArgs),
 }
 
 /// The database a subcommand works on.
