@@ -10,7 +10,6 @@ use actix_web::{web, App, HttpServer};
 
 use crate::actors::hub::{Hub, InstallBot};
 use crate::actors::presence::Presence;
-use crate::actors::session::rate_limit::RateLimit;
 use crate::bots::{loader, Definition};
 use crate::cli::args::{BindAddr, ServerArgs};
 use crate::clock::SystemClock;
@@ -21,7 +20,7 @@ use crate::files::sweep::Sweeper;
 use crate::http::files::Uploads;
 use crate::http::jwt::JwtVerifier;
 use crate::http::{self, AppState};
-use crate::settings::{FileSettings, Settings};
+use crate::settings::{FileSettings, RateLimit, Settings};
 use crate::shutdown::Shutdown;
 
 #[derive(Debug, thiserror::Error)]

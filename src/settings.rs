@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use crate::actors::session::rate_limit::RateLimit;
 use crate::files::detect::ImageBounds;
 
 #[derive(Clone, Debug)]
@@ -21,6 +20,26 @@ pub struct Settings {
     /// A room with no joined connection stops after this long.
     pub room_idle: Duration,
     pub files: FileSettings,
+}
+
+/// A connection's frame rate limit (docs/protocol.md section 2), enforced by
+/// `actors/session/rate_limit.rs`.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: f64,
+    /// Over the limit this long without a pause, the connection is closed (1008).
+    pub abuse_after: Duration,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_second: 50.0,
+            burst: 200.0,
+            abuse_after: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Limits on uploads (docs/protocol.md section 9, docs/files.md).

@@ -1,25 +1,10 @@
 //! Per-connection frame rate limit: a token bucket (50 frames a second, bursts of 200 by
-//! default) and the clock for "stays over the limit for 10 seconds".
+//! default) and the clock for "stays over the limit for 10 seconds". The limit itself is a
+//! setting ([`RateLimit`], in `src/settings.rs`).
 
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Copy, Debug)]
-pub struct RateLimit {
-    pub per_second: f64,
-    pub burst: f64,
-    /// Over the limit this long without a pause, the connection is closed (1008).
-    pub abuse_after: Duration,
-}
-
-impl Default for RateLimit {
-    fn default() -> Self {
-        RateLimit {
-            per_second: 50.0,
-            burst: 200.0,
-            abuse_after: Duration::from_secs(10),
-        }
-    }
-}
+use crate::settings::RateLimit;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {

@@ -9,11 +9,11 @@ use actix_web::web::Bytes;
 use futures_channel::mpsc;
 use serde_json::{json, Value};
 
-use super::rate_limit::RateLimit;
 use super::Session;
 use crate::actors::hub::{Hub, Stats};
 use crate::actors::outbox::OutboxDrain;
 use crate::actors::testing::Fixture;
+use crate::settings::RateLimit;
 use crate::settings::Settings;
 
 type Feed = mpsc::UnboundedSender<Result<Incoming, Violation>>;
