@@ -123,8 +123,8 @@ pub struct ServerArgs {
     /// Origins whose web pages may open a WebSocket, comma-separated (`https://chat.example.com`).
     /// Upgrades without an `Origin` (non-browser clients) and from the server's own page are
     /// always admitted; others get 403. Off by default: every origin is admitted.
-    #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_parser = crate::http::origin::AllowedOrigins::parse)]
-    pub allowed_origins: Option<crate::http::origin::AllowedOrigins>,
+    #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_parser = crate::http::allowed_origins::AllowedOrigins::parse)]
+    pub allowed_origins: Option<crate::http::allowed_origins::AllowedOrigins>,
 
     #[arg(long, env = "PALAVER_FILE_SWEEP_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub file_sweep_secs: u64,

@@ -1,6 +1,7 @@
 //! The HTTP face of the server: the WebSocket upgrade, the admin API and health.
 
 pub mod admin;
+pub mod allowed_origins;
 pub mod auth;
 pub mod error;
 pub mod files;
@@ -8,7 +9,6 @@ pub mod health;
 pub mod json_body;
 pub mod jwt;
 pub mod metrics;
-pub mod origin;
 #[path = "web.rs"]
 pub mod web_client;
 pub mod ws;
@@ -38,7 +38,7 @@ pub struct AppState {
     /// Verifies JWTs from an existing backend; `None`: only `pv_` tokens sign in.
     pub jwt: Option<jwt::JwtVerifier>,
     /// Web pages that may open a WebSocket (`--allowed-origins`); `None`: every origin.
-    pub allowed_origins: Option<origin::AllowedOrigins>,
+    pub allowed_origins: Option<allowed_origins::AllowedOrigins>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
