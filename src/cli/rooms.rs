@@ -7,8 +7,9 @@ use super::args::DatabaseArgs;
 use super::{block_on, open, print, table, CliError};
 use crate::db::models::UserKind;
 use crate::db::Store;
-use crate::protocol::command::{group_name, MAX_GROUP_MEMBERS};
+use crate::protocol::command::MAX_GROUP_MEMBERS;
 use crate::protocol::ids;
+use crate::protocol::names::group_name;
 
 #[derive(Debug, Subcommand)]
 pub enum RoomsCommand {

@@ -8,9 +8,9 @@ use super::args::DatabaseArgs;
 use super::{block_on, open, print, table, CliError};
 use crate::db::models::{UserKind, UserRow};
 use crate::db::StoreError;
-use crate::http::admin::users::{check_user_name, token_id};
 use crate::protocol::command::MAX_PAGE;
-use crate::protocol::ids;
+use crate::protocol::ids::{self, TokenId};
+use crate::protocol::names::user_name;
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
@@ -81,19 +81,18 @@ fn tokens(user: &str, db: &DatabaseArgs) -> Result<(), CliError> {
     })?;
     let mut rows = vec![vec!["ID".into(), "CREATED".into()]];
     rows.extend(
-        tokens
-            .iter()
-            .map(|(id, created)| vec![token_id(*id), crate::clock::rfc3339_ms(*created)]),
+        tokens.iter().map(|(id, created)| {
+            vec![TokenId(*id).to_string(), crate::clock::rfc3339_ms(*created)]
+        }),
     );
     print(&table(&rows))
 }
 
 fn revoke(user: &str, token: &str, db: &DatabaseArgs) -> Result<(), CliError> {
     let store = open(db)?;
-    let token_id = token
-        .strip_prefix("t_")
-        .and_then(|digits| digits.parse::<i64>().ok())
-        .ok_or_else(|| CliError::Invalid(format!("not a token id (t_N): {token}")))?;
+    let TokenId(token_id) = token
+        .parse()
+        .map_err(|_| CliError::Invalid(format!("not a token id (t_N): {token}")))?;
     block_on(async {
         let user = person(&store, user).await?;
         match store.revoke_token(user.id, token_id).await {
@@ -122,7 +121,7 @@ fn deactivate(user: &str, db: &DatabaseArgs) -> Result<(), CliError> {
 }
 
 fn add(name: &str, db: &DatabaseArgs) -> Result<(), CliError> {
-    let name = check_user_name(name).map_err(|err| CliError::Invalid(err.message))?;
+    let name = user_name(name).map_err(|err| CliError::Invalid(err.message))?;
     let store = open(db)?;
     let (user, token) = block_on(async {
         let user = store.create_user(&name, UserKind::User, None).await?;
@@ -133,7 +132,7 @@ fn add(name: &str, db: &DatabaseArgs) -> Result<(), CliError> {
         vec!["id".into(), ids::user_id(&user)],
         vec!["name".into(), user.name],
         vec!["token".into(), token.token],
-        vec!["token_id".into(), token_id(token.id)],
+        vec!["token_id".into(), TokenId(token.id).to_string()],
     ]))
 }
 

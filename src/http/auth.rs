@@ -87,7 +87,7 @@ pub async fn sign_in(state: &AppState, token: &str) -> Result<SignedIn, ApiError
         )),
     })?;
     let name = identity.name.as_deref().unwrap_or(&identity.sub);
-    let name = crate::http::admin::users::check_user_name(name)
+    let name = crate::protocol::names::user_name(name)
         .map_err(|err| refused(format!("the JWT was refused: `name`: {}", err.message)))?;
     let user = state
         .store

@@ -7,12 +7,11 @@ use super::fields::{char_count, Fields, MAX_ID_CHARS};
 use super::frames::ReplyId;
 use super::ids::{FileId, MessageId, RoomId, UserRef};
 use super::json::{self, JsonError};
+use super::names::group_name;
 use crate::error::{ErrorCode, ProtoError};
 
 /// Longest message body, in Unicode code points.
 pub const MAX_BODY_CHARS: usize = 4000;
-/// Longest group name, in Unicode code points.
-pub const MAX_NAME_CHARS: usize = 100;
 /// Files one message may carry.
 pub const MAX_MESSAGE_FILES: usize = 10;
 /// Most members a `create_group` may name.
@@ -420,17 +419,6 @@ fn directory_query(text: Option<&str>) -> Result<String, ProtoError> {
 /// An `after` that no page of `users` gave as its `next`.
 pub fn bad_cursor() -> ProtoError {
     ProtoError::bad_request("field `after` must be the `next` of an earlier `users` page")
-}
-
-/// A group name: 1 to 100 code points, not only white space.
-pub fn group_name(text: &str) -> Result<String, ProtoError> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || char_count(trimmed) > MAX_NAME_CHARS {
-        return Err(ProtoError::bad_request(format!(
-            "field `name` must be 1 to {MAX_NAME_CHARS} characters"
-        )));
-    }
-    Ok(trimmed.to_string())
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Ids on the wire, as types: [`RoomId`] (`r_3`), [`UserRef`] (`u_12`, or a bot's or the
-//! system's handle such as `mathbot`), [`MessageId`] (`m_3_121`: room 3, seq 121) and
-//! [`FileId`] (`f_` and 32 hex digits). Each is parsed once, at the edge (a frame, an admin
-//! path, the command line), and written back by its `Display`.
+//! system's handle such as `mathbot`), [`MessageId`] (`m_3_121`: room 3, seq 121),
+//! [`FileId`] (`f_` and 32 hex digits) and an API token's [`TokenId`] (`t_7`). Each is
+//! parsed once, at the edge (a frame, an admin path, the command line), and written back by
+//! its `Display`.
 //!
 //! Ids are canonical: a number is written without sign or leading zeros, so `r_0001`, `r_+1`
 //! and `m_01_2` are not ids at all (and are answered like ids that name nothing), never
@@ -160,6 +161,27 @@ impl FromStr for FileId {
     }
 }
 
+/// An API token (admin API and command line, never the WebSocket): `t_N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TokenId(pub i64);
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t_{}", self.0)
+    }
+}
+
+impl FromStr for TokenId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<TokenId, InvalidId> {
+        text.strip_prefix("t_")
+            .and_then(parse_number)
+            .map(TokenId)
+            .ok_or(InvalidId("token"))
+    }
+}
+
 /// A canonical non-negative number: digits only, no leading zero (but `0` itself), in range.
 fn parse_number(text: &str) -> Option<i64> {
     let canonical = match text.as_bytes() {
@@ -250,6 +272,15 @@ mod tests {
             "f_0000000000000000000000000000000A",
         ] {
             assert_eq!(junk.parse::<FileId>(), Err(InvalidId("file")), "{junk}");
+        }
+    }
+
+    #[test]
+    fn token_ids_round_trip_canonically() {
+        assert_eq!(TokenId(7).to_string(), "t_7");
+        assert_eq!("t_7".parse(), Ok(TokenId(7)));
+        for junk in ["t_", "t_07", "t_+7", "t_-7", "t_x", "7", "u_7"] {
+            assert_eq!(junk.parse::<TokenId>(), Err(InvalidId("token")), "{junk}");
         }
     }
 

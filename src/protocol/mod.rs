@@ -7,6 +7,7 @@ pub mod fields;
 pub mod frames;
 pub mod ids;
 pub mod json;
+pub mod names;
 pub mod template;
 pub mod views;
 

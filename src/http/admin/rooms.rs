@@ -142,7 +142,7 @@ pub async fn create(
     }
     let room = match kind {
         RoomKind::Group => {
-            let name = command::group_name(fields.string("name")?)?;
+            let name = crate::protocol::names::group_name(fields.string("name")?)?;
             let public = fields.bool_or("public", false)?;
             let owner = match fields.opt_id("owner")? {
                 Some(owner) => Some(user_id(&state, owner).await?),

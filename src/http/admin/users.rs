@@ -15,23 +15,11 @@ use crate::http::auth::Admin;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::protocol::fields::Fields;
-use crate::protocol::ids::UserRef;
+use crate::protocol::ids::{TokenId, UserRef};
+use crate::protocol::names::user_name;
 use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::CloseCode;
 use crate::protocol::{frames, ReplyId};
-
-pub use crate::db::MAX_USER_NAME;
-
-pub fn check_user_name(name: &str) -> Result<String, ProtoError> {
-    let name = name.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > MAX_USER_NAME || name.chars().any(char::is_control) {
-        return Err(ProtoError::bad_request(format!(
-            "`name` must be 1 to {MAX_USER_NAME} printable characters"
-        )));
-    }
-    Ok(name.to_string())
-}
 
 /// `POST /admin/users` body.
 #[derive(Deserialize, ToSchema)]
@@ -87,18 +75,6 @@ pub struct TokenList {
     pub tokens: Vec<TokenInfo>,
 }
 
-pub fn token_id(id: i64) -> String {
-    format!("t_{id}")
-}
-
-fn parse_token_id(text: &str) -> Option<i64> {
-    let digits = text.strip_prefix("t_")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
 /// Create a user and its first token.
 #[utoipa::path(
     post,
@@ -118,13 +94,13 @@ pub async fn create(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let object = super::object(body.into_inner())?;
-    let name = check_user_name(Fields(&object).string("name")?)?;
+    let name = user_name(Fields(&object).string("name")?)?;
     let user = state.store.create_user(&name, UserKind::User, None).await?;
     let issued = state.store.issue_token(user.id).await?;
     log::info!("admin: created user u_{} ({name})", user.id);
     Ok(HttpResponse::Created().json(CreatedUser {
         token: issued.token,
-        token_id: token_id(issued.id),
+        token_id: TokenId(issued.id).to_string(),
         user: UserView::with_presence(&user, false),
     }))
 }
@@ -226,7 +202,7 @@ pub async fn issue_token(
     let issued = state.store.issue_token(user.id).await?;
     Ok(HttpResponse::Created().json(IssuedToken {
         token: issued.token,
-        token_id: token_id(issued.id),
+        token_id: TokenId(issued.id).to_string(),
     }))
 }
 
@@ -254,7 +230,7 @@ pub async fn list_tokens(
         .await?
         .into_iter()
         .map(|(id, created_ms)| TokenInfo {
-            id: token_id(id),
+            id: TokenId(id).to_string(),
             created: crate::clock::rfc3339_ms(created_ms),
         })
         .collect();
@@ -284,7 +260,9 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, ApiError> {
     let (id, token) = path.into_inner();
     let user = find(&state, &id).await?;
-    let token_id = parse_token_id(&token).ok_or_else(|| ProtoError::not_found("no such token"))?;
+    let TokenId(token_id) = token
+        .parse::<TokenId>()
+        .map_err(|_| ProtoError::not_found("no such token"))?;
     state.store.revoke_token(user.id, token_id).await?;
     let closed = close_revoked(
         &state,
