@@ -3,10 +3,43 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::db::StoreError;
 use crate::error::{ErrorCode, ProtoError};
+
+/// An error answer: `{"error":{"code":"not_found","message":"no such room"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A code of docs/protocol.md section 2 (`bad_request`, `not_found`, `conflict`, …).
+    pub code: String,
+    pub message: String,
+    /// With `rate_limited`: milliseconds to wait before trying again (also `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl From<&ProtoError> for ErrorBody {
+    fn from(err: &ProtoError) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: err.code.as_str().to_string(),
+                message: err.message.clone(),
+                retry_after_ms: err.retry_after_ms,
+            },
+        }
+    }
+}
+
+/// An empty object, `{}`.
+#[derive(Serialize, ToSchema)]
+pub struct Empty {}
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -32,15 +65,13 @@ impl ResponseError for ApiError {
             .with_label_values(&[self.0.code.as_str()])
             .inc();
         let mut response = HttpResponse::build(self.status_code());
-        let mut error = json!({ "code": self.0.code.as_str(), "message": self.0.message });
         if let Some(retry_after_ms) = self.0.retry_after_ms {
-            error["retry_after_ms"] = json!(retry_after_ms);
             response.insert_header((
                 actix_web::http::header::RETRY_AFTER,
                 retry_after_ms.div_ceil(1000).to_string(),
             ));
         }
-        response.json(json!({ "error": error }))
+        response.json(ErrorBody::from(&self.0))
     }
 }
 

@@ -8,13 +8,13 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::openapi::ErrorBody;
 use crate::actors::hub::{InstallBot, ListBots, RemoveBot};
 use crate::bots::definition::Document;
 use crate::bots::Definition;
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
+use crate::http::error::ErrorBody;
 use crate::http::AppState;
 
 /// Every running bot's definition, by id.

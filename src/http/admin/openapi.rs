@@ -5,32 +5,14 @@ use std::sync::LazyLock;
 
 use actix_web::http::header::ContentType;
 use actix_web::HttpResponse;
-use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use super::{bots, ops, rooms, users};
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
-use crate::http::error::ApiError;
-
-/// An error answer: `{"error":{"code":"not_found","message":"no such room"}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A code of docs/protocol.md section 2 (`bad_request`, `not_found`, `conflict`, …).
-    pub code: String,
-    pub message: String,
-}
-
-/// An empty object, `{}`.
-#[derive(Serialize, ToSchema)]
-pub struct Empty {}
+use crate::http::error::{ApiError, ErrorBody};
 
 #[derive(OpenApi)]
 #[openapi(

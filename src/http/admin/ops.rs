@@ -5,10 +5,10 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::openapi::ErrorBody;
 use crate::actors::hub::{Broadcast, Stats};
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
+use crate::http::error::ErrorBody;
 use crate::http::AppState;
 use crate::protocol::fields::Fields;
 use crate::protocol::{command, Event};

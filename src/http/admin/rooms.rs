@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{Empty, ErrorBody};
 use super::{next_cursor, PageQuery};
 use crate::actors::messages::{AdminOp, AdminReply, GetRoom, NotifyUser, Post};
 use crate::db::models::{RoomKind, UserKind};
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
+use crate::http::error::{Empty, ErrorBody};
 use crate::http::AppState;
 use crate::protocol::command::{self, DEFAULT_PAGE, MAX_GROUP_MEMBERS, MAX_PAGE};
 use crate::protocol::fields::Fields;

@@ -6,13 +6,13 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::ErrorBody;
 use super::{next_cursor, PageQuery};
 use crate::actors::hub::CloseUser;
 use crate::db::models::{UserKind, UserRow};
 use crate::error::{ErrorCode, ProtoError};
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
+use crate::http::error::ErrorBody;
 use crate::http::AppState;
 use crate::protocol::fields::Fields;
 use crate::protocol::ids::{TokenId, UserRef};

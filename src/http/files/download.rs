@@ -19,8 +19,8 @@ use crate::db::models::FileRow;
 use crate::db::{Store, StoreError};
 use crate::error::ProtoError;
 use crate::files::detect::is_raster;
-use crate::http::admin::openapi::ErrorBody;
 use crate::http::error::ApiError;
+use crate::http::error::ErrorBody;
 use crate::http::AppState;
 use crate::protocol::ids::FileId;
 
