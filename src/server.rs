@@ -163,17 +163,22 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
     let bots = loader::initial(args.bots.as_deref()).map_err(StartError::Bot)?;
     let jwt = JwtVerifier::from_settings(&args.jwt.settings()).map_err(StartError::Setting)?;
     let admin_token = admin_token(&args);
-    let workers = args.workers.map_or_else(
-        || std::thread::available_parallelism().map_or(2, |n| n.get()),
-        usize::from,
-    );
+    let cores = || std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = args.workers.map_or_else(cores, usize::from);
+    let room_threads = args.room_threads.map_or_else(cores, usize::from);
+    log::info!("HTTP workers: {workers}, room threads: {room_threads}");
     actix_web::rt::System::new().block_on(async move {
         let system_user = store
             .user_by_handle("system")
             .await?
             .ok_or(StartError::NoSystemUser)?;
         let presence = Presence::default();
-        let mut hub = Hub::new(store.clone(), presence.clone(), settings.clone(), workers);
+        let mut hub = Hub::new(
+            store.clone(),
+            presence.clone(),
+            settings.clone(),
+            room_threads,
+        );
         if let Some(bus) = bus {
             hub = hub.with_bus(bus);
         }

@@ -25,6 +25,10 @@ fn every_bad_flag_value_is_one_line_and_exit_code_2() {
     for args in [
         vec!["--workers", "0"],
         vec!["--workers", "many"],
+        vec!["--room-threads", "0"],
+        vec!["--room-threads", "-1"],
+        vec!["--room-threads", "many"],
+        vec!["--room-threads", "1025"],
         vec!["--rate", "0"],
         vec!["--rate", "-1"],
         vec!["--burst", "0.5"],
@@ -135,6 +139,14 @@ fn an_unreachable_postgresql_is_named_with_its_cause() {
 /// Starts the server on a free loopback port with its log (at `level`) on a pipe; answers
 /// the process and the address it listens on.
 fn start_logging(dir: &tempfile::TempDir, level: &str) -> (std::process::Child, String) {
+    start_logging_with(dir, level, &[])
+}
+
+fn start_logging_with(
+    dir: &tempfile::TempDir,
+    level: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
         .args([
             "--bind",
@@ -144,6 +156,7 @@ fn start_logging(dir: &tempfile::TempDir, level: &str) -> (std::process::Child, 
             "--admin-token",
             "t",
         ])
+        .args(extra)
         .env("RUST_LOG", level)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -159,6 +172,25 @@ fn start_logging(dir: &tempfile::TempDir, level: &str) -> (std::process::Child, 
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_string();
     (child, address)
+}
+
+/// `--workers` sets the HTTP workers only; the rooms' threads are `--room-threads`.
+#[test]
+fn workers_and_room_threads_are_set_apart() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, _) =
+        start_logging_with(&dir, "info", &["--workers", "1", "--room-threads", "3"]);
+    let _ = child.kill();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    let _ = child.wait();
+    assert!(log.contains("HTTP workers: 1, room threads: 3"), "{log}");
 }
 
 /// A client's mistake is never an ERROR line: requests the HTTP layer cannot parse (a header

@@ -94,9 +94,15 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_NODE_ID")]
     pub node_id: Option<String>,
 
-    /// HTTP worker threads (default: one per core).
+    /// HTTP worker threads: the WebSocket sessions and the HTTP API (default: one per core).
+    /// Sets nothing else; the rooms and bots have --room-threads.
     #[arg(long, env = "PALAVER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
+
+    /// Threads the room and bot actors are spread over (default: one per core), apart from
+    /// the HTTP workers.
+    #[arg(long, env = "PALAVER_ROOM_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub room_threads: Option<u16>,
 
     /// Largest upload, in bytes; a larger one gets 413 and nothing is kept.
     #[arg(long, env = "PALAVER_MAX_FILE_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024 * 1024))]
