@@ -2,9 +2,9 @@
 
 use actix::prelude::*;
 use serde_json::json;
-use tokio::sync::oneshot;
 
-use super::requests::{detached, later, ready, Answer};
+use super::in_turn::in_turn;
+use super::requests::{detached, ready, Answer};
 use super::{Room, State};
 use crate::actors::messages::{Caller, Reply};
 use crate::error::ProtoError;
@@ -47,8 +47,8 @@ impl Room {
         let delivered = self.posting.delivered_seq();
         let store = self.store.clone();
         let (id, user_id) = (self.id, caller.user.id);
-        let (answer, receiver) = oneshot::channel();
-        ctx.wait(
+        in_turn(
+            ctx,
             async move {
                 if seq > delivered {
                     let last = store.room_last_seq(id).await?.unwrap_or(0);
@@ -62,17 +62,14 @@ impl Room {
                     .mark_read(id, user_id, seq)
                     .await
                     .map_err(ProtoError::from)
-            }
-            .into_actor(self)
-            .map(move |marked, room, _| {
-                let result = marked.map(|read_seq| {
+            },
+            move |marked, room, _| {
+                marked.map(|read_seq| {
                     room.read_moved(&caller, read_seq);
                     Reply::Data(json!({ "read_seq": read_seq }))
-                });
-                let _ = answer.send(result);
-            }),
-        );
-        later(receiver)
+                })
+            },
+        )
     }
 
     /// Moves a member's read position forward in memory; answers whether it moved.

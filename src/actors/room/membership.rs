@@ -3,9 +3,9 @@
 
 use actix::prelude::*;
 use serde_json::json;
-use tokio::sync::oneshot;
 
-use super::requests::{later, ready, Answer};
+use super::in_turn::in_turn;
+use super::requests::{ready, Answer};
 use super::{Access, Member, Room, State};
 use crate::actors::messages::{AdminReply, Caller, NotifyUser, Reply, SessionKey, Subscriber};
 use crate::db::models::{MessagePage, RoomKind, UserRow};
@@ -34,9 +34,9 @@ impl Room {
         };
         let store = self.store.clone();
         let (id, user_id) = (self.id, caller.user.id);
-        let (answer, receiver) = oneshot::channel();
-        // Waits, so that no event of this room reaches the connection before its reply.
-        ctx.wait(
+        // In turn, so that no event of this room reaches the connection before its reply.
+        in_turn(
+            ctx,
             async move {
                 if becomes_member {
                     store.add_member(id, user_id).await?;
@@ -45,16 +45,13 @@ impl Room {
                     Some(after) => store.messages_after(id, after, limit).await,
                     None => store.messages_before(id, None, limit).await,
                 }
-            }
-            .into_actor(self)
-            .map(move |fetched: Result<MessagePage, StoreError>, room, _| {
-                let joined = fetched
+            },
+            move |fetched: Result<MessagePage, StoreError>, room, _| {
+                fetched
                     .map_err(ProtoError::from)
-                    .map(|page| room.joined(caller, reply_id, becomes_member, page));
-                let _ = answer.send(joined);
-            }),
-        );
-        later(receiver)
+                    .map(|page| room.joined(caller, reply_id, becomes_member, page))
+            },
+        )
     }
 
     fn joined(
@@ -114,19 +111,16 @@ impl Room {
         }
         let store = self.store.clone();
         let (id, user_id) = (self.id, caller.user.id);
-        let (answer, receiver) = oneshot::channel();
-        ctx.wait(
-            async move { store.remove_member(id, user_id).await }
-                .into_actor(self)
-                .map(move |removed, room, _| {
-                    let result = removed.map_err(ProtoError::from).map(|_| {
-                        room.member_removed(user_id, Some(caller.session));
-                        Reply::Data(frames::empty())
-                    });
-                    let _ = answer.send(result);
-                }),
-        );
-        later(receiver)
+        in_turn(
+            ctx,
+            async move { store.remove_member(id, user_id).await },
+            move |removed, room, _| {
+                removed.map_err(ProtoError::from).map(|_| {
+                    room.member_removed(user_id, Some(caller.session));
+                    Reply::Data(frames::empty())
+                })
+            },
+        )
     }
 
     /// `invite` (by a member) or the admin API's add (by no one).
@@ -158,19 +152,16 @@ impl Room {
         }
         let store = self.store.clone();
         let (id, user_id) = (self.id, user.id);
-        let (answer, receiver) = oneshot::channel();
-        ctx.wait(
-            async move { store.add_member(id, user_id).await }
-                .into_actor(self)
-                .map(move |added, room, _| {
-                    let result = added.map_err(ProtoError::from).map(|_| {
-                        room.member_added(user, None);
-                        R::done()
-                    });
-                    let _ = answer.send(result);
-                }),
-        );
-        later(receiver)
+        in_turn(
+            ctx,
+            async move { store.add_member(id, user_id).await },
+            move |added, room, _| {
+                added.map_err(ProtoError::from).map(|_| {
+                    room.member_added(user, None);
+                    R::done()
+                })
+            },
+        )
     }
 
     /// `kick` (by the owner) or the admin API's removal (by no one).
@@ -208,58 +199,52 @@ impl Room {
         }
         let store = self.store.clone();
         let id = self.id;
-        let (answer, receiver) = oneshot::channel();
-        ctx.wait(
-            async move { store.remove_member(id, user_id).await }
-                .into_actor(self)
-                .map(move |removed, room, _| {
-                    let result = removed.map_err(ProtoError::from).map(|_| {
-                        room.member_removed(user_id, None);
-                        R::done()
-                    });
-                    let _ = answer.send(result);
-                }),
-        );
-        later(receiver)
+        in_turn(
+            ctx,
+            async move { store.remove_member(id, user_id).await },
+            move |removed, room, _| {
+                removed.map_err(ProtoError::from).map(|_| {
+                    room.member_removed(user_id, None);
+                    R::done()
+                })
+            },
+        )
     }
 
     pub(super) fn delete(&mut self, ctx: &mut Context<Self>) -> Answer<AdminReply> {
         let store = self.store.clone();
         let id = self.id;
-        let (answer, receiver) = oneshot::channel();
-        ctx.wait(
-            async move { store.delete_room(id).await }
-                .into_actor(self)
-                .map(move |deleted, room, ctx| {
-                    let result = deleted.map_err(ProtoError::from).map(|_| {
-                        let members: Vec<i64> = room
-                            .loaded()
-                            .map(|loaded| loaded.members.keys().copied().collect())
-                            .unwrap_or_default();
-                        room.subscribers.clear();
-                        room.state = State::Missing;
-                        room.share_change();
-                        let frame = Event::RoomRemoved {
-                            room: crate::protocol::ids::RoomId(id).to_string(),
-                        }
-                        .frame();
-                        for user_id in members {
-                            room.supervisor.notify.do_send(NotifyUser {
-                                user_id,
-                                except: None,
-                                frame: frame.clone(),
-                            });
-                        }
-                        // Stop once the answer has gone out: stopping now would drop it.
-                        ctx.run_later(std::time::Duration::from_millis(100), |room, ctx| {
-                            room.stop_cleanly(ctx)
+        in_turn(
+            ctx,
+            async move { store.delete_room(id).await },
+            move |deleted, room, ctx| {
+                deleted.map_err(ProtoError::from).map(|_| {
+                    let members: Vec<i64> = room
+                        .loaded()
+                        .map(|loaded| loaded.members.keys().copied().collect())
+                        .unwrap_or_default();
+                    room.subscribers.clear();
+                    room.state = State::Missing;
+                    room.share_change();
+                    let frame = Event::RoomRemoved {
+                        room: crate::protocol::ids::RoomId(id).to_string(),
+                    }
+                    .frame();
+                    for user_id in members {
+                        room.supervisor.notify.do_send(NotifyUser {
+                            user_id,
+                            except: None,
+                            frame: frame.clone(),
                         });
-                        AdminReply::Done
+                    }
+                    // Stop once the answer has gone out: stopping now would drop it.
+                    ctx.run_later(std::time::Duration::from_millis(100), |room, ctx| {
+                        room.stop_cleanly(ctx)
                     });
-                    let _ = answer.send(result);
-                }),
-        );
-        later(receiver)
+                    AdminReply::Done
+                })
+            },
+        )
     }
 
     /// A membership was stored: tell the room, and the new member's other connections.

@@ -4,6 +4,7 @@
 
 mod activity;
 mod cluster;
+mod in_turn;
 mod membership;
 mod posting;
 mod requests;

@@ -2,8 +2,6 @@
 //! [`crate::actors::messages`]) to its part of the room.
 
 use actix::prelude::*;
-use futures_util::FutureExt;
-use tokio::sync::oneshot;
 
 use super::{Room, State};
 use crate::actors::messages::{
@@ -23,13 +21,6 @@ pub(super) type Answer<T> = ResponseActFuture<Room, Result<T, ProtoError>>;
 
 pub(super) fn ready<T: 'static>(result: Result<T, ProtoError>) -> Answer<T> {
     Box::pin(actix::fut::ready(result))
-}
-
-/// Answers once `receiver` does: for work that finishes inside a `ctx.wait`.
-pub(super) fn later<T: 'static>(receiver: oneshot::Receiver<Result<T, ProtoError>>) -> Answer<T> {
-    Box::pin(actix::fut::wrap_future::<_, Room>(receiver.map(|answer| {
-        answer.unwrap_or_else(|_| Err(ProtoError::internal("the room dropped the request")))
-    })))
 }
 
 /// Answers with what `work` resolves to, without holding up the room meanwhile.
