@@ -14,7 +14,7 @@ use super::outbox::Outbox;
 use super::presence::Presence;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::error::ProtoError;
-use crate::protocol::ids::MessageId;
+use crate::protocol::ids::{FileId, MessageId};
 use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::{Frame, ReplyId};
 
@@ -179,8 +179,8 @@ pub enum SayOp {
     Send {
         body: String,
         client_msg_id: Option<String>,
-        /// Keys of files the sender uploaded.
-        files: Vec<String>,
+        /// Files the sender uploaded (the store checks they are the sender's).
+        files: Vec<FileId>,
     },
     /// The user pressed a button or quick reply of one of the bot's messages.
     Action { message: MessageId, choice: String },

@@ -54,8 +54,8 @@ pub enum Command {
         room: RoomId,
         body: String,
         client_msg_id: Option<String>,
-        /// Keys of the files the message carries (`f_` stripped), at most 10.
-        files: Vec<String>,
+        /// The files the message carries, at most 10, none twice.
+        files: Vec<FileId>,
     },
     History {
         room: RoomId,
@@ -270,7 +270,7 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
             }
         }
         "send" => {
-            let files = file_keys(fields.id_list("files", MAX_MESSAGE_FILES)?)?;
+            let files = file_ids(fields.id_list("files", MAX_MESSAGE_FILES)?)?;
             let text = fields.string("body")?;
             let room = room()?;
             // With files, the body may be empty.
@@ -386,23 +386,22 @@ pub fn body(text: &str) -> Result<String, ProtoError> {
     Ok(text.to_string())
 }
 
-/// The stored keys of a `send`'s file ids. An id that no upload can have is `not_found`,
-/// the same answer as for an id that is not the sender's; the same file twice is a mistake.
-fn file_keys(list: Vec<&str>) -> Result<Vec<String>, ProtoError> {
-    let mut keys: Vec<String> = Vec::with_capacity(list.len());
+/// A `send`'s file ids. An id that no upload can have is `not_found`, the same answer as for
+/// an id that is not the sender's; the same file twice is a mistake.
+fn file_ids(list: Vec<&str>) -> Result<Vec<FileId>, ProtoError> {
+    let mut files: Vec<FileId> = Vec::with_capacity(list.len());
     for id in list {
         let file: FileId = id
             .parse()
             .map_err(|_| ProtoError::not_found("no such file"))?;
-        let key = file.into_key();
-        if keys.contains(&key) {
+        if files.contains(&file) {
             return Err(ProtoError::bad_request(format!(
                 "field `files` names {id} twice"
             )));
         }
-        keys.push(key);
+        files.push(file);
     }
-    Ok(keys)
+    Ok(files)
 }
 
 /// A `users` query: a name prefix of at most 64 code points; absent is everyone.
@@ -461,7 +460,7 @@ mod tests {
                 room: RoomId(1),
                 body: String::new(),
                 client_msg_id: None,
-                files: vec![key.to_string()],
+                files: vec![FileId::stored(key)],
             }
         );
         let code = |text: &str| parse(text).err().map(|err| err.error.code);

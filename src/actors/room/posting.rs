@@ -16,7 +16,7 @@ use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
 use crate::posting::{Batch, Gap, Pipeline, Refused};
-use crate::protocol::ids::MessageId;
+use crate::protocol::ids::{FileId, MessageId};
 use crate::protocol::template::Template;
 use crate::protocol::views::MessageView;
 use crate::protocol::{CloseCode, Event};
@@ -51,7 +51,7 @@ impl Room {
         origin: Origin,
         body: String,
         client_msg_id: Option<String>,
-        files: Vec<String>,
+        files: Vec<FileId>,
         ctx: &mut Context<Self>,
     ) {
         if let Err(err) = self.require_member(origin.user().id, "send") {
@@ -64,7 +64,7 @@ impl Room {
             template: None,
             client_msg_id,
             action: None,
-            files,
+            files: files.into_iter().map(FileId::into_key).collect(),
         };
         self.push(post, Waiter::Connection(origin), ctx);
     }
