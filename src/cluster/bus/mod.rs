@@ -13,6 +13,12 @@
 //!   missed from the store.
 //! - Presence: the set of users with connections on this node is kept in Redis under a key
 //!   that expires unless the node refreshes it, so a killed node's users go offline.
+//!
+//! This file is the handle ([`Bus`]) and what it shares with the two tasks, `publish.rs`
+//! and `subscribe.rs`.
+
+mod publish;
+mod subscribe;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,11 +26,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
 
-use super::wire::{channel, Envelope, Event};
+use self::publish::{publish_loop, Outgoing};
+use self::subscribe::{subscribe_loop, Command};
+use super::wire::{Envelope, Event};
 
 /// Events queued for publishing before new ones are dropped (and counted).
 const PUBLISH_QUEUE: usize = 8192;
@@ -70,38 +77,6 @@ pub enum Inbound {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SubscriptionId(u64);
 
-enum Command {
-    Subscribe {
-        channel: String,
-        route: Recipient<Inbound>,
-        id: SubscriptionId,
-        /// Answered once Redis confirmed the subscription (true), or at once while Redis is
-        /// away (false: the subscription is made, and the actor resynced, on reconnect).
-        done: oneshot::Sender<bool>,
-    },
-    Unsubscribe {
-        channel: String,
-        id: SubscriptionId,
-    },
-}
-
-enum Outgoing {
-    Publish {
-        channel: String,
-        payload: String,
-    },
-    Online {
-        user_id: i64,
-        online: bool,
-    },
-    Heartbeat {
-        connections: u64,
-        rooms: u64,
-    },
-    /// After Redis came back: the node's presence set, rebuilt in full.
-    Rebuild(Vec<i64>),
-}
-
 /// A node's handle on the bus; cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
@@ -129,6 +104,7 @@ impl Drop for Runtime {
     }
 }
 
+/// The Redis set of the users with connections on `node`.
 fn presence_key(node: &str) -> String {
     format!("palaver:online:{node}")
 }
@@ -310,275 +286,5 @@ impl Bus {
                 .map_err(|_| BusError::Timeout(limit))?
         });
         task.await.map_err(|_| BusError::Stopped)?
-    }
-}
-
-async fn publish_loop(
-    mut conn: ConnectionManager,
-    node: String,
-    mut outgoing: mpsc::Receiver<Outgoing>,
-) {
-    let key = presence_key(&node);
-    let expiry = NODE_EXPIRY.as_secs();
-    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
-    // A node starting under a name used before (a restart) begins with no one online.
-    let _: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
-    loop {
-        batch.clear();
-        if outgoing.recv_many(&mut batch, PUBLISH_BATCH).await == 0 {
-            return;
-        }
-        let mut pipe = redis::pipe();
-        let mut events = 0u64;
-        for out in batch.drain(..) {
-            match out {
-                Outgoing::Publish { channel, payload } => {
-                    events += 1;
-                    pipe.publish(channel, payload).ignore();
-                }
-                Outgoing::Online { user_id, online } => {
-                    if online {
-                        pipe.sadd(&key, user_id).ignore();
-                        pipe.expire(&key, expiry as i64).ignore();
-                    } else {
-                        pipe.srem(&key, user_id).ignore();
-                    }
-                    let event = Envelope {
-                        node: node.clone(),
-                        event: Event::Presence { user_id, online },
-                    };
-                    if let Ok(payload) = serde_json::to_string(&event) {
-                        pipe.publish(channel::ALL, payload).ignore();
-                    }
-                }
-                Outgoing::Heartbeat { connections, rooms } => {
-                    pipe.expire(&key, expiry as i64).ignore();
-                    let event = Envelope {
-                        node: node.clone(),
-                        event: Event::Alive { connections, rooms },
-                    };
-                    if let Ok(payload) = serde_json::to_string(&event) {
-                        pipe.publish(channel::ALL, payload).ignore();
-                    }
-                }
-                Outgoing::Rebuild(users) => {
-                    pipe.del(&key).ignore();
-                    if !users.is_empty() {
-                        pipe.sadd(&key, users).ignore();
-                        pipe.expire(&key, expiry as i64).ignore();
-                    }
-                }
-            }
-        }
-        match pipe.query_async::<()>(&mut conn).await {
-            Ok(()) => crate::metrics::METRICS.bus_published.inc_by(events),
-            Err(err) => {
-                crate::metrics::METRICS.bus_dropped.inc_by(events.max(1));
-                log::debug!("bus: publish failed (receivers catch up from the store): {err}");
-            }
-        }
-    }
-}
-
-struct Route {
-    id: SubscriptionId,
-    recipient: Recipient<Inbound>,
-    /// An event could not be handed over: tell the actor to resync at the next chance.
-    missed: bool,
-}
-
-impl Route {
-    fn hand(&mut self, inbound: Inbound) -> bool {
-        if self.missed {
-            match self.recipient.try_send(Inbound::Resync) {
-                Ok(()) => self.missed = false,
-                Err(SendError::Full(_)) => return true,
-                Err(SendError::Closed(_)) => return false,
-            }
-        }
-        match self.recipient.try_send(inbound) {
-            Ok(()) => true,
-            Err(SendError::Full(_)) => {
-                crate::metrics::METRICS.bus_resyncs.inc();
-                self.missed = true;
-                true
-            }
-            Err(SendError::Closed(_)) => false,
-        }
-    }
-}
-
-async fn subscribe_loop(
-    client: redis::Client,
-    node: String,
-    mut commands: mpsc::Receiver<Command>,
-    connected: Arc<AtomicBool>,
-) {
-    let mut routes: HashMap<String, Route> = HashMap::new();
-    let mut delay = Duration::from_millis(100);
-    let mut first = true;
-    loop {
-        let pubsub = match tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub()).await {
-            Ok(Ok(pubsub)) => pubsub,
-            failed => {
-                if first {
-                    let why = match failed {
-                        Ok(Err(err)) => err.to_string(),
-                        _ => "timed out".into(),
-                    };
-                    log::warn!(
-                        "bus: Redis not reachable ({why}); retrying, cross-node delivery waits"
-                    );
-                    first = false;
-                }
-                // Meanwhile subscriptions are recorded, answered "not yet", and made on reconnect.
-                let wait = tokio::time::sleep(delay);
-                tokio::pin!(wait);
-                loop {
-                    tokio::select! {
-                        _ = &mut wait => break,
-                        command = commands.recv() => match command {
-                            Some(command) => apply_offline(&mut routes, command),
-                            None => return,
-                        },
-                    }
-                }
-                delay = (delay * 2).min(Duration::from_secs(2));
-                continue;
-            }
-        };
-        delay = Duration::from_millis(100);
-        let (mut sink, mut stream) = pubsub.split();
-        let channels: Vec<&String> = routes.keys().collect();
-        let subscribed = channels.is_empty()
-            || matches!(
-                tokio::time::timeout(REDIS_TIMEOUT * 2, sink.subscribe(channels)).await,
-                Ok(Ok(()))
-            );
-        if !subscribed {
-            log::warn!("bus: cannot subscribe after connecting; reconnecting");
-            continue;
-        }
-        connected.store(true, Ordering::Relaxed);
-        log::info!("bus: node {node} subscribed to {} channels", routes.len());
-        // Whatever was published while this node was not subscribed is in the store.
-        routes.retain(|_, route| route.hand(Inbound::Resync));
-        let mut ping = tokio::time::interval(HEARTBEAT);
-        ping.tick().await;
-        loop {
-            tokio::select! {
-                message = stream.next() => {
-                    let Some(message) = message else { break };
-                    dispatch(&node, &mut routes, &message);
-                }
-                command = commands.recv() => {
-                    let Some(command) = command else { return };
-                    if !apply(&mut sink, &mut routes, command).await {
-                        break;
-                    }
-                }
-                _ = ping.tick() => {
-                    let alive = tokio::time::timeout(REDIS_TIMEOUT, sink.ping::<String>()).await;
-                    if !matches!(alive, Ok(Ok(_))) {
-                        break;
-                    }
-                }
-            }
-        }
-        connected.store(false, Ordering::Relaxed);
-        crate::metrics::METRICS.bus_reconnects.inc();
-        log::warn!(
-            "bus: lost the Redis subscription; reconnecting, then catching up from the store"
-        );
-    }
-}
-
-fn dispatch(node: &str, routes: &mut HashMap<String, Route>, message: &redis::Msg) {
-    let name = message.get_channel_name();
-    let envelope: Envelope = match serde_json::from_slice(message.get_payload_bytes()) {
-        Ok(envelope) => envelope,
-        Err(err) => {
-            log::warn!("bus: unreadable event on {name}: {err}");
-            return;
-        }
-    };
-    if envelope.node == node {
-        return;
-    }
-    crate::metrics::METRICS.bus_received.inc();
-    let Some(route) = routes.get_mut(name) else {
-        return;
-    };
-    if !route.hand(Inbound::Event(envelope)) {
-        routes.remove(name);
-    }
-}
-
-/// Applies a subscription change; false when the connection broke doing it.
-async fn apply(
-    sink: &mut redis::aio::PubSubSink,
-    routes: &mut HashMap<String, Route>,
-    command: Command,
-) -> bool {
-    match command {
-        Command::Subscribe {
-            channel,
-            route,
-            id,
-            done,
-        } => {
-            let fresh = !routes.contains_key(&channel);
-            routes.insert(
-                channel.clone(),
-                Route {
-                    id,
-                    recipient: route,
-                    missed: false,
-                },
-            );
-            let ok = !fresh
-                || matches!(
-                    tokio::time::timeout(REDIS_TIMEOUT, sink.subscribe(&channel)).await,
-                    Ok(Ok(()))
-                );
-            let _ = done.send(ok);
-            ok
-        }
-        Command::Unsubscribe { channel, id } => {
-            if routes.get(&channel).is_some_and(|route| route.id == id) {
-                routes.remove(&channel);
-                return matches!(
-                    tokio::time::timeout(REDIS_TIMEOUT, sink.unsubscribe(&channel)).await,
-                    Ok(Ok(()))
-                );
-            }
-            true
-        }
-    }
-}
-
-fn apply_offline(routes: &mut HashMap<String, Route>, command: Command) {
-    match command {
-        Command::Subscribe {
-            channel,
-            route,
-            id,
-            done,
-        } => {
-            routes.insert(
-                channel,
-                Route {
-                    id,
-                    recipient: route,
-                    missed: false,
-                },
-            );
-            let _ = done.send(false);
-        }
-        Command::Unsubscribe { channel, id } => {
-            if routes.get(&channel).is_some_and(|route| route.id == id) {
-                routes.remove(&channel);
-            }
-        }
     }
 }

@@ -1,0 +1,133 @@
+//! Unit tests of `db/writer.rs`: the pure batch `plan` (seqs per room, repeated client ids)
+//! and a post that names uploads not its sender's.
+
+use super::*;
+
+fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
+    NewPost {
+        room_id,
+        sender: UserRow {
+            id: sender,
+            name: format!("u{sender}"),
+            kind: crate::db::models::UserKind::User,
+            handle: None,
+            created_ms: 0,
+        },
+        body: "hi".into(),
+        template: None,
+        client_msg_id: client_msg_id.map(str::to_string),
+        action: None,
+        files: Vec::new(),
+    }
+}
+
+#[test]
+fn plans_consecutive_seqs_per_room_and_spots_repeated_client_ids() {
+    let earlier = MessageRow {
+        room_id: 1,
+        seq: 4,
+        sender_id: 7,
+        body: "first".into(),
+        template: None,
+        client_msg_id: Some("old".into()),
+        action: None,
+        created_ms: 0,
+    };
+    let batch = vec![
+        post(1, 7, None),
+        post(2, 8, Some("a")),
+        post(1, 7, Some("old")),
+        post(2, 8, Some("a")),
+        post(1, 9, Some("a")),
+    ];
+    let plan = plan(
+        &batch,
+        HashMap::from([(1, 5), (2, 0)]),
+        vec![earlier],
+        vec![],
+        0,
+    );
+    let seqs: Vec<(bool, i64)> = plan
+        .outcomes
+        .iter()
+        .flatten()
+        .map(|outcome| {
+            (
+                matches!(outcome, Appended::New(_)),
+                outcome.message().row.seq,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seqs,
+        vec![(true, 6), (true, 1), (false, 4), (false, 1), (true, 7)]
+    );
+    assert_eq!(plan.rows.len(), 3);
+    assert_eq!(plan.seqs, HashMap::from([(1, 7), (2, 1)]));
+    assert_eq!(
+        plan.read_upto,
+        HashMap::from([((1, 7), 6), ((2, 8), 1), ((1, 9), 7)])
+    );
+}
+
+fn upload(key: &str, uploader: i64) -> FileRow {
+    FileRow {
+        id: key.into(),
+        uploader_id: uploader,
+        name: format!("{key}.png"),
+        mime: "image/png".into(),
+        size: 1,
+        sha256: "00".into(),
+        width: Some(1),
+        height: Some(1),
+        thumbnail_mime: None,
+        created_ms: 0,
+    }
+}
+
+#[test]
+fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
+    let with = |sender: i64, files: &[&str]| NewPost {
+        files: files.iter().map(|key| key.to_string()).collect(),
+        ..post(1, sender, None)
+    };
+    let batch = vec![
+        with(7, &["b", "a"]),
+        with(7, &["a", "theirs"]),
+        with(7, &["made-up"]),
+        with(8, &["theirs"]),
+    ];
+    let uploads = vec![upload("a", 7), upload("b", 7), upload("theirs", 8)];
+    let plan = plan(&batch, HashMap::from([(1, 0)]), vec![], uploads, 0);
+    let carried: Vec<Result<Vec<String>, StoreError>> = plan
+        .outcomes
+        .iter()
+        .map(|outcome| {
+            outcome.clone().map(|appended| {
+                appended
+                    .message()
+                    .files
+                    .iter()
+                    .map(|f| f.id.clone())
+                    .collect()
+            })
+        })
+        .collect();
+    assert_eq!(
+        carried,
+        vec![
+            Ok(vec!["b".to_string(), "a".to_string()]),
+            Err(StoreError::NotFound("file")),
+            Err(StoreError::NotFound("file")),
+            Ok(vec!["theirs".to_string()]),
+        ]
+    );
+    // The failed posts take no seq: the room stays gapless.
+    assert_eq!(plan.seqs, HashMap::from([(1, 2)]));
+    let links: Vec<(i64, i32, &str)> = plan
+        .links
+        .iter()
+        .map(|link| (link.seq, link.position, link.file_id.as_str()))
+        .collect();
+    assert_eq!(links, vec![(1, 0, "b"), (1, 1, "a"), (2, 0, "theirs")]);
+}
