@@ -9,6 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use tungstenite::protocol::frame::coding::OpCode;
+use tungstenite::protocol::frame::{Frame, FrameHeader};
+
 use common::{Backend, Database, Server};
 
 const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -44,22 +47,21 @@ fn open(server: &Server, token: &str) -> TcpStream {
     socket
 }
 
-/// A masked client frame; `first` is the FIN/RSV/opcode byte.
+/// A masked client frame, encoded by tungstenite; `first` is the FIN/RSV/opcode byte (any
+/// bits, reserved ones too).
 fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![first];
-    match payload.len() {
-        len @ 0..=125 => bytes.push(0x80 | len as u8),
-        len @ 126..=65535 => {
-            bytes.push(0x80 | 126);
-            bytes.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            bytes.push(0x80 | 127);
-            bytes.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    bytes.extend_from_slice(&MASK);
-    bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    let header = FrameHeader {
+        is_final: first & 0x80 != 0,
+        rsv1: first & 0x40 != 0,
+        rsv2: first & 0x20 != 0,
+        rsv3: first & 0x10 != 0,
+        opcode: OpCode::from(first & 0x0f),
+        mask: Some(MASK),
+    };
+    let mut bytes = Vec::new();
+    Frame::from_payload(header, payload.to_vec().into())
+        .format(&mut bytes)
+        .expect("a frame in memory");
     bytes
 }
 

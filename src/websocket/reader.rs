@@ -346,6 +346,7 @@ impl Utf8Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tungstenite::protocol::frame::Frame;
 
     const LIMITS: Limits = Limits {
         max_message: 16,
@@ -353,24 +354,20 @@ mod tests {
     };
     const MASK: [u8; 4] = [1, 2, 3, 4];
 
-    /// A masked client frame.
+    /// A masked client frame, encoded by tungstenite; `first` is the FIN/RSV/opcode byte.
     fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-        let mut bytes = vec![first];
-        match payload.len() {
-            len @ 0..=125 => bytes.push(0x80 | len as u8),
-            len @ 126..=65535 => {
-                bytes.push(0x80 | 126);
-                bytes.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            len => {
-                bytes.push(0x80 | 127);
-                bytes.extend_from_slice(&(len as u64).to_be_bytes());
-            }
-        }
-        bytes.extend_from_slice(&MASK);
-        let mut body = payload.to_vec();
-        unmask(&mut body, MASK, 0);
-        bytes.extend_from_slice(&body);
+        let header = FrameHeader {
+            is_final: first & 0x80 != 0,
+            rsv1: first & 0x40 != 0,
+            rsv2: first & 0x20 != 0,
+            rsv3: first & 0x10 != 0,
+            opcode: OpCode::from(first & 0x0f),
+            mask: Some(MASK),
+        };
+        let mut bytes = Vec::new();
+        Frame::from_payload(header, payload.to_vec().into())
+            .format(&mut bytes)
+            .expect("a frame in memory");
         bytes
     }
 
