@@ -4,12 +4,11 @@
 //! each can be started in a test with whatever answers these messages.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use actix::prelude::*;
 use serde_json::Value;
 
-pub use super::origin::Origin;
+pub use super::origin::{Caller, Origin};
 use super::outbox::Outbox;
 use super::presence::Presence;
 use crate::db::models::{StoredMessage, UserRow};
@@ -18,18 +17,7 @@ use crate::protocol::ids::{FileId, MessageId};
 use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::{Frame, ReplyId};
 
-/// A connection's id (`s_…`), shared by every actor that refers to it.
-pub type SessionKey = Arc<str>;
-
-/// The connection a command came from: who sent it, where its replies go, and when the
-/// command was read (for the ack latency metric).
-#[derive(Clone)]
-pub struct Caller {
-    pub session: SessionKey,
-    pub user: UserRow,
-    pub outbox: Outbox,
-    pub received: std::time::Instant,
-}
+pub use super::origin::SessionKey;
 
 // ---- What sessions, rooms and bots tell their supervisor -------------------------------
 

@@ -4,7 +4,8 @@
 //! latency, the log line of a server-side failure, and the release of the connection's
 //! place in its send pipeline (the [`Ticket`]). Nothing travels back up to the session.
 //!
-//! A leaf like `messages.rs`: it imports no actor.
+//! [`Caller`] (the connection a command came from) lives here too, so that an `Origin` is
+//! made from one. A leaf like `messages.rs` (which re-exports both): it imports no actor.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,14 +38,23 @@ impl Drop for Ticket {
     }
 }
 
+/// A connection's id (`s_…`), shared by every actor that refers to it.
+pub type SessionKey = Arc<str>;
+
+/// The connection a command came from: who sent it, where its replies go, and when the
+/// command was read (for the ack latency metric).
+#[derive(Clone)]
+pub struct Caller {
+    pub session: SessionKey,
+    pub user: UserRow,
+    pub outbox: Outbox,
+    pub received: Instant,
+}
+
 /// The connection a post came from, and what its answer needs.
 pub struct Origin {
-    session: Arc<str>,
-    user: UserRow,
-    outbox: Outbox,
+    caller: Caller,
     reply_id: ReplyId,
-    /// When the command's frame was read (for the ack latency metric).
-    received: Instant,
     /// The command (`send`, `action`) and its room as the client named it, for the logs.
     command: &'static str,
     room: String,
@@ -53,21 +63,10 @@ pub struct Origin {
 }
 
 impl Origin {
-    pub fn new(
-        session: Arc<str>,
-        user: UserRow,
-        outbox: Outbox,
-        reply_id: ReplyId,
-        received: Instant,
-        command: &'static str,
-        room: String,
-    ) -> Origin {
+    pub fn new(caller: Caller, reply_id: ReplyId, command: &'static str, room: String) -> Origin {
         Origin {
-            session,
-            user,
-            outbox,
+            caller,
             reply_id,
-            received,
             command,
             room,
             ticket: None,
@@ -77,7 +76,7 @@ impl Origin {
 
     /// Who sent the post.
     pub fn user(&self) -> &UserRow {
-        &self.user
+        &self.caller.user
     }
 
     /// Holds `ticket` until the answer is written.
@@ -92,33 +91,32 @@ impl Origin {
 
     fn write(&mut self, answer: Result<StoredMessage, ProtoError>) {
         self.answered = true;
-        match answer {
+        let Caller {
+            session,
+            user,
+            outbox,
+            received,
+        } = &self.caller;
+        let frame = match answer {
             Ok(message) => {
-                let view = MessageView::from_stored(&message);
-                self.outbox
-                    .push(frames::ok(&self.reply_id, json!({ "message": view })));
                 crate::metrics::METRICS
                     .ack_latency
-                    .observe(self.received.elapsed().as_secs_f64());
+                    .observe(received.elapsed().as_secs_f64());
                 log::trace!(
-                    "session {}: {} in {}: seq {}",
-                    self.session,
+                    "session {session}: {} in {}: seq {}",
                     self.command,
                     self.room,
                     message.row.seq
                 );
+                let view = MessageView::from_stored(&message);
+                frames::ok(&self.reply_id, json!({ "message": view }))
             }
             Err(err) => {
-                log_failure(
-                    &self.session,
-                    self.user.id,
-                    self.command,
-                    Some(&self.room),
-                    &err,
-                );
-                self.outbox.push(frames::error(&self.reply_id, &err));
+                log_failure(session, user.id, self.command, Some(&self.room), &err);
+                frames::error(&self.reply_id, &err)
             }
-        }
+        };
+        outbox.push(frame);
         // Only now, with the answer queued, may the connection's next command run.
         self.ticket = None;
     }
@@ -169,15 +167,13 @@ mod tests {
             handle: None,
             created_ms: 0,
         };
-        Origin::new(
-            Arc::from("s_test"),
+        let caller = Caller {
+            session: Arc::from("s_test"),
             user,
-            outbox.clone(),
-            ReplyId::Number(5.into()),
-            Instant::now(),
-            "send",
-            "r_1".into(),
-        )
+            outbox: outbox.clone(),
+            received: Instant::now(),
+        };
+        Origin::new(caller, ReplyId::Number(5.into()), "send", "r_1".into())
     }
 
     #[actix_rt::test]

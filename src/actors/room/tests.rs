@@ -41,11 +41,8 @@ async fn join(room: &Addr<Room>, caller: &Caller) {
 /// Hands a post to the room, as a session does; the room answers into the caller's outbox.
 async fn say(room: &Addr<Room>, caller: &Caller, op: SayOp) {
     let origin = Origin::new(
-        caller.session.clone(),
-        caller.user.clone(),
-        caller.outbox.clone(),
+        caller.clone(),
         ReplyId::Number(1.into()),
-        caller.received,
         op.name(),
         "r_test".into(),
     );

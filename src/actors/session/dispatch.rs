@@ -3,8 +3,6 @@
 //! [`Origin`] that the room answers through, and the session goes on; a request to a room,
 //! or a command that needs no room, runs here to its end before the next frame is read.
 
-use std::time::Instant;
-
 use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use serde_json::json;
@@ -231,15 +229,7 @@ impl Session {
     /// admits it; anything else first waits for the sends in flight and finds the room.
     fn say(&mut self, id: ReplyId, room: RoomId, op: SayOp, ctx: &mut actix::Context<Self>) {
         let RoomId(room_id) = room;
-        let origin = Origin::new(
-            self.key.clone(),
-            self.user.clone(),
-            self.outbox.clone(),
-            id,
-            Instant::now(),
-            op.name(),
-            room.to_string(),
-        );
+        let origin = Origin::new(self.caller(), id, op.name(), room.to_string());
         let cached = self.joined.get(&room_id).cloned();
         if let (SayOp::Send { .. }, Some(handle)) = (&op, &cached) {
             if handle.connected() && self.sends.admits(room_id) {
