@@ -178,43 +178,6 @@ async fn concurrent_senders_on_three_nodes_see_one_gapless_order() {
     assert_eq!(seqs(&nodes[2].all_messages(&room).await), expected);
 }
 
-/// Sends with a `client_msg_id` each until the connection drops; returns (client_msg_id,
-/// seq) of every acked send, and the client_msg_id of the send left unanswered, if any.
-async fn send_until_gone(
-    client: &mut Client,
-    room: &str,
-    name: &str,
-    from: usize,
-    count: usize,
-    stop: &AtomicBool,
-) -> (Vec<(String, i64)>, Option<String>) {
-    let mut acked = Vec::new();
-    for n in from..from + count {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let client_msg_id = format!("{name}-{n}");
-        client
-            .send(json!({"type":"send","id":n,"room":room,"body":format!("{name} says {n}"),"client_msg_id":client_msg_id}))
-            .await;
-        loop {
-            match client.receive().await {
-                Received::Frame(frame) if frame["type"] == "ok" => {
-                    let seq = frame["data"]["message"]["seq"].as_i64().expect("seq");
-                    acked.push((client_msg_id, seq));
-                    break;
-                }
-                Received::Frame(frame) if frame["type"] == "error" => {
-                    panic!("send failed: {frame}")
-                }
-                Received::Frame(_) => {}
-                Received::Closed(_) => return (acked, Some(client_msg_id)),
-            }
-        }
-    }
-    (acked, None)
-}
-
 #[actix_rt::test]
 async fn a_node_killed_mid_run_loses_no_acked_message() {
     let Some(mut cluster) = Cluster::start(3, FAST).await else {
@@ -244,8 +207,9 @@ async fn a_node_killed_mid_run_loses_no_acked_message() {
         tasks.push(actix_rt::spawn(async move {
             let name = format!("s{}", n + 1);
             let mut client = Client::connect(&url).await;
-            let (mut acked, cut) =
-                send_until_gone(&mut client, &room, &name, 0, 100_000, &stop).await;
+            let (mut acked, cut) = client
+                .send_until_gone(&room, &name, 0..100_000, &stop)
+                .await;
             let Some(cut) = cut else {
                 return acked;
             };
@@ -257,8 +221,9 @@ async fn a_node_killed_mid_run_loses_no_acked_message() {
                 .next()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(acked.len());
-            let (again, cut) =
-                send_until_gone(&mut client, &room, &name, n, 20, &AtomicBool::new(false)).await;
+            let (again, cut) = client
+                .send_until_gone(&room, &name, n..n + 20, &AtomicBool::new(false))
+                .await;
             assert!(cut.is_none(), "the other nodes stay up");
             acked.extend(again);
             acked

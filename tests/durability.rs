@@ -87,27 +87,8 @@ async fn send_until_gone(
     name: String,
     count: usize,
 ) -> Vec<(String, i64)> {
-    let mut acked = Vec::new();
-    for n in 0..count {
-        let client_msg_id = format!("{name}-{n}");
-        client
-            .send(json!({"type":"send","id":n,"room":room,"body":format!("{name} says {n}"),"client_msg_id":client_msg_id}))
-            .await;
-        loop {
-            match client.receive().await {
-                Received::Frame(frame) if frame["type"] == "ok" => {
-                    let seq = frame["data"]["message"]["seq"].as_i64().expect("seq");
-                    acked.push((client_msg_id, seq));
-                    break;
-                }
-                Received::Frame(frame) if frame["type"] == "error" => {
-                    panic!("send failed: {frame}")
-                }
-                Received::Frame(_) => {}
-                Received::Closed(_) => return acked,
-            }
-        }
-    }
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let (acked, _) = client.send_until_gone(&room, &name, 0..count, &never).await;
     acked
 }
 

@@ -638,6 +638,43 @@ impl Client {
         }
     }
 
+    /// Sends `{name} says {n}` with the `client_msg_id` `{name}-{n}` for each `n` of `ids`,
+    /// one at a time, until the connection drops or `stop` is set; returns (client_msg_id,
+    /// seq) of every acked send, and the client_msg_id of the send left unanswered, if any.
+    /// An `error` answer fails the test.
+    pub async fn send_until_gone(
+        &mut self,
+        room: &str,
+        name: &str,
+        ids: std::ops::Range<usize>,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> (Vec<(String, i64)>, Option<String>) {
+        let mut acked = Vec::new();
+        for n in ids {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let client_msg_id = format!("{name}-{n}");
+            self.send(json!({"type":"send","id":n,"room":room,"body":format!("{name} says {n}"),"client_msg_id":client_msg_id}))
+                .await;
+            loop {
+                match self.receive().await {
+                    Received::Frame(frame) if frame["type"] == "ok" => {
+                        let seq = frame["data"]["message"]["seq"].as_i64().expect("seq");
+                        acked.push((client_msg_id, seq));
+                        break;
+                    }
+                    Received::Frame(frame) if frame["type"] == "error" => {
+                        panic!("send failed: {frame}")
+                    }
+                    Received::Frame(_) => {}
+                    Received::Closed(_) => return (acked, Some(client_msg_id)),
+                }
+            }
+        }
+        (acked, None)
+    }
+
     pub async fn close(mut self) {
         let _ = self.socket.send(ws::Message::Close(None)).await;
     }
