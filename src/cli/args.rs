@@ -1,7 +1,7 @@
 //! The clap definitions of the command line, each flag with an environment variable to fall
 //! back on: the server's flags (no subcommand) and the subcommands of this folder (`users`,
-//! `rooms`, `migrate`, `chat`). The server (`src/server.rs`) reads [`ServerArgs`]; nothing
-//! here imports the server.
+//! `rooms`, `migrate`, `chat`). A leaf: the server (`src/server.rs`) reads [`ServerArgs`],
+//! each subcommand's file its own arguments, and nothing here imports either.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,14 +31,92 @@ pub struct Cli {
 pub enum Command {
     /// Create and list users.
     #[command(subcommand)]
-    Users(super::users::UsersCommand),
+    Users(UsersCommand),
     /// Create group rooms.
     #[command(subcommand)]
-    Rooms(super::rooms::RoomsCommand),
+    Rooms(RoomsCommand),
     /// Create or update the database schema and list its migrations.
     Migrate(DatabaseArgs),
     /// Chat from a terminal: send stdin's JSON lines, print the server's frames.
-    Chat(super::chat::ChatArgs),
+    Chat(ChatArgs),
+}
+
+// `palaver users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user; prints its id and its token (shown this once: the store keeps a hash).
+    Add {
+        /// 1 to 64 printable characters, unique.
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List users and bots: id, name, kind.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List a user's tokens: id and creation time (never the secret).
+    Tokens {
+        /// `u_N`.
+        user: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke one token of a user (new connections with it are refused).
+    Revoke {
+        /// `u_N`.
+        user: String,
+        /// `t_N`, from `palaver users tokens`.
+        token: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Deactivate a user: their tokens stop working; their messages stay.
+    Deactivate {
+        /// `u_N`.
+        user: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+// `palaver rooms …`
+#[derive(Debug, Subcommand)]
+pub enum RoomsCommand {
+    /// Create a group room; prints its id. Members already connected see it in their next
+    /// `rooms` (no `room_added` event reaches them: the server is not told).
+    Add {
+        /// 1 to 100 characters.
+        name: String,
+        /// The members: user ids, separated by commas (u_2,u_3).
+        #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+        members: Vec<String>,
+        /// Anyone may join it, not only its members.
+        #[arg(long)]
+        public: bool,
+        /// The user who may kick (made a member too); without one, only admins can.
+        #[arg(long)]
+        owner: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+// `palaver chat`
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    /// A user's token: `pv_…` or a JWT (docs/auth.md).
+    #[arg(long, env = "PALAVER_TOKEN", hide_env_values = true)]
+    pub token: String,
+
+    /// The server's WebSocket address.
+    #[arg(long, env = "PALAVER_URL", default_value = "ws://127.0.0.1:8080/ws")]
+    pub url: String,
+
+    /// After the end of stdin and the last reply, how long to keep printing events.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub linger_ms: u64,
 }
 
 /// The database a subcommand works on.

@@ -7,32 +7,17 @@
 use std::time::Duration;
 
 use awc::ws;
-use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::args::ChatArgs;
 use super::CliError;
 
 /// Lines read ahead of the connection; stdin waits when they are all unsent.
 const STDIN_QUEUE: usize = 64;
 /// Longest frame this client reads (the server's own limit for what it sends is lower).
 const MAX_FRAME: usize = 16 * 1024 * 1024;
-
-#[derive(Debug, Clone, Args)]
-pub struct ChatArgs {
-    /// A user's token: `pv_…` or a JWT (docs/auth.md).
-    #[arg(long, env = "PALAVER_TOKEN", hide_env_values = true)]
-    pub token: String,
-
-    /// The server's WebSocket address.
-    #[arg(long, env = "PALAVER_URL", default_value = "ws://127.0.0.1:8080/ws")]
-    pub url: String,
-
-    /// After the end of stdin and the last reply, how long to keep printing events.
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=600_000))]
-    pub linger_ms: u64,
-}
 
 pub fn run(args: &ChatArgs) -> Result<(), CliError> {
     let system = actix_rt::System::new();

@@ -1,36 +1,13 @@
 //! `palaver rooms add NAME --members u_2,u_3 [--public] [--owner u_2]`: creates a group
 //! with its members and prints its id.
 
-use clap::Subcommand;
-
-use super::args::DatabaseArgs;
+use super::args::{DatabaseArgs, RoomsCommand};
 use super::{block_on, open, print, table, CliError};
 use crate::db::models::UserKind;
 use crate::db::Store;
 use crate::protocol::command::MAX_GROUP_MEMBERS;
 use crate::protocol::ids;
 use crate::protocol::names::group_name;
-
-#[derive(Debug, Subcommand)]
-pub enum RoomsCommand {
-    /// Create a group room; prints its id. Members already connected see it in their next
-    /// `rooms` (no `room_added` event reaches them: the server is not told).
-    Add {
-        /// 1 to 100 characters.
-        name: String,
-        /// The members: user ids, separated by commas (u_2,u_3).
-        #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
-        members: Vec<String>,
-        /// Anyone may join it, not only its members.
-        #[arg(long)]
-        public: bool,
-        /// The user who may kick (made a member too); without one, only admins can.
-        #[arg(long)]
-        owner: Option<String>,
-        #[command(flatten)]
-        db: DatabaseArgs,
-    },
-}
 
 pub fn run(command: RoomsCommand) -> Result<(), CliError> {
     match command {

@@ -2,54 +2,13 @@
 //! users list` (id, name, kind of every active user and bot), `palaver users tokens USER`,
 //! `palaver users revoke USER TOKEN_ID` and `palaver users deactivate USER`.
 
-use clap::Subcommand;
-
-use super::args::DatabaseArgs;
+use super::args::{DatabaseArgs, UsersCommand};
 use super::{block_on, open, print, table, CliError};
 use crate::db::models::{UserKind, UserRow};
 use crate::db::StoreError;
 use crate::protocol::command::MAX_PAGE;
 use crate::protocol::ids::{self, TokenId};
 use crate::protocol::names::user_name;
-
-#[derive(Debug, Subcommand)]
-pub enum UsersCommand {
-    /// Create a user; prints its id and its token (shown this once: the store keeps a hash).
-    Add {
-        /// 1 to 64 printable characters, unique.
-        name: String,
-        #[command(flatten)]
-        db: DatabaseArgs,
-    },
-    /// List users and bots: id, name, kind.
-    List {
-        #[command(flatten)]
-        db: DatabaseArgs,
-    },
-    /// List a user's tokens: id and creation time (never the secret).
-    Tokens {
-        /// `u_N`.
-        user: String,
-        #[command(flatten)]
-        db: DatabaseArgs,
-    },
-    /// Revoke one token of a user (new connections with it are refused).
-    Revoke {
-        /// `u_N`.
-        user: String,
-        /// `t_N`, from `palaver users tokens`.
-        token: String,
-        #[command(flatten)]
-        db: DatabaseArgs,
-    },
-    /// Deactivate a user: their tokens stop working; their messages stay.
-    Deactivate {
-        /// `u_N`.
-        user: String,
-        #[command(flatten)]
-        db: DatabaseArgs,
-    },
-}
 
 pub fn run(command: UsersCommand) -> Result<(), CliError> {
     match command {
