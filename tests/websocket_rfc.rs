@@ -3,14 +3,13 @@
 //! every RFC 6455 violation with its close code, and a fragmented message with a ping
 //! between its fragments.
 
+#[path = "../src/websocket/client_frame.rs"]
+mod client_frame;
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-
-use tungstenite::protocol::frame::coding::OpCode;
-use tungstenite::protocol::frame::{Frame, FrameHeader};
 
 use common::{Backend, Database, Server};
 
@@ -47,22 +46,9 @@ fn open(server: &Server, token: &str) -> TcpStream {
     socket
 }
 
-/// A masked client frame, encoded by tungstenite; `first` is the FIN/RSV/opcode byte (any
-/// bits, reserved ones too).
+/// A masked client frame; `first` is the FIN/RSV/opcode byte.
 fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let header = FrameHeader {
-        is_final: first & 0x80 != 0,
-        rsv1: first & 0x40 != 0,
-        rsv2: first & 0x20 != 0,
-        rsv3: first & 0x10 != 0,
-        opcode: OpCode::from(first & 0x0f),
-        mask: Some(MASK),
-    };
-    let mut bytes = Vec::new();
-    Frame::from_payload(header, payload.to_vec().into())
-        .format(&mut bytes)
-        .expect("a frame in memory");
-    bytes
+    client_frame::masked(first, payload, MASK)
 }
 
 /// One server frame: its opcode and payload (server frames are not masked).

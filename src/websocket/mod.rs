@@ -2,6 +2,8 @@
 //! (`reader`, a pure state machine with every RFC 6455 check) through a stream a session
 //! actor reads (`stream`). The write side is `actix_ws::Session`, driven by the outbox.
 
+#[cfg(test)]
+pub(crate) mod client_frame;
 pub mod reader;
 pub mod stream;
 

@@ -346,7 +346,6 @@ impl Utf8Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tungstenite::protocol::frame::Frame;
 
     const LIMITS: Limits = Limits {
         max_message: 16,
@@ -354,21 +353,9 @@ mod tests {
     };
     const MASK: [u8; 4] = [1, 2, 3, 4];
 
-    /// A masked client frame, encoded by tungstenite; `first` is the FIN/RSV/opcode byte.
+    /// A masked client frame.
     fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-        let header = FrameHeader {
-            is_final: first & 0x80 != 0,
-            rsv1: first & 0x40 != 0,
-            rsv2: first & 0x20 != 0,
-            rsv3: first & 0x10 != 0,
-            opcode: OpCode::from(first & 0x0f),
-            mask: Some(MASK),
-        };
-        let mut bytes = Vec::new();
-        Frame::from_payload(header, payload.to_vec().into())
-            .format(&mut bytes)
-            .expect("a frame in memory");
-        bytes
+        crate::websocket::client_frame::masked(first, payload, MASK)
     }
 
     fn read_all(bytes: &[u8], step: usize) -> (Vec<Incoming>, Result<(), Violation>) {
