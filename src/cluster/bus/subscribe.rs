@@ -183,12 +183,23 @@ fn dispatch(node: &str, routes: &mut HashMap<String, Route>, message: &redis::Ms
     }
 }
 
-/// Applies a subscription change; false when the connection broke doing it.
-async fn apply(
-    sink: &mut redis::aio::PubSubSink,
-    routes: &mut HashMap<String, Route>,
-    command: Command,
-) -> bool {
+/// What a subscription change asks of Redis, once it is recorded in `routes`.
+enum Change {
+    /// Subscribe to a channel no route had (`fresh`), or to one that had one (nothing to
+    /// ask); `done` is answered whether it is confirmed.
+    Subscribed {
+        channel: String,
+        fresh: bool,
+        done: oneshot::Sender<bool>,
+    },
+    /// The channel's route went: unsubscribe.
+    Unsubscribed(String),
+    /// An unsubscribe from a route that is no longer the one asked about.
+    Nothing,
+}
+
+/// Records a subscription change in `routes`.
+fn record(routes: &mut HashMap<String, Route>, command: Command) -> Change {
     match command {
         Command::Subscribe {
             channel,
@@ -199,6 +210,34 @@ async fn apply(
             let fresh = routes
                 .insert(channel.clone(), Route::new(id, route))
                 .is_none();
+            Change::Subscribed {
+                channel,
+                fresh,
+                done,
+            }
+        }
+        Command::Unsubscribe { channel, id } => {
+            if Route::remove(routes, &channel, id) {
+                Change::Unsubscribed(channel)
+            } else {
+                Change::Nothing
+            }
+        }
+    }
+}
+
+/// Applies a subscription change; false when the connection broke doing it.
+async fn apply(
+    sink: &mut redis::aio::PubSubSink,
+    routes: &mut HashMap<String, Route>,
+    command: Command,
+) -> bool {
+    match record(routes, command) {
+        Change::Subscribed {
+            channel,
+            fresh,
+            done,
+        } => {
             let ok = !fresh
                 || matches!(
                     tokio::time::timeout(REDIS_TIMEOUT, sink.subscribe(&channel)).await,
@@ -207,29 +246,18 @@ async fn apply(
             let _ = done.send(ok);
             ok
         }
-        Command::Unsubscribe { channel, id } => {
-            !Route::remove(routes, &channel, id)
-                || matches!(
-                    tokio::time::timeout(REDIS_TIMEOUT, sink.unsubscribe(&channel)).await,
-                    Ok(Ok(()))
-                )
-        }
+        Change::Unsubscribed(channel) => matches!(
+            tokio::time::timeout(REDIS_TIMEOUT, sink.unsubscribe(&channel)).await,
+            Ok(Ok(()))
+        ),
+        Change::Nothing => true,
     }
 }
 
+/// Records a subscription change while Redis is away; a subscribe is answered "not yet"
+/// and made on reconnect.
 fn apply_offline(routes: &mut HashMap<String, Route>, command: Command) {
-    match command {
-        Command::Subscribe {
-            channel,
-            route,
-            id,
-            done,
-        } => {
-            routes.insert(channel, Route::new(id, route));
-            let _ = done.send(false);
-        }
-        Command::Unsubscribe { channel, id } => {
-            Route::remove(routes, &channel, id);
-        }
+    if let Change::Subscribed { done, .. } = record(routes, command) {
+        let _ = done.send(false);
     }
 }
