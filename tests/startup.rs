@@ -174,14 +174,9 @@ fn start_logging_with(
     (child, address)
 }
 
-/// `--workers` sets the HTTP workers only; the rooms' threads are `--room-threads`.
-#[test]
-fn workers_and_room_threads_are_set_apart() {
+/// Everything a server started by [`start_logging`] logged, once it has stopped.
+fn read_log(child: &mut std::process::Child) -> String {
     use std::io::Read;
-    let dir = tempfile::tempdir().expect("dir");
-    let (mut child, _) =
-        start_logging_with(&dir, "info", &["--workers", "1", "--room-threads", "3"]);
-    let _ = child.kill();
     let mut log = String::new();
     child
         .stderr
@@ -189,7 +184,23 @@ fn workers_and_room_threads_are_set_apart() {
         .expect("stderr")
         .read_to_string(&mut log)
         .expect("log");
+    log
+}
+
+/// Kills a server started by [`start_logging`] and returns everything it logged.
+fn kill_and_read_log(mut child: std::process::Child) -> String {
+    let _ = child.kill();
+    let log = read_log(&mut child);
     let _ = child.wait();
+    log
+}
+
+/// `--workers` sets the HTTP workers only; the rooms' threads are `--room-threads`.
+#[test]
+fn workers_and_room_threads_are_set_apart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (child, _) = start_logging_with(&dir, "info", &["--workers", "1", "--room-threads", "3"]);
+    let log = kill_and_read_log(child);
     assert!(log.contains("HTTP workers: 1, room threads: 3"), "{log}");
 }
 
@@ -199,7 +210,7 @@ fn workers_and_room_threads_are_set_apart() {
 fn a_request_that_cannot_be_parsed_logs_no_error() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().expect("dir");
-    let (mut child, address) = start_logging(&dir, "debug");
+    let (child, address) = start_logging(&dir, "debug");
     for request in [
         "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
         "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -227,15 +238,7 @@ fn a_request_that_cannot_be_parsed_logs_no_error() {
         answer.starts_with("HTTP/1.1 200"),
         "the server goes on: {answer:?}"
     );
-    let _ = child.kill();
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .expect("log");
-    let _ = child.wait();
+    let log = kill_and_read_log(child);
     let errors: Vec<&str> = log
         .lines()
         .filter(|line| line.contains(" ERROR "))
@@ -278,13 +281,7 @@ fn sigterm_exits_0_without_an_error_line() {
         .expect("kill -TERM");
     assert!(status.success());
     let exit = child.wait().expect("wait");
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .expect("log");
+    let log = read_log(&mut child);
     assert!(exit.success(), "exit {exit}: {log}");
     let errors: Vec<&str> = log
         .lines()
