@@ -77,6 +77,14 @@ async fn events_cross_nodes_and_survive_a_redis_restart() {
     let mut redis = Redis::start();
     let a = Bus::start(&redis.url(), "a").expect("bus a");
     let b = Bus::start(&redis.url(), "b").expect("bus b");
+    // The subscriber connects in the background: until then a subscription is recorded,
+    // not confirmed (and made on connecting). Wait for the connection, bounded.
+    for _ in 0..200 {
+        if b.is_connected() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = Collector(tx).start();
     let (id, confirmed) = b
