@@ -48,31 +48,39 @@ const BATCH_BUCKETS: &[f64] = &[
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
+/// Adds `metric` to `registry`. Only a name registered twice can fail: a mistake in this
+/// file, which `renders_every_family` catches.
+fn register(registry: &Registry, metric: impl prometheus::core::Collector + 'static) {
+    if let Err(err) = registry.register(Box::new(metric)) {
+        unreachable!("metric registered twice: {err}");
+    }
+}
+
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     let gauge =
         IntGauge::new(name, help).unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
-    let _ = registry.register(Box::new(gauge.clone()));
+    register(registry, gauge.clone());
     gauge
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     let counter =
         IntCounter::new(name, help).unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
-    let _ = registry.register(Box::new(counter.clone()));
+    register(registry, counter.clone());
     counter
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, label: &str) -> IntCounterVec {
     let counter = IntCounterVec::new(Opts::new(name, help), &[label])
         .unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
-    let _ = registry.register(Box::new(counter.clone()));
+    register(registry, counter.clone());
     counter
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
     let histogram = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
         .unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
-    let _ = registry.register(Box::new(histogram.clone()));
+    register(registry, histogram.clone());
     histogram
 }
 
@@ -86,13 +94,13 @@ impl Metrics {
             &["outcome"],
         )
         .unwrap_or_else(|err| unreachable!("metric palaver_webhook_seconds: {err}"));
-        let _ = registry.register(Box::new(webhook_latency.clone()));
+        register(&registry, webhook_latency.clone());
         let node = IntGaugeVec::new(
             Opts::new("palaver_node", "This node, named by its --node-id label"),
             &["node"],
         )
         .unwrap_or_else(|err| unreachable!("metric palaver_node: {err}"));
-        let _ = registry.register(Box::new(node.clone()));
+        register(&registry, node.clone());
         Metrics {
             node,
             bus_published: counter(
@@ -207,12 +215,10 @@ impl Metrics {
     }
 
     /// The text exposition format.
-    pub fn render(&self) -> String {
+    pub fn render(&self) -> Result<String, prometheus::Error> {
         let mut buffer = Vec::new();
-        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
-            log::warn!("metrics: {err}");
-        }
-        String::from_utf8(buffer).unwrap_or_default()
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        String::from_utf8(buffer).map_err(|err| prometheus::Error::Msg(err.to_string()))
     }
 }
 
@@ -224,7 +230,7 @@ mod tests {
     fn renders_every_family() {
         METRICS.errors.with_label_values(&["bad_request"]).inc();
         METRICS.ack_latency.observe(0.002);
-        let text = METRICS.render();
+        let text = METRICS.render().expect("the metrics render");
         for name in [
             "palaver_connections_open",
             "palaver_messages_stored_total",

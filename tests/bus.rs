@@ -85,6 +85,10 @@ async fn events_cross_nodes_and_survive_a_redis_restart() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(
+        b.is_connected(),
+        "bus b did not connect to Redis within 10 s"
+    );
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = Collector(tx).start();
     let (id, confirmed) = b

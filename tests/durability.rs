@@ -95,7 +95,7 @@ async fn send_until_gone(
 async fn acked_messages_survive_kill_9(backend: Backend) {
     let db = Database::new(backend).await;
     let mut server = Server::start_with(&db, &["--rate", "100000", "--burst", "100000"]).await;
-    let (amy_id, amy_token) = server.user("amy").await;
+    let (_, amy_token) = server.user("amy").await;
     let mut senders = Vec::new();
     let mut ids = Vec::new();
     for name in ["s1", "s2", "s3", "s4"] {
@@ -108,7 +108,6 @@ async fn acked_messages_survive_kill_9(backend: Backend) {
         &amy.ok(json!({"type":"create_group","name":"crash","members":ids}))
             .await,
     );
-    let _ = amy_id;
     let mut tasks = Vec::new();
     for (name, token) in senders {
         let client = server.connect(&token).await;

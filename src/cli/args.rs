@@ -198,7 +198,6 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_UPLOAD_BURST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub upload_burst: u32,
 
-    /// Seconds between looks for uploads no message has carried for a day (they are deleted).
     /// SQLite only: `full` fsyncs every commit before it is acknowledged (an acked message
     /// survives a power loss); `normal` only at checkpoints (survives `kill -9`, faster).
     #[arg(long, env = "PALAVER_SQLITE_SYNCHRONOUS", default_value = "full")]
@@ -210,6 +209,7 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_parser = crate::http::allowed_origins::AllowedOrigins::parse)]
     pub allowed_origins: Option<crate::http::allowed_origins::AllowedOrigins>,
 
+    /// Seconds between looks for uploads no message has carried for a day (they are deleted).
     #[arg(long, env = "PALAVER_FILE_SWEEP_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub file_sweep_secs: u64,
 

@@ -6,6 +6,7 @@ use super::auth::Admin;
 use super::error::ApiError;
 use super::AppState;
 use crate::actors::hub::Stats;
+use crate::error::ProtoError;
 use crate::metrics::METRICS;
 
 /// Prometheus metrics, in the text exposition format.
@@ -22,7 +23,10 @@ pub async fn metrics(_: Admin, state: web::Data<AppState>) -> Result<HttpRespons
     let stats = state.hub.send(Stats).await?;
     METRICS.users_online.set(stats.users_online as i64);
     METRICS.rooms_active.set(stats.rooms_active as i64);
+    let text = METRICS
+        .render()
+        .map_err(|err| ProtoError::internal(format!("the metrics cannot be written: {err}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(METRICS.render()))
+        .body(text))
 }

@@ -36,7 +36,12 @@ pub(super) async fn publish_loop(
     let expiry = NODE_EXPIRY.as_secs();
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     // A node starting under a name used before (a restart) begins with no one online.
-    let _: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+    let cleared: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+    if let Err(err) = cleared {
+        // The old set then stays until it expires (NODE_EXPIRY): users of the last run
+        // may show online that long.
+        log::warn!("bus: cannot clear {key}: {err}");
+    }
     loop {
         batch.clear();
         if outgoing.recv_many(&mut batch, PUBLISH_BATCH).await == 0 {

@@ -77,6 +77,26 @@ impl Route {
     }
 }
 
+/// Waits `delay` while Redis is away. Meanwhile subscriptions are recorded, answered "not
+/// yet", and made on reconnect. False when the bus is gone (no more commands).
+async fn wait_offline(
+    delay: Duration,
+    commands: &mut mpsc::Receiver<Command>,
+    routes: &mut HashMap<String, Route>,
+) -> bool {
+    let wait = tokio::time::sleep(delay);
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            _ = &mut wait => return true,
+            command = commands.recv() => match command {
+                Some(command) => apply_offline(routes, command),
+                None => return false,
+            },
+        }
+    }
+}
+
 pub(super) async fn subscribe_loop(
     client: redis::Client,
     node: String,
@@ -100,23 +120,13 @@ pub(super) async fn subscribe_loop(
                     );
                     first = false;
                 }
-                // Meanwhile subscriptions are recorded, answered "not yet", and made on reconnect.
-                let wait = tokio::time::sleep(delay);
-                tokio::pin!(wait);
-                loop {
-                    tokio::select! {
-                        _ = &mut wait => break,
-                        command = commands.recv() => match command {
-                            Some(command) => apply_offline(&mut routes, command),
-                            None => return,
-                        },
-                    }
+                if !wait_offline(delay, &mut commands, &mut routes).await {
+                    return;
                 }
                 delay = (delay * 2).min(Duration::from_secs(2));
                 continue;
             }
         };
-        delay = Duration::from_millis(100);
         let (mut sink, mut stream) = pubsub.split();
         let channels: Vec<&String> = routes.keys().collect();
         let subscribed = channels.is_empty()
@@ -126,8 +136,15 @@ pub(super) async fn subscribe_loop(
             );
         if !subscribed {
             log::warn!("bus: cannot subscribe after connecting; reconnecting");
+            // Backing off as after a failed connect: a Redis that accepts connections but
+            // refuses SUBSCRIBE is not asked again at once.
+            if !wait_offline(delay, &mut commands, &mut routes).await {
+                return;
+            }
+            delay = (delay * 2).min(Duration::from_secs(2));
             continue;
         }
+        delay = Duration::from_millis(100);
         connected.store(true, Ordering::Relaxed);
         log::info!("bus: node {node} subscribed to {} channels", routes.len());
         // Whatever was published while this node was not subscribed is in the store.
