@@ -1,7 +1,8 @@
 //! `GET /ws`: authenticates the token, upgrades, and starts the connection's session
-//! actor and the task that writes its outbox to the socket.
+//! actor; the response body writes its outbox to the socket.
 
 use actix::{Actor, AsyncContext};
+use actix_http::body::MessageBody;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::{client_token, sign_in, SignedIn};
@@ -9,7 +10,8 @@ use super::error::ApiError;
 use super::AppState;
 use crate::actors::hub::Hub;
 use crate::actors::messages::Closed;
-use crate::actors::outbox::{self, Outbox};
+use crate::actors::outbox::socket::SocketBody;
+use crate::actors::outbox::Outbox;
 use crate::actors::session::Session;
 use crate::error::{ErrorCode, ProtoError};
 use crate::websocket::{self, Limits};
@@ -52,17 +54,20 @@ pub async fn upgrade(
         max_message: settings.max_frame_bytes,
         max_read: settings.max_read_bytes,
     };
-    let (response, socket, stream) = websocket::accept(&req, body, limits).await?;
+    let (mut response, stream) = websocket::accept(&req, body, limits)?;
     let (outbox, drain) = Outbox::new(settings.outbound_queue);
     let key = Session::new_key();
     log::debug!("session {key}: u_{} connected", user.id);
     let (hub, store) = (Hub::session_supervisor(&state.hub), state.store.clone());
+    let closing = outbox.clone();
     let session = Session::create(move |ctx| {
         ctx.add_stream(stream);
         Session::new(key, user, token_id, outbox, hub, store, settings)
     });
-    actix_web::rt::spawn(outbox::drive(drain, socket, move || {
-        session.do_send(Closed)
-    }));
-    Ok(response)
+    // A close asked for by anyone (a room on overflow, the hub, the session itself) or the
+    // socket going away stops the session at once, even while the socket is blocked.
+    closing.when_closed(move || session.do_send(Closed));
+    Ok(response
+        .message_body(SocketBody::new(drain).boxed())?
+        .into())
 }
