@@ -7,7 +7,10 @@
 //! ends. Dropping it (the connection went away) is seen by the outbox.
 //!
 //! Backpressure: the dispatcher stops asking while its write buffer is full (the client is
-//! not reading), so the outbox's queue fills and closes the connection with 4002.
+//! not reading), so the outbox's queue fills and closes the connection with 4002; the close
+//! frame follows what the dispatcher already holds as soon as the client reads again. (A
+//! client that never reads again keeps its connection's buffers until the kernel gives up
+//! on it: the dispatcher cannot be told to drop a connection it is still writing to.)
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
