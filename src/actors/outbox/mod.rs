@@ -47,6 +47,9 @@ type OnClose = Box<dyn FnOnce() + Send>;
 
 struct State {
     queue: VecDeque<Outgoing>,
+    /// Frames the writer has taken and not yet encoded: they count against the capacity
+    /// too, so a stalled client holds at most `capacity` frames, queued or taken.
+    taken: usize,
     ending: Option<Ending>,
     /// Run once, when a close is asked for or the socket goes away (stops the session).
     on_close: Option<OnClose>,
@@ -87,6 +90,7 @@ impl Outbox {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
+                taken: 0,
                 ending: None,
                 on_close: None,
             }),
@@ -133,7 +137,7 @@ impl Outbox {
             return false;
         }
         let mut state = self.shared.lock();
-        if state.queue.len() >= self.shared.capacity {
+        if state.queue.len() + state.taken >= self.shared.capacity {
             drop(state);
             self.close(
                 CloseCode::Lagging,
@@ -209,7 +213,15 @@ impl OutboxDrain {
             return Poll::Pending;
         }
         std::mem::swap(&mut state.queue, batch);
+        state.taken = batch.len();
         Poll::Ready(Taken::Frames)
+    }
+
+    /// The writer encoded `count` of the frames it took: they no longer count against the
+    /// capacity.
+    pub(crate) fn encoded(&mut self, count: usize) {
+        let mut state = self.shared.lock();
+        state.taken = state.taken.saturating_sub(count);
     }
 
     /// The ending, if a close was asked for since the last look (one atomic load if not).

@@ -66,12 +66,15 @@ impl SocketBody {
             }
         }
         self.buf.reserve(wanted);
+        let mut count = 0;
         while let Some(item) = self.batch.pop_front() {
             encode(&mut self.buf, item);
+            count += 1;
             if self.buf.len() >= CHUNK {
                 break;
             }
         }
+        self.drain.encoded(count);
         if self.batch.is_empty() && self.batch.capacity() > KEEP_BATCH {
             self.batch = VecDeque::new();
         }
@@ -277,6 +280,26 @@ mod tests {
             assert_eq!(*opcode, OpCode::Text);
             assert_eq!(&payload[..3], format!("{i:03}").as_bytes(), "in order");
         }
+    }
+
+    #[test]
+    fn frames_taken_and_not_yet_encoded_count_against_the_capacity() {
+        let (outbox, drain) = Outbox::new(4);
+        let mut writer = Writer::new(drain);
+        let big = "x".repeat(CHUNK);
+        for _ in 0..4 {
+            assert!(outbox.push(text(&big)));
+        }
+        // The first chunk holds one frame; three stay taken in the writer's batch.
+        assert_eq!(frames(&writer.chunk()).len(), 1);
+        assert!(outbox.push(text("fits: 3 taken + 1 queued")));
+        assert!(
+            !outbox.push(text("over")),
+            "3 taken + 1 queued is the capacity"
+        );
+        assert!(outbox.is_closed());
+        let ending = writer.chunk();
+        assert_eq!(frames(&ending).last().map(|f| f.0), Some(OpCode::Close));
     }
 
     #[test]
