@@ -146,13 +146,17 @@ impl<W> Pipeline<W> {
         .into_iter();
         let mut answers = Vec::with_capacity(waiters.len());
         let mut committed = Vec::new();
+        let mut duplicate_upto = 0;
         for waiter in waiters {
             let answer = match outcomes.next() {
                 Some(Ok(Ok(Appended::New(message)))) => {
                     committed.push(message.clone());
                     Ok(message)
                 }
-                Some(Ok(Ok(Appended::Duplicate(message)))) => Ok(message),
+                Some(Ok(Ok(Appended::Duplicate(message)))) => {
+                    duplicate_upto = duplicate_upto.max(message.row.seq);
+                    Ok(message)
+                }
                 Some(Ok(Err(err)) | Err(err)) => Err(ProtoError::from(err)),
                 None => Err(ProtoError::internal(
                     "the store gave no outcome for this post",
@@ -161,6 +165,12 @@ impl<W> Pipeline<W> {
             answers.push((waiter, answer));
         }
         committed.sort_by_key(|message| message.row.seq);
+        // A repeated client_msg_id may name a message this room never delivered: one stored
+        // by a batch whose answer came too late (answered `unavailable`, committed anyway).
+        // Its seq says so, and `gap` then reads it from the store.
+        if duplicate_upto > 0 {
+            self.order.committed_upto(duplicate_upto);
+        }
         let deliveries = self.order.offer(committed.clone());
         Settled {
             answers,

@@ -155,6 +155,30 @@ fn a_repeated_client_msg_id_is_answered_with_the_original_and_delivers_nothing()
 }
 
 #[test]
+fn a_repeated_client_msg_id_of_a_message_never_delivered_reads_it_from_the_store() {
+    // "two" was committed, but its batch's answer came too late: the room answered
+    // `unavailable` and never delivered it. The retry finds it stored.
+    let mut pipeline = loaded(1);
+    pipeline
+        .push(post("two", Some("c-2")), "amy")
+        .expect("taken");
+    let settled = pipeline.settle(Err(StoreError::Unavailable("timed out".into())));
+    assert_eq!(answered(&settled), [("amy", Err(ErrorCode::Unavailable))]);
+    assert_eq!(pipeline.gap(true), None, "nothing says seq 2 exists yet");
+
+    pipeline
+        .push(post("two", Some("c-2")), "amy again")
+        .expect("taken");
+    let settled = pipeline.settle(Ok(vec![Ok(Appended::Duplicate(stored(2, "two")))]));
+    assert_eq!(answered(&settled), [("amy again", Ok(2))]);
+    assert!(settled.deliveries.is_empty());
+    assert_eq!(pipeline.gap(true), Some(Gap::Read { after: 1, count: 1 }));
+    assert_eq!(seqs(&pipeline.fetched(vec![stored(2, "two")])), [2]);
+    assert_eq!(pipeline.delivered_seq(), 2);
+    assert_eq!(pipeline.gap(true), None);
+}
+
+#[test]
 fn a_failed_commit_answers_every_post_of_it_delivers_nothing_and_the_pipeline_goes_on() {
     let mut pipeline = loaded(4);
     pipeline.push(post("a", None), "amy").expect("taken");
