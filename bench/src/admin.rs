@@ -157,6 +157,14 @@ impl Admin {
         })
     }
 
+    /// How many connections the user `id` (`u_N`) holds on the server now.
+    pub fn user_connections(&self, id: &str) -> Result<u64> {
+        let answer = self.call("GET", &format!("/admin/users/{id}"), None)?;
+        answer["connections"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("GET /admin/users/{id}: no connections in {answer}"))
+    }
+
     /// The last committed `seq` of each room.
     pub fn last_seqs(&self, rooms: &[u64]) -> Result<Vec<u64>> {
         parallel(rooms, |room| {

@@ -55,6 +55,10 @@ pub enum Mode {
     /// Open authenticated connections ever faster until some fail.
     #[command(args_override_self = true)]
     Storm(StormArgs),
+    /// Minutes of mixed traffic with reconnects and slow consumers; every acked message
+    /// checked against what each member received, the server's RSS sampled.
+    #[command(args_override_self = true)]
+    Soak(SoakArgs),
 }
 
 #[derive(Args, Clone)]
@@ -119,4 +123,51 @@ pub struct StormArgs {
     /// Largest concurrency tried.
     #[arg(long, default_value_t = 1024)]
     pub max_concurrency: usize,
+}
+
+#[derive(Args, Clone)]
+pub struct SoakArgs {
+    /// Length of the traffic phase, in minutes (the drain and the tally come after).
+    #[arg(long, default_value_t = 30.0)]
+    pub minutes: f64,
+    /// Direct rooms (two members, both sending).
+    #[arg(long, default_value_t = 100)]
+    pub direct_rooms: usize,
+    /// Group rooms.
+    #[arg(long, default_value_t = 10)]
+    pub groups: usize,
+    /// Members (and connections) per group.
+    #[arg(long, default_value_t = 20)]
+    pub group_size: usize,
+    /// Aggregate sends per second over all sending connections.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Sends awaiting their ack per sender, at most.
+    #[arg(long, default_value_t = 4)]
+    pub window: usize,
+    /// Mean seconds between a connection's drops (each drop is due at 0.5 to 1.5 times it).
+    #[arg(long, default_value_t = 60.0)]
+    pub drop_every_secs: f64,
+    /// Slow consumers: group members that send nothing and now and then stop reading until
+    /// the server closes them (4002). One per group, in the first groups.
+    #[arg(long, default_value_t = 4)]
+    pub slow: usize,
+    /// Mean seconds a slow consumer reads normally between two stalls.
+    #[arg(long, default_value_t = 60.0)]
+    pub slow_read_secs: f64,
+    /// Longest stall of a slow consumer, in seconds, closed or not.
+    #[arg(long, default_value_t = 300.0)]
+    pub slow_stall_max_secs: f64,
+    /// Seconds between two samples of the server's RSS and CPU (needs --pid).
+    #[arg(long, default_value_t = 30.0)]
+    pub sample_secs: f64,
+    /// Attempts of one send (the first and its retries) before it is given up.
+    #[arg(long, default_value_t = 40)]
+    pub max_tries: u32,
+    /// Longest wait for the members to settle after the traffic phase, in seconds.
+    #[arg(long, default_value_t = 180.0)]
+    pub drain_max_secs: f64,
+    /// Seed of the drop and stall schedule.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }

@@ -10,6 +10,7 @@ mod load;
 mod procstat;
 mod promtext;
 mod report;
+mod soak;
 mod stats;
 mod storm;
 mod threads;
@@ -35,6 +36,7 @@ fn main() -> Result<()> {
             Mode::Load(args) => load::run(&cli.common, args).await,
             Mode::Idle(args) => idle::run(&cli.common, args).await,
             Mode::Storm(args) => storm::run(&cli.common, args).await,
+            Mode::Soak(args) => soak::run(&cli.common, args).await,
         }
     })?;
     if !cli.common.label.is_empty() {

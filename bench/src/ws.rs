@@ -31,13 +31,28 @@ impl Target {
 
 /// Connects as the user of `token` and waits for `hello`, at most `timeout`.
 pub async fn connect(target: &Target, index: usize, token: &str, timeout: Duration) -> Result<Ws> {
-    tokio::time::timeout(timeout, open(target, index, token))
+    connect_with(target, index, token, timeout, None).await
+}
+
+/// [`connect`], with the socket's receive buffer set to `recv_buffer` bytes when given (a
+/// small one makes a client that stops reading back up on the server sooner).
+pub async fn connect_with(
+    target: &Target,
+    index: usize,
+    token: &str,
+    timeout: Duration,
+    recv_buffer: Option<u32>,
+) -> Result<Ws> {
+    tokio::time::timeout(timeout, open(target, index, token, recv_buffer))
         .await
         .context("timed out connecting")?
 }
 
-async fn open(target: &Target, index: usize, token: &str) -> Result<Ws> {
+async fn open(target: &Target, index: usize, token: &str, recv_buffer: Option<u32>) -> Result<Ws> {
     let socket = TcpSocket::new_v4().context("socket")?;
+    if let Some(bytes) = recv_buffer {
+        socket.set_recv_buffer_size(bytes).context("SO_RCVBUF")?;
+    }
     let local = target.local(index);
     socket
         .bind(local)
