@@ -145,6 +145,10 @@ pub struct SoakArgs {
     /// Sends awaiting their ack per sender, at most.
     #[arg(long, default_value_t = 4)]
     pub window: usize,
+    /// Body size in bytes of a message sent to a group (direct messages have 32): long
+    /// bodies make a stalled consumer's queue fill sooner.
+    #[arg(long, default_value_t = 2000)]
+    pub group_body_size: usize,
     /// Mean seconds between a connection's drops (each drop is due at 0.5 to 1.5 times it).
     #[arg(long, default_value_t = 60.0)]
     pub drop_every_secs: f64,

@@ -44,6 +44,8 @@ pub enum Phase {
     Done,
 }
 
+/// Body size of a direct message, in bytes.
+const DIRECT_BODY_SIZE: usize = 32;
 /// Connections opened per second at the start.
 const RAMP_PER_S: f64 = 200.0;
 /// The drain is over once no delivery came for this long and every member settled.
@@ -157,6 +159,9 @@ pub async fn run(common: &Common, args: &SoakArgs) -> Result<Report> {
     if args.group_size < 2 || args.slow > args.groups {
         bail!("--group-size must be at least 2 and --slow at most --groups");
     }
+    if !(1..=4000).contains(&args.group_body_size) {
+        bail!("--group-body-size must be 1 to 4000 (the protocol's body limit)");
+    }
     if !(args.minutes > 0.0 && args.minutes <= 24.0 * 60.0) || args.rate <= 0.0 {
         bail!("--minutes must be above 0 and at most a day, --rate above 0");
     }
@@ -225,6 +230,11 @@ pub async fn run(common: &Common, args: &SoakArgs) -> Result<Report> {
                 token: user.token.clone(),
                 room: rooms[index],
                 role,
+                body_size: if index < direct.len() * 2 {
+                    DIRECT_BODY_SIZE
+                } else {
+                    args.group_body_size
+                },
             }
         })
         .collect();
@@ -328,6 +338,7 @@ pub async fn run(common: &Common, args: &SoakArgs) -> Result<Report> {
     report.field("members", json!(ctx.settled.len()));
     report.field("slow_consumers", json!(args.slow));
     report.field("offered_rate", json!(args.rate));
+    report.field("group_body_size", json!(args.group_body_size));
     report.field("acked", json!(acked));
     report.field("committed", json!(committed));
     report.field(

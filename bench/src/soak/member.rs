@@ -40,7 +40,6 @@ const STALL_PING: Duration = Duration::from_secs(5);
 const STALL_CHECK: Duration = Duration::from_secs(1);
 /// Receive buffer of a slow consumer's socket, so that it backs up on the server soon.
 const SLOW_RECV_BUFFER: u32 = 4096;
-const BODY_SIZE: usize = 32;
 
 /// What a member does besides reading.
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +57,8 @@ pub struct Plan {
     pub token: String,
     pub room: u64,
     pub role: Role,
+    /// Bytes of each message body.
+    pub body_size: usize,
 }
 
 /// What a member hands back at the end.
@@ -420,7 +421,10 @@ impl Member {
         let id = self.next_id;
         unacked.in_flight = Some(id);
         self.requests.insert(id, (Request::Send(n), Instant::now()));
-        let body = crate::wire::body(self.ctx.epoch.elapsed().as_micros() as u64, BODY_SIZE);
+        let body = crate::wire::body(
+            self.ctx.epoch.elapsed().as_micros() as u64,
+            self.plan.body_size,
+        );
         let cmid = ledger::cmid(self.plan.index, n);
         self.write(ws, frames::send(id, self.plan.room, &body, &cmid))
             .await
