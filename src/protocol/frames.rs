@@ -46,7 +46,13 @@ struct Error<'a> {
 /// client gets an `internal` error instead, and the failure is logged, never an empty frame.
 fn to_frame(value: &impl Serialize, id: &ReplyId) -> Frame {
     match serde_json::to_string(value) {
-        Ok(text) => ByteString::from(text),
+        Ok(mut text) => {
+            // serde_json grows its buffer by doubling, so a frame could hold up to twice its
+            // length; frames wait in queues (a client that stops reading holds up to
+            // --outbound-queue of them until it is closed 4002), so each keeps only its length.
+            text.shrink_to_fit();
+            ByteString::from(text)
+        }
         Err(err) => {
             log::error!("a server frame could not be serialized (a bug): {err}");
             unwritable(id)
@@ -194,5 +200,19 @@ mod tests {
         );
         let fine = ok(&ReplyId::Text("a".into()), json!({"x": 1}));
         assert_eq!(&*fine, r#"{"type":"ok","id":"a","data":{"x":1}}"#);
+    }
+
+    #[test]
+    fn a_frame_keeps_no_spare_capacity() {
+        // Serialized into a buffer that doubled to 4,096 bytes for some 3,030: the frame that
+        // waits in outbound queues must not keep the 1,066 spare ones.
+        let frame = ok(&ReplyId::None, json!({"body": "x".repeat(3000)}));
+        let length = frame.len();
+        assert!(length > 2048 && length < 4096, "length {length}");
+        let buffer = frame
+            .into_bytes()
+            .try_into_mut()
+            .expect("nothing else holds the frame");
+        assert_eq!(buffer.capacity(), length);
     }
 }
