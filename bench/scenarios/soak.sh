@@ -3,7 +3,8 @@
 # this script's own (initdb into a temporary directory, pg_ctl on a free loopback port: the
 # machine's cluster on 5432 is never touched), restarting that PostgreSQL under the load
 # (pg_ctl stop -m fast, PG_DOWN_SECS down, start) at each fraction of the run in RESTARTS.
-# `palaver-bench soak` drives 100 direct rooms and 10 groups of 20 at 200 sends/s in all,
+# `palaver-bench soak` drives 100 direct rooms (32-byte bodies) and 10 groups of 20 (4,000-byte
+# bodies) at 200 sends/s in all,
 # with reconnects and slow consumers (see bench/src/soak.rs), samples the server's RSS and
 # CPU every 30 s and checks every acked message against what each member received.
 # Prints the load generator's JSON line, then one JSON line per PostgreSQL restart (Unix

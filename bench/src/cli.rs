@@ -146,8 +146,9 @@ pub struct SoakArgs {
     #[arg(long, default_value_t = 4)]
     pub window: usize,
     /// Body size in bytes of a message sent to a group (direct messages have 32): long
-    /// bodies make a stalled consumer's queue fill sooner.
-    #[arg(long, default_value_t = 2000)]
+    /// bodies make a stalled consumer's queue fill sooner (on loopback the server's socket
+    /// buffer grows to ~4 MB before its 1,024-frame queue even starts to fill).
+    #[arg(long, default_value_t = 4000)]
     pub group_body_size: usize,
     /// Mean seconds between a connection's drops (each drop is due at 0.5 to 1.5 times it).
     #[arg(long, default_value_t = 60.0)]
@@ -160,7 +161,7 @@ pub struct SoakArgs {
     #[arg(long, default_value_t = 60.0)]
     pub slow_read_secs: f64,
     /// Longest stall of a slow consumer, in seconds, closed or not.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = 420.0)]
     pub slow_stall_max_secs: f64,
     /// Seconds between two samples of the server's RSS and CPU (needs --pid).
     #[arg(long, default_value_t = 30.0)]
