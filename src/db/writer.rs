@@ -82,6 +82,16 @@ pub(crate) async fn run(
                 Err(_) => break,
             }
         }
+        let (jobs, abandoned) = still_awaited(jobs);
+        if abandoned > 0 {
+            log::warn!(
+                "dropped {abandoned} append requests whose callers gave up waiting (answered \
+                 unavailable: nothing of theirs is stored)"
+            );
+        }
+        if jobs.is_empty() {
+            continue;
+        }
         let mut posts = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -102,6 +112,18 @@ pub(crate) async fn run(
             let _ = reply.send(outcomes.by_ref().take(len).collect());
         }
     }
+}
+
+/// The jobs whose caller still waits, and how many posts were left out. A caller that timed
+/// out (`Store::append`) has told its client `unavailable`, "nothing was stored, retry": its
+/// posts must not be committed after that. Committing them anyway also wasted the writer's
+/// time on answers no one reads: under a burst the queue filled with such jobs, every new one
+/// waited behind them past the time-out, and the writer never caught up again (the soak, see
+/// BENCHMARKS.md).
+fn still_awaited(jobs: Vec<AppendJob>) -> (Vec<AppendJob>, usize) {
+    let (live, gone): (Vec<AppendJob>, Vec<AppendJob>) =
+        jobs.into_iter().partition(|job| !job.reply.is_closed());
+    (live, gone.iter().map(|job| job.posts.len()).sum())
 }
 
 /// Why a transaction failed.

@@ -22,6 +22,26 @@ fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
 }
 
 #[test]
+fn posts_whose_caller_gave_up_are_left_out() {
+    let (reply, waiting) = oneshot::channel();
+    let live = AppendJob {
+        posts: vec![post(1, 2, Some("c-1"))],
+        reply,
+    };
+    let (reply, gave_up) = oneshot::channel();
+    let abandoned = AppendJob {
+        posts: vec![post(1, 3, Some("c-2")), post(2, 3, None)],
+        reply,
+    };
+    drop(gave_up);
+    let (jobs, left_out) = still_awaited(vec![abandoned, live]);
+    assert_eq!(left_out, 2);
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].posts[0].client_msg_id.as_deref(), Some("c-1"));
+    drop(waiting);
+}
+
+#[test]
 fn plans_consecutive_seqs_per_room_and_spots_repeated_client_ids() {
     let earlier = MessageRow {
         room_id: 1,
