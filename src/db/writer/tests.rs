@@ -1,5 +1,6 @@
 //! Unit tests of `db/writer.rs`: the pure batch `plan` (seqs per room, repeated client ids)
-//! and a post that names uploads not its sender's.
+//! a post that names uploads not its sender's, and that posts whose caller gave up waiting
+//! are left out of a batch.
 
 use super::*;
 
