@@ -1,4 +1,4 @@
-//! Unit tests of `db/writer.rs`: the pure batch `plan` (seqs per room, repeated client ids)
+//! Unit tests of `db/writer.rs`: the pure batch `plan` (seqs per room, repeated client ids),
 //! a post that names uploads not its sender's, and that posts whose caller gave up waiting
 //! are left out of a batch.
 
