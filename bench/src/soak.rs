@@ -162,8 +162,22 @@ pub async fn run(common: &Common, args: &SoakArgs) -> Result<Report> {
     if !(1..=4000).contains(&args.group_body_size) {
         bail!("--group-body-size must be 1 to 4000 (the protocol's body limit)");
     }
-    if !(args.minutes > 0.0 && args.minutes <= 24.0 * 60.0) || args.rate <= 0.0 {
-        bail!("--minutes must be above 0 and at most a day, --rate above 0");
+    // `!(x > lo && x <= hi)` also refuses NaN; every duration is at most a day.
+    let within = |value: f64, high: f64| value > 0.0 && value <= high;
+    const DAY: f64 = 24.0 * 60.0 * 60.0;
+    if !within(args.minutes, 24.0 * 60.0) || !within(args.rate, 1_000_000.0) {
+        bail!("--minutes must be above 0 and at most a day, --rate above 0 and at most 1,000,000");
+    }
+    for (flag, value) in [
+        ("--drop-every-secs", args.drop_every_secs),
+        ("--slow-read-secs", args.slow_read_secs),
+        ("--slow-stall-max-secs", args.slow_stall_max_secs),
+        ("--sample-secs", args.sample_secs),
+        ("--drain-max-secs", args.drain_max_secs),
+    ] {
+        if !within(value, DAY) {
+            bail!("{flag} must be above 0 and at most a day (86400), not {value}");
+        }
     }
     let admin = Admin::new(&common.server.to_string(), &common.admin_token);
     let setup_started = Instant::now();

@@ -601,7 +601,15 @@ impl Member {
         let Some((request, _)) = frame.id.and_then(|id| self.requests.remove(&id)) else {
             return Ok(());
         };
-        let data = frame.data.unwrap_or_default();
+        // An `ok` always carries `data` (docs/protocol.md section 2): one without is the
+        // server's failure, counted, not taken for an empty answer.
+        let Some(data) = frame.data else {
+            self.ctx
+                .counters
+                .ack_mismatch
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        };
         match request {
             Request::Send(n) => {
                 let Some(unacked) = self.unacked.remove(&n) else {
