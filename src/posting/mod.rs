@@ -10,6 +10,8 @@
 //! answer (a connection, or a bot or the admin API waiting for the stored message).
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;

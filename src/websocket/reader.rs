@@ -111,6 +111,20 @@ impl Reader {
         }
     }
 
+    /// The bytes this reader holds between calls to [`feed`](Self::feed): a partial frame
+    /// header, a control frame's payload, the message being read (never one over
+    /// `max_message`: that one is skipped) and the start of a UTF-8 character split across
+    /// frames. So at most `max_message + 125 + 14 + 3`. Public for the fuzz target
+    /// (fuzz/fuzz_targets/websocket_reader.rs), which checks that bound.
+    pub fn buffered(&self) -> usize {
+        self.header.len()
+            + self.frame.as_ref().map_or(0, |frame| frame.control.len())
+            + self
+                .message
+                .as_ref()
+                .map_or(0, |message| message.data.len() + message.utf8.carry.len())
+    }
+
     /// Reads `input`, pushing what completes onto `out`. After an error or a close frame
     /// the reader reads nothing more.
     pub fn feed(&mut self, mut input: &[u8], out: &mut Vec<Incoming>) -> Result<(), Violation> {

@@ -1,0 +1,265 @@
+//! A client's text frame → `Command` (src/protocol/command.rs), as the session reads it,
+//! and the strict JSON reading under it (src/protocol/json.rs). Checks, for every input:
+//! - the id peeked for a frame that is not run (rate limit) is the id the parser echoes;
+//! - a frame that parses is within the protocol's bounds (docs/protocol.md section 4), and
+//!   the command written back as JSON parses to the same frame;
+//! - a refused frame gets a code a parse error can have and a short message;
+//! - the strict JSON reading accepts only what serde_json accepts, reads it the same, and
+//!   reads bytes as it reads text.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use palaver::error::ErrorCode;
+use palaver::protocol::command::{
+    self, ClientFrame, Command, MAX_BODY_CHARS, MAX_DIRECTORY_PAGE, MAX_GROUP_MEMBERS,
+    MAX_MESSAGE_FILES, MAX_NAME_CHARS, MAX_PAGE, MAX_QUERY_CHARS,
+};
+use palaver::protocol::fields::MAX_ID_CHARS;
+use palaver::protocol::ids::UserRef;
+use palaver::protocol::{json, ReplyId};
+use serde_json::{json, Map, Value};
+
+/// Longest error message a parse error may have, in characters: every message names at
+/// most a field and an id (64 characters, escaped), never a whole value the client sent.
+const MAX_MESSAGE_CHARS: usize = 800;
+
+fuzz_target!(|data: &[u8]| {
+    strict_json(data);
+    // The WebSocket reader hands the session only valid UTF-8 (else 1007).
+    if let Ok(text) = std::str::from_utf8(data) {
+        frame(text);
+    }
+});
+
+fn frame(text: &str) {
+    let parsed = command::parse(text);
+    let id = match &parsed {
+        Ok(frame) => &frame.id,
+        Err(rejected) => &rejected.id,
+    };
+    assert_eq!(&command::peek_id(text), id, "peek_id disagrees with parse");
+    if let ReplyId::Text(id) = id {
+        assert!(id.chars().count() <= MAX_ID_CHARS, "echoed id too long");
+    }
+    match parsed {
+        Ok(frame) => {
+            within_bounds(&frame.command);
+            let written = write(&frame).to_string();
+            assert_eq!(
+                command::parse(&written).as_ref(),
+                Ok(&frame),
+                "{text:?} parsed as {frame:?}, written back as {written:?}"
+            );
+        }
+        Err(rejected) => {
+            let error = rejected.error;
+            assert!(
+                matches!(
+                    error.code,
+                    ErrorCode::BadRequest
+                        | ErrorCode::UnknownType
+                        | ErrorCode::NotFound
+                        | ErrorCode::TooLarge
+                ),
+                "{text:?}: a parse error answered {:?}",
+                error.code
+            );
+            assert!(!error.message.is_empty(), "{text:?}: an empty message");
+            let chars = error.message.chars().count();
+            assert!(
+                chars <= MAX_MESSAGE_CHARS,
+                "{text:?}: an error message of {chars} characters: {:?}",
+                error.message
+            );
+            assert_eq!(error.retry_after_ms, None);
+        }
+    }
+}
+
+/// What section 4 promises about a command the server runs.
+fn within_bounds(command: &Command) {
+    let id = |text: &str| {
+        let chars = text.chars().count();
+        assert!((1..=MAX_ID_CHARS).contains(&chars), "id {text:?}");
+        no_nul(text);
+    };
+    let user = |user: &UserRef| {
+        if let UserRef::Handle(handle) = user {
+            id(handle);
+            assert!(!handle.starts_with("u_"), "handle {handle:?}");
+        }
+    };
+    match command {
+        Command::Ping | Command::Rooms => {}
+        Command::CreateGroup { name, members, .. } => {
+            assert_eq!(name.trim(), name, "name not trimmed");
+            assert!((1..=MAX_NAME_CHARS).contains(&name.chars().count()));
+            no_nul(name);
+            assert!(members.len() <= MAX_GROUP_MEMBERS);
+            members.iter().for_each(user);
+        }
+        Command::OpenDirect { user: who }
+        | Command::Invite { user: who, .. }
+        | Command::Kick { user: who, .. } => user(who),
+        Command::OpenBot { bot } => id(bot),
+        Command::Join {
+            after_seq, limit, ..
+        } => {
+            assert!(after_seq.is_none_or(|seq| seq >= 0));
+            assert!((1..=MAX_PAGE).contains(limit));
+        }
+        Command::History {
+            before_seq, limit, ..
+        } => {
+            assert!(before_seq.is_none_or(|seq| seq >= 0));
+            assert!((1..=MAX_PAGE).contains(limit));
+        }
+        Command::Leave { .. } | Command::Typing { .. } => {}
+        Command::Send {
+            body,
+            client_msg_id,
+            files,
+            ..
+        } => {
+            let chars = body.chars().count();
+            assert!(chars <= MAX_BODY_CHARS);
+            assert!(chars > 0 || !files.is_empty(), "an empty send");
+            no_nul(body);
+            if let Some(client_msg_id) = client_msg_id {
+                id(client_msg_id);
+            }
+            assert!(files.len() <= MAX_MESSAGE_FILES);
+            for (index, key) in files.iter().enumerate() {
+                assert!(key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()));
+                assert!(!files[..index].contains(key), "a file twice");
+            }
+        }
+        Command::Read { seq, .. } => assert!(*seq >= 0),
+        Command::Action {
+            room,
+            message,
+            action,
+        } => {
+            id(action);
+            assert!(message.room.0 >= 0 && message.seq >= 0 && room.0 >= 0);
+        }
+        Command::Users {
+            query,
+            after,
+            limit,
+        } => {
+            assert!(query.chars().count() <= MAX_QUERY_CHARS);
+            no_nul(query);
+            if let Some(after) = after {
+                user(after);
+            }
+            assert!((1..=MAX_DIRECTORY_PAGE).contains(limit));
+        }
+    }
+    if let Some(room) = command.room() {
+        assert!(room.0 >= 0);
+    }
+}
+
+fn no_nul(text: &str) {
+    assert!(!text.contains('\0'), "a NUL in {text:?}");
+}
+
+/// The frame a client would write for this command.
+fn write(frame: &ClientFrame) -> Value {
+    let mut object = Map::new();
+    object.insert("type".into(), frame.command.name().into());
+    match &frame.id {
+        ReplyId::None => {}
+        ReplyId::Text(text) => {
+            object.insert("id".into(), text.as_str().into());
+        }
+        ReplyId::Number(number) => {
+            object.insert("id".into(), Value::Number(number.clone()));
+        }
+    }
+    let fields = match &frame.command {
+        Command::Ping | Command::Rooms => json!({}),
+        Command::CreateGroup {
+            name,
+            members,
+            public,
+        } => json!({
+            "name": name,
+            "members": members.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "public": public,
+        }),
+        Command::OpenDirect { user } => json!({ "user": user.to_string() }),
+        Command::OpenBot { bot } => json!({ "bot": bot }),
+        Command::Join {
+            room,
+            after_seq,
+            limit,
+        } => json!({ "room": room.to_string(), "after_seq": after_seq, "limit": limit }),
+        Command::Leave { room, forget } => json!({ "room": room.to_string(), "forget": forget }),
+        Command::Send {
+            room,
+            body,
+            client_msg_id,
+            files,
+        } => json!({
+            "room": room.to_string(),
+            "body": body,
+            "client_msg_id": client_msg_id,
+            "files": files.iter().map(|key| format!("f_{key}")).collect::<Vec<_>>(),
+        }),
+        Command::History {
+            room,
+            before_seq,
+            limit,
+        } => json!({ "room": room.to_string(), "before_seq": before_seq, "limit": limit }),
+        Command::Read { room, seq } => json!({ "room": room.to_string(), "seq": seq }),
+        Command::Typing { room } => json!({ "room": room.to_string() }),
+        Command::Action {
+            room,
+            message,
+            action,
+        } => json!({
+            "room": room.to_string(),
+            "message": message.to_string(),
+            "action": action,
+        }),
+        Command::Invite { room, user } | Command::Kick { room, user } => {
+            json!({ "room": room.to_string(), "user": user.to_string() })
+        }
+        Command::Users {
+            query,
+            after,
+            limit,
+        } => json!({
+            "query": query,
+            "after": after.as_ref().map(ToString::to_string),
+            "limit": limit,
+        }),
+    };
+    let Value::Object(fields) = fields else {
+        unreachable!("every command's fields are an object");
+    };
+    object.extend(fields);
+    Value::Object(object)
+}
+
+/// The strict reading against serde_json's own, on the same bytes.
+fn strict_json(data: &[u8]) {
+    let strict = json::parse_slice(data);
+    let lenient = serde_json::from_slice::<Value>(data);
+    match (&strict, &lenient) {
+        (Ok(strict), Ok(lenient)) => assert_eq!(strict, lenient, "read differently"),
+        (Ok(_), Err(err)) => panic!("strict accepted what serde_json refuses: {err}"),
+        (Err(json::JsonError::Syntax(err)), Ok(_)) => {
+            panic!("strict calls valid JSON a syntax error: {err}")
+        }
+        // A duplicate key or a NUL, in valid JSON or before a later syntax error.
+        (Err(_), _) => {}
+    }
+    match std::str::from_utf8(data) {
+        Ok(text) => assert_eq!(json::parse(text), strict, "text and bytes read differently"),
+        Err(_) => assert!(strict.is_err(), "strict accepted invalid UTF-8"),
+    }
+}
