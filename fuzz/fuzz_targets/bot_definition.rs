@@ -48,7 +48,11 @@ fn holds_its_promises(definition: &Definition) {
         Behaviour::Scripted(script) => {
             assert!(script.states.contains_key(&script.start), "no start state");
             for (name, state) in &script.states {
-                assert!((1..=10).contains(&state.say.len()), "{name}: {}", state.say.len());
+                assert!(
+                    (1..=10).contains(&state.say.len()),
+                    "{name}: {}",
+                    state.say.len()
+                );
                 for utterance in &state.say {
                     let chars = utterance.body.chars().count();
                     assert!(!utterance.body.trim().is_empty() && chars <= 4000);
@@ -60,7 +64,10 @@ fn holds_its_promises(definition: &Definition) {
                     }
                 }
                 for transition in &state.on {
-                    assert!(script.states.contains_key(&transition.goto), "{name}: a goto");
+                    assert!(
+                        script.states.contains_key(&transition.goto),
+                        "{name}: a goto"
+                    );
                 }
             }
         }
@@ -76,7 +83,10 @@ fn holds_its_promises(definition: &Definition) {
 fn runs(script: &Script, text: &str) {
     let greeting = script.greet();
     assert_eq!(greeting.state, script.start);
-    assert_eq!(Some(&greeting.say), script.states.get(&script.start).map(|s| &s.say));
+    assert_eq!(
+        Some(&greeting.say),
+        script.states.get(&script.start).map(|s| &s.say)
+    );
     // A conversation in a state the definition no longer has starts again.
     let lost = script.step("\u{0}no such state", Input::Text("hi"));
     assert_eq!(lost.as_ref().map(|step| &step.state), Some(&script.start));
@@ -96,12 +106,15 @@ fn runs(script: &Script, text: &str) {
         }
         for input in inputs {
             // docs/bots.md: the first transition that matches is taken; none, the fallback.
-            let first = state.on.iter().find(|transition| match (&transition.when, input) {
-                (Condition::Choice(id), Input::Choice(chosen)) => id == chosen,
-                (Condition::Text(pattern), Input::Text(text)) => pattern.is_match(text),
-                (Condition::Otherwise, _) => true,
-                _ => false,
-            });
+            let first = state
+                .on
+                .iter()
+                .find(|transition| match (&transition.when, input) {
+                    (Condition::Choice(id), Input::Choice(chosen)) => id == chosen,
+                    (Condition::Text(pattern), Input::Text(text)) => pattern.is_match(text),
+                    (Condition::Otherwise, _) => true,
+                    _ => false,
+                });
             let step = script.step(name, input);
             assert_eq!(
                 step.as_ref().map(|step| &step.state),
@@ -112,7 +125,10 @@ fn runs(script: &Script, text: &str) {
                 let Some(next) = script.states.get(&step.state) else {
                     panic!("{name}: {input:?} led to {:?}, not a state", step.state);
                 };
-                assert_eq!(step.say, next.say, "{name}: {input:?} says another state's words");
+                assert_eq!(
+                    step.say, next.say,
+                    "{name}: {input:?} says another state's words"
+                );
             }
         }
     }

@@ -115,6 +115,9 @@ struct World {
     publishes: Vec<StoredMessage>,
     /// The gap read on its way: after, count.
     read: Option<(i64, i64)>,
+    /// The highest seq the pipeline was shown committed (a message, the room row, a read):
+    /// what it must read up to, or skip to.
+    known: i64,
     /// The last seq delivered or skipped: the next delivery must be the one after it.
     upto: i64,
     /// Waiters in the order their posts were answered by settles.
@@ -140,6 +143,7 @@ impl World {
             in_flight: None,
             publishes: Vec::new(),
             read: None,
+            known: last_seq,
             upto,
             settled_order: Vec::new(),
         }
@@ -175,6 +179,7 @@ impl World {
                         false => self.publishes.remove(index),
                     });
                 }
+                self.saw(&arriving);
                 let deliveries = self.pipeline.arrive(arriving);
                 self.delivered(&deliveries);
             }
@@ -184,7 +189,10 @@ impl World {
                     self.publishes.remove(index);
                 }
             }
-            Step::CheckRow => self.pipeline.committed_upto(self.last_seq()),
+            Step::CheckRow => {
+                self.known = self.last_seq();
+                self.pipeline.committed_upto(self.last_seq());
+            }
             Step::Gap { listening } => self.gap(*listening),
             Step::Read { page, fail } => self.read(i64::from(*page), *fail),
         }
@@ -290,6 +298,7 @@ impl World {
                 })
                 .collect()),
         };
+        self.saw(&new);
         let settled = self.pipeline.settle(result);
         let answered: Vec<usize> = settled.answers.iter().map(|(waiter, _)| *waiter).collect();
         assert_eq!(answered, waiters, "every post of the batch, in its order");
@@ -327,12 +336,22 @@ impl World {
         }
     }
 
+    /// What the pipeline was shown committed.
+    fn saw(&mut self, messages: &[StoredMessage]) {
+        let highest = messages.iter().map(|message| message.row.seq).max();
+        self.known = self.known.max(highest.unwrap_or(0));
+    }
+
     fn gap(&mut self, listening: bool) {
         let before = self.pipeline.delivered_seq();
+        // A gap the pipeline was shown is read (one read at a time), up to the highest seq
+        // it knows committed; with no one listening, skipped.
+        let missing = self.read.is_none() && self.known > self.upto;
         match self.pipeline.gap(listening) {
             Some(Gap::Read { after, count }) => {
                 assert!(listening, "a read for no one");
-                assert_eq!(self.read, None, "a second read while one is on its way");
+                assert!(missing, "a read with one on its way, or of nothing missing");
+                assert_eq!(after + count, self.known, "a read short of what is known");
                 assert_eq!(
                     after, self.upto,
                     "a read that does not start after the last delivered"
@@ -349,8 +368,20 @@ impl World {
                 assert_eq!(self.pipeline.delivered_seq(), before + behind);
                 self.skipped();
             }
-            None if listening => assert_eq!(self.pipeline.delivered_seq(), before),
-            None => self.skipped(),
+            None if listening => {
+                assert!(
+                    !missing,
+                    "a gap from {} to {} not read",
+                    self.upto, self.known
+                );
+                assert_eq!(self.pipeline.delivered_seq(), before);
+            }
+            None => {
+                self.skipped();
+                if missing {
+                    assert_eq!(self.upto, self.known, "skipped short of what is known");
+                }
+            }
         }
     }
 
@@ -374,6 +405,7 @@ impl World {
         }
         let end = (after + count.min(page)).min(self.last_seq());
         let messages = self.log[after as usize..end as usize].to_vec();
+        self.saw(&messages);
         let deliveries = self.pipeline.fetched(messages);
         self.delivered(&deliveries);
     }
@@ -425,6 +457,7 @@ impl World {
                 break;
             }
             self.read(i64::MAX, false);
+            self.known = self.last_seq();
             self.pipeline.committed_upto(self.last_seq());
             self.gap(true);
             self.read(i64::MAX, false);
