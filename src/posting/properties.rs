@@ -356,7 +356,7 @@ impl World {
                     after, self.upto,
                     "a read that does not start after the last delivered"
                 );
-                assert!(count >= 1 && count <= MAX_REPLAY);
+                assert!((1..=MAX_REPLAY).contains(&count));
                 assert!(
                     after + count <= self.last_seq(),
                     "a read past what is committed"
