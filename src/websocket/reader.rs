@@ -189,7 +189,8 @@ impl Reader {
                 let Some(message) = &mut self.message else {
                     return Err(Violation::Protocol("a continuation frame with no message"));
                 };
-                let total = message.total as u64 + length;
+                // A declared length near 2^64 must not wrap the total under the limit.
+                let total = (message.total as u64).saturating_add(length);
                 if total > self.limits.max_read as u64 {
                     return Err(Violation::TooBig(total));
                 }
@@ -419,6 +420,21 @@ mod tests {
         bytes.extend(&frame(0x80, &[b'a'; 40])[..8]);
         let (_, result) = read_all(&bytes, 1000);
         assert_eq!(result, Err(Violation::TooBig(80)));
+    }
+
+    #[test]
+    fn a_continuation_declaring_2_to_the_64_fails_at_its_header_instead_of_wrapping_the_total() {
+        // Found by the websocket_reader fuzz target: the total of the fragments overflowed
+        // (a panic in debug builds; in release it wrapped under the limit, and the frame's
+        // 2^64 - 1 bytes were kept as they came).
+        let mut bytes = frame(0x01, b"a");
+        bytes.extend([
+            0x80, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4,
+        ]);
+        bytes.extend([b'a'; 100]);
+        let (out, result) = read_all(&bytes, 1000);
+        assert_eq!(result, Err(Violation::TooBig(u64::MAX)));
+        assert!(out.is_empty());
     }
 
     #[test]
