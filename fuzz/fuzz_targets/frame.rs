@@ -13,10 +13,11 @@ use libfuzzer_sys::fuzz_target;
 use palaver::error::ErrorCode;
 use palaver::protocol::command::{
     self, ClientFrame, Command, MAX_BODY_CHARS, MAX_DIRECTORY_PAGE, MAX_GROUP_MEMBERS,
-    MAX_MESSAGE_FILES, MAX_NAME_CHARS, MAX_PAGE, MAX_QUERY_CHARS,
+    MAX_MESSAGE_FILES, MAX_PAGE, MAX_QUERY_CHARS,
 };
 use palaver::protocol::fields::MAX_ID_CHARS;
 use palaver::protocol::ids::UserRef;
+use palaver::protocol::names::MAX_NAME_CHARS;
 use palaver::protocol::{json, ReplyId};
 use serde_json::{json, Map, Value};
 
@@ -130,9 +131,14 @@ fn within_bounds(command: &Command) {
                 id(client_msg_id);
             }
             assert!(files.len() <= MAX_MESSAGE_FILES);
-            for (index, key) in files.iter().enumerate() {
-                assert!(key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()));
-                assert!(!files[..index].contains(key), "a file twice");
+            for (index, file) in files.iter().enumerate() {
+                let id = file.to_string();
+                let key = id.strip_prefix("f_").unwrap_or_default();
+                assert!(
+                    key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{id}"
+                );
+                assert!(!files[..index].contains(file), "a file twice");
             }
         }
         Command::Read { seq, .. } => assert!(*seq >= 0),
@@ -207,7 +213,7 @@ fn write(frame: &ClientFrame) -> Value {
             "room": room.to_string(),
             "body": body,
             "client_msg_id": client_msg_id,
-            "files": files.iter().map(|key| format!("f_{key}")).collect::<Vec<_>>(),
+            "files": files.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
         Command::History {
             room,
