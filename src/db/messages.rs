@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::error::StoreError;
-use super::files::{self, FileQueries};
+use super::file_queries::{self, FileQueries};
 use super::models::*;
 use super::schema::{messages, users};
 use super::store::Store;
@@ -31,8 +31,8 @@ impl Store {
                     .load(conn)
                     .await?;
                 let mut page = page(rows, limit);
-                let (rooms, seqs) = files::message_keys(&page.messages);
-                files::attach(&mut page.messages, conn.files_of_messages(rooms, seqs).await?);
+                let (rooms, seqs) = file_queries::message_keys(&page.messages);
+                file_queries::attach(&mut page.messages, conn.files_of_messages(rooms, seqs).await?);
                 Ok(page)
             })
         })
@@ -60,8 +60,8 @@ impl Store {
                 // Newest first from the query; a page reads oldest first.
                 let mut page = page(rows, limit);
                 page.messages.reverse();
-                let (rooms, seqs) = files::message_keys(&page.messages);
-                files::attach(&mut page.messages, conn.files_of_messages(rooms, seqs).await?);
+                let (rooms, seqs) = file_queries::message_keys(&page.messages);
+                file_queries::attach(&mut page.messages, conn.files_of_messages(rooms, seqs).await?);
                 Ok(page)
             })
         })

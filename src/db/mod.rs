@@ -4,6 +4,7 @@ pub mod backend;
 pub mod bots;
 pub mod bulk;
 pub mod error;
+pub mod file_queries;
 pub mod files;
 pub mod health;
 pub mod messages;

@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::bulk::BulkInsert;
 use super::error::StoreError;
-use super::files::FileQueries;
+use super::file_queries::FileQueries;
 use super::models::*;
 use super::schema::{bot_states, members, messages, rooms, users};
 use super::store::{pair_key, RoomSummary, Store};

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::backend::Backend;
 use super::bulk::BulkInsert;
 use super::error::StoreError;
-use super::files::{self, FileQueries};
+use super::file_queries::{self, FileQueries};
 use super::health::CommitHealth;
 use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserRow};
 use super::schema::messages;
@@ -265,7 +265,7 @@ async fn commit(backend: &Backend, posts: &[NewPost]) -> Result<CommitResult, Fa
                 .collect();
             if !repeated.is_empty() {
                 // A repeated send answers with the first message, files and all.
-                let (rooms, seqs) = files::message_keys(&repeated);
+                let (rooms, seqs) = file_queries::message_keys(&repeated);
                 let found = conn.files_of_messages(rooms, seqs).await?;
                 for outcome in &mut plan.outcomes {
                     if let Ok(Appended::Duplicate(message)) = outcome {
