@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::json;
 use tokio::sync::watch;
 
 use super::outbox::Outbox;
@@ -108,8 +107,7 @@ impl Origin {
                     self.room,
                     message.row.seq
                 );
-                let view = MessageView::from_stored(&message);
-                frames::ok(&self.reply_id, json!({ "message": view }))
+                frames::sent(&self.reply_id, &MessageView::from_stored(&message))
             }
             Err(err) => {
                 log_failure(session, user.id, self.command, Some(&self.room), &err);
@@ -156,6 +154,8 @@ pub(crate) fn log_failure(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::db::models::MessageRow;
 

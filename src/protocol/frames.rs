@@ -97,6 +97,16 @@ pub fn ok(id: &ReplyId, data: impl Serialize) -> Frame {
     )
 }
 
+/// The `ok` answer to a `send`: `{"message": …}`, written straight from the view (no
+/// `serde_json::Value` tree in between: this is one frame per message sent).
+pub fn sent(id: &ReplyId, message: &MessageView) -> Frame {
+    #[derive(Serialize)]
+    struct Sent<'a> {
+        message: &'a MessageView,
+    }
+    ok(id, Sent { message })
+}
+
 pub fn error(id: &ReplyId, err: &ProtoError) -> Frame {
     crate::metrics::METRICS
         .errors
@@ -182,6 +192,34 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn a_send_is_answered_with_the_message_as_ok_data() {
+        let message = MessageView {
+            id: "m_1_2".into(),
+            room: "r_1".into(),
+            seq: 2,
+            ts: "2026-12-01T19:00:00.000Z".into(),
+            sender: UserView {
+                id: "u_3".into(),
+                name: "amy".into(),
+                kind: crate::db::models::UserKind::User,
+                online: None,
+            },
+            body: "hi".into(),
+            template: None,
+            client_msg_id: Some("c1".into()),
+            action: None,
+            files: Vec::new(),
+        };
+        let frame = sent(&ReplyId::Number(5.into()), &message);
+        let value: Value = serde_json::from_str(&frame).expect("a JSON frame");
+        assert_eq!(
+            value,
+            json!({"type": "ok", "id": 5, "data": {"message": serde_json::to_value(&message).expect("a view")}})
+        );
+        assert_eq!(value["data"]["message"]["client_msg_id"], "c1");
+    }
 
     #[test]
     fn data_that_cannot_be_serialized_is_an_internal_error_not_an_empty_frame() {
