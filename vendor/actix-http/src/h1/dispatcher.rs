@@ -2,7 +2,9 @@ use std::{
     collections::VecDeque,
     fmt,
     future::Future,
-    io, mem, net,
+    io,
+    mem::{self, MaybeUninit},
+    net,
     pin::Pin,
     rc::Rc,
     task::{Context, Poll},
@@ -15,7 +17,7 @@ use bytes::{Buf, BytesMut};
 use futures_core::ready;
 use pin_project_lite::pin_project;
 use tokio::{
-    io::{AsyncRead, AsyncWrite},
+    io::{AsyncRead, AsyncWrite, ReadBuf},
     time::sleep_until,
 };
 use tokio_util::codec::{Decoder as _, Encoder as _};
@@ -41,7 +43,15 @@ const HW_BUFFER_SIZE: usize = 1024 * 8;
 const MAX_PIPELINED_MESSAGES: usize = 16;
 
 /// Write buffer capacity at which we reallocate it after flushing.
-const WRITE_BUFFER_RETENTION_LIMIT: usize = 1024 * 128;
+///
+/// palaver patch: a write buffer larger than this is let go once flushed (it was 128 KiB and
+/// the buffer was then reallocated at `HW_BUFFER_SIZE`), so an idle connection, an upgraded
+/// WebSocket above all, holds at most this much between writes.
+const WRITE_BUFFER_RETENTION_LIMIT: usize = LW_BUFFER_SIZE;
+
+/// palaver patch: while the read buffer holds no allocation, reads go to a stack buffer of
+/// this size first, and the read buffer is allocated only when bytes came.
+const STACK_READ_SIZE: usize = 1024 * 4;
 
 bitflags! {
     #[derive(Debug, Clone, Copy)]
@@ -304,8 +314,10 @@ where
                     graceful_shutdown: config.graceful_shutdown(),
 
                     io: Some(io),
-                    read_buf: BytesMut::with_capacity(HW_BUFFER_SIZE),
-                    write_buf: BytesMut::with_capacity(HW_BUFFER_SIZE),
+                    // palaver patch: both buffers are allocated when first needed and let go
+                    // when drained (see `poll_flush`, `read_available` and `poll`).
+                    read_buf: BytesMut::new(),
+                    write_buf: BytesMut::new(),
                     h1_write_buffer_size: config.h1_write_buffer_size(),
                     write_buf_needs_reset: false,
                     codec: Codec::new(config),
@@ -362,7 +374,6 @@ where
         let InnerDispatcherProj {
             io,
             write_buf,
-            h1_write_buffer_size,
             write_buf_needs_reset,
             ..
         } = self.project();
@@ -370,7 +381,8 @@ where
 
         // Allow normal buffer growth, but do not retain allocations caused by large response
         // chunks on idle connections.
-        let retention_limit = (*h1_write_buffer_size).max(WRITE_BUFFER_RETENTION_LIMIT);
+        // palaver patch: the limit no longer grows with `h1_write_buffer_size`.
+        let retention_limit = WRITE_BUFFER_RETENTION_LIMIT;
 
         if write_buf.capacity() > retention_limit {
             // Needs stored flag because `write_buf.advance(n)` reduces reported capacity without
@@ -399,7 +411,8 @@ where
 
         // All bytes have been accepted by the I/O stream, so the buffer can be reused or released.
         if *write_buf_needs_reset {
-            *write_buf = BytesMut::with_capacity(HW_BUFFER_SIZE);
+            // palaver patch: let go, not reallocated (was `with_capacity(HW_BUFFER_SIZE)`).
+            *write_buf = BytesMut::new();
             *write_buf_needs_reset = false;
         } else {
             write_buf.clear();
@@ -1234,13 +1247,21 @@ where
                 return Ok(false);
             }
 
-            // grow buffer if necessary.
-            let remaining = this.read_buf.capacity() - this.read_buf.len();
-            if remaining < LW_BUFFER_SIZE {
-                this.read_buf.reserve(HW_BUFFER_SIZE - remaining);
-            }
+            // palaver patch: with no read buffer allocated (a new or idle connection), read into
+            // the stack first, so that a poll that finds nothing to read allocates nothing.
+            let read = if this.read_buf.capacity() == 0 {
+                poll_read_unallocated(io.as_mut(), cx, this.read_buf)
+            } else {
+                // grow buffer if necessary.
+                let remaining = this.read_buf.capacity() - this.read_buf.len();
+                if remaining < LW_BUFFER_SIZE {
+                    this.read_buf.reserve(HW_BUFFER_SIZE - remaining);
+                }
 
-            match tokio_util::io::poll_read_buf(io.as_mut(), cx, this.read_buf) {
+                tokio_util::io::poll_read_buf(io.as_mut(), cx, this.read_buf)
+            };
+
+            match read {
                 Poll::Ready(Ok(n)) => {
                     // When draining a dropped request payload, keep FINISHED set so the
                     // disconnect/keep-alive decision can be made once the payload is fully drained.
@@ -1377,6 +1398,13 @@ where
 
                     inner.as_mut().poll_request(cx)?;
 
+                    // palaver patch: everything read was decoded (a request head, payload
+                    // chunks, which keep their own handles on the allocation): let the read
+                    // buffer go, so that an idle connection holds none.
+                    if inner.read_buf.is_empty() && inner.read_buf.capacity() != 0 {
+                        *inner.as_mut().project().read_buf = BytesMut::new();
+                    }
+
                     if should_disconnect {
                         // I/O stream should to be closed
                         let inner = inner.as_mut().project();
@@ -1502,6 +1530,25 @@ where
             }
         }
     }
+}
+
+/// palaver patch: reads into a stack buffer and, when bytes came, copies them into `read_buf`
+/// (allocated then, at `HW_BUFFER_SIZE` or more); answers how many bytes came, as
+/// `tokio_util::io::poll_read_buf` does.
+fn poll_read_unallocated<T: AsyncRead>(
+    io: Pin<&mut T>,
+    cx: &mut Context<'_>,
+    read_buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ_SIZE];
+    let mut buf = ReadBuf::uninit(&mut stack);
+    ready!(io.poll_read(cx, &mut buf))?;
+    let filled = buf.filled();
+    if !filled.is_empty() {
+        read_buf.reserve(HW_BUFFER_SIZE.max(filled.len()));
+        read_buf.extend_from_slice(filled);
+    }
+    Poll::Ready(Ok(filled.len()))
 }
 
 fn should_close_for_unread_payload(
