@@ -2,7 +2,8 @@
 //! other's commit: the room answers them in the order it got them, so their replies stay in
 //! command order. Any other command first waits until they are all answered. Each post in
 //! flight holds a [`Ticket`] inside its [`Origin`](crate::actors::origin::Origin), given
-//! back where its answer is written.
+//! back where its answer is written. The counter is made at the first send: a connection
+//! that never sends (most idle ones) allocates nothing here.
 
 use std::sync::Arc;
 
@@ -13,37 +14,36 @@ use crate::actors::origin::Ticket;
 /// Most sends of one connection waiting for their commit at once.
 pub const MAX_IN_FLIGHT: usize = 256;
 
+#[derive(Default)]
 pub struct SendPipeline {
-    in_flight: Arc<watch::Sender<usize>>,
+    /// Sends in flight; `None` until the first send.
+    in_flight: Option<Arc<watch::Sender<usize>>>,
     room: Option<i64>,
-}
-
-impl Default for SendPipeline {
-    fn default() -> Self {
-        SendPipeline {
-            in_flight: Arc::new(watch::Sender::new(0)),
-            room: None,
-        }
-    }
 }
 
 impl SendPipeline {
     /// Whether a send to `room` may go now without waiting for those in flight.
     pub fn admits(&self, room: i64) -> bool {
-        let count = *self.in_flight.borrow();
+        let count = self.in_flight.as_ref().map_or(0, |in_flight| *in_flight.borrow());
         count == 0 || (self.room == Some(room) && count < MAX_IN_FLIGHT)
     }
 
     pub fn begin(&mut self, room: i64) -> Ticket {
         self.room = Some(room);
-        Ticket::issue(&self.in_flight)
+        let in_flight = self
+            .in_flight
+            .get_or_insert_with(|| Arc::new(watch::Sender::new(0)));
+        Ticket::issue(in_flight)
     }
 
     /// Resolves once no send is in flight.
     pub fn drained(&self) -> impl std::future::Future<Output = ()> + 'static {
-        let mut watching = self.in_flight.subscribe();
+        let watching = self.in_flight.as_ref().map(|in_flight| in_flight.subscribe());
         async move {
-            let _ = watching.wait_for(|count| *count == 0).await;
+            if let Some(mut watching) = watching {
+                // An error means the counter is gone, and with it every ticket: none in flight.
+                let _ = watching.wait_for(|count| *count == 0).await;
+            }
         }
     }
 }
@@ -66,6 +66,15 @@ mod tests {
         drop(second);
         drained.await;
         assert!(pipeline.admits(2));
+    }
+
+    #[actix_rt::test]
+    async fn a_pipeline_that_never_sent_allocates_nothing_and_is_drained() {
+        let pipeline = SendPipeline::default();
+        assert!(pipeline.in_flight.is_none());
+        assert!(pipeline.admits(1) && pipeline.admits(2));
+        pipeline.drained().await;
+        assert!(pipeline.in_flight.is_none());
     }
 
     #[test]
