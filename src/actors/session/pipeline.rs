@@ -24,7 +24,10 @@ pub struct SendPipeline {
 impl SendPipeline {
     /// Whether a send to `room` may go now without waiting for those in flight.
     pub fn admits(&self, room: i64) -> bool {
-        let count = self.in_flight.as_ref().map_or(0, |in_flight| *in_flight.borrow());
+        let count = self
+            .in_flight
+            .as_ref()
+            .map_or(0, |in_flight| *in_flight.borrow());
         count == 0 || (self.room == Some(room) && count < MAX_IN_FLIGHT)
     }
 
@@ -38,7 +41,10 @@ impl SendPipeline {
 
     /// Resolves once no send is in flight.
     pub fn drained(&self) -> impl std::future::Future<Output = ()> + 'static {
-        let watching = self.in_flight.as_ref().map(|in_flight| in_flight.subscribe());
+        let watching = self
+            .in_flight
+            .as_ref()
+            .map(|in_flight| in_flight.subscribe());
         async move {
             if let Some(mut watching) = watching {
                 // An error means the counter is gone, and with it every ticket: none in flight.
