@@ -22,6 +22,8 @@ pub struct Metrics {
     pub ack_latency: Histogram,
     pub commit_latency: Histogram,
     pub commit_batch: Histogram,
+    /// Group-commit batches being committed now (up to `writer::COMMITS_IN_FLIGHT`).
+    pub commits_in_flight: IntGauge,
     pub webhook_latency: HistogramVec,
     pub connections_closed: IntCounterVec,
     /// Always 1, labelled with this node's `--node-id`.
@@ -188,6 +190,11 @@ impl Metrics {
                 "Messages in one group commit",
                 BATCH_BUCKETS,
             ),
+            commits_in_flight: gauge(
+                &registry,
+                "palaver_store_commits_in_flight",
+                "Group-commit batches of the store writer being committed now",
+            ),
             webhook_latency,
             connections_closed: counter_vec(
                 &registry,
@@ -237,6 +244,7 @@ mod tests {
             "palaver_errors_total{code=\"bad_request\"}",
             "palaver_ack_latency_seconds_bucket",
             "palaver_store_commit_seconds",
+            "palaver_store_commits_in_flight",
             "palaver_files_uploaded_total",
             "palaver_file_bytes_stored_total",
         ] {

@@ -37,6 +37,10 @@ pub struct StoreConfig {
     pub writer_queue: usize,
     /// SQLite only: fsync every commit (the default) or only at checkpoints.
     pub sqlite_sync: SqliteSync,
+    /// PostgreSQL only: group-commit batches committed at once, each on a connection of the
+    /// pool (at most `pool_size - 1`, so that reads always get one). SQLite commits one at a
+    /// time on its single writing connection.
+    pub commits_in_flight: usize,
 }
 
 impl Default for StoreConfig {
@@ -46,6 +50,7 @@ impl Default for StoreConfig {
             call_timeout: Duration::from_secs(10),
             writer_queue: 8192,
             sqlite_sync: SqliteSync::default(),
+            commits_in_flight: writer::COMMITS_IN_FLIGHT,
         }
     }
 }
@@ -117,7 +122,15 @@ impl Store {
         let backend = Arc::new(opened);
         let (writer_tx, writer_rx) = mpsc::channel(config.writer_queue);
         let health = Arc::new(CommitHealth::new());
-        runtime.spawn(writer::run(backend.clone(), writer_rx, health.clone()));
+        let in_flight = config
+            .commits_in_flight
+            .clamp(1, config.pool_size.saturating_sub(1).max(1));
+        runtime.spawn(writer::run(
+            backend.clone(),
+            writer_rx,
+            health.clone(),
+            in_flight,
+        ));
         Ok(Store {
             inner: Arc::new(Inner {
                 backend,

@@ -2,7 +2,10 @@
 //! is waiting into one transaction, which takes each room's `seq` from its locked room row
 //! (`db/seq.rs`), so a room's sequence has no gaps and no repeats however many rooms,
 //! connections and nodes send at once. A post the database refuses fails alone: the batch is
-//! split until the refused post stands by itself, and the others commit.
+//! split until the refused post stands by itself, and the others commit. On PostgreSQL
+//! several batches commit at once, on separate connections, while the next one is gathered;
+//! batches in flight never share a room, and a room's jobs commit in the order they came
+//! (`writer/schedule.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +14,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::deadpool::PoolError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Backend;
@@ -22,6 +26,9 @@ use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserRow}
 use super::schema::messages;
 use super::seq::{self, RoomSeqs};
 use crate::write_conn;
+use schedule::{BatchId, Schedule};
+
+mod schedule;
 
 /// A message to append. `seq` and the time are the writer's to give.
 #[derive(Clone, Debug)]
@@ -65,53 +72,100 @@ pub(crate) struct AppendJob {
 /// Largest number of messages folded into one transaction.
 pub const MAX_BATCH: usize = 1024;
 
+/// Batches a PostgreSQL writer commits at once by default, each on its own pooled
+/// connection: enough that the round trips and the fsync of one commit do not cap the
+/// throughput, few enough to leave the pool (`StoreConfig::pool_size`) to the readers.
+pub const COMMITS_IN_FLIGHT: usize = 4;
+
+/// Takes append jobs off `jobs_rx` and commits them in batches, up to `in_flight` batches at
+/// once on PostgreSQL (one on SQLite, which has one writing connection); `schedule.rs` says
+/// which jobs may go together and which must wait for a batch in flight. Each batch answers
+/// its own jobs as soon as it is done.
 pub(crate) async fn run(
     backend: Arc<Backend>,
     mut jobs_rx: mpsc::Receiver<AppendJob>,
     health: Arc<CommitHealth>,
+    in_flight: usize,
 ) {
-    while let Some(first) = jobs_rx.recv().await {
-        let mut jobs = vec![first];
-        let mut count = jobs[0].posts.len();
-        while count < MAX_BATCH {
+    let limit = match backend.as_ref() {
+        Backend::Postgres(_) => in_flight.max(1),
+        _ => 1,
+    };
+    let mut schedule = Schedule::new(limit, MAX_BATCH);
+    let mut commits = FuturesUnordered::new();
+    let mut open = true;
+    let gauge = &crate::metrics::METRICS.commits_in_flight;
+    loop {
+        // Everything queued, up to a batch's worth: the next batch is gathered while the
+        // ones in flight commit.
+        while open && !schedule.is_full() {
             match jobs_rx.try_recv() {
-                Ok(job) => {
-                    count += job.posts.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
+                Ok(job) => take(&mut schedule, job),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => open = false,
             }
         }
-        let (jobs, abandoned) = still_awaited(jobs);
-        if abandoned > 0 {
-            log::warn!(
-                "dropped {abandoned} append requests whose callers gave up waiting (answered \
-                 unavailable: nothing of theirs is stored)"
-            );
+        while let Some((id, jobs)) = schedule.next_batch() {
+            commits.push(commit_jobs(&backend, &health, id, jobs));
         }
-        if jobs.is_empty() {
-            continue;
-        }
-        let mut posts = Vec::with_capacity(count);
-        let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            replies.push((job.reply, job.posts.len()));
-            posts.extend(job.posts);
-        }
-        let outcomes = commit_isolating(&backend, &posts).await;
-        if outcomes.iter().any(Result::is_ok) {
-            health.committed();
-        } else if outcomes
-            .iter()
-            .any(|outcome| matches!(outcome, Err(StoreError::Unavailable(_))))
-        {
-            health.failed();
-        }
-        let mut outcomes = outcomes.into_iter();
-        for (reply, len) in replies {
-            let _ = reply.send(outcomes.by_ref().take(len).collect());
+        gauge.set(schedule.in_flight() as i64);
+        tokio::select! {
+            job = jobs_rx.recv(), if open && !schedule.is_full() => match job {
+                Some(job) => take(&mut schedule, job),
+                None => open = false,
+            },
+            Some(id) = commits.next(), if !commits.is_empty() => schedule.finished(id),
+            else => break,
         }
     }
+    gauge.set(0);
+}
+
+fn take(schedule: &mut Schedule<AppendJob>, job: AppendJob) {
+    let rooms = job.posts.iter().map(|post| post.room_id).collect();
+    let posts = job.posts.len();
+    schedule.push(job, rooms, posts);
+}
+
+/// Commits one batch of jobs (those whose caller still waits), answers each and reports
+/// to `health`; returns `id` for [`Schedule::finished`].
+async fn commit_jobs(
+    backend: &Backend,
+    health: &CommitHealth,
+    id: BatchId,
+    jobs: Vec<AppendJob>,
+) -> BatchId {
+    let (jobs, abandoned) = still_awaited(jobs);
+    if abandoned > 0 {
+        log::warn!(
+            "dropped {abandoned} append requests whose callers gave up waiting (answered \
+             unavailable: nothing of theirs is stored)"
+        );
+    }
+    if jobs.is_empty() {
+        return id;
+    }
+    let count = jobs.iter().map(|job| job.posts.len()).sum();
+    let mut posts = Vec::with_capacity(count);
+    let mut replies = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        replies.push((job.reply, job.posts.len()));
+        posts.extend(job.posts);
+    }
+    let outcomes = commit_isolating(backend, &posts).await;
+    if outcomes.iter().any(Result::is_ok) {
+        health.committed();
+    } else if outcomes
+        .iter()
+        .any(|outcome| matches!(outcome, Err(StoreError::Unavailable(_))))
+    {
+        health.failed();
+    }
+    let mut outcomes = outcomes.into_iter();
+    for (reply, len) in replies {
+        let _ = reply.send(outcomes.by_ref().take(len).collect());
+    }
+    id
 }
 
 /// The jobs whose caller still waits, and how many posts were left out. A caller that timed
