@@ -142,8 +142,9 @@ async fn concurrent_commits_keep_each_rooms_order_and_gapless_seqs() {
             .expect("room");
         rooms.push(room.id);
     }
-    // Round-major, so that each job goes onto its node's queue in this order when the joined
-    // futures are first polled; one to three posts a job.
+    // Round-major, one task a job, so that each job goes onto its node's queue in this order
+    // (the test's runtime runs tasks in the order they are spawned, and woken); one to three
+    // posts a job. Each task notes when its answer came.
     let answered = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let mut sends = Vec::new();
     for round in 0..ROUNDS {
@@ -162,28 +163,39 @@ async fn concurrent_commits_keep_each_rooms_order_and_gapless_seqs() {
                     .collect();
                 let store = store.clone();
                 let answered = answered.clone();
-                sends.push(async move {
+                let room = *room;
+                sends.push(actix_rt::spawn(async move {
                     let outcomes = store.append(posts).await.expect("append");
-                    answered.borrow_mut().push((node, *room, round));
+                    let first = outcomes
+                        .first()
+                        .and_then(|outcome| outcome.as_ref().ok())
+                        .map(|appended| appended.message().row.seq);
+                    answered.borrow_mut().push((node, room, round, first));
                     outcomes
-                });
+                }));
             }
         }
     }
-    let results = futures_util::future::join_all(sends).await;
     let mut stored = 0;
-    for outcomes in results {
+    for send in sends {
+        let outcomes = send.await.expect("task");
         for outcome in outcomes {
             assert!(matches!(outcome, Ok(Appended::New(_))), "{outcome:?}");
             stored += 1;
         }
     }
     let mut last_answered: BTreeMap<(usize, i64), usize> = BTreeMap::new();
-    for (node, room, round) in answered.borrow().iter() {
+    for (node, room, round, _) in answered.borrow().iter() {
         if let Some(before) = last_answered.insert((*node, *room), *round) {
+            let trace: Vec<_> = answered
+                .borrow()
+                .iter()
+                .filter(|(n, r, _, _)| n == node && r == room)
+                .cloned()
+                .collect();
             assert!(
                 before < *round,
-                "node {node}, room {room}: answers in order"
+                "node {node}, room {room}: answers in order: {trace:?}"
             );
         }
     }
