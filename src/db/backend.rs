@@ -1,5 +1,6 @@
-//! Opens the database a URL names, runs its migrations and hands out pooled connections of
-//! either backend: embedded SQLite (the default) or PostgreSQL.
+//! Opens the database a URL names, runs its migrations and hands out connections of either
+//! backend: embedded SQLite (the default; its threads and pool are `db/sqlite.rs`'s) or
+//! PostgreSQL (diesel-async's own connections in a deadpool).
 
 use std::time::Duration;
 
@@ -7,14 +8,14 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
 use super::error::{chain, StoreError};
+use super::sqlite::{SqliteReaders, SqliteWriter};
 
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub use super::sqlite::SqliteConn;
 pub type PgConn = AsyncPgConnection;
 
 pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -49,7 +50,7 @@ impl std::str::FromStr for SqliteSync {
 }
 
 impl SqliteSync {
-    fn pragmas(self) -> &'static str {
+    pub(super) fn pragmas(self) -> &'static str {
         match self {
             SqliteSync::Full => {
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
@@ -87,18 +88,16 @@ impl DatabaseUrl {
     }
 }
 
-/// A pool of one backend's connections. Store code is written once and expanded for each
+/// The connections of one backend. Store code is written once and expanded for each
 /// variant by [`with_conn!`](crate::with_conn) (reads) and [`write_conn!`](crate::write_conn)
 /// (anything that writes).
 ///
-/// SQLite gets a pool of readers and a single writer connection: SQLite lets one writer in
-/// at a time anyway, and a transaction that reads first and then writes fails at once
-/// (`SQLITE_BUSY_SNAPSHOT`, no busy wait) if another connection wrote in between. With one
-/// writer connection that cannot happen; readers never block it in WAL mode.
+/// SQLite has readers and a single writer connection on a thread of its own (`db/sqlite.rs`
+/// says why); PostgreSQL, one pool for both.
 pub enum Backend {
     Sqlite {
-        read: Pool<SqliteConn>,
-        write: Pool<SqliteConn>,
+        read: SqliteReaders,
+        write: SqliteWriter,
     },
     Postgres(Pool<PgConn>),
 }
@@ -112,41 +111,56 @@ impl Backend {
     }
 }
 
-/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend is
-/// configured, for reading.
+/// Runs `$body` with `$conn` bound to a connection of whichever backend is configured, for
+/// reading, and is its value. The body is an async block: `?` and `return` in it leave the
+/// body, not the function around it, on both backends. On SQLite the whole body runs on one
+/// blocking thread of the store runtime, with a connection of the read pool, so it must be
+/// `Send + 'static`: it owns what it uses.
 #[macro_export]
 macro_rules! with_conn {
     ($backend:expr, $conn:ident => $body:block) => {
         match $backend {
-            $crate::db::backend::Backend::Sqlite { read: pool, .. } => $crate::pooled!(pool, $conn => $body),
+            $crate::db::backend::Backend::Sqlite { read, .. } => $crate::db::sqlite::flatten(
+                read.call(move |$conn| $crate::db::sqlite::block_on(async move $body))
+                    .await,
+            ),
             $crate::db::backend::Backend::Postgres(pool) => $crate::pooled!(pool, $conn => $body),
         }
     };
 }
 
-/// Like [`with_conn!`](crate::with_conn), with a connection that may write.
+/// Like [`with_conn!`](crate::with_conn), with a connection that may write. On SQLite the
+/// whole body (a transaction, BEGIN to COMMIT) runs on the writer thread, after the writes
+/// queued before it.
 #[macro_export]
 macro_rules! write_conn {
     ($backend:expr, $conn:ident => $body:block) => {
         match $backend {
-            $crate::db::backend::Backend::Sqlite { write: pool, .. } => $crate::pooled!(pool, $conn => $body),
+            $crate::db::backend::Backend::Sqlite { write, .. } => $crate::db::sqlite::flatten(
+                write
+                    .call(move |$conn| $crate::db::sqlite::block_on(async move $body))
+                    .await,
+            ),
             $crate::db::backend::Backend::Postgres(pool) => $crate::pooled!(pool, $conn => $body),
         }
     };
 }
 
-/// One arm of the two macros above: takes a connection from `$pool` for `$body`.
+/// The PostgreSQL arm of the two macros above: takes a connection from `$pool` for `$body`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! pooled {
-    ($pool:expr, $conn:ident => $body:block) => {{
-        let mut pooled = $pool.get().await?;
-        let $conn = &mut *pooled;
-        $body
-    }};
+    ($pool:expr, $conn:ident => $body:block) => {
+        async {
+            let mut pooled = $pool.get().await?;
+            let $conn = &mut *pooled;
+            $body
+        }
+        .await
+    };
 }
 
-/// Migrates the database and builds the pool. Runs on the store's own runtime: the
+/// Migrates the database and opens its connections. Runs on the store's own runtime: the
 /// migration harness blocks, which actix's single-threaded runtime does not allow.
 pub async fn open(
     url: &DatabaseUrl,
@@ -156,13 +170,16 @@ pub async fn open(
     match url {
         DatabaseUrl::Sqlite(path) => {
             let path = path.clone();
-            let migrate_path = path.clone();
-            tokio::task::spawn_blocking(move || migrate_sqlite(&migrate_path, sync))
-                .await
-                .map_err(|err| StoreError::Unavailable(err.to_string()))??;
-            let read = sqlite_pool(&path, pool_size, sync)?;
-            let write = sqlite_pool(&path, 1, sync)?;
-            Ok(Backend::Sqlite { read, write })
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                migrate_sqlite(&path, sync)?;
+                let read = SqliteReaders::open(&path, pool_size, sync)?;
+                // Not joined: the thread ends when the backend (its queue) is dropped.
+                let (write, _thread) = SqliteWriter::start(&path, sync, runtime)?;
+                Ok(Backend::Sqlite { read, write })
+            })
+            .await
+            .map_err(|err| StoreError::Unavailable(err.to_string()))?
         }
         DatabaseUrl::Postgres(url) => {
             let conn = connect_postgres(url).await?;
@@ -195,28 +212,6 @@ pub async fn open(
             Ok(Backend::Postgres(pool))
         }
     }
-}
-
-fn sqlite_pool(path: &str, size: usize, sync: SqliteSync) -> Result<Pool<SqliteConn>, StoreError> {
-    let mut config = ManagerConfig::<SqliteConn>::default();
-    config.custom_setup = Box::new(move |url| {
-        let url = url.to_string();
-        async move {
-            let mut conn = SqliteConn::establish(&url).await?;
-            conn.batch_execute(sync.pragmas())
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        }
-        .boxed()
-    });
-    let manager = AsyncDieselConnectionManager::new_with_config(path, config);
-    Pool::builder(manager)
-        .max_size(size)
-        .wait_timeout(Some(Duration::from_secs(5)))
-        .runtime(deadpool::Runtime::Tokio1)
-        .build()
-        .map_err(|err| StoreError::Unavailable(err.to_string()))
 }
 
 fn migrate_sqlite(path: &str, sync: SqliteSync) -> Result<(), StoreError> {

@@ -1,6 +1,7 @@
-//! Multi-row inserts. PostgreSQL takes one statement with many rows; diesel's SQLite
-//! support does the same work row by row on the blocking thread, which the async wrapper
-//! does not expose, so each backend gets its own short implementation here.
+//! Multi-row inserts. PostgreSQL takes one statement with many rows (one round trip). On
+//! SQLite a statement is a call in place (`db/sqlite.rs`) and a multi-row INSERT is prepared
+//! anew for every number of rows, so the messages of a batch go in one by one through one
+//! cached single-row INSERT; members (a room's creation, not the hot path) in one statement.
 
 use std::future::Future;
 
@@ -55,7 +56,14 @@ impl BulkInsert for SqliteConn {
         rows: Vec<MessageRow>,
     ) -> impl Future<Output = QueryResult<usize>> + Send {
         self.spawn_blocking(move |conn| {
-            diesel::RunQueryDsl::execute(diesel::insert_into(messages::table).values(&rows), conn)
+            let mut inserted = 0;
+            for row in &rows {
+                inserted += diesel::RunQueryDsl::execute(
+                    diesel::insert_into(messages::table).values(row),
+                    conn,
+                )?;
+            }
+            Ok(inserted)
         })
     }
 

@@ -58,6 +58,12 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for StoreError {
     }
 }
 
+impl From<super::sqlite::SqliteUnavailable> for StoreError {
+    fn from(err: super::sqlite::SqliteUnavailable) -> Self {
+        StoreError::Unavailable(err.0)
+    }
+}
+
 /// An error and its causes, joined with ": ".
 pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();

@@ -12,6 +12,7 @@ pub mod models;
 pub mod rooms;
 pub mod schema;
 pub mod seq;
+pub mod sqlite;
 pub mod store;
 pub mod users;
 pub mod writer;

@@ -8,6 +8,7 @@
 //! (`writer/schedule.rs`).
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -24,7 +25,8 @@ use super::file_queries::{self, FileQueries};
 use super::health::CommitHealth;
 use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserRow};
 use super::schema::messages;
-use super::seq::{self, RoomSeqs};
+use super::seq::RoomSeqs;
+use super::sqlite::SqliteUnavailable;
 use crate::write_conn;
 use schedule::{BatchId, Schedule};
 
@@ -152,7 +154,7 @@ async fn commit_jobs(
         replies.push((job.reply, job.posts.len()));
         posts.extend(job.posts);
     }
-    let outcomes = commit_isolating(backend, &posts).await;
+    let outcomes = commit_isolating(backend, posts.into()).await;
     if outcomes.iter().any(Result::is_ok) {
         health.committed();
     } else if outcomes
@@ -216,11 +218,17 @@ impl From<PoolError> for Failure {
     }
 }
 
+impl From<SqliteUnavailable> for Failure {
+    fn from(err: SqliteUnavailable) -> Self {
+        Failure::Unreachable(err.into())
+    }
+}
+
 /// Commits `posts` in one transaction. If the database refuses it, the posts are split in
 /// halves and each half is committed on its own, down to single posts: a post the store
 /// rejects fails alone and every other post commits, in order (at most 2n−1 transactions
 /// for n posts, and only when something was refused).
-async fn commit_isolating(backend: &Backend, posts: &[NewPost]) -> Vec<Outcome> {
+async fn commit_isolating(backend: &Backend, posts: Arc<[NewPost]>) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(posts.len());
     // The ranges still to commit; the next one is on top.
     let mut pending = Vec::with_capacity(16);
@@ -231,7 +239,7 @@ async fn commit_isolating(backend: &Backend, posts: &[NewPost]) -> Vec<Outcome> 
             continue;
         }
         let started = std::time::Instant::now();
-        match commit(backend, part).await {
+        match commit(backend, posts.clone(), range.clone()).await {
             Ok(stored) => {
                 let metrics = &crate::metrics::METRICS;
                 metrics
@@ -282,11 +290,19 @@ type CommitResult = Vec<Outcome>;
 /// lock their room rows and read their last `seq`, look up earlier messages for their
 /// `client_msg_id`s (after the lock, so a retry through another node is seen) and the files
 /// they carry, one multi-row insert, one update of the rooms' last `seq`, one of the
-/// senders' read positions. Checking the files in the transaction that refers to them means
-/// the clean-up of old uploads cannot delete one in between.
-async fn commit(backend: &Backend, posts: &[NewPost]) -> Result<CommitResult, Failure> {
+/// senders' read positions (on SQLite, where a statement is a call in place, the last three
+/// are cached statements run once per row instead: `db/bulk.rs`, `db/seq.rs`). Checking the
+/// files in the transaction that refers to them means the clean-up of old uploads cannot
+/// delete one in between. `posts` is shared with the writer's other transactions, `range` is
+/// this one's part: on SQLite the whole transaction is one call on the writer thread.
+async fn commit(
+    backend: &Backend,
+    posts: Arc<[NewPost]>,
+    range: Range<usize>,
+) -> Result<CommitResult, Failure> {
     write_conn!(backend, conn => {
         conn.transaction::<CommitResult, Failure, _>(async move |conn| {
+            let posts = &posts[range];
             let wanted = Lookups::of(posts);
             let seqs: HashMap<i64, i64> =
                 conn.lock_rooms(&wanted.rooms).await?.into_iter().collect();
@@ -328,12 +344,8 @@ async fn commit(backend: &Backend, posts: &[NewPost]) -> Result<CommitResult, Fa
                     }
                 }
             }
-            if let Some(sql) = seq::advance_sql(&plan.seqs) {
-                diesel::sql_query(sql).execute(conn).await?;
-            }
-            if let Some(sql) = read_positions_sql(&plan.read_upto) {
-                diesel::sql_query(sql).execute(conn).await?;
-            }
+            conn.advance_rooms(&plan.seqs).await?;
+            conn.advance_reads(&plan.read_upto).await?;
             Ok(plan.outcomes)
         })
         .await
@@ -476,26 +488,6 @@ fn plan(
         read_upto,
         seqs,
     }
-}
-
-/// A sender has read what they sent (so `unread` counts other people's messages): one
-/// statement moves every sender's read position forward. The values are integers, written
-/// into the SQL; both backends take `WITH … UPDATE … FROM`.
-fn read_positions_sql(read_upto: &HashMap<(i64, i64), i64>) -> Option<String> {
-    if read_upto.is_empty() {
-        return None;
-    }
-    let values: Vec<String> = read_upto
-        .iter()
-        .map(|((room, user), seq)| format!("({room}, {user}, {seq})"))
-        .collect();
-    Some(format!(
-        "WITH sent (room_id, user_id, seq) AS (VALUES {}) \
-         UPDATE members SET read_seq = sent.seq FROM sent \
-         WHERE members.room_id = sent.room_id AND members.user_id = sent.user_id \
-         AND members.read_seq < sent.seq",
-        values.join(", ")
-    ))
 }
 
 #[cfg(test)]
