@@ -123,6 +123,8 @@ async fn concurrent_commits_keep_each_rooms_order_and_gapless_seqs() {
     let url = DatabaseUrl::parse(&db.url).expect("test database URL");
     let config = StoreConfig {
         commits_in_flight: 4,
+        // Every batch may start beside others, however small: the test's jobs are.
+        min_batch_beside: 1,
         ..StoreConfig::default()
     };
     let nodes: Vec<Store> = (0..2)

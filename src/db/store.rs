@@ -41,6 +41,9 @@ pub struct StoreConfig {
     /// pool (at most `pool_size - 1`, so that reads always get one). SQLite commits one at a
     /// time on its single writing connection.
     pub commits_in_flight: usize,
+    /// PostgreSQL only: fewest posts a batch needs to start while another commits; smaller
+    /// ones wait for a commit to finish (`writer/schedule.rs`).
+    pub min_batch_beside: usize,
 }
 
 impl Default for StoreConfig {
@@ -51,6 +54,7 @@ impl Default for StoreConfig {
             writer_queue: 8192,
             sqlite_sync: SqliteSync::default(),
             commits_in_flight: writer::COMMITS_IN_FLIGHT,
+            min_batch_beside: writer::MIN_BESIDE,
         }
     }
 }
@@ -130,6 +134,7 @@ impl Store {
             writer_rx,
             health.clone(),
             in_flight,
+            config.min_batch_beside,
         ));
         Ok(Store {
             inner: Arc::new(Inner {

@@ -79,6 +79,9 @@ pub const MAX_BATCH: usize = 1024;
 /// throughput, few enough to leave the pool (`StoreConfig::pool_size`) to the readers.
 pub const COMMITS_IN_FLIGHT: usize = 4;
 
+/// Fewest posts a batch needs to start while another commits (`writer/schedule.rs`).
+pub const MIN_BESIDE: usize = MAX_BATCH / 8;
+
 /// Takes append jobs off `jobs_rx` and commits them in batches, up to `in_flight` batches at
 /// once on PostgreSQL (one on SQLite, which has one writing connection); `schedule.rs` says
 /// which jobs may go together and which must wait for a batch in flight. Each batch answers
@@ -88,12 +91,13 @@ pub(crate) async fn run(
     mut jobs_rx: mpsc::Receiver<AppendJob>,
     health: Arc<CommitHealth>,
     in_flight: usize,
+    min_beside: usize,
 ) {
     let limit = match backend.as_ref() {
         Backend::Postgres(_) => in_flight.max(1),
         _ => 1,
     };
-    let mut schedule = Schedule::new(limit, MAX_BATCH);
+    let mut schedule = Schedule::new(limit, MAX_BATCH, min_beside);
     let mut commits = FuturesUnordered::new();
     let mut open = true;
     let gauge = &crate::metrics::METRICS.commits_in_flight;
