@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use diesel::sqlite::SqliteConnection;
-use diesel::Connection;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::AsyncPgConnection;
@@ -215,9 +213,7 @@ pub async fn open(
 }
 
 fn migrate_sqlite(path: &str, sync: SqliteSync) -> Result<(), StoreError> {
-    let mut conn = SqliteConnection::establish(path)
-        .map_err(|err| StoreError::Unavailable(format!("cannot open SQLite file {path}: {err}")))?;
-    diesel::connection::SimpleConnection::batch_execute(&mut conn, sync.pragmas())?;
+    let mut conn = super::sqlite::open(path, sync)?;
     conn.run_pending_migrations(SQLITE_MIGRATIONS)
         .map_err(|err| StoreError::Unavailable(format!("migrating {path}: {err}")))?;
     Ok(())

@@ -78,8 +78,8 @@ pub fn flatten<T, E: From<SqliteUnavailable>>(
     outcome.unwrap_or_else(|err| Err(err.into()))
 }
 
-/// Opens a connection to `path` with the pragmas of `sync`.
-pub fn connect(path: &str, sync: SqliteSync) -> Result<SqliteConn, SqliteUnavailable> {
+/// Opens sync diesel's connection to `path` with the pragmas of `sync` (also the migration's).
+pub fn open(path: &str, sync: SqliteSync) -> Result<SqliteConnection, SqliteUnavailable> {
     let mut conn = SqliteConnection::establish(path)
         .map_err(|err| SqliteUnavailable(format!("cannot open SQLite file {path}: {err}")))?;
     conn.batch_execute(sync.pragmas()).map_err(|err| {
@@ -87,7 +87,12 @@ pub fn connect(path: &str, sync: SqliteSync) -> Result<SqliteConn, SqliteUnavail
             "cannot set up the SQLite connection to {path}: {err}"
         ))
     })?;
-    Ok(SqliteConn::new(conn))
+    Ok(conn)
+}
+
+/// Opens a connection to `path` with the pragmas of `sync`.
+pub fn connect(path: &str, sync: SqliteSync) -> Result<SqliteConn, SqliteUnavailable> {
+    open(path, sync).map(SqliteConn::new)
 }
 
 /// Whether a connection may be used again: not when a transaction is still open on it (a
