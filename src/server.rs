@@ -13,7 +13,7 @@ use crate::actors::presence::Presence;
 use crate::bots::{loader, Definition};
 use crate::cli::args::{BindAddr, ServerArgs};
 use crate::clock::SystemClock;
-use crate::cluster::Bus;
+use crate::cluster::{Bus, BusOptions};
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::files::detect::ImageBounds;
 use crate::files::sweep::Sweeper;
@@ -129,7 +129,10 @@ fn bus(args: &ServerArgs, url: &DatabaseUrl, node: &str) -> Result<Option<Bus>, 
     if !matches!(url, DatabaseUrl::Postgres(_)) {
         return Err(StartError::RedisNeedsPostgres);
     }
-    Ok(Some(Bus::start(redis_url, node)?))
+    let options = BusOptions {
+        ping_every: Duration::from_millis(args.redis_ping_ms),
+    };
+    Ok(Some(Bus::start_with(redis_url, node, options)?))
 }
 
 /// Runs the server until it is told to stop.

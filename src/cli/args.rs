@@ -172,6 +172,11 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_NODE_ID")]
     pub node_id: Option<String>,
 
+    /// Multi-node mode: milliseconds between checks that the connection this node listens to
+    /// Redis on is alive; a check not answered within 2 s reconnects (docs/scale-out.md).
+    #[arg(long, env = "PALAVER_REDIS_PING_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub redis_ping_ms: u64,
+
     /// HTTP worker threads: the WebSocket sessions and the HTTP API (default: one per core).
     /// Sets nothing else; the rooms and bots have --room-threads.
     #[arg(long, env = "PALAVER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]

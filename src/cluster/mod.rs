@@ -9,4 +9,4 @@ pub mod order;
 pub mod presence;
 pub mod wire;
 
-pub use bus::{Bus, BusError, Inbound, SubscriptionId};
+pub use bus::{Bus, BusError, BusOptions, Inbound, SubscriptionId};

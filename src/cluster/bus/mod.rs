@@ -46,6 +46,22 @@ pub const NODE_EXPIRY: Duration = Duration::from_secs(10);
 /// Time a Redis command may take before the connection is taken as broken.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How the bus runs; [`BusOptions::default`] is what a node uses unless told otherwise.
+#[derive(Clone, Copy, Debug)]
+pub struct BusOptions {
+    /// How often the subscribing connection is checked with a `PING`: one not answered
+    /// within [`REDIS_TIMEOUT`] reconnects (and every subscriber resyncs from the store).
+    pub ping_every: Duration,
+}
+
+impl Default for BusOptions {
+    fn default() -> Self {
+        BusOptions {
+            ping_every: HEARTBEAT,
+        }
+    }
+}
+
 /// Why the bus could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -110,9 +126,14 @@ fn presence_key(node: &str) -> String {
 }
 
 impl Bus {
-    /// Starts the bus for `node`. Redis need not be up yet: the bus connects (and
-    /// reconnects) by itself, and cross-node delivery waits until it does.
+    /// Starts the bus for `node` with the default options. Redis need not be up yet: the
+    /// bus connects (and reconnects) by itself, and cross-node delivery waits until it does.
     pub fn start(url: &str, node: &str) -> Result<Bus, BusError> {
+        Bus::start_with(url, node, BusOptions::default())
+    }
+
+    /// [`Bus::start`] with `options`.
+    pub fn start_with(url: &str, node: &str, options: BusOptions) -> Result<Bus, BusError> {
         let client = redis::Client::open(url).map_err(BusError::Url)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -141,6 +162,7 @@ impl Bus {
             node.to_string(),
             commands_rx,
             connected.clone(),
+            options.ping_every,
         ));
         Ok(Bus {
             inner: Arc::new(Inner {

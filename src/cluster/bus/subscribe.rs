@@ -12,7 +12,7 @@ use actix::prelude::*;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Inbound, SubscriptionId, HEARTBEAT, REDIS_TIMEOUT};
+use super::{Inbound, SubscriptionId, REDIS_TIMEOUT};
 use crate::cluster::wire::Envelope;
 
 /// A change to the subscriptions, from the bus handle.
@@ -102,6 +102,7 @@ pub(super) async fn subscribe_loop(
     node: String,
     mut commands: mpsc::Receiver<Command>,
     connected: Arc<AtomicBool>,
+    ping_every: Duration,
 ) {
     let mut routes: HashMap<String, Route> = HashMap::new();
     let mut delay = Duration::from_millis(100);
@@ -149,7 +150,8 @@ pub(super) async fn subscribe_loop(
         log::info!("bus: node {node} subscribed to {} channels", routes.len());
         // Whatever was published while this node was not subscribed is in the store.
         routes.retain(|_, route| route.hand(Inbound::Resync));
-        let mut ping = tokio::time::interval(HEARTBEAT);
+        let mut ping = tokio::time::interval(ping_every);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
         loop {
             tokio::select! {
@@ -164,7 +166,15 @@ pub(super) async fn subscribe_loop(
                     }
                 }
                 _ = ping.tick() => {
-                    let alive = tokio::time::timeout(REDIS_TIMEOUT, sink.ping::<String>()).await;
+                    // On a subscribed RESP2 connection Redis answers PING with the pub/sub
+                    // reply `["pong", ""]`, not `+PONG`: any answer is a live connection
+                    // (asking for a String made every ping fail, and the bus reconnect
+                    // every time).
+                    let alive = tokio::time::timeout(
+                        REDIS_TIMEOUT,
+                        sink.ping::<redis::Value>(),
+                    )
+                    .await;
                     if !matches!(alive, Ok(Ok(_))) {
                         break;
                     }
