@@ -147,6 +147,17 @@ impl From<StoreError> for ProtoError {
             StoreError::NotFound(what) => ProtoError::not_found(format!("no such {what}")),
             StoreError::NoSuchUsers(_) => ProtoError::not_found(err.to_string()),
             StoreError::Conflict(message) => ProtoError::new(ErrorCode::Conflict, message),
+            // Members only; a public group's outsider may see the room, others may not.
+            StoreError::NotMember { public_group: true } => {
+                ProtoError::forbidden("you are not a member of this group; join it first")
+            }
+            StoreError::NotMember {
+                public_group: false,
+            } => ProtoError::no_such_room(),
+            StoreError::Deactivated => ProtoError::new(
+                ErrorCode::Unauthorized,
+                "your account was deactivated",
+            ),
             StoreError::Unavailable(reason) => {
                 // The caller logs the failure with its session, user and room.
                 log::debug!("store unavailable: {reason}");

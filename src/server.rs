@@ -71,6 +71,7 @@ fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
             ..RateLimit::default()
         },
         outbound_queue: args.outbound_queue as usize,
+        authz_sweep: Duration::from_millis(args.authz_sweep_ms),
         files: FileSettings {
             max_bytes: usize::try_from(args.max_file_bytes)
                 .map_err(|_| StartError::Setting("--max-file-bytes is too large".into()))?,

@@ -19,6 +19,9 @@ pub struct Settings {
     pub room_pending: usize,
     /// A room with no joined connection stops after this long.
     pub room_idle: Duration,
+    /// Multi-node mode: how often a node re-reads from the store what it keeps for
+    /// authorization (`--authz-sweep-ms`; `actors/hub/authz.rs`).
+    pub authz_sweep: Duration,
     pub files: FileSettings,
 }
 
@@ -86,6 +89,7 @@ impl Default for Settings {
             outbound_queue: 1024,
             room_pending: 4096,
             room_idle: Duration::from_secs(60),
+            authz_sweep: Duration::from_secs(2),
             files: FileSettings::default(),
         }
     }

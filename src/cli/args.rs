@@ -177,6 +177,13 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_REDIS_PING_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub redis_ping_ms: u64,
 
+    /// Multi-node mode: milliseconds between re-reads, from the store, of what this node
+    /// keeps in memory for authorization (room members, token validity, deactivation): a
+    /// change made on another node takes effect here within this, Redis or not
+    /// (docs/scale-out.md).
+    #[arg(long, env = "PALAVER_AUTHZ_SWEEP_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub authz_sweep_ms: u64,
+
     /// HTTP worker threads: the WebSocket sessions and the HTTP API (default: one per core).
     /// Sets nothing else; the rooms and bots have --room-threads.
     #[arg(long, env = "PALAVER_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]

@@ -12,6 +12,13 @@ pub enum StoreError {
     NoSuchUsers(Vec<i64>),
     #[error("{0}")]
     Conflict(String),
+    /// A person's post in a room they are not a member of (any more), found by the commit
+    /// (`db/authz.rs`); `public_group`: a room they may join.
+    #[error("the sender is not a member of the room")]
+    NotMember { public_group: bool },
+    /// A post, or a command, of a person who was deactivated.
+    #[error("the user is deactivated")]
+    Deactivated,
     #[error("the store could not complete the request: {0}")]
     Unavailable(String),
     /// A stored row this server cannot read (an unknown `kind`, say): not a passing

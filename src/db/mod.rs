@@ -1,5 +1,6 @@
 //! Persistence: schema, rows, the store interface and the group-commit writer.
 
+pub mod authz;
 pub mod backend;
 pub mod bots;
 pub mod bulk;

@@ -211,6 +211,9 @@ pub struct RoomSnapshot {
     pub room: RoomRow,
     pub members: Vec<(UserRow, i64)>,
     pub last_seq: i64,
+    /// The room's `authz_version` as read before the members (`db/authz.rs`): a change
+    /// after it moves it past this, so the room reloads once more rather than never.
+    pub authz_version: i64,
 }
 
 /// An uploaded file's description (its bytes and thumbnail are read separately).

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::authz::RoomChanges;
+use super::seq::RoomSeqs;
 use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::file_queries::FileQueries;
@@ -161,9 +163,9 @@ impl Store {
     pub async fn load_room(&self, id: i64) -> Result<Option<RoomSnapshot>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
-                let Some(room) = rooms::table
+                let Some((room, authz_version)) = rooms::table
                     .find(id)
-                    .select(RoomRow::as_select())
+                    .select((RoomRow::as_select(), rooms::authz_version))
                     .first(conn)
                     .await
                     .optional()?
@@ -182,7 +184,12 @@ impl Store {
                     .select(diesel::dsl::max(messages::seq))
                     .first(conn)
                     .await?;
-                Ok(Some(RoomSnapshot { room, members, last_seq: last_seq.unwrap_or(0) }))
+                Ok(Some(RoomSnapshot {
+                    room,
+                    members,
+                    last_seq: last_seq.unwrap_or(0),
+                    authz_version,
+                }))
             })
         })
         .await
@@ -327,45 +334,88 @@ impl Store {
         .await
     }
 
-    /// Adds a member; returns false when they already were one.
+    /// Adds a member; returns false when they already were one. Moves the room's
+    /// `authz_version` on (`db/authz.rs`) in the same transaction, which takes the room
+    /// row's lock first, as the group commit does (`db/seq.rs`): the two are ordered, and
+    /// cannot deadlock on the member's row.
     pub async fn add_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
-                let added = diesel::insert_into(members::table)
-                    .values(MemberRow {
-                        room_id,
-                        user_id,
-                        read_seq: 0,
-                        joined_ms: crate::clock::now_ms(),
-                    })
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-                Ok(added > 0)
+                conn.transaction::<bool, StoreError, _>(async move |conn| {
+                    conn.lock_rooms(&[room_id]).await?;
+                    let added = diesel::insert_into(members::table)
+                        .values(MemberRow {
+                            room_id,
+                            user_id,
+                            read_seq: 0,
+                            joined_ms: crate::clock::now_ms(),
+                        })
+                        .on_conflict_do_nothing()
+                        .execute(conn)
+                        .await?;
+                    if added > 0 {
+                        conn.room_changed(room_id).await?;
+                    }
+                    Ok(added > 0)
+                })
+                .await
             })
         })
         .await
     }
 
-    /// Ends a membership; returns false when there was none.
+    /// Ends a membership; returns false when there was none. Takes the room row's lock
+    /// first and moves the room's `authz_version` on in the same transaction, as
+    /// [`add_member`](Self::add_member): the room's group commits before it may still take
+    /// the member's posts, those after it refuse them.
     pub async fn remove_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
-                let removed = diesel::delete(
-                    members::table
-                        .filter(members::room_id.eq(room_id))
-                        .filter(members::user_id.eq(user_id)),
-                )
-                .execute(conn)
-                .await?;
-                Ok(removed > 0)
+                conn.transaction::<bool, StoreError, _>(async move |conn| {
+                    conn.lock_rooms(&[room_id]).await?;
+                    let removed = diesel::delete(
+                        members::table
+                            .filter(members::room_id.eq(room_id))
+                            .filter(members::user_id.eq(user_id)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    if removed > 0 {
+                        conn.room_changed(room_id).await?;
+                    }
+                    Ok(removed > 0)
+                })
+                .await
             })
         })
         .await
     }
 
-    /// Moves the read position forward (never back); returns the position now stored.
-    pub async fn mark_read(&self, room_id: i64, user_id: i64, seq: i64) -> Result<i64, StoreError> {
+    /// Whether the user is a member of the room now, as the store has it.
+    pub async fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(members::table
+                    .filter(members::room_id.eq(room_id))
+                    .filter(members::user_id.eq(user_id))
+                    .select(members::user_id)
+                    .first::<i64>(conn)
+                    .await
+                    .optional()?
+                    .is_some())
+            })
+        })
+        .await
+    }
+
+    /// Moves the read position forward (never back); returns the position now stored, or
+    /// `None` when the user is not a member.
+    pub async fn mark_read(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        seq: i64,
+    ) -> Result<Option<i64>, StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 let target = members::table
@@ -375,7 +425,7 @@ impl Store {
                     .set(members::read_seq.eq(seq))
                     .execute(conn)
                     .await?;
-                Ok(target.select(members::read_seq).first::<i64>(conn).await?)
+                Ok(target.select(members::read_seq).first::<i64>(conn).await.optional()?)
             })
         })
         .await

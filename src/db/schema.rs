@@ -33,6 +33,7 @@ diesel::table! {
         pair_key -> Nullable<Text>,
         created_ms -> BigInt,
         last_seq -> BigInt,
+        authz_version -> BigInt,
     }
 }
 

@@ -22,8 +22,9 @@ use super::backend::Backend;
 use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::file_queries::{self, FileQueries};
+use super::authz::{Refusal, SenderChecks};
 use super::health::CommitHealth;
-use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserRow};
+use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind, UserRow};
 use super::schema::messages;
 use super::seq::RoomSeqs;
 use super::sqlite::SqliteUnavailable;
@@ -36,6 +37,10 @@ mod schedule;
 #[derive(Clone, Debug)]
 pub struct NewPost {
     pub room_id: i64,
+    /// A person (a connection's `send` or `action`) must be a member of the room, and not
+    /// deactivated, when the post commits: checked in the batch's transaction
+    /// (`db/authz.rs`), refused alone otherwise. The system and bots post where they are
+    /// asked to.
     pub sender: UserRow,
     pub body: String,
     pub template: Option<String>,
@@ -291,7 +296,9 @@ async fn commit_isolating(backend: &Backend, posts: Arc<[NewPost]>) -> Vec<Outco
 type CommitResult = Vec<Outcome>;
 
 /// One transaction for the posts, in a fixed handful of statements whatever their number:
-/// lock their room rows and read their last `seq`, look up earlier messages for their
+/// lock their room rows and read their last `seq`, check that each person posting is still
+/// a member (after the lock, which a membership change takes too: `db/authz.rs`), look up
+/// earlier messages for their
 /// `client_msg_id`s (after the lock, so a retry through another node is seen) and the files
 /// they carry, one multi-row insert, one update of the rooms' last `seq`, one of the
 /// senders' read positions (on SQLite, where a statement is a call in place, the last three
@@ -310,6 +317,7 @@ async fn commit(
             let wanted = Lookups::of(posts);
             let seqs: HashMap<i64, i64> =
                 conn.lock_rooms(&wanted.rooms).await?.into_iter().collect();
+            let refused = conn.refused_senders(&wanted.people).await?;
             let earlier: Vec<MessageRow> = if wanted.client_ids.is_empty() {
                 Vec::new()
             } else {
@@ -322,7 +330,7 @@ async fn commit(
             };
             let keys: Vec<String> = posts.iter().flat_map(|post| post.files.clone()).collect();
             let uploads = conn.files_by_keys(keys).await?;
-            let mut plan = plan(posts, seqs, earlier, uploads, crate::clock::now_ms());
+            let mut plan = plan(posts, seqs, &refused, earlier, uploads, crate::clock::now_ms());
             if !plan.rows.is_empty() {
                 conn.insert_messages(plan.rows).await?;
             }
@@ -360,6 +368,8 @@ async fn commit(
 struct Lookups {
     /// Every room the batch appends to, ascending: the order their rows are locked in.
     rooms: Vec<i64>,
+    /// `(room, person)` of every post a person makes, ascending.
+    people: Vec<(i64, i64)>,
     client_rooms: Vec<i64>,
     client_ids: Vec<String>,
 }
@@ -379,10 +389,17 @@ impl Lookups {
             list.sort_unstable();
             list.dedup();
         }
+        let mut people: Vec<(i64, i64)> = posts()
+            .filter(|post| post.sender.kind == UserKind::User)
+            .map(|post| (post.room_id, post.sender.id))
+            .collect();
+        people.sort_unstable();
+        people.dedup();
         client_ids.sort_unstable();
         client_ids.dedup();
         Lookups {
             rooms,
+            people,
             client_rooms,
             client_ids,
         }
@@ -399,12 +416,15 @@ struct Plan {
     seqs: HashMap<i64, i64>,
 }
 
-/// Gives each new post the next `seq` of its room (after `seqs`, read from the locked rows); a post whose `client_msg_id` its sender
-/// used before in that room (earlier, or earlier in this batch) is a duplicate instead; a
-/// post naming a file that is not among the sender's `uploads` fails alone.
+/// Gives each new post the next `seq` of its room (after `seqs`, read from the locked rows).
+/// A person's post in a room where they are `refused` fails alone, whatever else it is; a
+/// post whose `client_msg_id` its sender used before in that room (earlier, or earlier in
+/// this batch) is a duplicate instead; a post naming a file that is not among the sender's
+/// `uploads` fails alone.
 fn plan(
     posts: &[NewPost],
     mut seqs: HashMap<i64, i64>,
+    refused: &HashMap<(i64, i64), Refusal>,
     earlier: Vec<MessageRow>,
     uploads: Vec<FileRow>,
     now: i64,
@@ -427,6 +447,12 @@ fn plan(
     let mut read_upto = HashMap::new();
     let mut outcomes = Vec::with_capacity(posts.len());
     for post in posts {
+        if post.sender.kind == UserKind::User {
+            if let Some(refusal) = refused.get(&(post.room_id, post.sender.id)) {
+                outcomes.push(Err(StoreError::from(*refusal)));
+                continue;
+            }
+        }
         if let Some(client_id) = &post.client_msg_id {
             if let Some(first) = firsts.get(&(post.room_id, post.sender.id, client_id.clone())) {
                 outcomes.push(Ok(Appended::Duplicate(StoredMessage {

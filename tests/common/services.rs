@@ -65,6 +65,8 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            // Redis 7 refuses DEBUG (and so DEBUG SLEEP, a stall) unless this says otherwise.
+            .args(["--enable-debug-command", "local"])
             .stdout(Stdio::null())
             .spawn()
             .expect("start redis-server");
@@ -78,6 +80,27 @@ impl Redis {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Stalls this test's redis-server for `seconds` (`DEBUG SLEEP`: it answers no one
+    /// meanwhile, its connections stay open) from a thread of its own; returns once the
+    /// stall has begun. Join the handle to wait for its end.
+    pub fn stall(&self, seconds: u32) -> std::thread::JoinHandle<()> {
+        let url = self.url();
+        let (started, began) = std::sync::mpsc::channel();
+        let stall = std::thread::spawn(move || {
+            let mut conn = redis::Client::open(url)
+                .and_then(|client| client.get_connection())
+                .expect("a connection to stall redis with");
+            started.send(()).expect("the test waits");
+            let slept: redis::RedisResult<()> =
+                redis::cmd("DEBUG").arg("SLEEP").arg(seconds).query(&mut conn);
+            slept.expect("DEBUG SLEEP");
+        });
+        began.recv().expect("the stall's thread starts");
+        // The command is on its way; give Redis a moment to take it.
+        std::thread::sleep(Duration::from_millis(200));
+        stall
     }
 
     /// A new redis-server on the same port (empty: Redis keeps nothing here).

@@ -58,6 +58,20 @@ impl Hub {
         }
     }
 
+    /// Whether `definition` (posting as `user`) is not what bot `id` runs here now.
+    pub(super) fn bot_differs(&self, id: &str, definition: &Definition, user: &UserRow) -> bool {
+        self.bots.get(id).is_none_or(|entry| {
+            !entry.addr.connected()
+                || entry.definition.document != definition.document
+                || entry.user != *user
+        })
+    }
+
+    /// The ids of the bots running here.
+    pub(super) fn bot_ids(&self) -> Vec<String> {
+        self.bots.keys().cloned().collect()
+    }
+
     /// Stops every bot on purpose (at shutdown), so that none reports a crash.
     pub(super) fn retire_bots(&mut self) {
         for entry in self.bots.values() {

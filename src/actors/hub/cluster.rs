@@ -1,8 +1,10 @@
 //! The hub's side of multi-node mode: events for users (room_added/removed, notices, 4001
 //! closes) and broadcasts go to every node; presence is "online on any node", from each
 //! node's announcements and heartbeats, and a node not heard from within the expiry is
-//! taken as gone with its users; stats add up the other nodes' last heartbeat. Without a
-//! bus every method here does nothing.
+//! taken as gone with its users; stats add up the other nodes' last heartbeat. After a
+//! Redis reconnect, what may have been missed meanwhile is read again: presence (from
+//! Redis), authorization (the sweep, `authz.rs`) and bots (from the store). Without a bus
+//! every method here does nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -182,6 +184,44 @@ impl Hub {
         }
     }
 
+    /// Reads every bot from the store again (after a Redis reconnect: a `bot_changed` may
+    /// have been missed): installs those that are new or changed, stops those deleted.
+    fn reread_bots(&mut self, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        ctx.spawn(async move { store.bots().await }.into_actor(self).map(
+            move |stored, hub, ctx| {
+                let stored = match stored {
+                    Ok(stored) => stored,
+                    Err(err) => {
+                        log::warn!("cluster: cannot read the bots from the store: {err}");
+                        return;
+                    }
+                };
+                let mut kept = HashSet::new();
+                for (document, user) in stored {
+                    let definition = match crate::bots::loader::parse(&document) {
+                        Ok(definition) => definition,
+                        Err(err) => {
+                            log::warn!("cluster: stored bot {:?} is not valid: {err}", user.handle);
+                            continue;
+                        }
+                    };
+                    let id = definition.id().to_string();
+                    if hub.bot_differs(&id, &definition, &user) {
+                        log::info!("cluster: bot {id} changed while Redis was away; reloaded");
+                        hub.install_bot(Arc::new(definition), user, ctx);
+                    }
+                    kept.insert(id);
+                }
+                for id in hub.bot_ids() {
+                    if !kept.contains(&id) && hub.remove_bot(&id) {
+                        log::info!("cluster: bot {id} was deleted while Redis was away; stopped");
+                    }
+                }
+            },
+        ));
+    }
+
     /// Another node's admin API changed a bot: install what the store holds now, or stop
     /// the bot when the store has none.
     fn reload_bot(&mut self, id: String, ctx: &mut Context<Self>) {
@@ -300,6 +340,9 @@ impl Handler<Inbound> for Hub {
                         bus.rebuild_online(hub.presence.here());
                     }
                     hub.read_presence(ctx);
+                    // Revocations, kicks and bot changes may have been published meanwhile.
+                    hub.sweep(ctx);
+                    hub.reread_bots(ctx);
                 });
             }
             Inbound::Resync => {}

@@ -15,7 +15,7 @@ use crate::protocol::views::UserView;
 use crate::protocol::{CloseCode, Event, Frame};
 
 pub(super) struct Connection {
-    token_id: Option<i64>,
+    pub(super) token_id: Option<i64>,
     outbox: Outbox,
     closed: Recipient<Closed>,
 }

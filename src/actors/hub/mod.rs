@@ -1,8 +1,10 @@
 //! The supervisor: it starts room and bot actors (spread over a few arbiters), restarts
 //! one that crashed until shutdown begins, and keeps the registry of every user's
 //! connections. One file per job: [`rooms`] (start, stop, restart), [`connections`]
-//! (presence, notifications, closing) and [`bots`].
+//! (presence, notifications, closing), [`bots`], [`cluster`] (what crosses to the other
+//! nodes) and [`authz`] (re-reading from the store what this node keeps for authorization).
 
+mod authz;
 mod bots;
 mod cluster;
 mod connections;
@@ -46,6 +48,8 @@ pub struct Hub {
     /// Multi-node mode: the bus and what the hub knows of the other nodes.
     bus: Option<Bus>,
     cluster: cluster::Nodes,
+    /// Multi-node mode: the sweep of what this node keeps for authorization.
+    authz: authz::Sweeping,
 }
 
 impl Hub {
@@ -68,6 +72,7 @@ impl Hub {
             shutting_down: false,
             bus: None,
             cluster: cluster::Nodes::default(),
+            authz: authz::Sweeping::default(),
         }
     }
 
@@ -119,6 +124,7 @@ impl Actor for Hub {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
         self.join_cluster(ctx);
+        self.start_sweeping(ctx);
     }
 }
 

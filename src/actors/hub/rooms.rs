@@ -26,6 +26,7 @@ impl Hub {
             Room::new(id, store, supervisor, presence, settings, inheritance, bus)
         });
         self.rooms.insert(id, addr.clone());
+        self.authz.room_started(id);
         addr
     }
 }

@@ -1,12 +1,15 @@
-//! What members do in a room besides posting: read its history, mark it read, type.
+//! What members do in a room besides posting: read its history, mark it read, type. The
+//! room's copy of its members refuses outsiders at once; a member's `history` and `read` are
+//! checked against the store too (the copy may be behind another node's change).
 
 use actix::prelude::*;
 use serde_json::json;
 
 use super::in_turn::in_turn;
-use super::requests::{detached, ready, Answer};
+use super::requests::{ready, Answer};
 use super::{Room, State};
 use crate::actors::messages::{Caller, Reply};
+use crate::db::StoreError;
 use crate::error::ProtoError;
 use crate::protocol::views::MessageView;
 use crate::protocol::Event;
@@ -22,15 +25,27 @@ impl Room {
             return ready(Err(err));
         }
         let store = self.store.clone();
-        let id = self.id;
-        detached(async move {
-            let page = store.messages_before(id, before_seq, limit).await?;
-            let messages: Vec<MessageView> =
-                page.messages.iter().map(MessageView::from_stored).collect();
-            Ok(Reply::Data(
-                json!({ "messages": messages, "has_more": page.has_more }),
-            ))
-        })
+        let (id, user_id, public_group) = (self.id, caller.user.id, self.is_public_group());
+        let work = async move {
+            if !store.is_member(id, user_id).await? {
+                return Err(StoreError::NotMember { public_group });
+            }
+            store.messages_before(id, before_seq, limit).await
+        };
+        // Not in turn: other commands go on meanwhile.
+        Box::pin(
+            actix::fut::wrap_future::<_, Room>(work).map(move |read, room, ctx| {
+                let page = read.map_err(|err| {
+                    room.refused_by_store(&err, ctx);
+                    ProtoError::from(err)
+                })?;
+                let messages: Vec<MessageView> =
+                    page.messages.iter().map(MessageView::from_stored).collect();
+                Ok(Reply::Data(
+                    json!({ "messages": messages, "has_more": page.has_more }),
+                ))
+            }),
+        )
     }
 
     pub(super) fn read(
@@ -46,28 +61,34 @@ impl Room {
         // moment ago (the client saw it through another connection), so the store decides.
         let delivered = self.posting.delivered_seq();
         let store = self.store.clone();
-        let (id, user_id) = (self.id, caller.user.id);
+        let (id, user_id, public_group) = (self.id, caller.user.id, self.is_public_group());
         in_turn(
             ctx,
+            // Ok(Err(last)): `seq` is past the room's last message.
             async move {
                 if seq > delivered {
                     let last = store.room_last_seq(id).await?.unwrap_or(0);
                     if seq > last {
-                        return Err(ProtoError::bad_request(format!(
-                            "seq {seq} is past the room's last message ({last})"
-                        )));
+                        return Ok(Err(last));
                     }
                 }
-                store
-                    .mark_read(id, user_id, seq)
-                    .await
-                    .map_err(ProtoError::from)
+                let marked = store.mark_read(id, user_id, seq).await?;
+                marked
+                    .map(Ok)
+                    .ok_or(StoreError::NotMember { public_group })
             },
-            move |marked, room, _| {
-                marked.map(|read_seq| {
+            move |marked: Result<Result<i64, i64>, StoreError>, room, ctx| match marked {
+                Ok(Ok(read_seq)) => {
                     room.read_moved(&caller, read_seq);
-                    Reply::Data(json!({ "read_seq": read_seq }))
-                })
+                    Ok(Reply::Data(json!({ "read_seq": read_seq })))
+                }
+                Ok(Err(last)) => Err(ProtoError::bad_request(format!(
+                    "seq {seq} is past the room's last message ({last})"
+                ))),
+                Err(err) => {
+                    room.refused_by_store(&err, ctx);
+                    Err(ProtoError::from(err))
+                }
             },
         )
     }

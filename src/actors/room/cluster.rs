@@ -1,9 +1,11 @@
 //! The room's side of multi-node mode: it subscribes to its channel on the bus before it
 //! reads its tail from the store, publishes what it committed and the events for joined
 //! connections, takes other nodes' messages into the same seq order as its own
-//! (`crate::posting`, `cluster/order.rs`), and checks the room row's `last_seq` now and then
-//! (and after a Redis reconnect) to catch a publish that never came. Without a bus every
-//! method here does nothing.
+//! (`crate::posting`, `cluster/order.rs`), checks the room row's `last_seq` now and then to
+//! catch a publish that never came, and reloads itself from the store (`authz.rs`) when
+//! another node changed its members or after a Redis reconnect, when anything may have been
+//! missed. Member events are not published: each node tells its own joined connections
+//! what its reload found changed. Without a bus every method here does nothing.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,7 +13,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::{Member, Room, State};
+use super::authz::Behind;
+use super::{Room, State};
 use crate::cluster::wire::{channel, Event};
 use crate::cluster::{Inbound, SubscriptionId};
 use crate::db::models::StoredMessage;
@@ -113,42 +116,8 @@ impl Room {
                         room.posting.committed_upto(last);
                         room.fill_gap(ctx);
                     }
-                    Ok(None) => room.reload(ctx),
+                    Ok(None) => room.reload(Behind::Found, ctx),
                     Err(err) => log::debug!("room r_{id}: position check: {err}"),
-                }),
-        );
-    }
-
-    /// Another node changed the room's members (or deleted it): take them from the store.
-    fn reload(&mut self, ctx: &mut Context<Self>) {
-        let store = self.store.clone();
-        let id = self.id;
-        ctx.wait(
-            async move { store.load_room(id).await }
-                .into_actor(self)
-                .map(move |loaded, room, ctx| match loaded {
-                    Ok(None) => {
-                        room.state = State::Missing;
-                        room.subscribers.clear();
-                    }
-                    Ok(Some(snapshot)) => {
-                        if let State::Live(loaded) = &mut room.state {
-                            loaded.members = snapshot
-                                .members
-                                .into_iter()
-                                .map(|(user, read_seq)| (user.id, Member { user, read_seq }))
-                                .collect();
-                            loaded.row = snapshot.room;
-                            let members = &loaded.members;
-                            room.subscribers
-                                .retain(|_, subscriber| members.contains_key(&subscriber.user_id));
-                        }
-                        room.posting.committed_upto(snapshot.last_seq);
-                        room.fill_gap(ctx);
-                    }
-                    Err(err) => {
-                        log::warn!("room r_{id}: cannot reload its members: {err}");
-                    }
                 }),
         );
     }
@@ -177,7 +146,7 @@ impl Handler<Inbound> for Room {
                         Some(subscriber.user_id) != except_user
                     });
                 }
-                Event::RoomChanged => self.reload(ctx),
+                Event::RoomChanged => self.reload(Behind::Told, ctx),
                 Event::Read {
                     user_id,
                     seq,
@@ -187,7 +156,8 @@ impl Handler<Inbound> for Room {
                 }
                 _ => {}
             },
-            Inbound::Resync => self.check_position(ctx),
+            // Anything may have been missed: members, read positions, messages.
+            Inbound::Resync => self.reload(Behind::Found, ctx),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! Who is in the room and which connections follow it: `join`, `leave`, `invite`, `kick`,
-//! and the admin API's member changes and deletion.
+//! and the admin API's member changes and deletion. What the store says decides: a `join`
+//! of a member is checked against it, and `invite` and `kick` go by what the store did
+//! (the room's copy may be behind another node's change until it reloads, `authz.rs`).
 
 use actix::prelude::*;
 use serde_json::json;
 
+use super::authz::Behind;
 use super::in_turn::in_turn;
 use super::requests::{ready, Answer};
 use super::{Access, Member, Room, State};
@@ -27,29 +30,47 @@ impl Room {
         limit: i64,
         ctx: &mut Context<Self>,
     ) -> Answer<Reply> {
-        let becomes_member = match self.access(caller.user.id) {
-            Access::Hidden => return ready(Err(ProtoError::no_such_room())),
-            Access::Outsider => true,
-            Access::Member => false,
-        };
+        let access = self.access(caller.user.id);
+        if access == Access::Hidden {
+            return ready(Err(ProtoError::no_such_room()));
+        }
+        let public_group = self.is_public_group();
         let store = self.store.clone();
         let (id, user_id) = (self.id, caller.user.id);
         // In turn, so that no event of this room reaches the connection before its reply.
         in_turn(
             ctx,
             async move {
-                if becomes_member {
-                    store.add_member(id, user_id).await?;
-                }
-                match after_seq {
-                    Some(after) => store.messages_after(id, after, limit).await,
-                    None => store.messages_before(id, None, limit).await,
-                }
+                // Whether the caller becomes a member now (false: they were one already).
+                let became = match access {
+                    Access::Member if store.is_member(id, user_id).await? => false,
+                    // Removed meanwhile (on another node): a public group takes them back,
+                    // others are closed to them.
+                    Access::Member if !public_group => {
+                        return Err(StoreError::NotMember {
+                            public_group: false,
+                        })
+                    }
+                    _ => store.add_member(id, user_id).await?,
+                };
+                let page = match after_seq {
+                    Some(after) => store.messages_after(id, after, limit).await?,
+                    None => store.messages_before(id, None, limit).await?,
+                };
+                Ok((became, page))
             },
-            move |fetched: Result<MessagePage, StoreError>, room, _| {
-                fetched
-                    .map_err(ProtoError::from)
-                    .map(|page| room.joined(caller, reply_id, becomes_member, page))
+            move |fetched: Result<(bool, MessagePage), StoreError>, room, ctx| match fetched {
+                Ok((became, page)) => {
+                    if !became && room.access(user_id) != Access::Member {
+                        // A member the room's copy does not know yet.
+                        room.reload(Behind::Found, ctx);
+                    }
+                    Ok(room.joined(caller, reply_id, became, page))
+                }
+                Err(err) => {
+                    room.refused_by_store(&err, ctx);
+                    Err(ProtoError::from(err))
+                }
             },
         )
     }
@@ -147,19 +168,24 @@ impl Room {
                 "only groups take new members; direct and bot rooms never do",
             )));
         }
-        if self.access(user.id) == Access::Member {
-            return ready(Ok(R::done()));
-        }
         let store = self.store.clone();
         let (id, user_id) = (self.id, user.id);
         in_turn(
             ctx,
             async move { store.add_member(id, user_id).await },
-            move |added, room, _| {
-                added.map_err(ProtoError::from).map(|_| {
+            move |added, room, ctx| match added {
+                Ok(true) => {
                     room.member_added(user, None);
-                    R::done()
-                })
+                    Ok(R::done())
+                }
+                // A member already; the room's copy may not know it yet.
+                Ok(false) => {
+                    if room.access(user_id) != Access::Member {
+                        room.reload(Behind::Found, ctx);
+                    }
+                    Ok(R::done())
+                }
+                Err(err) => Err(ProtoError::from(err)),
             },
         )
     }
@@ -194,19 +220,24 @@ impl Room {
                 )));
             }
         }
-        if self.access(user_id) != Access::Member {
-            return ready(Err(ProtoError::not_found("no such member in this room")));
-        }
         let store = self.store.clone();
         let id = self.id;
         in_turn(
             ctx,
             async move { store.remove_member(id, user_id).await },
-            move |removed, room, _| {
-                removed.map_err(ProtoError::from).map(|_| {
+            move |removed, room, ctx| match removed {
+                Ok(true) => {
                     room.member_removed(user_id, None);
-                    R::done()
-                })
+                    Ok(R::done())
+                }
+                // Not a member (any more): the room's copy may still have them.
+                Ok(false) => {
+                    if room.access(user_id) == Access::Member {
+                        room.reload(Behind::Found, ctx);
+                    }
+                    Err(ProtoError::not_found("no such member in this room"))
+                }
+                Err(err) => Err(ProtoError::from(err)),
             },
         )
     }
@@ -259,8 +290,8 @@ impl Room {
             user: user_view,
         }
         .frame();
+        // The other nodes reload the room and tell their joined connections themselves.
         self.share_change();
-        self.share_frame(&joined, None);
         self.broadcast(&joined, |_, _| true);
         if let Some(view) = self.view_for(user_id) {
             self.supervisor.notify.do_send(NotifyUser {
@@ -286,7 +317,6 @@ impl Room {
                 user: self.user_view(&member.user),
             }
             .frame();
-            self.share_frame(&left, None);
             self.broadcast(&left, |_, _| true);
         }
         self.supervisor.notify.do_send(NotifyUser {

@@ -3,6 +3,7 @@
 //! stopped when idle, restarted from the store by the hub if it crashes.
 
 mod activity;
+mod authz;
 mod cluster;
 mod in_turn;
 mod membership;
@@ -29,6 +30,7 @@ use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::Frame;
 use crate::settings::Settings;
 
+pub use authz::Recheck;
 #[cfg(test)]
 pub use requests::Crash;
 pub use requests::Subscribers;
@@ -63,6 +65,8 @@ struct Loaded {
     row: RoomRow,
     kind: RoomKind,
     members: HashMap<i64, Member>,
+    /// The room's `authz_version` when `members` were read (`db/authz.rs`).
+    authz_version: i64,
 }
 
 struct Member {
@@ -236,6 +240,7 @@ impl Room {
                     kind: snapshot.room.kind,
                     row: snapshot.room,
                     members,
+                    authz_version: snapshot.authz_version,
                 });
             }
         }

@@ -107,6 +107,15 @@ impl Room {
     /// what a user said in a bot room to the bot (here, on the node that committed it:
     /// once), tells the other nodes, delivers, and commits the next batch.
     fn settle(&mut self, result: Result<Vec<Outcome>, StoreError>, ctx: &mut Context<Self>) {
+        // The store refused a sender the room's copy let through: the copy is behind.
+        let refusal = result.as_ref().ok().and_then(|outcomes| {
+            outcomes.iter().find_map(|outcome| match outcome {
+                Err(err @ (StoreError::NotMember { .. } | StoreError::Deactivated)) => {
+                    Some(err.clone())
+                }
+                _ => None,
+            })
+        });
         let settled = self.posting.settle(result);
         for (waiter, answer) in settled.answers {
             waiter.answer(answer);
@@ -121,6 +130,9 @@ impl Room {
         self.fill_gap(ctx);
         if let Some(batch) = settled.next_batch {
             self.commit(batch, ctx);
+        }
+        if let Some(err) = refusal {
+            self.refused_by_store(&err, ctx);
         }
     }
 

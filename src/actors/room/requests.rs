@@ -23,13 +23,6 @@ pub(super) fn ready<T: 'static>(result: Result<T, ProtoError>) -> Answer<T> {
     Box::pin(actix::fut::ready(result))
 }
 
-/// Answers with what `work` resolves to, without holding up the room meanwhile.
-pub(super) fn detached<T: 'static>(
-    work: impl std::future::Future<Output = Result<T, ProtoError>> + 'static,
-) -> Answer<T> {
-    Box::pin(actix::fut::wrap_future::<_, Room>(work))
-}
-
 impl Handler<Request> for Room {
     type Result = Answer<Reply>;
 

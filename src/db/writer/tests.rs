@@ -1,6 +1,6 @@
 //! Unit tests of `db/writer.rs`: the pure batch `plan` (seqs per room, repeated client ids),
-//! a post that names uploads not its sender's, and that posts whose caller gave up waiting
-//! are left out of a batch.
+//! a post that names uploads not its sender's, a person who may no longer post, and that
+//! posts whose caller gave up waiting are left out of a batch.
 
 use super::*;
 
@@ -64,6 +64,7 @@ fn plans_consecutive_seqs_per_room_and_spots_repeated_client_ids() {
     let plan = plan(
         &batch,
         HashMap::from([(1, 5), (2, 0)]),
+        &HashMap::new(),
         vec![earlier],
         vec![],
         0,
@@ -119,7 +120,14 @@ fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
         with(8, &["theirs"]),
     ];
     let uploads = vec![upload("a", 7), upload("b", 7), upload("theirs", 8)];
-    let plan = plan(&batch, HashMap::from([(1, 0)]), vec![], uploads, 0);
+    let plan = plan(
+        &batch,
+        HashMap::from([(1, 0)]),
+        &HashMap::new(),
+        vec![],
+        uploads,
+        0,
+    );
     let carried: Vec<Result<Vec<String>, StoreError>> = plan
         .outcomes
         .iter()
@@ -151,4 +159,69 @@ fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
         .map(|link| (link.seq, link.position, link.file_id.as_str()))
         .collect();
     assert_eq!(links, vec![(1, 0, "b"), (1, 1, "a"), (2, 0, "theirs")]);
+}
+
+#[test]
+fn a_person_who_may_no_longer_post_fails_alone_and_takes_no_seq() {
+    let system = |room: i64| NewPost {
+        sender: UserRow {
+            kind: crate::db::models::UserKind::System,
+            ..post(room, 1, None).sender
+        },
+        ..post(room, 1, None)
+    };
+    let batch = vec![
+        post(1, 7, None),
+        post(1, 8, Some("kicked")),
+        post(2, 8, None),
+        post(1, 9, None),
+        // The system (the admin API) posts where it is asked to, member or not.
+        system(1),
+        post(1, 7, None),
+    ];
+    let refused = HashMap::from([
+        ((1, 8), Refusal::NotMember { public_group: false }),
+        ((1, 9), Refusal::Deactivated),
+        ((1, 1), Refusal::NotMember { public_group: true }),
+    ]);
+    // Even a repeat of an earlier message is refused: nothing is answered to them.
+    let earlier = MessageRow {
+        room_id: 1,
+        seq: 3,
+        sender_id: 8,
+        body: "before the kick".into(),
+        template: None,
+        client_msg_id: Some("kicked".into()),
+        action: None,
+        created_ms: 0,
+    };
+    let plan = plan(
+        &batch,
+        HashMap::from([(1, 3), (2, 0)]),
+        &refused,
+        vec![earlier],
+        vec![],
+        0,
+    );
+    let outcomes: Vec<Result<i64, StoreError>> = plan
+        .outcomes
+        .iter()
+        .map(|outcome| outcome.clone().map(|appended| appended.message().row.seq))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            Ok(4),
+            Err(StoreError::NotMember {
+                public_group: false
+            }),
+            Ok(1),
+            Err(StoreError::Deactivated),
+            Ok(5),
+            Ok(6),
+        ]
+    );
+    assert_eq!(plan.seqs, HashMap::from([(1, 6), (2, 1)]));
+    assert!(plan.rows.iter().all(|row| row.sender_id != 9));
+    assert!(!plan.read_upto.contains_key(&(1, 8)));
 }
