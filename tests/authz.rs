@@ -229,7 +229,8 @@ async fn scenario(change: Change, fault: Fault) {
     let stored = bodies(&cluster.nodes[0].all_messages(&room).await);
     assert_eq!(stored, ["before", "after"], "{change:?} under {fault:?}");
     if let Some(stall) = stall {
-        stall.join().expect("the stall ends");
+        let slept = stall.join().expect("the stall's thread ends");
+        slept.expect("DEBUG SLEEP is answered (redis-server --enable-debug-command local)");
     }
 }
 

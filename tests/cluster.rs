@@ -625,3 +625,176 @@ async fn a_read_on_one_node_moves_the_position_on_every_node() {
     assert_eq!(shown["room"]["read_seq"], 3, "{shown}");
     assert_eq!(shown["room"]["unread"], 0, "{shown}");
 }
+
+/// A counter of a node's `/metrics` (summed over its labels).
+async fn counter(node: &common::Server, name: &str) -> f64 {
+    let (status, text) = node.admin("GET", "/metrics", None).await;
+    assert_eq!(status, 200, "{text}");
+    text.as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.starts_with(name))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Frames `client` gets until one of type `kind`, while `nudge` is repeated (a `typing`
+/// from another connection, say) every 300 ms; at most 20 s. Returns the frames before it.
+async fn until_event(client: &mut Client, kind: &str, nudge: &mut Client, command: &Value) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut before = Vec::new();
+    loop {
+        nudge.ok(command.clone()).await;
+        let round = std::time::Instant::now() + Duration::from_millis(300);
+        loop {
+            let left = round.saturating_duration_since(std::time::Instant::now());
+            match tokio::time::timeout(left, client.receive()).await {
+                Ok(Received::Frame(frame)) if frame["type"] == kind => return before,
+                Ok(Received::Frame(frame)) => before.push(frame),
+                Ok(Received::Closed(code)) => panic!("closed ({code:?}) waiting for {kind}"),
+                Err(_) => break,
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no {kind} in 20 s: {before:?}");
+    }
+}
+
+/// Polls `check` every 100 ms for at most 15 s.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "{what}: not within 15 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A healthy bus stays subscribed (pinged every 20 ms here), and after a real Redis restart
+/// every kind of event crosses again, while what changed during the outage is caught up from
+/// the store (membership, read positions, bots) and from Redis (presence, written again).
+#[actix_rt::test]
+async fn every_kind_of_event_survives_a_redis_restart() {
+    let flags = ["--redis-ping-ms", "20", "--authz-sweep-ms", "500"];
+    let Some(mut cluster) = Cluster::start(2, &flags).await else {
+        return;
+    };
+    let (one, two) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let (_, amy_token) = one.user("amy").await;
+    let (bob_id, bob_token) = one.user("bob").await;
+    let (carl_id, carl_token) = one.user("carl").await;
+    let (dave_id, dave_token) = one.user("dave").await;
+    let mut amy = one.connect(&amy_token).await;
+    let room = room_id(
+        &amy.ok(json!({"type":"create_group","name":"restart","members":[bob_id, dave_id]}))
+            .await,
+    );
+    let mut bob = two.connect(&bob_token).await;
+    let mut bob_laptop = one.connect(&bob_token).await;
+    let mut dave = two.connect(&dave_token).await;
+    for client in [&mut amy, &mut bob, &mut bob_laptop, &mut dave] {
+        client.ok(json!({"type":"join","room":room})).await;
+    }
+    amy.ok(json!({"type":"send","room":room,"body":"m1"})).await;
+    assert_eq!(bob.event("message").await["message"]["body"], "m1");
+
+    // Healthy: ~100 pings a node, no reconnect.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for node in [one, two] {
+        assert_eq!(counter(node, "palaver_bus_reconnects_total").await, 0.0);
+    }
+
+    // Redis goes away; meanwhile, on node one: bob reads on his laptop, amy invites carl,
+    // carl comes online there, and a bot is installed.
+    cluster.redis.kill();
+    let one = &cluster.nodes[0];
+    bob_laptop
+        .ok(json!({"type":"read","room":room,"seq":1}))
+        .await;
+    amy.ok(json!({"type":"invite","room":room,"user":carl_id}))
+        .await;
+    let carl = one.connect(&carl_token).await;
+    let greeter = json!({
+        "name": "Greeter", "sort": "scripted", "fallback": "Say hi.",
+        "script": {"start": "a", "states": {"a": {"say": [{"kind":"text","text":"hello"}], "on": []}}}
+    });
+    let (status, body) = one
+        .admin("PUT", "/admin/bots/greeter", Some(greeter.clone()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    cluster.redis.restart();
+    let (one, two) = (&cluster.nodes[0], &cluster.nodes[1]);
+
+    // Typing crosses again once node two has subscribed anew.
+    let typing = json!({"type":"typing","room":room});
+    let mut seen = until_event(&mut bob, "typing", &mut amy, &typing).await;
+    assert!(counter(two, "palaver_bus_reconnects_total").await >= 1.0);
+    // Membership, caught up from the store: carl joined (node two's reload told bob).
+    if !seen
+        .iter()
+        .any(|frame| frame["type"] == "member_joined" && frame["user"]["id"] == carl_id.as_str())
+    {
+        let joined = bob.event("member_joined").await;
+        assert_eq!(joined["user"]["id"], carl_id.as_str(), "{seen:?}");
+    }
+    // Presence, written again to Redis by node one and read by node two.
+    if !seen.iter().any(|frame| {
+        frame["type"] == "presence" && frame["user"]["id"] == carl_id.as_str() && frame["online"] == true
+    }) {
+        loop {
+            let presence = bob.event("presence").await;
+            if presence["user"]["id"] == carl_id.as_str() && presence["online"] == true {
+                break;
+            }
+        }
+    }
+    seen.clear();
+    // The read position bob moved on node one during the outage, from the store.
+    let joined = bob.ok(json!({"type":"join","room":room})).await;
+    assert_eq!(joined["room"]["read_seq"], 1, "{joined}");
+    // The bot installed during the outage runs on node two too.
+    eventually("node two runs the greeter", || async {
+        let (_, listed) = two.admin("GET", "/admin/bots", None).await;
+        listed["bots"]
+            .as_array()
+            .is_some_and(|bots| bots.iter().any(|bot| bot["id"] == "greeter"))
+    })
+    .await;
+
+    // And live, every kind: messages, read, membership, presence, revocation, bot changes.
+    amy.ok(json!({"type":"send","room":room,"body":"m2"})).await;
+    assert_eq!(bob.event("message").await["message"]["body"], "m2");
+    bob_laptop
+        .ok(json!({"type":"read","room":room,"seq":2}))
+        .await;
+    // (amy heard the read of seq 1 when it was made: she is on node one too.)
+    for client in [&mut amy, &mut bob] {
+        loop {
+            let read = client.event("read").await;
+            assert_eq!(read["user"]["id"], bob_id.as_str());
+            if read["seq"] == 2 {
+                break;
+            }
+        }
+    }
+    amy.ok(json!({"type":"kick","room":room,"user":carl_id})).await;
+    let left = bob.event("member_left").await;
+    assert_eq!(left["user"]["id"], carl_id.as_str());
+    carl.close().await;
+    let (status, body) = one
+        .admin("DELETE", &format!("/admin/users/{dave_id}/tokens"), None)
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(dave.closed().await, Some(4001));
+    let (status, body) = one.admin("DELETE", "/admin/bots/greeter", None).await;
+    assert!(status < 300, "{status} {body}");
+    eventually("node two stops the greeter", || async {
+        let (_, listed) = two.admin("GET", "/admin/bots", None).await;
+        listed["bots"]
+            .as_array()
+            .is_some_and(|bots| bots.iter().all(|bot| bot["id"] != "greeter"))
+    })
+    .await;
+    // No reconnect since the restart: the bus stayed subscribed.
+    let reconnects = counter(two, "palaver_bus_reconnects_total").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(counter(two, "palaver_bus_reconnects_total").await, reconnects);
+}

@@ -84,8 +84,8 @@ impl Redis {
 
     /// Stalls this test's redis-server for `seconds` (`DEBUG SLEEP`: it answers no one
     /// meanwhile, its connections stay open) from a thread of its own; returns once the
-    /// stall has begun. Join the handle to wait for its end.
-    pub fn stall(&self, seconds: u32) -> std::thread::JoinHandle<()> {
+    /// stall has begun. Join the handle for its end and `DEBUG SLEEP`'s answer.
+    pub fn stall(&self, seconds: u32) -> std::thread::JoinHandle<redis::RedisResult<()>> {
         let url = self.url();
         let (started, began) = std::sync::mpsc::channel();
         let stall = std::thread::spawn(move || {
@@ -93,9 +93,7 @@ impl Redis {
                 .and_then(|client| client.get_connection())
                 .expect("a connection to stall redis with");
             started.send(()).expect("the test waits");
-            let slept: redis::RedisResult<()> =
-                redis::cmd("DEBUG").arg("SLEEP").arg(seconds).query(&mut conn);
-            slept.expect("DEBUG SLEEP");
+            redis::cmd("DEBUG").arg("SLEEP").arg(seconds).query(&mut conn)
         });
         began.recv().expect("the stall's thread starts");
         // The command is on its way; give Redis a moment to take it.

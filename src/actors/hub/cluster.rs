@@ -340,6 +340,10 @@ impl Handler<Inbound> for Hub {
                         bus.rebuild_online(hub.presence.here());
                     }
                     hub.read_presence(ctx);
+                    // Another node may write its set again only after this read (each node
+                    // reconnects on its own, backing off up to 2 s): read once more a
+                    // heartbeat later, when every node has.
+                    ctx.run_later(HEARTBEAT, |hub, ctx| hub.read_presence(ctx));
                     // Revocations, kicks and bot changes may have been published meanwhile.
                     hub.sweep(ctx);
                     hub.reread_bots(ctx);
