@@ -659,6 +659,14 @@ async fn until_event(client: &mut Client, kind: &str, nudge: &mut Client, comman
     }
 }
 
+/// The next event of type `kind` (others before it are dropped), within 15 s whatever else
+/// keeps coming.
+async fn event_within(client: &mut Client, kind: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(15), client.event(kind))
+        .await
+        .unwrap_or_else(|_| panic!("no {kind} event within 15 s"))
+}
+
 /// Polls `check` every 100 ms for at most 15 s.
 async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -694,7 +702,7 @@ async fn every_kind_of_event_survives_a_redis_restart() {
         client.ok(json!({"type":"join","room":room})).await;
     }
     amy.ok(json!({"type":"send","room":room,"body":"m1"})).await;
-    assert_eq!(bob.event("message").await["message"]["body"], "m1");
+    assert_eq!(event_within(&mut bob, "message").await["message"]["body"], "m1");
 
     // Healthy: ~100 pings a node, no reconnect.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -720,6 +728,9 @@ async fn every_kind_of_event_survives_a_redis_restart() {
         .admin("PUT", "/admin/bots/greeter", Some(greeter.clone()))
         .await;
     assert_eq!(status, 201, "{body}");
+    // Long enough for node one to give up publishing all that (a Redis command may take
+    // 2 s, and a publish is tried a few times over about as long): it is lost.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     cluster.redis.restart();
     let (one, two) = (&cluster.nodes[0], &cluster.nodes[1]);
 
@@ -732,18 +743,20 @@ async fn every_kind_of_event_survives_a_redis_restart() {
         .iter()
         .any(|frame| frame["type"] == "member_joined" && frame["user"]["id"] == carl_id.as_str())
     {
-        let joined = bob.event("member_joined").await;
+        let joined = event_within(&mut bob, "member_joined").await;
         assert_eq!(joined["user"]["id"], carl_id.as_str(), "{seen:?}");
     }
     // Presence, written again to Redis by node one and read by node two.
     if !seen.iter().any(|frame| {
         frame["type"] == "presence" && frame["user"]["id"] == carl_id.as_str() && frame["online"] == true
     }) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
         loop {
-            let presence = bob.event("presence").await;
+            let presence = event_within(&mut bob, "presence").await;
             if presence["user"]["id"] == carl_id.as_str() && presence["online"] == true {
                 break;
             }
+            assert!(std::time::Instant::now() < deadline, "carl not online in 15 s");
         }
     }
     seen.clear();
@@ -761,14 +774,16 @@ async fn every_kind_of_event_survives_a_redis_restart() {
 
     // And live, every kind: messages, read, membership, presence, revocation, bot changes.
     amy.ok(json!({"type":"send","room":room,"body":"m2"})).await;
-    assert_eq!(bob.event("message").await["message"]["body"], "m2");
+    assert_eq!(event_within(&mut bob, "message").await["message"]["body"], "m2");
     bob_laptop
         .ok(json!({"type":"read","room":room,"seq":2}))
         .await;
     // (amy heard the read of seq 1 when it was made: she is on node one too.)
     for client in [&mut amy, &mut bob] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
         loop {
-            let read = client.event("read").await;
+            assert!(std::time::Instant::now() < deadline, "no read of seq 2 in 15 s");
+            let read = event_within(client, "read").await;
             assert_eq!(read["user"]["id"], bob_id.as_str());
             if read["seq"] == 2 {
                 break;
@@ -776,14 +791,15 @@ async fn every_kind_of_event_survives_a_redis_restart() {
         }
     }
     amy.ok(json!({"type":"kick","room":room,"user":carl_id})).await;
-    let left = bob.event("member_left").await;
+    let left = event_within(&mut bob, "member_left").await;
     assert_eq!(left["user"]["id"], carl_id.as_str());
     carl.close().await;
     let (status, body) = one
         .admin("DELETE", &format!("/admin/users/{dave_id}/tokens"), None)
         .await;
     assert_eq!(status, 204, "{body}");
-    assert_eq!(dave.closed().await, Some(4001));
+    let closed = tokio::time::timeout(Duration::from_secs(15), dave.closed()).await;
+    assert_eq!(closed.ok().flatten(), Some(4001));
     let (status, body) = one.admin("DELETE", "/admin/bots/greeter", None).await;
     assert!(status < 300, "{status} {body}");
     eventually("node two stops the greeter", || async {
