@@ -1,5 +1,6 @@
 //! The error codes of the protocol (docs/protocol.md section 2) and the one place where errors
-//! from elsewhere (the store, actor mailboxes) become them.
+//! from elsewhere (the store, actor mailboxes) become them. A store error's own text (the
+//! database's words) is logged here and never put in a client's answer.
 
 use serde::Serialize;
 
@@ -147,6 +148,13 @@ impl From<StoreError> for ProtoError {
             StoreError::NotFound(what) => ProtoError::not_found(format!("no such {what}")),
             StoreError::NoSuchUsers(_) => ProtoError::not_found(err.to_string()),
             StoreError::Conflict(message) => ProtoError::new(ErrorCode::Conflict, message),
+            StoreError::Duplicate(reason) => {
+                log::warn!("store: {reason}");
+                ProtoError::new(
+                    ErrorCode::Conflict,
+                    "this collided with the same change made at the same moment; nothing was changed, retry",
+                )
+            }
             StoreError::Unavailable(reason) => {
                 // The caller logs the failure with its session, user and room.
                 log::debug!("store unavailable: {reason}");
@@ -174,5 +182,31 @@ impl From<actix::MailboxError> for ProtoError {
             }
         }
         ProtoError::unavailable("the room restarted while handling this; retry")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The database's words (a constraint's name, a connection error) stay in the log.
+    #[test]
+    fn no_store_text_reaches_a_client() {
+        let words = "duplicate key value violates unique constraint \"rooms_pair_key_key\"";
+        for err in [
+            StoreError::Duplicate(words.into()),
+            StoreError::Unavailable(words.into()),
+            StoreError::Corrupt(words.into()),
+        ] {
+            let answer = ProtoError::from(err.clone());
+            assert!(
+                !answer.message.contains("rooms_pair_key_key") && !answer.message.contains("duplicate key"),
+                "{err:?} -> {answer:?}"
+            );
+        }
+        assert_eq!(
+            ProtoError::from(StoreError::Duplicate(words.into())).code,
+            ErrorCode::Conflict
+        );
     }
 }
