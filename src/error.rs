@@ -200,7 +200,8 @@ mod tests {
         ] {
             let answer = ProtoError::from(err.clone());
             assert!(
-                !answer.message.contains("rooms_pair_key_key") && !answer.message.contains("duplicate key"),
+                !answer.message.contains("rooms_pair_key_key")
+                    && !answer.message.contains("duplicate key"),
                 "{err:?} -> {answer:?}"
             );
         }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 /// members get it once.
 async fn racing_open_direct_calls_get_one_room(backend: Backend) {
     let db = Database::new(backend).await;
-    let server = Server::start(&db).await;
+    let server = Server::start_with(&db, &["--max-connections-per-user", "64"]).await;
     let (amy_id, amy_token) = server.user("amy").await;
     let (bob_id, bob_token) = server.user("bob").await;
     let mut clients = Vec::new();
@@ -33,12 +33,251 @@ async fn racing_open_direct_calls_get_one_room(backend: Backend) {
     let mut rooms = std::collections::BTreeSet::new();
     for answer in &answers {
         assert_eq!(answer["type"], "ok", "{answer}");
-        rooms.insert(answer["data"]["room"]["id"].as_str().expect("id").to_string());
+        rooms.insert(
+            answer["data"]["room"]["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
     }
     assert_eq!(rooms.len(), 1, "one room for the pair: {rooms:?}");
     let (status, listed) = server.admin("GET", "/admin/rooms?kind=direct", None).await;
     assert_eq!(status, 200, "{listed}");
-    assert_eq!(listed["rooms"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        listed["rooms"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
     assert_eq!(listed["rooms"][0]["members_count"], 2, "{listed}");
 }
 on_every_deployment!(racing_open_direct_calls_get_one_room);
+
+// ---- Connection caps (issue 20, item 4) ----
+
+type Socket = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
+
+/// A WebSocket of `token` (optionally as a proxy would forward it): the socket, or the HTTP
+/// status and JSON body of the refusal.
+async fn open_ws(base: &str, token: &str, forwarded: Option<&str>) -> Result<Socket, (u16, Value)> {
+    let url = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
+    let mut request = awc::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .max_http_version(awc::http::Version::HTTP_11)
+        .finish()
+        .ws(&url);
+    if let Some(address) = forwarded {
+        request = request.set_header("X-Forwarded-For", address);
+    }
+    match request.connect().await {
+        Ok((_, socket)) => Ok(socket),
+        Err(awc::error::WsClientError::InvalidResponseStatus(_)) => {
+            Err(refusal(base, token, forwarded).await)
+        }
+        Err(err) => panic!("connect: {err}"),
+    }
+}
+
+/// What a plain `GET /ws` gets: a refused one is answered before the handshake is looked at.
+async fn refusal(base: &str, token: &str, forwarded: Option<&str>) -> (u16, Value) {
+    let mut request = awc::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .finish()
+        .get(format!("{base}/ws?token={token}"));
+    if let Some(address) = forwarded {
+        request = request.insert_header(("X-Forwarded-For", address));
+    }
+    let mut response = request.send().await.expect("GET /ws");
+    let body = response.body().await.expect("body");
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    (response.status().as_u16(), value)
+}
+
+/// Asserts a 503 `unavailable` whose message says `cause`.
+fn assert_refused(answer: Result<Socket, (u16, Value)>, cause: &str) {
+    match answer {
+        Ok(_) => panic!("connected past the cap ({cause})"),
+        Err((status, body)) => {
+            assert_eq!(status, 503, "{body}");
+            assert_eq!(body["error"]["code"], "unavailable", "{body}");
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(cause), "{message:?} should say {cause:?}");
+        }
+    }
+}
+
+async fn healthz(server: &Server) -> u16 {
+    server.call("GET", "/healthz", None, None).await.0
+}
+
+/// Until `connect` succeeds (the server notices a closed socket a moment later), at most 10 s.
+async fn connects_again(base: &str, token: &str, forwarded: Option<&str>) -> Socket {
+    for _ in 0..100 {
+        if let Ok(socket) = open_ws(base, token, forwarded).await {
+            return socket;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no place came free after a connection closed")
+}
+
+/// One user past `--max-connections-per-user`, and one address past
+/// `--max-connections-per-address`, get 503 naming the cap; other users, `/healthz` and a
+/// connection after one closed still work.
+#[actix_rt::test]
+async fn connections_are_capped_per_user_and_per_address() {
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_with(
+        &db,
+        &[
+            "--max-connections-per-user",
+            "3",
+            "--max-connections-per-address",
+            "5",
+        ],
+    )
+    .await;
+    let (_, amy) = server.user("amy").await;
+    let (_, bob) = server.user("bob").await;
+    let (_, carl) = server.user("carl").await;
+    let (_, dan) = server.user("dan").await;
+    let mut amys = Vec::new();
+    for _ in 0..3 {
+        amys.push(
+            open_ws(&server.base, &amy, None)
+                .await
+                .expect("within the cap"),
+        );
+    }
+    assert_refused(
+        open_ws(&server.base, &amy, None).await,
+        "this user has 3 connections",
+    );
+    let _bob = open_ws(&server.base, &bob, None)
+        .await
+        .expect("another user");
+    assert_eq!(healthz(&server).await, 200);
+    amys.pop();
+    amys.push(connects_again(&server.base, &amy, None).await);
+    let _carl = open_ws(&server.base, &carl, None)
+        .await
+        .expect("the 5th from 127.0.0.1");
+    assert_refused(
+        open_ws(&server.base, &dan, None).await,
+        "5 connections are open from this address",
+    );
+    // The header is no one's word without --trusted-proxies.
+    assert_refused(
+        open_ws(&server.base, &dan, Some("203.0.113.7")).await,
+        "from this address",
+    );
+    let (_, metrics) = server.admin("GET", "/metrics", None).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("palaver_connections_refused_total{cap=\"user\"}")
+            && metrics.contains("palaver_connections_refused_total{cap=\"address\"}"),
+        "{metrics}"
+    );
+}
+
+/// Behind a proxy `--trusted-proxies` names, the client is the address it forwards: two
+/// clients of one proxy are two addresses, and one client's second connection is refused.
+#[actix_rt::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_counts() {
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_with(
+        &db,
+        &[
+            "--max-connections-per-address",
+            "1",
+            "--trusted-proxies",
+            "127.0.0.1",
+        ],
+    )
+    .await;
+    let (_, amy) = server.user("amy").await;
+    let (_, bob) = server.user("bob").await;
+    let _first = open_ws(&server.base, &amy, Some("203.0.113.1"))
+        .await
+        .expect("client 1");
+    let _second = open_ws(&server.base, &bob, Some("203.0.113.2"))
+        .await
+        .expect("client 2");
+    assert_refused(
+        open_ws(&server.base, &bob, Some("203.0.113.1")).await,
+        "1 connections are open from this address",
+    );
+    // What a client writes before the proxy's own entry is not its address.
+    assert_refused(
+        open_ws(&server.base, &bob, Some("198.51.100.9, 203.0.113.2")).await,
+        "from this address",
+    );
+}
+
+/// With only 256 open files (prlimit on the server's process), the node takes 128
+/// WebSockets and refuses the next with 503 naming the node's cap, well before the limit:
+/// `/healthz` still answers, and once connections close, new ones are taken again.
+#[actix_rt::test]
+async fn a_node_refuses_websockets_well_before_its_open_files_limit() {
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_under(
+        &["prlimit", "--nofile=256:256", "--"],
+        &db,
+        &[
+            "--workers",
+            "2",
+            "--max-connections-per-user",
+            "1000",
+            "--max-connections-per-address",
+            "1000",
+        ],
+    );
+    let (_, amy) = server.user("amy").await;
+    let mut sockets = Vec::new();
+    let refused = loop {
+        match open_ws(&server.base, &amy, None).await {
+            Ok(socket) => sockets.push(socket),
+            Err(refused) => break refused,
+        }
+        assert!(sockets.len() <= 200, "no refusal before 200 connections");
+    };
+    assert_eq!(
+        sockets.len(),
+        128,
+        "256 open files less the 128 kept for the rest"
+    );
+    assert_refused(Err(refused), "as many connections as it may (128)");
+    assert_eq!(healthz(&server).await, 200, "HTTP still answers at the cap");
+    sockets.truncate(100);
+    let _again = connects_again(&server.base, &amy, None).await;
+    assert_eq!(healthz(&server).await, 200);
+}
+
+// ---- typing (issue 20, item 10) ----
+
+/// 20 `typing` in a row are each answered `ok`, and reach the other member once; after
+/// the window (3 s) the next one is passed on again.
+#[actix_rt::test]
+async fn typing_is_passed_on_once_per_user_every_three_seconds() {
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let (_, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let mut amy = server.connect(&amy_token).await;
+    let mut bob = server.connect(&bob_token).await;
+    let room = common::room_id(
+        &amy.ok(json!({"type":"create_group","name":"study","members":[bob_id]}))
+            .await,
+    );
+    amy.ok(json!({"type":"join","room":room})).await;
+    bob.ok(json!({"type":"join","room":room})).await;
+    bob.drain_events().await;
+    for _ in 0..20 {
+        amy.ok(json!({"type":"typing","room":room})).await;
+    }
+    let typing = |events: &[Value]| events.iter().filter(|e| e["type"] == "typing").count();
+    assert_eq!(typing(&bob.drain_events().await), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    amy.ok(json!({"type":"typing","room":room})).await;
+    amy.ok(json!({"type":"typing","room":room})).await;
+    assert_eq!(typing(&bob.drain_events().await), 1);
+}
