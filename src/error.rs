@@ -18,12 +18,14 @@ pub enum ErrorCode {
     Forbidden,
     Conflict,
     RateLimited,
+    /// A request's body stopped coming, or took too long (HTTP 408).
+    Timeout,
     Unavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::BadRequest,
         ErrorCode::UnknownType,
         ErrorCode::TooLarge,
@@ -33,6 +35,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::Conflict,
         ErrorCode::RateLimited,
+        ErrorCode::Timeout,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
@@ -48,6 +51,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Timeout => "timeout",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -60,6 +64,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::Timeout => 408,
             ErrorCode::Conflict => 409,
             ErrorCode::TooLarge => 413,
             ErrorCode::RateLimited => 429,

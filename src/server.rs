@@ -82,6 +82,9 @@ fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
             },
             uploads_per_minute: args.uploads_per_minute,
             upload_burst: args.upload_burst,
+            uploads_at_once: args.uploads_at_once as usize,
+            upload_idle: Duration::from_secs(args.upload_idle_secs),
+            upload_deadline: Duration::from_secs(args.upload_secs),
             sweep_every: Duration::from_secs(args.file_sweep_secs),
             ..FileSettings::default()
         },

@@ -281,3 +281,161 @@ async fn typing_is_passed_on_once_per_user_every_three_seconds() {
     amy.ok(json!({"type":"typing","room":room})).await;
     assert_eq!(typing(&bob.drain_events().await), 1);
 }
+
+// ---- Uploads (issue 20, item 3) ----
+
+/// A `POST /files` that declares `length` bytes, sends `sent` of them and stalls.
+fn start_upload(base: &str, token: &str, length: usize, sent: &[u8]) -> std::net::TcpStream {
+    use std::io::Write;
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST /files?name=stall.bin HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Length: {length}\r\n\r\n"
+    )
+    .expect("headers");
+    stream.write_all(sent).expect("first bytes");
+    stream
+}
+
+/// The status and JSON body of the answer on `stream`.
+fn answer(stream: &mut std::net::TcpStream) -> (u16, Value) {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                let status = head
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|code| code.parse().ok())
+                    .expect("status");
+                return (status, serde_json::from_str(body).unwrap_or(Value::Null));
+            }
+        }
+        let read = stream.read(&mut buffer).expect("an answer in time");
+        assert!(read > 0, "closed without an answer: {text:?}");
+        got.extend_from_slice(&buffer[..read]);
+    }
+}
+
+fn assert_error(answer: (u16, Value), status: u16, code: &str, says: &str) {
+    let (got, body) = answer;
+    assert_eq!(got, status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{message:?} should say {says:?}");
+}
+
+/// One user's 16 stalled uploads (1,000,000 bytes declared, one sent) do not stop anyone
+/// else's: 4 hold that user's slots, the other 12 get 429 at once, another user's upload is
+/// stored meanwhile, and the 4 get 408 once nothing came for the idle deadline (3 s here).
+/// An upload that trickles on past the whole-body deadline gets 408 too.
+#[actix_rt::test]
+async fn stalled_uploads_stop_no_one_else() {
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_with(
+        &db,
+        &[
+            "--upload-idle-secs",
+            "3",
+            "--upload-secs",
+            "5",
+            "--uploads-per-minute",
+            "1000",
+            "--upload-burst",
+            "100",
+        ],
+    )
+    .await;
+    let (_, mallory) = server.user("mallory").await;
+    let (_, bob) = server.user("bob").await;
+    let stalled: Vec<std::net::TcpStream> = (0..16)
+        .map(|_| start_upload(&server.base, &mallory, 1_000_000, b"x"))
+        .collect();
+    let (status, file) = upload(&server, &bob, b"bob's notes\n").await;
+    assert_eq!(
+        status, 201,
+        "another user's upload is stored meanwhile: {file}"
+    );
+    let mut answers: Vec<(u16, Value)> = stalled
+        .into_iter()
+        .map(|mut stream| answer(&mut stream))
+        .collect();
+    answers.sort_by_key(|(status, _)| *status);
+    let (timed_out, refused) = answers.split_at(4);
+    for refusal in refused {
+        assert_error(
+            refusal.clone(),
+            429,
+            "rate_limited",
+            "you have 4 uploads in progress",
+        );
+    }
+    for stalled in timed_out {
+        assert_error(stalled.clone(), 408, "timeout", "sent nothing for 3 s");
+    }
+    let (status, file) = upload(&server, &mallory, b"now it fits\n").await;
+    assert_eq!(status, 201, "the slots came free: {file}");
+
+    // A byte every half second is never idle for 3 s, but is not all in within 5 s.
+    let mut trickle = start_upload(&server.base, &mallory, 1000, b"x");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(8);
+    trickle.set_nonblocking(true).expect("nonblocking");
+    loop {
+        let mut byte = [0u8; 1];
+        if std::io::Read::read(&mut trickle, &mut byte).is_ok() {
+            trickle.set_nonblocking(false).expect("blocking");
+            let (status, body) = answer(&mut trickle);
+            assert_eq!(byte[0], b'H');
+            assert_error((status, body), 408, "timeout", "not all in within 5 s");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer to a trickle"
+        );
+        let _ = std::io::Write::write_all(&mut trickle, b"x");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let (_, metrics) = server.admin("GET", "/metrics", None).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    for cause in ["user_slots", "idle", "deadline"] {
+        assert!(
+            metrics.contains(&format!(
+                "palaver_uploads_refused_total{{cause=\"{cause}\"}}"
+            )),
+            "{cause}: {metrics}"
+        );
+    }
+}
+
+/// `POST /files` of `bytes`: the status and the JSON answer.
+async fn upload(server: &Server, token: &str, bytes: &[u8]) -> (u16, Value) {
+    let mut response = awc::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .finish()
+        .post(format!("{}/files?name=notes.txt", server.base))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send_body(bytes.to_vec())
+        .await
+        .expect("upload");
+    let body = response.body().await.expect("body");
+    (
+        response.status().as_u16(),
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    )
+}

@@ -198,6 +198,18 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_UPLOAD_BURST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub upload_burst: u32,
 
+    /// Uploads one user may have in progress at once; one more gets 429.
+    #[arg(long, env = "PALAVER_UPLOADS_AT_ONCE", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub uploads_at_once: u32,
+
+    /// Seconds an upload's body may send nothing before it gets 408.
+    #[arg(long, env = "PALAVER_UPLOAD_IDLE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub upload_idle_secs: u64,
+
+    /// Seconds an upload's whole body may take before it gets 408.
+    #[arg(long, env = "PALAVER_UPLOAD_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub upload_secs: u64,
+
     /// SQLite only: `full` fsyncs every commit before it is acknowledged (an acked message
     /// survives a power loss); `normal` only at checkpoints (survives `kill -9`, faster).
     #[arg(long, env = "PALAVER_SQLITE_SYNCHRONOUS", default_value = "full")]
