@@ -439,3 +439,278 @@ async fn upload(server: &Server, token: &str, bytes: &[u8]) -> (u16, Value) {
         serde_json::from_slice(&body).unwrap_or(Value::Null),
     )
 }
+
+// ---- Names and JWT claims (issue 20, items 6 and 10) ----
+
+const SECRET: &str = "a shared secret of the backend";
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+fn hs256(claims: Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("key"),
+    )
+    .expect("sign")
+}
+
+/// The `user` of `hello` for a JWT with these claims, or the HTTP status of the refusal.
+async fn signed_in(server: &Server, claims: Value) -> Result<Value, u16> {
+    match common::Client::try_connect(&server.base, Some(&hs256(claims)), None).await {
+        Ok(client) => Ok(client.hello["user"].clone()),
+        Err(common::ConnectError::Status(status)) => Err(status),
+        Err(common::ConnectError::Other(err)) => panic!("connect: {err}"),
+    }
+}
+
+/// 25 backend users named "Alex" all sign in: `Alex`, `Alex (2)` … `Alex (9)`, then
+/// `Alex (u_N)` with their own id. A long `sub` without `name` is cut to 64; names that read
+/// as the system's or a bot's become `user`; hidden characters are dropped; `nbf` is
+/// enforced.
+async fn a_sign_in_never_fails_for_a_name(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start_with(&db, &["--jwt-secret", SECRET]).await;
+    let mut names = std::collections::BTreeSet::new();
+    for n in 1..=25 {
+        let user = signed_in(
+            &server,
+            json!({"sub":format!("alex-{n}"),"name":"Alex","exp":now() + 600}),
+        )
+        .await
+        .unwrap_or_else(|status| panic!("Alex number {n} got {status}"));
+        let name = user["name"].as_str().expect("name").to_string();
+        let expected = match n {
+            1 => "Alex".to_string(),
+            2..=9 => format!("Alex ({n})"),
+            _ => format!("Alex ({})", user["id"].as_str().expect("id")),
+        };
+        assert_eq!(name, expected);
+        assert!(names.insert(name), "names stay unique");
+    }
+    let again = signed_in(
+        &server,
+        json!({"sub":"alex-25","name":"Alex","exp":now() + 600}),
+    )
+    .await
+    .expect("the same sub again");
+    assert!(again["name"]
+        .as_str()
+        .is_some_and(|name| name.ends_with(&format!("({})", again["id"].as_str().unwrap_or("?")))));
+
+    let long_sub = "s".repeat(100);
+    let user = signed_in(&server, json!({"sub":long_sub,"exp":now() + 600}))
+        .await
+        .expect("a 100-character sub without a name signs in");
+    assert_eq!(user["name"], "s".repeat(64));
+
+    for imitation in [
+        "System",
+        "\u{0455}ystem",
+        "SYS\u{200B}TEM",
+        "MathBot",
+        "mathbot",
+    ] {
+        let user = signed_in(
+            &server,
+            json!({"sub":format!("i-{imitation}"),"name":imitation,"exp":now() + 600}),
+        )
+        .await
+        .unwrap_or_else(|status| panic!("{imitation:?} got {status}"));
+        let name = user["name"].as_str().unwrap_or_default();
+        assert!(name.starts_with("user"), "{imitation:?} became {name:?}");
+    }
+    let user = signed_in(
+        &server,
+        json!({"sub":"zw","name":"Zo\u{200B}\u{202E}ë","exp":now() + 600}),
+    )
+    .await
+    .expect("hidden characters are dropped");
+    assert_eq!(user["name"], "Zoë");
+
+    assert_eq!(
+        signed_in(
+            &server,
+            json!({"sub":"early","exp":now() + 600,"nbf":now() + 300})
+        )
+        .await
+        .err(),
+        Some(401),
+        "a JWT not valid before 5 minutes from now"
+    );
+    assert!(signed_in(
+        &server,
+        json!({"sub":"early","exp":now() + 600,"nbf":now() - 5})
+    )
+    .await
+    .is_ok());
+}
+on_both_backends!(a_sign_in_never_fails_for_a_name);
+
+/// The admin API keeps names unique (409) and refuses names that read as the system's or a
+/// bot's (409) and names with hidden characters or an id's form (400).
+async fn admin_names_are_unique_and_cannot_pose(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start(&db).await;
+    let create = |name: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .admin("POST", "/admin/users", Some(json!({ "name": name })))
+                .await
+        }
+    };
+    assert_eq!(create("amy").await.0, 201);
+    let (status, body) = create("amy").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    for imitation in ["System", "\u{0455}ystem", "Mathbot", "ＭＡＴＨＢＯＴ"] {
+        let (status, body) = create(imitation).await;
+        assert_eq!(status, 409, "{imitation:?}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("reads as"), "{message}");
+    }
+    for hidden in ["a\u{200B}b", "\u{202E}nimda", "u_5", "amy (u_5)"] {
+        let (status, body) = create(hidden).await;
+        assert_eq!(status, 400, "{hidden:?}: {body}");
+    }
+    let (status, body) = create("Ａｍｙ  Pond").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["user"]["name"], "Amy Pond",
+        "stored as NFKC with one space"
+    );
+}
+on_both_backends!(admin_names_are_unique_and_cannot_pose);
+
+/// A JWKS holding an `oct` key (a shared secret) is never used: an HS256 token signed with
+/// that secret is refused.
+#[actix_rt::test]
+async fn an_oct_key_in_a_jwks_signs_no_one_in() {
+    use std::io::{Read, Write};
+    let secret = b"a secret anyone reading the JWKS knows";
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).expect("key");
+    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::HS256)
+        .expect("an oct JWK");
+    jwk.common.key_id = Some("k1".into());
+    let body = json!({ "keys": [jwk] }).to_string();
+    assert!(body.contains("\"oct\""), "{body}");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/jwks", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_with(&db, &["--jwt-jwks-url", &url]).await;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("k1".into());
+    let forged = jsonwebtoken::encode(&header, &json!({"sub":"root","exp":now() + 600}), &key)
+        .expect("sign");
+    match common::Client::try_connect(&server.base, Some(&forged), None).await {
+        Err(common::ConnectError::Status(status)) => assert_eq!(status, 401),
+        Ok(_) => panic!("an HS256 token signed with a JWKS oct key signed in"),
+        Err(common::ConnectError::Other(err)) => panic!("connect: {err}"),
+    }
+}
+
+/// An owner who left their public group (`forget`) cannot kick from it any more; back in it,
+/// they can.
+async fn an_owner_who_left_cannot_kick(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start(&db).await;
+    let (_, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let mut amy = server.connect(&amy_token).await;
+    let mut bob = server.connect(&bob_token).await;
+    let room = common::room_id(
+        &amy.ok(json!({"type":"create_group","name":"open","public":true,"members":[bob_id]}))
+            .await,
+    );
+    amy.ok(json!({"type":"leave","room":room,"forget":true}))
+        .await;
+    assert_eq!(
+        amy.error(json!({"type":"kick","room":room,"user":bob_id}))
+            .await,
+        "forbidden"
+    );
+    let joined = bob.ok(json!({"type":"join","room":room})).await;
+    assert_eq!(
+        joined["room"]["members_count"], 1,
+        "bob is still in: {joined}"
+    );
+    amy.ok(json!({"type":"join","room":room})).await;
+    amy.ok(json!({"type":"kick","room":room,"user":bob_id}))
+        .await;
+}
+on_both_backends!(an_owner_who_left_cannot_kick);
+
+/// A PNG of a few bytes declaring 7000 × 7000 pixels of 16-bit RGBA (49 million pixels,
+/// under the pixel limit, but 392 MB decoded) is refused from its header with 413.
+#[actix_rt::test]
+async fn an_image_too_big_to_decode_is_refused_from_its_header() {
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let (_, amy) = server.user("amy").await;
+    let (status, body) = upload(&server, &amy, &png_declaring(7000, 7000, 16, 6)).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "too_large");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("7000 × 7000 pixels of 392000000 bytes"),
+        "{message}"
+    );
+}
+
+/// The signature, an IHDR of these dimensions, bit depth and colour type, one empty IDAT
+/// and IEND: a PNG whose header promises what its body does not hold.
+fn png_declaring(width: u32, height: u32, depth: u8, colour: u8) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &byte in data {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[depth, colour, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &header);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
