@@ -101,6 +101,9 @@ pub async fn upload(
         sha256,
         memory: _memory,
     } = read_body(&mut body, uploads).await?;
+    if bytes.is_empty() {
+        return Err(ProtoError::bad_request("the body is empty: send the file's bytes").into());
+    }
     let (bytes, inspected) = {
         let _decoding = uploads
             .decoding
