@@ -1,5 +1,6 @@
 //! The error codes of the protocol (docs/protocol.md section 2) and the one place where errors
-//! from elsewhere (the store, actor mailboxes) become them.
+//! from elsewhere (the store, actor mailboxes) become them. A store error's own text (the
+//! database's words) is logged here and never put in a client's answer.
 
 use serde::Serialize;
 
@@ -17,12 +18,14 @@ pub enum ErrorCode {
     Forbidden,
     Conflict,
     RateLimited,
+    /// A request's body stopped coming, or took too long (HTTP 408).
+    Timeout,
     Unavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::BadRequest,
         ErrorCode::UnknownType,
         ErrorCode::TooLarge,
@@ -32,6 +35,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::Conflict,
         ErrorCode::RateLimited,
+        ErrorCode::Timeout,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
@@ -47,6 +51,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Timeout => "timeout",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -59,6 +64,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::Timeout => 408,
             ErrorCode::Conflict => 409,
             ErrorCode::TooLarge => 413,
             ErrorCode::RateLimited => 429,
@@ -158,6 +164,13 @@ impl From<StoreError> for ProtoError {
                 ErrorCode::Unauthorized,
                 "your account was deactivated",
             ),
+            StoreError::Duplicate(reason) => {
+                log::warn!("store: {reason}");
+                ProtoError::new(
+                    ErrorCode::Conflict,
+                    "this collided with the same change made at the same moment; nothing was changed, retry",
+                )
+            }
             StoreError::Unavailable(reason) => {
                 // The caller logs the failure with its session, user and room.
                 log::debug!("store unavailable: {reason}");
@@ -185,5 +198,32 @@ impl From<actix::MailboxError> for ProtoError {
             }
         }
         ProtoError::unavailable("the room restarted while handling this; retry")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The database's words (a constraint's name, a connection error) stay in the log.
+    #[test]
+    fn no_store_text_reaches_a_client() {
+        let words = "duplicate key value violates unique constraint \"rooms_pair_key_key\"";
+        for err in [
+            StoreError::Duplicate(words.into()),
+            StoreError::Unavailable(words.into()),
+            StoreError::Corrupt(words.into()),
+        ] {
+            let answer = ProtoError::from(err.clone());
+            assert!(
+                !answer.message.contains("rooms_pair_key_key")
+                    && !answer.message.contains("duplicate key"),
+                "{err:?} -> {answer:?}"
+            );
+        }
+        assert_eq!(
+            ProtoError::from(StoreError::Duplicate(words.into())).code,
+            ErrorCode::Conflict
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod posting;

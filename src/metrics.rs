@@ -26,6 +26,11 @@ pub struct Metrics {
     pub commits_in_flight: IntGauge,
     pub webhook_latency: HistogramVec,
     pub connections_closed: IntCounterVec,
+    /// WebSocket upgrades refused by a connection cap, by cap (`user`, `address`, `total`).
+    pub connections_refused: IntCounterVec,
+    /// Uploads refused before their body was in, by cause (`busy`, `user_slots`, `idle`,
+    /// `deadline`).
+    pub uploads_refused: IntCounterVec,
     /// Always 1, labelled with this node's `--node-id`.
     pub node: IntGaugeVec,
     pub bus_published: IntCounter,
@@ -201,6 +206,18 @@ impl Metrics {
                 "palaver_connections_closed_total",
                 "Connections the server closed, by close code",
                 "code",
+            ),
+            connections_refused: counter_vec(
+                &registry,
+                "palaver_connections_refused_total",
+                "WebSocket upgrades refused with 503 by a connection cap, by cap",
+                "cap",
+            ),
+            uploads_refused: counter_vec(
+                &registry,
+                "palaver_uploads_refused_total",
+                "Uploads refused while their body was read, by cause",
+                "cause",
             ),
             files_uploaded: counter(
                 &registry,

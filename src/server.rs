@@ -20,6 +20,8 @@ use crate::files::sweep::Sweeper;
 use crate::http::files::Uploads;
 use crate::http::jwt::JwtVerifier;
 use crate::http::{self, AppState};
+use crate::limits::connections::{ConnectionCaps, ConnectionLimits};
+use crate::limits::open_files;
 use crate::settings::{FileSettings, RateLimit, Settings};
 use crate::shutdown::Shutdown;
 
@@ -81,6 +83,9 @@ fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
             },
             uploads_per_minute: args.uploads_per_minute,
             upload_burst: args.upload_burst,
+            uploads_at_once: args.uploads_at_once as usize,
+            upload_idle: Duration::from_secs(args.upload_idle_secs),
+            upload_deadline: Duration::from_secs(args.upload_secs),
             sweep_every: Duration::from_secs(args.file_sweep_secs),
             ..FileSettings::default()
         },
@@ -136,8 +141,33 @@ fn bus(args: &ServerArgs, url: &DatabaseUrl, node: &str) -> Result<Option<Bus>, 
     Ok(Some(Bus::start_with(redis_url, node, options)?))
 }
 
+/// The connection caps: the flags, with the node's total from the open-files limit unless
+/// `--max-connections` names one.
+fn connection_caps(args: &ServerArgs, open_files: u64) -> ConnectionCaps {
+    let fits = open_files::websocket_cap(open_files);
+    let total = match args.max_connections {
+        Some(total) => {
+            let total = total as usize;
+            if total > fits {
+                log::warn!(
+                    "--max-connections {total} is above what {open_files} open files leave for \
+                     WebSockets ({fits}): raise the limit (ulimit -n, LimitNOFILE=) or lower it"
+                );
+            }
+            total
+        }
+        None => fits,
+    };
+    ConnectionCaps {
+        per_user: args.max_connections_per_user as usize,
+        per_address: args.max_connections_per_address as usize,
+        total,
+    }
+}
+
 /// Runs the server until it is told to stop.
 pub fn run(args: ServerArgs) -> Result<(), StartError> {
+    let open_files = open_files::raise();
     let listeners = listen(&args.bind)?;
     let settings = Arc::new(settings(&args)?);
     let url = DatabaseUrl::parse(&args.database_url).map_err(StartError::DatabaseUrl)?;
@@ -171,6 +201,17 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
     let workers = args.workers.map_or_else(cores, usize::from);
     let room_threads = args.room_threads.map_or_else(cores, usize::from);
     log::info!("HTTP workers: {workers}, room threads: {room_threads}");
+    let caps = connection_caps(&args, open_files);
+    // Past this many TCP connections a worker stops accepting until one closes, so that the
+    // process never runs out of descriptors (the caps above refuse WebSockets sooner).
+    let accept_per_worker = (open_files::accept_cap(open_files) / workers).max(1);
+    log::info!(
+        "open files: {open_files}; WebSockets: at most {} (per user {}, per address {}); \
+         connections accepted: at most {accept_per_worker} per worker",
+        caps.total,
+        caps.per_user,
+        caps.per_address
+    );
     actix_web::rt::System::new().block_on(async move {
         let system_user = store
             .user_by_handle("system")
@@ -207,10 +248,13 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             system_user,
             jwt,
             allowed_origins: args.allowed_origins.clone(),
+            connections: ConnectionLimits::new(caps),
+            trusted_proxies: args.trusted_proxies.clone().unwrap_or_default(),
         });
         let mut server =
             HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))
                 .workers(workers)
+                .max_connections(accept_per_worker)
                 .disable_signals()
                 .shutdown_timeout(10);
         for listener in listeners {

@@ -54,8 +54,15 @@ pub struct FileSettings {
     /// Uploads one user may make a minute, and in a burst.
     pub uploads_per_minute: u32,
     pub upload_burst: u32,
-    /// Uploads read into memory at once (each up to `max_bytes`); more wait for a turn.
+    /// Uploads' bytes held in memory at once, counted in units of `max_bytes` (16: at most
+    /// 16 × `max_bytes`); an upload that needs more waits a little, then gets 503.
     pub concurrent_uploads: usize,
+    /// Uploads one user may have in progress at once; one more gets 429.
+    pub uploads_at_once: usize,
+    /// An upload whose body sends nothing for this long gets 408.
+    pub upload_idle: Duration,
+    /// An upload whose body is not all in after this long gets 408.
+    pub upload_deadline: Duration,
     /// Images decoded at once (for thumbnails), on blocking threads.
     pub concurrent_decodes: usize,
     /// How often uploads no message refers to are looked for.
@@ -72,6 +79,9 @@ impl Default for FileSettings {
             uploads_per_minute: 30,
             upload_burst: 10,
             concurrent_uploads: 16,
+            uploads_at_once: 4,
+            upload_idle: Duration::from_secs(10),
+            upload_deadline: Duration::from_secs(120),
             concurrent_decodes: 2,
             sweep_every: Duration::from_secs(600),
             keep_unreferenced: Duration::from_secs(24 * 3600),

@@ -57,6 +57,7 @@ for n in $(seq 1 "$NODES"); do
   RUST_LOG=${RUST_LOG:-warn} "$SERVER_BIN" --bind "127.0.0.1:$port" \
     --database-url "$PG_URL_BASE/$PG_DB" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
     --node-id "n$n" --admin-token "$ADMIN_TOKEN" --rate 1000000 --burst 1000000 \
+    --max-connections-per-user 1000000 --max-connections-per-address 10000000 \
     --outbound-queue 4096 >"$WORK_DIR/n$n.out" 2>"$WORK_DIR/n$n.err" &
   NODE_PIDS+=($!)
   for _ in $(seq 1 300); do

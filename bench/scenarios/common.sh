@@ -86,7 +86,8 @@ start_server() {
   esac
   # shellcheck disable=SC2086 # SERVER_WRAP is a command line, split on purpose.
   RUST_LOG=${RUST_LOG:-warn} "${SERVER_PIN[@]}" ${SERVER_WRAP:-} "$SERVER_BIN" --bind "127.0.0.1:$PORT" --database-url "$url" \
-    --admin-token "$ADMIN_TOKEN" --rate 1000000 --burst 1000000 ${SERVER_ARGS:-} "$@" \
+    --admin-token "$ADMIN_TOKEN" --rate 1000000 --burst 1000000 \
+    --max-connections-per-user 1000000 --max-connections-per-address 10000000 ${SERVER_ARGS:-} "$@" \
     >"$WORK_DIR/server.out" 2>"$WORK_DIR/server.err" &
   SERVER_PID=$!
   for _ in $(seq 1 "${START_TRIES:-300}"); do

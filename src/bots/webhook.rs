@@ -100,8 +100,25 @@ mod tests {
     }
 
     #[test]
+    fn a_javascript_or_data_url_is_a_bad_answer() {
+        for url in [
+            "javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+        ] {
+            let body = format!(r#"{{"replies":[{{"kind":"image","url":"{url}","alt":"a"}}]}}"#);
+            assert!(
+                matches!(
+                    parse_answer(body.as_bytes()),
+                    Err(WebhookError::BadAnswer(_))
+                ),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
     fn reads_replies_and_rejects_garbage() {
-        let replies = parse_answer(br#"{"replies":[{"kind":"text","text":"hi"},{"kind":"image","url":"u","alt":"a","body":"see"}]}"#)
+        let replies = parse_answer(br#"{"replies":[{"kind":"text","text":"hi"},{"kind":"image","url":"https://example.invalid/u.png","alt":"a","body":"see"}]}"#)
             .expect("valid");
         assert_eq!(replies[0].body, "hi");
         assert_eq!(replies[1].body, "see");

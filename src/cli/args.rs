@@ -210,6 +210,18 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_UPLOAD_BURST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub upload_burst: u32,
 
+    /// Uploads one user may have in progress at once; one more gets 429.
+    #[arg(long, env = "PALAVER_UPLOADS_AT_ONCE", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub uploads_at_once: u32,
+
+    /// Seconds an upload's body may send nothing before it gets 408.
+    #[arg(long, env = "PALAVER_UPLOAD_IDLE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub upload_idle_secs: u64,
+
+    /// Seconds an upload's whole body may take before it gets 408.
+    #[arg(long, env = "PALAVER_UPLOAD_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub upload_secs: u64,
+
     /// SQLite only: `full` fsyncs every commit before it is acknowledged (an acked message
     /// survives a power loss); `normal` only at checkpoints (survives `kill -9`, faster).
     #[arg(long, env = "PALAVER_SQLITE_SYNCHRONOUS", default_value = "full")]
@@ -224,6 +236,26 @@ pub struct ServerArgs {
     /// Seconds between looks for uploads no message has carried for a day (they are deleted).
     #[arg(long, env = "PALAVER_FILE_SWEEP_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub file_sweep_secs: u64,
+
+    /// WebSocket connections one user may hold on this node; one more gets 503.
+    #[arg(long, env = "PALAVER_MAX_CONNECTIONS_PER_USER", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_user: u32,
+
+    /// WebSocket connections one client address may hold on this node; one more gets 503.
+    /// Behind a proxy the address is the one --trusted-proxies vouch for.
+    #[arg(long, env = "PALAVER_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_connections_per_address: u32,
+
+    /// WebSocket connections this node holds in all; one more gets 503 (default: three
+    /// quarters of the open-files limit, which the server raises to its hard limit at start).
+    #[arg(long, env = "PALAVER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub max_connections: Option<u32>,
+
+    /// Proxies whose `X-Forwarded-For` names the client (addresses or networks,
+    /// comma-separated: `127.0.0.1,10.0.0.0/8`). Without it the header is ignored and the
+    /// client is the TCP peer.
+    #[arg(long, env = "PALAVER_TRUSTED_PROXIES", value_parser = crate::http::client_addr::TrustedProxies::parse)]
+    pub trusted_proxies: Option<crate::http::client_addr::TrustedProxies>,
 
     /// Sign-in with JWTs signed by your backend (docs/auth.md).
     #[command(flatten)]

@@ -10,6 +10,7 @@ pub enum StoreError {
     /// ids, so the answer can say which.
     #[error("no such user {}", user_list(.0))]
     NoSuchUsers(Vec<i64>),
+    /// A conflict the store's own code found and described (a name taken).
     #[error("{0}")]
     Conflict(String),
     /// A person's post in a room they are not a member of (any more), found by the commit
@@ -19,6 +20,10 @@ pub enum StoreError {
     /// A post, or a command, of a person who was deactivated.
     #[error("the user is deactivated")]
     Deactivated,
+    /// A unique constraint refused a write no code above expected (two requests racing):
+    /// the database's own words, for the log only; a client is told only that it collided.
+    #[error("a unique constraint refused the write: {0}")]
+    Duplicate(String),
     #[error("the store could not complete the request: {0}")]
     Unavailable(String),
     /// A stored row this server cannot read (an unknown `kind`, say): not a passing
@@ -40,7 +45,7 @@ impl From<DieselError> for StoreError {
         match err {
             DieselError::NotFound => StoreError::NotFound("row"),
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                StoreError::Conflict(info.message().to_string())
+                StoreError::Duplicate(info.message().to_string())
             }
             DieselError::DeserializationError(err) => {
                 // "Error deserializing field 'kind'", then what was wrong with it.

@@ -10,6 +10,7 @@ pub mod files;
 pub mod health;
 pub mod messages;
 pub mod models;
+pub mod names;
 pub mod rooms;
 pub mod schema;
 pub mod seq;

@@ -79,7 +79,10 @@ impl Store {
     }
 
     /// The one room of this pair (a direct or bot room), made on first use. Returns the
-    /// room and whether this call made it.
+    /// room and whether this call made it. Calls racing for a new pair, on one node or
+    /// several, all get the same room: the insert does nothing when the pair's key is taken
+    /// (`ON CONFLICT DO NOTHING`, which on PostgreSQL waits for the other transaction), and
+    /// then the room that won is read.
     pub async fn open_pair(
         &self,
         kind: RoomKind,
@@ -101,7 +104,7 @@ impl Store {
                             return Ok((room, false));
                         }
                         let now = crate::clock::now_ms();
-                        let room = diesel::insert_into(rooms::table)
+                        let made = diesel::insert_into(rooms::table)
                             .values(NewRoom {
                                 kind,
                                 name: None,
@@ -110,9 +113,22 @@ impl Store {
                                 pair_key: Some(&key),
                                 created_ms: now,
                             })
+                            .on_conflict(rooms::pair_key)
+                            .do_nothing()
                             .returning(RoomRow::as_returning())
                             .get_result(conn)
-                            .await?;
+                            .await
+                            .optional()?;
+                        let Some(room) = made else {
+                            // Another call made it between the look-up and the insert (and
+                            // has committed: the insert waited for it).
+                            let room = rooms::table
+                                .filter(rooms::pair_key.eq(&key))
+                                .select(RoomRow::as_select())
+                                .first(conn)
+                                .await?;
+                            return Ok((room, false));
+                        };
                         let rows = [first, second].map(|user_id| MemberRow {
                             room_id: room.id,
                             user_id,

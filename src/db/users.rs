@@ -1,5 +1,5 @@
-//! The store's part for users and their tokens (kept only as hashes): creating users (also
-//! on a JWT's first sight), the directory, deactivation, and tokens with ids.
+//! The store's part for users and their tokens (kept only as hashes): creating users (a
+//! JWT's new user: `db::names`), the directory, deactivation, and tokens with ids.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -18,6 +18,13 @@ impl Store {
         kind: UserKind,
         handle: Option<&str>,
     ) -> Result<UserRow, StoreError> {
+        if kind == UserKind::User {
+            if let Some(whose) = self.imitated_by(name).await? {
+                return Err(StoreError::Conflict(format!(
+                    "the name {name:?} is kept: it reads as {whose}"
+                )));
+            }
+        }
         let name = name.to_string();
         let handle = handle.map(str::to_string);
         self.run(move |db| async move {
@@ -246,59 +253,6 @@ impl Store {
         .await
     }
 
-    /// The user a JWT's `sub` names, made on first sight with `name` (or `name (2)`, … when
-    /// the name is taken). `None`: the user exists and was deactivated.
-    pub async fn user_for_sub(&self, sub: &str, name: &str) -> Result<Option<UserRow>, StoreError> {
-        let (sub, name) = (sub.to_string(), name.to_string());
-        self.run(move |db| async move {
-            write_conn!(&*db, conn => {
-                let mut attempt = 1;
-                loop {
-                    let found = users::table
-                        .filter(users::external_sub.eq(&sub))
-                        .select((UserRow::as_select(), users::deactivated_ms))
-                        .first::<(UserRow, Option<i64>)>(conn)
-                        .await
-                        .optional()?;
-                    if let Some((user, deactivated)) = found {
-                        return Ok(deactivated.is_none().then_some(user));
-                    }
-                    let candidate = numbered_name(&name, attempt);
-                    let inserted = diesel::insert_into(users::table)
-                        .values(NewUser {
-                            name: &candidate,
-                            kind: UserKind::User,
-                            handle: None,
-                            created_ms: crate::clock::now_ms(),
-                            name_key: name_key(&candidate),
-                            external_sub: Some(&sub),
-                        })
-                        .returning(UserRow::as_returning())
-                        .get_result(conn)
-                        .await;
-                    match inserted {
-                        // The name is taken, or another connection made this user just now:
-                        // look the `sub` up again, then try the next name.
-                        Err(diesel::result::Error::DatabaseError(
-                            diesel::result::DatabaseErrorKind::UniqueViolation,
-                            _,
-                        )) if attempt < MAX_NAME_ATTEMPTS => attempt += 1,
-                        Err(diesel::result::Error::DatabaseError(
-                            diesel::result::DatabaseErrorKind::UniqueViolation,
-                            _,
-                        )) => {
-                            return Err(StoreError::Conflict(format!(
-                                "the names {name:?} to {candidate:?} are all taken"
-                            )))
-                        }
-                        other => return Ok(Some(other?)),
-                    }
-                }
-            })
-        })
-        .await
-    }
-
     /// One page of the directory (docs/protocol.md section 10): active people, and the bots
     /// among `bot_ids` (those `open_bot` can open), whose name starts with `prefix`
     /// (case-insensitive, taken literally), in name order, after the user `after` names;
@@ -409,24 +363,10 @@ pub struct IssuedToken {
 /// Longest user name, in code points.
 pub const MAX_USER_NAME: usize = 64;
 
-/// Names tried for a JWT's new user before giving up: `amy`, `amy (2)`, … `amy (20)`.
-const MAX_NAME_ATTEMPTS: usize = 20;
-
 /// The directory's key of a name: folded to lower case, Unicode-aware, the same on both
 /// backends (SQL's `lower` is ASCII-only on SQLite).
 pub fn name_key(name: &str) -> String {
     name.to_lowercase()
-}
-
-/// `name` for the first attempt, then `name (N)`, cut so that it stays within 64 characters.
-fn numbered_name(name: &str, attempt: usize) -> String {
-    if attempt == 1 {
-        return name.to_string();
-    }
-    let suffix = format!(" ({attempt})");
-    let room = MAX_USER_NAME.saturating_sub(suffix.chars().count());
-    let base: String = name.chars().take(room).collect();
-    format!("{}{suffix}", base.trim_end())
 }
 
 /// A LIKE pattern matching `text` literally (`\\` escapes).
@@ -443,14 +383,6 @@ fn escape_like(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn numbered_names_stay_within_the_limit() {
-        assert_eq!(super::numbered_name("amy", 1), "amy");
-        assert_eq!(super::numbered_name("amy", 2), "amy (2)");
-        let long = "x".repeat(64);
-        assert_eq!(super::numbered_name(&long, 12).chars().count(), 64);
-    }
-
     #[test]
     fn like_patterns_are_literal() {
         assert_eq!(super::escape_like("a%b_c\\"), "a\\%b\\_c\\\\");

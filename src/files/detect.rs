@@ -1,7 +1,9 @@
 //! What an upload is, decided from its bytes alone: the MIME type (magic numbers, through
 //! `infer`), and for raster images (JPEG, PNG, GIF, WebP) the size in pixels and a thumbnail.
-//! The pixel count is checked from the image header before anything is decoded, so a
-//! decompression bomb is refused without being expanded. Pure and blocking: callers run it
+//! The pixel count and the decoded size are checked from the image header before anything
+//! is decoded, so a decompression bomb is refused without being expanded, and the decoder's
+//! allocations are bounded (`image::Limits`); the EXIF orientation is applied to the
+//! thumbnail, never to a copy of the whole image. Pure and blocking: callers run it
 //! on a blocking thread, never on an actor's.
 
 use std::io::Cursor;
@@ -17,7 +19,8 @@ pub const THUMBNAIL_SIDE: u32 = 320;
 pub struct ImageBounds {
     /// An image with more pixels than this (width × height, from its header) is refused.
     pub max_pixels: u64,
-    /// The most the decoder may allocate for one image.
+    /// The most the decoder may allocate for one image; the decoded image (width × height ×
+    /// bytes per pixel, from its header) must fit in it too.
     pub max_alloc: u64,
 }
 
@@ -26,7 +29,9 @@ impl Default for ImageBounds {
         ImageBounds {
             // A 50-megapixel phone photo (8160 × 6120) fits.
             max_pixels: 50_000_000,
-            max_alloc: 512 * 1024 * 1024,
+            // 50 million pixels of 8-bit RGBA (a 50-megapixel photo) fit; at 16 bits per
+            // channel, half as many.
+            max_alloc: 200 * 1024 * 1024,
         }
     }
 }
@@ -51,6 +56,14 @@ pub struct Thumbnail {
 pub enum Refused {
     #[error("the image is {width} × {height} pixels; at most {max} pixels are accepted")]
     TooManyPixels { width: u32, height: u32, max: u64 },
+    /// Decoded, the image would take more memory than the decoder may use.
+    #[error("the image is {width} × {height} pixels of {bytes} bytes decoded; at most {max} bytes are decoded")]
+    TooManyBytes {
+        width: u32,
+        height: u32,
+        bytes: u64,
+        max: u64,
+    },
     /// The decoder itself found the image over its limits (memory, dimensions).
     #[error("the image is too large to decode: {0}")]
     OverLimits(String),
@@ -111,10 +124,14 @@ pub fn inspect(bytes: &[u8], bounds: ImageBounds) -> Result<Inspected, Refused> 
         });
     };
     match decode(bytes, format, bounds) {
-        Ok(Decoded { image, dimensions }) => Ok(Inspected {
+        Ok(Decoded {
+            image,
+            dimensions,
+            orientation,
+        }) => Ok(Inspected {
             mime,
             dimensions: Some(dimensions),
-            thumbnail: thumbnail(&image),
+            thumbnail: thumbnail(&image, orientation),
         }),
         Err(DecodeError::Refused(refused)) => Err(refused),
         Err(DecodeError::Image(err)) => {
@@ -131,6 +148,7 @@ pub fn inspect(bytes: &[u8], bounds: ImageBounds) -> Result<Inspected, Refused> 
 struct Decoded {
     image: DynamicImage,
     dimensions: (u32, u32),
+    orientation: image::metadata::Orientation,
 }
 
 enum DecodeError {
@@ -164,6 +182,15 @@ fn decode(bytes: &[u8], format: ImageFormat, bounds: ImageBounds) -> Result<Deco
             max: bounds.max_pixels,
         }));
     }
+    let decoded = decoder.total_bytes();
+    if decoded > bounds.max_alloc {
+        return Err(DecodeError::Refused(Refused::TooManyBytes {
+            width,
+            height,
+            bytes: decoded,
+            max: bounds.max_alloc,
+        }));
+    }
     let orientation = decoder.orientation()?;
     let turned = matches!(
         orientation,
@@ -177,15 +204,19 @@ fn decode(bytes: &[u8], format: ImageFormat, bounds: ImageBounds) -> Result<Deco
     } else {
         (width, height)
     };
-    let mut image = DynamicImage::from_decoder(decoder)?;
-    image.apply_orientation(orientation);
-    Ok(Decoded { image, dimensions })
+    let image = DynamicImage::from_decoder(decoder)?;
+    Ok(Decoded {
+        image,
+        dimensions,
+        orientation,
+    })
 }
 
-/// At most [`THUMBNAIL_SIDE`] on the longer side: PNG when the image has transparency,
-/// JPEG otherwise.
-fn thumbnail(image: &DynamicImage) -> Option<Thumbnail> {
-    let small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
+/// At most [`THUMBNAIL_SIDE`] on the longer side, turned as the EXIF orientation says: PNG
+/// when the image has transparency, JPEG otherwise.
+fn thumbnail(image: &DynamicImage, orientation: image::metadata::Orientation) -> Option<Thumbnail> {
+    let mut small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
+    small.apply_orientation(orientation);
     let mut bytes = Vec::new();
     let (mime, encoded) = if small.color().has_alpha() {
         let encoded = small.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png);
@@ -230,7 +261,14 @@ pub(crate) mod tests {
 
     /// A valid PNG header claiming `width` × `height`, with a tiny (truncated) body.
     pub fn png_bomb(width: u32, height: u32) -> Vec<u8> {
+        png_bomb_of(width, height, 8, 2)
+    }
+
+    /// [`png_bomb`] with this bit depth and PNG colour type (2 RGB, 6 RGBA).
+    pub fn png_bomb_of(width: u32, height: u32, depth: u8, colour: u8) -> Vec<u8> {
         let mut bytes = png(1, 1, false);
+        bytes[24] = depth;
+        bytes[25] = colour;
         // IHDR starts at byte 16: width and height, big-endian; fix the chunk's CRC after.
         bytes[16..20].copy_from_slice(&width.to_be_bytes());
         bytes[20..24].copy_from_slice(&height.to_be_bytes());
@@ -286,6 +324,24 @@ pub(crate) mod tests {
                 max: 50_000_000
             })
         );
+    }
+
+    #[test]
+    fn an_image_too_big_to_decode_in_memory_is_refused_from_its_header() {
+        // 49 million pixels (under the pixel limit) of 16-bit RGBA: 392 MB decoded.
+        let bomb = png_bomb_of(7000, 7000, 16, 6);
+        assert_eq!(
+            inspect(&bomb, ImageBounds::default()),
+            Err(Refused::TooManyBytes {
+                width: 7000,
+                height: 7000,
+                bytes: 7000 * 7000 * 8,
+                max: 200 * 1024 * 1024
+            })
+        );
+        // The same pixels in 8-bit RGB fit (and, truncated, are kept as a plain file).
+        let found = inspect(&png_bomb_of(7000, 7000, 8, 2), ImageBounds::default()).expect("kept");
+        assert_eq!(found.thumbnail, None);
     }
 
     #[test]

@@ -117,14 +117,15 @@ impl JwtVerifier {
         }))
     }
 
-    /// Checks the signature, `exp` (required), `iss`/`aud` when configured, and `sub`.
+    /// Checks the signature, `exp` (required), `nbf` (when present), `iss`/`aud` when
+    /// configured, and `sub`.
     pub async fn verify(&self, token: &str) -> Result<Identity, JwtError> {
         let refused = |err: jsonwebtoken::errors::Error| JwtError::Refused(err.to_string());
         let header = jsonwebtoken::decode_header(token).map_err(refused)?;
         let (key, algorithm) = match &self.keys {
             Keys::Secret(key) => (key.clone(), Algorithm::HS256),
             Keys::Pem(key, algorithm) => (key.clone(), *algorithm),
-            Keys::Jwks(cache) => cache.key(header.kid.as_deref(), header.alg).await?,
+            Keys::Jwks(cache) => cache.key(header.kid.as_deref()).await?,
         };
         if header.alg != algorithm {
             return Err(JwtError::Refused(format!(
@@ -135,6 +136,8 @@ impl JwtVerifier {
         let mut validation = Validation::new(algorithm);
         validation.leeway = LEEWAY_S;
         validation.set_required_spec_claims(&["exp", "sub"]);
+        // `nbf`, when present, is enforced (with the same leeway as `exp`).
+        validation.validate_nbf = true;
         match &self.audience {
             Some(audience) => validation.set_audience(&[audience]),
             None => validation.validate_aud = false,
@@ -192,17 +195,13 @@ impl JwksCache {
         }
     }
 
-    async fn key(
-        &self,
-        kid: Option<&str>,
-        alg: Algorithm,
-    ) -> Result<(DecodingKey, Algorithm), JwtError> {
-        if let Some(found) = self.cached(kid, alg, false)? {
+    async fn key(&self, kid: Option<&str>) -> Result<(DecodingKey, Algorithm), JwtError> {
+        if let Some(found) = self.cached(kid, false)? {
             return Ok(found);
         }
         let _one = self.fetching.lock().await;
         // Another caller may have fetched while this one waited.
-        if let Some(found) = self.cached(kid, alg, false)? {
+        if let Some(found) = self.cached(kid, false)? {
             return Ok(found);
         }
         let may_fetch = self
@@ -228,7 +227,7 @@ impl JwksCache {
                 }
             }
         }
-        self.cached(kid, alg, true)?.ok_or_else(|| {
+        self.cached(kid, true)?.ok_or_else(|| {
             JwtError::Refused(match kid {
                 Some(kid) => format!("no key {kid:?} in the JWKS"),
                 None => "the JWT names no key (`kid`) and the JWKS has several".into(),
@@ -247,7 +246,6 @@ impl JwksCache {
     fn cached(
         &self,
         kid: Option<&str>,
-        alg: Algorithm,
         stale_ok: bool,
     ) -> Result<Option<(DecodingKey, Algorithm)>, JwtError> {
         let state = self.state();
@@ -263,10 +261,16 @@ impl JwksCache {
         let Some(jwk) = jwk else { return Ok(None) };
         let key = DecodingKey::from_jwk(jwk)
             .map_err(|err| JwtError::Refused(format!("the JWKS key is not usable: {err}")))?;
+        // Only public keys: an `oct` (shared secret) key in a JWKS is refused, whatever
+        // `alg` the token names, or anyone who can read the JWKS could sign tokens.
         let algorithm = match key.family() {
             jsonwebtoken::AlgorithmFamily::Rsa => Algorithm::RS256,
             jsonwebtoken::AlgorithmFamily::Ec => Algorithm::ES256,
-            _ => alg,
+            family => {
+                return Err(JwtError::Refused(format!(
+                    "the JWKS key is a {family:?} key; only RSA (RS256) and EC (ES256) keys are taken from a JWKS"
+                )))
+            }
         };
         Ok(Some((key, algorithm)))
     }
@@ -343,6 +347,10 @@ mod tests {
             token(
                 "0123456789abcdef",
                 json!({"sub":"4\u{0}2","exp":now() + 60}),
+            ),
+            token(
+                "0123456789abcdef",
+                json!({"sub":"42","exp":now() + 600,"nbf":now() + 300}),
             ),
             "a.b.c".to_string(),
         ];

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod allowed_origins;
 pub mod auth;
+pub mod client_addr;
 pub mod error;
 pub mod files;
 pub mod health;
@@ -39,6 +40,10 @@ pub struct AppState {
     pub jwt: Option<jwt::JwtVerifier>,
     /// Web pages that may open a WebSocket (`--allowed-origins`); `None`: every origin.
     pub allowed_origins: Option<allowed_origins::AllowedOrigins>,
+    /// WebSocket connections per user, per client address and in all.
+    pub connections: Arc<crate::limits::connections::ConnectionLimits>,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub trusted_proxies: client_addr::TrustedProxies,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -15,6 +15,7 @@ struct Asset {
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// An embedded file of `web/`.
 macro_rules! asset {
@@ -39,6 +40,8 @@ const ASSETS: &[Asset] = &[
     asset!("/dom.js", "dom.js", JS),
     asset!("/files.js", "files.js", JS),
     asset!("/people.js", "people.js", JS),
+    // The demo bot's picture (bots/mathbot.json): template URLs are http(s) or this server's.
+    asset!("/triangle.svg", "triangle.svg", SVG),
 ];
 
 /// The page may load its own files, talk to its own server (WebSocket included) and show

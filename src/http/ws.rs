@@ -1,8 +1,13 @@
-//! `GET /ws`: authenticates the token, upgrades, and starts the connection's session
-//! actor; the response body writes its outbox to the socket.
+//! `GET /ws`: authenticates the token, takes a place under the connection caps (refused
+//! with 503 naming the cap), upgrades, and starts the connection's session actor; the
+//! response body writes its outbox to the socket and holds the place until it ends.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use actix::{Actor, AsyncContext};
-use actix_http::body::MessageBody;
+use actix_http::body::{BodySize, BoxBody, MessageBody};
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::{client_token, sign_in, SignedIn};
@@ -14,6 +19,8 @@ use crate::actors::outbox::socket::SocketBody;
 use crate::actors::outbox::Outbox;
 use crate::actors::session::Session;
 use crate::error::{ErrorCode, ProtoError};
+use crate::limits::connections::Slot;
+use crate::metrics::METRICS;
 use crate::websocket::{self, Limits};
 
 /// Refuses, with 403, an upgrade from a web page `--allowed-origins` does not list.
@@ -49,6 +56,24 @@ pub async fn upgrade(
     check_origin(&req, &state)?;
     let token = client_token(&req).ok_or_else(ApiError::unauthorized)?;
     let SignedIn { user, token_id } = sign_in(&state, &token).await?;
+    let address = super::client_addr::client_ip(&req, &state.trusted_proxies);
+    let slot = state
+        .connections
+        .admit(user.id, address)
+        .map_err(|refused| {
+            log::info!(
+                "u_{} from {address:?}: connection refused: {refused}",
+                user.id
+            );
+            METRICS
+                .connections_refused
+                .with_label_values(&[refused.cap()])
+                .inc();
+            ApiError(ProtoError {
+                retry_after_ms: Some(RETRY_AFTER_MS),
+                ..ProtoError::unavailable(refused.to_string())
+            })
+        })?;
     let settings = state.settings.clone();
     let limits = Limits {
         max_message: settings.max_frame_bytes,
@@ -67,7 +92,34 @@ pub async fn upgrade(
     // A close asked for by anyone (a room on overflow, the hub, the session itself) or the
     // socket going away stops the session at once, even while the socket is blocked.
     closing.when_closed(move || session.do_send(Closed));
-    Ok(response
-        .message_body(SocketBody::new(drain).boxed())?
-        .into())
+    let body = Holding {
+        body: SocketBody::new(drain).boxed(),
+        _slot: slot,
+    };
+    Ok(response.message_body(body.boxed())?.into())
+}
+
+/// What a refused connection is told to wait before it tries again.
+const RETRY_AFTER_MS: u64 = 5_000;
+
+/// The socket's body, holding the connection's place under the caps until it ends (the
+/// dispatcher drops it when the connection closes).
+struct Holding {
+    body: BoxBody,
+    _slot: Slot,
+}
+
+impl MessageBody for Holding {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
 }

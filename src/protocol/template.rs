@@ -53,7 +53,8 @@ impl Template {
     fn check(&self, place: &str) -> Result<(), String> {
         let mut seen = HashSet::new();
         match self {
-            Template::Text { .. } | Template::Image { .. } => Ok(()),
+            Template::Text { .. } => Ok(()),
+            Template::Image { url, .. } => check_url(url, &format!("{place}.url")),
             Template::Buttons { buttons, .. } => {
                 check_choices(buttons, &format!("{place}.buttons"), &mut seen)
             }
@@ -145,9 +146,40 @@ fn check_choices(
 }
 
 fn check_card(card: &Card, place: &str, seen: &mut HashSet<String>) -> Result<(), String> {
+    if let Some(url) = &card.image_url {
+        check_url(url, &format!("{place}.image_url"))?;
+    }
     match &card.buttons {
         Some(buttons) => check_choices(buttons, &format!("{place}.buttons"), seen),
         None => Ok(()),
+    }
+}
+
+/// Longest URL a template may carry.
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// An image URL a client may load: absolute `http://` or `https://` with a host, or a path
+/// on this server (`/triangle.svg`, not `//host/…`); never `javascript:`, `data:` or any
+/// other scheme, never white space or control characters, at most [`MAX_URL_CHARS`].
+fn check_url(url: &str, place: &str) -> Result<(), String> {
+    let refused = |why: &str| Err(format!("{place}: {why}"));
+    if url.chars().count() > MAX_URL_CHARS {
+        return refused(&format!("longer than {MAX_URL_CHARS} characters"));
+    }
+    if url
+        .chars()
+        .any(|ch| ch.is_whitespace() || ch.is_control() || ch == '\\')
+    {
+        return refused("must not hold white space, control characters or backslashes");
+    }
+    if url.starts_with('/') && !url.starts_with("//") {
+        return Ok(());
+    }
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Ok(())
+        }
+        _ => refused("must be an http:// or https:// URL, or a path on this server (/…)"),
     }
 }
 
@@ -195,6 +227,39 @@ mod tests {
         assert_eq!(err, "t.replies[1].id: duplicate id \"a\"");
         let err = Template::parse(&json!({"kind":"video","url":"x"}), "t").unwrap_err();
         assert!(err.starts_with("t: unknown variant `video`"), "{err}");
+    }
+
+    #[test]
+    fn image_urls_are_http_https_or_this_servers() {
+        for fine in [
+            "https://example.invalid/a.png",
+            "http://127.0.0.1:8080/x.png?size=2",
+            "/triangle.svg",
+        ] {
+            let image = json!({"kind":"image","url":fine,"alt":"a"});
+            assert!(Template::parse(&image, "t").is_ok(), "{fine}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "data:image/svg+xml,<svg/>",
+            "vbscript:x",
+            "//evil.example/a.png",
+            "/\\evil.example",
+            "file:///etc/passwd",
+            "https://",
+            "u",
+            "",
+        ] {
+            let image = json!({"kind":"image","url":bad,"alt":"a"});
+            let err = Template::parse(&image, "t").expect_err(bad);
+            assert!(err.starts_with("t.url: "), "{err}");
+            let card =
+                json!({"kind":"carousel","cards":[{"title":"A","text":"a","image_url":bad}]});
+            let err = Template::parse(&card, "t").expect_err(bad);
+            assert!(err.starts_with("t.cards[0].image_url: "), "{err}");
+        }
     }
 
     #[test]

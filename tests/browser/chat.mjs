@@ -119,15 +119,13 @@ async function historyOnScroll(amy) {
   check(all.every((m) => m.body === `announcement ${m.seq}`), 'each history message has its body');
 }
 
-/** A small picture that works offline: a data: URL of an SVG with a label. */
+/**
+ * A small picture that works offline: the demo bot's picture, served by Palaver itself
+ * (template URLs are http(s) or a path on the server; `data:` is refused). The label and
+ * hue only tell the calls apart.
+ */
 function picture(label, hue) {
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="440" height="240" viewBox="0 0 440 240">
-<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="hsl(${hue},70%,62%)"/>
-<stop offset="1" stop-color="hsl(${(hue + 40) % 360},70%,45%)"/></linearGradient></defs>
-<rect width="440" height="240" fill="url(#g)"/><circle cx="340" cy="70" r="90" fill="rgba(255,255,255,0.14)"/>
-<polygon points="60,190 200,190 60,70" fill="none" stroke="white" stroke-width="6" stroke-linejoin="round"/>
-<text x="230" y="200" font-family="sans-serif" font-size="34" font-weight="700" fill="white">${label}</text></svg>`;
-  return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
+  return `/triangle.svg?for=${encodeURIComponent(label)}&hue=${hue}`;
 }
 
 /**

@@ -265,7 +265,40 @@ impl Server {
     }
 
     fn spawn(db_url: &str, extra: Vec<String>, bind: &str) -> Result<Server, String> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
+        Server::spawn_under(&[], db_url, extra, bind)
+    }
+
+    /// A single server started by `wrapper` (a command that execs the server, such as
+    /// `prlimit --nofile=256:256 --`), so that it runs with what the wrapper set.
+    pub fn start_under(wrapper: &[&str], db: &Database, extra: &[&str]) -> Server {
+        let extra: Vec<String> = extra.iter().map(|arg| arg.to_string()).collect();
+        let mut last = String::new();
+        for _ in 0..50 {
+            let port = 10_000 + rand::random::<u16>() % 20_000;
+            let bind = format!("127.0.0.1:{port}");
+            match Server::spawn_under(wrapper, &db.url, extra.clone(), &bind) {
+                Ok(server) => return server,
+                Err(err) => last = err,
+            }
+        }
+        panic!("could not start the server: {last}")
+    }
+
+    fn spawn_under(
+        wrapper: &[&str],
+        db_url: &str,
+        extra: Vec<String>,
+        bind: &str,
+    ) -> Result<Server, String> {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(env!("CARGO_BIN_EXE_palaver"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_palaver")),
+        };
+        let mut child = command
             .args([
                 "--bind",
                 bind,

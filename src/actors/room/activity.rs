@@ -122,8 +122,13 @@ impl Room {
         self.broadcast(&frame, |key, _| *key != session);
     }
 
+    /// Passes `typing` on to the room, at most once per user every few seconds
+    /// (`limits::typing`); one folded into the last is answered `ok` all the same.
     pub(super) fn typing(&mut self, caller: Caller) -> Result<Reply, ProtoError> {
         self.require_member(caller.user.id, "type in it")?;
+        if !self.typing.pass(caller.user.id, std::time::Instant::now()) {
+            return Ok(Reply::Data(crate::protocol::frames::empty()));
+        }
         let frame = Event::Typing {
             room: crate::protocol::ids::RoomId(self.id).to_string(),
             user: self.user_view(&caller.user),

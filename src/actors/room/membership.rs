@@ -209,7 +209,9 @@ impl Room {
         }
         if let Some(caller) = &by {
             let owner = self.loaded().and_then(|loaded| loaded.row.owner_id);
-            if owner != Some(caller.user.id) {
+            // An owner who left the group (`forget`) holds no power over it until they
+            // are a member again.
+            if owner != Some(caller.user.id) || self.access(caller.user.id) != Access::Member {
                 return ready(Err(ProtoError::forbidden(
                     "only the group's owner may kick",
                 )));

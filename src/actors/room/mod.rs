@@ -47,6 +47,8 @@ pub struct Room {
     state: State,
     subscribers: HashMap<SessionKey, Subscriber>,
     posting: posting::Posting,
+    /// When each member's last `typing` was passed on.
+    typing: crate::limits::typing::TypingFold,
     last_activity: Instant,
     /// False until the room stops on purpose; a room dropped while still running crashed.
     stopped_cleanly: bool,
@@ -108,6 +110,7 @@ impl Room {
             state: State::Loading,
             subscribers,
             posting,
+            typing: Default::default(),
             last_activity: Instant::now(),
             stopped_cleanly: false,
             bus,

@@ -6,7 +6,9 @@
 pub mod download;
 pub mod upload;
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
@@ -34,12 +36,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Per-user upload rate limits and the turns that bound the memory uploads take.
+/// Per-user upload rate limits and slots, the memory uploads may hold, and the turns that
+/// bound image decoding.
 pub struct Uploads {
     settings: FileSettings,
     per_user: DefaultKeyedRateLimiter<i64>,
-    /// A turn to read an upload into memory.
-    buffering: Semaphore,
+    /// Bytes uploads may hold in memory, all together: an upload takes them as its body
+    /// grows, so one that stalls holds only what it sent.
+    memory: Arc<Semaphore>,
+    /// Uploads in progress, per user.
+    in_progress: Arc<Mutex<HashMap<i64, usize>>>,
     /// A turn to decode an image.
     decoding: Semaphore,
 }
@@ -51,13 +57,56 @@ impl Uploads {
     pub fn new(settings: &FileSettings) -> Uploads {
         let per_minute = NonZeroU32::new(settings.uploads_per_minute).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.upload_burst).unwrap_or(NonZeroU32::MIN);
+        let memory = settings
+            .max_bytes
+            .saturating_mul(settings.concurrent_uploads.max(1))
+            .min(Semaphore::MAX_PERMITS);
         Uploads {
             settings: settings.clone(),
             per_user: DefaultKeyedRateLimiter::keyed(
                 Quota::per_minute(per_minute).allow_burst(burst),
             ),
-            buffering: Semaphore::new(settings.concurrent_uploads.max(1)),
+            memory: Arc::new(Semaphore::new(memory)),
+            in_progress: Arc::default(),
             decoding: Semaphore::new(settings.concurrent_decodes.max(1)),
+        }
+    }
+
+    /// A place for one more upload of `user`, or `None` when they have as many in progress
+    /// as they may.
+    fn slot(&self, user: i64) -> Option<UploadSlot> {
+        let mut in_progress = lock(&self.in_progress);
+        let count = in_progress.entry(user).or_default();
+        if *count >= self.settings.uploads_at_once.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(UploadSlot {
+            in_progress: self.in_progress.clone(),
+            user,
+        })
+    }
+}
+
+fn lock(map: &Mutex<HashMap<i64, usize>>) -> MutexGuard<'_, HashMap<i64, usize>> {
+    // Plain counts changed in one step: a panic elsewhere cannot tear them.
+    map.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One upload in progress; dropping it (the request ended, however) frees the place.
+struct UploadSlot {
+    in_progress: Arc<Mutex<HashMap<i64, usize>>>,
+    user: i64,
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut in_progress = lock(&self.in_progress);
+        if let Some(count) = in_progress.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                in_progress.remove(&self.user);
+            }
         }
     }
 }

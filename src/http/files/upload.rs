@@ -1,8 +1,11 @@
 //! `POST /files?name=NAME`: the body is the file. It is read chunk by chunk against the
 //! size limit (an upload over it is refused the moment it passes the limit, never held
-//! whole), typed from its bytes, given a thumbnail on a blocking thread when it is an image,
-//! committed with its bytes, and only then answered 201 `{"file":File}`.
+//! whole), within an idle and a whole-body deadline (408), taking the memory it holds from
+//! a budget shared by all uploads (503 when it runs out), with at most a few uploads per
+//! user at once (429); then typed from its bytes, given a thumbnail on a blocking thread when
+//! it is an image, committed with its bytes, and only then answered 201 `{"file":File}`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header;
@@ -27,8 +30,10 @@ use crate::protocol::views::FileView;
 
 /// The longest file name, in code points.
 pub const MAX_NAME_CHARS: usize = 255;
-/// How long an upload waits for a turn to be read before it gets 503.
-const TURN_WAIT: Duration = Duration::from_secs(10);
+/// How long an upload waits for memory to hold its next bytes before it gets 503.
+const MEMORY_WAIT: Duration = Duration::from_secs(10);
+/// What an upload refused for lack of memory or of a slot is told to wait.
+const RETRY_AFTER_MS: u64 = 1_000;
 
 #[derive(Deserialize, IntoParams)]
 pub struct UploadQuery {
@@ -56,9 +61,10 @@ pub struct FileBody {
         (status = 201, description = "Stored", body = FileBody),
         (status = 400, description = "bad_request: an empty body, or a missing or bad name", body = ErrorBody),
         (status = 401, description = "unauthorized: no token, or an unknown one", body = ErrorBody),
+        (status = 408, description = "timeout: the body stopped coming (nothing for 10 s by default), or was not all in within 120 s; nothing is kept", body = ErrorBody),
         (status = 413, description = "too_large: over the size limit (10 MiB by default), or an image with too many pixels; nothing is kept", body = ErrorBody),
-        (status = 429, description = "rate_limited: too many uploads; `Retry-After` says when to retry", body = ErrorBody),
-        (status = 503, description = "unavailable: the store could not commit, or the server is busy; nothing is kept", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many uploads a minute, or too many of this user's at once; `Retry-After` says when to retry", body = ErrorBody),
+        (status = 503, description = "unavailable: the store could not commit, or uploads hold all the memory they may; nothing is kept", body = ErrorBody),
     ),
 )]
 pub async fn upload(
@@ -77,25 +83,27 @@ pub async fn upload(
         return Err(over_limit(max).into());
     }
 
-    let _turn = tokio::time::timeout(TURN_WAIT, uploads.buffering.acquire())
-        .await
-        .map_err(|_| ProtoError::unavailable("too many uploads in progress; retry"))?
-        .map_err(|_| ProtoError::unavailable("the server is stopping"))?;
-    let mut bytes = Vec::with_capacity(declared_length(&req).unwrap_or(0).min(max as u64) as usize);
-    let mut sha256 = Sha256::new();
-    while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|err| ProtoError::bad_request(format!("the upload broke off: {err}")))?;
-        if bytes.len() + chunk.len() > max {
-            return Err(over_limit(max).into());
+    let _slot = uploads.slot(user.id).ok_or_else(|| {
+        refused("user_slots");
+        ProtoError {
+            retry_after_ms: Some(RETRY_AFTER_MS),
+            ..ProtoError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "you have {} uploads in progress, the most at once; wait for one to finish",
+                    uploads.settings.uploads_at_once
+                ),
+            )
         }
-        sha256.update(&chunk);
-        bytes.extend_from_slice(&chunk);
-    }
+    })?;
+    let Body {
+        bytes,
+        sha256,
+        memory: _memory,
+    } = read_body(&mut body, uploads).await?;
     if bytes.is_empty() {
         return Err(ProtoError::bad_request("the body is empty: send the file's bytes").into());
     }
-
     let (bytes, inspected) = {
         let _decoding = uploads
             .decoding
@@ -127,7 +135,7 @@ pub async fn upload(
         name,
         mime,
         size,
-        sha256: hex::encode(sha256.finalize()),
+        sha256,
         width: dimensions.and_then(|(width, _)| i32::try_from(width).ok()),
         height: dimensions.and_then(|(_, height)| i32::try_from(height).ok()),
         thumbnail_mime,
@@ -146,6 +154,100 @@ pub async fn upload(
     METRICS.files_uploaded.inc();
     METRICS.file_bytes_stored.inc_by(size as u64);
     Ok(HttpResponse::Created().json(FileBody { file: view }))
+}
+
+/// An upload's body, read whole, and the memory it holds.
+struct Body {
+    bytes: Vec<u8>,
+    /// Its SHA-256, hex.
+    sha256: String,
+    memory: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Reads the body within the size limit and the deadlines, taking memory from the budget as
+/// it grows (what the vector has allocated, at most the size limit).
+async fn read_body(body: &mut web::Payload, uploads: &Uploads) -> Result<Body, ProtoError> {
+    let settings = &uploads.settings;
+    let max = settings.max_bytes;
+    let deadline = tokio::time::Instant::now() + settings.upload_deadline;
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut memory: Option<tokio::sync::OwnedSemaphorePermit> = None;
+    let mut sha256 = Sha256::new();
+    loop {
+        let idle_until = tokio::time::Instant::now() + settings.upload_idle;
+        let Ok(next) = tokio::time::timeout_at(idle_until.min(deadline), body.next()).await else {
+            return Err(if idle_until < deadline {
+                refused("idle");
+                ProtoError::new(
+                    ErrorCode::Timeout,
+                    format!(
+                        "the upload sent nothing for {} s; nothing was kept",
+                        settings.upload_idle.as_secs()
+                    ),
+                )
+            } else {
+                refused("deadline");
+                ProtoError::new(
+                    ErrorCode::Timeout,
+                    format!(
+                        "the upload was not all in within {} s; nothing was kept",
+                        settings.upload_deadline.as_secs()
+                    ),
+                )
+            });
+        };
+        let Some(chunk) = next else { break };
+        let chunk =
+            chunk.map_err(|err| ProtoError::bad_request(format!("the upload broke off: {err}")))?;
+        let needed = bytes.len() + chunk.len();
+        if needed > max {
+            return Err(over_limit(max));
+        }
+        if needed > bytes.capacity() {
+            // Doubling, as a vector grows, but never past the limit; the memory is taken first.
+            let capacity = needed.max(bytes.capacity() * 2).max(64 * 1024).min(max);
+            let held = memory.as_ref().map_or(0, |permit| permit.num_permits());
+            let more = take_memory(&uploads.memory, capacity.saturating_sub(held)).await?;
+            match &mut memory {
+                Some(permit) => permit.merge(more),
+                None => memory = Some(more),
+            }
+            bytes.reserve_exact(capacity - bytes.len());
+        }
+        sha256.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Body {
+        bytes,
+        sha256: hex::encode(sha256.finalize()),
+        memory,
+    })
+}
+
+/// `amount` bytes of the uploads' memory, waiting at most [`MEMORY_WAIT`] for them.
+async fn take_memory(
+    memory: &Arc<tokio::sync::Semaphore>,
+    amount: usize,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ProtoError> {
+    let busy = || {
+        refused("busy");
+        ProtoError {
+            retry_after_ms: Some(RETRY_AFTER_MS),
+            ..ProtoError::unavailable(
+                "uploads in progress hold all the memory the server gives them; retry",
+            )
+        }
+    };
+    let amount = u32::try_from(amount).map_err(|_| busy())?;
+    tokio::time::timeout(MEMORY_WAIT, memory.clone().acquire_many_owned(amount))
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| ProtoError::unavailable("the server is stopping"))
+}
+
+/// Counts an upload refused while its body was read, by cause.
+fn refused(cause: &str) {
+    METRICS.uploads_refused.with_label_values(&[cause]).inc();
 }
 
 /// The name as given, if it is one: 1 to 255 code points, not blank, no control characters.
