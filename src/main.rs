@@ -11,17 +11,17 @@ fn main() {
     let result = match cli.command {
         None => {
             init_logging("info");
-            palaver::server::run(cli.server).map_err(|err| err.to_string())
+            palaver::server::run(cli.server).map_err(|err| (err.exit_code(), err.to_string()))
         }
         Some(command) => {
             // A command prints its answer on stdout; only warnings are worth a log line.
             init_logging("warn");
-            palaver::cli::run(command).map_err(|err| err.to_string())
+            palaver::cli::run(command).map_err(|err| (1, err.to_string()))
         }
     };
-    if let Err(err) = result {
+    if let Err((code, err)) = result {
         eprintln!("palaver: {err}");
-        std::process::exit(1);
+        std::process::exit(code);
     }
 }
 

@@ -47,6 +47,44 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
+impl StartError {
+    /// The process's exit code: 2 for a bad flag value (as for the flags clap refuses), 1
+    /// for a failure to start.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::DatabaseUrl(_)
+            | StartError::Setting(_)
+            | StartError::RedisNeedsPostgres => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The flags' values once checked, before anything is bound, opened or logged.
+struct Checked {
+    settings: Settings,
+    url: DatabaseUrl,
+    node: String,
+    jwt: Option<JwtVerifier>,
+}
+
+fn check(args: &ServerArgs) -> Result<Checked, StartError> {
+    let settings = settings(args)?;
+    let url = DatabaseUrl::parse(&args.database_url).map_err(StartError::DatabaseUrl)?;
+    let node = node_id(args)?;
+    let redis = args.redis_url.as_deref().is_some_and(|url| !url.is_empty());
+    if redis && !matches!(url, DatabaseUrl::Postgres(_)) {
+        return Err(StartError::RedisNeedsPostgres);
+    }
+    let jwt = JwtVerifier::from_settings(&args.jwt.settings()).map_err(StartError::Setting)?;
+    Ok(Checked {
+        settings,
+        url,
+        node,
+        jwt,
+    })
+}
+
 /// Binds every address `--bind` names, before anything else happens: a taken port fails
 /// the start with nothing opened, generated or logged.
 fn listen(bind: &BindAddr) -> Result<Vec<std::net::TcpListener>, StartError> {
@@ -127,14 +165,11 @@ fn node_id(args: &ServerArgs) -> Result<String, StartError> {
     }
 }
 
-/// Multi-node mode's bus, when `--redis-url` is given (refused with SQLite).
-fn bus(args: &ServerArgs, url: &DatabaseUrl, node: &str) -> Result<Option<Bus>, StartError> {
+/// Multi-node mode's bus, when `--redis-url` is given (with PostgreSQL: [`check`]).
+fn bus(args: &ServerArgs, node: &str) -> Result<Option<Bus>, StartError> {
     let Some(redis_url) = args.redis_url.as_deref().filter(|url| !url.is_empty()) else {
         return Ok(None);
     };
-    if !matches!(url, DatabaseUrl::Postgres(_)) {
-        return Err(StartError::RedisNeedsPostgres);
-    }
     let options = BusOptions {
         ping_every: Duration::from_millis(args.redis_ping_ms),
     };
@@ -168,15 +203,19 @@ fn connection_caps(args: &ServerArgs, open_files: u64) -> ConnectionCaps {
 /// Runs the server until it is told to stop.
 pub fn run(args: ServerArgs) -> Result<(), StartError> {
     let open_files = open_files::raise();
+    let Checked {
+        settings,
+        url,
+        node,
+        jwt,
+    } = check(&args)?;
+    let settings = Arc::new(settings);
     let listeners = listen(&args.bind)?;
-    let settings = Arc::new(settings(&args)?);
-    let url = DatabaseUrl::parse(&args.database_url).map_err(StartError::DatabaseUrl)?;
-    let node = node_id(&args)?;
     crate::metrics::METRICS
         .node
         .with_label_values(&[&node])
         .set(1);
-    let bus = bus(&args, &url, &node)?;
+    let bus = bus(&args, &node)?;
     let store = Store::open(
         &url,
         StoreConfig {
@@ -195,7 +234,6 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         }
     );
     let bots = loader::initial(args.bots.as_deref()).map_err(StartError::Bot)?;
-    let jwt = JwtVerifier::from_settings(&args.jwt.settings()).map_err(StartError::Setting)?;
     let admin_token = admin_token(&args);
     let cores = || std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = args.workers.map_or_else(cores, usize::from);

@@ -3,19 +3,100 @@
 //! playwright-core. A script may ask for the server to be killed and restarted by printing
 //! `@@palaver crash_and_restart`; it is answered `restarted` on its stdin.
 //!
-//! In CI (`CI` set) a missing Chromium, Node or `tests/browser/node_modules` fails the test;
-//! elsewhere the test says SKIPPED and passes. `SCREENSHOTS=1` saves the screens under
-//! docs/screenshots/.
+//! The harness is libtest-mimic's (`harness = false` in Cargo.toml), so that a test that
+//! cannot run is never counted as passed: in CI (`CI` set) a missing Chromium, Node or
+//! `tests/browser/node_modules` fails the test; elsewhere the test is reported as ignored,
+//! with `SKIPPED` and what is missing (`test result: ok. 0 passed; 0 failed; 4 ignored`).
+//! `SCREENSHOTS=1` saves the screens under docs/screenshots/.
 
 mod common;
 
+use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Backend, Database, Server, ADMIN};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+type Scenario = fn() -> Pin<Box<dyn Future<Output = ()>>>;
+
+/// Every browser test, by name.
+const TESTS: [(&str, Scenario); 4] = [
+    ("two_people_chat_and_resume_after_a_crash", || {
+        Box::pin(two_people_chat_and_resume_after_a_crash())
+    }),
+    ("a_person_goes_through_the_demo_bot_by_clicking", || {
+        Box::pin(a_person_goes_through_the_demo_bot_by_clicking())
+    }),
+    ("two_people_exchange_a_picture_and_a_pdf", || {
+        Box::pin(two_people_exchange_a_picture_and_a_pdf())
+    }),
+    (
+        "people_find_each_other_by_name_invite_kick_and_leave",
+        || Box::pin(people_find_each_other_by_name_invite_kick_and_leave()),
+    ),
+];
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials: Vec<Trial> = TESTS
+        .iter()
+        .map(|&(name, scenario)| Trial::ignorable_test(name, move || run(scenario)))
+        .collect();
+    trials.push(Trial::test(
+        "a_test_without_its_tools_is_ignored_or_fails_in_ci_never_passed",
+        a_test_without_its_tools_is_ignored_or_fails_in_ci_never_passed,
+    ));
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// Runs one scenario on an actix system of its own, or reports why it cannot run: ignored
+/// (SKIPPED) on a developer's machine, a failure in CI.
+fn run(scenario: Scenario) -> Result<Completion, Failed> {
+    if let Some(what) = missing_prerequisite() {
+        if std::env::var_os("CI").is_some() {
+            return Err(format!("the browser tests are required in CI: {what}").into());
+        }
+        return Ok(Completion::ignored_with(format!("SKIPPED: {what}")));
+    }
+    actix_rt::System::new().block_on(scenario());
+    Ok(Completion::Completed)
+}
+
+/// Runs this test binary again, for one browser test, with a Chromium that does not exist:
+/// outside CI the test is counted as ignored and says SKIPPED, in CI it fails; never passed.
+fn a_test_without_its_tools_is_ignored_or_fails_in_ci_never_passed() -> Result<(), Failed> {
+    let me = std::env::current_exe().map_err(|err| format!("this test binary: {err}"))?;
+    let run = |ci: bool| {
+        let mut command = Command::new(&me);
+        command
+            .args(["--exact", TESTS[0].0, "--test-threads", "1"])
+            .env("CHROMIUM", "/nonexistent/chromium")
+            .env_remove("CI");
+        if ci {
+            command.env("CI", "true");
+        }
+        let output = command
+            .output()
+            .map_err(|err| format!("run {me:?}: {err}"))?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        Ok::<_, Failed>((output.status.success(), text))
+    };
+    let (success, text) = run(false)?;
+    if !success || !text.contains("0 passed; 0 failed; 1 ignored") || !text.contains("SKIPPED") {
+        return Err(format!("outside CI, want 1 ignored with SKIPPED, got:\n{text}").into());
+    }
+    let (success, text) = run(true)?;
+    if success || !text.contains("0 passed; 1 failed") || !text.contains("required in CI") {
+        return Err(format!("in CI, want 1 failed, got:\n{text}").into());
+    }
+    Ok(())
+}
 
 /// A script that runs longer than this is killed and fails.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -44,21 +125,6 @@ fn missing_prerequisite() -> Option<String> {
         return Some("tests/browser/node_modules is missing (run npm ci in tests/browser)".into());
     }
     None
-}
-
-/// False (after saying SKIPPED) on a developer's machine without the browser tools; a
-/// failure in CI.
-fn browser_available() -> bool {
-    match missing_prerequisite() {
-        None => true,
-        Some(what) if std::env::var_os("CI").is_some() => {
-            panic!("the browser tests are required in CI: {what}")
-        }
-        Some(what) => {
-            eprintln!("SKIPPED: browser tests: {what}");
-            false
-        }
-    }
 }
 
 /// Runs `node tests/browser/<script>` against the server and asserts it succeeds.
@@ -110,11 +176,7 @@ fn kill_after(pid: u32, timeout: Duration) -> mpsc::Sender<()> {
 
 /// Two people chat in a direct room and a group; the server crashes and one of them
 /// resumes with every message exactly once (tests/browser/chat.mjs).
-#[actix_rt::test]
 async fn two_people_chat_and_resume_after_a_crash() {
-    if !browser_available() {
-        return;
-    }
     let db = Database::new(Backend::Sqlite).await;
     // A short heartbeat: the browser's automatic pongs and the client's own pings are
     // exercised many times during the test.
@@ -135,11 +197,7 @@ async fn two_people_chat_and_resume_after_a_crash() {
 
 /// amy goes through the demo bot `mathbot` (bots/mathbot.json) by clicking its buttons,
 /// a carousel card and quick replies (tests/browser/bot.mjs).
-#[actix_rt::test]
 async fn a_person_goes_through_the_demo_bot_by_clicking() {
-    if !browser_available() {
-        return;
-    }
     let db = Database::new(Backend::Sqlite).await;
     let bots = Path::new(env!("CARGO_MANIFEST_DIR")).join("bots");
     let bots = bots.to_str().expect("a UTF-8 path");
@@ -151,11 +209,7 @@ async fn a_person_goes_through_the_demo_bot_by_clicking() {
 /// amy pastes a picture and attaches a PDF in a direct chat; bob (on a phone) sees the
 /// thumbnail, opens it full size and downloads the PDF; eve, an outsider, gets 404 for the
 /// picture's URL (tests/browser/files.mjs).
-#[actix_rt::test]
 async fn two_people_exchange_a_picture_and_a_pdf() {
-    if !browser_available() {
-        return;
-    }
     let db = Database::new(Backend::Sqlite).await;
     let mut server = Server::start(&db).await;
     let (_, amy_token) = server.user("amy").await;
@@ -176,11 +230,7 @@ async fn two_people_exchange_a_picture_and_a_pdf() {
 /// People find each other by name with suggestions from the directory: a direct chat, a
 /// group with a member picked by name, an invite from the member list, a kick by the owner
 /// (the only one who sees Kick) and a member leaving (tests/browser/people.mjs).
-#[actix_rt::test]
 async fn people_find_each_other_by_name_invite_kick_and_leave() {
-    if !browser_available() {
-        return;
-    }
     let db = Database::new(Backend::Sqlite).await;
     let mut server = Server::start(&db).await;
     let (_, amy_token) = server.user("amy").await;

@@ -44,6 +44,12 @@ fn every_bad_flag_value_is_one_line_and_exit_code_2() {
             "http://127.0.0.1:1/",
         ],
         vec!["users", "add"],
+        // Values checked once parsed: they logged a line first and exited with 1.
+        vec!["--jwt-secret", "abc"],
+        vec!["--jwt-jwks-url", "https://keys.example/jwks.json"],
+        vec!["--jwt-public-key", "/nonexistent/key.pem"],
+        vec!["--node-id", "not an id"],
+        vec!["--redis-url", "redis://127.0.0.1:1"],
     ] {
         let mut all = args.clone();
         all.extend(["--database-url", &db]);

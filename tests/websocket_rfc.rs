@@ -209,3 +209,51 @@ async fn a_fragmented_command_with_a_ping_between_fragments_is_answered() {
     let (_, reply) = read_frame(&mut socket).expect("reply");
     assert!(String::from_utf8_lossy(&reply).contains("\"ok\""));
 }
+
+#[actix_rt::test]
+async fn replies_queued_before_a_broken_rule_or_the_clients_close_are_sent_before_the_close() {
+    let (server, token, _db) = setup().await;
+    // Autobahn 3.2, 4.1.3, 5.15: the answer to what came before a broken rule went missing,
+    // dropped with the queue when the close was asked for.
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("RSV2 set", frame(0xA1, b"{}"), 1002),
+        ("reserved opcode", frame(0x83, b"x"), 1002),
+        ("invalid UTF-8", frame(0x81, &[0xce, 0xba, 0xff]), 1007),
+        (
+            "the client's close",
+            frame(0x88, &1000u16.to_be_bytes()),
+            1000,
+        ),
+    ];
+    for (name, violation, code) in cases {
+        let mut socket = open(&server, &token);
+        let mut bytes = frame(0x81, br#"{"type":"ping","id":7}"#);
+        bytes.extend(frame(0x89, b"before"));
+        bytes.extend(violation);
+        bytes.extend(frame(0x89, b"after"));
+        socket.write_all(&bytes).expect("write");
+        let (opcode, reply) = read_frame(&mut socket).expect("reply");
+        assert_eq!(opcode, 1, "{name}");
+        let reply: serde_json::Value = serde_json::from_slice(&reply).expect("json");
+        assert_eq!(
+            (&reply["type"], &reply["id"]),
+            (&"ok".into(), &7.into()),
+            "{name}"
+        );
+        let (opcode, payload) = read_frame(&mut socket).expect("pong");
+        assert_eq!(
+            (opcode, payload.as_slice()),
+            (0x0A, &b"before"[..]),
+            "{name}"
+        );
+        let (opcode, payload) = read_frame(&mut socket).expect("close");
+        assert_eq!(
+            opcode, 8,
+            "{name}: the close comes next, and nothing after it"
+        );
+        assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), code, "{name}");
+        // Then the server closes the TCP connection: the client's side is still open.
+        let mut rest = Vec::new();
+        assert_eq!(socket.read_to_end(&mut rest).ok(), Some(0), "{name}");
+    }
+}

@@ -707,6 +707,7 @@ function wireControls() {
     }
   });
   byId('scroller').addEventListener('scroll', onScroll, { passive: true });
+  view.followBottom();
   wireAttachments();
 }
 

@@ -1,6 +1,7 @@
 // views.js: everything that draws: the sign-in form, the room list, the chat header, the
 // message list (kept in seq order, one element per seq), pending sends, typing and read
-// marks, the connection status and toasts. It holds no state of its own beyond the DOM.
+// marks, the connection status and toasts. It holds no state of its own beyond the DOM and
+// whether the message list is held at its bottom (see followBottom).
 
 import { byId, el, formatTime, hue, initials } from './dom.js';
 import { renderFiles } from './files.js';
@@ -297,9 +298,39 @@ export function isNearBottom() {
   return node.scrollHeight - node.scrollTop - node.clientHeight < NEAR_BOTTOM_PX;
 }
 
+/** The view is held at the bottom: it follows when what is shown grows or shrinks. */
+let pinned = true;
+let lastTop = 0;
+
 export function scrollToBottom() {
   const node = scroller();
   node.scrollTop = node.scrollHeight;
+  pinned = true;
+  lastTop = node.scrollTop;
+}
+
+/**
+ * Keeps the view at the bottom once it is there: a picture that loads after the room was
+ * drawn (a bot's image has no size until then), quick replies, the composer growing or the
+ * window resizing change the heights without a scroll, and would leave the newest message
+ * below the fold. Scrolling up lets go; scrolling back to the bottom holds it again.
+ */
+export function followBottom() {
+  const node = scroller();
+  node.addEventListener(
+    'scroll',
+    () => {
+      const atBottom = node.scrollHeight - node.scrollTop - node.clientHeight <= 2;
+      if (atBottom) pinned = true;
+      else if (node.scrollTop < lastTop) pinned = false;
+      lastTop = node.scrollTop;
+    },
+    { passive: true },
+  );
+  const follow = new ResizeObserver(() => {
+    if (pinned && node.scrollHeight - node.scrollTop - node.clientHeight > 0) scrollToBottom();
+  });
+  for (const watched of [node, byId('message-list'), byId('pending')]) follow.observe(watched);
 }
 
 export function isNearTop() {

@@ -2,10 +2,13 @@
 // only by clicking: its buttons, a carousel card's button and a quiz's quick replies, then
 // types an answer. Each click must send an `action` naming the bot's message and the button,
 // show the button's label as amy's message, and bring the bot's next templates. Buttons of
-// a state the conversation has left are shown as used: greyed, not clickable.
+// a state the conversation has left are shown as used: greyed, not clickable. Then amy opens
+// the bot room afresh, on a phone and on a laptop, with a bot message she has not read: the
+// room opens at the very bottom (once its images have loaded), the newest message and its
+// live buttons are on screen, and it is marked read (no unread badge).
 // Env: PALAVER_URL, AMY_TOKEN, SCREENSHOTS.
 
-import { PHONE, check, eventually, newPage, requiredEnv, run, screenshot, sendMessage, shownMessages, signIn } from './lib.mjs';
+import { LAPTOP, PHONE, check, eventually, newPage, openRoomNamed, requiredEnv, run, screenshot, sendMessage, shownMessages, signIn, unreadOf } from './lib.mjs';
 
 const AMY_TOKEN = requiredEnv('AMY_TOKEN');
 
@@ -24,8 +27,16 @@ await run(async (browser) => {
 
   await clickChoice(amy, '.tpl-carousel .tpl-button', 'Learn geometry');
   await amy.waitForSelector('img.tpl-image[alt="A right triangle"]');
+  // amy's laptop tab goes to the background (it marks nothing read from now on) as she
+  // presses on: the bot's question stays unread until she opens the room elsewhere.
+  await amy.evaluate(() => Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' }));
   await clickChoice(amy, '.tpl-button', 'Quiz me');
   await waitForText(amy, 'Question 1: what is 7 × 8?');
+  const laptop = await opensAtTheNewestMessage(browser, LAPTOP, 1);
+  await laptop.context().close();
+  const phone = await opensAtTheNewestMessage(browser, PHONE, 0);
+  await screenshot(phone, 'bot-phone');
+  await phone.context().close();
 
   await clickChoice(amy, '.quick-reply', '56');
   await waitForText(amy, 'Correct! 7 × 8 = 56.');
@@ -47,11 +58,40 @@ await run(async (browser) => {
   check(shown.every((message, index) => message.seq === index + 1), `seqs 1..${shown.length} in order, once each`);
   const mine = shown.filter((message) => message.sender !== 'mathbot').map((message) => message.body);
   check(JSON.stringify(mine) === JSON.stringify(['Browse topics', 'Learn geometry', 'Quiz me', '56', '4']), `amy's side: ${mine}`);
-
-  await amy.setViewportSize(PHONE);
-  await amy.$eval('#scroller', (node) => { node.scrollTop = node.scrollHeight; });
-  await screenshot(amy, 'bot-phone');
 });
+
+/**
+ * amy signs in on a new page of this size, where the bot room shows `unread` unread
+ * messages, and opens it: it scrolls to the very bottom, and stays there once the picture
+ * just above has loaded (it has no size until then), so the newest message, the quiz
+ * question, and its quick replies are on screen; the room is marked read (no badge).
+ */
+async function opensAtTheNewestMessage(browser, viewport, unread) {
+  const page = await newPage(browser, `amy ${viewport.width}px`, viewport);
+  await signIn(page, AMY_TOKEN);
+  await eventually(`${viewport.width}px: ${unread} unread in the bot room`, async () => (await unreadOf(page, 'Mathbot')) === unread);
+  await openRoomNamed(page, 'Mathbot');
+  await page.waitForFunction(() => document.querySelector('img.tpl-image[alt="A right triangle"]')?.complete);
+  await eventually(`${viewport.width}px: the room opened at the bottom, showing the quick replies`, () =>
+    page.evaluate(() => {
+      const scroller = document.getElementById('scroller');
+      const box = scroller.getBoundingClientRect();
+      const newest = document.querySelector('#message-list > .msg:last-child');
+      if (!newest) return false;
+      const shown = [...newest.querySelectorAll('.quick-reply')].filter((node) => node.getClientRects().length > 0);
+      const within = (node) => {
+        const rect = node.getBoundingClientRect();
+        return rect.top >= box.top && rect.bottom <= box.bottom;
+      };
+      const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= 1;
+      return atBottom && shown.length > 0 && shown.every(within);
+    }),
+    3000,
+  );
+  await eventually(`${viewport.width}px: the bot room marked read`, async () => (await unreadOf(page, 'Mathbot')) === 0);
+  check((await page.title()) === 'Palaver', `no unread count in the title: ${await page.title()}`);
+  return page;
+}
 
 async function openBot(page, bot) {
   await page.click('#new-chat-toggle');
@@ -67,8 +107,12 @@ async function buttonsUsed(page, label, which = 'last') {
   return button.evaluate((node) => node.closest('.msg').classList.contains('used') && node.disabled);
 }
 
-async function waitForText(page, text) {
-  await page.waitForFunction((wanted) => [...document.querySelectorAll('#message-list .msg')].some((node) => node.textContent.includes(wanted)), text);
+/** Waits until `count` messages show this text. */
+async function waitForText(page, text, count = 1) {
+  await page.waitForFunction(
+    ([wanted, count]) => [...document.querySelectorAll('#message-list .msg')].filter((node) => node.textContent.includes(wanted)).length >= count,
+    [text, count],
+  );
 }
 
 /**

@@ -140,15 +140,19 @@ export async function eventually(what, probe, timeoutMs = WAIT_MS) {
   }
 }
 
-/** Saves a PNG under docs/screenshots when SCREENSHOTS names that folder. */
-export async function screenshot(page, name) {
+/**
+ * Saves a PNG under docs/screenshots when SCREENSHOTS names that folder. The focused field
+ * is blurred first (no caret in the picture) unless `keepFocus`: a field whose suggestions
+ * are shown keeps them only while it has the focus.
+ */
+export async function screenshot(page, name, { keepFocus = false } = {}) {
   if (!SCREENSHOT_DIR) return;
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   await page.mouse.move(0, 0);
-  await page.evaluate(() => {
-    document.activeElement?.blur();
+  await page.evaluate((keep) => {
+    if (!keep) document.activeElement?.blur();
     document.getElementById('toast').hidden = true;
-  });
+  }, keepFocus);
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
   console.log(`screenshot: ${name}.png`);
 }

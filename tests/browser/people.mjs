@@ -86,7 +86,7 @@ async function groupByName(amy, cat) {
   await amy.fill('#group-name', GROUP);
   await amy.type('#group-members', 'CA', { delay: 30 });
   await suggested(amy, 'group-suggestions', ['cat']);
-  await screenshot(amy, 'laptop-group-by-name');
+  await screenshot(amy, 'laptop-group-by-name', { keepFocus: true });
   // Keyboard: Enter takes the highlighted suggestion as a chip (and does not submit).
   await amy.press('#group-members', 'Enter');
   await amy.waitForSelector(`#group-chips .chip[data-user="${CAT.id}"]`);

@@ -23,6 +23,9 @@ use crate::protocol::{CloseCode, Frame};
 /// One frame for the socket.
 pub(crate) enum Outgoing {
     Text(Frame),
+    /// The chat protocol is text only; binary frames are written for the WebSocket
+    /// conformance echo (examples/autobahn_echo.rs), which tests this write path.
+    Binary(Bytes),
     Ping,
     Pong(Bytes),
 }
@@ -33,6 +36,16 @@ pub(crate) struct Ending {
     pub code: CloseCode,
     pub reason: String,
     pub last_frame: Option<Frame>,
+    /// The frames queued before the close are sent first (a close that answers the
+    /// client's, or a broken rule); otherwise they are dropped.
+    pub after_queued: bool,
+}
+
+impl Ending {
+    /// True when the ending goes out now: it drops the queue, or nothing is left before it.
+    fn is_due(&self, queued: usize) -> bool {
+        !self.after_queued || queued == 0
+    }
 }
 
 /// What [`OutboxDrain::poll_take`] found.
@@ -124,6 +137,11 @@ impl Outbox {
         self.enqueue(Outgoing::Text(frame))
     }
 
+    /// Queues a binary frame (not part of the chat protocol: the conformance echo's).
+    pub fn push_binary(&self, payload: Bytes) -> bool {
+        self.enqueue(Outgoing::Binary(payload))
+    }
+
     pub fn ping(&self) -> bool {
         self.enqueue(Outgoing::Ping)
     }
@@ -165,6 +183,17 @@ impl Outbox {
 
     /// Like [`Outbox::close`], with one last frame sent just before the close frame.
     pub fn close_after(&self, last_frame: Option<Frame>, code: CloseCode, reason: &str) {
+        self.end(last_frame, false, code, reason);
+    }
+
+    /// Like [`Outbox::close`], but the frames already queued are sent before the close
+    /// frame (nothing is queued after it): the answer to the client's close, or to a broken
+    /// rule, follows the replies to what the client sent before.
+    pub fn close_after_queued(&self, code: CloseCode, reason: &str) {
+        self.end(None, true, code, reason);
+    }
+
+    fn end(&self, last_frame: Option<Frame>, after_queued: bool, code: CloseCode, reason: &str) {
         if self.shared.closing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -178,6 +207,7 @@ impl Outbox {
                 code,
                 reason: reason.to_string(),
                 last_frame,
+                after_queued,
             });
             state.on_close.take()
         };
@@ -195,8 +225,9 @@ impl Outbox {
 
 impl OutboxDrain {
     /// Moves everything queued into `batch` (which must be empty: the two swap, so neither
-    /// allocates again), or answers the ending once a close was asked for. Pending, with the
-    /// writer to be woken, when there is neither.
+    /// allocates again), or answers the ending once it is due (a close was asked for, and
+    /// either it drops the queue or the queue is empty). Pending, with the writer to be
+    /// woken, when there is neither.
     pub(crate) fn poll_take(
         &mut self,
         cx: &mut Context<'_>,
@@ -205,7 +236,8 @@ impl OutboxDrain {
         debug_assert!(batch.is_empty(), "the batch is taken whole before the next");
         self.shared.writer.register(cx.waker());
         let mut state = self.shared.lock();
-        if let Some(ending) = state.ending.take() {
+        let queued = state.queue.len();
+        if let Some(ending) = state.ending.take_if(|ending| ending.is_due(queued)) {
             state.queue = VecDeque::new();
             return Poll::Ready(Taken::Ending(ending));
         }
@@ -224,13 +256,15 @@ impl OutboxDrain {
         state.taken = state.taken.saturating_sub(count);
     }
 
-    /// The ending, if a close was asked for since the last look (one atomic load if not).
-    pub(crate) fn ending(&mut self) -> Option<Ending> {
+    /// The ending, if a close was asked for since the last look and it is due with
+    /// `taken` frames still in the writer's batch (one atomic load if no close was asked).
+    pub(crate) fn ending(&mut self, taken: usize) -> Option<Ending> {
         if !self.shared.closing.load(Ordering::Acquire) {
             return None;
         }
         let mut state = self.shared.lock();
-        let ending = state.ending.take();
+        let queued = state.queue.len() + taken;
+        let ending = state.ending.take_if(|ending| ending.is_due(queued));
         if ending.is_some() {
             state.queue = VecDeque::new();
         }
@@ -321,6 +355,7 @@ mod tests {
             .iter()
             .map(|item| match item {
                 Outgoing::Text(frame) => frame.to_string(),
+                Outgoing::Binary(_) => "binary".to_string(),
                 Outgoing::Ping => "ping".to_string(),
                 Outgoing::Pong(_) => "pong".to_string(),
             })

@@ -3,8 +3,13 @@
 //! and encodes it into one chunk (at most about [`CHUNK`] bytes; the rest follows on the
 //! dispatcher's next call, which comes before its flush), so a burst of frames for one
 //! socket is one write and one flush, never one per frame. When a close was asked for it
-//! drops what is still queued, encodes the last frame (if any) and the close frame, and
-//! ends. Dropping it (the connection went away) is seen by the outbox.
+//! drops what is still queued (or, for [`Outbox::close_after_queued`], first sends it),
+//! encodes the last frame (if any) and the close frame, and ends; actix-http's dispatcher
+//! then sends its FIN and reads what the client still sends until the client closes (the
+//! patch in vendor/actix-http/PATCH.md). Dropping the body (the connection went away) is
+//! seen by the outbox.
+//!
+//! [`Outbox::close_after_queued`]: super::Outbox::close_after_queued
 //!
 //! Backpressure: the dispatcher stops asking while its write buffer is full (the client is
 //! not reading), so the outbox's queue fills and closes the connection with 4002; the close
@@ -117,6 +122,7 @@ impl Outgoing {
     fn len(&self) -> usize {
         match self {
             Outgoing::Text(frame) => frame.len(),
+            Outgoing::Binary(payload) => payload.len(),
             Outgoing::Ping => 0,
             Outgoing::Pong(payload) => payload.len().min(MAX_CONTROL),
         }
@@ -127,6 +133,9 @@ fn encode(buf: &mut BytesMut, item: Outgoing) {
     match item {
         Outgoing::Text(frame) => {
             Parser::write_message(buf, frame.as_bytes(), OpCode::Text, true, false)
+        }
+        Outgoing::Binary(payload) => {
+            Parser::write_message(buf, payload, OpCode::Binary, true, false)
         }
         Outgoing::Ping => Parser::write_message(buf, b"", OpCode::Ping, true, false),
         Outgoing::Pong(payload) => {
@@ -151,7 +160,7 @@ impl MessageBody for SocketBody {
         if this.done {
             return Poll::Ready(None);
         }
-        if let Some(ending) = this.drain.ending() {
+        if let Some(ending) = this.drain.ending(this.batch.len()) {
             return Poll::Ready(Some(Ok(this.chunk_of_ending(ending))));
         }
         if this.batch.is_empty() {
@@ -241,6 +250,7 @@ mod tests {
         outbox.push(text("one"));
         outbox.ping();
         outbox.pong(Bytes::from_static(b"p"));
+        outbox.push_binary(Bytes::from_static(&[0, 0xff]));
         outbox.push(text("two"));
         assert_eq!(writer.wakes(), 1, "one wake-up for the burst");
         let chunk = writer.chunk();
@@ -250,6 +260,7 @@ mod tests {
                 (OpCode::Text, b"one".to_vec()),
                 (OpCode::Ping, vec![]),
                 (OpCode::Pong, b"p".to_vec()),
+                (OpCode::Binary, vec![0, 0xff]),
                 (OpCode::Text, b"two".to_vec()),
             ]
         );
@@ -319,6 +330,37 @@ mod tests {
             matches!(writer.poll(), Poll::Ready(None)),
             "then the body ends"
         );
+    }
+
+    #[test]
+    fn a_close_after_queued_sends_everything_queued_and_taken_first_and_nothing_after() {
+        let (outbox, drain) = Outbox::new(100);
+        let mut writer = Writer::new(drain);
+        let big = "x".repeat(CHUNK / 2);
+        for i in 0..4 {
+            assert!(outbox.push(text(&format!("{i}{big}"))));
+        }
+        // The first chunk takes the queue into the writer's batch and encodes two frames.
+        let mut seen = frames(&writer.chunk());
+        assert_eq!(seen.len(), 2);
+        outbox.push(text("queued before the close"));
+        outbox.close_after_queued(CloseCode::Protocol, "broken rule");
+        assert!(
+            !outbox.push(text("after")),
+            "nothing is queued after the close"
+        );
+        while let Poll::Ready(Some(chunk)) = writer.poll() {
+            seen.extend(frames(&chunk));
+        }
+        let texts: Vec<_> = seen
+            .iter()
+            .filter(|(opcode, _)| *opcode == OpCode::Text)
+            .map(|(_, payload)| payload[..1].to_vec())
+            .collect();
+        assert_eq!(texts, [b"0", b"1", b"2", b"3", b"q"]);
+        let (opcode, payload) = seen.last().expect("frames");
+        assert_eq!(*opcode, OpCode::Close);
+        assert_eq!(&payload[..2], 1002u16.to_be_bytes());
     }
 
     #[test]

@@ -100,6 +100,13 @@ impl Session {
         ctx.stop();
     }
 
+    /// Like [`close`](Self::close), after the frames already queued (the replies to what the
+    /// client sent before its close frame or before it broke a rule).
+    fn close_after_queued(&self, code: CloseCode, reason: &str, ctx: &mut Context<Self>) {
+        self.outbox.close_after_queued(code, reason);
+        ctx.stop();
+    }
+
     /// Counts a frame against the rate limit; false when it must not be processed. A
     /// refused text frame's id is echoed when it is small enough to read.
     fn admit(&mut self, text: Option<&str>, ctx: &mut Context<Self>) -> bool {
@@ -244,12 +251,12 @@ impl StreamHandler<Result<Incoming, Violation>> for Session {
             // The close is answered with the client's own code (1000 when it gave none).
             Ok(Incoming::Close(reason)) => {
                 let code = reason.map_or(CloseCode::Normal, |(code, _)| code);
-                self.close(code, "", ctx);
+                self.close_after_queued(code, "", ctx);
             }
             // A client's mistake: a debug line, never an error.
             Err(violation) => {
                 log::debug!("session {}: {violation}", self.key);
-                self.close(violation.close_code(), &violation.to_string(), ctx);
+                self.close_after_queued(violation.close_code(), &violation.to_string(), ctx);
             }
         }
     }

@@ -55,7 +55,8 @@ const STACK_READ_SIZE: usize = 1024 * 4;
 
 bitflags! {
     #[derive(Debug, Clone, Copy)]
-    pub struct Flags: u8 {
+    // palaver patch: u16 (was u8), for WRITE_SHUTDOWN.
+    pub struct Flags: u16 {
         /// Set when stream is read for first time.
         const STARTED          = 0b0000_0001;
 
@@ -84,6 +85,10 @@ bitflags! {
         /// after the current response finishes. [`LINGER`](Self::LINGER) remains separate and is
         /// used only to close cleanly after a response to an unread request payload.
         const DRAINING         = 0b1000_0000;
+
+        /// palaver patch: set once a lingering close has shut down the write half (sent its
+        /// FIN); the final shutdown then does not shut it down again.
+        const WRITE_SHUTDOWN   = 0b1_0000_0000;
     }
 }
 
@@ -449,6 +454,22 @@ where
     ) -> Result<Poll<()>, DispatchError> {
         if self.as_mut().poll_flush(cx)?.is_pending() {
             return Ok(Poll::Pending);
+        }
+
+        // palaver patch: a lingering close sends its FIN first, then drains what the client
+        // still sends (nginx's lingering close does the same). Without it the server waited,
+        // reading, for the client to close first, up to the client disconnect time-out (1 s),
+        // while a WebSocket client that got the server's close frame waits for the server to
+        // close the TCP connection (RFC 6455 section 7.1.1): every WebSocket close took that
+        // second, and the server did not close first.
+        if !self.flags.contains(Flags::WRITE_SHUTDOWN) {
+            let this = self.as_mut().project();
+            if let Some(io) = this.io.as_mut() {
+                if Pin::new(io).poll_shutdown(cx)?.is_pending() {
+                    return Ok(Poll::Pending);
+                }
+            }
+            this.flags.insert(Flags::WRITE_SHUTDOWN);
         }
 
         if !self.as_mut().ensure_linger_timer(cx) {
@@ -1364,7 +1385,11 @@ where
                         Poll::Pending => Poll::Pending,
                     }
                 } else if inner.flags.contains(Flags::SHUTDOWN) {
-                    if inner.flags.contains(Flags::WRITE_DISCONNECT) {
+                    // palaver patch: or WRITE_SHUTDOWN (a lingering close shut it down).
+                    if inner
+                        .flags
+                        .intersects(Flags::WRITE_DISCONNECT | Flags::WRITE_SHUTDOWN)
+                    {
                         Poll::Ready(Ok(()))
                     } else {
                         // flush buffer and wait on blocked
