@@ -11,6 +11,7 @@ pub mod files;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod outbound;
 pub mod posting;
 pub mod protocol;
 pub mod server;

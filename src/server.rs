@@ -20,6 +20,7 @@ use crate::files::sweep::Sweeper;
 use crate::http::files::Uploads;
 use crate::http::jwt::JwtVerifier;
 use crate::http::{self, AppState};
+use crate::outbound::{Outbound, OutboundError};
 use crate::settings::{FileSettings, RateLimit, Settings};
 use crate::shutdown::Shutdown;
 
@@ -35,6 +36,8 @@ pub enum StartError {
     Bot(String),
     #[error("bad setting: {0}")]
     Setting(String),
+    #[error("{0}")]
+    Outbound(#[from] OutboundError),
     #[error("--redis-url (multi-node mode) needs a postgres:// --database-url: SQLite serves one node only")]
     RedisNeedsPostgres,
     #[error("{0}")]
@@ -62,7 +65,7 @@ fn listen(bind: &BindAddr) -> Result<Vec<std::net::TcpListener>, StartError> {
         .collect()
 }
 
-fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
+fn settings(args: &ServerArgs, outbound: Outbound) -> Result<Settings, StartError> {
     Ok(Settings {
         heartbeat: Duration::from_secs(args.heartbeat_secs),
         rate_limit: RateLimit {
@@ -83,6 +86,7 @@ fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
             sweep_every: Duration::from_secs(args.file_sweep_secs),
             ..FileSettings::default()
         },
+        outbound,
         ..Settings::default()
     })
 }
@@ -135,7 +139,9 @@ fn bus(args: &ServerArgs, url: &DatabaseUrl, node: &str) -> Result<Option<Bus>, 
 /// Runs the server until it is told to stop.
 pub fn run(args: ServerArgs) -> Result<(), StartError> {
     let listeners = listen(&args.bind)?;
-    let settings = Arc::new(settings(&args)?);
+    // Built once: every outbound call (JWKS, webhooks) trusts the same roots.
+    let outbound = Outbound::new(args.extra_ca.as_deref())?;
+    let settings = Arc::new(settings(&args, outbound.clone())?);
     let url = DatabaseUrl::parse(&args.database_url).map_err(StartError::DatabaseUrl)?;
     let node = node_id(&args)?;
     crate::metrics::METRICS
@@ -161,7 +167,8 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         }
     );
     let bots = loader::initial(args.bots.as_deref()).map_err(StartError::Bot)?;
-    let jwt = JwtVerifier::from_settings(&args.jwt.settings()).map_err(StartError::Setting)?;
+    let jwt =
+        JwtVerifier::from_settings(&args.jwt.settings(outbound)).map_err(StartError::Setting)?;
     let admin_token = admin_token(&args);
     let cores = || std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = args.workers.map_or_else(cores, usize::from);

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::files::detect::ImageBounds;
+use crate::outbound::Outbound;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -20,6 +21,8 @@ pub struct Settings {
     /// A room with no joined connection stops after this long.
     pub room_idle: Duration,
     pub files: FileSettings,
+    /// The TLS setup of every outbound call (webhooks here; JWKS through `JwtSettings`).
+    pub outbound: Outbound,
 }
 
 /// A connection's frame rate limit (docs/protocol.md section 2), enforced by
@@ -87,6 +90,7 @@ impl Default for Settings {
             room_pending: 4096,
             room_idle: Duration::from_secs(60),
             files: FileSettings::default(),
+            outbound: Outbound::default(),
         }
     }
 }

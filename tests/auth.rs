@@ -198,6 +198,48 @@ async fn es256_from_a_jwks_url_fetched_once() {
     assert_eq!(status_of(&server, &sign("k1", "p-1")).await, 503);
 }
 
+/// A JWKS over https:// from a server whose certificate a CA of the test's own signed:
+/// trusted through `--extra-ca`, the keys are fetched and sign-in works; without the flag
+/// the certificate is refused (the handshake fails, nothing is requested) and sign-in is
+/// 503, as for any JWKS the server cannot read.
+#[actix_rt::test]
+async fn a_jwks_over_https_is_trusted_through_extra_ca_and_refused_without() {
+    let key = EncodingKey::from_ec_pem(&fixture("ec-private.pem")).expect("ec key");
+    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::ES256).expect("jwk");
+    jwk.common.key_id = Some("k1".into());
+    let body = json!({ "keys": [jwk] }).to_string();
+    let ca = common::tls::TestCa::new();
+    let jwks = common::tls::HttpsStandIn::start(ca.server_config(), move |_| (200, body.clone()));
+    let url = jwks.url("/.well-known/jwks.json");
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let jwt = encode(&header, &json!({"sub":"tls-1","exp":now() + 600}), &key).expect("sign");
+
+    let db = Database::new(Backend::Sqlite).await;
+    let trusting = Server::start_with(
+        &db,
+        &["--jwt-jwks-url", &url, "--extra-ca", &ca.ca_pem_arg()],
+    )
+    .await;
+    assert_eq!(status_of(&trusting, &jwt).await, 101);
+    {
+        let requests = jwks.requests.lock().expect("lock");
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        assert_eq!(requests[0].method, "GET");
+        assert_eq!(requests[0].path, "/.well-known/jwks.json");
+    }
+
+    let db = Database::new(Backend::Sqlite).await;
+    let untrusting = Server::start_with(&db, &["--jwt-jwks-url", &url]).await;
+    assert_eq!(status_of(&untrusting, &jwt).await, 503);
+    assert_eq!(
+        jwks.requests.lock().expect("lock").len(),
+        1,
+        "nothing more read"
+    );
+    assert!(*jwks.handshakes_failed.lock().expect("lock") >= 1);
+}
+
 /// `DELETE /admin/users/{id}`: the user's connections get `unauthorized` and 4001, their
 /// tokens stop working, they leave the lists, their messages stay with their name.
 async fn deactivating_a_user(backend: Backend) {

@@ -60,6 +60,37 @@ fn every_bad_flag_value_is_one_line_and_exit_code_2() {
     );
 }
 
+/// `--extra-ca` naming a missing file or one without a certificate: one line, exit 1, and
+/// the database is not created.
+#[test]
+fn a_bad_extra_ca_file_is_one_line_and_opens_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("p.db");
+    let db = format!("sqlite://{}", path.display());
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").expect("write");
+    for file in [dir.path().join("missing.pem"), empty] {
+        let file = file.display().to_string();
+        let output = palaver(&[
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+            "--extra-ca",
+            &file,
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        let last = stderr.trim().lines().last().unwrap_or_default();
+        assert!(
+            last.contains("--extra-ca") && last.contains(&file),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(!path.exists(), "a bad --extra-ca opened the database");
+}
+
 #[test]
 fn a_taken_port_fails_first_and_changes_nothing() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -213,6 +213,11 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_FILE_SWEEP_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub file_sweep_secs: u64,
 
+    /// PEM file of certificate authorities trusted for outbound https:// calls (JWKS,
+    /// webhooks) besides the platform's (docs/operations.md).
+    #[arg(long = "extra-ca", env = "PALAVER_EXTRA_CA", value_name = "FILE")]
+    pub extra_ca: Option<PathBuf>,
+
     /// Sign-in with JWTs signed by your backend (docs/auth.md).
     #[command(flatten)]
     pub jwt: JwtArgs,
@@ -234,7 +239,8 @@ pub struct JwtArgs {
     )]
     pub public_key: Option<PathBuf>,
 
-    /// http:// URL of a JWKS (RS256/ES256 keys), fetched on first use and cached 10 minutes.
+    /// https:// (or http://) URL of a JWKS (RS256/ES256 keys), fetched on first use and
+    /// cached 10 minutes.
     #[arg(long = "jwt-jwks-url", env = "PALAVER_JWT_JWKS_URL")]
     pub jwks_url: Option<String>,
 
@@ -253,7 +259,8 @@ pub struct JwtArgs {
 }
 
 impl JwtArgs {
-    pub fn settings(&self) -> crate::http::jwt::JwtSettings {
+    /// The settings of JWT sign-in; a JWKS is fetched through `outbound`.
+    pub fn settings(&self, outbound: crate::outbound::Outbound) -> crate::http::jwt::JwtSettings {
         crate::http::jwt::JwtSettings {
             secret: self.secret.clone(),
             public_key: self.public_key.clone(),
@@ -261,6 +268,7 @@ impl JwtArgs {
             jwks_timeout: std::time::Duration::from_millis(self.jwks_timeout_ms),
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
+            outbound,
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct JwtSettings {
     pub jwks_timeout: Duration,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// The TLS setup a JWKS is fetched with.
+    pub outbound: crate::outbound::Outbound,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,13 +100,16 @@ impl JwtVerifier {
                 }
             }
             (None, None, Some(url)) => {
-                if !url.starts_with("http://") {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
                     return Err(format!(
-                        "--jwt-jwks-url {url:?}: only http:// URLs are fetched (serve the JWKS \
-                         on the local network, or give the key with --jwt-public-key)"
+                        "--jwt-jwks-url {url:?}: must be an https:// (or http://) URL"
                     ));
                 }
-                Keys::Jwks(JwksCache::new(url.clone(), settings.jwks_timeout))
+                Keys::Jwks(JwksCache::new(
+                    url.clone(),
+                    settings.jwks_timeout,
+                    settings.outbound.clone(),
+                ))
             }
             _ => {
                 return Err("give one of --jwt-secret, --jwt-public-key and --jwt-jwks-url".into())
@@ -170,6 +175,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
 struct JwksCache {
     url: String,
     timeout: Duration,
+    outbound: crate::outbound::Outbound,
     state: Mutex<JwksState>,
     /// One fetch at a time; the others wait and then use its answer.
     fetching: tokio::sync::Mutex<()>,
@@ -183,10 +189,11 @@ struct JwksState {
 }
 
 impl JwksCache {
-    fn new(url: String, timeout: Duration) -> JwksCache {
+    fn new(url: String, timeout: Duration, outbound: crate::outbound::Outbound) -> JwksCache {
         JwksCache {
             url,
             timeout,
+            outbound,
             state: Mutex::new(JwksState::default()),
             fetching: tokio::sync::Mutex::new(()),
         }
@@ -272,7 +279,7 @@ impl JwksCache {
     }
 
     async fn fetch(&self) -> Result<JwkSet, String> {
-        let client = awc::Client::builder().timeout(self.timeout).finish();
+        let client = self.outbound.client(self.timeout);
         let mut response = client
             .get(self.url.as_str())
             .send()

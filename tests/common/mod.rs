@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 pub mod cluster;
 pub mod services;
+pub mod tls;
 
 pub const ADMIN: &str = "test-admin-token";
 const WAIT: Duration = Duration::from_secs(10);
