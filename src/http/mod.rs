@@ -7,6 +7,7 @@ pub mod error;
 pub mod files;
 pub mod health;
 pub mod json_body;
+pub mod jwks;
 pub mod jwt;
 pub mod metrics;
 #[path = "web.rs"]
