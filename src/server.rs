@@ -207,6 +207,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             presence,
             settings,
             admin_token,
+            metrics_token: args.metrics_token.clone(),
             system_user,
             jwt,
             allowed_origins: args.allowed_origins.clone(),

@@ -34,6 +34,7 @@ fn every_bad_flag_value_is_one_line_and_exit_code_2() {
         vec!["--burst", "0.5"],
         vec!["--heartbeat-secs", "0"],
         vec!["--outbound-queue", "0"],
+        vec!["--metrics-token", "short"],
         vec!["--bind", "8080"],
         vec!["--bind", "no-such-host.invalid:8080"],
         vec!["--frobnicate"],

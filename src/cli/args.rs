@@ -142,6 +142,11 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
+    /// Token that reads `GET /metrics` and nothing else (for Prometheus); the admin token
+    /// reads it too. At least 16 characters.
+    #[arg(long, env = "PALAVER_METRICS_TOKEN", hide_env_values = true, value_parser = parse_metrics_token)]
+    pub metrics_token: Option<String>,
+
     /// Folder of bot definitions (JSON) to load at start.
     #[arg(long, env = "PALAVER_BOTS")]
     pub bots: Option<PathBuf>,
@@ -307,6 +312,13 @@ fn parse_number(text: &str) -> Result<f64, String> {
         .ok()
         .filter(|value| value.is_finite())
         .ok_or_else(|| format!("{text:?} is not a number"))
+}
+
+fn parse_metrics_token(text: &str) -> Result<String, String> {
+    if text.len() < 16 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be at least 16 characters, without spaces".into());
+    }
+    Ok(text.to_string())
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

@@ -32,6 +32,8 @@ pub struct AppState {
     pub presence: Presence,
     pub settings: Arc<Settings>,
     pub admin_token: String,
+    /// Reads `/metrics` and nothing else (`--metrics-token`).
+    pub metrics_token: Option<String>,
     /// The sender of admin posts.
     pub system_user: UserRow,
     /// Upload rate limits and turns.
