@@ -65,7 +65,7 @@ fn listen(bind: &BindAddr) -> Result<Vec<std::net::TcpListener>, StartError> {
         .collect()
 }
 
-fn settings(args: &ServerArgs, outbound: Outbound) -> Result<Settings, StartError> {
+fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
     Ok(Settings {
         heartbeat: Duration::from_secs(args.heartbeat_secs),
         rate_limit: RateLimit {
@@ -86,7 +86,6 @@ fn settings(args: &ServerArgs, outbound: Outbound) -> Result<Settings, StartErro
             sweep_every: Duration::from_secs(args.file_sweep_secs),
             ..FileSettings::default()
         },
-        outbound,
         ..Settings::default()
     })
 }
@@ -139,9 +138,7 @@ fn bus(args: &ServerArgs, url: &DatabaseUrl, node: &str) -> Result<Option<Bus>, 
 /// Runs the server until it is told to stop.
 pub fn run(args: ServerArgs) -> Result<(), StartError> {
     let listeners = listen(&args.bind)?;
-    // Built once: every outbound call (JWKS, webhooks) trusts the same roots.
-    let outbound = Outbound::new(args.extra_ca.as_deref())?;
-    let settings = Arc::new(settings(&args, outbound.clone())?);
+    let settings = settings(&args)?;
     let url = DatabaseUrl::parse(&args.database_url).map_err(StartError::DatabaseUrl)?;
     let node = node_id(&args)?;
     crate::metrics::METRICS
@@ -149,6 +146,12 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         .with_label_values(&[&node])
         .set(1);
     let bus = bus(&args, &url, &node)?;
+    // Built once: every outbound call (JWKS, webhooks) trusts the same roots.
+    let outbound = Outbound::new(args.extra_ca.as_deref())?;
+    let settings = Arc::new(Settings {
+        outbound: outbound.clone(),
+        ..settings
+    });
     let store = Store::open(
         &url,
         StoreConfig {

@@ -737,6 +737,11 @@ impl Client {
         Client::open(request).await
     }
 
+    /// Connects to a full WebSocket URL (`wss://…` too) with the given HTTP client.
+    pub async fn try_connect_with(client: &awc::Client, url: &str) -> Result<Client, ConnectError> {
+        Client::open(client.ws(url).max_frame_size(64 * 1024 * 1024)).await
+    }
+
     async fn open(request: awc::ws::WebsocketsRequest) -> Result<Client, ConnectError> {
         match request.connect().await {
             Ok((_, socket)) => Ok(Client::greeted(socket).await),
