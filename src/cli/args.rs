@@ -39,6 +39,20 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Chat from a terminal: send stdin's JSON lines, print the server's frames.
     Chat(ChatArgs),
+    /// Copy a live SQLite store, uploads included, to FILE (never overwritten).
+    Backup {
+        /// Where the copy goes: a new SQLite file.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Make the SQLite store of --database-url (which must not exist) from a backup.
+    Restore {
+        /// A file `palaver backup` made.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 // `palaver users …`
