@@ -42,6 +42,8 @@ pub struct Metrics {
     pub files_uploaded: IntCounter,
     pub file_bytes_stored: IntCounter,
     pub files_deleted: IntCounter,
+    /// JWKS fetches for JWT sign-in, by outcome (`ok`, `failed`).
+    pub jwks_fetches: IntCounterVec,
 }
 
 /// Latency buckets from 100 µs to 10 s.
@@ -233,6 +235,12 @@ impl Metrics {
                 &registry,
                 "palaver_files_deleted_total",
                 "Uploads deleted: unreferenced after a day, or with their room",
+            ),
+            jwks_fetches: counter_vec(
+                &registry,
+                "palaver_jwks_fetches_total",
+                "JWKS fetches for JWT sign-in, by outcome (ok, failed)",
+                "outcome",
             ),
             registry,
         }

@@ -22,6 +22,7 @@ use crate::http::jwt::JwtVerifier;
 use crate::http::{self, AppState};
 use crate::limits::connections::{ConnectionCaps, ConnectionLimits};
 use crate::limits::open_files;
+use crate::outbound::{Outbound, OutboundError};
 use crate::settings::{FileSettings, RateLimit, Settings};
 use crate::shutdown::Shutdown;
 
@@ -37,6 +38,8 @@ pub enum StartError {
     Bot(String),
     #[error("bad setting: {0}")]
     Setting(String),
+    #[error("{0}")]
+    Outbound(#[from] OutboundError),
     #[error("--redis-url (multi-node mode) needs a postgres:// --database-url: SQLite serves one node only")]
     RedisNeedsPostgres,
     #[error("{0}")]
@@ -54,7 +57,8 @@ impl StartError {
         match self {
             StartError::DatabaseUrl(_)
             | StartError::Setting(_)
-            | StartError::RedisNeedsPostgres => 2,
+            | StartError::RedisNeedsPostgres
+            | StartError::Outbound(_) => 2,
             _ => 1,
         }
     }
@@ -76,9 +80,15 @@ fn check(args: &ServerArgs) -> Result<Checked, StartError> {
     if redis && !matches!(url, DatabaseUrl::Postgres(_)) {
         return Err(StartError::RedisNeedsPostgres);
     }
-    let jwt = JwtVerifier::from_settings(&args.jwt.settings()).map_err(StartError::Setting)?;
+    // Built once: every outbound call (JWKS, webhooks) trusts the same roots.
+    let outbound = Outbound::new(args.extra_ca.as_deref())?;
+    let jwt = JwtVerifier::from_settings(&args.jwt.settings(outbound.clone()))
+        .map_err(StartError::Setting)?;
     Ok(Checked {
-        settings,
+        settings: Settings {
+            outbound,
+            ..settings
+        },
         url,
         node,
         jwt,
@@ -283,6 +293,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             presence,
             settings,
             admin_token,
+            metrics_token: args.metrics_token.clone(),
             system_user,
             jwt,
             allowed_origins: args.allowed_origins.clone(),

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::files::detect::ImageBounds;
+use crate::outbound::Outbound;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -23,6 +24,8 @@ pub struct Settings {
     /// authorization (`--authz-sweep-ms`; `actors/hub/authz.rs`).
     pub authz_sweep: Duration,
     pub files: FileSettings,
+    /// The TLS setup of every outbound call (webhooks here; JWKS through `JwtSettings`).
+    pub outbound: Outbound,
 }
 
 /// A connection's frame rate limit (docs/protocol.md section 2), enforced by
@@ -101,6 +104,7 @@ impl Default for Settings {
             room_idle: Duration::from_secs(60),
             authz_sweep: Duration::from_secs(2),
             files: FileSettings::default(),
+            outbound: Outbound::default(),
         }
     }
 }

@@ -198,6 +198,120 @@ async fn es256_from_a_jwks_url_fetched_once() {
     assert_eq!(status_of(&server, &sign("k1", "p-1")).await, 503);
 }
 
+/// A key server that reads the request and then either never answers (`hang`) or sends
+/// its headers and then its body a byte a second (slow-loris). Counts connections.
+fn stalling_jwks_server(hang: bool) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/jwks", listener.local_addr().expect("addr"));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                if hang {
+                    std::thread::sleep(std::time::Duration::from_secs(60));
+                    return;
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n",
+                );
+                for _ in 0..60 {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    if stream.write_all(b" ").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, connections)
+}
+
+/// Issue 20 item 5: a key server that hangs or sends its body a byte a second. Every
+/// sign-in gets 503 once the one deadline (`--jwt-jwks-timeout-ms`, headers and body) has
+/// passed, never 401 "no key"; eight sign-ins at once make one fetch; sign-ins after it
+/// (before a new fetch may start) are 503 too.
+#[actix_rt::test]
+async fn a_hung_or_slow_key_server_is_503_for_every_sign_in_within_the_deadline() {
+    let key = EncodingKey::from_ec_pem(&fixture("ec-private.pem")).expect("ec key");
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let jwt = encode(&header, &json!({"sub":"p-1","exp":now() + 600}), &key).expect("sign");
+    // Far above the deadline (1 s), far below what the stand-ins take (60 s and more).
+    let bound = std::time::Duration::from_secs(20);
+    for hang in [true, false] {
+        let (url, connections) = stalling_jwks_server(hang);
+        let db = Database::new(Backend::Sqlite).await;
+        let server = Server::start_with(
+            &db,
+            &["--jwt-jwks-url", &url, "--jwt-jwks-timeout-ms", "1000"],
+        )
+        .await;
+        let started = std::time::Instant::now();
+        let statuses =
+            futures_util::future::join_all((0..8).map(|_| status_of(&server, &jwt))).await;
+        assert!(
+            started.elapsed() < bound,
+            "hang={hang}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(statuses, vec![503; 8], "hang={hang}");
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            1,
+            "hang={hang}: one fetch"
+        );
+        assert_eq!(status_of(&server, &jwt).await, 503, "hang={hang}: not 401");
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "hang={hang}");
+    }
+}
+
+/// A JWKS over https:// from a server whose certificate a CA of the test's own signed:
+/// trusted through `--extra-ca`, the keys are fetched and sign-in works; without the flag
+/// the certificate is refused (the handshake fails, nothing is requested) and sign-in is
+/// 503, as for any JWKS the server cannot read.
+#[actix_rt::test]
+async fn a_jwks_over_https_is_trusted_through_extra_ca_and_refused_without() {
+    let key = EncodingKey::from_ec_pem(&fixture("ec-private.pem")).expect("ec key");
+    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::ES256).expect("jwk");
+    jwk.common.key_id = Some("k1".into());
+    let body = json!({ "keys": [jwk] }).to_string();
+    let ca = common::tls::TestCa::new();
+    let jwks = common::tls::HttpsStandIn::start(ca.server_config(), move |_| (200, body.clone()));
+    let url = jwks.url("/.well-known/jwks.json");
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let jwt = encode(&header, &json!({"sub":"tls-1","exp":now() + 600}), &key).expect("sign");
+
+    let db = Database::new(Backend::Sqlite).await;
+    let trusting = Server::start_with(
+        &db,
+        &["--jwt-jwks-url", &url, "--extra-ca", &ca.ca_pem_arg()],
+    )
+    .await;
+    assert_eq!(status_of(&trusting, &jwt).await, 101);
+    {
+        let requests = jwks.requests.lock().expect("lock");
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        assert_eq!(requests[0].method, "GET");
+        assert_eq!(requests[0].path, "/.well-known/jwks.json");
+    }
+
+    let db = Database::new(Backend::Sqlite).await;
+    let untrusting = Server::start_with(&db, &["--jwt-jwks-url", &url]).await;
+    assert_eq!(status_of(&untrusting, &jwt).await, 503);
+    assert_eq!(
+        jwks.requests.lock().expect("lock").len(),
+        1,
+        "nothing more read"
+    );
+    assert!(*jwks.handshakes_failed.lock().expect("lock") >= 1);
+}
+
 /// `DELETE /admin/users/{id}`: the user's connections get `unauthorized` and 4001, their
 /// tokens stop working, they leave the lists, their messages stay with their name.
 async fn deactivating_a_user(backend: Backend) {

@@ -316,6 +316,49 @@ async fn webhook_bots_answer_or_fall_back(backend: Backend) {
 }
 on_every_deployment!(webhook_bots_answer_or_fall_back);
 
+/// A webhook bot over https://: the server trusts the hook's certificate through
+/// `--extra-ca`, POSTs the real payload over TLS and posts the hook's replies.
+#[actix_rt::test]
+async fn a_webhook_bot_over_https() {
+    let ca = common::tls::TestCa::new();
+    let hook = common::tls::HttpsStandIn::start(ca.server_config(), |request| {
+        let payload: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let text = match payload["message"]["body"].as_str() {
+            Some(text) => format!("over TLS: {text}"),
+            None => "hello over TLS".to_string(),
+        };
+        (
+            200,
+            json!({"replies":[{"kind":"text","text":text}]}).to_string(),
+        )
+    });
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start_with(&db, &["--extra-ca", &ca.ca_pem_arg()]).await;
+    let (_, token) = server.user("amy").await;
+    let mut amy = server.connect(&token).await;
+    put_hook_bot(&server, "tls", &hook.url("/hook"), 3000).await;
+    let (room, earlier) = open_and_join(&mut amy, "tls").await;
+    assert_eq!(
+        greeting(&mut amy, earlier, 1).await[0]["body"],
+        "hello over TLS"
+    );
+    amy.ok(json!({"type":"send","room":room,"body":"secret"}))
+        .await;
+    assert_eq!(
+        bot_messages(&mut amy, 1).await[0]["body"],
+        "over TLS: secret"
+    );
+    let requests = hook.requests.lock().expect("lock");
+    assert_eq!(requests.len(), 2);
+    assert!(requests
+        .iter()
+        .all(|r| r.method == "POST" && r.path == "/hook"));
+    let payload: Value = serde_json::from_slice(&requests[1].body).expect("JSON payload");
+    assert_eq!(payload["bot"], "tls");
+    assert_eq!(payload["room"], room.as_str());
+    assert_eq!(payload["message"]["body"], "secret");
+}
+
 async fn bot_definitions_through_the_admin_api(backend: Backend) {
     let db = Database::new(backend).await;
     let server = Server::start(&db).await;

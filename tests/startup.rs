@@ -34,6 +34,7 @@ fn every_bad_flag_value_is_one_line_and_exit_code_2() {
         vec!["--burst", "0.5"],
         vec!["--heartbeat-secs", "0"],
         vec!["--outbound-queue", "0"],
+        vec!["--metrics-token", "short"],
         vec!["--bind", "8080"],
         vec!["--bind", "no-such-host.invalid:8080"],
         vec!["--frobnicate"],
@@ -64,6 +65,37 @@ fn every_bad_flag_value_is_one_line_and_exit_code_2() {
         !dir.path().join("p.db").exists(),
         "no flag error opened the database"
     );
+}
+
+/// `--extra-ca` naming a missing file or one without a certificate: one line, exit 1, and
+/// the database is not created.
+#[test]
+fn a_bad_extra_ca_file_is_one_line_and_opens_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("p.db");
+    let db = format!("sqlite://{}", path.display());
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").expect("write");
+    for file in [dir.path().join("missing.pem"), empty] {
+        let file = file.display().to_string();
+        let output = palaver(&[
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+            "--extra-ca",
+            &file,
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        let last = stderr.trim().lines().last().unwrap_or_default();
+        assert!(
+            last.contains("--extra-ca") && last.contains(&file),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(!path.exists(), "a bad --extra-ca opened the database");
 }
 
 #[test]

@@ -15,6 +15,7 @@ use crate::bots::script::Input;
 use crate::bots::webhook::{self, WebhookError};
 use crate::db::models::{StoredMessage, UserRow};
 use crate::db::Store;
+use crate::outbound::Outbound;
 use crate::protocol::ids;
 use crate::protocol::views::{MessageView, UserView};
 
@@ -27,6 +28,8 @@ pub struct Bot {
     user: UserRow,
     store: Store,
     supervisor: BotSupervisor,
+    /// The TLS setup webhook calls are made with; the client is made at the first call.
+    outbound: Outbound,
     client: Option<awc::Client>,
     conversations: HashMap<i64, Conversation>,
     webhook_calls: usize,
@@ -67,12 +70,14 @@ impl Bot {
         user: UserRow,
         store: Store,
         supervisor: BotSupervisor,
+        outbound: Outbound,
     ) -> Bot {
         Bot {
             definition,
             user,
             store,
             supervisor,
+            outbound,
             client: None,
             conversations: HashMap::new(),
             webhook_calls: 0,
@@ -202,7 +207,11 @@ impl Bot {
                     return Box::pin(async move { Outcome::say(vec![fallback], None) });
                 }
                 self.webhook_calls += 1;
-                let client = self.client.get_or_insert_with(awc::Client::default).clone();
+                let outbound = &self.outbound;
+                let client = self
+                    .client
+                    .get_or_insert_with(|| outbound.client(hook.timeout))
+                    .clone();
                 let (user, message) = match turn {
                     Turn::Greet { user } => (user, Value::Null),
                     Turn::Heard { user, message } => {

@@ -284,9 +284,13 @@ pub fn utterance(entry: &Value, place: &str) -> Result<Utterance, String> {
 }
 
 fn check_webhook(settings: &WebhookSettings) -> Result<Webhook, String> {
-    let Some(rest) = settings.url.strip_prefix("http://") else {
+    let rest = settings
+        .url
+        .strip_prefix("https://")
+        .or_else(|| settings.url.strip_prefix("http://"));
+    let Some(rest) = rest else {
         return Err(format!(
-            "webhook.url: {:?} must be an http:// URL",
+            "webhook.url: {:?} must be an https:// or http:// URL",
             settings.url
         ));
     };

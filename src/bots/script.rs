@@ -209,7 +209,7 @@ mod tests {
         assert!(hook(json!({"url":"http://127.0.0.1:9/x"})).is_ok());
         assert_eq!(
             hook(json!({"url":"ftp://x"})).expect_err("bad").as_str(),
-            "webhook.url: \"ftp://x\" must be an http:// URL"
+            "webhook.url: \"ftp://x\" must be an https:// or http:// URL"
         );
         assert_eq!(
             hook(json!({"url":"http://h/","timeout_ms":0}))

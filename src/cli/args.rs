@@ -39,6 +39,20 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Chat from a terminal: send stdin's JSON lines, print the server's frames.
     Chat(ChatArgs),
+    /// Copy a live SQLite store, uploads included, to FILE (never overwritten).
+    Backup {
+        /// Where the copy goes: a new SQLite file.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Make the SQLite store of --database-url (which must not exist) from a backup.
+    Restore {
+        /// A file `palaver backup` made.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 // `palaver users …`
@@ -141,6 +155,11 @@ pub struct ServerArgs {
     /// Token for the admin API; when unset one is generated and logged at start.
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Token that reads `GET /metrics` and nothing else (for Prometheus); the admin token
+    /// reads it too. At least 16 characters.
+    #[arg(long, env = "PALAVER_METRICS_TOKEN", hide_env_values = true, value_parser = parse_metrics_token)]
+    pub metrics_token: Option<String>,
 
     /// Folder of bot definitions (JSON) to load at start.
     #[arg(long, env = "PALAVER_BOTS")]
@@ -257,6 +276,11 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_TRUSTED_PROXIES", value_parser = crate::http::client_addr::TrustedProxies::parse)]
     pub trusted_proxies: Option<crate::http::client_addr::TrustedProxies>,
 
+    /// PEM file of certificate authorities trusted for outbound https:// calls (JWKS,
+    /// webhooks) besides the platform's (docs/operations.md).
+    #[arg(long = "extra-ca", env = "PALAVER_EXTRA_CA", value_name = "FILE")]
+    pub extra_ca: Option<PathBuf>,
+
     /// Sign-in with JWTs signed by your backend (docs/auth.md).
     #[command(flatten)]
     pub jwt: JwtArgs,
@@ -278,7 +302,8 @@ pub struct JwtArgs {
     )]
     pub public_key: Option<PathBuf>,
 
-    /// http:// URL of a JWKS (RS256/ES256 keys), fetched on first use and cached 10 minutes.
+    /// https:// (or http://) URL of a JWKS (RS256/ES256 keys), fetched on first use and
+    /// cached 10 minutes.
     #[arg(long = "jwt-jwks-url", env = "PALAVER_JWT_JWKS_URL")]
     pub jwks_url: Option<String>,
 
@@ -297,7 +322,8 @@ pub struct JwtArgs {
 }
 
 impl JwtArgs {
-    pub fn settings(&self) -> crate::http::jwt::JwtSettings {
+    /// The settings of JWT sign-in; a JWKS is fetched through `outbound`.
+    pub fn settings(&self, outbound: crate::outbound::Outbound) -> crate::http::jwt::JwtSettings {
         crate::http::jwt::JwtSettings {
             secret: self.secret.clone(),
             public_key: self.public_key.clone(),
@@ -305,6 +331,7 @@ impl JwtArgs {
             jwks_timeout: std::time::Duration::from_millis(self.jwks_timeout_ms),
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
+            outbound,
         }
     }
 }
@@ -343,6 +370,13 @@ fn parse_number(text: &str) -> Result<f64, String> {
         .ok()
         .filter(|value| value.is_finite())
         .ok_or_else(|| format!("{text:?} is not a number"))
+}
+
+fn parse_metrics_token(text: &str) -> Result<String, String> {
+    if text.len() < 16 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be at least 16 characters, without spaces".into());
+    }
+    Ok(text.to_string())
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

@@ -1,10 +1,12 @@
 //! The admin command line: `palaver users …`, `palaver rooms …` and `palaver migrate` work
 //! on the database directly through the store (no server needed, and safe beside a running
-//! server on the same database), for the first minutes of a new install; `palaver chat`
-//! is a terminal client of a running server. `args.rs` holds the clap definitions of every
+//! server on the same database), for the first minutes of a new install; `palaver backup`
+//! and `palaver restore` copy a SQLite store out and back; `palaver chat` is a terminal
+//! client of a running server. `args.rs` holds the clap definitions of every
 //! flag and subcommand, the server's too.
 
 pub mod args;
+pub mod backup;
 pub mod chat;
 pub mod migrate;
 pub mod rooms;
@@ -43,6 +45,8 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Rooms(command) => rooms::run(command),
         Command::Migrate(args) => migrate::run(&args),
         Command::Chat(args) => chat::run(&args),
+        Command::Backup { file, db } => backup::backup(&file, &db),
+        Command::Restore { file, db } => backup::restore(&file, &db),
     }
 }
 

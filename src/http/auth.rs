@@ -1,5 +1,6 @@
 //! Who is calling: a user's token (`pv_…` or a JWT) on the WebSocket upgrade and file
-//! requests, the admin token on `/admin`.
+//! requests, the admin token on `/admin`, the metrics token (or the admin token) on
+//! `/metrics`.
 
 use std::future::{ready, Ready};
 
@@ -47,6 +48,34 @@ impl FromRequest for Admin {
         };
         ready(if authorized {
             Ok(Admin)
+        } else {
+            Err(ApiError::unauthorized())
+        })
+    }
+}
+
+/// Proof that the request may read `/metrics`: the metrics token (`--metrics-token`) or
+/// the admin token.
+pub struct MetricsReader;
+
+impl FromRequest for MetricsReader {
+    type Error = ApiError;
+    type Future = Ready<Result<MetricsReader, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let authorized = match (req.app_data::<web::Data<AppState>>(), bearer(req)) {
+            (Some(state), Some(token)) => {
+                let given = Sha256::digest(token.as_bytes());
+                let metrics = state
+                    .metrics_token
+                    .as_ref()
+                    .is_some_and(|metrics| given == Sha256::digest(metrics.as_bytes()));
+                metrics || given == Sha256::digest(state.admin_token.as_bytes())
+            }
+            _ => false,
+        };
+        ready(if authorized {
+            Ok(MetricsReader)
         } else {
             Err(ApiError::unauthorized())
         })

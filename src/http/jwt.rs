@@ -1,22 +1,16 @@
 //! JWT sign-in (docs/protocol.md section 10, docs/auth.md): the keys a backend signs with
-//! (a shared secret, a PEM file, or a JWKS URL fetched and cached with a time-out), and
+//! (a shared secret, a PEM file, or a JWKS URL that `super::jwks` fetches and keeps), and
 //! checking a token's signature and claims with jsonwebtoken.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use super::jwks::{JwksError, JwksSource};
+
 /// Allowed clock skew between the issuing backend and this server.
 const LEEWAY_S: u64 = 30;
-/// Fetched JWKS keys are used this long before they are fetched again.
-const JWKS_TTL: Duration = Duration::from_secs(600);
-/// A token naming a key the cached set lacks fetches the set again, at most this often.
-const JWKS_REFETCH: Duration = Duration::from_secs(30);
-/// Largest JWKS document read.
-const MAX_JWKS_BYTES: usize = 1024 * 1024;
 /// Longest `sub`, in code points.
 pub const MAX_SUB_CHARS: usize = 255;
 
@@ -29,6 +23,8 @@ pub struct JwtSettings {
     pub jwks_timeout: Duration,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// The TLS setup a JWKS is fetched with.
+    pub outbound: crate::outbound::Outbound,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,13 +94,16 @@ impl JwtVerifier {
                 }
             }
             (None, None, Some(url)) => {
-                if !url.starts_with("http://") {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
                     return Err(format!(
-                        "--jwt-jwks-url {url:?}: only http:// URLs are fetched (serve the JWKS \
-                         on the local network, or give the key with --jwt-public-key)"
+                        "--jwt-jwks-url {url:?}: must be an https:// (or http://) URL"
                     ));
                 }
-                Keys::Jwks(JwksCache::new(url.clone(), settings.jwks_timeout))
+                Keys::Jwks(JwksCache::new(
+                    url.clone(),
+                    settings.jwks_timeout,
+                    settings.outbound.clone(),
+                ))
             }
             _ => {
                 return Err("give one of --jwt-secret, --jwt-public-key and --jwt-jwks-url".into())
@@ -167,31 +166,15 @@ pub fn looks_like_jwt(token: &str) -> bool {
     !token.starts_with("pv_") && token.split('.').count() == 3
 }
 
-/// The JWKS of a URL: fetched on first use, kept for [`JWKS_TTL`], fetched again sooner
-/// (at most every [`JWKS_REFETCH`]) when a token names a key it lacks. A failed fetch keeps
-/// the keys already known.
+/// The keys of a JWKS URL (`super::jwks` fetches and keeps them), and the one a token names.
 struct JwksCache {
-    url: String,
-    timeout: Duration,
-    state: Mutex<JwksState>,
-    /// One fetch at a time; the others wait and then use its answer.
-    fetching: tokio::sync::Mutex<()>,
-}
-
-#[derive(Default)]
-struct JwksState {
-    keys: Option<JwkSet>,
-    fetched: Option<Instant>,
-    attempted: Option<Instant>,
+    source: JwksSource,
 }
 
 impl JwksCache {
-    fn new(url: String, timeout: Duration) -> JwksCache {
+    fn new(url: String, timeout: Duration, outbound: crate::outbound::Outbound) -> JwksCache {
         JwksCache {
-            url,
-            timeout,
-            state: Mutex::new(JwksState::default()),
-            fetching: tokio::sync::Mutex::new(()),
+            source: JwksSource::new(url, timeout, outbound),
         }
     }
 
@@ -199,34 +182,13 @@ impl JwksCache {
         if let Some(found) = self.cached(kid, false)? {
             return Ok(found);
         }
-        let _one = self.fetching.lock().await;
-        // Another caller may have fetched while this one waited.
-        if let Some(found) = self.cached(kid, false)? {
-            return Ok(found);
-        }
-        let may_fetch = self
-            .state()
-            .attempted
-            .is_none_or(|at| at.elapsed() >= JWKS_REFETCH);
-        if may_fetch {
-            self.state().attempted = Some(Instant::now());
-            match self.fetch().await {
-                Ok(keys) => {
-                    let mut state = self.state();
-                    state.keys = Some(keys);
-                    state.fetched = Some(Instant::now());
-                }
-                Err(reason) => {
-                    log::warn!("JWKS {}: {reason}", self.url);
-                    if self.state().keys.is_none() {
-                        return Err(JwtError::KeysUnavailable {
-                            url: self.url.clone(),
-                            reason,
-                        });
-                    }
-                }
-            }
-        }
+        // Waits for the fetch in flight, or fetches; 503 while no key set was ever fetched.
+        self.source
+            .refresh(|| matches!(self.cached(kid, false), Ok(Some(_))))
+            .await
+            .map_err(
+                |JwksError::Unavailable { url, reason }| JwtError::KeysUnavailable { url, reason },
+            )?;
         self.cached(kid, true)?.ok_or_else(|| {
             JwtError::Refused(match kid {
                 Some(kid) => format!("no key {kid:?} in the JWKS"),
@@ -235,22 +197,13 @@ impl JwksCache {
         })
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, JwksState> {
-        // A panic while holding this lock cannot leave the plain fields half-written.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// The key for `kid` from the cached set; with `stale_ok`, also from an expired set.
     fn cached(
         &self,
         kid: Option<&str>,
         stale_ok: bool,
     ) -> Result<Option<(DecodingKey, Algorithm)>, JwtError> {
-        let state = self.state();
-        let fresh = state.fetched.is_some_and(|at| at.elapsed() < JWKS_TTL);
-        let Some(keys) = state.keys.as_ref().filter(|_| fresh || stale_ok) else {
+        let Some(keys) = self.source.keys(stale_ok) else {
             return Ok(None);
         };
         let jwk = match kid {
@@ -273,24 +226,6 @@ impl JwksCache {
             }
         };
         Ok(Some((key, algorithm)))
-    }
-
-    async fn fetch(&self) -> Result<JwkSet, String> {
-        let client = awc::Client::builder().timeout(self.timeout).finish();
-        let mut response = client
-            .get(self.url.as_str())
-            .send()
-            .await
-            .map_err(|err| err.to_string())?;
-        if !response.status().is_success() {
-            return Err(format!("HTTP {}", response.status()));
-        }
-        let body = response
-            .body()
-            .limit(MAX_JWKS_BYTES)
-            .await
-            .map_err(|err| err.to_string())?;
-        serde_json::from_slice(&body).map_err(|err| format!("not a JWKS: {err}"))
     }
 }
 

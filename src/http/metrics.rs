@@ -1,8 +1,8 @@
-//! `GET /metrics`: Prometheus text for operators (admin token required).
+//! `GET /metrics`: Prometheus text for operators (the metrics token or the admin token).
 
 use actix_web::{web, HttpResponse};
 
-use super::auth::Admin;
+use super::auth::MetricsReader;
 use super::error::ApiError;
 use super::AppState;
 use crate::actors::hub::Stats;
@@ -16,10 +16,13 @@ use crate::metrics::METRICS;
     tag = "meta",
     responses(
         (status = 200, description = "Prometheus text: connections, users online, rooms, messages stored and delivered, frames, errors and closes by code, ack, commit and webhook latency", content_type = "text/plain"),
-        (status = 401, description = "unauthorized: the admin token is missing or wrong"),
+        (status = 401, description = "unauthorized: neither the metrics token (--metrics-token) nor the admin token was given"),
     ),
 )]
-pub async fn metrics(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(
+    _: MetricsReader,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let stats = state.hub.send(Stats).await?;
     METRICS.users_online.set(stats.users_online as i64);
     METRICS.rooms_active.set(stats.rooms_active as i64);

@@ -8,6 +8,7 @@ pub mod error;
 pub mod files;
 pub mod health;
 pub mod json_body;
+pub mod jwks;
 pub mod jwt;
 pub mod metrics;
 #[path = "web.rs"]
@@ -32,6 +33,8 @@ pub struct AppState {
     pub presence: Presence,
     pub settings: Arc<Settings>,
     pub admin_token: String,
+    /// Reads `/metrics` and nothing else (`--metrics-token`).
+    pub metrics_token: Option<String>,
     /// The sender of admin posts.
     pub system_user: UserRow,
     /// Upload rate limits and turns.

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 pub mod cluster;
 pub mod services;
+pub mod tls;
 
 pub const ADMIN: &str = "test-admin-token";
 const WAIT: Duration = Duration::from_secs(10);
@@ -767,6 +768,11 @@ impl Client {
             .ws(&url)
             .origin(origin);
         Client::open(request).await
+    }
+
+    /// Connects to a full WebSocket URL (`wss://…` too) with the given HTTP client.
+    pub async fn try_connect_with(client: &awc::Client, url: &str) -> Result<Client, ConnectError> {
+        Client::open(client.ws(url).max_frame_size(64 * 1024 * 1024)).await
     }
 
     async fn open(request: awc::ws::WebsocketsRequest) -> Result<Client, ConnectError> {

@@ -122,8 +122,11 @@ impl Drop for Redis {
 /// Debian's nginx, unprivileged, from a generated config in a temporary folder.
 pub struct Nginx {
     child: Child,
+    /// The TLS server's port (plain HTTP with [`Nginx::start`]).
     pub port: u16,
-    _dir: tempfile::TempDir,
+    /// The plain server's port, that redirects to https.
+    pub redirect_port: u16,
+    dir: tempfile::TempDir,
 }
 
 fn nginx_binary() -> PathBuf {
@@ -136,21 +139,37 @@ fn nginx_binary() -> PathBuf {
 
 impl Nginx {
     /// Load-balances WebSockets and HTTP over `upstreams` (host:port each) with the
-    /// shipped `deploy/nginx.conf`, its upstream list and listen port filled in.
+    /// shipped `deploy/nginx.conf`, served as plain HTTP on a random loopback port.
     pub fn start(upstreams: &[String]) -> Nginx {
+        Nginx::run(upstreams, None)
+    }
+
+    /// The same, with TLS as shipped: the certificate `ca` made (`https://`, `wss://`).
+    pub fn start_tls(upstreams: &[String], ca: &super::tls::TestCa) -> Nginx {
+        Nginx::run(upstreams, Some(ca))
+    }
+
+    fn run(upstreams: &[String], tls: Option<&super::tls::TestCa>) -> Nginx {
         let dir = tempfile::tempdir().expect("nginx dir");
         let port = free_port();
-        let template =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
-                .expect("deploy/nginx.conf");
-        let servers: String = upstreams
-            .iter()
-            .map(|addr| format!("        server {addr} max_fails=1 fail_timeout=2s;\n"))
-            .collect();
-        let config = template
-            .replace("    # {{servers}}\n", &servers)
-            .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
-            .replace("{{prefix}}", &dir.path().display().to_string());
+        let redirect_port = free_port();
+        // nginx loads the certificate files named even where TLS is off.
+        let made;
+        let ca = match tls {
+            Some(ca) => ca,
+            None => {
+                made = super::tls::TestCa::new();
+                &made
+            }
+        };
+        let config = render_nginx_conf(
+            dir.path(),
+            port,
+            redirect_port,
+            upstreams,
+            ca,
+            tls.is_some(),
+        );
         let path = dir.path().join("nginx.conf");
         std::fs::write(&path, config).expect("write nginx.conf");
         let child = Command::new(nginx_binary())
@@ -166,13 +185,76 @@ impl Nginx {
         Nginx {
             child,
             port,
-            _dir: dir,
+            redirect_port,
+            dir,
         }
     }
 
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// What nginx logged (warnings and worse).
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+/// deploy/nginx.conf with its host-specific lines replaced for a test; each replaced line
+/// must be there, so a change to the shipped file that the test no longer covers fails.
+fn render_nginx_conf(
+    prefix: &std::path::Path,
+    port: u16,
+    redirect_port: u16,
+    upstreams: &[String],
+    ca: &super::tls::TestCa,
+    tls: bool,
+) -> String {
+    let prefix = prefix.display().to_string();
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
+            .expect("deploy/nginx.conf");
+    let servers: String = upstreams
+        .iter()
+        .map(|addr| format!("        server {addr} max_fails=1 fail_timeout=2s;\n"))
+        .collect();
+    let temp_paths: String = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+        .iter()
+        .map(|kind| format!("    {kind}_temp_path {prefix}/{kind};\n"))
+        .collect();
+    let ssl = if tls { " ssl" } else { "" };
+    let replacements = [
+        // Run as the test's user; workers need no other.
+        ("user www-data;\n", String::new()),
+        ("pid /run/nginx.pid;", format!("pid {prefix}/nginx.pid;")),
+        ("/var/log/nginx/", format!("{prefix}/")),
+        ("http {\n", format!("http {{\n{temp_paths}")),
+        (
+            "        server 127.0.0.1:8080 max_fails=1 fail_timeout=2s;\n",
+            servers,
+        ),
+        ("        listen [::]:80;\n", String::new()),
+        ("        listen [::]:443 ssl reuseport;\n", String::new()),
+        ("listen 80;", format!("listen 127.0.0.1:{redirect_port};")),
+        (
+            "listen 443 ssl reuseport;",
+            format!("listen 127.0.0.1:{port}{ssl} reuseport;"),
+        ),
+        (
+            "/etc/letsencrypt/live/chat.example.com/fullchain.pem",
+            ca.chain_pem.display().to_string(),
+        ),
+        (
+            "/etc/letsencrypt/live/chat.example.com/privkey.pem",
+            ca.key_pem.display().to_string(),
+        ),
+    ];
+    let mut config = template;
+    for (from, to) in replacements {
+        assert!(config.contains(from), "deploy/nginx.conf has no {from:?}");
+        config = config.replace(from, &to);
+    }
+    config
 }
 
 impl Drop for Nginx {

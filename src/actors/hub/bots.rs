@@ -23,8 +23,15 @@ impl Hub {
         let (store, started_definition, started_user) =
             (self.store.clone(), definition.clone(), user.clone());
         let supervisor = Hub::bot_supervisor(hub);
+        let outbound = self.settings.outbound.clone();
         let addr = Bot::start_in_arbiter(&arbiter, move |_| {
-            Bot::new(started_definition, started_user, store, supervisor)
+            Bot::new(
+                started_definition,
+                started_user,
+                store,
+                supervisor,
+                outbound,
+            )
         });
         self.bots.insert(
             definition.id().to_string(),
