@@ -262,7 +262,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             settings.clone(),
             room_threads,
         );
-        if let Some(bus) = bus {
+        if let Some(bus) = bus.clone() {
             hub = hub.with_bus(bus);
         }
         let hub = hub.start();
@@ -281,6 +281,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             store: store.clone(),
             hub: hub.clone(),
             presence,
+            bus,
             settings,
             admin_token,
             system_user,

@@ -21,6 +21,7 @@ use actix_web::web;
 
 use crate::actors::hub::Hub;
 use crate::actors::presence::Presence;
+use crate::cluster::Bus;
 use crate::db::models::UserRow;
 use crate::db::Store;
 use crate::settings::Settings;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub store: Store,
     pub hub: Addr<Hub>,
     pub presence: Presence,
+    /// Multi-node mode: the bus, whose Redis holds the other nodes' live connections.
+    pub bus: Option<Bus>,
     pub settings: Arc<Settings>,
     pub admin_token: String,
     /// The sender of admin posts.
