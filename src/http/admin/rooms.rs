@@ -1,7 +1,7 @@
 //! `/admin/rooms`: create, list, inspect and delete rooms, manage members, read and post
 //! messages as the system.
 
-use actix::prelude::*;
+use actix::{Message, Recipient};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +31,7 @@ async fn person(state: &AppState, named: &NamedUser) -> Result<i64, ApiError> {
     Ok(user.id)
 }
 
+/// The people a request names, in its order.
 async fn people(state: &AppState, named: &[NamedUser]) -> Result<Vec<i64>, ApiError> {
     let mut ids = Vec::with_capacity(named.len());
     for user in named {
