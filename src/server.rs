@@ -272,7 +272,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             settings.clone(),
             room_threads,
         );
-        if let Some(bus) = bus {
+        if let Some(bus) = bus.clone() {
             hub = hub.with_bus(bus);
         }
         let hub = hub.start();
@@ -291,6 +291,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             store: store.clone(),
             hub: hub.clone(),
             presence,
+            bus,
             settings,
             admin_token,
             metrics_token: args.metrics_token.clone(),

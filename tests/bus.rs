@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -157,26 +158,26 @@ async fn events_cross_nodes_and_survive_a_redis_restart() {
 }
 
 #[actix_rt::test]
-async fn presence_sets_are_read_back_per_node() {
+async fn live_connections_are_read_back_per_node() {
     if !services::available("redis-server") {
         return;
     }
     let redis = Redis::start();
     let a = Bus::start(&redis.url(), "a").expect("bus a");
     let b = Bus::start(&redis.url(), "b").expect("bus b");
-    a.set_online(1, true);
-    a.set_online(2, true);
-    b.set_online(2, true);
-    a.set_online(1, false);
+    a.set_connections(1, 1, true);
+    a.set_connections(2, 1, true);
+    a.set_connections(2, 2, false);
+    b.set_connections(2, 1, true);
+    a.set_connections(1, 0, true);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let sets = a.online_sets().await.expect("read sets");
-        let mut on_a = sets.get("a").cloned().unwrap_or_default();
-        on_a.sort_unstable();
-        if on_a == [2] && sets.get("b").map(Vec::as_slice) == Some(&[2][..]) {
+        let nodes = a.connection_counts().await.expect("read the counts");
+        let on = |node: &str| nodes.get(node).cloned().unwrap_or_default();
+        if on("a") == HashMap::from([(2, 2)]) && on("b") == HashMap::from([(2, 1)]) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "sets: {sets:?}");
+        assert!(std::time::Instant::now() < deadline, "counts: {nodes:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -46,12 +46,9 @@ impl Presence {
         *write("elsewhere", &self.elsewhere) = users;
     }
 
-    /// Users online on this node.
-    pub(crate) fn here(&self) -> Vec<i64> {
-        read("connections", &self.connections)
-            .keys()
-            .copied()
-            .collect()
+    /// Each user's connections on this node.
+    pub fn snapshot(&self) -> HashMap<i64, usize> {
+        read("connections", &self.connections).clone()
     }
 
     /// Records a new connection; true when it is the user's first.

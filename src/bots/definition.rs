@@ -26,7 +26,10 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = BotDefinition)]
 pub struct Document {
-    pub id: String,
+    /// Required, except in `PUT /admin/bots/{id}`, whose path names the bot; always given
+    /// back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub name: String,
     pub sort: Sort,
     pub fallback: String,
@@ -99,6 +102,8 @@ pub struct Utterance {
 /// A checked definition, ready to run.
 #[derive(Clone, Debug)]
 pub struct Definition {
+    /// The document's id, checked.
+    id: String,
     pub document: Document,
     pub behaviour: Behaviour,
 }
@@ -143,7 +148,7 @@ pub struct Webhook {
 
 impl Definition {
     pub fn id(&self) -> &str {
-        &self.document.id
+        &self.id
     }
 
     /// Parses and checks a definition; the error names the place of the first mistake.
@@ -154,7 +159,8 @@ impl Definition {
     }
 
     pub fn check(document: Document) -> Result<Definition, String> {
-        check_id(&document.id)?;
+        let id = document.id.clone().ok_or("id: a definition needs an id")?;
+        check_id(&id)?;
         let name = document.name.trim();
         if name.is_empty() || name.chars().count() > 64 {
             return Err("name: must be 1 to 64 characters".into());
@@ -179,6 +185,7 @@ impl Definition {
             }
         };
         Ok(Definition {
+            id,
             document,
             behaviour,
         })

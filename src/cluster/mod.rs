@@ -2,11 +2,13 @@
 //! record, which also gives each room's seq: `db/seq.rs`) and Redis (the fast path between
 //! nodes: `bus`). What goes over Redis is in `wire`; how a room delivers in seq order
 //! whatever arrives late, twice or never is in `order`; who is online on any node is in
-//! `presence`; what a node re-reads from the store so that authorization never rests on a
-//! publish arriving is decided in `authz`.
+//! `presence`; the live connections the admin API counts across nodes are in `live`; what a
+//! node re-reads from the store so that authorization never rests on a publish arriving is
+//! decided in `authz`.
 
 pub mod authz;
 pub mod bus;
+pub mod live;
 pub mod order;
 pub mod presence;
 pub mod wire;

@@ -30,9 +30,10 @@ pub fn client_token(req: &HttpRequest) -> Option<String> {
     from_query.or_else(|| bearer(req))
 }
 
-/// Proof that the request carried the admin token. Put it first among a handler's
-/// arguments so that an unauthenticated request gets 401 before anything else is read.
-pub struct Admin;
+/// Proof that the request carried the admin token, with the server's state. Put it first
+/// among a handler's arguments so that an unauthenticated request gets 401 before anything
+/// else is read.
+pub struct Admin(pub web::Data<AppState>);
 
 impl FromRequest for Admin {
     type Error = ApiError;
@@ -40,17 +41,16 @@ impl FromRequest for Admin {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let authorized = match (req.app_data::<web::Data<AppState>>(), bearer(req)) {
-            (Some(state), Some(token)) => {
-                // Comparing digests keeps the time taken independent of where they differ.
-                Sha256::digest(token.as_bytes()) == Sha256::digest(state.admin_token.as_bytes())
+            // Comparing digests keeps the time taken independent of where they differ.
+            (Some(state), Some(token))
+                if Sha256::digest(token.as_bytes())
+                    == Sha256::digest(state.admin_token.as_bytes()) =>
+            {
+                Some(Admin(state.clone()))
             }
-            _ => false,
+            _ => None,
         };
-        ready(if authorized {
-            Ok(Admin)
-        } else {
-            Err(ApiError::unauthorized())
-        })
+        ready(authorized.ok_or_else(ApiError::unauthorized))
     }
 }
 

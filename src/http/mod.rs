@@ -22,6 +22,7 @@ use actix_web::web;
 
 use crate::actors::hub::Hub;
 use crate::actors::presence::Presence;
+use crate::cluster::Bus;
 use crate::db::models::UserRow;
 use crate::db::Store;
 use crate::settings::Settings;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub store: Store,
     pub hub: Addr<Hub>,
     pub presence: Presence,
+    /// Multi-node mode: the bus, whose Redis holds the other nodes' live connections.
+    pub bus: Option<Bus>,
     pub settings: Arc<Settings>,
     pub admin_token: String,
     /// Reads `/metrics` and nothing else (`--metrics-token`).

@@ -7,15 +7,23 @@
 //! Ids are canonical: a number is written without sign or leading zeros, so `r_0001`, `r_+1`
 //! and `m_01_2` are not ids at all (and are answered like ids that name nothing), never
 //! another spelling of `r_1`.
+//!
+//! [`RoomId`], [`UserRef`] and [`TokenId`] are also read by serde from their text (an admin
+//! path segment) and described to the OpenAPI document (end of this file).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+
 use crate::db::models::UserRow;
 
-/// Text that is not the canonical spelling of an id of this kind.
+/// Text that is not the canonical spelling of an id of this kind. It names nothing, so its
+/// message is the answer to an id that names nothing: "no such room".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not a {0} id")]
+#[error("no such {0}")]
 pub struct InvalidId(&'static str);
 
 /// A room: `r_N`.
@@ -195,6 +203,60 @@ fn parse_number(text: &str) -> Option<i64> {
     }
     text.parse().ok()
 }
+
+// ---- Read by serde, described to OpenAPI ---------------------------------------------------
+
+/// `Deserialize` from the canonical text (failing with [`InvalidId`]), and the OpenAPI schema:
+/// a string with the given pattern.
+macro_rules! text_id {
+    ($type:ty, $name:literal, $pattern:literal, $description:literal, $example:literal) => {
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl utoipa::PartialSchema for $type {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some($pattern))
+                    .description(Some($description))
+                    .examples([$example])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $type {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+text_id!(
+    RoomId,
+    "RoomId",
+    "^r_(0|[1-9][0-9]{0,18})$",
+    "A room: `r_N`.",
+    "r_1"
+);
+text_id!(
+    UserRef,
+    "UserRef",
+    "^(u_(0|[1-9][0-9]{0,18})|[a-z][a-z0-9_-]{0,63})$",
+    "A user: `u_N`, or a bot's id (`mathbot`).",
+    "u_1"
+);
+text_id!(
+    TokenId,
+    "TokenId",
+    "^t_(0|[1-9][0-9]{0,18})$",
+    "An API token: `t_N`.",
+    "t_1"
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,13 +6,12 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-use crate::error::ProtoError;
+use utoipa::ToSchema;
 
 /// Most buttons, replies or cards one template may hold.
 pub const MAX_CHOICES: usize = 10;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Template {
     Text { text: String },
@@ -24,13 +23,13 @@ pub enum Template {
 }
 
 /// A button or a quick reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Choice {
     pub id: String,
     pub label: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Card {
     pub title: String,
     pub text: String,
@@ -50,7 +49,9 @@ impl Template {
         Ok(template)
     }
 
-    fn check(&self, place: &str) -> Result<(), String> {
+    /// Checks what the JSON shape alone does not say (counts, ids, labels, URLs); `place` prefixes
+    /// error messages.
+    pub fn check(&self, place: &str) -> Result<(), String> {
         let mut seen = HashSet::new();
         match self {
             Template::Text { .. } => Ok(()),
@@ -181,13 +182,6 @@ fn check_url(url: &str, place: &str) -> Result<(), String> {
         }
         _ => refused("must be an http:// or https:// URL, or a path on this server (/…)"),
     }
-}
-
-/// Validates a template from a client of the admin API; returns it normalized.
-pub fn validate(value: &Value) -> Result<Value, ProtoError> {
-    Template::parse(value, "template")
-        .map(|template| template.to_value())
-        .map_err(ProtoError::bad_request)
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! test's own, `n` Palaver nodes on random ports in multi-node mode, and nginx in front
 //! with the shipped `deploy/nginx.conf`. Everything is killed when dropped.
 
+use serde_json::Value;
+
 use super::services::{self, Nginx, Redis};
-use super::{Backend, Client, Database, Server};
+use super::{Backend, Client, Database, Server, ADMIN};
 
 pub struct Cluster {
     pub nodes: Vec<Server>,
@@ -47,6 +49,11 @@ impl Cluster {
     /// A WebSocket through nginx (to whichever node it picks).
     pub async fn connect(&self, token: &str) -> Client {
         Client::connect(&self.ws_url(token)).await
+    }
+
+    /// An admin call through nginx (to whichever node it picks: round-robin).
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        super::call(&self.nginx.base(), method, path, body, Some(ADMIN)).await
     }
 
     pub fn ws_url(&self, token: &str) -> String {

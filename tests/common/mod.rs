@@ -416,25 +416,7 @@ impl Server {
         body: Option<Value>,
         token: Option<&str>,
     ) -> (u16, Value) {
-        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self.http().request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.insert_header(("Authorization", format!("Bearer {token}")));
-        }
-        let mut response = match body {
-            Some(body) => request.send_json(&body).await,
-            None => request.send().await,
-        }
-        .expect("HTTP request");
-        let status = response.status().as_u16();
-        let bytes = response.body().limit(16 * 1024 * 1024).await.expect("body");
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        (status, value)
+        call(&self.base, method, path, body, token).await
     }
 
     /// An admin call with a body written by hand (JSON a `Value` cannot hold, such as a
@@ -479,6 +461,37 @@ impl Server {
             n => Client::connect(&self.others[n - 1].ws_url(token)).await,
         }
     }
+}
+
+/// An HTTP call to `base` (a server, or nginx in front of several); returns the status and
+/// the JSON answer (`null` for none, the text as a string if it is not JSON).
+pub async fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+    let client = awc::Client::builder().timeout(WAIT).finish();
+    let mut request = client.request(method, format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.insert_header(("Authorization", format!("Bearer {token}")));
+    }
+    let mut response = match body {
+        Some(body) => request.send_json(&body).await,
+        None => request.send().await,
+    }
+    .expect("HTTP request");
+    let status = response.status().as_u16();
+    let bytes = response.body().limit(16 * 1024 * 1024).await.expect("body");
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, value)
 }
 
 impl Drop for Server {

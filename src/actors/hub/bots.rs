@@ -154,25 +154,6 @@ impl Handler<GetDirectoryScope> for Hub {
     }
 }
 
-/// Every bot's definition, by id.
-#[derive(Message)]
-#[rtype(result = "Vec<Arc<Definition>>")]
-pub struct ListBots;
-
-impl Handler<ListBots> for Hub {
-    type Result = MessageResult<ListBots>;
-
-    fn handle(&mut self, _: ListBots, _: &mut Context<Self>) -> Self::Result {
-        let mut definitions: Vec<Arc<Definition>> = self
-            .bots
-            .values()
-            .map(|entry| entry.definition.clone())
-            .collect();
-        definitions.sort_by(|a, b| a.id().cmp(b.id()));
-        MessageResult(definitions)
-    }
-}
-
 impl Handler<ToBot> for Hub {
     type Result = ();
 

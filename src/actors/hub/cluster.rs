@@ -1,10 +1,11 @@
 //! The hub's side of multi-node mode: events for users (room_added/removed, notices, 4001
-//! closes) and broadcasts go to every node; presence is "online on any node", from each
-//! node's announcements and heartbeats, and a node not heard from within the expiry is
-//! taken as gone with its users; stats add up the other nodes' last heartbeat. After a
-//! Redis reconnect, what may have been missed meanwhile is read again: presence (from
-//! Redis), authorization (the sweep, `authz.rs`) and bots (from the store). Without a bus
-//! every method here does nothing.
+//! closes) and broadcasts go to every node; each user's connections on this node are kept
+//! in Redis (rewritten in full when a write was lost); presence is "online on any node",
+//! from each node's announcements and heartbeats, and a node not heard from within the
+//! expiry is taken as gone with its users; active rooms add up the other nodes' last
+//! heartbeat. After a Redis reconnect, what may have been missed meanwhile is read again:
+//! presence (from Redis), authorization (the sweep, `authz.rs`) and bots (from the store).
+//! Without a bus every method here does nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,8 +26,8 @@ const RESYNC_DELAY: Duration = Duration::from_millis(200);
 /// What the hub knows of the other nodes.
 pub(super) struct Nodes {
     presence: RemotePresence,
-    /// Each live node's counts from its last heartbeat: (connections, rooms).
-    counts: HashMap<String, (u64, u64)>,
+    /// Each live node's active rooms, from its last heartbeat.
+    rooms: HashMap<String, u64>,
     /// This node's subscriptions to the channels of its connected users.
     users: HashMap<i64, SubscriptionId>,
     /// A resync (after a Redis reconnect: one per channel) is being handled.
@@ -37,7 +38,7 @@ impl Default for Nodes {
     fn default() -> Self {
         Nodes {
             presence: RemotePresence::new(NODE_EXPIRY),
-            counts: HashMap::new(),
+            rooms: HashMap::new(),
             users: HashMap::new(),
             resyncing: false,
         }
@@ -45,15 +46,8 @@ impl Default for Nodes {
 }
 
 impl Nodes {
-    pub(super) fn connections(&self) -> usize {
-        self.counts
-            .values()
-            .map(|(connections, _)| *connections as usize)
-            .sum()
-    }
-
     pub(super) fn rooms(&self) -> usize {
-        self.counts.values().map(|(_, rooms)| *rooms as usize).sum()
+        self.rooms.values().map(|rooms| *rooms as usize).sum()
     }
 }
 
@@ -75,9 +69,12 @@ impl Hub {
         };
         let here = self.local_stats();
         bus.alive(here.connections as u64, here.rooms_active as u64);
+        if bus.connections_stale() {
+            bus.rebuild_connections(self.presence.snapshot());
+        }
         let gone = self.cluster.presence.expire(Instant::now());
         let live: HashSet<String> = self.cluster.presence.nodes().cloned().collect();
-        self.cluster.counts.retain(|node, _| live.contains(node));
+        self.cluster.rooms.retain(|node, _| live.contains(node));
         if !gone.is_empty() {
             log::info!(
                 "cluster: {} users of a silent node went offline",
@@ -94,9 +91,17 @@ impl Hub {
         users.len()
     }
 
-    /// The user's first connection on this node opened, or its last one closed: tells the
-    /// other nodes, follows (or stops following) the user's channel, and says whether the
-    /// user's presence changed for everyone (not while they are online on another node).
+    /// A connection of the user opened or closed on this node: records their count in
+    /// Redis, and tells the other nodes when it was the first or the last (`presence`).
+    pub(super) fn share_connections(&self, user_id: i64, presence: bool) {
+        if let Some(bus) = &self.bus {
+            bus.set_connections(user_id, self.presence.connections(user_id), presence);
+        }
+    }
+
+    /// The user's first connection on this node opened, or its last one closed: follows
+    /// (or stops following) the user's channel, and says whether the user's presence
+    /// changed for everyone (not while they are online on another node).
     pub(super) fn local_presence(
         &mut self,
         user_id: i64,
@@ -106,7 +111,6 @@ impl Hub {
         let Some(bus) = self.bus.clone() else {
             return true;
         };
-        bus.set_online(user_id, online);
         if online {
             let route = ctx.address().recipient::<Inbound>();
             let subscribing = bus.clone();
@@ -159,19 +163,16 @@ impl Hub {
         }
     }
 
-    /// A broadcast for every other node's connections; answers how many connections the
-    /// other nodes had at their last heartbeat (what they will deliver it to).
-    pub(super) fn broadcast_everywhere(&self, frame: &Frame) -> usize {
-        let Some(bus) = &self.bus else {
-            return 0;
-        };
-        bus.publish(
-            channel::ALL.to_string(),
-            Event::Broadcast {
-                frame: frame.to_string(),
-            },
-        );
-        self.cluster.connections()
+    /// A broadcast for every other node's connections.
+    pub(super) fn broadcast_everywhere(&self, frame: &Frame) {
+        if let Some(bus) = &self.bus {
+            bus.publish(
+                channel::ALL.to_string(),
+                Event::Broadcast {
+                    frame: frame.to_string(),
+                },
+            );
+        }
     }
 
     /// Tells the other nodes to read this bot's definition from the store again.
@@ -257,23 +258,29 @@ impl Hub {
         }
     }
 
-    /// Reads every node's presence set from Redis (after a reconnect, or on hearing of a
-    /// node this one did not know).
+    /// Reads every node's users from Redis (after a reconnect, or on hearing of a node
+    /// this one did not know).
     fn read_presence(&mut self, ctx: &mut Context<Self>) {
         let Some(bus) = self.bus.clone() else {
             return;
         };
         let node = bus.node().to_string();
-        ctx.spawn(async move { bus.online_sets().await }.into_actor(self).map(
-            move |sets, hub, ctx| match sets {
-                Ok(mut sets) => {
-                    sets.remove(&node);
-                    let changes = hub.cluster.presence.replace(sets, Instant::now());
-                    hub.presence_changed(changes, ctx);
-                }
-                Err(err) => log::warn!("cluster: cannot read presence: {err}"),
-            },
-        ));
+        ctx.spawn(
+            async move { bus.connection_counts().await }
+                .into_actor(self)
+                .map(move |nodes, hub, ctx| match nodes {
+                    Ok(mut nodes) => {
+                        nodes.remove(&node);
+                        let sets = nodes
+                            .into_iter()
+                            .map(|(node, users)| (node, users.into_keys().collect()))
+                            .collect();
+                        let changes = hub.cluster.presence.replace(sets, Instant::now());
+                        hub.presence_changed(changes, ctx);
+                    }
+                    Err(err) => log::warn!("cluster: cannot read presence: {err}"),
+                }),
+        );
     }
 
     fn heard(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
@@ -306,10 +313,12 @@ impl Hub {
                     self.read_presence(ctx);
                 }
             }
-            Event::Alive { connections, rooms } => {
+            // `connections` is for nodes of earlier versions; the admin API reads them from
+            // Redis.
+            Event::Alive { rooms, .. } => {
                 let known = self.cluster.presence.knows(&node);
                 self.cluster.presence.seen(&node, now);
-                self.cluster.counts.insert(node, (connections, rooms));
+                self.cluster.rooms.insert(node, rooms);
                 if !known {
                     self.read_presence(ctx);
                 }
@@ -334,10 +343,10 @@ impl Handler<Inbound> for Hub {
                 self.cluster.resyncing = true;
                 ctx.run_later(RESYNC_DELAY, |hub, ctx| {
                     hub.cluster.resyncing = false;
-                    // Redis may have restarted empty: write this node's presence set
-                    // again, and read everyone else's.
+                    // Redis may have restarted empty: write this node's live
+                    // connections again, and read everyone else's.
                     if let Some(bus) = &hub.bus {
-                        bus.rebuild_online(hub.presence.here());
+                        bus.rebuild_connections(hub.presence.snapshot());
                     }
                     hub.read_presence(ctx);
                     // Another node may write its set again only after this read (each node

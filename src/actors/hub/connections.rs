@@ -123,6 +123,7 @@ impl Handler<Connect> for Hub {
                 closed: connect.closed,
             },
         );
+        self.share_connections(connect.user.id, first);
         if first && self.local_presence(connect.user.id, true, ctx) {
             self.announce_presence(connect.user, true, ctx);
         }
@@ -143,7 +144,9 @@ impl Handler<Disconnect> for Hub {
         if sessions.is_empty() {
             self.connections.remove(&user_id);
         }
-        if self.presence.disconnected(user_id) && self.local_presence(user_id, false, ctx) {
+        let last = self.presence.disconnected(user_id);
+        self.share_connections(user_id, last);
+        if last && self.local_presence(user_id, false, ctx) {
             self.announce_presence(disconnect.user, false, ctx);
         }
     }
@@ -226,8 +229,8 @@ pub(super) fn close_connections<'a>(
     count
 }
 
-/// A `notice` to every connection; answers how many took it (on other nodes: how many
-/// connections they had at their last heartbeat).
+/// A `notice` to every connection, on every node; answers how many took it on this one
+/// (the admin API adds the other nodes' live connections).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct Broadcast {
@@ -238,6 +241,7 @@ impl Handler<Broadcast> for Hub {
     type Result = usize;
 
     fn handle(&mut self, broadcast: Broadcast, _: &mut Context<Self>) -> usize {
-        self.push_to_all(&broadcast.frame) + self.broadcast_everywhere(&broadcast.frame)
+        self.broadcast_everywhere(&broadcast.frame);
+        self.push_to_all(&broadcast.frame)
     }
 }

@@ -20,7 +20,7 @@ use actix::prelude::*;
 
 #[cfg(test)]
 pub use bots::BotAddr;
-pub use bots::{InstallBot, ListBots, RemoveBot};
+pub use bots::{InstallBot, RemoveBot};
 pub use connections::{Broadcast, CloseUser};
 #[cfg(test)]
 pub use rooms::RoomAddr;
@@ -172,15 +172,16 @@ impl Hub {
     }
 }
 
-/// The whole cluster's counts in multi-node mode (other nodes' as of their last
-/// heartbeat, a few seconds old at most); this node's alone otherwise.
+/// This node's connections; users online on any node (as this node heard); active rooms
+/// on every node (the others' as of their last heartbeat, a few seconds old at most). The
+/// admin API counts connections and users across nodes from Redis (`http/admin/live.rs`).
 impl Handler<Stats> for Hub {
     type Result = MessageResult<Stats>;
 
     fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
         let here = self.local_stats();
         MessageResult(HubStats {
-            connections: here.connections + self.cluster.connections(),
+            connections: here.connections,
             users_online: self.users_online_anywhere(),
             rooms_active: here.rooms_active + self.cluster.rooms(),
             uptime_s: here.uptime_s,

@@ -11,8 +11,11 @@
 //!   waiting (`try_send`: the actors' mailboxes are bounded). An actor whose mailbox was
 //!   full, and every actor after a reconnect, gets [`Inbound::Resync`]: it reads what it
 //!   missed from the store.
-//! - Presence: the set of users with connections on this node is kept in Redis under a key
-//!   that expires unless the node refreshes it, so a killed node's users go offline.
+//! - Live connections: how many connections each user has on this node is kept in Redis
+//!   under a key of the node's (a hash), written as they open and close and rewritten in
+//!   full after a write was lost; it expires unless the node refreshes it, so a killed
+//!   node's users go offline. Its users are the node's presence; its counts are what the
+//!   admin API adds up across nodes.
 //!
 //! This file is the handle ([`Bus`]) and what it shares with the two tasks, `publish.rs`
 //! and `subscribe.rs`.
@@ -105,6 +108,8 @@ struct Inner {
     commands: mpsc::Sender<Command>,
     queries: ConnectionManager,
     connected: Arc<AtomicBool>,
+    /// A write of this node's live connections was lost: rewrite them in full.
+    stale: Arc<AtomicBool>,
     next_id: AtomicU64,
     runtime: Runtime,
 }
@@ -120,9 +125,9 @@ impl Drop for Runtime {
     }
 }
 
-/// The Redis set of the users with connections on `node`.
-fn presence_key(node: &str) -> String {
-    format!("palaver:online:{node}")
+/// The Redis hash of `node`'s live connections: user id to count.
+fn connections_key(node: &str) -> String {
+    format!("palaver:connections:{node}")
 }
 
 impl Bus {
@@ -156,7 +161,13 @@ impl Bus {
         let (outgoing, outgoing_rx) = mpsc::channel(PUBLISH_QUEUE);
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let connected = Arc::new(AtomicBool::new(false));
-        runtime.spawn(publish_loop(publisher, node.to_string(), outgoing_rx));
+        let stale = Arc::new(AtomicBool::new(false));
+        runtime.spawn(publish_loop(
+            publisher,
+            node.to_string(),
+            outgoing_rx,
+            stale.clone(),
+        ));
         runtime.spawn(subscribe_loop(
             client,
             node.to_string(),
@@ -171,6 +182,7 @@ impl Bus {
                 commands,
                 queries,
                 connected,
+                stale,
                 next_id: AtomicU64::new(1),
                 runtime: Runtime(Some(runtime)),
             }),
@@ -203,9 +215,17 @@ impl Bus {
         self.queue(Outgoing::Publish { channel, payload });
     }
 
-    /// Records that `user_id` has (or no longer has) a connection on this node.
-    pub fn set_online(&self, user_id: i64, online: bool) {
-        self.queue(Outgoing::Online { user_id, online });
+    /// Records that `user_id` has `count` connections on this node now; `presence`: the
+    /// first opened or the last closed (the other nodes are told).
+    pub fn set_connections(&self, user_id: i64, count: usize, presence: bool) {
+        let queued = self.queue(Outgoing::Connections {
+            user_id,
+            count,
+            presence,
+        });
+        if !queued {
+            self.inner.stale.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Says this node is alive (every [`HEARTBEAT`], from the hub) and refreshes its
@@ -214,15 +234,27 @@ impl Bus {
         self.queue(Outgoing::Heartbeat { connections, rooms });
     }
 
-    /// Writes this node's presence set anew (after Redis lost it).
-    pub fn rebuild_online(&self, users: Vec<i64>) {
-        self.queue(Outgoing::Rebuild(users));
+    /// Writes this node's live connections anew (after Redis lost them, or a write of
+    /// them was lost).
+    pub fn rebuild_connections(&self, counts: HashMap<i64, usize>) {
+        self.inner.stale.store(false, Ordering::Relaxed);
+        if !self.queue(Outgoing::Rebuild(counts)) {
+            self.inner.stale.store(true, Ordering::Relaxed);
+        }
     }
 
-    fn queue(&self, outgoing: Outgoing) {
-        if self.inner.outgoing.try_send(outgoing).is_err() {
+    /// Whether a write of this node's live connections was lost since the last rebuild.
+    pub fn connections_stale(&self) -> bool {
+        self.inner.stale.load(Ordering::Relaxed)
+    }
+
+    /// Queues for the publishing task; false (counted) when the queue is full.
+    fn queue(&self, outgoing: Outgoing) -> bool {
+        let queued = self.inner.outgoing.try_send(outgoing).is_ok();
+        if !queued {
             crate::metrics::METRICS.bus_dropped.inc();
         }
+        queued
     }
 
     /// Subscribes `route` to `channel`; resolves once Redis confirmed it (true) or, while
@@ -258,8 +290,9 @@ impl Bus {
         }
     }
 
-    /// Every node's presence set as Redis holds it now.
-    pub async fn online_sets(&self) -> Result<HashMap<String, Vec<i64>>, BusError> {
+    /// Every node's live connections as Redis holds them now: node name to user id to
+    /// count.
+    pub async fn connection_counts(&self) -> Result<HashMap<String, HashMap<i64, u64>>, BusError> {
         let mut conn = self.inner.queries.clone();
         let work = async move {
             let mut keys: Vec<String> = Vec::new();
@@ -268,7 +301,7 @@ impl Bus {
                 let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
                     .arg(cursor)
                     .arg("MATCH")
-                    .arg(presence_key("*"))
+                    .arg(connections_key("*"))
                     .arg("COUNT")
                     .arg(500)
                     .query_async(&mut conn)
@@ -279,16 +312,16 @@ impl Bus {
                 }
                 cursor = next;
             }
-            let mut sets = HashMap::new();
+            let mut nodes = HashMap::new();
             for key in keys {
-                let users: Vec<i64> = redis::cmd("SMEMBERS")
+                let counts: HashMap<i64, u64> = redis::cmd("HGETALL")
                     .arg(&key)
                     .query_async(&mut conn)
                     .await?;
-                let node = key.trim_start_matches(&presence_key("")).to_string();
-                sets.insert(node, users);
+                let node = key.trim_start_matches(&connections_key("")).to_string();
+                nodes.insert(node, counts);
             }
-            Ok::<_, BusError>(sets)
+            Ok::<_, BusError>(nodes)
         };
         self.on_runtime(work).await
     }

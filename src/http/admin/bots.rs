@@ -1,26 +1,25 @@
-//! `/admin/bots`: list, put (create or replace) and delete bot definitions at run time.
+//! `/admin/bots`: list, put (create or replace) and delete bot definitions at run time. The
+//! list is the store's, the record every node runs its bots from.
 
-use crate::http::json_body::JsonBody;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::actors::hub::{InstallBot, ListBots, RemoveBot};
+use super::Answer;
+use crate::actors::hub::{InstallBot, RemoveBot};
 use crate::bots::definition::Document;
-use crate::bots::Definition;
+use crate::bots::{loader, Definition};
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
-use crate::http::error::ApiError;
 use crate::http::error::ErrorBody;
-use crate::http::AppState;
+use crate::http::json_body::Json;
 
-/// Every running bot's definition, by id.
+/// Every bot's definition, by id.
 #[derive(Serialize, ToSchema)]
-pub struct BotList<'a> {
-    pub bots: Vec<&'a Document>,
+pub struct BotList {
+    pub bots: Vec<Document>,
 }
 
 /// A stored definition, as it will be given back.
@@ -29,31 +28,36 @@ pub struct BotBody<'a> {
     pub bot: &'a Document,
 }
 
-/// The definitions of the running bots.
+/// The bots every node runs: the definitions in the store, by id. A stored definition that
+/// no longer checks runs nowhere (`server.rs` leaves it off): it is left out, and logged.
 #[utoipa::path(
     get,
     operation_id = "bots_list",
     path = "/admin/bots",
     tag = "bots",
-    responses((status = 200, description = "Every running bot", body = BotList)),
+    responses((status = 200, description = "Every bot, by id", body = BotList)),
 )]
-pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let definitions = state.hub.send(ListBots).await?;
-    let bots: Vec<_> = definitions
-        .iter()
-        .map(|definition| &definition.document)
-        .collect();
+pub async fn list(Admin(state): Admin) -> Answer {
+    let mut bots = Vec::new();
+    for (stored, user) in state.store.bots().await? {
+        match loader::parse(&stored) {
+            Ok(definition) => bots.push(definition.document),
+            Err(err) => log::warn!(
+                "admin: stored bot {:?} is not valid and runs nowhere: {err}",
+                user.handle
+            ),
+        }
+    }
     Ok(HttpResponse::Ok().json(BotList { bots }))
 }
 
-/// Create or replace a bot; a running bot picks up the new definition at its next turn.
+/// Create or replace a bot (the path names it; the body's `id`, when given, must match); a
+/// running bot picks up the new definition at its next turn.
 #[utoipa::path(
     put,
     operation_id = "bots_put",
     path = "/admin/bots/{id}",
     tag = "bots",
-    params(("id" = String, Path, description = "The bot's id (`mathbot`); the body's `id`, when given, must match")),
-    request_body = Document,
     responses(
         (status = 200, description = "Replaced", body = BotBody),
         (status = 201, description = "Created", body = BotBody),
@@ -61,21 +65,11 @@ pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, 
         (status = 409, description = "conflict: the bot's name or id is taken by a user", body = ErrorBody),
     ),
 )]
-pub async fn put(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    body: JsonBody,
-) -> Result<HttpResponse, ApiError> {
-    let mut value = body.into_inner();
-    let Value::Object(object) = &mut value else {
-        return Err(ProtoError::bad_request("a bot definition is a JSON object").into());
-    };
-    match object.get("id") {
-        None => {
-            object.insert("id".into(), Value::String(id.to_string()));
-        }
-        Some(Value::String(given)) if *given == *id => {}
+pub async fn put(Admin(state): Admin, id: web::Path<String>, body: Json<Document>) -> Answer {
+    let mut document = body.into_inner();
+    match &document.id {
+        None => document.id = Some(id.to_string()),
+        Some(given) if *given == *id => {}
         Some(_) => {
             return Err(ProtoError::bad_request(format!(
                 "id: the body's id must be {:?}, as in the path",
@@ -84,7 +78,7 @@ pub async fn put(
             .into())
         }
     }
-    let definition = Definition::from_json(&value).map_err(ProtoError::bad_request)?;
+    let definition = Definition::check(document).map_err(ProtoError::bad_request)?;
     let document = serde_json::to_string(&definition.document)
         .map_err(|err| ProtoError::internal(err.to_string()))?;
     let (user, created) = state
@@ -121,17 +115,12 @@ pub async fn put(
     operation_id = "bots_delete",
     path = "/admin/bots/{id}",
     tag = "bots",
-    params(("id" = String, Path, description = "The bot's id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "not_found: no such bot", body = ErrorBody),
     ),
 )]
-pub async fn delete(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete(Admin(state): Admin, id: web::Path<String>) -> Answer {
     let stored = state.store.delete_bot(&id).await?;
     let running = state.hub.send(RemoveBot { id: id.to_string() }).await?;
     if !stored && !running {

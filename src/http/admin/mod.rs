@@ -1,13 +1,17 @@
 //! The admin HTTP API of docs/protocol.md section 7, under `/admin`; every route needs the
-//! admin token.
+//! admin token. Each handler takes its inputs as types (`web::Path<RoomId>`, a checked
+//! `Json<CreateRoom>`), and the OpenAPI document describes exactly those (`inputs`).
 
 pub mod bots;
+pub mod inputs;
+pub mod live;
 pub mod openapi;
 pub mod ops;
+pub mod requests;
 pub mod rooms;
 pub mod users;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -16,8 +20,12 @@ use super::error::ApiError;
 use crate::error::ProtoError;
 use crate::protocol::command::{DEFAULT_PAGE, MAX_PAGE};
 
-/// Declares every admin route once: `register` adds them to the `/admin` scope and
-/// [`ROUTES`] lists them, so that a test can check each one is in the OpenAPI document.
+/// What an admin handler answers.
+pub type Answer = Result<HttpResponse, ApiError>;
+
+/// Declares every admin route once: `register` adds them to the `/admin` scope, [`ROUTES`]
+/// lists them (a test checks each one is in the OpenAPI document) and [`inputs`] says what
+/// each one's handler reads (the document is filled in from it).
 macro_rules! admin_routes {
     ($($method:ident $path:literal => $handler:path,)*) => {
         /// Every admin route as (method, full path), exactly as `routes()` registers them.
@@ -25,6 +33,11 @@ macro_rules! admin_routes {
 
         fn register(scope: actix_web::Scope) -> actix_web::Scope {
             scope$(.route($path, web::$method().to($handler)))*
+        }
+
+        /// What each route of [`ROUTES`] reads, in the same order.
+        pub fn inputs() -> Vec<inputs::Inputs> {
+            vec![$(inputs::of(&$handler),)*]
         }
     };
 }
@@ -56,21 +69,23 @@ admin_routes! {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(register(web::scope("/admin")).default_service(web::to(unknown_route)));
+    let paths = web::PathConfig::default().error_handler(path_error);
+    cfg.service(
+        register(web::scope("/admin").app_data(paths)).default_service(web::to(unknown_route)),
+    );
 }
 
-async fn unknown_route(_: Admin) -> Result<HttpResponse, ApiError> {
+async fn unknown_route(_: Admin) -> Answer {
     Err(ProtoError::not_found("no such admin route; see docs/protocol.md section 7").into())
 }
 
-/// A request body, which must be a JSON object.
-pub fn object(
-    body: serde_json::Value,
-) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    match body {
-        serde_json::Value::Object(object) => Ok(object),
-        _ => Err(ProtoError::bad_request("the body must be a JSON object").into()),
-    }
+/// A path segment that is not an id of its kind (`r_007`) names nothing: `not_found`, with
+/// the same message as an id nothing has ("no such room", the id's parse error).
+fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    let actix_web::error::PathError::Deserialize(err) = err else {
+        return ApiError(ProtoError::not_found("no such path")).into();
+    };
+    ApiError(ProtoError::not_found(err.to_string())).into()
 }
 
 /// `?limit=&after=` of the list endpoints.

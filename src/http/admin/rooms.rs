@@ -1,60 +1,77 @@
 //! `/admin/rooms`: create, list, inspect and delete rooms, manage members, read and post
 //! messages as the system.
 
-use crate::http::json_body::JsonBody;
+use actix::{Message, Recipient};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{next_cursor, PageQuery};
-use crate::actors::messages::{AdminOp, AdminReply, GetRoom, NotifyUser, Post};
-use crate::db::models::{RoomKind, UserKind};
+use super::requests::{AddMember, CreateRoom, NewRoom, PostMessage, SystemPost};
+use super::users::find;
+use super::{next_cursor, Answer, PageQuery};
+use crate::actors::messages::{AdminOp, AdminReply, GetRoom, NotifyUser, Post, RoomHandle};
+use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
-use crate::http::error::ApiError;
-use crate::http::error::{Empty, ErrorBody};
+use crate::http::error::{ApiError, Empty, ErrorBody};
+use crate::http::json_body::{Json, NamedUser};
 use crate::http::AppState;
-use crate::protocol::command::{self, DEFAULT_PAGE, MAX_GROUP_MEMBERS, MAX_PAGE};
-use crate::protocol::fields::Fields;
-use crate::protocol::ids::RoomId;
+use crate::protocol::command::{DEFAULT_PAGE, MAX_PAGE};
+use crate::protocol::ids::{RoomId, UserRef};
+use crate::protocol::template::Template;
 use crate::protocol::views::{MessageView, RoomView, UserView};
 use crate::protocol::Event;
 
-/// A room id from a path; one that is not canonical is answered like a room that does not
-/// exist.
-fn room_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<RoomId>()
-        .map(|RoomId(id)| id)
-        .map_err(|_| ProtoError::no_such_room().into())
-}
-
-/// A person (not a bot) an admin names.
-async fn user_id(state: &AppState, text: &str) -> Result<i64, ApiError> {
-    let user = super::users::find(state, text).await?;
+/// A person (not a bot) a request names.
+async fn person(state: &AppState, named: &NamedUser) -> Result<i64, ApiError> {
+    let user = find(state, named.user()?).await?;
     if user.kind != UserKind::User {
         return Err(ProtoError::no_such_user().into());
     }
     Ok(user.id)
 }
 
-/// `POST /admin/rooms` body.
-#[derive(ToSchema)]
-pub struct CreateRoom {
-    /// `group` (the default) or `direct` (exactly two members).
-    #[schema(nullable = false, default = "group", pattern = "^(group|direct)$")]
-    pub kind: Option<String>,
-    /// A group's name, 1 to 100 characters (trimmed); required for a group.
-    #[schema(nullable = false)]
-    pub name: Option<String>,
-    /// User ids (`u_N`), at most 1,000.
-    #[schema(nullable = false)]
-    pub members: Option<Vec<String>>,
-    /// A group anyone may join; default false.
-    #[schema(nullable = false)]
-    pub public: Option<bool>,
-    /// The group's owner (made a member too); null: only admins can kick.
-    pub owner: Option<String>,
+/// The people a request names, in its order.
+async fn people(state: &AppState, named: &[NamedUser]) -> Result<Vec<i64>, ApiError> {
+    let mut ids = Vec::with_capacity(named.len());
+    for user in named {
+        ids.push(person(state, user).await?);
+    }
+    Ok(ids)
+}
+
+/// A request the admin API makes of a room's actor, and the room's address that takes it.
+trait RoomRequest: Message<Result = Result<Self::Reply, ProtoError>> + Send + Sized + 'static {
+    type Reply: Send + 'static;
+
+    fn address(room: &RoomHandle) -> &Recipient<Self>;
+}
+
+impl RoomRequest for AdminOp {
+    type Reply = AdminReply;
+
+    fn address(room: &RoomHandle) -> &Recipient<Self> {
+        &room.admin
+    }
+}
+
+impl RoomRequest for Post {
+    type Reply = StoredMessage;
+
+    fn address(room: &RoomHandle) -> &Recipient<Self> {
+        &room.post
+    }
+}
+
+/// Finds the room (its actor, started if need be; a room that does not exist answers
+/// `not_found`), then asks it.
+async fn ask_room<R: RoomRequest>(
+    state: &AppState,
+    RoomId(id): RoomId,
+    request: R,
+) -> Result<R::Reply, ApiError> {
+    let room = state.hub.send(GetRoom { id }).await?;
+    Ok(R::address(&room).send(request).await??)
 }
 
 /// A room as an admin sees it (`read_seq` 0).
@@ -78,27 +95,11 @@ pub struct RoomDetail {
     pub room: RoomView,
 }
 
-/// `POST /admin/rooms/{id}/members` body.
-#[derive(ToSchema)]
-pub struct AddMember {
-    /// A user id (`u_N`).
-    pub user: String,
-}
-
 /// A page of messages, oldest first.
 #[derive(Serialize, ToSchema)]
 pub struct MessagePage {
     pub has_more: bool,
     pub messages: Vec<MessageView>,
-}
-
-/// `POST /admin/rooms/{id}/messages` body.
-#[derive(ToSchema)]
-pub struct PostMessage {
-    /// Plain text, 1 to 4,000 characters.
-    pub body: String,
-    /// A template of docs/protocol.md section 6 (`{"kind":"buttons",…}`), or null.
-    pub template: Option<Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -112,51 +113,32 @@ pub struct PostedMessage {
     operation_id = "rooms_create",
     path = "/admin/rooms",
     tag = "rooms",
-    request_body = CreateRoom,
     responses(
         (status = 201, description = "Created", body = RoomBody),
         (status = 400, description = "bad_request: a missing or ill-typed field, a bad kind or name", body = ErrorBody),
         (status = 404, description = "not_found: a member or the owner is not a user", body = ErrorBody),
     ),
 )]
-pub async fn create(
-    _: Admin,
-    state: web::Data<AppState>,
-    body: JsonBody,
-) -> Result<HttpResponse, ApiError> {
-    let object = super::object(body.into_inner())?;
-    let fields = Fields(&object);
-    let kind = match fields.opt_string("kind")?.unwrap_or("group") {
-        "group" => RoomKind::Group,
-        "direct" => RoomKind::Direct,
-        other => {
-            return Err(ProtoError::bad_request(format!(
-            "`kind` must be \"group\" or \"direct\", not {other:?} (bot rooms open with open_bot)"
-        ))
-            .into())
-        }
-    };
-    let mut members = Vec::new();
-    for member in fields.id_list("members", MAX_GROUP_MEMBERS)? {
-        members.push(user_id(&state, member).await?);
-    }
-    let room = match kind {
-        RoomKind::Group => {
-            let name = crate::protocol::names::group_name(fields.string("name")?)?;
-            let public = fields.bool_or("public", false)?;
-            let owner = match fields.opt_id("owner")? {
-                Some(owner) => Some(user_id(&state, owner).await?),
+pub async fn create(Admin(state): Admin, room: Json<CreateRoom>) -> Answer {
+    let room = match room.into_inner() {
+        NewRoom::Group {
+            name,
+            public,
+            owner,
+            members,
+        } => {
+            let ids = people(&state, &members).await?;
+            let owner = match &owner {
+                Some(owner) => Some(person(&state, owner).await?),
                 None => None,
             };
-            state
-                .store
-                .create_group(&name, public, owner, members.clone())
-                .await?
+            state.store.create_group(&name, public, owner, ids).await?
         }
-        _ => {
-            members.sort_unstable();
-            members.dedup();
-            let [first, second] = members[..] else {
+        NewRoom::Direct { members } => {
+            let mut ids = people(&state, &members).await?;
+            ids.sort_unstable();
+            ids.dedup();
+            let [first, second] = ids[..] else {
                 return Err(ProtoError::bad_request(
                     "a direct room needs exactly two different members",
                 )
@@ -218,17 +200,12 @@ impl RoomsQuery {
     operation_id = "rooms_list",
     path = "/admin/rooms",
     tag = "rooms",
-    params(RoomsQuery),
     responses(
         (status = 200, description = "A page of rooms", body = RoomPage),
         (status = 400, description = "bad_request: a bad kind, limit or cursor", body = ErrorBody),
     ),
 )]
-pub async fn list(
-    _: Admin,
-    state: web::Data<AppState>,
-    query: web::Query<RoomsQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(Admin(state): Admin, query: web::Query<RoomsQuery>) -> Answer {
     let page = query.page();
     let limit = page.limit()?;
     let after = page.after(|text| text.parse().ok().map(|RoomId(id)| id))?;
@@ -245,29 +222,19 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(RoomPage { next, rooms }))
 }
 
-async fn ask_room(state: &AppState, id: &str, op: AdminOp) -> Result<AdminReply, ApiError> {
-    let room = state.hub.send(GetRoom { id: room_id(id)? }).await?;
-    Ok(room.admin.send(op).await??)
-}
-
 /// One room and its members.
 #[utoipa::path(
     get,
     operation_id = "rooms_show",
     path = "/admin/rooms/{id}",
     tag = "rooms",
-    params(("id" = String, Path, description = "`r_N`")),
     responses(
         (status = 200, description = "The room", body = RoomDetail),
         (status = 404, description = "not_found: no such room", body = ErrorBody),
     ),
 )]
-pub async fn show(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    match ask_room(&state, &id, AdminOp::Describe).await? {
+pub async fn show(Admin(state): Admin, id: web::Path<RoomId>) -> Answer {
+    match ask_room(&state, *id, AdminOp::Describe).await? {
         AdminReply::Described { room, members } => {
             Ok(HttpResponse::Ok().json(RoomDetail { members, room }))
         }
@@ -281,18 +248,13 @@ pub async fn show(
     operation_id = "rooms_delete",
     path = "/admin/rooms/{id}",
     tag = "rooms",
-    params(("id" = String, Path, description = "`r_N`")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "not_found: no such room", body = ErrorBody),
     ),
 )]
-pub async fn delete(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    ask_room(&state, &id, AdminOp::Delete).await?;
+pub async fn delete(Admin(state): Admin, id: web::Path<RoomId>) -> Answer {
+    ask_room(&state, *id, AdminOp::Delete).await?;
     log::info!("admin: deleted room {id}");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -303,8 +265,6 @@ pub async fn delete(
     operation_id = "rooms_add_member",
     path = "/admin/rooms/{id}/members",
     tag = "rooms",
-    params(("id" = String, Path, description = "`r_N`")),
-    request_body = AddMember,
     responses(
         (status = 201, description = "Added (or already a member)", body = Empty),
         (status = 400, description = "bad_request: a missing field, or not a group", body = ErrorBody),
@@ -312,19 +272,15 @@ pub async fn delete(
     ),
 )]
 pub async fn add_member(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    body: JsonBody,
-) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&id)?;
-    let object = super::object(body.into_inner())?;
-    let user = super::users::find(&state, Fields(&object).id("user")?).await?;
+    Admin(state): Admin,
+    room: web::Path<RoomId>,
+    user: Json<AddMember>,
+) -> Answer {
+    let user = find(&state, user.into_inner().user()?).await?;
     if user.kind != UserKind::User {
         return Err(ProtoError::no_such_user().into());
     }
-    let addr = state.hub.send(GetRoom { id: room }).await?;
-    addr.admin.send(AdminOp::AddMember { user }).await??;
+    ask_room(&state, *room, AdminOp::AddMember { user }).await?;
     Ok(HttpResponse::Created().json(Empty {}))
 }
 
@@ -334,26 +290,16 @@ pub async fn add_member(
     operation_id = "rooms_remove_member",
     path = "/admin/rooms/{id}/members/{user}",
     tag = "rooms",
-    params(
-        ("id" = String, Path, description = "`r_N`"),
-        ("user" = String, Path, description = "`u_N`"),
-    ),
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "bad_request: the room is not a group", body = ErrorBody),
         (status = 404, description = "not_found: no such room, user or member", body = ErrorBody),
     ),
 )]
-pub async fn remove_member(
-    _: Admin,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn remove_member(Admin(state): Admin, path: web::Path<(RoomId, UserRef)>) -> Answer {
     let (room, user) = path.into_inner();
-    let room = room_id(&room)?;
-    let user_id = super::users::find(&state, &user).await?.id;
-    let addr = state.hub.send(GetRoom { id: room }).await?;
-    addr.admin.send(AdminOp::RemoveMember { user_id }).await??;
+    let user_id = find(&state, &user).await?.id;
+    ask_room(&state, room, AdminOp::RemoveMember { user_id }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -372,7 +318,6 @@ pub struct MessagesQuery {
     operation_id = "rooms_messages",
     path = "/admin/rooms/{id}/messages",
     tag = "rooms",
-    params(("id" = String, Path, description = "`r_N`"), MessagesQuery),
     responses(
         (status = 200, description = "Messages, oldest first", body = MessagePage),
         (status = 400, description = "bad_request: `limit` or `before_seq` out of range", body = ErrorBody),
@@ -380,12 +325,11 @@ pub struct MessagesQuery {
     ),
 )]
 pub async fn messages(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
+    Admin(state): Admin,
+    id: web::Path<RoomId>,
     query: web::Query<MessagesQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&id)?;
+) -> Answer {
+    let RoomId(room) = *id;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(
@@ -415,8 +359,6 @@ pub async fn messages(
     operation_id = "rooms_post_message",
     path = "/admin/rooms/{id}/messages",
     tag = "rooms",
-    params(("id" = String, Path, description = "`r_N`")),
-    request_body = PostMessage,
     responses(
         (status = 201, description = "Stored and delivered", body = PostedMessage),
         (status = 400, description = "bad_request: no body, or a bad template", body = ErrorBody),
@@ -425,28 +367,18 @@ pub async fn messages(
     ),
 )]
 pub async fn post_message(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    body: JsonBody,
-) -> Result<HttpResponse, ApiError> {
-    let room = room_id(&id)?;
-    let object = super::object(body.into_inner())?;
-    let text = command::body(Fields(&object).string("body")?)?;
-    let template = match object.get("template") {
-        None | Some(Value::Null) => None,
-        Some(template) => Some(crate::protocol::template::validate(template)?),
+    Admin(state): Admin,
+    room: web::Path<RoomId>,
+    post: Json<PostMessage>,
+) -> Answer {
+    let SystemPost { body, template } = post.into_inner();
+    let post = Post {
+        sender: state.system_user.clone(),
+        body,
+        template: template.as_ref().map(Template::to_value),
+        action: None,
     };
-    let addr = state.hub.send(GetRoom { id: room }).await?;
-    let message = addr
-        .post
-        .send(Post {
-            sender: state.system_user.clone(),
-            body: text,
-            template,
-            action: None,
-        })
-        .await??;
+    let message = ask_room(&state, *room, post).await?;
     Ok(HttpResponse::Created().json(PostedMessage {
         message: MessageView::from_stored(&message),
     }))

@@ -1,32 +1,22 @@
 //! `/admin/users`: create, list and deactivate users, issue, list and revoke tokens, close
 //! connections.
 
-use crate::http::json_body::JsonBody;
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{next_cursor, PageQuery};
+use super::requests::CreateUser;
+use super::{next_cursor, Answer, PageQuery};
 use crate::actors::hub::CloseUser;
 use crate::db::models::{UserKind, UserRow};
 use crate::error::{ErrorCode, ProtoError};
 use crate::http::auth::Admin;
-use crate::http::error::ApiError;
-use crate::http::error::ErrorBody;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::json_body::Json;
 use crate::http::AppState;
-use crate::protocol::fields::Fields;
 use crate::protocol::ids::{TokenId, UserRef};
-use crate::protocol::names::user_name;
 use crate::protocol::views::{RoomView, UserView};
-use crate::protocol::CloseCode;
-use crate::protocol::{frames, ReplyId};
-
-/// `POST /admin/users` body.
-#[derive(Deserialize, ToSchema)]
-pub struct CreateUser {
-    /// 1 to 64 printable characters (trimmed), unique; `system` is taken.
-    pub name: String,
-}
+use crate::protocol::{frames, CloseCode, ReplyId};
 
 /// A new user and its token: the only time the token is shown.
 #[derive(Serialize, ToSchema)]
@@ -45,10 +35,10 @@ pub struct UserPage {
     pub users: Vec<UserView>,
 }
 
-/// A user, their open connections and their rooms as they see them.
+/// A user, their open connections (on every node) and their rooms as they see them.
 #[derive(Serialize, ToSchema)]
 pub struct UserDetail {
-    pub connections: usize,
+    pub connections: u64,
     pub rooms: Vec<RoomView>,
     pub user: UserView,
 }
@@ -81,20 +71,14 @@ pub struct TokenList {
     operation_id = "users_create",
     path = "/admin/users",
     tag = "users",
-    request_body = CreateUser,
     responses(
         (status = 201, description = "Created", body = CreatedUser),
         (status = 400, description = "bad_request: no name, or not 1 to 64 printable characters", body = ErrorBody),
         (status = 409, description = "conflict: the name is taken", body = ErrorBody),
     ),
 )]
-pub async fn create(
-    _: Admin,
-    state: web::Data<AppState>,
-    body: JsonBody,
-) -> Result<HttpResponse, ApiError> {
-    let object = super::object(body.into_inner())?;
-    let name = user_name(Fields(&object).string("name")?)?;
+pub async fn create(Admin(state): Admin, name: Json<CreateUser>) -> Answer {
+    let name = name.into_inner();
     let user = state.store.create_user(&name, UserKind::User, None).await?;
     let issued = state.store.issue_token(user.id).await?;
     log::info!("admin: created user u_{} ({name})", user.id);
@@ -111,17 +95,12 @@ pub async fn create(
     operation_id = "users_list",
     path = "/admin/users",
     tag = "users",
-    params(PageQuery),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
         (status = 400, description = "bad_request: `limit` out of range or `after` not a user id", body = ErrorBody),
     ),
 )]
-pub async fn list(
-    _: Admin,
-    state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(Admin(state): Admin, query: web::Query<PageQuery>) -> Answer {
     let limit = query.limit()?;
     let after = query.after(|text| match text.parse() {
         Ok(UserRef::Id(id)) => Some(id),
@@ -136,36 +115,27 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(UserPage { next, users }))
 }
 
-/// The user an admin path names: `u_N` or a bot's handle.
-/// One that is not canonical (`u_007`) is answered like a user who does not exist.
-pub async fn find(state: &AppState, text: &str) -> Result<UserRow, ApiError> {
-    let Ok(user) = text.parse::<UserRef>() else {
-        return Err(ProtoError::no_such_user().into());
-    };
+/// The user an admin request names: `u_N` or a bot's handle.
+pub async fn find(state: &AppState, user: &UserRef) -> Result<UserRow, ApiError> {
     state
         .store
-        .user_by_ref(&user)
+        .user_by_ref(user)
         .await?
         .ok_or_else(|| ProtoError::no_such_user().into())
 }
 
-/// One user, their connection count and their rooms.
+/// One user, their connections on every node and their rooms.
 #[utoipa::path(
     get,
     operation_id = "users_show",
     path = "/admin/users/{id}",
     tag = "users",
-    params(("id" = String, Path, description = "`u_N` or a bot's id")),
     responses(
         (status = 200, description = "The user", body = UserDetail),
         (status = 404, description = "not_found: no such user", body = ErrorBody),
     ),
 )]
-pub async fn show(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn show(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     let user = find(&state, &id).await?;
     let rooms: Vec<RoomView> = state
         .store
@@ -174,10 +144,11 @@ pub async fn show(
         .iter()
         .map(RoomView::from_summary)
         .collect();
+    let connections = super::live::counts(&state).await?.connections_of(user.id);
     Ok(HttpResponse::Ok().json(UserDetail {
-        connections: state.presence.connections(user.id),
+        connections,
         rooms,
-        user: UserView::with_presence(&user, state.presence.is_online(user.id)),
+        user: UserView::with_presence(&user, connections > 0),
     }))
 }
 
@@ -187,17 +158,12 @@ pub async fn show(
     operation_id = "users_issue_token",
     path = "/admin/users/{id}/tokens",
     tag = "users",
-    params(("id" = String, Path, description = "`u_N` or a bot's id")),
     responses(
         (status = 201, description = "The new token, shown this once", body = IssuedToken),
         (status = 404, description = "not_found: no such user", body = ErrorBody),
     ),
 )]
-pub async fn issue_token(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn issue_token(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     let user = find(&state, &id).await?;
     let issued = state.store.issue_token(user.id).await?;
     Ok(HttpResponse::Created().json(IssuedToken {
@@ -212,17 +178,12 @@ pub async fn issue_token(
     operation_id = "users_list_tokens",
     path = "/admin/users/{id}/tokens",
     tag = "users",
-    params(("id" = String, Path, description = "`u_N` or a bot's id")),
     responses(
         (status = 200, description = "The live tokens, oldest first", body = TokenList),
         (status = 404, description = "not_found: no such user", body = ErrorBody),
     ),
 )]
-pub async fn list_tokens(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_tokens(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     let user = find(&state, &id).await?;
     let tokens = state
         .store
@@ -244,25 +205,14 @@ pub async fn list_tokens(
     operation_id = "users_revoke_token",
     path = "/admin/users/{id}/tokens/{token_id}",
     tag = "users",
-    params(
-        ("id" = String, Path, description = "`u_N` or a bot's id"),
-        ("token_id" = String, Path, description = "`t_N`"),
-    ),
     responses(
         (status = 204, description = "Revoked"),
         (status = 404, description = "not_found: no such user, or no such token of theirs", body = ErrorBody),
     ),
 )]
-pub async fn revoke_token(
-    _: Admin,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (id, token) = path.into_inner();
+pub async fn revoke_token(Admin(state): Admin, path: web::Path<(UserRef, TokenId)>) -> Answer {
+    let (id, TokenId(token_id)) = path.into_inner();
     let user = find(&state, &id).await?;
-    let TokenId(token_id) = token
-        .parse::<TokenId>()
-        .map_err(|_| ProtoError::not_found("no such token"))?;
     state.store.revoke_token(user.id, token_id).await?;
     let closed = close_revoked(
         &state,
@@ -285,18 +235,13 @@ pub async fn revoke_token(
     operation_id = "users_deactivate",
     path = "/admin/users/{id}",
     tag = "users",
-    params(("id" = String, Path, description = "`u_N`")),
     responses(
         (status = 204, description = "Deactivated"),
         (status = 400, description = "bad_request: a bot (use DELETE /admin/bots/{id})", body = ErrorBody),
         (status = 404, description = "not_found: no such active user", body = ErrorBody),
     ),
 )]
-pub async fn deactivate(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn deactivate(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     let user = find(&state, &id).await?;
     if user.kind != UserKind::User {
         return Err(ProtoError::bad_request(
@@ -343,17 +288,12 @@ async fn close_revoked(
     operation_id = "users_revoke_tokens",
     path = "/admin/users/{id}/tokens",
     tag = "users",
-    params(("id" = String, Path, description = "`u_N` or a bot's id")),
     responses(
         (status = 204, description = "Revoked"),
         (status = 404, description = "not_found: no such user", body = ErrorBody),
     ),
 )]
-pub async fn revoke_tokens(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn revoke_tokens(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     let user = find(&state, &id).await?;
     let revoked = state.store.revoke_tokens(user.id).await?;
     let closed = close_revoked(
@@ -376,17 +316,12 @@ pub async fn revoke_tokens(
     operation_id = "users_disconnect",
     path = "/admin/users/{id}/connections",
     tag = "users",
-    params(("id" = String, Path, description = "`u_N` or a bot's id")),
     responses(
         (status = 204, description = "Closed"),
         (status = 404, description = "not_found: no such user", body = ErrorBody),
     ),
 )]
-pub async fn disconnect(
-    _: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn disconnect(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     let user = find(&state, &id).await?;
     let closed = state
         .hub
