@@ -160,10 +160,9 @@ impl From<StoreError> for ProtoError {
             StoreError::NotMember {
                 public_group: false,
             } => ProtoError::no_such_room(),
-            StoreError::Deactivated => ProtoError::new(
-                ErrorCode::Unauthorized,
-                "your account was deactivated",
-            ),
+            StoreError::Deactivated => {
+                ProtoError::new(ErrorCode::Unauthorized, "your account was deactivated")
+            }
             StoreError::Duplicate(reason) => {
                 log::warn!("store: {reason}");
                 ProtoError::new(

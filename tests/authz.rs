@@ -170,7 +170,10 @@ async fn scenario(change: Change, fault: Fault) {
 
     // Connections whose token is gone are closed with 4001 within the bound, after an
     // `unauthorized` error; the other token's connection stays when one token is revoked.
-    let mut dans = vec![(dan_ws, dan.token_id.clone()), (dan_phone_ws, dan_phone.token_id)];
+    let mut dans = vec![
+        (dan_ws, dan.token_id.clone()),
+        (dan_phone_ws, dan_phone.token_id),
+    ];
     let revoked = |token_id: &str| match change {
         Change::Kick => false,
         Change::RevokeToken => token_id == dan.token_id,
@@ -221,7 +224,10 @@ async fn scenario(change: Change, fault: Fault) {
             assert_eq!(got.len(), 1, "{token_id}: {events:?}");
             assert_eq!(got[0]["message"]["body"], "after");
         } else {
-            assert!(got.is_empty(), "{token_id} still receives the room: {events:?}");
+            assert!(
+                got.is_empty(),
+                "{token_id} still receives the room: {events:?}"
+            );
         }
     }
 

@@ -184,12 +184,8 @@ async fn live_connections_are_read_back_per_node() {
 
 /// What a redis-server counted: `(PINGs answered, connections accepted)`.
 fn redis_counts(conn: &mut redis::Connection) -> (u64, u64) {
-    let mut info = |section: &str| -> String {
-        redis::cmd("INFO")
-            .arg(section)
-            .query(conn)
-            .expect("INFO")
-    };
+    let mut info =
+        |section: &str| -> String { redis::cmd("INFO").arg(section).query(conn).expect("INFO") };
     let field = |text: &str, key: &str| -> u64 {
         text.lines()
             .find_map(|line| line.strip_prefix(key))
@@ -228,7 +224,10 @@ async fn a_healthy_bus_stays_subscribed_through_its_pings() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(a.is_connected() && b.is_connected(), "connected within 10 s");
+    assert!(
+        a.is_connected() && b.is_connected(),
+        "connected within 10 s"
+    );
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = Collector(tx).start();
     let (_, confirmed) = b

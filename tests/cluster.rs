@@ -640,7 +640,12 @@ async fn counter(node: &common::Server, name: &str) -> f64 {
 
 /// Frames `client` gets until one of type `kind`, while `nudge` is repeated (a `typing`
 /// from another connection, say) every 300 ms; at most 20 s. Returns the frames before it.
-async fn until_event(client: &mut Client, kind: &str, nudge: &mut Client, command: &Value) -> Vec<Value> {
+async fn until_event(
+    client: &mut Client,
+    kind: &str,
+    nudge: &mut Client,
+    command: &Value,
+) -> Vec<Value> {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let mut before = Vec::new();
     loop {
@@ -655,7 +660,10 @@ async fn until_event(client: &mut Client, kind: &str, nudge: &mut Client, comman
                 Err(_) => break,
             }
         }
-        assert!(std::time::Instant::now() < deadline, "no {kind} in 20 s: {before:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {kind} in 20 s: {before:?}"
+        );
     }
 }
 
@@ -668,10 +676,16 @@ async fn event_within(client: &mut Client, kind: &str) -> Value {
 }
 
 /// Polls `check` every 100 ms for at most 15 s.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while !check().await {
-        assert!(std::time::Instant::now() < deadline, "{what}: not within 15 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 15 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -702,7 +716,10 @@ async fn every_kind_of_event_survives_a_redis_restart() {
         client.ok(json!({"type":"join","room":room})).await;
     }
     amy.ok(json!({"type":"send","room":room,"body":"m1"})).await;
-    assert_eq!(event_within(&mut bob, "message").await["message"]["body"], "m1");
+    assert_eq!(
+        event_within(&mut bob, "message").await["message"]["body"],
+        "m1"
+    );
 
     // Healthy: ~100 pings a node, no reconnect.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -748,7 +765,9 @@ async fn every_kind_of_event_survives_a_redis_restart() {
     }
     // Presence, written again to Redis by node one and read by node two.
     if !seen.iter().any(|frame| {
-        frame["type"] == "presence" && frame["user"]["id"] == carl_id.as_str() && frame["online"] == true
+        frame["type"] == "presence"
+            && frame["user"]["id"] == carl_id.as_str()
+            && frame["online"] == true
     }) {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         loop {
@@ -756,7 +775,10 @@ async fn every_kind_of_event_survives_a_redis_restart() {
             if presence["user"]["id"] == carl_id.as_str() && presence["online"] == true {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "carl not online in 15 s");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "carl not online in 15 s"
+            );
         }
     }
     seen.clear();
@@ -774,7 +796,10 @@ async fn every_kind_of_event_survives_a_redis_restart() {
 
     // And live, every kind: messages, read, membership, presence, revocation, bot changes.
     amy.ok(json!({"type":"send","room":room,"body":"m2"})).await;
-    assert_eq!(event_within(&mut bob, "message").await["message"]["body"], "m2");
+    assert_eq!(
+        event_within(&mut bob, "message").await["message"]["body"],
+        "m2"
+    );
     bob_laptop
         .ok(json!({"type":"read","room":room,"seq":2}))
         .await;
@@ -782,7 +807,10 @@ async fn every_kind_of_event_survives_a_redis_restart() {
     for client in [&mut amy, &mut bob] {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         loop {
-            assert!(std::time::Instant::now() < deadline, "no read of seq 2 in 15 s");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no read of seq 2 in 15 s"
+            );
             let read = event_within(client, "read").await;
             assert_eq!(read["user"]["id"], bob_id.as_str());
             if read["seq"] == 2 {
@@ -790,7 +818,8 @@ async fn every_kind_of_event_survives_a_redis_restart() {
             }
         }
     }
-    amy.ok(json!({"type":"kick","room":room,"user":carl_id})).await;
+    amy.ok(json!({"type":"kick","room":room,"user":carl_id}))
+        .await;
     let left = event_within(&mut bob, "member_left").await;
     assert_eq!(left["user"]["id"], carl_id.as_str());
     carl.close().await;
@@ -812,5 +841,8 @@ async fn every_kind_of_event_survives_a_redis_restart() {
     // No reconnect since the restart: the bus stayed subscribed.
     let reconnects = counter(two, "palaver_bus_reconnects_total").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(counter(two, "palaver_bus_reconnects_total").await, reconnects);
+    assert_eq!(
+        counter(two, "palaver_bus_reconnects_total").await,
+        reconnects
+    );
 }

@@ -126,7 +126,10 @@ mod tests {
         let mut sweep = Sweep::default();
         let live = asked(&[1, 2, 3], &[], &[]);
         let first = sweep.judge(&live, found(&[(1, 0), (2, 4), (3, 0)], &[], &[]));
-        assert_eq!(first.recheck, vec![(1, Some(0)), (2, Some(4)), (3, Some(0))]);
+        assert_eq!(
+            first.recheck,
+            vec![(1, Some(0)), (2, Some(4)), (3, Some(0))]
+        );
         let quiet = sweep.judge(&live, found(&[(1, 0), (2, 4), (3, 0)], &[], &[]));
         assert!(quiet.is_empty(), "{quiet:?}");
         // Room 2 changed, room 3 was deleted.

@@ -205,7 +205,12 @@ impl SenderChecks for PgConn {
             .collect();
         Ok(refused
             .into_iter()
-            .map(|(room, user)| ((room, user), why(gone.contains(&user), open.contains(&room))))
+            .map(|(room, user)| {
+                (
+                    (room, user),
+                    why(gone.contains(&user), open.contains(&room)),
+                )
+            })
             .collect())
     }
 }

@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::authz::RoomChanges;
-use super::seq::RoomSeqs;
 use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::file_queries::FileQueries;
 use super::models::*;
 use super::schema::{bot_states, members, messages, rooms, users};
+use super::seq::RoomSeqs;
 use super::store::{pair_key, RoomSummary, Store};
 use crate::{with_conn, write_conn};
 

@@ -18,11 +18,11 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
+use super::authz::{Refusal, SenderChecks};
 use super::backend::Backend;
 use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::file_queries::{self, FileQueries};
-use super::authz::{Refusal, SenderChecks};
 use super::health::CommitHealth;
 use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind, UserRow};
 use super::schema::messages;

@@ -93,7 +93,10 @@ impl Redis {
                 .and_then(|client| client.get_connection())
                 .expect("a connection to stall redis with");
             started.send(()).expect("the test waits");
-            redis::cmd("DEBUG").arg("SLEEP").arg(seconds).query(&mut conn)
+            redis::cmd("DEBUG")
+                .arg("SLEEP")
+                .arg(seconds)
+                .query(&mut conn)
         });
         began.recv().expect("the stall's thread starts");
         // The command is on its way; give Redis a moment to take it.

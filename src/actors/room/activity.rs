@@ -73,9 +73,7 @@ impl Room {
                     }
                 }
                 let marked = store.mark_read(id, user_id, seq).await?;
-                marked
-                    .map(Ok)
-                    .ok_or(StoreError::NotMember { public_group })
+                marked.map(Ok).ok_or(StoreError::NotMember { public_group })
             },
             move |marked: Result<Result<i64, i64>, StoreError>, room, ctx| match marked {
                 Ok(Ok(read_seq)) => {

@@ -133,7 +133,10 @@ impl Room {
 }
 
 /// Who joined (in `new`, not `old`) and who left (the other way round), each by id.
-fn difference(old: &HashMap<i64, Member>, new: &HashMap<i64, Member>) -> (Vec<UserRow>, Vec<UserRow>) {
+fn difference(
+    old: &HashMap<i64, Member>,
+    new: &HashMap<i64, Member>,
+) -> (Vec<UserRow>, Vec<UserRow>) {
     let only = |these: &HashMap<i64, Member>, those: &HashMap<i64, Member>| {
         let mut users: Vec<UserRow> = these
             .values()

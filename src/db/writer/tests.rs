@@ -180,7 +180,12 @@ fn a_person_who_may_no_longer_post_fails_alone_and_takes_no_seq() {
         post(1, 7, None),
     ];
     let refused = HashMap::from([
-        ((1, 8), Refusal::NotMember { public_group: false }),
+        (
+            (1, 8),
+            Refusal::NotMember {
+                public_group: false,
+            },
+        ),
         ((1, 9), Refusal::Deactivated),
         ((1, 1), Refusal::NotMember { public_group: true }),
     ]);
