@@ -29,6 +29,8 @@ pub struct Outbound {
     tls: Arc<ClientConfig>,
     /// Root certificates trusted: the platform's and `--extra-ca`'s.
     roots: usize,
+    platform: usize,
+    extra: usize,
 }
 
 /// The platform's root certificates, read once per process.
@@ -62,14 +64,26 @@ impl Outbound {
             Some(path) => add_pem_file(&mut roots, path)?,
             None => 0,
         };
-        if roots.is_empty() {
+        let mut outbound = Outbound::with_roots(roots);
+        outbound.extra = extra;
+        outbound.platform = platform;
+        Ok(outbound)
+    }
+
+    /// Logs what is trusted; the server calls it once its flags are all checked (a flag
+    /// refused later must stay the only line).
+    pub fn log_roots(&self) {
+        if self.roots == 0 {
             log::warn!(
                 "outbound TLS: no trusted root certificate (install ca-certificates, or give \
                  --extra-ca): https:// calls will fail"
             );
         }
-        log::info!("outbound TLS: {platform} platform root certificates, {extra} from --extra-ca");
-        Ok(Outbound::with_roots(roots))
+        log::info!(
+            "outbound TLS: {} platform root certificates, {} from --extra-ca",
+            self.platform,
+            self.extra
+        );
     }
 
     fn with_roots(roots: RootCertStore) -> Outbound {
@@ -91,6 +105,8 @@ impl Outbound {
         Outbound {
             tls: Arc::new(tls),
             roots: count,
+            platform: count,
+            extra: 0,
         }
     }
 

@@ -221,6 +221,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
     } = check(&args)?;
     let settings = Arc::new(settings);
     let listeners = listen(&args.bind)?;
+    settings.outbound.log_roots();
     crate::metrics::METRICS
         .node
         .with_label_values(&[&node])

@@ -47,7 +47,8 @@ fn every_bad_flag_value_is_one_line_and_exit_code_2() {
         vec!["users", "add"],
         // Values checked once parsed: they logged a line first and exited with 1.
         vec!["--jwt-secret", "abc"],
-        vec!["--jwt-jwks-url", "https://keys.example/jwks.json"],
+        vec!["--jwt-jwks-url", "ftp://keys.example/jwks.json"],
+        vec!["--extra-ca", "/nonexistent/ca.pem"],
         vec!["--jwt-public-key", "/nonexistent/key.pem"],
         vec!["--node-id", "not an id"],
         vec!["--redis-url", "redis://127.0.0.1:1"],
@@ -67,8 +68,8 @@ fn every_bad_flag_value_is_one_line_and_exit_code_2() {
     );
 }
 
-/// `--extra-ca` naming a missing file or one without a certificate: one line, exit 1, and
-/// the database is not created.
+/// `--extra-ca` naming a missing file or one without a certificate: a bad flag value, so
+/// one line and exit 2, and the database is not created.
 #[test]
 fn a_bad_extra_ca_file_is_one_line_and_opens_nothing() {
     let dir = tempfile::tempdir().expect("dir");
@@ -87,10 +88,10 @@ fn a_bad_extra_ca_file_is_one_line_and_opens_nothing() {
             &file,
         ]);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{stderr}");
-        let last = stderr.trim().lines().last().unwrap_or_default();
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(
-            last.contains("--extra-ca") && last.contains(&file),
+            stderr.contains("--extra-ca") && stderr.contains(&file),
             "{stderr}"
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
