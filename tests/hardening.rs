@@ -714,3 +714,70 @@ fn png_declaring(width: u32, height: u32, depth: u8, colour: u8) -> Vec<u8> {
     chunk(&mut png, b"IEND", &[]);
     png
 }
+
+/// Templates with `javascript:` or `data:` image URLs are refused by the admin API (400
+/// naming the field) and by `PUT /admin/bots` (a scripted bot's definition), and store
+/// nothing; http(s) URLs and paths on the server are taken.
+#[actix_rt::test]
+async fn template_urls_are_http_or_this_servers() {
+    let db = Database::new(Backend::Sqlite).await;
+    let server = Server::start(&db).await;
+    let (amy, _) = server.user("amy").await;
+    let (status, body) = server
+        .admin(
+            "POST",
+            "/admin/rooms",
+            Some(json!({"kind":"group","name":"news","members":[amy]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let room = body["room"]["id"].as_str().expect("room").to_string();
+    let post = |template: Value| {
+        let (server, room) = (&server, room.clone());
+        async move {
+            server
+                .admin(
+                    "POST",
+                    &format!("/admin/rooms/{room}/messages"),
+                    Some(json!({"body":"look","template":template})),
+                )
+                .await
+        }
+    };
+    for bad in [
+        "javascript:alert(document.cookie)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "//evil.example/x.png",
+    ] {
+        let (status, body) = post(json!({"kind":"image","url":bad,"alt":"x"})).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("template.url: "),
+            "{body}"
+        );
+        let (status, body) =
+            post(json!({"kind":"card","title":"t","text":"x","image_url":bad})).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    assert!(
+        server.stored_messages(&room).await.is_empty(),
+        "nothing stored"
+    );
+    for fine in ["https://example.com/a.png", "/triangle.svg"] {
+        let (status, body) = post(json!({"kind":"image","url":fine,"alt":"x"})).await;
+        assert_eq!(status, 201, "{fine}: {body}");
+    }
+    let bot = json!({
+        "id":"sneaky","name":"Sneaky","sort":"scripted","fallback":"?",
+        "script":{"start":"hi","states":{"hi":{"say":[{"kind":"image","url":"javascript:alert(1)","alt":"x","body":"hi"}]}}}
+    });
+    let (status, body) = server.admin("PUT", "/admin/bots/sneaky", Some(bot)).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("states.hi.say[0].url"), "{message}");
+    let (_, listed) = server.admin("GET", "/admin/bots", None).await;
+    assert!(!listed.to_string().contains("sneaky"), "{listed}");
+}
