@@ -137,6 +137,7 @@ fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
             sweep_every: Duration::from_secs(args.file_sweep_secs),
             ..FileSettings::default()
         },
+        groups_per_hour: args.groups_per_hour,
         ..Settings::default()
     })
 }
@@ -230,6 +231,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         &url,
         StoreConfig {
             sqlite_sync: args.sqlite_synchronous,
+            max_groups_per_user: args.max_groups_per_user,
             ..StoreConfig::default()
         },
     )?;

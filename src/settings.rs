@@ -26,6 +26,8 @@ pub struct Settings {
     pub files: FileSettings,
     /// The TLS setup of every outbound call (webhooks here; JWKS through `JwtSettings`).
     pub outbound: Outbound,
+    /// Groups one user may create in an hour (`--groups-per-hour`).
+    pub groups_per_hour: u32,
 }
 
 /// A connection's frame rate limit (docs/protocol.md section 2), enforced by
@@ -105,6 +107,7 @@ impl Default for Settings {
             authz_sweep: Duration::from_secs(2),
             files: FileSettings::default(),
             outbound: Outbound::default(),
+            groups_per_hour: 30,
         }
     }
 }

@@ -117,7 +117,10 @@ impl Session {
                 public,
             } => {
                 let context = context();
+                let per_hour = self.settings.groups_per_hour;
                 Route::Here(Box::pin(async move {
+                    people::may_create_group(&context.store, context.caller.user.id, per_hour)
+                        .await?;
                     create_group(&context, name, members, public).await
                 }))
             }
