@@ -666,3 +666,103 @@ async fn groups_created_an_hour_and_groups_a_user_is_in_are_limited(backend: Bac
     bob.ok(json!({"type":"join","room":lobby})).await;
 }
 on_both_backends!(groups_created_an_hour_and_groups_a_user_is_in_are_limited);
+
+/// `rooms` pages with `limit` and `after` (the previous page's `next`), by room id; without
+/// `limit` it answers every room, as it always did.
+async fn rooms_can_be_paged(backend: Backend) {
+    let world = World::new(backend, &["amy", "bob"]).await;
+    let mut amy = world.connect(AMY).await;
+    let mut made = Vec::new();
+    for n in 1..=5 {
+        let data = amy
+            .ok(json!({"type":"create_group","name":format!("g{n}"),"members":[world.ids[BOB]]}))
+            .await;
+        made.push(room_id(&data));
+    }
+    let all = amy.ok(json!({"type":"rooms"})).await;
+    assert_eq!(all["rooms"].as_array().map(Vec::len), Some(5), "{all}");
+    assert!(all.get("next").is_none(), "{all}");
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    for _ in 0..5 {
+        let mut command = json!({"type":"rooms","limit":2});
+        if !after.is_null() {
+            command["after"] = after.clone();
+        }
+        let page = amy.ok(command).await;
+        let rooms = page["rooms"].as_array().expect("rooms");
+        assert!(rooms.len() <= 2, "{page}");
+        seen.extend(
+            rooms
+                .iter()
+                .map(|room| room["id"].as_str().expect("id").to_string()),
+        );
+        after = page["next"].clone();
+        if after.is_null() {
+            break;
+        }
+        assert_eq!(
+            after, rooms[1]["id"],
+            "next is the page's last room: {page}"
+        );
+    }
+    assert_eq!(seen, made, "every room once, by id");
+    for bad in [
+        json!({"type":"rooms","limit":0}),
+        json!({"type":"rooms","limit":501}),
+        json!({"type":"rooms","limit":2,"after":"u_1"}),
+    ] {
+        assert_eq!(amy.error(bad).await, "bad_request");
+    }
+}
+on_both_backends!(rooms_can_be_paged);
+
+/// A user put into groups by someone else leaves them all at once: `leave_groups` names their
+/// owner, and each is left and forgotten as `leave` with `forget` does; other groups stay.
+async fn leave_groups_leaves_every_group_of_one_owner(backend: Backend) {
+    let world = World::new(backend, &["amy", "bob", "carol"]).await;
+    let mut amy = world.connect(AMY).await;
+    let mut bob = world.connect(BOB).await;
+    let mut carol = world.connect(CAROL).await;
+    let bob_id = &world.ids[BOB];
+    let mut spam = Vec::new();
+    for n in 1..=3 {
+        let data = amy
+            .ok(json!({"type":"create_group","name":format!("spam {n}"),"members":[bob_id]}))
+            .await;
+        spam.push(room_id(&data));
+    }
+    let kept = room_id(
+        &carol
+            .ok(json!({"type":"create_group","name":"friends","members":[bob_id]}))
+            .await,
+    );
+    let left = bob
+        .ok(json!({"type":"leave_groups","owner":world.ids[AMY]}))
+        .await;
+    assert_eq!(left["left"], json!(spam), "{left}");
+    let rooms = bob.ok(json!({"type":"rooms"})).await;
+    let ids: Vec<&str> = rooms["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .filter_map(|room| room["id"].as_str())
+        .collect();
+    assert_eq!(ids, [kept.as_str()], "{rooms}");
+    let again = bob
+        .ok(json!({"type":"leave_groups","owner":world.ids[AMY]}))
+        .await;
+    assert_eq!(again["left"], json!([]));
+    let code = bob
+        .error(json!({"type":"leave_groups","owner":bob_id}))
+        .await;
+    assert_eq!(code, "bad_request");
+    let code = bob
+        .error(json!({"type":"leave_groups","owner":"u_999999"}))
+        .await;
+    assert_eq!(code, "not_found");
+    // amy's groups still have amy.
+    let members = amy.ok(json!({"type":"join","room":spam[0]})).await;
+    assert_eq!(members["room"]["members_count"], 1, "{members}");
+}
+on_both_backends!(leave_groups_leaves_every_group_of_one_owner);

@@ -278,9 +278,57 @@ impl Store {
         .await
     }
 
+    /// The groups `owner` owns that `member` is in, by id.
+    pub async fn groups_of_owner(&self, owner: i64, member: i64) -> Result<Vec<i64>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(members::table
+                    .inner_join(rooms::table)
+                    .filter(members::user_id.eq(member))
+                    .filter(rooms::owner_id.eq(owner))
+                    .filter(rooms::kind.eq(RoomKind::Group))
+                    .order(rooms::id.asc())
+                    .select(rooms::id)
+                    .load(conn)
+                    .await?)
+            })
+        })
+        .await
+    }
+
     /// Every room the user is a member of, as that user sees it.
     pub async fn rooms_of(&self, user_id: i64) -> Result<Vec<RoomSummary>, StoreError> {
         self.summaries(Some(user_id), None).await
+    }
+
+    /// The rooms of `user_id` with ids above `after`, at most `limit` of them by id, as that
+    /// user sees them, and whether more follow.
+    pub async fn rooms_page(
+        &self,
+        user_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<(Vec<RoomSummary>, bool), StoreError> {
+        let mut ids: Vec<i64> = self
+            .run(move |db| async move {
+                with_conn!(&*db, conn => {
+                    Ok(members::table
+                        .filter(members::user_id.eq(user_id))
+                        .filter(members::room_id.gt(after))
+                        .order(members::room_id.asc())
+                        .limit(limit + 1)
+                        .select(members::room_id)
+                        .load(conn)
+                        .await?)
+                })
+            })
+            .await?;
+        let more = ids.len() as i64 > limit;
+        ids.truncate(limit as usize);
+        if ids.is_empty() {
+            return Ok((Vec::new(), false));
+        }
+        Ok((self.summaries(Some(user_id), Some(ids)).await?, more))
     }
 
     /// One room as `viewer` sees it (an admin's view without a viewer).
