@@ -74,6 +74,11 @@ pub struct FileSettings {
     pub sweep_every: Duration,
     /// How long an upload may wait for a message to carry it.
     pub keep_unreferenced: Duration,
+    /// Per user: uploads no message carries yet, how many and how many bytes, and bytes
+    /// uploaded in any 24 hours (docs/files.md, Quotas).
+    pub max_unattached_files: i64,
+    pub max_unattached_bytes: i64,
+    pub max_bytes_per_day: i64,
 }
 
 impl Default for FileSettings {
@@ -90,6 +95,9 @@ impl Default for FileSettings {
             concurrent_decodes: 2,
             sweep_every: Duration::from_secs(600),
             keep_unreferenced: Duration::from_secs(24 * 3600),
+            max_unattached_files: 200,
+            max_unattached_bytes: 200 * 1024 * 1024,
+            max_bytes_per_day: 1024 * 1024 * 1024,
         }
     }
 }
