@@ -139,9 +139,14 @@ impl ProtoError {
     }
 
     pub fn rate_limited(retry_after_ms: u64) -> ProtoError {
+        ProtoError::rate_limited_because("too many frames; slow down", retry_after_ms)
+    }
+
+    /// `rate_limited` for another limit than the frame rate, saying which.
+    pub fn rate_limited_because(message: impl Into<String>, retry_after_ms: u64) -> ProtoError {
         ProtoError {
             code: ErrorCode::RateLimited,
-            message: "too many frames; slow down".into(),
+            message: message.into(),
             retry_after_ms: Some(retry_after_ms),
         }
     }
@@ -170,6 +175,7 @@ impl From<StoreError> for ProtoError {
                     "this collided with the same change made at the same moment; nothing was changed, retry",
                 )
             }
+            StoreError::TooManyRooms(..) => ProtoError::new(ErrorCode::Forbidden, err.to_string()),
             StoreError::Unavailable(reason) => {
                 // The caller logs the failure with its session, user and room.
                 log::debug!("store unavailable: {reason}");

@@ -135,8 +135,12 @@ fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
             upload_idle: Duration::from_secs(args.upload_idle_secs),
             upload_deadline: Duration::from_secs(args.upload_secs),
             sweep_every: Duration::from_secs(args.file_sweep_secs),
+            max_unattached_files: args.max_unattached_uploads,
+            max_unattached_bytes: args.max_unattached_upload_bytes,
+            max_bytes_per_day: args.max_upload_bytes_per_day,
             ..FileSettings::default()
         },
+        groups_per_hour: args.groups_per_hour,
         ..Settings::default()
     })
 }
@@ -231,6 +235,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         &url,
         StoreConfig {
             sqlite_sync: args.sqlite_synchronous,
+            max_groups_per_user: args.max_groups_per_user,
             ..StoreConfig::default()
         },
     )?;

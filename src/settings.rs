@@ -26,6 +26,8 @@ pub struct Settings {
     pub files: FileSettings,
     /// The TLS setup of every outbound call (webhooks here; JWKS through `JwtSettings`).
     pub outbound: Outbound,
+    /// Groups one user may create in an hour (`--groups-per-hour`).
+    pub groups_per_hour: u32,
 }
 
 /// A connection's frame rate limit (docs/protocol.md section 2), enforced by
@@ -72,6 +74,11 @@ pub struct FileSettings {
     pub sweep_every: Duration,
     /// How long an upload may wait for a message to carry it.
     pub keep_unreferenced: Duration,
+    /// Per user: uploads no message carries yet, how many and how many bytes, and bytes
+    /// uploaded in any 24 hours (docs/files.md, Quotas).
+    pub max_unattached_files: i64,
+    pub max_unattached_bytes: i64,
+    pub max_bytes_per_day: i64,
 }
 
 impl Default for FileSettings {
@@ -88,6 +95,9 @@ impl Default for FileSettings {
             concurrent_decodes: 2,
             sweep_every: Duration::from_secs(600),
             keep_unreferenced: Duration::from_secs(24 * 3600),
+            max_unattached_files: 200,
+            max_unattached_bytes: 200 * 1024 * 1024,
+            max_bytes_per_day: 1024 * 1024 * 1024,
         }
     }
 }
@@ -105,6 +115,7 @@ impl Default for Settings {
             authz_sweep: Duration::from_secs(2),
             files: FileSettings::default(),
             outbound: Outbound::default(),
+            groups_per_hour: 30,
         }
     }
 }

@@ -922,3 +922,70 @@ async fn files_are_shared_by_every_node() {
         PDF
     );
 }
+
+/// Issue 20, item 8: one user added ~420 MB a minute of uploads no message refers to. Per
+/// user, uploads that no message carries are limited in number and bytes (413, naming the
+/// quota; sending them in a message frees the quota) and so are bytes a day (429 with
+/// Retry-After). Another user is not affected.
+async fn uploads_are_held_to_per_user_quotas(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start_with(
+        &db,
+        &[
+            "--max-unattached-uploads",
+            "2",
+            "--max-unattached-upload-bytes",
+            "1000",
+            "--max-upload-bytes-per-day",
+            "1500",
+            "--upload-burst",
+            "100",
+        ],
+    )
+    .await;
+    let (_, amy) = server.user("amy").await;
+    let (bob_id, bob) = server.user("bob").await;
+    let first = upload(&server, &amy, "1.bin", &[1; 400]).await;
+    assert_eq!(first.status, 201);
+    let second = upload(&server, &amy, "2.bin", &[2; 400]).await;
+    assert_eq!(second.status, 201);
+    // A third upload no message carries: over the count.
+    let refused = upload(&server, &amy, "3.bin", &[3; 10]).await;
+    assert_eq!(
+        (refused.status, refused.error_code().as_str()),
+        (413, "too_large")
+    );
+    let message = refused.json()["error"]["message"].to_string();
+    assert!(message.contains("--max-unattached-uploads"), "{message}");
+    // Sent in a message, they no longer count as unattached.
+    let mut ws = server.connect(&amy).await;
+    let room = common::room_id(&ws.ok(json!({"type":"open_direct","user":bob_id})).await);
+    let ids = [first.file()["id"].clone(), second.file()["id"].clone()];
+    ws.ok(json!({"type":"send","room":room,"body":"","files":ids}))
+        .await;
+    // Over the unattached bytes (400 + 700 > 1,000).
+    assert_eq!(upload(&server, &amy, "4.bin", &[4; 400]).await.status, 201);
+    let refused = upload(&server, &amy, "5.bin", &[5; 700]).await;
+    assert_eq!(
+        (refused.status, refused.error_code().as_str()),
+        (413, "too_large")
+    );
+    let message = refused.json()["error"]["message"].to_string();
+    assert!(
+        message.contains("--max-unattached-upload-bytes"),
+        "{message}"
+    );
+    // Over the bytes a day (1,200 uploaded + 400 > 1,500), whatever is attached.
+    let refused = upload(&server, &amy, "6.bin", &[6; 400]).await;
+    assert_eq!(
+        (refused.status, refused.error_code().as_str()),
+        (429, "rate_limited")
+    );
+    let message = refused.json()["error"]["message"].to_string();
+    assert!(message.contains("--max-upload-bytes-per-day"), "{message}");
+    let retry: u64 = refused.header("retry-after").parse().expect("Retry-After");
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    // bob has quotas of his own.
+    assert_eq!(upload(&server, &bob, "b.bin", &[7; 400]).await.status, 201);
+}
+on_both_backends!(uploads_are_held_to_per_user_quotas);

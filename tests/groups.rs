@@ -583,3 +583,186 @@ async fn a_user_with_two_connections_gets_every_event_on_both(backend: Backend) 
     phone.assert_no_event(&["message"]).await;
 }
 on_every_deployment!(a_user_with_two_connections_gets_every_event_on_both);
+
+/// Issue 20, item 7: one user put another into 15,758 groups in 30 s. Groups one user
+/// creates an hour are limited (`--groups-per-hour`), counted in the store, and so is how
+/// many groups one user may be in (`--max-groups-per-user`): creating, inviting or joining
+/// past it is refused, naming the user, and changes nothing.
+async fn groups_created_an_hour_and_groups_a_user_is_in_are_limited(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start_with(
+        &db,
+        &["--groups-per-hour", "3", "--max-groups-per-user", "4"],
+    )
+    .await;
+    let (_, eve_token) = server.user("eve").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let (_, amy_token) = server.user("amy").await;
+    let mut eve = server.connect(&eve_token).await;
+    let mut bob = server.connect(&bob_token).await;
+    let mut amy = server.connect(&amy_token).await;
+    for n in 1..=3 {
+        eve.ok(json!({"type":"create_group","name":format!("spam {n}"),"members":[bob_id]}))
+            .await;
+    }
+    let reply = eve
+        .request(json!({"type":"create_group","name":"spam 4","members":[bob_id]}))
+        .await;
+    assert_eq!(reply["code"], "rate_limited", "{reply}");
+    assert!(
+        reply["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("3 groups")),
+        "{reply}"
+    );
+    let wait = reply["retry_after_ms"].as_i64().expect("retry_after_ms");
+    assert!(wait > 0 && wait <= 3_600_000, "{reply}");
+    // Another connection of hers, or after a reconnect, is counted the same.
+    let mut again = server.connect(&eve_token).await;
+    let code = again
+        .error(json!({"type":"create_group","name":"spam 5","members":[]}))
+        .await;
+    assert_eq!(code, "rate_limited");
+
+    // bob is in 3 groups; amy's group takes him to 4, the most; the next is refused.
+    let fourth = amy
+        .ok(json!({"type":"create_group","name":"fourth","members":[bob_id]}))
+        .await;
+    let reply = amy
+        .request(json!({"type":"create_group","name":"fifth","members":[bob_id]}))
+        .await;
+    assert_eq!(reply["code"], "forbidden", "{reply}");
+    let message = reply["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&bob_id) && message.contains("4 groups"),
+        "{reply}"
+    );
+    let lobby = room_id(
+        &amy.ok(json!({"type":"create_group","name":"lobby","members":[],"public":true}))
+            .await,
+    );
+    let code = amy
+        .error(json!({"type":"invite","room":lobby,"user":bob_id}))
+        .await;
+    assert_eq!(code, "forbidden");
+    let code = bob.error(json!({"type":"join","room":lobby})).await;
+    assert_eq!(code, "forbidden");
+    let rooms = bob.ok(json!({"type":"rooms"})).await;
+    let names: Vec<&str> = rooms["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .filter_map(|room| room["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 4, "{rooms}");
+    assert!(
+        !names.contains(&"fifth") && !names.contains(&"lobby"),
+        "{rooms}"
+    );
+    // Leaving one (and forgetting it: the membership ends) makes room for another.
+    let fourth = room_id(&fourth);
+    bob.ok(json!({"type":"leave","room":fourth,"forget":true}))
+        .await;
+    bob.ok(json!({"type":"join","room":lobby})).await;
+}
+on_both_backends!(groups_created_an_hour_and_groups_a_user_is_in_are_limited);
+
+/// `rooms` pages with `limit` and `after` (the previous page's `next`), by room id; without
+/// `limit` it answers every room, as it always did.
+async fn rooms_can_be_paged(backend: Backend) {
+    let world = World::new(backend, &["amy", "bob"]).await;
+    let mut amy = world.connect(AMY).await;
+    let mut made = Vec::new();
+    for n in 1..=5 {
+        let data = amy
+            .ok(json!({"type":"create_group","name":format!("g{n}"),"members":[world.ids[BOB]]}))
+            .await;
+        made.push(room_id(&data));
+    }
+    let all = amy.ok(json!({"type":"rooms"})).await;
+    assert_eq!(all["rooms"].as_array().map(Vec::len), Some(5), "{all}");
+    assert!(all.get("next").is_none(), "{all}");
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    for _ in 0..5 {
+        let mut command = json!({"type":"rooms","limit":2});
+        if !after.is_null() {
+            command["after"] = after.clone();
+        }
+        let page = amy.ok(command).await;
+        let rooms = page["rooms"].as_array().expect("rooms");
+        assert!(rooms.len() <= 2, "{page}");
+        seen.extend(
+            rooms
+                .iter()
+                .map(|room| room["id"].as_str().expect("id").to_string()),
+        );
+        after = page["next"].clone();
+        if after.is_null() {
+            break;
+        }
+        assert_eq!(
+            after, rooms[1]["id"],
+            "next is the page's last room: {page}"
+        );
+    }
+    assert_eq!(seen, made, "every room once, by id");
+    for bad in [
+        json!({"type":"rooms","limit":0}),
+        json!({"type":"rooms","limit":501}),
+        json!({"type":"rooms","limit":2,"after":"u_1"}),
+    ] {
+        assert_eq!(amy.error(bad).await, "bad_request");
+    }
+}
+on_both_backends!(rooms_can_be_paged);
+
+/// A user put into groups by someone else leaves them all at once: `leave_groups` names their
+/// owner, and each is left and forgotten as `leave` with `forget` does; other groups stay.
+async fn leave_groups_leaves_every_group_of_one_owner(backend: Backend) {
+    let world = World::new(backend, &["amy", "bob", "carol"]).await;
+    let mut amy = world.connect(AMY).await;
+    let mut bob = world.connect(BOB).await;
+    let mut carol = world.connect(CAROL).await;
+    let bob_id = &world.ids[BOB];
+    let mut spam = Vec::new();
+    for n in 1..=3 {
+        let data = amy
+            .ok(json!({"type":"create_group","name":format!("spam {n}"),"members":[bob_id]}))
+            .await;
+        spam.push(room_id(&data));
+    }
+    let kept = room_id(
+        &carol
+            .ok(json!({"type":"create_group","name":"friends","members":[bob_id]}))
+            .await,
+    );
+    let left = bob
+        .ok(json!({"type":"leave_groups","owner":world.ids[AMY]}))
+        .await;
+    assert_eq!(left["left"], json!(spam), "{left}");
+    let rooms = bob.ok(json!({"type":"rooms"})).await;
+    let ids: Vec<&str> = rooms["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .filter_map(|room| room["id"].as_str())
+        .collect();
+    assert_eq!(ids, [kept.as_str()], "{rooms}");
+    let again = bob
+        .ok(json!({"type":"leave_groups","owner":world.ids[AMY]}))
+        .await;
+    assert_eq!(again["left"], json!([]));
+    let code = bob
+        .error(json!({"type":"leave_groups","owner":bob_id}))
+        .await;
+    assert_eq!(code, "bad_request");
+    let code = bob
+        .error(json!({"type":"leave_groups","owner":"u_999999"}))
+        .await;
+    assert_eq!(code, "not_found");
+    // amy's groups still have amy.
+    let members = amy.ok(json!({"type":"join","room":spam[0]})).await;
+    assert_eq!(members["room"]["members_count"], 1, "{members}");
+}
+on_both_backends!(leave_groups_leaves_every_group_of_one_owner);

@@ -92,7 +92,10 @@ fn within_bounds(command: &Command) {
         }
     };
     match command {
-        Command::Ping | Command::Rooms => {}
+        Command::Ping | Command::Rooms { page: None } => {}
+        Command::Rooms { page: Some(page) } => {
+            assert!((1..=palaver::protocol::command::MAX_ROOMS_PAGE).contains(&page.limit));
+        }
         Command::CreateGroup { name, members, .. } => {
             assert_eq!(name.trim(), name, "name not trimmed");
             assert!((1..=MAX_NAME_CHARS).contains(&name.chars().count()));
@@ -102,7 +105,8 @@ fn within_bounds(command: &Command) {
         }
         Command::OpenDirect { user: who }
         | Command::Invite { user: who, .. }
-        | Command::Kick { user: who, .. } => user(who),
+        | Command::Kick { user: who, .. }
+        | Command::LeaveGroups { owner: who } => user(who),
         Command::OpenBot { bot } => id(bot),
         Command::Join {
             after_seq, limit, ..
@@ -186,7 +190,11 @@ fn write(frame: &ClientFrame) -> Value {
         }
     }
     let fields = match &frame.command {
-        Command::Ping | Command::Rooms => json!({}),
+        Command::Ping | Command::Rooms { page: None } => json!({}),
+        Command::Rooms { page: Some(page) } => match page.after {
+            Some(after) => json!({"limit": page.limit, "after": after.to_string()}),
+            None => json!({"limit": page.limit}),
+        },
         Command::CreateGroup {
             name,
             members,
@@ -234,6 +242,7 @@ fn write(frame: &ClientFrame) -> Value {
         Command::Invite { room, user } | Command::Kick { room, user } => {
             json!({ "room": room.to_string(), "user": user.to_string() })
         }
+        Command::LeaveGroups { owner } => json!({ "owner": owner.to_string() }),
         Command::Users {
             query,
             after,

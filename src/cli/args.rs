@@ -241,6 +241,26 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_UPLOAD_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub upload_secs: u64,
 
+    /// Uploads one user may keep that no message carries yet (quota; 413 past it).
+    #[arg(long, env = "PALAVER_MAX_UNATTACHED_UPLOADS", default_value_t = 200, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub max_unattached_uploads: i64,
+
+    /// Bytes of uploads one user may keep that no message carries yet (quota; 413 past it).
+    #[arg(long, env = "PALAVER_MAX_UNATTACHED_UPLOAD_BYTES", default_value_t = 200 * 1024 * 1024, value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_unattached_upload_bytes: i64,
+
+    /// Bytes one user may upload in any 24 hours (quota; 429 past it, with Retry-After).
+    #[arg(long, env = "PALAVER_MAX_UPLOAD_BYTES_PER_DAY", default_value_t = 1024 * 1024 * 1024, value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_upload_bytes_per_day: i64,
+
+    /// Groups one user may create in an hour (counted in the store, on every node).
+    #[arg(long, env = "PALAVER_GROUPS_PER_HOUR", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub groups_per_hour: u32,
+
+    /// Most groups one user may be a member of; whoever adds them to one more is refused.
+    #[arg(long, env = "PALAVER_MAX_GROUPS_PER_USER", default_value_t = crate::db::MAX_GROUPS_PER_USER, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub max_groups_per_user: i64,
+
     /// SQLite only: `full` fsyncs every commit before it is acknowledged (an acked message
     /// survives a power loss); `normal` only at checkpoints (survives `kill -9`, faster).
     #[arg(long, env = "PALAVER_SQLITE_SYNCHRONOUS", default_value = "full")]

@@ -24,6 +24,9 @@ pub enum StoreError {
     /// the database's own words, for the log only; a client is told only that it collided.
     #[error("a unique constraint refused the write: {0}")]
     Duplicate(String),
+    /// Users already in as many groups as one user may be (the ids, and the limit).
+    #[error("{users} already in {cap} groups, the most one user may be in", users = user_list(.0), cap = .1)]
+    TooManyRooms(Vec<i64>, i64),
     #[error("the store could not complete the request: {0}")]
     Unavailable(String),
     /// A stored row this server cannot read (an unknown `kind`, say): not a passing

@@ -2,8 +2,9 @@
 //! [`CHUNK_BYTES`], so that a download or a range reads only what it sends), the thumbnail,
 //! who may read a file, and the removal of uploads no message refers to.
 
-use diesel::dsl::{exists, not};
+use diesel::dsl::{count_star, exists, min, not, sql};
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::StoreError;
@@ -14,6 +15,20 @@ use crate::{with_conn, write_conn};
 
 /// The bytes of a file are stored in rows of at most this many bytes.
 pub const CHUNK_BYTES: usize = 256 * 1024;
+
+/// What one user keeps of uploads, for the quotas (docs/files.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadUsage {
+    /// Uploads no message carries: how many, and their bytes.
+    pub unattached_files: i64,
+    pub unattached_bytes: i64,
+    /// Bytes of the uploads made since the time asked about, and when the oldest was made.
+    pub recent_bytes: i64,
+    pub oldest_recent_ms: Option<i64>,
+}
+
+/// `SUM(size)` as a 64-bit integer on both backends (PostgreSQL sums BIGINT to NUMERIC).
+const SUM_OF_SIZES: &str = "CAST(COALESCE(SUM(size), 0) AS BIGINT)";
 
 /// A file to store: its description, its bytes and its thumbnail.
 pub struct NewFile {
@@ -50,6 +65,40 @@ impl Store {
                     Ok(())
                 })
                 .await
+            })
+        })
+        .await
+    }
+
+    /// What `uploader` keeps: uploads no message carries, and what was uploaded since
+    /// `since_ms` (still stored: uploads no message carried go after a day).
+    pub async fn upload_usage(
+        &self,
+        uploader: i64,
+        since_ms: i64,
+    ) -> Result<UploadUsage, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let (unattached_files, unattached_bytes) = files::table
+                    .filter(files::uploader_id.eq(uploader))
+                    .filter(not(exists(
+                        message_files::table.filter(message_files::file_id.eq(files::id)),
+                    )))
+                    .select((count_star(), sql::<BigInt>(SUM_OF_SIZES)))
+                    .get_result::<(i64, i64)>(conn)
+                    .await?;
+                let (recent_bytes, oldest_recent_ms) = files::table
+                    .filter(files::uploader_id.eq(uploader))
+                    .filter(files::created_ms.gt(since_ms))
+                    .select((sql::<BigInt>(SUM_OF_SIZES), min(files::created_ms)))
+                    .get_result::<(i64, Option<i64>)>(conn)
+                    .await?;
+                Ok(UploadUsage {
+                    unattached_files,
+                    unattached_bytes,
+                    recent_bytes,
+                    oldest_recent_ms,
+                })
             })
         })
         .await

@@ -21,6 +21,6 @@ pub mod writer;
 
 pub use backend::DatabaseUrl;
 pub use error::StoreError;
-pub use store::{RoomSummary, Store, StoreConfig};
+pub use store::{RoomSummary, Store, StoreConfig, MAX_GROUPS_PER_USER};
 pub use users::{DirectoryAfter, DirectoryPage, IssuedToken, MAX_USER_NAME};
 pub use writer::{Appended, NewPost, Outcome};

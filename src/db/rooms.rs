@@ -16,9 +16,25 @@ use super::seq::RoomSeqs;
 use super::store::{pair_key, RoomSummary, Store};
 use crate::{with_conn, write_conn};
 
+/// Of `users`, those already in `cap` groups or more (on either backend's connection).
+macro_rules! groups_full {
+    ($conn:expr, $users:expr, $cap:expr) => {
+        members::table
+            .inner_join(rooms::table)
+            .filter(rooms::kind.eq(RoomKind::Group))
+            .filter(members::user_id.eq_any($users))
+            .group_by(members::user_id)
+            .having(diesel::dsl::count_star().ge($cap))
+            .select(members::user_id)
+            .load::<i64>($conn)
+            .await
+    };
+}
+
 impl Store {
     /// Creates a group with its members (the owner, when given, is one of them). A member
-    /// id that names no user fails the whole call with `NotFound("user")`.
+    /// id that names no user fails the whole call with `NoSuchUsers`; members already in
+    /// as many groups as one user may be, with `TooManyRooms`.
     pub async fn create_group(
         &self,
         name: &str,
@@ -27,6 +43,7 @@ impl Store {
         member_ids: Vec<i64>,
     ) -> Result<RoomRow, StoreError> {
         let name = name.to_string();
+        let cap = self.max_groups_per_user();
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 conn.transaction::<RoomRow, StoreError, _>(async move |conn| {
@@ -45,6 +62,10 @@ impl Store {
                             let missing =
                                 wanted.into_iter().filter(|id| !found.contains(id)).collect();
                             return Err(StoreError::NoSuchUsers(missing));
+                        }
+                        let full = groups_full!(conn, &wanted, cap)?;
+                        if !full.is_empty() {
+                            return Err(StoreError::TooManyRooms(full, cap));
                         }
                         let now = crate::clock::now_ms();
                         let room = diesel::insert_into(rooms::table)
@@ -237,9 +258,77 @@ impl Store {
         self.summaries(None, Some(ids)).await
     }
 
+    /// How many groups `owner` created since `since_ms`, and when the oldest of them was.
+    pub async fn groups_created_since(
+        &self,
+        owner: i64,
+        since_ms: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(rooms::table
+                    .filter(rooms::owner_id.eq(owner))
+                    .filter(rooms::kind.eq(RoomKind::Group))
+                    .filter(rooms::created_ms.gt(since_ms))
+                    .select((diesel::dsl::count_star(), diesel::dsl::min(rooms::created_ms)))
+                    .get_result::<(i64, Option<i64>)>(conn)
+                    .await?)
+            })
+        })
+        .await
+    }
+
+    /// The groups `owner` owns that `member` is in, by id.
+    pub async fn groups_of_owner(&self, owner: i64, member: i64) -> Result<Vec<i64>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                Ok(members::table
+                    .inner_join(rooms::table)
+                    .filter(members::user_id.eq(member))
+                    .filter(rooms::owner_id.eq(owner))
+                    .filter(rooms::kind.eq(RoomKind::Group))
+                    .order(rooms::id.asc())
+                    .select(rooms::id)
+                    .load(conn)
+                    .await?)
+            })
+        })
+        .await
+    }
+
     /// Every room the user is a member of, as that user sees it.
     pub async fn rooms_of(&self, user_id: i64) -> Result<Vec<RoomSummary>, StoreError> {
         self.summaries(Some(user_id), None).await
+    }
+
+    /// The rooms of `user_id` with ids above `after`, at most `limit` of them by id, as that
+    /// user sees them, and whether more follow.
+    pub async fn rooms_page(
+        &self,
+        user_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<(Vec<RoomSummary>, bool), StoreError> {
+        let mut ids: Vec<i64> = self
+            .run(move |db| async move {
+                with_conn!(&*db, conn => {
+                    Ok(members::table
+                        .filter(members::user_id.eq(user_id))
+                        .filter(members::room_id.gt(after))
+                        .order(members::room_id.asc())
+                        .limit(limit + 1)
+                        .select(members::room_id)
+                        .load(conn)
+                        .await?)
+                })
+            })
+            .await?;
+        let more = ids.len() as i64 > limit;
+        ids.truncate(limit as usize);
+        if ids.is_empty() {
+            return Ok((Vec::new(), false));
+        }
+        Ok((self.summaries(Some(user_id), Some(ids)).await?, more))
     }
 
     /// One room as `viewer` sees it (an admin's view without a viewer).
@@ -350,15 +439,29 @@ impl Store {
         .await
     }
 
-    /// Adds a member; returns false when they already were one. Moves the room's
+    /// Adds a member of a group; returns false when they already were one. A user already in
+    /// as many groups as one user may be is refused with `TooManyRooms`. Moves the room's
     /// `authz_version` on (`db/authz.rs`) in the same transaction, which takes the room
     /// row's lock first, as the group commit does (`db/seq.rs`): the two are ordered, and
     /// cannot deadlock on the member's row.
     pub async fn add_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
+        let cap = self.max_groups_per_user();
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 conn.transaction::<bool, StoreError, _>(async move |conn| {
                     conn.lock_rooms(&[room_id]).await?;
+                    let already: i64 = members::table
+                        .filter(members::room_id.eq(room_id))
+                        .filter(members::user_id.eq(user_id))
+                        .count()
+                        .get_result(conn)
+                        .await?;
+                    if already > 0 {
+                        return Ok(false);
+                    }
+                    if !groups_full!(conn, [user_id], cap)?.is_empty() {
+                        return Err(StoreError::TooManyRooms(vec![user_id], cap));
+                    }
                     let added = diesel::insert_into(members::table)
                         .values(MemberRow {
                             room_id,

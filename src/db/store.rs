@@ -44,7 +44,13 @@ pub struct StoreConfig {
     /// PostgreSQL only: fewest posts a batch needs to start while another commits; smaller
     /// ones wait for a commit to finish (`writer/schedule.rs`).
     pub min_batch_beside: usize,
+    /// Most groups one user may be a member of (`--max-rooms-per-user`): a group that would
+    /// take a user over it is refused with [`StoreError::TooManyRooms`].
+    pub max_groups_per_user: i64,
 }
+
+/// The default of [`StoreConfig::max_groups_per_user`].
+pub const MAX_GROUPS_PER_USER: i64 = 2_000;
 
 impl Default for StoreConfig {
     fn default() -> Self {
@@ -55,6 +61,7 @@ impl Default for StoreConfig {
             sqlite_sync: SqliteSync::default(),
             commits_in_flight: writer::COMMITS_IN_FLIGHT,
             min_batch_beside: writer::MIN_BESIDE,
+            max_groups_per_user: MAX_GROUPS_PER_USER,
         }
     }
 }
@@ -71,6 +78,7 @@ struct Inner {
     /// What the writer saw last, for [`Store::can_commit`].
     health: Arc<CommitHealth>,
     call_timeout: Duration,
+    max_groups_per_user: i64,
 }
 
 /// Owns the store runtime; shuts it down without blocking, which is allowed anywhere.
@@ -143,8 +151,13 @@ impl Store {
                 writer: writer_tx,
                 health,
                 call_timeout: config.call_timeout,
+                max_groups_per_user: config.max_groups_per_user,
             }),
         })
+    }
+
+    pub(super) fn max_groups_per_user(&self) -> i64 {
+        self.inner.max_groups_per_user
     }
 
     pub fn backend_name(&self) -> &'static str {

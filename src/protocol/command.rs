@@ -22,13 +22,19 @@ pub const MAX_PAGE: i64 = 200;
 /// Page sizes of `users` (the directory).
 pub const DEFAULT_DIRECTORY_PAGE: i64 = 20;
 pub const MAX_DIRECTORY_PAGE: i64 = 50;
+/// Page sizes of `rooms` when paged (section 4): without `limit` it answers every room.
+pub const DEFAULT_ROOMS_PAGE: i64 = 100;
+pub const MAX_ROOMS_PAGE: i64 = 500;
 /// Longest `users` query: a prefix longer than any name could match nothing.
 pub const MAX_QUERY_CHARS: usize = crate::db::MAX_USER_NAME;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Ping,
-    Rooms,
+    /// Every room, or with `limit` or `after`, one page of them.
+    Rooms {
+        page: Option<RoomsPage>,
+    },
     CreateGroup {
         name: String,
         members: Vec<UserRef>,
@@ -82,6 +88,10 @@ pub enum Command {
         room: RoomId,
         user: UserRef,
     },
+    /// Leave (and forget) every group `owner` owns that the caller is in.
+    LeaveGroups {
+        owner: UserRef,
+    },
     /// The directory: people and bots whose name starts with `query` (section 10).
     Users {
         query: String,
@@ -89,6 +99,13 @@ pub enum Command {
         after: Option<UserRef>,
         limit: i64,
     },
+}
+
+/// A page of `rooms`: the rooms after `after` (the previous page's `next`), by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoomsPage {
+    pub after: Option<RoomId>,
+    pub limit: i64,
 }
 
 impl Command {
@@ -105,10 +122,11 @@ impl Command {
             | Command::Invite { room, .. }
             | Command::Kick { room, .. } => Some(*room),
             Command::Ping
-            | Command::Rooms
+            | Command::Rooms { .. }
             | Command::CreateGroup { .. }
             | Command::OpenDirect { .. }
             | Command::OpenBot { .. }
+            | Command::LeaveGroups { .. }
             | Command::Users { .. } => None,
         }
     }
@@ -117,7 +135,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Ping => "ping",
-            Command::Rooms => "rooms",
+            Command::Rooms { .. } => "rooms",
             Command::CreateGroup { .. } => "create_group",
             Command::OpenDirect { .. } => "open_direct",
             Command::OpenBot { .. } => "open_bot",
@@ -130,6 +148,7 @@ impl Command {
             Command::Action { .. } => "action",
             Command::Invite { .. } => "invite",
             Command::Kick { .. } => "kick",
+            Command::LeaveGroups { .. } => "leave_groups",
             Command::Users { .. } => "users",
         }
     }
@@ -231,7 +250,18 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
     let room = || fields.id("room");
     let command = match kind {
         "ping" => Command::Ping,
-        "rooms" => Command::Rooms,
+        "rooms" => Command::Rooms {
+            page: match object.contains_key("limit") || object.contains_key("after") {
+                false => None,
+                true => Some(RoomsPage {
+                    after: match fields.opt_id("after")? {
+                        None => None,
+                        Some(text) => Some(text.parse().map_err(|_| bad_rooms_cursor())?),
+                    },
+                    limit: fields.limit("limit", DEFAULT_ROOMS_PAGE, MAX_ROOMS_PAGE)?,
+                }),
+            },
+        },
         "create_group" => {
             let name = group_name(fields.string("name")?)?;
             let members = fields.id_list("members", MAX_GROUP_MEMBERS)?;
@@ -334,6 +364,9 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
                 user,
             }
         }
+        "leave_groups" => Command::LeaveGroups {
+            owner: user_ref(fields.id("owner")?)?,
+        },
         "users" => Command::Users {
             query: directory_query(fields.opt_string("query")?)?,
             after: match fields.opt_id("after")? {
@@ -413,6 +446,11 @@ fn directory_query(text: Option<&str>) -> Result<String, ProtoError> {
         )));
     }
     Ok(text.to_string())
+}
+
+/// An `after` of `rooms` that is not a room id.
+fn bad_rooms_cursor() -> ProtoError {
+    ProtoError::bad_request("field `after` must be the `next` of an earlier `rooms` page")
 }
 
 /// An `after` that no page of `users` gave as its `next`.

@@ -15,6 +15,7 @@ use crate::actors::messages::{
 use crate::db::models::RoomKind;
 use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
+use crate::protocol::command::RoomsPage;
 use crate::protocol::ids::{RoomId, UserRef};
 use crate::protocol::views::RoomView;
 use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId};
@@ -107,9 +108,9 @@ impl Session {
         let context = || self.context();
         match command {
             Command::Ping => Route::Here(Box::pin(async { Ok(Reply::Data(frames::empty())) })),
-            Command::Rooms => {
+            Command::Rooms { page } => {
                 let context = context();
-                Route::Here(Box::pin(async move { rooms(&context).await }))
+                Route::Here(Box::pin(async move { rooms(&context, page).await }))
             }
             Command::CreateGroup {
                 name,
@@ -117,7 +118,10 @@ impl Session {
                 public,
             } => {
                 let context = context();
+                let per_hour = self.settings.groups_per_hour;
                 Route::Here(Box::pin(async move {
+                    people::may_create_group(&context.store, context.caller.user.id, per_hour)
+                        .await?;
                     create_group(&context, name, members, public).await
                 }))
             }
@@ -128,6 +132,12 @@ impl Session {
             Command::OpenBot { bot } => {
                 let context = context();
                 Route::Here(Box::pin(async move { open_bot(&context, bot).await }))
+            }
+            Command::LeaveGroups { owner } => {
+                let context = context();
+                Route::Here(Box::pin(
+                    async move { leave_groups(&context, &owner).await },
+                ))
             }
             Command::Users {
                 query,
@@ -324,10 +334,48 @@ async fn ask(
     }
 }
 
-async fn rooms(context: &Context) -> Result<Reply, ProtoError> {
-    let summaries = context.store.rooms_of(context.caller.user.id).await?;
+/// Every room, or one page of them with the next page's `after` (`null` after the last).
+async fn rooms(context: &Context, page: Option<RoomsPage>) -> Result<Reply, ProtoError> {
+    let me = context.caller.user.id;
+    let Some(RoomsPage { after, limit }) = page else {
+        let summaries = context.store.rooms_of(me).await?;
+        let rooms: Vec<RoomView> = summaries.iter().map(RoomView::from_summary).collect();
+        return Ok(Reply::Data(json!({ "rooms": rooms })));
+    };
+    let (summaries, more) = context
+        .store
+        .rooms_page(me, after.map_or(0, |room| room.0), limit)
+        .await?;
+    let next = summaries
+        .last()
+        .filter(|_| more)
+        .map(|last| RoomId(last.room.id).to_string());
     let rooms: Vec<RoomView> = summaries.iter().map(RoomView::from_summary).collect();
-    Ok(Reply::Data(json!({ "rooms": rooms })))
+    Ok(Reply::Data(json!({ "rooms": rooms, "next": next })))
+}
+
+/// `leave_groups`: leaves and forgets, one after another, every group `owner` owns that the
+/// caller is in (at most `--max-groups-per-user`), as `leave` with `forget` does each.
+async fn leave_groups(context: &Context, owner: &UserRef) -> Result<Reply, ProtoError> {
+    let me = context.caller.user.id;
+    let owner = people::find_person(&context.store, owner).await?;
+    if owner.id == me {
+        return Err(ProtoError::bad_request(
+            "`leave_groups` is for groups others made; leave your own one by one",
+        ));
+    }
+    let mut left = Vec::new();
+    for room_id in context.store.groups_of_owner(owner.id, me).await? {
+        let room = context.hub.get_room.send(GetRoom { id: room_id }).await?;
+        let request = Request {
+            caller: context.caller.clone(),
+            reply_id: ReplyId::None,
+            op: RoomOp::Leave { forget: true },
+        };
+        room.request.send(request).await??;
+        left.push(RoomId(room_id).to_string());
+    }
+    Ok(Reply::Data(json!({ "left": left })))
 }
 
 async fn view_of(store: &Store, room_id: i64, viewer: i64) -> Result<RoomView, ProtoError> {

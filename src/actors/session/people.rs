@@ -1,6 +1,7 @@
 //! The commands about people rather than rooms: `users`, the directory (docs/protocol.md
 //! section 10), and naming a person in `open_direct`, `create_group`, `invite` and `kick`,
-//! with an answer that says what is wrong (a bot is not a person; nobody has that id).
+//! with an answer that says what is wrong (a bot is not a person; nobody has that id), and
+//! the limit on groups a person creates.
 
 use serde_json::json;
 
@@ -55,6 +56,28 @@ pub(super) async fn member_id(store: &Store, user: &UserRef) -> Result<i64, Prot
         UserRef::Id(id) => Ok(*id),
         UserRef::Handle(_) => find_person(store, user).await.map(|user| user.id),
     }
+}
+
+/// `rate_limited` when `owner` created `per_hour` groups in the last hour (counted in the
+/// store, so on every node), with the wait until the oldest of them is an hour old.
+pub(super) async fn may_create_group(
+    store: &Store,
+    owner: i64,
+    per_hour: u32,
+) -> Result<(), ProtoError> {
+    const HOUR_MS: i64 = 3_600_000;
+    let now = crate::clock::now_ms();
+    let (created, oldest) = store.groups_created_since(owner, now - HOUR_MS).await?;
+    if created < i64::from(per_hour) {
+        return Ok(());
+    }
+    let wait = oldest
+        .map_or(HOUR_MS, |oldest| oldest + HOUR_MS - now)
+        .max(1);
+    Err(ProtoError::rate_limited_because(
+        format!("at most {per_hour} groups may be created an hour; try again later"),
+        wait.unsigned_abs(),
+    ))
 }
 
 fn not_a_person(text: &UserRef) -> ProtoError {

@@ -62,8 +62,8 @@ pub struct FileBody {
         (status = 400, description = "bad_request: an empty body, or a missing or bad name", body = ErrorBody),
         (status = 401, description = "unauthorized: no token, or an unknown one", body = ErrorBody),
         (status = 408, description = "timeout: the body stopped coming (nothing for 10 s by default), or was not all in within 120 s; nothing is kept", body = ErrorBody),
-        (status = 413, description = "too_large: over the size limit (10 MiB by default), or an image with too many pixels; nothing is kept", body = ErrorBody),
-        (status = 429, description = "rate_limited: too many uploads a minute, or too many of this user's at once; `Retry-After` says when to retry", body = ErrorBody),
+        (status = 413, description = "too_large: over the size limit (10 MiB by default), an image with too many pixels, or over the quota of uploads no message carries (the message names it); nothing is kept", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many uploads a minute, too many of this user's at once, or over the bytes a day quota (the message names it); `Retry-After` says when to retry", body = ErrorBody),
         (status = 503, description = "unavailable: the store could not commit, or uploads hold all the memory they may; nothing is kept", body = ErrorBody),
     ),
 )]
@@ -82,6 +82,9 @@ pub async fn upload(
     if declared_length(&req).is_some_and(|length| length > max as u64) {
         return Err(over_limit(max).into());
     }
+    // Refused before the body is read when the quota is already used up.
+    let declared = declared_length(&req).map_or(1, |length| length.max(1) as i64);
+    check_quota(&state, user.id, declared).await?;
 
     let _slot = uploads.slot(user.id).ok_or_else(|| {
         refused("user_slots");
@@ -125,6 +128,7 @@ pub async fn upload(
     } = inspected.map_err(|refused| ProtoError::too_large(refused.to_string()))?;
 
     let size = bytes.len() as i64;
+    check_quota(&state, user.id, size).await?;
     let (thumbnail_mime, thumbnail) = match thumbnail {
         Some(thumbnail) => (Some(thumbnail.mime.to_string()), Some(thumbnail.bytes)),
         None => (None, None),
@@ -282,6 +286,48 @@ fn check_rate(uploads: &Uploads, user: i64) -> Result<(), ProtoError> {
             ..ProtoError::new(ErrorCode::RateLimited, "too many uploads; slow down")
         }
     })
+}
+
+/// The user's quotas with an upload of `size` bytes more: uploads no message carries (how
+/// many, how many bytes: 413) and bytes a day (429 until the oldest of the day's uploads is
+/// a day old). Counted in the store, so on every node; uploads made at the same moment may
+/// pass it by what they hold together.
+async fn check_quota(state: &AppState, user: i64, size: i64) -> Result<(), ProtoError> {
+    const DAY_MS: i64 = 24 * 3_600_000;
+    let settings = &state.uploads.settings;
+    let now = crate::clock::now_ms();
+    let usage = state.store.upload_usage(user, now - DAY_MS).await?;
+    if usage.unattached_files >= settings.max_unattached_files {
+        return Err(ProtoError::too_large(format!(
+            "quota: you keep {} uploads that no message carries, the most allowed \
+             (--max-unattached-uploads); send them, or wait a day for them to go",
+            usage.unattached_files
+        )));
+    }
+    if usage.unattached_bytes.saturating_add(size) > settings.max_unattached_bytes {
+        return Err(ProtoError::too_large(format!(
+            "quota: uploads that no message carries would take {} bytes, over the {} allowed \
+             (--max-unattached-upload-bytes); send them, or wait a day for them to go",
+            usage.unattached_bytes.saturating_add(size),
+            settings.max_unattached_bytes
+        )));
+    }
+    if usage.recent_bytes.saturating_add(size) > settings.max_bytes_per_day {
+        let wait = usage
+            .oldest_recent_ms
+            .map_or(DAY_MS, |oldest| oldest + DAY_MS - now)
+            .max(1);
+        return Err(ProtoError::rate_limited_because(
+            format!(
+                "quota: {} bytes uploaded in 24 hours would pass the {} allowed \
+                 (--max-upload-bytes-per-day)",
+                usage.recent_bytes.saturating_add(size),
+                settings.max_bytes_per_day
+            ),
+            wait.unsigned_abs(),
+        ));
+    }
+    Ok(())
 }
 
 fn declared_length(req: &HttpRequest) -> Option<u64> {
