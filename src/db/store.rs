@@ -26,6 +26,8 @@ pub struct RoomSummary {
     pub read_seq: i64,
     /// For direct and bot rooms: the other party's name (both names for an admin's view).
     pub display_name: Option<String>,
+    /// The caller's notification level, if they chose one (section 12).
+    pub notify: Option<crate::notify::Level>,
 }
 
 #[derive(Clone, Debug)]

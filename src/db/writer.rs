@@ -25,6 +25,7 @@ use super::error::StoreError;
 use super::file_queries::{self, FileQueries};
 use super::health::CommitHealth;
 use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind, UserRow};
+use super::notify_queries::{NotificationRow, NotifyQueries};
 use super::schema::messages;
 use super::seq::RoomSeqs;
 use super::sqlite::SqliteUnavailable;
@@ -49,6 +50,10 @@ pub struct NewPost {
     /// Keys of files the sender uploaded, in order (`db/files.rs`); a key that is not one
     /// of the sender's uploads fails the post with `NotFound("file")`.
     pub files: Vec<String>,
+    /// Members the room decided to notify of this message (`crate::notify::decide`): those
+    /// with a device get a pending notification in the message's own transaction, so a crash
+    /// cannot lose one (`db/notify_queries.rs`). A duplicate `client_msg_id` notifies no one.
+    pub notify: Vec<i64>,
 }
 
 /// What became of one post.
@@ -337,6 +342,9 @@ async fn commit(
             if !plan.links.is_empty() {
                 conn.insert_message_files(plan.links).await?;
             }
+            if !plan.notifications.is_empty() {
+                conn.record_notifications(plan.notifications).await?;
+            }
             let repeated: Vec<StoredMessage> = plan
                 .outcomes
                 .iter()
@@ -411,6 +419,8 @@ struct Plan {
     rows: Vec<MessageRow>,
     /// Which new message carries which file.
     links: Vec<MessageFileRow>,
+    /// Who is to be notified of which new message.
+    notifications: Vec<NotificationRow>,
     outcomes: Vec<Outcome>,
     read_upto: HashMap<(i64, i64), i64>,
     seqs: HashMap<i64, i64>,
@@ -434,6 +444,7 @@ fn plan(
         .map(|file| (file.id.clone(), file))
         .collect();
     let mut links = Vec::new();
+    let mut notifications = Vec::new();
     let mut firsts: HashMap<(i64, i64, String), MessageRow> = earlier
         .into_iter()
         .filter_map(|row| {
@@ -504,6 +515,12 @@ fn plan(
                     file_id: file.id.clone(),
                 }),
         );
+        notifications.extend(post.notify.iter().map(|user_id| NotificationRow {
+            user_id: *user_id,
+            room_id: row.room_id,
+            seq: row.seq,
+            decided_ms: now,
+        }));
         rows.push(row.clone());
         outcomes.push(Ok(Appended::New(StoredMessage {
             row,
@@ -514,6 +531,7 @@ fn plan(
     Plan {
         rows,
         links,
+        notifications,
         outcomes,
         read_upto,
         seqs,

@@ -6,6 +6,7 @@
 //! transaction, and the sender (`crate::push`) composes and delivers with the other two.
 
 pub mod decide;
+pub mod device;
 pub mod payload;
 pub mod window;
 

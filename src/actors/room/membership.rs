@@ -307,7 +307,10 @@ impl Room {
     /// A membership ended: the user's connections stop following the room and are told.
     fn member_removed(&mut self, user_id: i64, except: Option<SessionKey>) {
         let removed = match &mut self.state {
-            State::Live(loaded) => loaded.members.remove(&user_id),
+            State::Live(loaded) => {
+                loaded.levels.remove(&user_id);
+                loaded.members.remove(&user_id)
+            }
             _ => None,
         };
         self.unsubscribe_user(user_id);

@@ -7,6 +7,7 @@ mod authz;
 mod cluster;
 mod in_turn;
 mod membership;
+mod notify;
 mod posting;
 mod requests;
 #[cfg(test)]
@@ -69,6 +70,8 @@ struct Loaded {
     members: HashMap<i64, Member>,
     /// The room's `authz_version` when `members` were read (`db/authz.rs`).
     authz_version: i64,
+    /// The notification levels members chose (section 12); the others have the default.
+    levels: HashMap<i64, crate::notify::Level>,
 }
 
 struct Member {
@@ -198,6 +201,7 @@ impl Room {
                 .map(|member| member.read_seq)
                 .unwrap_or(0),
             display_name,
+            notify: loaded.levels.get(&viewer).copied(),
         };
         Some(RoomView::from_summary(&summary))
     }
@@ -244,6 +248,7 @@ impl Room {
                     row: snapshot.room,
                     members,
                     authz_version: snapshot.authz_version,
+                    levels: snapshot.levels.into_iter().collect(),
                 });
             }
         }

@@ -42,6 +42,7 @@ impl Handler<Request> for Room {
             RoomOp::History { before_seq, limit } => self.history(caller, before_seq, limit),
             RoomOp::Read { seq } => self.read(caller, seq, ctx),
             RoomOp::Typing => ready(self.typing(caller)),
+            RoomOp::Notify { level } => self.set_notify(caller, level, ctx),
             RoomOp::Invite { user } => self.invite(Some(caller), user, ctx),
             RoomOp::Kick { user_id } => self.kick(Some(caller), user_id, ctx),
         }
