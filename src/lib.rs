@@ -16,6 +16,7 @@ pub mod notify;
 pub mod outbound;
 pub mod posting;
 pub mod protocol;
+pub mod push;
 pub mod server;
 pub mod settings;
 pub mod shutdown;

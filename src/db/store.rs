@@ -73,6 +73,8 @@ struct Inner {
     /// What the writer saw last, for [`Store::can_commit`].
     health: Arc<CommitHealth>,
     call_timeout: Duration,
+    /// Told when the writer committed notifications (the sender waits on it).
+    push_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Owns the store runtime; shuts it down without blocking, which is allowed anywhere.
@@ -131,12 +133,14 @@ impl Store {
         let in_flight = config
             .commits_in_flight
             .clamp(1, config.pool_size.saturating_sub(1).max(1));
+        let push_wake = Arc::new(tokio::sync::Notify::new());
         runtime.spawn(writer::run(
             backend.clone(),
             writer_rx,
             health.clone(),
             in_flight,
             config.min_batch_beside,
+            push_wake.clone(),
         ));
         Ok(Store {
             inner: Arc::new(Inner {
@@ -145,8 +149,14 @@ impl Store {
                 writer: writer_tx,
                 health,
                 call_timeout: config.call_timeout,
+                push_wake,
             }),
         })
+    }
+
+    /// Notified each time this node commits messages with notifications decided.
+    pub fn push_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.push_wake.clone()
     }
 
     pub fn backend_name(&self) -> &'static str {

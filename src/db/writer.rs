@@ -102,6 +102,7 @@ pub(crate) async fn run(
     health: Arc<CommitHealth>,
     in_flight: usize,
     min_beside: usize,
+    wake: Arc<tokio::sync::Notify>,
 ) {
     let limit = match backend.as_ref() {
         Backend::Postgres(_) => in_flight.max(1),
@@ -122,7 +123,7 @@ pub(crate) async fn run(
             }
         }
         while let Some((id, jobs)) = schedule.next_batch() {
-            commits.push(commit_jobs(&backend, &health, id, jobs));
+            commits.push(commit_jobs(&backend, &health, &wake, id, jobs));
         }
         gauge.set(schedule.in_flight() as i64);
         tokio::select! {
@@ -148,6 +149,7 @@ fn take(schedule: &mut Schedule<AppendJob>, job: AppendJob) {
 async fn commit_jobs(
     backend: &Backend,
     health: &CommitHealth,
+    wake: &tokio::sync::Notify,
     id: BatchId,
     jobs: Vec<AppendJob>,
 ) -> BatchId {
@@ -168,7 +170,7 @@ async fn commit_jobs(
         replies.push((job.reply, job.posts.len()));
         posts.extend(job.posts);
     }
-    let outcomes = commit_isolating(backend, posts.into()).await;
+    let outcomes = commit_isolating(backend, wake, posts.into()).await;
     if outcomes.iter().any(Result::is_ok) {
         health.committed();
     } else if outcomes
@@ -242,7 +244,11 @@ impl From<SqliteUnavailable> for Failure {
 /// halves and each half is committed on its own, down to single posts: a post the store
 /// rejects fails alone and every other post commits, in order (at most 2n−1 transactions
 /// for n posts, and only when something was refused).
-async fn commit_isolating(backend: &Backend, posts: Arc<[NewPost]>) -> Vec<Outcome> {
+async fn commit_isolating(
+    backend: &Backend,
+    wake: &tokio::sync::Notify,
+    posts: Arc<[NewPost]>,
+) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(posts.len());
     // The ranges still to commit; the next one is on top.
     let mut pending = Vec::with_capacity(16);
@@ -265,6 +271,10 @@ async fn commit_isolating(backend: &Backend, posts: Arc<[NewPost]>) -> Vec<Outco
                     .filter(|outcome| matches!(outcome, Ok(Appended::New(_))))
                     .count();
                 metrics.messages_stored.inc_by(new as u64);
+                if part.iter().any(|post| !post.notify.is_empty()) {
+                    // The node's sender looks at once (committed now: it will see them).
+                    wake.notify_one();
+                }
                 log::trace!("committed {} posts in {:?}", part.len(), started.elapsed());
                 outcomes.extend(stored);
             }
@@ -343,7 +353,8 @@ async fn commit(
                 conn.insert_message_files(plan.links).await?;
             }
             if !plan.notifications.is_empty() {
-                conn.record_notifications(plan.notifications).await?;
+                let decided = conn.record_notifications(plan.notifications).await?;
+                crate::metrics::METRICS.push_decided.inc_by(decided as u64);
             }
             let repeated: Vec<StoredMessage> = plan
                 .outcomes
