@@ -54,8 +54,15 @@ impl WebPush {
             return Err("the subscription has no keys".into());
         };
         let info = SubscriptionInfo::new(device.target(), p256dh, auth);
+        // RFC 8292's `aud` is the endpoint's origin, port included (the crate's own default
+        // leaves a port out).
+        let origin = url::Url::parse(device.target())
+            .map_err(|err| format!("the endpoint is not a URL: {err}"))?
+            .origin()
+            .ascii_serialization();
         let mut signature = self.vapid.clone().add_sub_info(&info);
         signature.add_claim("sub", self.subject.as_str());
+        signature.add_claim("aud", origin);
         let signature = signature
             .build()
             .map_err(|err| format!("cannot sign the VAPID JWT: {err}"))?;
