@@ -82,7 +82,11 @@ impl PushService {
 
     /// The next requests are answered like this, in order; then 201 again.
     pub fn script(&self, replies: &[Reply]) {
-        self.state.lock().expect("state").script.extend(replies.iter().cloned());
+        self.state
+            .lock()
+            .expect("state")
+            .script
+            .extend(replies.iter().cloned());
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -93,7 +97,10 @@ impl PushService {
     pub fn delivered(&self) -> Vec<Received> {
         self.received()
             .into_iter()
-            .filter(|r| r.answered.is_some_and(|status| (200..300).contains(&status)))
+            .filter(|r| {
+                r.answered
+                    .is_some_and(|status| (200..300).contains(&status))
+            })
             .collect()
     }
 
@@ -126,7 +133,10 @@ impl PushService {
                 std::time::Instant::now() < deadline,
                 "{} notifications delivered, not {count}, within {within:?}: {:?}",
                 delivered.len(),
-                self.received().iter().map(|r| r.answered).collect::<Vec<_>>()
+                self.received()
+                    .iter()
+                    .map(|r| r.answered)
+                    .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -171,10 +181,10 @@ async fn take(
         answered,
     });
     match reply {
-        Reply::Status(status) => HttpResponse::build(
-            actix_web::http::StatusCode::from_u16(status).expect("status"),
-        )
-        .finish(),
+        Reply::Status(status) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+                .finish()
+        }
         Reply::Busy(seconds) => HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", seconds.to_string()))
             .finish(),
@@ -219,19 +229,38 @@ impl Subscriber {
     pub fn open(&self, request: &Received, vapid_key: &str, subject: &str) -> Value {
         assert_eq!(
             request.path,
-            self.endpoint.split_once("127.0.0.1").map(|(_, rest)| rest.split_once('/').map(|(_, p)| format!("/{p}")).unwrap_or_default()).unwrap_or_default(),
+            self.endpoint
+                .split_once("127.0.0.1")
+                .map(|(_, rest)| rest
+                    .split_once('/')
+                    .map(|(_, p)| format!("/{p}"))
+                    .unwrap_or_default())
+                .unwrap_or_default(),
             "sent to the subscription's endpoint"
         );
         assert_eq!(request.header("content-encoding"), Some("aes128gcm"));
-        let ttl: u64 = request.header("ttl").expect("TTL").parse().expect("TTL seconds");
+        let ttl: u64 = request
+            .header("ttl")
+            .expect("TTL")
+            .parse()
+            .expect("TTL seconds");
         assert!(ttl > 0 && ttl <= 86_400, "TTL {ttl}");
         let topic = request.header("topic").expect("Topic");
-        assert!(topic.len() <= 32 && topic.starts_with("r_"), "Topic {topic}");
-        let authorization = request.header("authorization").expect("VAPID authorization");
+        assert!(
+            topic.len() <= 32 && topic.starts_with("r_"),
+            "Topic {topic}"
+        );
+        let authorization = request
+            .header("authorization")
+            .expect("VAPID authorization");
         let (token, key) = vapid_parts(authorization);
         assert_eq!(key, vapid_key, "signed with the key GET /push/vapid shows");
         let raw = URL_SAFE_NO_PAD.decode(&key).expect("k is base64url");
-        assert_eq!((raw.len(), raw[0]), (65, 4), "k is an uncompressed P-256 point");
+        assert_eq!(
+            (raw.len(), raw[0]),
+            (65, 4),
+            "k is an uncompressed P-256 point"
+        );
         let decoding = jsonwebtoken::DecodingKey::from_ec_components(
             &URL_SAFE_NO_PAD.encode(&raw[1..33]),
             &URL_SAFE_NO_PAD.encode(&raw[33..65]),
@@ -255,7 +284,10 @@ impl Subscriber {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_secs();
-        assert!(exp > now && exp <= now + 24 * 3600, "exp within 24 h (RFC 8292)");
+        assert!(
+            exp > now && exp <= now + 24 * 3600,
+            "exp within 24 h (RFC 8292)"
+        );
         let components = self.keys.raw_components().expect("components");
         let plain = ece::decrypt(&components, &self.auth, &request.body)
             .unwrap_or_else(|err| panic!("the payload does not decrypt: {err:?}"));

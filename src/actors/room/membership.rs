@@ -97,6 +97,7 @@ impl Room {
                 outbox: caller.outbox.clone(),
             },
         );
+        self.announce_join(caller.user.id);
         let messages: Vec<MessageView> =
             page.messages.iter().map(MessageView::from_stored).collect();
         caller.outbox.push(frames::ok(
@@ -127,6 +128,7 @@ impl Room {
             )));
         }
         self.subscribers.remove(&caller.session);
+        self.announce_leave(caller.user.id);
         if !forget || access != Access::Member {
             return ready(Ok(Reply::Data(frames::empty())));
         }

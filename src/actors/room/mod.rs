@@ -56,6 +56,13 @@ pub struct Room {
     /// Multi-node mode: the bus, and this room's subscription to its channel on it.
     bus: Option<Bus>,
     subscription: Option<SubscriptionId>,
+    /// Multi-node mode: who is joined to the room on the other nodes, the users this node
+    /// said are joined here, and whether a look for users who left is due.
+    joins: crate::cluster::joins::RemoteJoins,
+    announced: std::collections::HashSet<i64>,
+    sweep_due: bool,
+    /// When the other nodes were last asked who is joined (`cluster.rs`).
+    joins_asked: Option<Instant>,
 }
 
 enum State {
@@ -118,6 +125,10 @@ impl Room {
             stopped_cleanly: false,
             bus,
             subscription: None,
+            joins: crate::cluster::joins::RemoteJoins::new(crate::cluster::bus::NODE_EXPIRY),
+            announced: std::collections::HashSet::new(),
+            sweep_due: false,
+            joins_asked: None,
         }
     }
 
@@ -292,6 +303,7 @@ impl Actor for Room {
             .into_actor(self)
             .map(move |(subscription, loaded), room, ctx| {
                 room.subscription = subscription;
+                room.ask_joins();
                 match loaded {
                     Ok(snapshot) => {
                         room.apply_snapshot(snapshot);
@@ -309,6 +321,7 @@ impl Actor for Room {
             // Connections that closed without saying so (their session crashed) go here.
             room.subscribers
                 .retain(|_, subscriber| !subscriber.outbox.is_closed());
+            room.sweep_joins(ctx);
             if matches!(room.state, State::Missing) || room.is_idle() {
                 room.stop_cleanly(ctx);
             }

@@ -45,18 +45,23 @@ impl Room {
         };
         // Who has joined is gathered only if someone's level lets the message through.
         let joined: OnceCell<HashSet<i64>> = OnceCell::new();
+        let unsure = self.joins_unsure();
         recipients(loaded.kind, &candidates, &message, |user| {
             joined.get_or_init(|| self.joined_users()).contains(&user)
+                || (unsure && self.presence.is_online(user))
         })
     }
 
-    /// Users with a connection joined to the room.
+    /// Users with a connection joined to the room, here or on another live node.
     fn joined_users(&self) -> HashSet<i64> {
-        self.subscribers
-            .values()
-            .filter(|subscriber| !subscriber.outbox.is_closed())
-            .map(|subscriber| subscriber.user_id)
-            .collect()
+        let mut users = self.joined_elsewhere();
+        users.extend(
+            self.subscribers
+                .values()
+                .filter(|subscriber| !subscriber.outbox.is_closed())
+                .map(|subscriber| subscriber.user_id),
+        );
+        users
     }
 
     /// `notify`: sets the caller's level for the room.

@@ -108,8 +108,9 @@ impl Handler<AdminOp> for Room {
 impl Handler<Unsubscribe> for Room {
     type Result = ();
 
-    fn handle(&mut self, message: Unsubscribe, _: &mut Context<Self>) {
+    fn handle(&mut self, message: Unsubscribe, ctx: &mut Context<Self>) {
         self.subscribers.remove(&message.session);
+        self.sweep_joins(ctx);
         self.last_activity = std::time::Instant::now();
     }
 }
