@@ -159,7 +159,8 @@ async fn remove(
     let device_id = id
         .strip_prefix("d_")
         .and_then(|digits| digits.parse::<i64>().ok())
-        .filter(|id| *id > 0)
+        // Only the id as this server writes it: `d_01` names nothing.
+        .filter(|device| *device > 0 && format!("d_{device}") == *id)
         .ok_or_else(not_found)?;
     state
         .store
