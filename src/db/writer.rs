@@ -12,8 +12,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::pooled_connection::deadpool::PoolError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -28,11 +26,13 @@ use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind
 use super::notify_queries::{NotificationRow, NotifyQueries};
 use super::schema::messages;
 use super::seq::RoomSeqs;
-use super::sqlite::SqliteUnavailable;
 use crate::write_conn;
 use schedule::{BatchId, Schedule};
 
+mod failure;
 mod schedule;
+
+use failure::Failure;
 
 /// A message to append. `seq` and the time are the writer's to give.
 #[derive(Clone, Debug)]
@@ -196,48 +196,6 @@ fn still_awaited(jobs: Vec<AppendJob>) -> (Vec<AppendJob>, usize) {
     let (live, gone): (Vec<AppendJob>, Vec<AppendJob>) =
         jobs.into_iter().partition(|job| !job.reply.is_closed());
     (live, gone.iter().map(|job| job.posts.len()).sum())
-}
-
-/// Why a transaction failed.
-enum Failure {
-    /// The database refused a statement: something in the batch it cannot take (or a full
-    /// disk, which splitting cannot help but does not make worse).
-    Refused(StoreError),
-    /// No connection, a broken one, or a time-out: the whole batch is off.
-    Unreachable(StoreError),
-}
-
-impl Failure {
-    fn into_error(self) -> StoreError {
-        match self {
-            Failure::Refused(err) | Failure::Unreachable(err) => err,
-        }
-    }
-}
-
-impl From<DieselError> for Failure {
-    fn from(err: DieselError) -> Self {
-        match &err {
-            DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => Failure::Unreachable(err.into()),
-            DieselError::DatabaseError(..) => Failure::Refused(err.into()),
-            _ => Failure::Unreachable(err.into()),
-        }
-    }
-}
-
-impl From<PoolError> for Failure {
-    fn from(err: PoolError) -> Self {
-        Failure::Unreachable(err.into())
-    }
-}
-
-impl From<SqliteUnavailable> for Failure {
-    fn from(err: SqliteUnavailable) -> Self {
-        Failure::Unreachable(err.into())
-    }
 }
 
 /// Commits `posts` in one transaction. If the database refuses it, the posts are split in

@@ -66,9 +66,13 @@ impl Sender {
     pub async fn run(self) {
         let this = Rc::new(self);
         loop {
-            this.compose().await;
-            this.deliver().await;
+            let more = this.compose().await | this.deliver().await;
             this.measure().await;
+            if more {
+                // A full turn: more may be due already (a burst), go on.
+                tokio::task::yield_now().await;
+                continue;
+            }
             tokio::select! {
                 _ = this.wake.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
@@ -76,7 +80,8 @@ impl Sender {
         }
     }
 
-    async fn compose(&self) {
+    /// Composes what is due; true when it took a full batch.
+    async fn compose(&self) -> bool {
         let now_ms = crate::clock::now_ms();
         let window_ms = millis(self.settings.coalesce);
         let due = match self
@@ -84,10 +89,14 @@ impl Sender {
             .due_notifications(now_ms, window_ms, COMPOSE_BATCH)
             .await
         {
-            Ok(due) if due.is_empty() => return,
+            Ok(due) if due.is_empty() => return false,
             Ok(due) => due,
-            Err(err) => return log::warn!("notifications: cannot read what is due: {err}"),
+            Err(err) => {
+                log::warn!("notifications: cannot read what is due: {err}");
+                return false;
+            }
         };
+        let mut full = due.len() as i64 >= COMPOSE_BATCH;
         let rules = ComposeRules {
             now_ms,
             window_ms,
@@ -96,15 +105,19 @@ impl Sender {
         };
         match self.store.compose_notifications(due, rules).await {
             Ok(done) => {
+                // Nothing done (another node holds them): no hurry.
+                full &= done.notifications + done.read > 0;
                 let metrics = &crate::metrics::METRICS;
                 metrics.push_folded.inc_by(done.folded.max(0) as u64);
                 metrics.push_read.inc_by(done.read.max(0) as u64);
             }
             Err(err) => log::warn!("notifications: cannot compose: {err}"),
         }
+        full
     }
 
-    async fn deliver(self: &Rc<Self>) {
+    /// Claims and starts due deliveries; true when it claimed as many as it could take.
+    async fn deliver(self: &Rc<Self>) -> bool {
         let free: usize = self
             .turns
             .values()
@@ -112,7 +125,7 @@ impl Sender {
             .min()
             .unwrap_or(0);
         if free == 0 {
-            return;
+            return false;
         }
         let now_ms = crate::clock::now_ms();
         let lease_ms = millis(self.settings.lease());
@@ -122,12 +135,17 @@ impl Sender {
             .await
         {
             Ok(claimed) => claimed,
-            Err(err) => return log::warn!("notifications: cannot claim deliveries: {err}"),
+            Err(err) => {
+                log::warn!("notifications: cannot claim deliveries: {err}");
+                return false;
+            }
         };
+        let full = claimed.len() >= free;
         for delivery in claimed {
             let this = self.clone();
             actix_web::rt::spawn(async move { this.send(delivery).await });
         }
+        full
     }
 
     /// Sends one delivery and records what became of it.
