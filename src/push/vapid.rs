@@ -59,15 +59,20 @@ impl Vapid {
         if !path.exists() {
             let secret = p256::SecretKey::from_slice(&random_scalar())
                 .map_err(|err| failed(format!("cannot make a key: {err}")))?;
-            let pem = secret
-                .to_sec1_pem(p256::pkcs8::LineEnding::LF)
-                .map_err(|err| failed(format!("cannot encode a key: {err}")))?;
+            let pem =
+                p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(&secret, p256::pkcs8::LineEnding::LF)
+                    .map_err(|err| failed(format!("cannot encode a key: {err}")))?;
             write_private(path, pem.as_bytes()).map_err(|err| failed(err.to_string()))?;
             log::info!("created a new VAPID key in {}", path.display());
         }
-        let file = std::fs::File::open(path).map_err(|err| failed(err.to_string()))?;
-        let signer = VapidSignatureBuilder::from_pem_no_sub(file)
-            .map_err(|err| failed(format!("not a P-256 private key in PEM: {err}")))?;
+        let text = std::fs::read_to_string(path).map_err(|err| failed(err.to_string()))?;
+        // Read here (PKCS#8 or SEC1), not by web-push, whose SEC1 reader panics on some keys.
+        let secret = p256::pkcs8::DecodePrivateKey::from_pkcs8_pem(&text)
+            .or_else(|_| p256::SecretKey::from_sec1_pem(&text))
+            .map_err(|_| failed("not a P-256 private key in PEM (PKCS#8 or SEC1)".into()))?;
+        let raw = URL_SAFE_NO_PAD.encode(secret.to_bytes());
+        let signer = VapidSignatureBuilder::from_base64_no_sub(&raw)
+            .map_err(|err| failed(format!("not a usable P-256 key: {err}")))?;
         Ok(Vapid::from_signer(signer))
     }
 }
@@ -109,7 +114,7 @@ mod tests {
         let path = dir.path().join("vapid.pem");
         let first = Vapid::from_file(&path).expect("created");
         let text = std::fs::read_to_string(&path).expect("written");
-        assert!(text.starts_with("-----BEGIN EC PRIVATE KEY-----"), "{text}");
+        assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"), "{text}");
         let again = Vapid::from_file(&path).expect("read");
         assert_eq!(first.public_key, again.public_key);
         let raw = URL_SAFE_NO_PAD
