@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -44,6 +44,17 @@ pub struct Metrics {
     pub files_deleted: IntCounter,
     /// JWKS fetches for JWT sign-in, by outcome (`ok`, `failed`).
     pub jwks_fetches: IntCounterVec,
+    /// Notifications (section 12): decided in commits, per provider sent, given up and
+    /// devices dropped, messages folded into another's notification or read before it went,
+    /// retries, and the age of the oldest not yet handed to a provider.
+    pub push_decided: IntCounter,
+    pub push_sent: IntCounterVec,
+    pub push_failed: IntCounterVec,
+    pub push_dropped_devices: IntCounterVec,
+    pub push_retries: IntCounterVec,
+    pub push_folded: IntCounter,
+    pub push_read: IntCounter,
+    pub push_oldest_unsent: Gauge,
 }
 
 /// Latency buckets from 100 µs to 10 s.
@@ -68,6 +79,12 @@ fn register(registry: &Registry, metric: impl prometheus::core::Collector + 'sta
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     let gauge =
         IntGauge::new(name, help).unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
+    register(registry, gauge.clone());
+    gauge
+}
+
+fn float_gauge(registry: &Registry, name: &str, help: &str) -> Gauge {
+    let gauge = Gauge::new(name, help).unwrap_or_else(|err| unreachable!("metric {name}: {err}"));
     register(registry, gauge.clone());
     gauge
 }
@@ -241,6 +258,50 @@ impl Metrics {
                 "palaver_jwks_fetches_total",
                 "JWKS fetches for JWT sign-in, by outcome (ok, failed)",
                 "outcome",
+            ),
+            push_decided: counter(
+                &registry,
+                "palaver_push_decided_total",
+                "Notifications decided by commits (a message, a user with a device)",
+            ),
+            push_sent: counter_vec(
+                &registry,
+                "palaver_push_sent_total",
+                "Notifications a provider took, by provider",
+                "provider",
+            ),
+            push_failed: counter_vec(
+                &registry,
+                "palaver_push_failed_total",
+                "Notifications given up (refused, or the TTL passed), by provider",
+                "provider",
+            ),
+            push_dropped_devices: counter_vec(
+                &registry,
+                "palaver_push_dropped_devices_total",
+                "Devices removed because the provider answered 404 or 410, by provider",
+                "provider",
+            ),
+            push_retries: counter_vec(
+                &registry,
+                "palaver_push_retries_total",
+                "Deliveries tried again later (429, 5xx, no answer), by provider",
+                "provider",
+            ),
+            push_folded: counter(
+                &registry,
+                "palaver_push_folded_total",
+                "Messages folded into one notification with newer ones",
+            ),
+            push_read: counter(
+                &registry,
+                "palaver_push_read_total",
+                "Messages read before their notification went: not sent",
+            ),
+            push_oldest_unsent: float_gauge(
+                &registry,
+                "palaver_push_oldest_unsent_seconds",
+                "Age of the oldest notification not yet handed to a provider",
             ),
             registry,
         }

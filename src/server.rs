@@ -17,12 +17,16 @@ use crate::cluster::{Bus, BusOptions};
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::files::detect::ImageBounds;
 use crate::files::sweep::Sweeper;
+use crate::http::devices::PushOffer;
 use crate::http::files::Uploads;
 use crate::http::jwt::JwtVerifier;
 use crate::http::{self, AppState};
 use crate::limits::connections::{ConnectionCaps, ConnectionLimits};
 use crate::limits::open_files;
 use crate::outbound::{Outbound, OutboundError};
+use crate::push::sender::{Providers, Sender};
+use crate::push::vapid::Vapid;
+use crate::push::webpush::WebPush;
 use crate::settings::{FileSettings, RateLimit, Settings};
 use crate::shutdown::Shutdown;
 
@@ -48,6 +52,8 @@ pub enum StartError {
     Listen { addr: String, err: std::io::Error },
     #[error("the server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Vapid(#[from] crate::push::vapid::VapidError),
 }
 
 impl StartError {
@@ -271,6 +277,17 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             .user_by_handle("system")
             .await?
             .ok_or(StartError::NoSystemUser)?;
+        let push = args.push.settings();
+        let vapid = Vapid::load(&store, args.push.vapid_key.as_deref()).await?;
+        let providers = Providers {
+            webpush: Some(WebPush::new(
+                vapid.signer.clone(),
+                push.vapid_subject.clone(),
+            )),
+        };
+        // Outbound HTTP of the providers: the shared TLS client (--extra-ca).
+        let client = settings.outbound.client(push.timeout);
+        actix_web::rt::spawn(Sender::new(store.clone(), push.clone(), providers, client).run());
         let presence = Presence::default();
         let mut hub = Hub::new(
             store.clone(),
@@ -306,6 +323,12 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             allowed_origins: args.allowed_origins.clone(),
             connections: ConnectionLimits::new(caps),
             trusted_proxies: args.trusted_proxies.clone().unwrap_or_default(),
+            push: PushOffer {
+                vapid_public_key: vapid.public_key.clone(),
+                insecure_endpoints: push.insecure_endpoints,
+                fcm: false,
+                apns: false,
+            },
         });
         let mut server =
             HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes))

@@ -62,6 +62,7 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
                         client_msg_id: Some(format!("c{round}")),
                         action: None,
                         files: Vec::new(),
+                        notify: Vec::new(),
                     })
                 })
                 .collect();
@@ -161,6 +162,7 @@ async fn concurrent_commits_keep_each_rooms_order_and_gapless_seqs() {
                         client_msg_id: None,
                         action: None,
                         files: Vec::new(),
+                        notify: Vec::new(),
                     })
                     .collect();
                 let store = store.clone();

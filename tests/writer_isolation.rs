@@ -17,6 +17,7 @@ fn post(room_id: i64, sender: &UserRow, body: &str) -> NewPost {
         client_msg_id: None,
         action: None,
         files: Vec::new(),
+        notify: Vec::new(),
     }
 }
 

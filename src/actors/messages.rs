@@ -149,6 +149,7 @@ pub enum RoomOp {
     History { before_seq: Option<i64>, limit: i64 },
     Read { seq: i64 },
     Typing,
+    Notify { level: crate::notify::Level },
     Invite { user: UserRow },
     Kick { user_id: i64 },
 }

@@ -9,6 +9,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub struct Presence {
     connections: Arc<RwLock<HashMap<i64, usize>>>,
     elsewhere: Arc<RwLock<HashSet<i64>>>,
+    /// The other nodes heard from within the expiry, as the hub last saw.
+    live_nodes: Arc<RwLock<HashSet<String>>>,
 }
 
 /// A lock a thread panicked while holding. Every update of these maps is a single insert,
@@ -44,6 +46,16 @@ impl Presence {
     /// The users with connections on other live nodes, as the hub last heard.
     pub(crate) fn set_elsewhere(&self, users: HashSet<i64>) {
         *write("elsewhere", &self.elsewhere) = users;
+    }
+
+    /// The other nodes that are alive, as the hub heard at its last heartbeat.
+    pub(crate) fn set_live_nodes(&self, nodes: HashSet<String>) {
+        *write("live nodes", &self.live_nodes) = nodes;
+    }
+
+    /// Whether another node is alive, as the hub last heard.
+    pub fn is_live_node(&self, node: &str) -> bool {
+        read("live nodes", &self.live_nodes).contains(node)
     }
 
     /// Each user's connections on this node.

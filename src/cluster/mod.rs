@@ -8,6 +8,7 @@
 
 pub mod authz;
 pub mod bus;
+pub mod joins;
 pub mod live;
 pub mod order;
 pub mod presence;

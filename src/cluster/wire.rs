@@ -50,6 +50,13 @@ pub enum Event {
         seq: i64,
         frame: String,
     },
+    /// The user's first connection joined the room on the sending node (`joined`), or their
+    /// last one left it (for notifications: `cluster/joins.rs`).
+    Joined { user_id: i64, joined: bool },
+    /// A room just started on the sending node: who is joined on yours?
+    JoinsWanted,
+    /// Everyone joined to the room on the sending node.
+    Joins { users: Vec<i64> },
 
     // On a user's channel.
     /// A frame for every connection of the user (room_added, room_removed, notices).

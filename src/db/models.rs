@@ -214,6 +214,8 @@ pub struct RoomSnapshot {
     /// The room's `authz_version` as read before the members (`db/authz.rs`): a change
     /// after it moves it past this, so the room reloads once more rather than never.
     pub authz_version: i64,
+    /// The members who chose a notification level for the room (section 12).
+    pub levels: Vec<(i64, crate::notify::Level)>,
 }
 
 /// An uploaded file's description (its bytes and thumbnail are read separately).

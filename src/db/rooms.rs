@@ -221,11 +221,22 @@ impl Store {
                     .select(diesel::dsl::max(messages::seq))
                     .first(conn)
                     .await?;
+                let chosen: Vec<(i64, Option<String>)> = members::table
+                    .filter(members::room_id.eq(id))
+                    .filter(members::notify.is_not_null())
+                    .select((members::user_id, members::notify))
+                    .load(conn)
+                    .await?;
+                let mut levels = Vec::with_capacity(chosen.len());
+                for (user_id, level) in chosen {
+                    levels.extend(super::devices::parse_level(level)?.map(|level| (user_id, level)));
+                }
                 Ok(Some(RoomSnapshot {
                     room,
                     members,
                     last_seq: last_seq.unwrap_or(0),
                     authz_version,
+                    levels,
                 }))
             })
         })
@@ -364,16 +375,25 @@ impl Store {
     ) -> Result<Vec<RoomSummary>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
+                let mut levels: HashMap<i64, crate::notify::Level> = HashMap::new();
                 let reads: HashMap<i64, i64> = match viewer {
                     Some(user_id) => {
                         let mut query = members::table
                             .filter(members::user_id.eq(user_id))
-                            .select((members::room_id, members::read_seq))
+                            .select((members::room_id, members::read_seq, members::notify))
                             .into_boxed();
                         if let Some(ids) = &only {
                             query = query.filter(members::room_id.eq_any(ids.clone()));
                         }
-                        query.load::<(i64, i64)>(conn).await?.into_iter().collect()
+                        let rows = query.load::<(i64, i64, Option<String>)>(conn).await?;
+                        let mut reads = HashMap::with_capacity(rows.len());
+                        for (room_id, read_seq, level) in rows {
+                            reads.insert(room_id, read_seq);
+                            if let Some(level) = super::devices::parse_level(level)? {
+                                levels.insert(room_id, level);
+                            }
+                        }
+                        reads
                     }
                     None => only.iter().flatten().map(|id| (*id, 0)).collect(),
                 };
@@ -431,6 +451,7 @@ impl Store {
                         last_seq: last.get(&room.id).copied().unwrap_or(0),
                         read_seq: reads.get(&room.id).copied().unwrap_or(0),
                         display_name: names.remove(&room.id).map(|names| names.join(", ")),
+                        notify: levels.get(&room.id).copied(),
                         room,
                     })
                     .collect())

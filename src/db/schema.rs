@@ -43,6 +43,8 @@ diesel::table! {
         user_id -> BigInt,
         read_seq -> BigInt,
         joined_ms -> BigInt,
+        /// `all`, `mentions` or `none`; NULL: the room kind's default (section 12).
+        notify -> Nullable<Text>,
     }
 }
 
@@ -109,7 +111,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    devices (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        address -> Text,
+        p256dh -> Nullable<Text>,
+        auth -> Nullable<Text>,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    notifications (user_id, room_id, seq) {
+        user_id -> BigInt,
+        room_id -> BigInt,
+        seq -> BigInt,
+        decided_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    notify_windows (user_id, room_id) {
+        user_id -> BigInt,
+        room_id -> BigInt,
+        sent_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    push_deliveries (id) {
+        id -> BigInt,
+        device_id -> BigInt,
+        room_id -> BigInt,
+        seq -> BigInt,
+        payload -> Text,
+        attempts -> Integer,
+        created_ms -> BigInt,
+        next_ms -> BigInt,
+        expires_ms -> BigInt,
+        lease_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    push_keys (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
 diesel::joinable!(tokens -> users (user_id));
+diesel::joinable!(devices -> users (user_id));
+diesel::joinable!(push_deliveries -> devices (device_id));
 diesel::joinable!(files -> users (uploader_id));
 diesel::joinable!(file_chunks -> files (file_id));
 diesel::joinable!(message_files -> files (file_id));
@@ -129,5 +184,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     bot_states,
     files,
     file_chunks,
-    message_files
+    message_files,
+    devices,
+    notifications,
+    notify_windows,
+    push_deliveries,
+    push_keys
 );

@@ -26,6 +26,8 @@ pub struct RoomSummary {
     pub read_seq: i64,
     /// For direct and bot rooms: the other party's name (both names for an admin's view).
     pub display_name: Option<String>,
+    /// The caller's notification level, if they chose one (section 12).
+    pub notify: Option<crate::notify::Level>,
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +81,8 @@ struct Inner {
     health: Arc<CommitHealth>,
     call_timeout: Duration,
     max_groups_per_user: i64,
+    /// Told when the writer committed notifications (the sender waits on it).
+    push_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Owns the store runtime; shuts it down without blocking, which is allowed anywhere.
@@ -137,12 +141,14 @@ impl Store {
         let in_flight = config
             .commits_in_flight
             .clamp(1, config.pool_size.saturating_sub(1).max(1));
+        let push_wake = Arc::new(tokio::sync::Notify::new());
         runtime.spawn(writer::run(
             backend.clone(),
             writer_rx,
             health.clone(),
             in_flight,
             config.min_batch_beside,
+            push_wake.clone(),
         ));
         Ok(Store {
             inner: Arc::new(Inner {
@@ -152,12 +158,18 @@ impl Store {
                 health,
                 call_timeout: config.call_timeout,
                 max_groups_per_user: config.max_groups_per_user,
+                push_wake,
             }),
         })
     }
 
     pub(super) fn max_groups_per_user(&self) -> i64 {
         self.inner.max_groups_per_user
+    }
+
+    /// Notified each time this node commits messages with notifications decided.
+    pub fn push_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.push_wake.clone()
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -6,7 +6,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::StoreError;
 use super::models::*;
-use super::schema::{tokens, users};
+use super::schema::{devices, tokens, users};
 use super::store::{hash_token, new_token, Store};
 use crate::protocol::ids::UserRef;
 use crate::{with_conn, write_conn};
@@ -228,6 +228,10 @@ impl Store {
                     diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id)))
                         .execute(conn)
                         .await?;
+                    // Nothing reaches a deactivated user's phone or browser any more.
+                    diesel::delete(devices::table.filter(devices::user_id.eq(user_id)))
+                        .execute(conn)
+                        .await?;
                     Ok(())
                 })
                 .await
@@ -323,13 +327,21 @@ impl Store {
         .await
     }
 
-    /// Deletes every token of the user; returns how many there were.
+    /// Deletes every token of the user, and their devices (signed out everywhere, notified
+    /// nowhere); returns how many tokens there were.
     pub async fn revoke_tokens(&self, user_id: i64) -> Result<usize, StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
-                Ok(diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id)))
-                    .execute(conn)
-                    .await?)
+                conn.transaction::<usize, StoreError, _>(async move |conn| {
+                    let revoked = diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id)))
+                        .execute(conn)
+                        .await?;
+                    diesel::delete(devices::table.filter(devices::user_id.eq(user_id)))
+                        .execute(conn)
+                        .await?;
+                    Ok(revoked)
+                })
+                .await
             })
         })
         .await

@@ -12,8 +12,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::pooled_connection::deadpool::PoolError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -25,13 +23,16 @@ use super::error::StoreError;
 use super::file_queries::{self, FileQueries};
 use super::health::CommitHealth;
 use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind, UserRow};
+use super::notify_queries::{NotificationRow, NotifyQueries};
 use super::schema::messages;
 use super::seq::RoomSeqs;
-use super::sqlite::SqliteUnavailable;
 use crate::write_conn;
 use schedule::{BatchId, Schedule};
 
+mod failure;
 mod schedule;
+
+use failure::Failure;
 
 /// A message to append. `seq` and the time are the writer's to give.
 #[derive(Clone, Debug)]
@@ -49,6 +50,10 @@ pub struct NewPost {
     /// Keys of files the sender uploaded, in order (`db/files.rs`); a key that is not one
     /// of the sender's uploads fails the post with `NotFound("file")`.
     pub files: Vec<String>,
+    /// Members the room decided to notify of this message (`crate::notify::decide`): those
+    /// with a device get a pending notification in the message's own transaction, so a crash
+    /// cannot lose one (`db/notify_queries.rs`). A duplicate `client_msg_id` notifies no one.
+    pub notify: Vec<i64>,
 }
 
 /// What became of one post.
@@ -97,6 +102,7 @@ pub(crate) async fn run(
     health: Arc<CommitHealth>,
     in_flight: usize,
     min_beside: usize,
+    wake: Arc<tokio::sync::Notify>,
 ) {
     let limit = match backend.as_ref() {
         Backend::Postgres(_) => in_flight.max(1),
@@ -117,7 +123,7 @@ pub(crate) async fn run(
             }
         }
         while let Some((id, jobs)) = schedule.next_batch() {
-            commits.push(commit_jobs(&backend, &health, id, jobs));
+            commits.push(commit_jobs(&backend, &health, &wake, id, jobs));
         }
         gauge.set(schedule.in_flight() as i64);
         tokio::select! {
@@ -143,6 +149,7 @@ fn take(schedule: &mut Schedule<AppendJob>, job: AppendJob) {
 async fn commit_jobs(
     backend: &Backend,
     health: &CommitHealth,
+    wake: &tokio::sync::Notify,
     id: BatchId,
     jobs: Vec<AppendJob>,
 ) -> BatchId {
@@ -163,7 +170,7 @@ async fn commit_jobs(
         replies.push((job.reply, job.posts.len()));
         posts.extend(job.posts);
     }
-    let outcomes = commit_isolating(backend, posts.into()).await;
+    let outcomes = commit_isolating(backend, wake, posts.into()).await;
     if outcomes.iter().any(Result::is_ok) {
         health.committed();
     } else if outcomes
@@ -191,53 +198,15 @@ fn still_awaited(jobs: Vec<AppendJob>) -> (Vec<AppendJob>, usize) {
     (live, gone.iter().map(|job| job.posts.len()).sum())
 }
 
-/// Why a transaction failed.
-enum Failure {
-    /// The database refused a statement: something in the batch it cannot take (or a full
-    /// disk, which splitting cannot help but does not make worse).
-    Refused(StoreError),
-    /// No connection, a broken one, or a time-out: the whole batch is off.
-    Unreachable(StoreError),
-}
-
-impl Failure {
-    fn into_error(self) -> StoreError {
-        match self {
-            Failure::Refused(err) | Failure::Unreachable(err) => err,
-        }
-    }
-}
-
-impl From<DieselError> for Failure {
-    fn from(err: DieselError) -> Self {
-        match &err {
-            DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => Failure::Unreachable(err.into()),
-            DieselError::DatabaseError(..) => Failure::Refused(err.into()),
-            _ => Failure::Unreachable(err.into()),
-        }
-    }
-}
-
-impl From<PoolError> for Failure {
-    fn from(err: PoolError) -> Self {
-        Failure::Unreachable(err.into())
-    }
-}
-
-impl From<SqliteUnavailable> for Failure {
-    fn from(err: SqliteUnavailable) -> Self {
-        Failure::Unreachable(err.into())
-    }
-}
-
 /// Commits `posts` in one transaction. If the database refuses it, the posts are split in
 /// halves and each half is committed on its own, down to single posts: a post the store
 /// rejects fails alone and every other post commits, in order (at most 2n−1 transactions
 /// for n posts, and only when something was refused).
-async fn commit_isolating(backend: &Backend, posts: Arc<[NewPost]>) -> Vec<Outcome> {
+async fn commit_isolating(
+    backend: &Backend,
+    wake: &tokio::sync::Notify,
+    posts: Arc<[NewPost]>,
+) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(posts.len());
     // The ranges still to commit; the next one is on top.
     let mut pending = Vec::with_capacity(16);
@@ -260,6 +229,10 @@ async fn commit_isolating(backend: &Backend, posts: Arc<[NewPost]>) -> Vec<Outco
                     .filter(|outcome| matches!(outcome, Ok(Appended::New(_))))
                     .count();
                 metrics.messages_stored.inc_by(new as u64);
+                if part.iter().any(|post| !post.notify.is_empty()) {
+                    // The node's sender looks at once (committed now: it will see them).
+                    wake.notify_one();
+                }
                 log::trace!("committed {} posts in {:?}", part.len(), started.elapsed());
                 outcomes.extend(stored);
             }
@@ -337,6 +310,10 @@ async fn commit(
             if !plan.links.is_empty() {
                 conn.insert_message_files(plan.links).await?;
             }
+            if !plan.notifications.is_empty() {
+                let decided = conn.record_notifications(plan.notifications).await?;
+                crate::metrics::METRICS.push_decided.inc_by(decided as u64);
+            }
             let repeated: Vec<StoredMessage> = plan
                 .outcomes
                 .iter()
@@ -411,6 +388,8 @@ struct Plan {
     rows: Vec<MessageRow>,
     /// Which new message carries which file.
     links: Vec<MessageFileRow>,
+    /// Who is to be notified of which new message.
+    notifications: Vec<NotificationRow>,
     outcomes: Vec<Outcome>,
     read_upto: HashMap<(i64, i64), i64>,
     seqs: HashMap<i64, i64>,
@@ -434,6 +413,7 @@ fn plan(
         .map(|file| (file.id.clone(), file))
         .collect();
     let mut links = Vec::new();
+    let mut notifications = Vec::new();
     let mut firsts: HashMap<(i64, i64, String), MessageRow> = earlier
         .into_iter()
         .filter_map(|row| {
@@ -504,6 +484,12 @@ fn plan(
                     file_id: file.id.clone(),
                 }),
         );
+        notifications.extend(post.notify.iter().map(|user_id| NotificationRow {
+            user_id: *user_id,
+            room_id: row.room_id,
+            seq: row.seq,
+            decided_ms: now,
+        }));
         rows.push(row.clone());
         outcomes.push(Ok(Appended::New(StoredMessage {
             row,
@@ -514,6 +500,7 @@ fn plan(
     Plan {
         rows,
         links,
+        notifications,
         outcomes,
         read_upto,
         seqs,

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod allowed_origins;
 pub mod auth;
 pub mod client_addr;
+pub mod devices;
 pub mod error;
 pub mod files;
 pub mod health;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub connections: Arc<crate::limits::connections::ConnectionLimits>,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
     pub trusted_proxies: client_addr::TrustedProxies,
+    /// What notifications this node can deliver (`/devices`, `/push/vapid`).
+    pub push: devices::PushOffer,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -59,6 +62,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(metrics::metrics))
         .configure(files::routes)
+        .configure(devices::routes)
         .configure(admin::routes)
         .configure(web_client::routes);
 }

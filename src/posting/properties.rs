@@ -214,6 +214,7 @@ impl World {
                 true => vec!["0".repeat(32)],
                 false => Vec::new(),
             },
+            notify: Vec::new(),
         };
         self.posts.push(Posted {
             client_msg_id,

@@ -26,6 +26,7 @@ fn post(body: &str, client_msg_id: Option<&str>) -> NewPost {
         client_msg_id: client_msg_id.map(str::to_string),
         action: None,
         files: Vec::new(),
+        notify: Vec::new(),
     }
 }
 

@@ -75,6 +75,11 @@ pub enum Command {
     Typing {
         room: RoomId,
     },
+    /// The caller's notification level for the room (section 12).
+    Notify {
+        room: RoomId,
+        level: crate::notify::Level,
+    },
     Action {
         room: RoomId,
         message: MessageId,
@@ -118,6 +123,7 @@ impl Command {
             | Command::History { room, .. }
             | Command::Read { room, .. }
             | Command::Typing { room }
+            | Command::Notify { room, .. }
             | Command::Action { room, .. }
             | Command::Invite { room, .. }
             | Command::Kick { room, .. } => Some(*room),
@@ -145,6 +151,7 @@ impl Command {
             Command::History { .. } => "history",
             Command::Read { .. } => "read",
             Command::Typing { .. } => "typing",
+            Command::Notify { .. } => "notify",
             Command::Action { .. } => "action",
             Command::Invite { .. } => "invite",
             Command::Kick { .. } => "kick",
@@ -338,6 +345,16 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
         "typing" => Command::Typing {
             room: room_id(room()?)?,
         },
+        "notify" => {
+            let level = fields.string("level")?;
+            let level = crate::notify::Level::parse(level).ok_or_else(|| {
+                ProtoError::bad_request("field `level` must be \"all\", \"mentions\" or \"none\"")
+            })?;
+            Command::Notify {
+                room: room_id(room()?)?,
+                level,
+            }
+        }
         "action" => {
             let room = room()?;
             let message = fields.id("message")?;

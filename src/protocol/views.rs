@@ -58,6 +58,10 @@ pub struct RoomView {
     pub last_seq: i64,
     pub read_seq: i64,
     pub unread: i64,
+    /// The caller's notification level for the room: `all`, `mentions` or `none` (the room
+    /// kind's default until they choose one with `notify`).
+    #[schema(value_type = String)]
+    pub notify: crate::notify::Level,
 }
 
 impl RoomView {
@@ -82,6 +86,7 @@ impl RoomView {
             last_seq: summary.last_seq,
             read_seq: summary.read_seq,
             unread: (summary.last_seq - summary.read_seq).max(0),
+            notify: crate::notify::Level::effective(summary.notify, kind),
         }
     }
 }

@@ -15,6 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 
 pub mod cluster;
+pub mod push;
 pub mod services;
 pub mod tls;
 

@@ -122,6 +122,7 @@ async fn greets_answers_and_survives_a_crash() {
             client_msg_id: None,
             action: None,
             files: Vec::new(),
+            notify: Vec::new(),
         }])
         .await
         .expect("stored");

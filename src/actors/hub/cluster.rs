@@ -75,6 +75,7 @@ impl Hub {
         let gone = self.cluster.presence.expire(Instant::now());
         let live: HashSet<String> = self.cluster.presence.nodes().cloned().collect();
         self.cluster.rooms.retain(|node, _| live.contains(node));
+        self.presence.set_live_nodes(live);
         if !gone.is_empty() {
             log::info!(
                 "cluster: {} users of a silent node went offline",
@@ -327,7 +328,10 @@ impl Hub {
             Event::Messages { .. }
             | Event::RoomFrame { .. }
             | Event::RoomChanged
-            | Event::Read { .. } => {}
+            | Event::Read { .. }
+            | Event::Joined { .. }
+            | Event::JoinsWanted
+            | Event::Joins { .. } => {}
         }
     }
 }

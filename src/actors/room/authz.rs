@@ -103,6 +103,7 @@ impl Room {
         loaded.members = members;
         loaded.row = snapshot.room;
         loaded.authz_version = snapshot.authz_version;
+        loaded.levels = snapshot.levels.into_iter().collect();
         let room = RoomId(self.id).to_string();
         let removed = Event::RoomRemoved { room: room.clone() }.frame();
         let members = &loaded.members;

@@ -7,9 +7,10 @@
 //! missed. Member events are not published: each node tells its own joined connections
 //! what its reload found changed. Without a bus every method here does nothing.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
@@ -22,6 +23,12 @@ use crate::protocol::Frame;
 
 /// How often a room with joined connections checks that it delivered the room's last seq.
 const POSITION_CHECK: Duration = Duration::from_secs(2);
+
+/// How long after asking the other nodes who is joined the answers are taken as complete.
+const JOINS_SETTLE: Duration = Duration::from_millis(500);
+
+/// How long after a connection leaves the room looks for users with none joined here.
+const JOIN_SWEEP: Duration = Duration::from_millis(100);
 
 type Subscribing = Pin<Box<dyn Future<Output = SubscriptionId>>>;
 
@@ -93,6 +100,108 @@ impl Room {
         }
     }
 
+    /// A user joined here: if they were not joined here already, the other nodes learn it.
+    pub(super) fn announce_join(&mut self, user_id: i64) {
+        if let (Some(bus), true) = (&self.bus, self.announced.insert(user_id)) {
+            bus.publish(
+                channel::room(self.id),
+                Event::Joined {
+                    user_id,
+                    joined: true,
+                },
+            );
+        }
+    }
+
+    /// A connection of the user left the room on purpose: if it was their last one here, the
+    /// other nodes learn it at once.
+    pub(super) fn announce_leave(&mut self, user_id: i64) {
+        let still = self
+            .subscribers
+            .values()
+            .any(|subscriber| subscriber.user_id == user_id);
+        if still || !self.announced.remove(&user_id) {
+            return;
+        }
+        if let Some(bus) = &self.bus {
+            bus.publish(
+                channel::room(self.id),
+                Event::Joined {
+                    user_id,
+                    joined: false,
+                },
+            );
+        }
+    }
+
+    /// Connections left: soon (once for many), the other nodes learn which users have none
+    /// joined here any more.
+    pub(super) fn sweep_joins(&mut self, ctx: &mut Context<Self>) {
+        if self.bus.is_none() || self.sweep_due {
+            return;
+        }
+        self.sweep_due = true;
+        ctx.run_later(JOIN_SWEEP, |room, _| {
+            room.sweep_due = false;
+            let here: HashSet<i64> = room
+                .subscribers
+                .values()
+                .map(|subscriber| subscriber.user_id)
+                .collect();
+            let gone: Vec<i64> = room.announced.difference(&here).copied().collect();
+            for user_id in gone {
+                room.announced.remove(&user_id);
+                if let Some(bus) = &room.bus {
+                    bus.publish(
+                        channel::room(room.id),
+                        Event::Joined {
+                            user_id,
+                            joined: false,
+                        },
+                    );
+                }
+            }
+        });
+    }
+
+    /// Asks the other nodes who is joined to the room there (the room just started here).
+    pub(super) fn ask_joins(&mut self) {
+        if let Some(bus) = &self.bus {
+            bus.publish(channel::room(self.id), Event::JoinsWanted);
+            self.joins_asked = Some(Instant::now());
+        }
+    }
+
+    /// Whether the other nodes may not have answered [`Self::ask_joins`] yet: meanwhile a
+    /// member online on any node is taken as joined (not notified), as a user looking at the
+    /// app must not get a notification of what they see.
+    pub(super) fn joins_unsure(&self) -> bool {
+        self.joins_asked
+            .is_some_and(|asked| asked.elapsed() < JOINS_SETTLE)
+    }
+
+    /// Tells the other nodes everyone joined here.
+    fn tell_joins(&self) {
+        if let Some(bus) = &self.bus {
+            bus.publish(
+                channel::room(self.id),
+                Event::Joins {
+                    users: self.announced.iter().copied().collect(),
+                },
+            );
+        }
+    }
+
+    /// Users joined to the room on the other live nodes.
+    pub(super) fn joined_elsewhere(&self) -> HashSet<i64> {
+        if self.bus.is_none() {
+            return HashSet::new();
+        }
+        let presence = &self.presence;
+        self.joins
+            .joined(Instant::now(), |node| presence.is_live_node(node))
+    }
+
     pub(super) fn check_position_periodically(&mut self, ctx: &mut Context<Self>) {
         if self.bus.is_none() {
             return;
@@ -154,10 +263,23 @@ impl Handler<Inbound> for Room {
                 } if self.move_read_position(user_id, seq) => {
                     self.broadcast(&Frame::from(frame), |_, _| true);
                 }
+                Event::Joined { user_id, joined } => {
+                    self.joins
+                        .changed(&envelope.node, user_id, joined, Instant::now());
+                }
+                Event::Joins { users } => {
+                    self.joins.replace(&envelope.node, users, Instant::now());
+                }
+                Event::JoinsWanted => self.tell_joins(),
                 _ => {}
             },
-            // Anything may have been missed: members, read positions, messages.
-            Inbound::Resync => self.reload(Behind::Found, ctx),
+            Inbound::Resync => {
+                // What was said about joins may have been lost both ways.
+                self.tell_joins();
+                self.ask_joins();
+                // Anything may have been missed: members, read positions, messages.
+                self.reload(Behind::Found, ctx);
+            }
         }
     }
 }

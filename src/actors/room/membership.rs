@@ -97,6 +97,7 @@ impl Room {
                 outbox: caller.outbox.clone(),
             },
         );
+        self.announce_join(caller.user.id);
         let messages: Vec<MessageView> =
             page.messages.iter().map(MessageView::from_stored).collect();
         caller.outbox.push(frames::ok(
@@ -127,6 +128,7 @@ impl Room {
             )));
         }
         self.subscribers.remove(&caller.session);
+        self.announce_leave(caller.user.id);
         if !forget || access != Access::Member {
             return ready(Ok(Reply::Data(frames::empty())));
         }
@@ -307,7 +309,10 @@ impl Room {
     /// A membership ended: the user's connections stop following the room and are told.
     fn member_removed(&mut self, user_id: i64, except: Option<SessionKey>) {
         let removed = match &mut self.state {
-            State::Live(loaded) => loaded.members.remove(&user_id),
+            State::Live(loaded) => {
+                loaded.levels.remove(&user_id);
+                loaded.members.remove(&user_id)
+            }
             _ => None,
         };
         self.unsubscribe_user(user_id);

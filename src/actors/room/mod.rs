@@ -7,6 +7,7 @@ mod authz;
 mod cluster;
 mod in_turn;
 mod membership;
+mod notify;
 mod posting;
 mod requests;
 #[cfg(test)]
@@ -55,6 +56,13 @@ pub struct Room {
     /// Multi-node mode: the bus, and this room's subscription to its channel on it.
     bus: Option<Bus>,
     subscription: Option<SubscriptionId>,
+    /// Multi-node mode: who is joined to the room on the other nodes, the users this node
+    /// said are joined here, and whether a look for users who left is due.
+    joins: crate::cluster::joins::RemoteJoins,
+    announced: std::collections::HashSet<i64>,
+    sweep_due: bool,
+    /// When the other nodes were last asked who is joined (`cluster.rs`).
+    joins_asked: Option<Instant>,
 }
 
 enum State {
@@ -69,6 +77,8 @@ struct Loaded {
     members: HashMap<i64, Member>,
     /// The room's `authz_version` when `members` were read (`db/authz.rs`).
     authz_version: i64,
+    /// The notification levels members chose (section 12); the others have the default.
+    levels: HashMap<i64, crate::notify::Level>,
 }
 
 struct Member {
@@ -115,6 +125,10 @@ impl Room {
             stopped_cleanly: false,
             bus,
             subscription: None,
+            joins: crate::cluster::joins::RemoteJoins::new(crate::cluster::bus::NODE_EXPIRY),
+            announced: std::collections::HashSet::new(),
+            sweep_due: false,
+            joins_asked: None,
         }
     }
 
@@ -198,6 +212,7 @@ impl Room {
                 .map(|member| member.read_seq)
                 .unwrap_or(0),
             display_name,
+            notify: loaded.levels.get(&viewer).copied(),
         };
         Some(RoomView::from_summary(&summary))
     }
@@ -244,6 +259,7 @@ impl Room {
                     row: snapshot.room,
                     members,
                     authz_version: snapshot.authz_version,
+                    levels: snapshot.levels.into_iter().collect(),
                 });
             }
         }
@@ -287,6 +303,7 @@ impl Actor for Room {
             .into_actor(self)
             .map(move |(subscription, loaded), room, ctx| {
                 room.subscription = subscription;
+                room.ask_joins();
                 match loaded {
                     Ok(snapshot) => {
                         room.apply_snapshot(snapshot);
@@ -304,6 +321,7 @@ impl Actor for Room {
             // Connections that closed without saying so (their session crashed) go here.
             room.subscribers
                 .retain(|_, subscriber| !subscriber.outbox.is_closed());
+            room.sweep_joins(ctx);
             if matches!(room.state, State::Missing) || room.is_idle() {
                 room.stop_cleanly(ctx);
             }

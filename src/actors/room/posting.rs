@@ -59,6 +59,7 @@ impl Room {
         }
         let post = NewPost {
             room_id: self.id,
+            notify: self.to_notify(origin.user().id, &[], None),
             sender: origin.user().clone(),
             body,
             template: None,
@@ -73,6 +74,7 @@ impl Room {
     pub(super) fn post_as(&mut self, post: Post, ctx: &mut Context<Self>) -> Answer<StoredMessage> {
         let post = NewPost {
             room_id: self.id,
+            notify: self.to_notify(post.sender.id, &[], None),
             sender: post.sender,
             body: post.body,
             template: post.template.map(|template| template.to_string()),
@@ -256,6 +258,7 @@ impl Room {
                         Ok(label) => {
                             let post = NewPost {
                                 room_id: id,
+                                notify: room.to_notify(origin.user().id, &[], None),
                                 sender: origin.user().clone(),
                                 body: label,
                                 template: None,

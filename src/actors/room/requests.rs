@@ -42,6 +42,7 @@ impl Handler<Request> for Room {
             RoomOp::History { before_seq, limit } => self.history(caller, before_seq, limit),
             RoomOp::Read { seq } => self.read(caller, seq, ctx),
             RoomOp::Typing => ready(self.typing(caller)),
+            RoomOp::Notify { level } => self.set_notify(caller, level, ctx),
             RoomOp::Invite { user } => self.invite(Some(caller), user, ctx),
             RoomOp::Kick { user_id } => self.kick(Some(caller), user_id, ctx),
         }
@@ -107,8 +108,9 @@ impl Handler<AdminOp> for Room {
 impl Handler<Unsubscribe> for Room {
     type Result = ();
 
-    fn handle(&mut self, message: Unsubscribe, _: &mut Context<Self>) {
+    fn handle(&mut self, message: Unsubscribe, ctx: &mut Context<Self>) {
         self.subscribers.remove(&message.session);
+        self.sweep_joins(ctx);
         self.last_activity = std::time::Instant::now();
     }
 }

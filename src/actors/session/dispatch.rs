@@ -175,6 +175,7 @@ impl Session {
             } => ask(room, RoomOp::History { before_seq, limit }),
             Command::Read { room, seq } => ask(room, RoomOp::Read { seq }),
             Command::Typing { room } => ask(room, RoomOp::Typing),
+            Command::Notify { room, level } => ask(room, RoomOp::Notify { level }),
             Command::Action {
                 room,
                 message,

@@ -19,6 +19,7 @@ fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
         client_msg_id: client_msg_id.map(str::to_string),
         action: None,
         files: Vec::new(),
+        notify: Vec::new(),
     }
 }
 

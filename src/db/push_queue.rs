@@ -1,0 +1,452 @@
+//! The store's part of sending notifications (docs/notifications.md), in two steps each of
+//! which any node may take, so a node that dies leaves its work to another:
+//!
+//! 1. Compose: a user's pending notifications of a room that are due (`crate::notify::window`)
+//!    become one delivery per device, in one transaction that also drops what was read and
+//!    starts the next coalescing window. On PostgreSQL each user and room is taken under a
+//!    transaction-scoped advisory lock (skipped when another node holds it).
+//! 2. Deliver: due deliveries are claimed with a lease (`FOR UPDATE SKIP LOCKED` on
+//!    PostgreSQL); the node that claimed one sends it and records the answer. A lease that
+//!    runs out (its node died) lets another node claim the delivery again.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::backend::Backend;
+use super::devices::DeviceRow;
+use super::error::StoreError;
+use super::models::{RoomKind, RoomRow, UserRow};
+use super::schema::{
+    devices, members, messages, notifications, notify_windows, push_deliveries, rooms, users,
+};
+use super::store::Store;
+use crate::notify::payload::{collapse_key, Newest, Payload, Preview};
+use crate::notify::window::{Pending, Queue, Take};
+use crate::{with_conn, write_conn};
+
+/// Drops the user's pending notifications of the room up to `seq` (those just taken: any
+/// committed since have higher seqs). A macro: the body is expanded for each backend.
+macro_rules! forget_upto {
+    ($conn:expr, $user_id:expr, $room_id:expr, $seq:expr) => {
+        diesel::delete(
+            notifications::table
+                .filter(notifications::user_id.eq($user_id))
+                .filter(notifications::room_id.eq($room_id))
+                .filter(notifications::seq.le($seq)),
+        )
+        .execute($conn)
+        .await
+    };
+}
+
+/// How the sender composes.
+#[derive(Clone, Copy, Debug)]
+pub struct ComposeRules {
+    pub now_ms: i64,
+    pub window_ms: i64,
+    pub preview: Preview,
+    /// How long a delivery is tried before it is given up (`--push-ttl`).
+    pub ttl_ms: i64,
+}
+
+/// What composing did, for the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Composed {
+    /// Notifications composed (each to every device of its user).
+    pub notifications: i64,
+    /// Messages folded into a notification of another message.
+    pub folded: i64,
+    /// Messages read before their notification went: not sent.
+    pub read: i64,
+    /// Deliveries made (one per device).
+    pub deliveries: i64,
+}
+
+/// A delivery claimed for sending.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub id: i64,
+    pub device: DeviceRow,
+    pub room_id: i64,
+    pub payload: String,
+    pub attempts: i32,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+impl Delivery {
+    /// Web Push `Topic`, FCM `collapse_key`, APNs `apns-collapse-id`.
+    pub fn collapse_key(&self) -> String {
+        collapse_key(self.room_id)
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = push_deliveries)]
+struct NewDelivery {
+    device_id: i64,
+    room_id: i64,
+    seq: i64,
+    payload: String,
+    attempts: i32,
+    created_ms: i64,
+    next_ms: i64,
+    expires_ms: i64,
+    lease_ms: i64,
+}
+
+#[derive(QueryableByName)]
+struct Group {
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = BigInt)]
+    room_id: i64,
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    device_id: i64,
+    #[diesel(sql_type = BigInt)]
+    room_id: i64,
+    #[diesel(sql_type = Text)]
+    payload: String,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = BigInt)]
+    created_ms: i64,
+    #[diesel(sql_type = BigInt)]
+    expires_ms: i64,
+}
+
+#[derive(QueryableByName)]
+struct Total {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+/// The user and room pairs whose notifications are due at `now` (the values are integers,
+/// written into the SQL; `greatest` is spelled `max` on SQLite).
+fn due_sql(postgres: bool, now_ms: i64, window_ms: i64, limit: i64) -> String {
+    let greatest = if postgres { "GREATEST" } else { "MAX" };
+    format!(
+        "SELECT n.user_id, n.room_id FROM notifications n \
+         LEFT JOIN notify_windows w ON w.user_id = n.user_id AND w.room_id = n.room_id \
+         GROUP BY n.user_id, n.room_id, w.sent_ms \
+         HAVING {greatest}(MIN(n.decided_ms), COALESCE(w.sent_ms + {window_ms}, 0)) <= {now_ms} \
+         ORDER BY MIN(n.decided_ms) LIMIT {limit}"
+    )
+}
+
+/// Claims up to `limit` due deliveries until `now + lease` (integers written into the SQL).
+fn claim_sql(postgres: bool, now_ms: i64, lease_ms: i64, limit: i64) -> String {
+    let skip_locked = if postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    format!(
+        "UPDATE push_deliveries SET lease_ms = {until} WHERE id IN (\
+           SELECT id FROM push_deliveries WHERE next_ms <= {now_ms} AND lease_ms <= {now_ms} \
+           ORDER BY next_ms LIMIT {limit}{skip_locked}) \
+         RETURNING id, device_id, room_id, payload, attempts, created_ms, expires_ms",
+        until = now_ms.saturating_add(lease_ms)
+    )
+}
+
+/// The user's unread messages over every room: the badge.
+fn unread_sql(user_id: i64) -> String {
+    format!(
+        "SELECT CAST(COALESCE(SUM(r.last_seq - m.read_seq), 0) AS BIGINT) AS total \
+         FROM members m JOIN rooms r ON r.id = m.room_id \
+         WHERE m.user_id = {user_id} AND r.last_seq > m.read_seq"
+    )
+}
+
+/// A key for PostgreSQL's advisory lock of one user and room (a collision only makes one
+/// of two pairs wait for the next round).
+fn lock_key(user_id: i64, room_id: i64) -> i64 {
+    user_id.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64) ^ room_id
+}
+
+impl Store {
+    /// User and room pairs with notifications due now, oldest first.
+    pub async fn due_notifications(
+        &self,
+        now_ms: i64,
+        window_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        self.run(move |db| async move {
+            let postgres = matches!(&*db, Backend::Postgres(_));
+            let sql = due_sql(postgres, now_ms, window_ms, limit);
+            with_conn!(&*db, conn => {
+                let groups: Vec<Group> = diesel::sql_query(sql).load(conn).await?;
+                Ok(groups.into_iter().map(|g| (g.user_id, g.room_id)).collect())
+            })
+        })
+        .await
+    }
+
+    /// Composes the notifications of these user and room pairs (those still due: another
+    /// node may have been first), each in its own transaction.
+    pub async fn compose_notifications(
+        &self,
+        groups: Vec<(i64, i64)>,
+        rules: ComposeRules,
+    ) -> Result<Composed, StoreError> {
+        let mut total = Composed::default();
+        for (user_id, room_id) in groups {
+            let done = self
+                .run(move |db| async move {
+                    let postgres = matches!(&*db, Backend::Postgres(_));
+                    write_conn!(&*db, conn => {
+                        conn.transaction::<Composed, StoreError, _>(async move |conn| {
+                            if postgres {
+                                #[derive(QueryableByName)]
+                                struct Locked {
+                                    #[diesel(sql_type = diesel::sql_types::Bool)]
+                                    locked: bool,
+                                }
+                                let key = lock_key(user_id, room_id);
+                                let locked: Locked = diesel::sql_query(format!(
+                                    "SELECT pg_try_advisory_xact_lock({key}) AS locked"
+                                ))
+                                .get_result(conn)
+                                .await?;
+                                if !locked.locked {
+                                    return Ok(Composed::default());
+                                }
+                            }
+                            let pending: Vec<(i64, i64)> = notifications::table
+                                .filter(notifications::user_id.eq(user_id))
+                                .filter(notifications::room_id.eq(room_id))
+                                .order(notifications::seq.asc())
+                                .select((notifications::seq, notifications::decided_ms))
+                                .load(conn)
+                                .await?;
+                            let last_sent_ms = notify_windows::table
+                                .find((user_id, room_id))
+                                .select(notify_windows::sent_ms)
+                                .first::<i64>(conn)
+                                .await
+                                .optional()?;
+                            // Not a member any more: nothing is read, nothing is sent.
+                            let read_seq = members::table
+                                .find((room_id, user_id))
+                                .select(members::read_seq)
+                                .first::<i64>(conn)
+                                .await
+                                .optional()?
+                                .unwrap_or(i64::MAX);
+                            let Some(taken_upto) = pending.iter().map(|(seq, _)| *seq).max() else {
+                                return Ok(Composed::default());
+                            };
+                            let mut queue = Queue {
+                                pending: pending
+                                    .iter()
+                                    .map(|(seq, decided_ms)| Pending { seq: *seq, decided_ms: *decided_ms })
+                                    .collect(),
+                                last_sent_ms,
+                            };
+                            let fold = match queue.take(rules.now_ms, read_seq, rules.window_ms) {
+                                Take::Idle | Take::Wait { .. } => return Ok(Composed::default()),
+                                Take::Read { dropped } => {
+                                    forget_upto!(conn, user_id, room_id, taken_upto)?;
+                                    return Ok(Composed { read: dropped, ..Composed::default() });
+                                }
+                                Take::Send(fold) => fold,
+                            };
+                            let room: RoomRow = rooms::table
+                                .find(room_id)
+                                .select(RoomRow::as_select())
+                                .first(conn)
+                                .await?;
+                            let (message, sender): (String, UserRow) = messages::table
+                                .inner_join(users::table)
+                                .filter(messages::room_id.eq(room_id))
+                                .filter(messages::seq.eq(fold.newest))
+                                .select((messages::body, UserRow::as_select()))
+                                .first(conn)
+                                .await?;
+                            let room_name = match room.kind {
+                                RoomKind::Group => room.name.clone(),
+                                RoomKind::Direct | RoomKind::Bot => {
+                                    let names: Vec<String> = members::table
+                                        .inner_join(users::table)
+                                        .filter(members::room_id.eq(room_id))
+                                        .filter(members::user_id.ne(user_id))
+                                        .order(users::id.asc())
+                                        .select(users::name)
+                                        .load(conn)
+                                        .await?;
+                                    Some(names.join(", "))
+                                }
+                            };
+                            let unread: Total = diesel::sql_query(unread_sql(user_id)).get_result(conn).await?;
+                            let payload = Payload::new(
+                                &Newest {
+                                    room_id,
+                                    room_kind: room.kind,
+                                    room_name,
+                                    seq: fold.newest,
+                                    sender: &sender,
+                                    body: &message,
+                                },
+                                fold.count,
+                                unread.total,
+                                rules.preview,
+                            )
+                            .to_json();
+                            let targets: Vec<i64> = devices::table
+                                .filter(devices::user_id.eq(user_id))
+                                .select(devices::id)
+                                .load(conn)
+                                .await?;
+                            let rows: Vec<NewDelivery> = targets
+                                .iter()
+                                .map(|device_id| NewDelivery {
+                                    device_id: *device_id,
+                                    room_id,
+                                    seq: fold.newest,
+                                    payload: payload.clone(),
+                                    attempts: 0,
+                                    created_ms: rules.now_ms,
+                                    next_ms: rules.now_ms,
+                                    expires_ms: rules.now_ms.saturating_add(rules.ttl_ms),
+                                    lease_ms: 0,
+                                })
+                                .collect();
+                            // One row a device (a user has a few): one statement each, the
+                            // same on both backends.
+                            for row in &rows {
+                                diesel::insert_into(push_deliveries::table)
+                                    .values(row)
+                                    .execute(conn)
+                                    .await?;
+                            }
+                            forget_upto!(conn, user_id, room_id, taken_upto)?;
+                            diesel::insert_into(notify_windows::table)
+                                .values((
+                                    notify_windows::user_id.eq(user_id),
+                                    notify_windows::room_id.eq(room_id),
+                                    notify_windows::sent_ms.eq(rules.now_ms),
+                                ))
+                                .on_conflict((notify_windows::user_id, notify_windows::room_id))
+                                .do_update()
+                                .set(notify_windows::sent_ms.eq(rules.now_ms))
+                                .execute(conn)
+                                .await?;
+                            Ok(Composed {
+                                notifications: 1,
+                                folded: fold.count - 1,
+                                read: pending.len() as i64 - fold.count,
+                                deliveries: targets.len() as i64,
+                            })
+                        })
+                        .await
+                    })
+                })
+                .await?;
+            total.notifications += done.notifications;
+            total.folded += done.folded;
+            total.read += done.read;
+            total.deliveries += done.deliveries;
+        }
+        Ok(total)
+    }
+
+    /// Claims up to `limit` deliveries due now, each held for `lease_ms`.
+    pub async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.run(move |db| async move {
+            let postgres = matches!(&*db, Backend::Postgres(_));
+            let sql = claim_sql(postgres, now_ms, lease_ms, limit);
+            write_conn!(&*db, conn => {
+                conn.transaction::<Vec<Delivery>, StoreError, _>(async move |conn| {
+                    let claimed: Vec<Claimed> = diesel::sql_query(sql).load(conn).await?;
+                    if claimed.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let ids: Vec<i64> = claimed.iter().map(|c| c.device_id).collect();
+                    let found: Vec<DeviceRow> = devices::table
+                        .filter(devices::id.eq_any(ids))
+                        .select(DeviceRow::as_select())
+                        .load(conn)
+                        .await?;
+                    Ok(claimed
+                        .into_iter()
+                        .filter_map(|c| {
+                            let device = found.iter().find(|d| d.id == c.device_id)?.clone();
+                            Some(Delivery {
+                                id: c.id,
+                                device,
+                                room_id: c.room_id,
+                                payload: c.payload,
+                                attempts: c.attempts,
+                                created_ms: c.created_ms,
+                                expires_ms: c.expires_ms,
+                            })
+                        })
+                        .collect())
+                })
+                .await
+            })
+        })
+        .await
+    }
+
+    /// A delivery is done with: the provider took it, or it was given up.
+    pub async fn finish_delivery(&self, id: i64) -> Result<(), StoreError> {
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                diesel::delete(push_deliveries::table.find(id)).execute(conn).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// A delivery is tried again at `next_ms` (its lease let go).
+    pub async fn retry_delivery(&self, id: i64, next_ms: i64) -> Result<(), StoreError> {
+        self.run(move |db| async move {
+            write_conn!(&*db, conn => {
+                diesel::update(push_deliveries::table.find(id))
+                    .set((
+                        push_deliveries::next_ms.eq(next_ms),
+                        push_deliveries::attempts.eq(push_deliveries::attempts + 1),
+                        push_deliveries::lease_ms.eq(0),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// When the oldest notification not yet handed to a provider was decided.
+    pub async fn oldest_unsent_ms(&self) -> Result<Option<i64>, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let decided: Option<i64> = notifications::table
+                    .select(diesel::dsl::min(notifications::decided_ms))
+                    .first(conn)
+                    .await?;
+                let composed: Option<i64> = push_deliveries::table
+                    .select(diesel::dsl::min(push_deliveries::created_ms))
+                    .first(conn)
+                    .await?;
+                Ok(decided.into_iter().chain(composed).min())
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,271 @@
+//! The sender task of a node: in turns, it composes the notifications that are due (into one
+//! delivery per device) and sends the due deliveries it could claim, at most
+//! `--push-concurrency` in flight per provider, recording each answer: taken (done), device
+//! gone (removed), try again (back-off, `Retry-After`) or give up (a log line that says why).
+//! It is woken when this node commits a notification, and looks anyway every
+//! [`POLL`] for windows that ended, retries and what other nodes left.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+
+use super::provider::Answer;
+use super::retry::{self, Next};
+use super::webpush::WebPush;
+use super::PushSettings;
+use crate::db::push_queue::{ComposeRules, Delivery};
+use crate::db::Store;
+use crate::notify::device::DeviceKind;
+
+/// How often the sender looks for due work when not woken.
+pub const POLL: Duration = Duration::from_millis(250);
+/// User and room pairs composed a turn.
+const COMPOSE_BATCH: i64 = 256;
+
+/// The providers this node can send with; a kind without one is given up at once.
+#[derive(Clone, Default)]
+pub struct Providers {
+    pub webpush: Option<WebPush>,
+}
+
+pub struct Sender {
+    store: Store,
+    settings: PushSettings,
+    providers: Providers,
+    client: awc::Client,
+    wake: Arc<Notify>,
+    turns: HashMap<DeviceKind, Arc<Semaphore>>,
+}
+
+impl Sender {
+    /// `client` makes the providers' requests (outbound HTTPS).
+    pub fn new(
+        store: Store,
+        settings: PushSettings,
+        providers: Providers,
+        client: awc::Client,
+    ) -> Sender {
+        let turns = DeviceKind::ALL
+            .into_iter()
+            .map(|kind| (kind, Arc::new(Semaphore::new(settings.concurrency.max(1)))))
+            .collect();
+        Sender {
+            wake: store.push_wake(),
+            store,
+            settings,
+            providers,
+            client,
+            turns,
+        }
+    }
+
+    /// Runs until the process ends (on the actix runtime: awc's client lives on it).
+    pub async fn run(self) {
+        let this = Rc::new(self);
+        loop {
+            let more = this.compose().await | this.deliver().await;
+            this.measure().await;
+            if more {
+                // A full turn: more may be due already (a burst), go on.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                _ = this.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Composes what is due; true when it took a full batch.
+    async fn compose(&self) -> bool {
+        let now_ms = crate::clock::now_ms();
+        let window_ms = millis(self.settings.coalesce);
+        let due = match self
+            .store
+            .due_notifications(now_ms, window_ms, COMPOSE_BATCH)
+            .await
+        {
+            Ok(due) if due.is_empty() => return false,
+            Ok(due) => due,
+            Err(err) => {
+                log::warn!("notifications: cannot read what is due: {err}");
+                return false;
+            }
+        };
+        let mut full = due.len() as i64 >= COMPOSE_BATCH;
+        let rules = ComposeRules {
+            now_ms,
+            window_ms,
+            preview: self.settings.preview,
+            ttl_ms: millis(self.settings.ttl),
+        };
+        match self.store.compose_notifications(due, rules).await {
+            Ok(done) => {
+                // Nothing done (another node holds them): no hurry.
+                full &= done.notifications + done.read > 0;
+                let metrics = &crate::metrics::METRICS;
+                metrics.push_folded.inc_by(done.folded.max(0) as u64);
+                metrics.push_read.inc_by(done.read.max(0) as u64);
+            }
+            Err(err) => log::warn!("notifications: cannot compose: {err}"),
+        }
+        full
+    }
+
+    /// Claims and starts due deliveries; true when it claimed as many as it could take.
+    async fn deliver(self: &Rc<Self>) -> bool {
+        let free: usize = self
+            .turns
+            .values()
+            .map(|turns| turns.available_permits())
+            .min()
+            .unwrap_or(0);
+        if free == 0 {
+            return false;
+        }
+        let now_ms = crate::clock::now_ms();
+        let lease_ms = millis(self.settings.lease());
+        let claimed = match self
+            .store
+            .claim_deliveries(now_ms, lease_ms, free as i64)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                log::warn!("notifications: cannot claim deliveries: {err}");
+                return false;
+            }
+        };
+        let full = claimed.len() >= free;
+        for delivery in claimed {
+            let this = self.clone();
+            actix_web::rt::spawn(async move { this.send(delivery).await });
+        }
+        full
+    }
+
+    /// Sends one delivery and records what became of it.
+    async fn send(&self, delivery: Delivery) {
+        let kind = match delivery.device.kind() {
+            Ok(kind) => kind,
+            Err(err) => {
+                log::error!("notifications: delivery {}: {err}; given up", delivery.id);
+                return self.finish(&delivery).await;
+            }
+        };
+        let Some(turns) = self.turns.get(&kind).cloned() else {
+            return;
+        };
+        let Ok(_turn) = turns.acquire_owned().await else {
+            return;
+        };
+        let now_ms = crate::clock::now_ms();
+        let left = Duration::from_millis(u64::try_from(delivery.expires_ms - now_ms).unwrap_or(0));
+        let answer = match (kind, &self.providers.webpush) {
+            (DeviceKind::Webpush, Some(webpush)) => {
+                let sending = webpush.send(&self.client, &delivery, left);
+                match tokio::time::timeout(self.settings.timeout, sending).await {
+                    Ok(answer) => answer,
+                    Err(_) => {
+                        Answer::unreachable(format!("no answer within {:?}", self.settings.timeout))
+                    }
+                }
+            }
+            (kind, _) => Answer::Refused {
+                why: format!("{} is not configured on this node", kind.as_str()),
+            },
+        };
+        self.record(kind, &delivery, answer).await;
+    }
+
+    async fn record(&self, kind: DeviceKind, delivery: &Delivery, answer: Answer) {
+        let metrics = &crate::metrics::METRICS;
+        let provider = [kind.as_str()];
+        let device = delivery.device.id;
+        match answer {
+            Answer::Taken => {
+                metrics.push_sent.with_label_values(&provider).inc();
+                self.finish(delivery).await;
+            }
+            Answer::Gone { status } => {
+                metrics
+                    .push_dropped_devices
+                    .with_label_values(&provider)
+                    .inc();
+                log::info!(
+                    "notifications: {} device d_{device} of u_{} is gone (HTTP {status}); removed",
+                    kind.as_str(),
+                    delivery.device.user_id
+                );
+                if let Err(err) = self.store.drop_device(device).await {
+                    log::warn!("notifications: cannot remove device d_{device}: {err}");
+                }
+            }
+            Answer::Retry { after, why } => {
+                let attempts = delivery.attempts + 1;
+                let now_ms = crate::clock::now_ms();
+                match retry::next(attempts, after, now_ms, delivery.expires_ms) {
+                    Next::At(at) => {
+                        metrics.push_retries.with_label_values(&provider).inc();
+                        log::debug!(
+                            "notifications: delivery {} to d_{device} not taken ({why}); again in {} ms",
+                            delivery.id,
+                            at - now_ms
+                        );
+                        if let Err(err) = self.store.retry_delivery(delivery.id, at).await {
+                            log::warn!(
+                                "notifications: cannot reschedule delivery {}: {err}",
+                                delivery.id
+                            );
+                        }
+                    }
+                    Next::GiveUp => {
+                        metrics.push_failed.with_label_values(&provider).inc();
+                        log::warn!(
+                            "notifications: gave up delivery {} to {} device d_{device} after {attempts} attempts: its TTL ends before the next ({why})",
+                            delivery.id,
+                            kind.as_str()
+                        );
+                        self.finish(delivery).await;
+                    }
+                }
+            }
+            Answer::Refused { why } => {
+                metrics.push_failed.with_label_values(&provider).inc();
+                log::warn!(
+                    "notifications: gave up delivery {} to {} device d_{device}: {why}",
+                    delivery.id,
+                    kind.as_str()
+                );
+                self.finish(delivery).await;
+            }
+        }
+    }
+
+    async fn finish(&self, delivery: &Delivery) {
+        if let Err(err) = self.store.finish_delivery(delivery.id).await {
+            // Its lease runs out and it is sent again: at least once, never lost.
+            log::warn!(
+                "notifications: cannot record delivery {}: {err}",
+                delivery.id
+            );
+        }
+    }
+
+    async fn measure(&self) {
+        let age = match self.store.oldest_unsent_ms().await {
+            Ok(Some(oldest)) => (crate::clock::now_ms() - oldest).max(0) as f64 / 1000.0,
+            Ok(None) => 0.0,
+            Err(_) => return,
+        };
+        crate::metrics::METRICS.push_oldest_unsent.set(age);
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

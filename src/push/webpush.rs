@@ -1,0 +1,79 @@
+//! Web Push (RFC 8030 delivery, RFC 8291 `aes128gcm` encryption, RFC 8292 VAPID): the `web-push`
+//! crate builds the request (encrypts the payload for the subscription's keys and signs the
+//! VAPID JWT with `sub` from `--vapid-subject`), awc sends it to the subscription's endpoint.
+//! `TTL` is what is left of the delivery's TTL, `Topic` the room's collapse key.
+
+use std::time::Duration;
+
+use web_push::request_builder::build_request;
+use web_push::{
+    ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, WebPushMessageBuilder,
+};
+
+use super::provider::{read_answer, Answer};
+use crate::db::devices::DeviceRow;
+use crate::db::push_queue::Delivery;
+
+/// The Web Push provider: the VAPID key and subject.
+#[derive(Clone)]
+pub struct WebPush {
+    vapid: PartialVapidSignatureBuilder,
+    subject: String,
+}
+
+impl WebPush {
+    pub fn new(vapid: PartialVapidSignatureBuilder, subject: String) -> WebPush {
+        WebPush { vapid, subject }
+    }
+
+    /// Sends one delivery; `ttl` is how long the push service may keep it.
+    pub async fn send(&self, client: &awc::Client, delivery: &Delivery, ttl: Duration) -> Answer {
+        let request = match self.request(&delivery.device, delivery, ttl) {
+            Ok(request) => request,
+            Err(why) => return Answer::Refused { why },
+        };
+        let (parts, body) = request.into_parts();
+        let mut outgoing = client.request(parts.method, parts.uri.to_string());
+        for (name, value) in &parts.headers {
+            outgoing = outgoing.insert_header((name.clone(), value.clone()));
+        }
+        match outgoing.send_body(body).await {
+            Ok(mut response) => read_answer(&mut response).await,
+            Err(err) => Answer::unreachable(err),
+        }
+    }
+
+    /// The HTTP request of RFC 8030 for one delivery, encrypted and signed.
+    pub fn request(
+        &self,
+        device: &DeviceRow,
+        delivery: &Delivery,
+        ttl: Duration,
+    ) -> Result<http::Request<Vec<u8>>, String> {
+        let (Some(p256dh), Some(auth)) = (&device.p256dh, &device.auth) else {
+            return Err("the subscription has no keys".into());
+        };
+        let info = SubscriptionInfo::new(device.target(), p256dh, auth);
+        // RFC 8292's `aud` is the endpoint's origin, port included (the crate's own default
+        // leaves a port out).
+        let origin = url::Url::parse(device.target())
+            .map_err(|err| format!("the endpoint is not a URL: {err}"))?
+            .origin()
+            .ascii_serialization();
+        let mut signature = self.vapid.clone().add_sub_info(&info);
+        signature.add_claim("sub", self.subject.as_str());
+        signature.add_claim("aud", origin);
+        let signature = signature
+            .build()
+            .map_err(|err| format!("cannot sign the VAPID JWT: {err}"))?;
+        let mut message = WebPushMessageBuilder::new(&info);
+        message.set_payload(ContentEncoding::Aes128Gcm, delivery.payload.as_bytes());
+        message.set_ttl(u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX));
+        message.set_topic(delivery.collapse_key());
+        message.set_vapid_signature(signature);
+        let message = message
+            .build()
+            .map_err(|err| format!("cannot build the Web Push message: {err}"))?;
+        Ok(build_request::<Vec<u8>>(message))
+    }
+}
