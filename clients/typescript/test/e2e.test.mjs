@@ -11,8 +11,8 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { PalaverError } from '../dist/index.js';
-import { assertGapless, client, collect, fileStore } from './helpers.mjs';
-import { backends, png, Proxy, Server, sleep, until } from './server.mjs';
+import { assertGapless, client, collect, fileStore } from '../support/helpers.mjs';
+import { backends, png, Proxy, Server, sleep, until } from '../support/server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -308,7 +308,7 @@ for (const backend of backends()) {
         const dir = mkdtempSync(join(tmpdir(), 'palaver-outbox-'));
         const storeFile = join(dir, 'outbox.json');
         try {
-          const child = spawn(process.execPath, [join(here, 'fixtures/sender.mjs'), server.base, amy.token, room, storeFile], {
+          const child = spawn(process.execPath, [join(here, '../support/sender.mjs'), server.base, amy.token, room, storeFile], {
             stdio: ['pipe', 'pipe', 'inherit'],
           });
           const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
