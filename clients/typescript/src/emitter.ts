@@ -25,7 +25,11 @@ export class Emitter<Events extends { [K in keyof Events]: unknown }> {
    */
   protected emit<K extends keyof Events>(name: K, value: Events[K]): void {
     const set = this.listeners.get(name);
-    if (!set) return;
+    if (!set || set.size === 0) {
+      // An error nobody listens for is still said, never dropped without a word.
+      if (name === 'error') console.warn('@palaver/client:', value);
+      return;
+    }
     for (const listener of [...set]) {
       try {
         (listener as Listener<Events[K]>)(value);

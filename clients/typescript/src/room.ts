@@ -3,6 +3,9 @@ import { PalaverError } from './errors.js';
 import type { JoinReply, Message, Room, User } from './frames.js';
 import { Sequencer } from './sequencer.js';
 
+/** Failed `join`s in a row, while connected, after which the subscription waits for the next connection. */
+const MAX_FAILURES = 5;
+
 /** What a subscription needs of its client. */
 export interface Joiner {
   joinPage(room: string, afterSeq: number | undefined, limit: number): Promise<JoinReply>;
@@ -16,7 +19,10 @@ export interface RoomEvents {
   room: Room;
   /** The members as the latest `join` answered them. */
   members: User[];
-  /** A `join` failed for good (`not_found`, `forbidden`): the subscription has ended. */
+  /**
+   * A `join` failed for good (`not_found`, `forbidden`: the subscription has ended), or failed
+   * five times in a row while connected (it catches up again on the next connection).
+   */
   error: PalaverError;
   /** The user stopped being a member (`room_removed`): the subscription has ended. */
   removed: string;
@@ -36,6 +42,8 @@ export class RoomSubscription extends Emitter<RoomEvents> {
   private readonly limit: number;
   private catchingUp: Promise<void> | null = null;
   private again = false;
+  /** `join`s in a row that failed while connected (a time-out, `unavailable`). */
+  private failures = 0;
   private ended = false;
   private readyResolve!: () => void;
   private readyReject!: (error: Error) => void;
@@ -99,14 +107,22 @@ export class RoomSubscription extends Emitter<RoomEvents> {
       } catch (error) {
         const failure = error instanceof PalaverError ? error : new PalaverError('protocol', String(error));
         if (failure.code === 'not_found' || failure.code === 'forbidden' || failure.code === 'bad_request') {
-          this.end();
           this.readyReject(failure);
+          this.end();
           this.emit('error', failure);
         }
-        // A drop or time-out: the next connection catches up again.
+        // A drop: the next connection catches up again. A time-out or a store that could not
+        // answer while connected: tried again after a pause, a bounded number of times.
+        if (failure.code !== 'disconnected' && failure.code !== 'closed' && this.failures < MAX_FAILURES) {
+          this.failures += 1;
+          setTimeout(() => void this.catchUp(), 500 * 2 ** this.failures);
+        } else if (failure.code !== 'disconnected' && failure.code !== 'closed') {
+          this.emit('error', failure);
+        }
         return;
       }
       if (this.ended) return;
+      this.failures = 0;
       this.room = reply.room;
       this.members = reply.members;
       if (page === 0) {
@@ -127,8 +143,8 @@ export class RoomSubscription extends Emitter<RoomEvents> {
   /** The user is no longer a member. */
   removed(): void {
     if (this.ended) return;
-    this.end();
     this.readyReject(new PalaverError('not_found', `the room ${this.roomId} was removed`));
+    this.end();
     this.emit('removed', this.roomId);
   }
 
@@ -136,6 +152,7 @@ export class RoomSubscription extends Emitter<RoomEvents> {
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.readyReject(new PalaverError('closed', 'the subscription ended'));
     this.joiner.forget(this);
   }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import secrets
 import time
 import urllib.parse
@@ -20,6 +21,8 @@ from .backoff import Backoff
 from .errors import PalaverError
 from .outbox import Entry, Outbox, OutboxStore
 from .room import RoomSubscription
+
+log = logging.getLogger("palaver_client")
 
 #: The protocol version this library speaks: the major version of the package.
 PROTOCOL_VERSION = 1
@@ -138,6 +141,7 @@ class PalaverClient:
                 except asyncio.CancelledError:
                     pass
             error = PalaverError("closed", "the client was closed")
+            self._dropped(error)
             self._fail_waiters(error)
             for entry in self._outbox.entries:
                 if entry.future is not None and not entry.future.done():
@@ -257,6 +261,9 @@ class PalaverClient:
     # ---- the connection ----
 
     def _emit(self, name: str, value: Any) -> None:
+        if name == "error" and not self._listeners[name]:
+            # An error nobody listens for is still said, never dropped without a word.
+            log.warning("palaver_client: %s", value)
         for callback in list(self._listeners[name]):
             self._call(callback, value)
 
@@ -366,9 +373,9 @@ class PalaverClient:
         self._open_waiters = []
         self._emit("open", {"hello": hello, "reconnect": reconnect})
 
-    def _dropped(self) -> None:
+    def _dropped(self, lost: PalaverError | None = None) -> None:
         self._outq = None
-        lost = PalaverError("disconnected", "the connection dropped before the reply came")
+        lost = lost or PalaverError("disconnected", "the connection dropped before the reply came")
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(lost)

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from .client import PalaverClient
 
 _FINAL = ("not_found", "forbidden", "bad_request")
+#: Failed ``join``s in a row, while connected, after which the subscription waits for the next connection.
+_MAX_FAILURES = 5
 
 
 class RoomSubscription:
@@ -34,6 +36,8 @@ class RoomSubscription:
         self._queues: list[asyncio.Queue] = []
         self._catching_up: asyncio.Task | None = None
         self._again = False
+        #: ``join``s in a row that failed while connected.
+        self._failures = 0
         self._ended = False
         self._ready: asyncio.Future = asyncio.get_running_loop().create_future()
 
@@ -116,9 +120,19 @@ class RoomSubscription:
                     if error.code in _FINAL:
                         self.error = error
                         self.end()
-                    return  # a drop or time-out: the next connection catches up again
+                    elif error.code not in ("disconnected", "closed"):
+                        # A time-out or a store that could not answer while connected: tried
+                        # again after a pause, a bounded number of times; a drop waits for the
+                        # next connection.
+                        if self._failures < _MAX_FAILURES:
+                            self._failures += 1
+                            asyncio.get_running_loop().call_later(0.5 * 2**self._failures, self._catch_up)
+                        else:
+                            self._client._emit("error", error)
+                    return
                 if self._ended:
                     return
+                self._failures = 0
                 self.room = reply.get("room")
                 self.members = reply.get("members", [])
                 messages = sorted(reply.get("messages", []), key=lambda m: m.get("seq", 0))
