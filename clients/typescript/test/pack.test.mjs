@@ -22,3 +22,24 @@ test('npm pack holds the built modules, their declarations and the README, nothi
   assert.equal(Number(manifest.version.split('.')[0]), client.PROTOCOL_VERSION, 'the major version is the protocol version');
   assert.equal(typeof client.PalaverClient, 'function');
 });
+
+test('the declarations type-check an app, and refuse a wrong command or field', () => {
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/typescript/bin/tsc'),
+      '--noEmit',
+      '--strict',
+      '--target',
+      'ES2022',
+      '--module',
+      'ES2022',
+      '--moduleResolution',
+      'bundler',
+      '--lib',
+      'ES2022,DOM',
+      join(root, 'support/consumer.ts'),
+    ],
+    { cwd: root, encoding: 'utf8' },
+  );
+});
