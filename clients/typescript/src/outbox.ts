@@ -68,7 +68,9 @@ export class Outbox {
       known.add(item.client_msg_id);
       restored.push({ item, inFlight: null, failures: 0 });
     }
-    this.entries = [...restored, ...this.entries].slice(0, Math.max(this.max, restored.length));
+    // Nothing is dropped: past `max` (a smaller bound than the last run's) new sends are refused
+    // until the queue drains.
+    this.entries = [...restored, ...this.entries];
   }
 
   push(entry: OutboxEntry): void {

@@ -5,6 +5,7 @@ from .bots import WebhookServer, button, card, text
 from .client import EVENTS, PROTOCOL_VERSION, PalaverClient, new_client_msg_id
 from .errors import CLIENT_CODES, PalaverError
 from .files import http_base
+from .frames import Action, FileInfo, Hello, JoinReply, Message, Room, User
 from .outbox import OutboxStore
 from .room import RoomSubscription
 from .sequencer import Sequencer
@@ -13,6 +14,13 @@ from .sync import SyncClient, SyncRoom
 __version__ = "1.0.0"
 
 __all__ = [
+    "Action",
+    "FileInfo",
+    "Hello",
+    "JoinReply",
+    "Message",
+    "Room",
+    "User",
     "Backoff",
     "CLIENT_CODES",
     "EVENTS",

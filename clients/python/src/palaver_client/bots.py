@@ -73,6 +73,8 @@ class WebhookServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="palaver-webhook", daemon=True)
         self._thread.start()
         bound_host, bound_port = self._server.server_address[:2]
+        if isinstance(bound_host, bytes):
+            bound_host = bound_host.decode()
         #: The URL to give in the bot definition's ``webhook.url``.
         self.url = f"http://{bound_host}:{bound_port}/"
 

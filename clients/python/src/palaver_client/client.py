@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from . import files
 from .backoff import Backoff
 from .errors import PalaverError
+from .frames import FileInfo, JoinReply, Message, User
 from .outbox import Entry, Outbox, OutboxStore
 from .room import RoomSubscription
 
@@ -87,7 +88,7 @@ class PalaverClient:
         self._pump_timer: asyncio.TimerHandle | None = None
         self.state = "idle"
         #: The signed-in user, from the latest ``hello``.
-        self.user: dict | None = None
+        self.user: User | None = None
 
     # ---- the app's side ----
 
@@ -175,7 +176,7 @@ class PalaverClient:
                     raise
                 self._pause(wait)
 
-    async def send(self, room: str, body: str, *, files: list[str] | None = None, client_msg_id: str | None = None) -> dict:
+    async def send(self, room: str, body: str, *, files: list[str] | None = None, client_msg_id: str | None = None) -> Message:
         """Sends a message and returns it as stored. It is queued (``queue_full`` past
         ``max_queue``), sent when connected, and sent again after every drop with the same
         ``client_msg_id`` until acknowledged, so it is stored once."""
@@ -191,10 +192,10 @@ class PalaverClient:
         }
         if files:
             item["files"] = list(files)
-        entry = Entry(item=item, future=asyncio.get_running_loop().create_future())
-        self._outbox.push(entry)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._outbox.push(Entry(item=item, future=future))
         self._pump()
-        return await asyncio.shield(entry.future)
+        return await asyncio.shield(future)
 
     def subscribe(self, room: str, *, after_seq: int | None = None, limit: int | None = None) -> RoomSubscription:
         """The room's message stream, joined now (if connected) and on every reconnection with
@@ -209,7 +210,7 @@ class PalaverClient:
             subscription._catch_up()
         return subscription
 
-    async def upload(self, data: bytes, name: str, *, content_type: str = "application/octet-stream", retries: int = 3) -> dict:
+    async def upload(self, data: bytes, name: str, *, content_type: str = "application/octet-stream", retries: int = 3) -> FileInfo:
         """Uploads a file (section 9); pass the result's ``id`` in ``send``'s ``files``."""
         return await files.upload(self._base, await self._token_value(), data, name, content_type, retries, self._request_timeout)
 
@@ -224,13 +225,13 @@ class PalaverClient:
 
     # ---- for RoomSubscription ----
 
-    async def _join_page(self, room: str, after_seq: int | None, limit: int) -> dict:
+    async def _join_page(self, room: str, after_seq: int | None, limit: int) -> JoinReply:
         if self.state != "open":
             raise PalaverError("disconnected", "not connected")
         fields: dict = {"room": room, "limit": limit}
         if after_seq is not None:
             fields["after_seq"] = after_seq
-        return await self.request("join", fields)
+        return await self.request("join", fields)  # type: ignore[return-value]
 
     def _forget(self, subscription: RoomSubscription) -> None:
         if self._subscriptions.get(subscription.room_id) is not subscription:
@@ -294,7 +295,8 @@ class PalaverClient:
                     ping_interval=self._ping[0],
                     ping_timeout=self._ping[1],
                     close_timeout=2,
-                    max_size=2**20,
+                    # A `join` page of 200 messages of 4,000 characters is over 3 MiB.
+                    max_size=2**25,
                 ) as ws:
                     greeted = await self._session(ws)
                     code, reason = int(ws.close_code or 1006), ws.close_reason or ""
@@ -448,7 +450,7 @@ class PalaverClient:
             if subscription is not None:
                 subscription._live(frame["message"])
         elif kind == "room_removed":
-            subscription = self._subscriptions.get(frame.get("room"))
+            subscription = self._subscriptions.get(str(frame.get("room")))
             if subscription is not None:
                 subscription._removed()
         self._emit("event", frame)

@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 
 from .errors import PalaverError
+from .frames import FileInfo
 
 
 def http_base(url: str) -> str:
@@ -56,7 +57,7 @@ def _call(method: str, url: str, token: str, body: bytes | None, content_type: s
         raise _error(error.code, error.read(), error.headers.get("Retry-After")) from None
 
 
-async def upload(base: str, token: str, data: bytes, name: str, content_type: str, retries: int, timeout: float) -> dict:
+async def upload(base: str, token: str, data: bytes, name: str, content_type: str, retries: int, timeout: float) -> FileInfo:
     url = f"{base}/files?name={urllib.parse.quote(name, safe='')}"
     for attempt in range(min(max(0, retries), 10) + 1):
         try:
@@ -70,7 +71,7 @@ async def upload(base: str, token: str, data: bytes, name: str, content_type: st
         file = parsed.get("file") if isinstance(parsed, dict) else None
         if status != 201 or not isinstance(file, dict):
             raise PalaverError("protocol", f"the upload answer holds no file (HTTP {status})", status=status)
-        return file
+        return file  # type: ignore[return-value]
     raise PalaverError("protocol", "unreachable")  # the loop returns or raises
 
 

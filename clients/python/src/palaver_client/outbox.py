@@ -69,7 +69,9 @@ class Outbox:
                 continue
             known.add(item["client_msg_id"])
             restored.append(Entry(item=dict(item)))
-        self.entries = (restored + self.entries)[: max(self.maximum, len(restored))]
+        # Nothing is dropped: past ``maximum`` (a smaller bound than the last run's) new sends
+        # are refused until the queue drains.
+        self.entries = restored + self.entries
 
     def push(self, entry: Entry) -> None:
         self.entries.append(entry)

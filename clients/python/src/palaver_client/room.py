@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from .errors import PalaverError
+from .frames import Message, Room, User
 from .sequencer import Sequencer
 
 if TYPE_CHECKING:
@@ -25,8 +26,8 @@ class RoomSubscription:
     def __init__(self, client: "PalaverClient", room_id: str, after_seq: int | None, limit: int) -> None:
         self.room_id = room_id
         #: The room and members as the latest ``join`` answered them.
-        self.room: dict | None = None
-        self.members: list[dict] = []
+        self.room: Room | None = None
+        self.members: list[User] = []
         #: Why the subscription ended, if it did (``not_found``, ``forbidden``; removed from the room).
         self.error: PalaverError | None = None
         self._client = client

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 
 class Sequencer:
     def __init__(self, last_seq: int | None = None, max_waiting: int = 10_000) -> None:
         #: The seq of the last message handed out; None before the first page said where to start.
         self.last_seq = last_seq
-        self._waiting: dict[int, dict] = {}
+        self._waiting: dict[int, Mapping[str, Any]] = {}
         self._max_waiting = max_waiting
 
     @property
@@ -19,7 +21,7 @@ class Sequencer:
     def waiting_count(self) -> int:
         return len(self._waiting)
 
-    def start_at(self, last_seq: int) -> list[dict]:
+    def start_at(self, last_seq: int) -> list[Any]:
         """Sets an unknown start (the first page without ``after_seq``); returns what may go out."""
         if self.last_seq is not None:
             return []
@@ -28,7 +30,7 @@ class Sequencer:
             del self._waiting[seq]
         return self._drain()
 
-    def accept(self, message: dict) -> list[dict]:
+    def accept(self, message: Mapping[str, Any]) -> list[Any]:
         """Takes one message; returns the messages that may now be handed out, in order. Past
         ``max_waiting`` held-back messages they are let go: a later page brings them again."""
         seq = message.get("seq")
@@ -46,8 +48,8 @@ class Sequencer:
                 self._waiting[seq] = message
         return self._drain()
 
-    def _drain(self) -> list[dict]:
-        out: list[dict] = []
+    def _drain(self) -> list[Any]:
+        out: list[Any] = []
         if self.last_seq is None:
             return out
         while (nxt := self._waiting.pop(self.last_seq + 1, None)) is not None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine
 
 from .client import PalaverClient, Token
 from .errors import PalaverError
 
-T = TypeVar("T")
 
 
 class SyncRoom:
@@ -54,7 +53,7 @@ class SyncClient:
 
         self.client: PalaverClient = self._run(make())
 
-    def _run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    def _run(self, coroutine: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         try:
             return future.result(timeout)
