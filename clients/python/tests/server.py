@@ -1,6 +1,6 @@
 """The real palaver server for the tests: started on a random loopback port on a fresh SQLite file
 or PostgreSQL database, killed (SIGKILL) and restarted on the same port; a TCP proxy whose
-connections the test can cut; users made through the admin API; a small real PNG."""
+connections the test can cut or silence; users made through the admin API; a small real PNG."""
 
 from __future__ import annotations
 
@@ -162,6 +162,8 @@ class _Pair:
         self.upstream = upstream
         #: Set once the proxy has sent its own close frame: the server's bytes are dropped.
         self.swallow = False
+        #: The network went silent: nothing is carried either way, nothing is closed.
+        self.blackhole = False
 
 
 class Proxy:
@@ -193,14 +195,17 @@ class Proxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, downstream: bool) -> None:
             try:
                 while data := await src.read(65536):
-                    if downstream and pair.swallow:
+                    if pair.blackhole or (downstream and pair.swallow):
                         continue
                     dst.write(data)
                     await dst.drain()
             except (OSError, asyncio.CancelledError):
                 pass
             finally:
-                dst.close()
+                # In a black hole the server's close (after its heartbeats went unanswered) does
+                # not reach the client either: the client must find out by itself.
+                if not (downstream and pair.blackhole):
+                    dst.close()
 
         await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
         self.pairs.discard(pair)
@@ -215,6 +220,13 @@ class Proxy:
             pair.upstream.transport.abort()
         self.pairs.clear()
         return n
+
+    def blackhole(self) -> int:
+        """Every connection open now stops carrying bytes either way and stays open (a phone that
+        lost its signal); new ones work."""
+        for pair in self.pairs:
+            pair.blackhole = True
+        return len(self.pairs)
 
     def close_with(self, code: int) -> int:
         n = len(self.pairs)

@@ -211,6 +211,35 @@ def test_a_network_cut_at_the_tcp_level_again_and_again_loses_and_doubles_nothin
     run(scenario())
 
 
+def test_a_connection_that_went_silent_is_found_dead_by_its_pings_and_made_again(backend, start_server):
+    server = start_server(backend)
+    amy, _bob, room = group(server)
+
+    async def scenario():
+        proxy = await Proxy(server.port).start()
+        a = client(proxy.base, amy["token"], ping_interval=0.5, ping_timeout=1.0)
+        closes = []
+        a.on("close", closes.append)
+        try:
+            await a.connect()
+            stream = collect(a.subscribe(room))
+            await a.subscribe(room).ready()
+            assert proxy.blackhole() == 1
+            started = asyncio.get_running_loop().time()
+            sent = asyncio.ensure_future(a.send(room, "into the silence"))
+            server.admin("POST", f"/admin/rooms/{room}/messages", {"body": "said meanwhile"})
+            assert (await sent)["body"] == "into the silence"
+            await until(lambda: len(stream) == 2, 10, "the stream after the silence")
+            assert sorted(m["body"] for m in stream) == ["into the silence", "said meanwhile"]
+            assert len(closes) == 1, "one dead connection given up"
+            assert asyncio.get_running_loop().time() - started < 8, "found within the ping time-out and the close time-out"
+        finally:
+            await a.close()
+            await proxy.close()
+
+    run(scenario())
+
+
 def test_close_4002_resumes_4001_stops_and_a_revoked_token_is_refused(backend, start_server):
     server = start_server(backend)
     amy, _bob, room = group(server)

@@ -52,6 +52,12 @@ export interface ClientOptions {
   outboxStore?: OutboxStore;
   /** A command's reply must come within this, `rate_limited` waits included (default 20 s). */
   requestTimeoutMs?: number;
+  /**
+   * How long the keep-alive `ping` (sent every two of the server's heartbeats) may wait for its
+   * reply before the connection is taken for dead and made again (default three heartbeats,
+   * 10 s at least).
+   */
+  pingTimeoutMs?: number;
   /** The `hello` must come within this after the socket is made (default 10 s). */
   connectTimeoutMs?: number;
   /** Sends on the wire at once, waiting for their `ok` (default 64). */
@@ -430,7 +436,7 @@ export class PalaverClient extends Emitter<ClientEvents> implements Joiner {
     this.pingTimer = setInterval(() => {
       if (ws !== this.ws || waiting) return;
       waiting = true;
-      this.requestOnce('ping', {}, Math.max(3 * beatMs, 10_000))
+      this.requestOnce('ping', {}, this.options.pingTimeoutMs ?? Math.max(3 * beatMs, 10_000))
         .catch((error: unknown) => {
           if (error instanceof PalaverError && error.code === 'timeout' && ws === this.ws) {
             this.abandon(ws, 'the server did not answer a ping');

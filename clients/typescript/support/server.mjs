@@ -163,7 +163,8 @@ export class Server {
 
 /**
  * A TCP proxy in front of the server: `cut()` destroys every connection at the TCP level
- * (RST where the platform can), as a network that went away does; `closeWith(code)` sends the
+ * (RST where the platform can), as a network that went away does; `blackhole()` makes them carry
+ * nothing and stay open, as a network that went silent does; `closeWith(code)` sends the
  * client a WebSocket close frame with that code, as the server does, then ends the connection.
  */
 export class Proxy {
@@ -186,24 +187,30 @@ export class Proxy {
       const upstream = net.connect(targetPort, '127.0.0.1');
       const pair = { client, upstream, upgraded: false };
       this.pairs.add(pair);
-      client.on('data', (chunk) => upstream.write(chunk));
+      client.on('data', (chunk) => {
+        if (!pair.blackhole) upstream.write(chunk);
+      });
       upstream.on('data', (chunk) => {
-        if (!pair.swallow) client.write(chunk);
+        if (!pair.swallow && !pair.blackhole) client.write(chunk);
       });
       const end = () => {
         this.pairs.delete(pair);
         client.destroy();
         upstream.destroy();
       };
+      // In a black hole the server's close (after its heartbeats went unanswered) does not reach
+      // the client either: the client must find out by itself.
+      const upstreamEnded = () => (pair.blackhole ? this.pairs.delete(pair) : end());
       client.on('error', end);
-      upstream.on('error', end);
+      upstream.on('error', upstreamEnded);
       client.on('close', end);
-      upstream.on('close', end);
+      upstream.on('close', upstreamEnded);
     });
   }
 
   /** Destroys every connection, both sides, with a TCP reset. */
   cut() {
+    for (const pair of this.silenced ?? []) pair.client.destroy();
     const n = this.pairs.size;
     for (const { client, upstream } of [...this.pairs]) {
       client.resetAndDestroy ? client.resetAndDestroy() : client.destroy();
@@ -211,6 +218,16 @@ export class Proxy {
     }
     this.pairs.clear();
     return n;
+  }
+
+  /**
+   * The network goes silent without closing anything (a phone that lost its signal): every
+   * connection open now stops carrying bytes either way, and stays open. New ones work.
+   */
+  blackhole() {
+    this.silenced = [...this.pairs];
+    for (const pair of this.pairs) pair.blackhole = true;
+    return this.pairs.size;
   }
 
   /** Sends each client a server close frame with `code` and ends its connection. */

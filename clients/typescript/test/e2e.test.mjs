@@ -197,6 +197,32 @@ for (const backend of backends()) {
       );
     });
 
+    test('a connection that went silent (no close, no RST) is found dead by its ping and made again', async () => {
+      await withChat(
+        backend,
+        async ({ server, proxy, amy, room, make }) => {
+          const a = make(amy, { pingTimeoutMs: 1500 });
+          const closes = [];
+          a.on('close', (event) => closes.push(event));
+          await a.connect();
+          const stream = collect(a.subscribe(room));
+          await a.subscribe(room).ready;
+          assert.equal(proxy.blackhole(), 1);
+          const started = Date.now();
+          const sent = a.send(room, 'into the silence');
+          await server.admin('POST', `/admin/rooms/${room}/messages`, { body: 'said meanwhile' });
+          assert.equal((await sent).body, 'into the silence');
+          await until(() => stream.length === 2, 10_000, 'the stream after the silence');
+          assert.deepEqual([...stream.map((m) => m.body)].sort(), ['into the silence', 'said meanwhile']);
+          assert.equal(closes.length, 1, 'one dead connection given up');
+          assert.equal(closes[0].code, 1006);
+          assert.match(closes[0].reason, /ping/);
+          assert.ok(Date.now() - started < 8_000, 'found within two heartbeats and the ping time-out');
+        },
+        { proxied: true, extra: ['--heartbeat-secs', '1'] },
+      );
+    });
+
     test('close 4002 reconnects and resumes; 4001 stops; a revoked token is refused with 401', async () => {
       await withChat(
         backend,
