@@ -193,6 +193,7 @@ fn run_suite(what: &str, mut command: Command) -> Result<(), Failed> {
         .filter(|line| line.starts_with("# pass") || line.contains(" passed"))
         .collect::<Vec<_>>()
         .join(", ");
+    let summary = if summary.is_empty() { "ok" } else { &summary };
     eprintln!("{what}: {summary} in {seconds:.1} s");
     Ok(())
 }
