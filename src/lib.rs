@@ -4,6 +4,7 @@ pub mod actors;
 pub mod bots;
 pub mod cli;
 pub mod clock;
+pub mod conversation;
 pub mod cluster;
 pub mod db;
 pub mod error;
