@@ -59,7 +59,11 @@ mod tests {
     fn fold_lowercases_every_script_that_has_case() {
         assert_eq!(fold("ÉTÉ Straße ΣΟΦΊΑ"), "été straße σοφία");
         assert_eq!(fold("삼각형의 넓이 x²"), "삼각형의 넓이 x²");
-        assert_eq!(fold("ΟΔΟΣ"), "οδοσ", "no final-sigma rule: a word folds alike anywhere");
+        assert_eq!(
+            fold("ΟΔΟΣ"),
+            "οδοσ",
+            "no final-sigma rule: a word folds alike anywhere"
+        );
     }
 
     proptest! {

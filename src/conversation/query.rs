@@ -176,7 +176,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn words(text: &str) -> Vec<String> {
-        SearchQuery::parse(text).map(|q| q.words).unwrap_or_default()
+        SearchQuery::parse(text)
+            .map(|q| q.words)
+            .unwrap_or_default()
     }
 
     #[test]
@@ -240,10 +242,15 @@ mod tests {
         };
         assert_eq!(cursor.to_string(), "1765000000123.3.120");
         assert_eq!("1765000000123.3.120".parse(), Ok(cursor));
-        for bad in ["", "1.2", "1.2.3.4", "-1.2.3", "01.2.3", "1.2.x", "1..3", "+1.2.3"] {
+        for bad in [
+            "", "1.2", "1.2.3.4", "-1.2.3", "01.2.3", "1.2.x", "1..3", "+1.2.3",
+        ] {
             assert_eq!(bad.parse::<SearchCursor>(), Err(BadCursor), "{bad:?}");
         }
-        assert_eq!("99999999999999999999.1.1".parse::<SearchCursor>(), Err(BadCursor));
+        assert_eq!(
+            "99999999999999999999.1.1".parse::<SearchCursor>(),
+            Err(BadCursor)
+        );
     }
 
     fn text() -> impl Strategy<Value = String> {

@@ -73,7 +73,9 @@ impl ReactionSet {
 
     /// Whether anyone reacted with `emoji`.
     pub fn contains(&self, emoji: &str) -> bool {
-        self.reactions.iter().any(|reaction| reaction.emoji == emoji)
+        self.reactions
+            .iter()
+            .any(|reaction| reaction.emoji == emoji)
     }
 
     /// Adds (`on`) or takes away `user`'s `emoji`, by the rules of section 11.
@@ -149,8 +151,16 @@ mod tests {
         assert_eq!(
             set.view(Some(1)),
             vec![
-                ReactionView { emoji: "🎉".into(), count: 1, me: false },
-                ReactionView { emoji: "👍".into(), count: 1, me: true },
+                ReactionView {
+                    emoji: "🎉".into(),
+                    count: 1,
+                    me: false
+                },
+                ReactionView {
+                    emoji: "👍".into(),
+                    count: 1,
+                    me: true
+                },
             ]
         );
     }
@@ -184,8 +194,11 @@ mod tests {
     }
 
     fn step() -> impl Strategy<Value = Step> {
-        (0usize..24, 1i64..5, prop::bool::weighted(0.6))
-            .prop_map(|(emoji, user, on)| Step { emoji, user, on })
+        (0usize..24, 1i64..5, prop::bool::weighted(0.6)).prop_map(|(emoji, user, on)| Step {
+            emoji,
+            user,
+            on,
+        })
     }
 
     proptest! {
