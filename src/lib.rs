@@ -5,6 +5,7 @@ pub mod bots;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
+pub mod conversation;
 pub mod db;
 pub mod error;
 pub mod files;

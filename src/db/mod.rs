@@ -4,6 +4,7 @@ pub mod authz;
 pub mod backend;
 pub mod bots;
 pub mod bulk;
+pub mod conversation;
 pub mod devices;
 pub mod error;
 pub mod file_queries;

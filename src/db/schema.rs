@@ -34,6 +34,8 @@ diesel::table! {
         created_ms -> BigInt,
         last_seq -> BigInt,
         authz_version -> BigInt,
+        /// The last `rev` given in the room (section 11): 0 when nothing ever changed.
+        last_rev -> BigInt,
     }
 }
 
@@ -57,6 +59,32 @@ diesel::table! {
         template -> Nullable<Text>,
         client_msg_id -> Nullable<Text>,
         action -> Nullable<Text>,
+        created_ms -> BigInt,
+        /// The `seq` of the message of the same room this one answers.
+        reply_to_seq -> Nullable<BigInt>,
+        edited_ms -> Nullable<BigInt>,
+        deleted -> Bool,
+        /// The room `rev` of the message's latest change; 0 when it never changed.
+        rev -> BigInt,
+    }
+}
+
+diesel::table! {
+    mentions (room_id, seq, user_id) {
+        room_id -> BigInt,
+        seq -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    reactions (room_id, seq, emoji, user_id) {
+        room_id -> BigInt,
+        seq -> BigInt,
+        emoji -> Text,
+        user_id -> BigInt,
+        /// The `rev` that brought the emoji onto the message: the order of first use.
+        emoji_rev -> BigInt,
         created_ms -> BigInt,
     }
 }
@@ -173,6 +201,8 @@ diesel::joinable!(members -> rooms (room_id));
 diesel::joinable!(members -> users (user_id));
 diesel::joinable!(messages -> users (sender_id));
 diesel::joinable!(messages -> rooms (room_id));
+diesel::joinable!(mentions -> users (user_id));
+diesel::joinable!(reactions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -180,6 +210,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     rooms,
     members,
     messages,
+    mentions,
+    reactions,
     bots,
     bot_states,
     files,

@@ -87,6 +87,11 @@ pub fn open(path: &str, sync: SqliteSync) -> Result<SqliteConnection, SqliteUnav
             "cannot set up the SQLite connection to {path}: {err}"
         ))
     })?;
+    super::conversation::register_sqlite_functions(&mut conn).map_err(|err| {
+        SqliteUnavailable(format!(
+            "cannot register the search functions on the SQLite connection to {path}: {err}"
+        ))
+    })?;
     Ok(conn)
 }
 

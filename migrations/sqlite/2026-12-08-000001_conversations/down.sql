@@ -1,0 +1,12 @@
+DROP TRIGGER message_search_delete;
+DROP TRIGGER message_search_update;
+DROP TRIGGER message_search_insert;
+DROP TABLE message_search;
+DROP TABLE reactions;
+DROP TABLE mentions;
+ALTER TABLE rooms DROP COLUMN last_rev;
+DROP INDEX messages_by_rev;
+ALTER TABLE messages DROP COLUMN rev;
+ALTER TABLE messages DROP COLUMN deleted;
+ALTER TABLE messages DROP COLUMN edited_ms;
+ALTER TABLE messages DROP COLUMN reply_to_seq;

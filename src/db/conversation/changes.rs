@@ -1,0 +1,418 @@
+//! The changes to existing messages: edit, delete, react. Each is one transaction that
+//! first takes the room row's lock (the one the group commit takes to give `seq`, so on
+//! PostgreSQL changes and appends to a room queue behind each other on every node), checks
+//! who may do what, and only if something changes takes the room's next `rev`
+//! (`UPDATE rooms SET last_rev = last_rev + 1 … RETURNING`) and writes it on the message:
+//! `rev` is gapless and commits in its own order. A refusal rolls back and changes nothing.
+//! The answer is the message as this transaction left it.
+
+use std::future::Future;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::error::ConversationError;
+use super::load::ConversationReads;
+use super::{Change, FullMessage};
+use crate::conversation::{Emoji, MAX_EMOJIS, MAX_MENTIONS};
+use crate::db::backend::{PgConn, SqliteConn};
+use crate::db::models::RoomKind;
+use crate::db::schema::{members, mentions, message_files, messages, reactions, rooms};
+use crate::db::seq::RoomSeqs;
+use crate::db::store::Store;
+use crate::write_conn;
+
+/// Who deletes a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deleter {
+    /// A member: the message's sender, or the group's owner.
+    User(i64),
+    /// The admin API: any message.
+    Admin,
+}
+
+/// The message a change is about, read under the room's lock.
+pub(super) struct Target {
+    kind: RoomKind,
+    owner: Option<i64>,
+    sender: i64,
+    deleted: bool,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = mentions)]
+struct MentionRow {
+    room_id: i64,
+    seq: i64,
+    user_id: i64,
+}
+
+/// The steps of a change, on either backend.
+pub(super) trait ChangeSteps {
+    /// Locks the room's row and reads the message: `NotFound` for either.
+    fn target(
+        &mut self,
+        room: i64,
+        seq: i64,
+    ) -> impl Future<Output = Result<Target, ConversationError>> + Send;
+    fn is_member(&mut self, room: i64, user: i64)
+        -> impl Future<Output = QueryResult<bool>> + Send;
+    /// Which of `users` are not members of `room`.
+    fn outsiders(
+        &mut self,
+        room: i64,
+        users: Vec<i64>,
+    ) -> impl Future<Output = QueryResult<Vec<i64>>> + Send;
+    /// Takes the room's next `rev` and writes it on the message.
+    fn next_rev(&mut self, room: i64, seq: i64) -> impl Future<Output = QueryResult<i64>> + Send;
+    /// Replaces whom the message mentions.
+    fn set_mentions(
+        &mut self,
+        room: i64,
+        seq: i64,
+        users: Vec<i64>,
+    ) -> impl Future<Output = QueryResult<()>> + Send;
+}
+
+macro_rules! change_steps {
+    ($conn:ty) => {
+        impl ChangeSteps for $conn {
+            async fn target(&mut self, room: i64, seq: i64) -> Result<Target, ConversationError> {
+                if self.lock_rooms(&[room]).await?.is_empty() {
+                    return Err(ConversationError::NotFound("room"));
+                }
+                let (kind, owner) = rooms::table
+                    .find(room)
+                    .select((rooms::kind, rooms::owner_id))
+                    .first::<(RoomKind, Option<i64>)>(self)
+                    .await?;
+                let message = messages::table
+                    .find((room, seq))
+                    .select((messages::sender_id, messages::deleted))
+                    .first::<(i64, bool)>(self)
+                    .await
+                    .optional()?;
+                let Some((sender, deleted)) = message else {
+                    return Err(ConversationError::NotFound("message"));
+                };
+                Ok(Target {
+                    kind,
+                    owner,
+                    sender,
+                    deleted,
+                })
+            }
+
+            async fn is_member(&mut self, room: i64, user: i64) -> QueryResult<bool> {
+                diesel::select(diesel::dsl::exists(members::table.find((room, user))))
+                    .get_result(self)
+                    .await
+            }
+
+            async fn outsiders(&mut self, room: i64, users: Vec<i64>) -> QueryResult<Vec<i64>> {
+                if users.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let inside: Vec<i64> = members::table
+                    .filter(members::room_id.eq(room))
+                    .filter(members::user_id.eq_any(&users))
+                    .select(members::user_id)
+                    .load(self)
+                    .await?;
+                Ok(users
+                    .into_iter()
+                    .filter(|user| !inside.contains(user))
+                    .collect())
+            }
+
+            async fn next_rev(&mut self, room: i64, seq: i64) -> QueryResult<i64> {
+                let rev = diesel::update(rooms::table.find(room))
+                    .set(rooms::last_rev.eq(rooms::last_rev + 1))
+                    .returning(rooms::last_rev)
+                    .get_result::<i64>(self)
+                    .await?;
+                diesel::update(messages::table.find((room, seq)))
+                    .set(messages::rev.eq(rev))
+                    .execute(self)
+                    .await?;
+                Ok(rev)
+            }
+
+            async fn set_mentions(
+                &mut self,
+                room: i64,
+                seq: i64,
+                users: Vec<i64>,
+            ) -> QueryResult<()> {
+                diesel::delete(
+                    mentions::table
+                        .filter(mentions::room_id.eq(room))
+                        .filter(mentions::seq.eq(seq)),
+                )
+                .execute(self)
+                .await?;
+                // At most MAX_MENTIONS rows, one statement each: SQLite's async wrapper
+                // takes no multi-row insert.
+                for user_id in users {
+                    diesel::insert_into(mentions::table)
+                        .values(MentionRow {
+                            room_id: room,
+                            seq,
+                            user_id,
+                        })
+                        .execute(self)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+change_steps!(PgConn);
+change_steps!(SqliteConn);
+
+/// Mentions as stored: distinct, ascending, at most [`MAX_MENTIONS`].
+pub(super) fn checked_mentions(mut users: Vec<i64>) -> Result<Vec<i64>, ConversationError> {
+    users.sort_unstable();
+    users.dedup();
+    if users.len() > MAX_MENTIONS {
+        return Err(ConversationError::OutOfRange(format!(
+            "mentions names {} users; at most {MAX_MENTIONS}",
+            users.len()
+        )));
+    }
+    Ok(users)
+}
+
+/// The one message a change answers, read in its transaction.
+async fn answer<C: ConversationReads>(
+    conn: &mut C,
+    room: i64,
+    seq: i64,
+) -> Result<FullMessage, ConversationError> {
+    conn.full_messages(vec![(room, seq)])
+        .await?
+        .pop()
+        .ok_or(ConversationError::NotFound("message"))
+}
+
+impl Store {
+    /// `edit`: only the sender, a member still, and not of a deleted message. Replaces the
+    /// body (files stay), sets the edit time, and the mentions when given (`Some(vec![])`
+    /// clears them; each must be a member).
+    pub async fn edit_message(
+        &self,
+        room: i64,
+        seq: i64,
+        editor: i64,
+        body: String,
+        mentions: Option<Vec<i64>>,
+    ) -> Result<Change, ConversationError> {
+        let mentions = mentions.map(checked_mentions).transpose()?;
+        self.run(move |db| async move {
+            Ok(write_conn!(&*db, conn => {
+                conn.transaction::<Change, ConversationError, _>(async move |conn| {
+                    let target = conn.target(room, seq).await?;
+                    if !conn.is_member(room, editor).await? {
+                        return Err(ConversationError::NotMember);
+                    }
+                    if target.sender != editor {
+                        return Err(ConversationError::Forbidden(
+                            "only the sender may edit a message",
+                        ));
+                    }
+                    if target.deleted {
+                        return Err(ConversationError::Deleted);
+                    }
+                    if let Some(users) = &mentions {
+                        let outsiders = conn.outsiders(room, users.clone()).await?;
+                        if !outsiders.is_empty() {
+                            return Err(ConversationError::NotMembers(outsiders));
+                        }
+                    }
+                    let rev = conn.next_rev(room, seq).await?;
+                    diesel::update(messages::table.find((room, seq)))
+                        .set((
+                            messages::body.eq(body),
+                            messages::edited_ms.eq(crate::clock::now_ms()),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    if let Some(users) = mentions {
+                        conn.set_mentions(room, seq, users).await?;
+                    }
+                    let message = answer(conn, room, seq).await?;
+                    Ok(Change::Changed { rev, message })
+                })
+                .await
+            }))
+        })
+        .await?
+    }
+
+    /// `delete`: the sender or the group's owner (a member still), or the admin API. Leaves
+    /// a tombstone: empty body, no files, template, action, reply, mentions or reactions,
+    /// no edit time. Deleting a tombstone answers it again and takes no `rev`.
+    pub async fn delete_message(
+        &self,
+        room: i64,
+        seq: i64,
+        by: Deleter,
+    ) -> Result<Change, ConversationError> {
+        self.run(move |db| async move {
+            Ok(write_conn!(&*db, conn => {
+                conn.transaction::<Change, ConversationError, _>(async move |conn| {
+                    let target = conn.target(room, seq).await?;
+                    if let Deleter::User(user) = by {
+                        if !conn.is_member(room, user).await? {
+                            return Err(ConversationError::NotMember);
+                        }
+                        let owner = target.kind == RoomKind::Group && target.owner == Some(user);
+                        if target.sender != user && !owner {
+                            return Err(ConversationError::Forbidden(
+                                "only the sender or the group's owner may delete a message",
+                            ));
+                        }
+                    }
+                    if target.deleted {
+                        return Ok(Change::Unchanged(answer(conn, room, seq).await?));
+                    }
+                    let rev = conn.next_rev(room, seq).await?;
+                    diesel::update(messages::table.find((room, seq)))
+                        .set((
+                            messages::body.eq(""),
+                            messages::template.eq(None::<String>),
+                            messages::action.eq(None::<String>),
+                            messages::reply_to_seq.eq(None::<i64>),
+                            messages::edited_ms.eq(None::<i64>),
+                            messages::deleted.eq(true),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    diesel::delete(
+                        message_files::table
+                            .filter(message_files::room_id.eq(room))
+                            .filter(message_files::seq.eq(seq)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    diesel::delete(
+                        reactions::table
+                            .filter(reactions::room_id.eq(room))
+                            .filter(reactions::seq.eq(seq)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    conn.set_mentions(room, seq, Vec::new()).await?;
+                    let message = answer(conn, room, seq).await?;
+                    Ok(Change::Changed { rev, message })
+                })
+                .await
+            }))
+        })
+        .await?
+    }
+
+    /// `react`: a member adds (`on`) or takes back their `emoji` on a message that is not
+    /// deleted. Adding what is there, or taking back what is not, changes nothing and takes
+    /// no `rev`; a new emoji beyond [`MAX_EMOJIS`] on the message is refused.
+    pub async fn react(
+        &self,
+        room: i64,
+        seq: i64,
+        user: i64,
+        emoji: Emoji,
+        on: bool,
+    ) -> Result<Change, ConversationError> {
+        let emoji = emoji.into_string();
+        self.run(move |db| async move {
+            Ok(write_conn!(&*db, conn => {
+                conn.transaction::<Change, ConversationError, _>(async move |conn| {
+                    let target = conn.target(room, seq).await?;
+                    if !conn.is_member(room, user).await? {
+                        return Err(ConversationError::NotMember);
+                    }
+                    if target.deleted {
+                        return Err(ConversationError::Deleted);
+                    }
+                    let of_message = reactions::table
+                        .filter(reactions::room_id.eq(room))
+                        .filter(reactions::seq.eq(seq));
+                    let mine = of_message
+                        .filter(reactions::emoji.eq(&emoji))
+                        .filter(reactions::user_id.eq(user));
+                    let rev = if on {
+                        let there: Option<i64> = mine
+                            .select(reactions::emoji_rev)
+                            .first(conn)
+                            .await
+                            .optional()?;
+                        if there.is_some() {
+                            return Ok(Change::Unchanged(answer(conn, room, seq).await?));
+                        }
+                        let first_use: Option<i64> = of_message
+                            .filter(reactions::emoji.eq(&emoji))
+                            .select(reactions::emoji_rev)
+                            .first(conn)
+                            .await
+                            .optional()?;
+                        if first_use.is_none() {
+                            let distinct: Vec<String> = of_message
+                                .select(reactions::emoji)
+                                .distinct()
+                                .load(conn)
+                                .await?;
+                            if distinct.len() >= MAX_EMOJIS {
+                                return Err(ConversationError::TooManyEmojis);
+                            }
+                        }
+                        let rev = conn.next_rev(room, seq).await?;
+                        diesel::insert_into(reactions::table)
+                            .values((
+                                reactions::room_id.eq(room),
+                                reactions::seq.eq(seq),
+                                reactions::emoji.eq(&emoji),
+                                reactions::user_id.eq(user),
+                                reactions::emoji_rev.eq(first_use.unwrap_or(rev)),
+                                reactions::created_ms.eq(crate::clock::now_ms()),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        rev
+                    } else {
+                        if diesel::delete(mine).execute(conn).await? == 0 {
+                            return Ok(Change::Unchanged(answer(conn, room, seq).await?));
+                        }
+                        conn.next_rev(room, seq).await?
+                    };
+                    let message = answer(conn, room, seq).await?;
+                    Ok(Change::Changed { rev, message })
+                })
+                .await
+            }))
+        })
+        .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_distinct_ascending_and_at_most_20() {
+        assert_eq!(checked_mentions(vec![9, 3, 9, 1]), Ok(vec![1, 3, 9]));
+        assert_eq!(checked_mentions(Vec::new()), Ok(Vec::new()));
+        assert!(checked_mentions((0..20).collect()).is_ok());
+        assert!(matches!(
+            checked_mentions((0..21).collect()),
+            Err(ConversationError::OutOfRange(_))
+        ));
+        assert_eq!(
+            checked_mentions(vec![5; 30]),
+            Ok(vec![5]),
+            "repeats count once"
+        );
+    }
+}
