@@ -9,6 +9,7 @@ pub mod error;
 pub mod file_queries;
 pub mod files;
 pub mod health;
+pub mod identity;
 pub mod messages;
 pub mod models;
 pub mod names;

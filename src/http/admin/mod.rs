@@ -3,6 +3,7 @@
 //! `Json<CreateRoom>`), and the OpenAPI document describes exactly those (`inputs`).
 
 pub mod bots;
+pub mod identity;
 pub mod inputs;
 pub mod live;
 pub mod openapi;
@@ -45,6 +46,7 @@ macro_rules! admin_routes {
 admin_routes! {
     post "/users" => users::create,
     get "/users" => users::list,
+    put "/users/external/{sub}" => identity::put,
     get "/users/{id}" => users::show,
     delete "/users/{id}" => users::deactivate,
     post "/users/{id}/tokens" => users::issue_token,

@@ -2,8 +2,8 @@
 //! connections.
 
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::requests::CreateUser;
 use super::{next_cursor, Answer, PageQuery};
@@ -89,18 +89,47 @@ pub async fn create(Admin(state): Admin, name: Json<CreateUser>) -> Answer {
     }))
 }
 
-/// List users and bots, by id.
+/// `?limit=&after=`, or `?external_id=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// Continue after this id (the previous page's `next`).
+    pub after: Option<String>,
+    /// The user whose JWT `sub` (or `PUT /admin/users/external/{sub}`) is this: the page
+    /// holds them alone, or the answer is 404. Not with `limit` or `after`.
+    pub external_id: Option<String>,
+}
+
+/// List users and bots, by id; or find the user an external id names.
 #[utoipa::path(
     get,
     operation_id = "users_list",
     path = "/admin/users",
     tag = "users",
     responses(
-        (status = 200, description = "A page of users", body = UserPage),
-        (status = 400, description = "bad_request: `limit` out of range or `after` not a user id", body = ErrorBody),
+        (status = 200, description = "A page of users; with `external_id`, that user alone", body = UserPage),
+        (status = 400, description = "bad_request: `limit` out of range or `after` not a user id; an `external_id` that no JWT could carry, or with `limit` or `after`", body = ErrorBody),
+        (status = 404, description = "not_found: with `external_id`: no user has it, or theirs was deactivated", body = ErrorBody),
     ),
 )]
-pub async fn list(Admin(state): Admin, query: web::Query<PageQuery>) -> Answer {
+pub async fn list(Admin(state): Admin, query: web::Query<UserListQuery>) -> Answer {
+    let UserListQuery {
+        limit,
+        after,
+        external_id,
+    } = query.into_inner();
+    if let Some(sub) = external_id {
+        if limit.is_some() || after.is_some() {
+            return Err(ProtoError::bad_request(
+                "`external_id` names one user: leave out `limit` and `after`",
+            )
+            .into());
+        }
+        return super::identity::find(&state, &sub).await;
+    }
+    let query = PageQuery { limit, after };
     let limit = query.limit()?;
     let after = query.after(|text| match text.parse() {
         Ok(UserRef::Id(id)) => Some(id),
