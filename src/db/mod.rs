@@ -6,6 +6,7 @@ pub mod bots;
 pub mod bulk;
 pub mod devices;
 pub mod error;
+pub mod export;
 pub mod file_queries;
 pub mod files;
 pub mod health;

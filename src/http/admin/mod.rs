@@ -3,6 +3,7 @@
 //! `Json<CreateRoom>`), and the OpenAPI document describes exactly those (`inputs`).
 
 pub mod bots;
+pub mod export;
 pub mod identity;
 pub mod inputs;
 pub mod live;
@@ -48,6 +49,7 @@ admin_routes! {
     get "/users" => users::list,
     put "/users/external/{sub}" => identity::put,
     get "/users/{id}" => users::show,
+    get "/users/{id}/export" => export::export,
     delete "/users/{id}" => users::deactivate,
     post "/users/{id}/tokens" => users::issue_token,
     get "/users/{id}/tokens" => users::list_tokens,
