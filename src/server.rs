@@ -14,6 +14,7 @@ use crate::bots::{loader, Definition};
 use crate::cli::args::{BindAddr, ServerArgs};
 use crate::clock::SystemClock;
 use crate::cluster::{Bus, BusOptions};
+use crate::db::retention::{Retention, RetentionSettings};
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::files::detect::ImageBounds;
 use crate::files::sweep::Sweeper;
@@ -76,6 +77,7 @@ struct Checked {
     url: DatabaseUrl,
     node: String,
     jwt: Option<JwtVerifier>,
+    retention: Option<RetentionSettings>,
 }
 
 fn check(args: &ServerArgs) -> Result<Checked, StartError> {
@@ -90,6 +92,8 @@ fn check(args: &ServerArgs) -> Result<Checked, StartError> {
     let outbound = Outbound::new(args.extra_ca.as_deref())?;
     let jwt = JwtVerifier::from_settings(&args.jwt.settings(outbound.clone()))
         .map_err(StartError::Setting)?;
+    let retention = RetentionSettings::new(args.retention_days, args.retention_sweep_secs)
+        .map_err(StartError::Setting)?;
     Ok(Checked {
         settings: Settings {
             outbound,
@@ -98,6 +102,7 @@ fn check(args: &ServerArgs) -> Result<Checked, StartError> {
         url,
         node,
         jwt,
+        retention,
     })
 }
 
@@ -228,6 +233,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         url,
         node,
         jwt,
+        retention,
     } = check(&args)?;
     let settings = Arc::new(settings);
     let listeners = listen(&args.bind)?;
@@ -309,6 +315,9 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             settings.files.keep_unreferenced,
         );
         actix_web::rt::spawn(sweeper.run(settings.files.sweep_every));
+        if let Some(retention) = retention {
+            actix_web::rt::spawn(Retention::new(store.clone(), retention).run());
+        }
         let state = web::Data::new(AppState {
             uploads: Uploads::new(&settings.files),
             store: store.clone(),

@@ -285,6 +285,15 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_parser = crate::http::allowed_origins::AllowedOrigins::parse)]
     pub allowed_origins: Option<crate::http::allowed_origins::AllowedOrigins>,
 
+    /// Delete messages older than this many days, and the files only they carried, in small
+    /// batches in the background (docs/operations.md, "Retention"). Off by default.
+    #[arg(long, env = "PALAVER_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: Option<u32>,
+
+    /// Seconds between rounds of --retention-days (the first within a minute of the start).
+    #[arg(long, env = "PALAVER_RETENTION_SWEEP_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub retention_sweep_secs: u64,
+
     /// Seconds between looks for uploads no message has carried for a day (they are deleted).
     #[arg(long, env = "PALAVER_FILE_SWEEP_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub file_sweep_secs: u64,

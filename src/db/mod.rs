@@ -16,6 +16,7 @@ pub mod models;
 pub mod names;
 pub mod notify_queries;
 pub mod push_queue;
+pub mod retention;
 pub mod rooms;
 pub mod schema;
 pub mod seq;
