@@ -5,6 +5,7 @@ pub mod backend;
 pub mod bots;
 pub mod bulk;
 pub mod devices;
+pub mod erase;
 pub mod error;
 pub mod export;
 pub mod file_queries;

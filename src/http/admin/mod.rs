@@ -3,6 +3,7 @@
 //! `Json<CreateRoom>`), and the OpenAPI document describes exactly those (`inputs`).
 
 pub mod bots;
+pub mod erase;
 pub mod export;
 pub mod identity;
 pub mod inputs;

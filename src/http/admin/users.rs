@@ -257,20 +257,37 @@ pub async fn revoke_token(Admin(state): Admin, path: web::Path<(UserRef, TokenId
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `?erase=true` of `DELETE /admin/users/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteUserQuery {
+    /// Erase the person as well (docs/operations.md, "Erase"): their messages become
+    /// tombstones, their files are deleted, their name becomes `deleted user (u_N)`; also
+    /// for a user deactivated before. Default false: deactivate only.
+    pub erase: Option<bool>,
+}
+
 /// Deactivate a user: every token stops working, their connections get `unauthorized` and
-/// close with 4001; their messages and memberships stay.
+/// close with 4001; their messages and memberships stay. With `?erase=true`, erase them.
 #[utoipa::path(
     delete,
     operation_id = "users_deactivate",
     path = "/admin/users/{id}",
     tag = "users",
     responses(
-        (status = 204, description = "Deactivated"),
-        (status = 400, description = "bad_request: a bot (use DELETE /admin/bots/{id})", body = ErrorBody),
-        (status = 404, description = "not_found: no such active user", body = ErrorBody),
+        (status = 204, description = "Deactivated (and erased, with `erase=true`)"),
+        (status = 400, description = "bad_request: a bot (use DELETE /admin/bots/{id}); `erase` not true or false", body = ErrorBody),
+        (status = 404, description = "not_found: no such active user (with `erase=true`: no such person)", body = ErrorBody),
     ),
 )]
-pub async fn deactivate(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
+pub async fn deactivate(
+    Admin(state): Admin,
+    id: web::Path<UserRef>,
+    query: web::Query<DeleteUserQuery>,
+) -> Answer {
+    if query.erase == Some(true) {
+        return super::erase::erase(&state, &id).await;
+    }
     let user = find(&state, &id).await?;
     if user.kind != UserKind::User {
         return Err(ProtoError::bad_request(
@@ -289,7 +306,7 @@ pub async fn deactivate(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
 
 /// Tells the connections (all of the user's, or those of one token) `unauthorized`, then
 /// closes them with 4001; answers how many.
-async fn close_revoked(
+pub(super) async fn close_revoked(
     state: &AppState,
     user_id: i64,
     token_id: Option<i64>,
