@@ -26,7 +26,7 @@ pub const PAUSE: Duration = Duration::from_millis(100);
 /// Turns in a row another node may hold the lock before this node leaves the round to it.
 const MAX_BUSY: u32 = 100;
 /// The advisory lock one batch holds on PostgreSQL (any constant; "palvret").
-const LOCK_KEY: i64 = 0x7061_6c76_7265_74;
+const LOCK_KEY: i64 = 0x0070_616c_7672_6574;
 /// The first round starts at most this long after the server.
 const FIRST_ROUND: Duration = Duration::from_secs(60);
 
