@@ -77,6 +77,8 @@ struct Checked {
     url: DatabaseUrl,
     node: String,
     jwt: Option<JwtVerifier>,
+    /// FCM and APNs, when their flags name them.
+    providers: Providers,
     retention: Option<RetentionSettings>,
 }
 
@@ -92,6 +94,7 @@ fn check(args: &ServerArgs) -> Result<Checked, StartError> {
     let outbound = Outbound::new(args.extra_ca.as_deref())?;
     let jwt = JwtVerifier::from_settings(&args.jwt.settings(outbound.clone()))
         .map_err(StartError::Setting)?;
+    let (fcm, apns) = args.push.providers().map_err(StartError::Setting)?;
     let retention = RetentionSettings::new(args.retention_days, args.retention_sweep_secs)
         .map_err(StartError::Setting)?;
     Ok(Checked {
@@ -102,6 +105,11 @@ fn check(args: &ServerArgs) -> Result<Checked, StartError> {
         url,
         node,
         jwt,
+        providers: Providers {
+            webpush: None,
+            fcm,
+            apns,
+        },
         retention,
     })
 }
@@ -233,6 +241,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         url,
         node,
         jwt,
+        providers,
         retention,
     } = check(&args)?;
     let settings = Arc::new(settings);
@@ -290,7 +299,9 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
                 vapid.signer.clone(),
                 push.vapid_subject.clone(),
             )),
+            ..providers
         };
+        let (fcm, apns) = (providers.fcm.is_some(), providers.apns.is_some());
         // Outbound HTTP of the providers: the shared TLS client (--extra-ca).
         let client = settings.outbound.client(push.timeout);
         actix_web::rt::spawn(Sender::new(store.clone(), push.clone(), providers, client).run());
@@ -335,8 +346,8 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             push: PushOffer {
                 vapid_public_key: vapid.public_key.clone(),
                 insecure_endpoints: push.insecure_endpoints,
-                fcm: false,
-                apns: false,
+                fcm,
+                apns,
             },
         });
         let mut server =

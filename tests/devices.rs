@@ -64,6 +64,13 @@ async fn devices_are_registered_listed_moved_and_deleted(backend: Backend) {
         first["device"],
         "never the endpoint or keys"
     );
+    // The admin sees the same devices with the user (issue 23), never a secret.
+    let (status, detail) = server
+        .admin("GET", &format!("/admin/users/{amy_id}"), None)
+        .await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["devices"], json!([first["device"]]), "{detail}");
+    assert!(!detail.to_string().contains("push.example.com"), "{detail}");
 
     // Another user's device is not there for bob.
     let (status, body) = server

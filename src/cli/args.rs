@@ -329,77 +329,7 @@ pub struct ServerArgs {
 
     /// Notifications for people who are not connected (docs/notifications.md).
     #[command(flatten)]
-    pub push: PushArgs,
-}
-
-/// Notifications: coalescing, previews, retries, and the providers' settings.
-#[derive(Debug, Clone, Args)]
-pub struct PushArgs {
-    /// At most one notification per user and room this often, in milliseconds; the messages
-    /// in between go together.
-    #[arg(long = "push-coalesce-ms", env = "PALAVER_PUSH_COALESCE_MS", default_value_t = 2000,
-          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
-    pub coalesce_ms: u64,
-
-    /// `full`: notifications show the first 200 characters of the message; `none`: they show
-    /// no text (the providers never see what was written).
-    #[arg(
-        long = "push-preview",
-        env = "PALAVER_PUSH_PREVIEW",
-        default_value = "full"
-    )]
-    pub preview: crate::notify::Preview,
-
-    /// Seconds a notification is tried (and kept by the push service) before it is given up.
-    #[arg(long = "push-ttl", env = "PALAVER_PUSH_TTL", default_value_t = 86_400,
-          value_parser = clap::value_parser!(u64).range(1..=2_419_200))]
-    pub ttl_secs: u64,
-
-    /// Take http:// Web Push endpoints (tests and development against a local push service).
-    #[arg(
-        long = "push-insecure-endpoints",
-        env = "PALAVER_PUSH_INSECURE_ENDPOINTS"
-    )]
-    pub insecure_endpoints: bool,
-
-    /// Time-out of one request to a push provider, in milliseconds.
-    #[arg(long = "push-timeout-ms", env = "PALAVER_PUSH_TIMEOUT_MS", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(100..=120_000))]
-    pub timeout_ms: u64,
-
-    /// Requests in flight to one provider at most.
-    #[arg(long = "push-concurrency", env = "PALAVER_PUSH_CONCURRENCY", default_value_t = 32,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub concurrency: u32,
-
-    /// The `sub` of Web Push's VAPID JWT: a `mailto:` or `https:` URL push services may use
-    /// to reach the operator.
-    #[arg(
-        long = "vapid-subject",
-        env = "PALAVER_VAPID_SUBJECT",
-        default_value = "mailto:admin@localhost"
-    )]
-    pub vapid_subject: String,
-
-    /// PEM file of the VAPID key (P-256); created with a new key when missing. Without it,
-    /// the key is generated once and kept in the database.
-    #[arg(long = "vapid-key", env = "PALAVER_VAPID_KEY")]
-    pub vapid_key: Option<PathBuf>,
-}
-
-impl PushArgs {
-    pub fn settings(&self) -> crate::push::PushSettings {
-        use std::time::Duration;
-        crate::push::PushSettings {
-            coalesce: Duration::from_millis(self.coalesce_ms),
-            preview: self.preview,
-            ttl: Duration::from_secs(self.ttl_secs),
-            insecure_endpoints: self.insecure_endpoints,
-            timeout: Duration::from_millis(self.timeout_ms),
-            concurrency: self.concurrency as usize,
-            vapid_subject: self.vapid_subject.clone(),
-        }
-    }
+    pub push: super::push_args::PushArgs,
 }
 
 /// JWT sign-in: one key source at most, and optional issuer and audience checks.

@@ -3,7 +3,7 @@
 //! server on the same database), for the first minutes of a new install; `palaver backup`
 //! and `palaver restore` copy a SQLite store out and back; `palaver chat` is a terminal
 //! client of a running server. `args.rs` holds the clap definitions of every
-//! flag and subcommand, the server's too.
+//! flag and subcommand, the server's too (its notification flags in `push_args.rs`).
 
 pub mod args;
 pub mod backup;
@@ -11,6 +11,7 @@ pub mod chat;
 pub mod export;
 pub mod migrate;
 pub mod parse;
+pub mod push_args;
 pub mod rooms;
 pub mod users;
 

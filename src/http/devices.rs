@@ -35,16 +35,20 @@ pub struct PushOffer {
 }
 
 /// A device on the wire: `{"id":"d_…","kind":"webpush","created":"…"}` (never its endpoint,
-/// token or keys).
-#[derive(Serialize)]
-struct DeviceView {
+/// token or keys); also in `GET /admin/users/{id}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeviceView {
+    /// `d_N`.
     id: String,
+    /// `webpush`, `fcm` or `apns`.
+    #[schema(value_type = String)]
     kind: DeviceKind,
+    /// When it was registered: RFC 3339 UTC with milliseconds.
     created: String,
 }
 
 impl DeviceView {
-    fn of(row: &DeviceRow) -> Result<DeviceView, ApiError> {
+    pub fn of(row: &DeviceRow) -> Result<DeviceView, ApiError> {
         Ok(DeviceView {
             id: format!("d_{}", row.id),
             kind: row.kind()?,

@@ -4,6 +4,8 @@
 //! until the TTL. What is decided, and when it is due, is `crate::notify`'s; what is stored,
 //! claimed and leased is `crate::db::push_queue`'s.
 
+pub mod apns;
+pub mod fcm;
 pub mod provider;
 pub mod retry;
 pub mod sender;

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
 
+use super::apns::Apns;
+use super::fcm::Fcm;
 use super::provider::Answer;
 use super::retry::{self, Next};
 use super::webpush::WebPush;
@@ -29,6 +31,8 @@ const COMPOSE_BATCH: i64 = 256;
 #[derive(Clone, Default)]
 pub struct Providers {
     pub webpush: Option<WebPush>,
+    pub fcm: Option<Fcm>,
+    pub apns: Option<Apns>,
 }
 
 pub struct Sender {
@@ -165,19 +169,33 @@ impl Sender {
         };
         let now_ms = crate::clock::now_ms();
         let left = Duration::from_millis(u64::try_from(delivery.expires_ms - now_ms).unwrap_or(0));
-        let answer = match (kind, &self.providers.webpush) {
-            (DeviceKind::Webpush, Some(webpush)) => {
-                let sending = webpush.send(&self.client, &delivery, left);
-                match tokio::time::timeout(self.settings.timeout, sending).await {
-                    Ok(answer) => answer,
-                    Err(_) => {
-                        Answer::unreachable(format!("no answer within {:?}", self.settings.timeout))
-                    }
+        let providers = &self.providers;
+        let sending: std::pin::Pin<Box<dyn std::future::Future<Output = Answer>>> =
+            match (kind, providers) {
+                (
+                    DeviceKind::Webpush,
+                    Providers {
+                        webpush: Some(webpush),
+                        ..
+                    },
+                ) => Box::pin(webpush.send(&self.client, &delivery, left)),
+                (DeviceKind::Fcm, Providers { fcm: Some(fcm), .. }) => {
+                    Box::pin(fcm.send(&self.client, &delivery, left))
                 }
-            }
-            (kind, _) => Answer::Refused {
-                why: format!("{} is not configured on this node", kind.as_str()),
-            },
+                (
+                    DeviceKind::Apns,
+                    Providers {
+                        apns: Some(apns), ..
+                    },
+                ) => Box::pin(apns.send(&self.client, &delivery, left)),
+                (kind, _) => {
+                    let why = format!("{} is not configured on this node", kind.as_str());
+                    Box::pin(async move { Answer::Refused { why } })
+                }
+            };
+        let answer = match tokio::time::timeout(self.settings.timeout, sending).await {
+            Ok(answer) => answer,
+            Err(_) => Answer::unreachable(format!("no answer within {:?}", self.settings.timeout)),
         };
         self.record(kind, &delivery, answer).await;
     }

@@ -20,6 +20,8 @@ pub enum Reply {
     Status(u16),
     /// 503 with `Retry-After: N` seconds.
     Busy(u64),
+    /// This status with this JSON body (APNs and FCM say why in the body).
+    Json(u16, &'static str),
     /// No answer, ever (the connection stays open until the sender goes away).
     Hold,
 }
@@ -28,6 +30,8 @@ pub enum Reply {
 #[derive(Clone, Debug)]
 pub struct Received {
     pub path: String,
+    /// `HTTP/1.1`, `HTTP/2.0`.
+    pub version: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     /// What it was answered; `None`: held, never answered.
@@ -57,6 +61,16 @@ pub struct PushService {
 
 impl PushService {
     pub fn start() -> PushService {
+        PushService::serve(None)
+    }
+
+    /// Over TLS with this setup (HTTP/2 when the client asks for it with ALPN, as APNs
+    /// requires), at `https://127.0.0.1:PORT`.
+    pub fn start_tls(config: Arc<rustls::ServerConfig>) -> PushService {
+        PushService::serve(Some(config))
+    }
+
+    fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> PushService {
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the stand-in");
@@ -67,14 +81,22 @@ impl PushService {
                 .default_service(web::to(take))
         })
         .workers(1)
-        .disable_signals()
-        .listen(listener)
+        .disable_signals();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            Some(config) => {
+                let mut config = (*config).clone();
+                config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+                server.listen_rustls_0_23(listener, config)
+            }
+            None => server.listen(listener),
+        }
         .expect("listen")
         .run();
         let handle = server.handle();
         actix_rt::spawn(server);
         PushService {
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("{scheme}://127.0.0.1:{port}"),
             state,
             handle,
         }
@@ -149,11 +171,42 @@ impl Drop for PushService {
     }
 }
 
+/// Where the stand-in plays an OAuth2 token endpoint (FCM's `token_uri`): every request to
+/// it is answered with a new access token, whatever the script says.
+pub const TOKEN_PATH: &str = "/oauth2/token";
+
 async fn take(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<Arc<Mutex<State>>>,
 ) -> HttpResponse {
+    let version = format!("{:?}", req.version());
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                value.to_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    if req.path() == TOKEN_PATH {
+        let mut state = state.lock().expect("state");
+        let n = state.received.len();
+        state.received.push(Received {
+            path: req.path().to_string(),
+            version,
+            headers,
+            body: body.to_vec(),
+            answered: Some(200),
+        });
+        return HttpResponse::Ok().json(json!({
+            "access_token": format!("ya29.test-{n}"),
+            "expires_in": 3599,
+            "token_type": "Bearer"
+        }));
+    }
     let reply = state
         .lock()
         .expect("state")
@@ -163,20 +216,13 @@ async fn take(
     let answered = match reply {
         Reply::Status(status) => Some(status),
         Reply::Busy(_) => Some(503),
+        Reply::Json(status, _) => Some(status),
         Reply::Hold => None,
     };
     state.lock().expect("state").received.push(Received {
         path: req.path().to_string(),
-        headers: req
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    value.to_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect(),
+        version,
+        headers,
         body: body.to_vec(),
         answered,
     });
@@ -184,6 +230,11 @@ async fn take(
         Reply::Status(status) => {
             HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
                 .finish()
+        }
+        Reply::Json(status, body) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+                .content_type("application/json")
+                .body(body)
         }
         Reply::Busy(seconds) => HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", seconds.to_string()))

@@ -11,6 +11,7 @@ use crate::actors::hub::CloseUser;
 use crate::db::models::{UserKind, UserRow};
 use crate::error::{ErrorCode, ProtoError};
 use crate::http::auth::Admin;
+use crate::http::devices::DeviceView;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json_body::Json;
 use crate::http::AppState;
@@ -35,10 +36,12 @@ pub struct UserPage {
     pub users: Vec<UserView>,
 }
 
-/// A user, their open connections (on every node) and their rooms as they see them.
+/// A user, their open connections (on every node), their rooms as they see them, and the
+/// devices notifications go to (kinds and ages, never endpoints, tokens or keys).
 #[derive(Serialize, ToSchema)]
 pub struct UserDetail {
     pub connections: u64,
+    pub devices: Vec<DeviceView>,
     pub rooms: Vec<RoomView>,
     pub user: UserView,
 }
@@ -153,7 +156,7 @@ pub async fn find(state: &AppState, user: &UserRef) -> Result<UserRow, ApiError>
         .ok_or_else(|| ProtoError::no_such_user().into())
 }
 
-/// One user, their connections on every node and their rooms.
+/// One user, their connections on every node, their rooms and their devices.
 #[utoipa::path(
     get,
     operation_id = "users_show",
@@ -173,9 +176,17 @@ pub async fn show(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
         .iter()
         .map(RoomView::from_summary)
         .collect();
+    let devices = state
+        .store
+        .devices_of(user.id)
+        .await?
+        .iter()
+        .map(DeviceView::of)
+        .collect::<Result<Vec<_>, _>>()?;
     let connections = super::live::counts(&state).await?.connections_of(user.id);
     Ok(HttpResponse::Ok().json(UserDetail {
         connections,
+        devices,
         rooms,
         user: UserView::with_presence(&user, connections > 0),
     }))
