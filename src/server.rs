@@ -14,6 +14,7 @@ use crate::bots::{loader, Definition};
 use crate::cli::args::{BindAddr, ServerArgs};
 use crate::clock::SystemClock;
 use crate::cluster::{Bus, BusOptions};
+use crate::db::retention::{Retention, RetentionSettings};
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::files::detect::ImageBounds;
 use crate::files::sweep::Sweeper;
@@ -78,6 +79,7 @@ struct Checked {
     jwt: Option<JwtVerifier>,
     /// FCM and APNs, when their flags name them.
     providers: Providers,
+    retention: Option<RetentionSettings>,
 }
 
 fn check(args: &ServerArgs) -> Result<Checked, StartError> {
@@ -93,6 +95,8 @@ fn check(args: &ServerArgs) -> Result<Checked, StartError> {
     let jwt = JwtVerifier::from_settings(&args.jwt.settings(outbound.clone()))
         .map_err(StartError::Setting)?;
     let (fcm, apns) = args.push.providers().map_err(StartError::Setting)?;
+    let retention = RetentionSettings::new(args.retention_days, args.retention_sweep_secs)
+        .map_err(StartError::Setting)?;
     Ok(Checked {
         settings: Settings {
             outbound,
@@ -106,6 +110,7 @@ fn check(args: &ServerArgs) -> Result<Checked, StartError> {
             fcm,
             apns,
         },
+        retention,
     })
 }
 
@@ -237,6 +242,7 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         node,
         jwt,
         providers,
+        retention,
     } = check(&args)?;
     let settings = Arc::new(settings);
     let listeners = listen(&args.bind)?;
@@ -320,6 +326,9 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             settings.files.keep_unreferenced,
         );
         actix_web::rt::spawn(sweeper.run(settings.files.sweep_every));
+        if let Some(retention) = retention {
+            actix_web::rt::spawn(Retention::new(store.clone(), retention).run());
+        }
         let state = web::Data::new(AppState {
             uploads: Uploads::new(&settings.files),
             store: store.clone(),

@@ -59,8 +59,9 @@ async fn a_backend_jwt_signs_in_a_new_user(backend: Backend) {
     let id = amy.hello["user"]["id"].as_str().expect("id").to_string();
     assert!(id.starts_with("u_"), "{id}");
 
-    // Same sub, by header this time: the same user, not a new one.
-    let again = hs256(json!({"sub":"student-4711","name":"Amy","exp":now() + 600}));
+    // Same sub, by header this time: the same user, not a new one. (A JWT with another
+    // `name` renames them: tests/identity.rs.)
+    let again = hs256(json!({"sub":"student-4711","name":"Amy Pond","exp":now() + 600}));
     let second = Client::try_connect(&server.base, None, Some(&again))
         .await
         .expect("by header");

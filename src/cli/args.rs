@@ -3,10 +3,12 @@
 //! `rooms`, `migrate`, `chat`). A leaf: the server (`src/server.rs`) reads [`ServerArgs`],
 //! each subcommand's file its own arguments, and nothing here imports either.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+pub use super::parse::BindAddr;
+use super::parse::{parse_bind, parse_burst, parse_metrics_token, parse_rate};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -90,6 +92,17 @@ pub enum UsersCommand {
     Deactivate {
         /// `u_N`.
         user: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Write everything the store holds about a person (profile, tokens' and devices'
+    /// metadata, memberships, messages, files with their bytes) to FILE as one JSON document
+    /// (docs/operations.md, "A user's data"). FILE must not exist.
+    Export {
+        /// `u_N` (deactivated users too).
+        user: String,
+        /// Where the document goes.
+        file: PathBuf,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -272,6 +285,15 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_parser = crate::http::allowed_origins::AllowedOrigins::parse)]
     pub allowed_origins: Option<crate::http::allowed_origins::AllowedOrigins>,
 
+    /// Delete messages older than this many days, and the files only they carried, in small
+    /// batches in the background (docs/operations.md, "Retention"). Off by default.
+    #[arg(long, env = "PALAVER_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: Option<u32>,
+
+    /// Seconds between rounds of --retention-days (the first within a minute of the start).
+    #[arg(long, env = "PALAVER_RETENTION_SWEEP_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub retention_sweep_secs: u64,
+
     /// Seconds between looks for uploads no message has carried for a day (they are deleted).
     #[arg(long, env = "PALAVER_FILE_SWEEP_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub file_sweep_secs: u64,
@@ -357,95 +379,5 @@ impl JwtArgs {
             audience: self.audience.clone(),
             outbound,
         }
-    }
-}
-
-/// `--bind`: what was written, and every address it resolves to (a name may give several,
-/// `localhost` both 127.0.0.1 and ::1).
-#[derive(Debug, Clone)]
-pub struct BindAddr {
-    pub text: String,
-    pub addrs: Vec<SocketAddr>,
-}
-
-fn parse_bind(text: &str) -> Result<BindAddr, String> {
-    use std::net::ToSocketAddrs;
-    if text
-        .rsplit_once(':')
-        .is_none_or(|(host, _)| host.is_empty())
-    {
-        return Err(format!("{text:?} is not HOST:PORT"));
-    }
-    let addrs: Vec<SocketAddr> = text
-        .to_socket_addrs()
-        .map_err(|err| format!("cannot resolve {text:?}: {err}"))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(format!("{text:?} resolves to no address"));
-    }
-    Ok(BindAddr {
-        text: text.to_string(),
-        addrs,
-    })
-}
-
-fn parse_number(text: &str) -> Result<f64, String> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|value| value.is_finite())
-        .ok_or_else(|| format!("{text:?} is not a number"))
-}
-
-fn parse_metrics_token(text: &str) -> Result<String, String> {
-    if text.len() < 16 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must be at least 16 characters, without spaces".into());
-    }
-    Ok(text.to_string())
-}
-
-fn parse_rate(text: &str) -> Result<f64, String> {
-    let rate = parse_number(text)?;
-    if rate <= 0.0 || rate > 1_000_000.0 {
-        return Err(format!("{text} is not above 0 and at most 1000000"));
-    }
-    Ok(rate)
-}
-
-fn parse_burst(text: &str) -> Result<f64, String> {
-    let burst = parse_number(text)?;
-    if !(1.0..=1_000_000.0).contains(&burst) {
-        return Err(format!("{text} is not from 1 to 1000000"));
-    }
-    Ok(burst)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn bind_takes_names_and_addresses() {
-        assert!(super::parse_bind("localhost:8080").is_ok());
-        assert_eq!(
-            super::parse_bind("127.0.0.1:0").expect("ip").addrs[0].to_string(),
-            "127.0.0.1:0"
-        );
-        assert!(super::parse_bind("[::1]:80").is_ok());
-        for bad in [
-            "8080",
-            ":8080",
-            "localhost",
-            "localhost:http",
-            "no.such.host.invalid:80",
-        ] {
-            assert!(super::parse_bind(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn rates_are_positive_and_finite() {
-        assert!(super::parse_rate("0").is_err());
-        assert!(super::parse_rate("NaN").is_err());
-        assert!(super::parse_rate("inf").is_err());
-        assert!(super::parse_burst("0.5").is_err());
-        assert_eq!(super::parse_rate("12.5"), Ok(12.5));
     }
 }

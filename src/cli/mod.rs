@@ -8,7 +8,9 @@
 pub mod args;
 pub mod backup;
 pub mod chat;
+pub mod export;
 pub mod migrate;
+pub mod parse;
 pub mod push_args;
 pub mod rooms;
 pub mod users;

@@ -1,6 +1,7 @@
 //! `palaver users add NAME` (creates a user, prints its id, token and token id), `palaver
 //! users list` (id, name, kind of every active user and bot), `palaver users tokens USER`,
-//! `palaver users revoke USER TOKEN_ID` and `palaver users deactivate USER`.
+//! `palaver users revoke USER TOKEN_ID`, `palaver users deactivate USER` and `palaver users
+//! export USER FILE` (`export.rs`).
 
 use super::args::{DatabaseArgs, UsersCommand};
 use super::{block_on, open, print, table, CliError};
@@ -17,6 +18,7 @@ pub fn run(command: UsersCommand) -> Result<(), CliError> {
         UsersCommand::Tokens { user, db } => tokens(&user, &db),
         UsersCommand::Revoke { user, token, db } => revoke(&user, &token, &db),
         UsersCommand::Deactivate { user, db } => deactivate(&user, &db),
+        UsersCommand::Export { user, file, db } => super::export::export(&user, &file, &db),
     }
 }
 

@@ -71,13 +71,17 @@ impl Store {
 
     /// The user a JWT's `sub` names, made on first sight and named after `name` (already
     /// checked with `protocol::names`): `name`, or `name (2)` … `name (9)` when it is taken,
-    /// or else `name (u_N)` with the user's own id. `None`: the user exists and was
-    /// deactivated. Calls racing for one `sub` get the same user.
-    pub async fn user_for_sub(&self, sub: &str, name: &str) -> Result<Option<UserRow>, StoreError> {
+    /// or else `name (u_N)` with the user's own id, and whether this call made them. `None`:
+    /// the user exists and was deactivated. Calls racing for one `sub` get the same user.
+    pub async fn user_for_sub(
+        &self,
+        sub: &str,
+        name: &str,
+    ) -> Result<Option<(UserRow, bool)>, StoreError> {
         let (sub, name) = (sub.to_string(), name.to_string());
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
-                conn.transaction::<Option<UserRow>, StoreError, _>(async move |conn| {
+                conn.transaction::<Option<(UserRow, bool)>, StoreError, _>(async move |conn| {
                     let mut attempt = 1;
                     loop {
                         let found = users::table
@@ -87,7 +91,7 @@ impl Store {
                             .await
                             .optional()?;
                         if let Some((user, deactivated)) = found {
-                            return Ok(deactivated.is_none().then_some(user));
+                            return Ok(deactivated.is_none().then_some((user, false)));
                         }
                         let candidate = if attempt <= NUMBERED {
                             numbered(&name, &attempt.to_string())
@@ -111,7 +115,7 @@ impl Store {
                             .await
                             .optional()?;
                         match inserted {
-                            Some(user) if attempt <= NUMBERED => return Ok(Some(user)),
+                            Some(user) if attempt <= NUMBERED => return Ok(Some((user, true))),
                             Some(user) => {
                                 let named = numbered(&name, &format!("u_{}", user.id));
                                 let user = diesel::update(users::table.find(user.id))
@@ -122,7 +126,7 @@ impl Store {
                                     .returning(UserRow::as_returning())
                                     .get_result(conn)
                                     .await?;
-                                return Ok(Some(user));
+                                return Ok(Some((user, true)));
                             }
                             None if attempt <= NUMBERED => attempt += 1,
                             None => {
@@ -147,7 +151,7 @@ impl Store {
 
 /// `name` for the first attempt (`number` "1"), then `name (number)`, cut so that it stays
 /// within [`MAX_USER_NAME`].
-fn numbered(name: &str, number: &str) -> String {
+pub(super) fn numbered(name: &str, number: &str) -> String {
     if number == "1" {
         return name.to_string();
     }

@@ -91,8 +91,9 @@ pub struct SignedIn {
 
 /// Signs a user in with a token from `?token=` or `Authorization: Bearer` (docs/protocol.md
 /// sections 1 and 10): a Palaver token of an active user, or a valid JWT, whose `sub` is
-/// made a user on first sight. Anything else is 401; an unreachable JWKS is 503.
+/// made a user on first sight (and renamed when its `name` changed). Anything else is 401; an unreachable JWKS is 503.
 pub async fn sign_in(state: &AppState, token: &str) -> Result<SignedIn, ApiError> {
+    use crate::db::identity::Identified;
     use crate::error::{ErrorCode, ProtoError};
     use crate::http::jwt::{looks_like_jwt, JwtError};
 
@@ -115,45 +116,21 @@ pub async fn sign_in(state: &AppState, token: &str) -> Result<SignedIn, ApiError
             "the keys to check this JWT cannot be fetched now; retry",
         )),
     })?;
-    let user = match state.store.user_by_sub(&identity.sub).await? {
-        Some((user, false)) => Some(user),
-        Some((_, true)) => None,
-        None => {
-            let name = new_user_name(state, &identity).await?;
-            state.store.user_for_sub(&identity.sub, &name).await?
+    // Made on first sight, renamed when `name` changed (docs/auth.md, "Names").
+    let user = match state
+        .store
+        .user_for_identity(&identity.sub, identity.name.as_deref())
+        .await?
+    {
+        Identified::Created(user) | Identified::Found(user) => user,
+        Identified::Deactivated => {
+            return Err(refused(
+                "the JWT was refused: this user was deactivated".into(),
+            ))
         }
-    }
-    .ok_or_else(|| refused("the JWT was refused: this user was deactivated".into()))?;
+    };
     Ok(SignedIn {
         user,
         token_id: None,
     })
 }
-
-/// The name a JWT's new user asks for (docs/auth.md, "Names"): `name`, else `sub`, cleaned
-/// of what a name may not hold and cut to 64 characters; `user` when nothing is left or it
-/// reads as the system's or a bot's name. Never refused: a sign-in never fails for a name.
-async fn new_user_name(
-    state: &AppState,
-    identity: &crate::http::jwt::Identity,
-) -> Result<String, ApiError> {
-    use crate::protocol::names::cleaned_user_name;
-    let cleaned = identity
-        .name
-        .as_deref()
-        .and_then(cleaned_user_name)
-        .or_else(|| cleaned_user_name(&identity.sub));
-    let Some(name) = cleaned else {
-        return Ok(FALLBACK_NAME.into());
-    };
-    Ok(match state.store.imitated_by(&name).await? {
-        Some(whose) => {
-            log::info!("a JWT's name {name:?} reads as {whose}; the new user is {FALLBACK_NAME:?}");
-            FALLBACK_NAME.into()
-        }
-        None => name,
-    })
-}
-
-/// A JWT's new user's name when theirs cannot be used.
-const FALLBACK_NAME: &str = "user";

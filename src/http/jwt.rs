@@ -11,8 +11,6 @@ use super::jwks::{JwksError, JwksSource};
 
 /// Allowed clock skew between the issuing backend and this server.
 const LEEWAY_S: u64 = 30;
-/// Longest `sub`, in code points.
-pub const MAX_SUB_CHARS: usize = 255;
 
 /// How the server was told to verify JWTs.
 #[derive(Clone, Debug, Default)]
@@ -147,13 +145,8 @@ impl JwtVerifier {
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(refused)?
             .claims;
-        let chars = claims.sub.chars().count();
-        // `sub` is stored: no control characters (a U+0000 is text PostgreSQL cannot hold).
-        if chars == 0 || chars > MAX_SUB_CHARS || claims.sub.chars().any(char::is_control) {
-            return Err(JwtError::Refused(format!(
-                "`sub` must be 1 to {MAX_SUB_CHARS} printable characters"
-            )));
-        }
+        // `sub` is stored: the same check as the admin API's external ids.
+        crate::db::identity::check_external_id(&claims.sub).map_err(JwtError::Refused)?;
         Ok(Identity {
             sub: claims.sub,
             name: claims.name,

@@ -3,6 +3,9 @@
 //! `Json<CreateRoom>`), and the OpenAPI document describes exactly those (`inputs`).
 
 pub mod bots;
+pub mod erase;
+pub mod export;
+pub mod identity;
 pub mod inputs;
 pub mod live;
 pub mod openapi;
@@ -45,7 +48,9 @@ macro_rules! admin_routes {
 admin_routes! {
     post "/users" => users::create,
     get "/users" => users::list,
+    put "/users/external/{sub}" => identity::put,
     get "/users/{id}" => users::show,
+    get "/users/{id}/export" => export::export,
     delete "/users/{id}" => users::deactivate,
     post "/users/{id}/tokens" => users::issue_token,
     get "/users/{id}/tokens" => users::list_tokens,

@@ -13,7 +13,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, PathItem, Ref, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{bots, ops, rooms, users, ROUTES};
+use super::{bots, export, identity, ops, rooms, users, ROUTES};
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
 use crate::http::error::{ApiError, ErrorBody};
@@ -30,7 +30,9 @@ use crate::http::error::{ApiError, ErrorBody};
     paths(
         users::create,
         users::list,
+        identity::put,
         users::show,
+        export::export,
         users::deactivate,
         users::issue_token,
         users::list_tokens,

@@ -30,6 +30,24 @@ impl CheckedBody for CreateUser {
     }
 }
 
+/// `PUT /admin/users/external/{sub}` body.
+#[derive(Deserialize, ToSchema)]
+pub struct ExternalUser {
+    /// The display name, as a JWT's `name` claim: cleaned, never refused (docs/auth.md,
+    /// "Names"). A new user without one is named after the external id; a known user
+    /// without one keeps their name.
+    pub name: Option<String>,
+}
+
+/// Checked: the name asked for; cleaned by the store, as a JWT's.
+impl CheckedBody for ExternalUser {
+    type Checked = Option<String>;
+
+    fn check(self) -> Result<Option<String>, ProtoError> {
+        Ok(self.name)
+    }
+}
+
 // ---- Rooms ---------------------------------------------------------------------------------
 
 /// `POST /admin/rooms` body.

@@ -2,8 +2,8 @@
 //! connections.
 
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::requests::CreateUser;
 use super::{next_cursor, Answer, PageQuery};
@@ -92,18 +92,47 @@ pub async fn create(Admin(state): Admin, name: Json<CreateUser>) -> Answer {
     }))
 }
 
-/// List users and bots, by id.
+/// `?limit=&after=`, or `?external_id=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// Continue after this id (the previous page's `next`).
+    pub after: Option<String>,
+    /// The user whose JWT `sub` (or `PUT /admin/users/external/{sub}`) is this: the page
+    /// holds them alone, or the answer is 404. Not with `limit` or `after`.
+    pub external_id: Option<String>,
+}
+
+/// List users and bots, by id; or find the user an external id names.
 #[utoipa::path(
     get,
     operation_id = "users_list",
     path = "/admin/users",
     tag = "users",
     responses(
-        (status = 200, description = "A page of users", body = UserPage),
-        (status = 400, description = "bad_request: `limit` out of range or `after` not a user id", body = ErrorBody),
+        (status = 200, description = "A page of users; with `external_id`, that user alone", body = UserPage),
+        (status = 400, description = "bad_request: `limit` out of range or `after` not a user id; an `external_id` that no JWT could carry, or with `limit` or `after`", body = ErrorBody),
+        (status = 404, description = "not_found: with `external_id`: no user has it, or theirs was deactivated", body = ErrorBody),
     ),
 )]
-pub async fn list(Admin(state): Admin, query: web::Query<PageQuery>) -> Answer {
+pub async fn list(Admin(state): Admin, query: web::Query<UserListQuery>) -> Answer {
+    let UserListQuery {
+        limit,
+        after,
+        external_id,
+    } = query.into_inner();
+    if let Some(sub) = external_id {
+        if limit.is_some() || after.is_some() {
+            return Err(ProtoError::bad_request(
+                "`external_id` names one user: leave out `limit` and `after`",
+            )
+            .into());
+        }
+        return super::identity::find(&state, &sub).await;
+    }
+    let query = PageQuery { limit, after };
     let limit = query.limit()?;
     let after = query.after(|text| match text.parse() {
         Ok(UserRef::Id(id)) => Some(id),
@@ -239,20 +268,37 @@ pub async fn revoke_token(Admin(state): Admin, path: web::Path<(UserRef, TokenId
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `?erase=true` of `DELETE /admin/users/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteUserQuery {
+    /// Erase the person as well (docs/operations.md, "Erase"): their messages become
+    /// tombstones, their files are deleted, their name becomes `deleted user (u_N)`; also
+    /// for a user deactivated before. Default false: deactivate only.
+    pub erase: Option<bool>,
+}
+
 /// Deactivate a user: every token stops working, their connections get `unauthorized` and
-/// close with 4001; their messages and memberships stay.
+/// close with 4001; their messages and memberships stay. With `?erase=true`, erase them.
 #[utoipa::path(
     delete,
     operation_id = "users_deactivate",
     path = "/admin/users/{id}",
     tag = "users",
     responses(
-        (status = 204, description = "Deactivated"),
-        (status = 400, description = "bad_request: a bot (use DELETE /admin/bots/{id})", body = ErrorBody),
-        (status = 404, description = "not_found: no such active user", body = ErrorBody),
+        (status = 204, description = "Deactivated (and erased, with `erase=true`)"),
+        (status = 400, description = "bad_request: a bot (use DELETE /admin/bots/{id}); `erase` not true or false", body = ErrorBody),
+        (status = 404, description = "not_found: no such active user (with `erase=true`: no such person)", body = ErrorBody),
     ),
 )]
-pub async fn deactivate(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
+pub async fn deactivate(
+    Admin(state): Admin,
+    id: web::Path<UserRef>,
+    query: web::Query<DeleteUserQuery>,
+) -> Answer {
+    if query.erase == Some(true) {
+        return super::erase::erase(&state, &id).await;
+    }
     let user = find(&state, &id).await?;
     if user.kind != UserKind::User {
         return Err(ProtoError::bad_request(
@@ -271,7 +317,7 @@ pub async fn deactivate(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
 
 /// Tells the connections (all of the user's, or those of one token) `unauthorized`, then
 /// closes them with 4001; answers how many.
-async fn close_revoked(
+pub(super) async fn close_revoked(
     state: &AppState,
     user_id: i64,
     token_id: Option<i64>,

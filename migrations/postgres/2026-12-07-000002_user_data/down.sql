@@ -1,0 +1,2 @@
+DROP INDEX messages_by_age;
+DROP INDEX messages_by_sender;
