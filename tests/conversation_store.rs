@@ -790,3 +790,40 @@ on_both_backends!(changes_answer_each_message_once_in_rev_order);
 on_both_backends!(search_finds_every_word_in_the_callers_rooms_only);
 on_both_backends!(room_lists_get_unread_mentions_and_last_messages);
 on_both_backends!(concurrent_changes_to_one_room_take_a_gapless_rev);
+
+/// Erasing a person (`DELETE /admin/users/{id}?erase=true`) leaves section 11's tombstones:
+/// `deleted`, no reactions or mentions, no reply or edit time; others' messages stay whole.
+async fn an_erased_person_s_messages_are_section_11_tombstones(backend: Backend) {
+    let w = world(backend).await;
+    let (room, store) = (w.room, &w.store);
+    let amys = w.send(room, &w.amy, "my homework, see page 4").await;
+    let bobs = w.send(room, &w.bob, "thanks!").await;
+    changed(store.react(room, amys, w.bob.id, emoji("👍"), true).await);
+    changed(
+        store
+            .edit_message(
+                room,
+                amys,
+                w.amy.id,
+                "my homework".into(),
+                Some(vec![w.bob.id]),
+            )
+            .await,
+    );
+    store.erase_user(w.amy.id).await.expect("erase");
+    let tombstone = w.message(room, amys).await;
+    assert!(tombstone.deleted);
+    assert_eq!(tombstone.message.row.body, "");
+    assert!(tombstone.reactions.is_empty());
+    assert!(tombstone.mentions.is_empty());
+    assert_eq!(tombstone.message.sender.id, w.amy.id, "the sender stays");
+    assert_eq!(
+        w.search(&w.bob, "homework").await,
+        Vec::<(i64, i64)>::new(),
+        "an erased message is never found"
+    );
+    let other = w.message(room, bobs).await;
+    assert!(!other.deleted);
+    assert_eq!(other.message.row.body, "thanks!");
+}
+on_both_backends!(an_erased_person_s_messages_are_section_11_tombstones);

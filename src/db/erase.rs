@@ -14,8 +14,8 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::error::StoreError;
 use super::models::UserKind;
 use super::schema::{
-    devices, file_chunks, files, message_files, messages, notifications, push_deliveries, tokens,
-    users,
+    devices, file_chunks, files, mentions, message_files, messages, notifications, push_deliveries,
+    reactions, tokens, users,
 };
 use super::store::Store;
 use super::users::name_key;
@@ -159,6 +159,21 @@ impl Store {
                         )
                         .execute(conn)
                         .await?;
+                        // Section 11's tombstone: no reactions, no mentions, `deleted`.
+                        diesel::delete(
+                            reactions::table
+                                .filter(reactions::room_id.eq(room))
+                                .filter(reactions::seq.eq_any(seqs)),
+                        )
+                        .execute(conn)
+                        .await?;
+                        diesel::delete(
+                            mentions::table
+                                .filter(mentions::room_id.eq(room))
+                                .filter(mentions::seq.eq_any(seqs)),
+                        )
+                        .execute(conn)
+                        .await?;
                         diesel::update(
                             messages::table
                                 .filter(messages::room_id.eq(room))
@@ -169,6 +184,9 @@ impl Store {
                             messages::template.eq(None::<String>),
                             messages::action.eq(None::<String>),
                             messages::client_msg_id.eq(None::<String>),
+                            messages::deleted.eq(true),
+                            messages::reply_to_seq.eq(None::<i64>),
+                            messages::edited_ms.eq(None::<i64>),
                         ))
                         .execute(conn)
                         .await?;
