@@ -13,9 +13,8 @@ use super::outbox::Outbox;
 use super::presence::Presence;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::error::ProtoError;
-use crate::protocol::ids::{FileId, MessageId};
 use crate::protocol::views::{RoomView, UserView};
-use crate::protocol::{Frame, ReplyId};
+use crate::protocol::{Frame, RoomCommand};
 
 pub use super::origin::SessionKey;
 
@@ -133,56 +132,14 @@ pub struct Closed;
 
 // ---- What a room answers ---------------------------------------------------------------
 
-/// A command from a connection, other than a post ([`Say`]).
+/// A connection's command to a room. A post ([`RoomCommand::is_post`]) is answered by the
+/// room through its [`Origin`] and the session waits for nothing; any other command is
+/// answered with the result.
 #[derive(Message)]
 #[rtype(result = "Result<Reply, ProtoError>")]
-pub struct Request {
-    pub caller: Caller,
-    pub reply_id: ReplyId,
-    pub op: RoomOp,
-}
-
-#[derive(Clone, Debug)]
-pub enum RoomOp {
-    Join { after_seq: Option<i64>, limit: i64 },
-    Leave { forget: bool },
-    History { before_seq: Option<i64>, limit: i64 },
-    Read { seq: i64 },
-    Typing,
-    Notify { level: crate::notify::Level },
-    Invite { user: UserRow },
-    Kick { user_id: i64 },
-}
-
-/// A connection's post into the room's pipeline (`send`, `action`). One way: the room
-/// answers it through its [`Origin`], the session waits for nothing.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Say {
+pub struct ToRoom {
     pub origin: Origin,
-    pub op: SayOp,
-}
-
-#[derive(Clone, Debug)]
-pub enum SayOp {
-    Send {
-        body: String,
-        client_msg_id: Option<String>,
-        /// Files the sender uploaded (the store checks they are the sender's).
-        files: Vec<FileId>,
-    },
-    /// The user pressed a button or quick reply of one of the bot's messages.
-    Action { message: MessageId, choice: String },
-}
-
-impl SayOp {
-    /// The command's `type`, for the logs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            SayOp::Send { .. } => "send",
-            SayOp::Action { .. } => "action",
-        }
-    }
+    pub command: RoomCommand,
 }
 
 /// How a command was answered.
@@ -190,8 +147,9 @@ impl SayOp {
 pub enum Reply {
     /// The session writes `{"type":"ok","data":…}`.
     Data(Value),
-    /// The room already wrote the reply into the caller's outbox, in its place among the
-    /// room's events (the `ok` of a `join` comes before the events that follow it).
+    /// The room wrote the reply into the caller's outbox, in its place among the room's
+    /// events (the `ok` of a `join` comes before the events that follow it), or answers a
+    /// post through its [`Origin`].
     Written,
 }
 
@@ -250,8 +208,7 @@ pub enum Turn {
 /// One live room, as sessions, bots and the admin API reach it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RoomHandle {
-    pub request: Recipient<Request>,
-    pub say: Recipient<Say>,
+    pub command: Recipient<ToRoom>,
     pub post: Recipient<Post>,
     pub admin: Recipient<AdminOp>,
     pub unsubscribe: Recipient<Unsubscribe>,
@@ -260,7 +217,7 @@ pub struct RoomHandle {
 impl RoomHandle {
     /// False once the room's actor has stopped.
     pub fn connected(&self) -> bool {
-        self.request.connected()
+        self.command.connected()
     }
 }
 

@@ -135,8 +135,7 @@ impl Room {
     /// How sessions, bots and the admin API reach the room behind `addr`.
     pub fn handle(addr: &Addr<Room>) -> RoomHandle {
         RoomHandle {
-            request: addr.clone().recipient(),
-            say: addr.clone().recipient(),
+            command: addr.clone().recipient(),
             post: addr.clone().recipient(),
             admin: addr.clone().recipient(),
             unsubscribe: addr.clone().recipient(),
