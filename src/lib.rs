@@ -12,6 +12,7 @@ pub mod http;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod notify;
 pub mod outbound;
 pub mod posting;

@@ -13,6 +13,7 @@ use super::outbox::Outbox;
 use super::presence::Presence;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::error::ProtoError;
+use crate::model::{RoomId, UserId};
 use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::{Frame, RoomCommand};
 
@@ -46,14 +47,14 @@ pub struct Disconnect {
 #[derive(Message)]
 #[rtype(result = "RoomHandle")]
 pub struct GetRoom {
-    pub id: i64,
+    pub id: RoomId,
 }
 
 /// A room stopped on purpose (idle, deleted or missing).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RoomStopped {
-    pub id: i64,
+    pub id: RoomId,
     pub room: RoomHandle,
 }
 
@@ -62,14 +63,14 @@ pub struct RoomStopped {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RoomCrashed {
-    pub id: i64,
+    pub id: RoomId,
     pub inheritance: Inheritance,
 }
 
 /// A connection that has joined a room and gets its events.
 #[derive(Clone)]
 pub struct Subscriber {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub outbox: Outbox,
 }
 
@@ -83,7 +84,7 @@ pub struct Inheritance {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct NotifyUser {
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The connection whose own command caused this: it has the reply instead.
     pub except: Option<SessionKey>,
     pub frame: Frame,
@@ -94,7 +95,7 @@ pub struct NotifyUser {
 #[rtype(result = "()")]
 pub struct ToBot {
     pub bot: String,
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub turn: Turn,
 }
 
@@ -169,7 +170,7 @@ pub struct Post {
 pub enum AdminOp {
     Describe,
     AddMember { user: UserRow },
-    RemoveMember { user_id: i64 },
+    RemoveMember { user_id: UserId },
     Delete,
 }
 

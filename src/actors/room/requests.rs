@@ -131,7 +131,7 @@ impl Handler<AdminOp> for Room {
                     .ok_or_else(ProtoError::no_such_room),
             ),
             AdminOp::AddMember { user } => self.invite(None, user, ctx),
-            AdminOp::RemoveMember { user_id } => self.kick(None, user_id, ctx),
+            AdminOp::RemoveMember { user_id } => self.kick(None, user_id.0, ctx),
             AdminOp::Delete => self.delete(ctx),
         }
     }

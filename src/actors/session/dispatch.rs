@@ -15,8 +15,9 @@ use crate::actors::messages::{
 use crate::db::models::RoomKind;
 use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
+use crate::model::{RoomId, UserId};
 use crate::protocol::command::RoomsPage;
-use crate::protocol::ids::{RoomId, UserRef};
+use crate::protocol::ids::UserRef;
 use crate::protocol::views::RoomView;
 use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId, RoomCommand};
 
@@ -30,8 +31,8 @@ struct Context {
 /// A finished command: its answer, and the room the connection joined or left by it.
 struct Outcome {
     answer: Result<Reply, ProtoError>,
-    joined: Option<(i64, RoomHandle)>,
-    left: Option<i64>,
+    joined: Option<(RoomId, RoomHandle)>,
+    left: Option<RoomId>,
 }
 
 impl From<Result<Reply, ProtoError>> for Outcome {
@@ -50,7 +51,7 @@ impl Session {
     /// pipelined (see [`super::pipeline`]), any other command waits for them.
     pub(super) fn execute(&mut self, frame: ClientFrame, ctx: &mut actix::Context<Self>) {
         let ClientFrame { id, command } = frame;
-        if command == Command::Ping && self.sends.admits(0) {
+        if command == Command::Ping && self.sends.is_idle() {
             self.outbox.push(frames::ok(&id, frames::empty()));
             return;
         }
@@ -60,7 +61,7 @@ impl Session {
             Command::Room { room, op } if op.is_post() => return self.say(id, room, op, ctx),
             Command::Room { room, op } => {
                 let origin = Origin::request(self.caller(), id.clone(), name, room);
-                let joined = self.joined.get(&room.0).cloned();
+                let joined = self.joined.get(&room).cloned();
                 let work = ask(context, origin, op, joined);
                 return self.run(id, name, Some(room.to_string()), work, ctx);
             }
@@ -151,12 +152,11 @@ impl Session {
     /// Hands a post to its room. A send to a joined room goes at once when the pipeline
     /// admits it; anything else first waits for the sends in flight and finds the room.
     fn say(&mut self, id: ReplyId, room: RoomId, op: RoomCommand, ctx: &mut actix::Context<Self>) {
-        let RoomId(room_id) = room;
         let origin = Origin::post(self.caller(), id, op.name(), room);
-        let cached = self.joined.get(&room_id).cloned();
+        let cached = self.joined.get(&room).cloned();
         if let (RoomCommand::Send { .. }, Some(handle)) = (&op, &cached) {
-            if handle.connected() && self.sends.admits(room_id) {
-                return self.hand_over(room_id, handle, origin, op);
+            if handle.connected() && self.sends.admits(room) {
+                return self.hand_over(room, handle, origin, op);
             }
         }
         let drained = self.sends.drained();
@@ -165,14 +165,14 @@ impl Session {
             async move {
                 drained.await;
                 match cached {
-                    Some(handle) if handle.connected() => Ok((room_id, handle)),
-                    _ => Ok((room_id, get_room.send(GetRoom { id: room_id }).await?)),
+                    Some(handle) if handle.connected() => Ok(handle),
+                    _ => Ok(get_room.send(GetRoom { id: room }).await?),
                 }
             }
             .into_actor(self)
             .map(
                 move |found: Result<_, ProtoError>, session, _| match found {
-                    Ok((room_id, handle)) => session.hand_over(room_id, &handle, origin, op),
+                    Ok(handle) => session.hand_over(room, &handle, origin, op),
                     Err(err) => origin.answer(Err(err)),
                 },
             ),
@@ -183,7 +183,7 @@ impl Session {
     /// a full or closed mailbox is answered here and now.
     fn hand_over(
         &mut self,
-        room_id: i64,
+        room_id: RoomId,
         room: &RoomHandle,
         mut origin: Origin,
         command: RoomCommand,
@@ -212,7 +212,7 @@ async fn ask(
     command: RoomCommand,
     joined: Option<RoomHandle>,
 ) -> Outcome {
-    let RoomId(room_id) = origin.room();
+    let room_id = origin.room();
     let addr = match joined {
         Some(addr) if addr.connected() => addr,
         _ => match context.hub.get_room.send(GetRoom { id: room_id }).await {
@@ -266,12 +266,13 @@ async fn leave_groups(context: &Context, owner: &UserRef) -> Result<Reply, Proto
     }
     let mut left = Vec::new();
     for room_id in context.store.groups_of_owner(owner.id, me).await? {
+        let room_id = RoomId(room_id);
         let room = context.hub.get_room.send(GetRoom { id: room_id }).await?;
         let origin = Origin::request(
             context.caller.clone(),
             ReplyId::None,
             "leave_groups",
-            RoomId(room_id),
+            room_id,
         );
         let leave = RoomCommand::Leave { forget: true };
         room.command
@@ -280,7 +281,7 @@ async fn leave_groups(context: &Context, owner: &UserRef) -> Result<Reply, Proto
                 command: leave,
             })
             .await??;
-        left.push(RoomId(room_id).to_string());
+        left.push(room_id.to_string());
     }
     Ok(Reply::Data(json!({ "left": left })))
 }
@@ -298,7 +299,7 @@ async fn announce_room(context: &Context, room_id: i64, user_id: i64) -> Result<
     let view = view_of(&context.store, room_id, user_id).await?;
     let except = (user_id == context.caller.user.id).then(|| context.caller.session.clone());
     context.hub.notify.do_send(NotifyUser {
-        user_id,
+        user_id: UserId(user_id),
         except,
         frame: Event::RoomAdded { room: view }.frame(),
     });
@@ -368,7 +369,7 @@ async fn open_bot(context: &Context, bot: String) -> Result<Reply, ProtoError> {
         announce_room(context, room.id, me).await?;
         context.hub.to_bot.do_send(ToBot {
             bot,
-            room_id: room.id,
+            room_id: room.room_id(),
             turn: Turn::Greet {
                 user: context.caller.user.clone(),
             },

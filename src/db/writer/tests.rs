@@ -6,7 +6,7 @@ use super::*;
 
 fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
-        room_id,
+        room_id: crate::model::RoomId(room_id),
         sender: UserRow {
             id: sender,
             name: format!("u{sender}"),
