@@ -16,6 +16,7 @@ pub mod notify_queries;
 pub mod push_queue;
 pub mod rooms;
 pub mod schema;
+pub mod sender_checks;
 pub mod seq;
 pub mod sqlite;
 pub mod store;

@@ -1,7 +1,7 @@
 //! The room's side of multi-node mode: it subscribes to its channel on the bus before it
 //! reads its tail from the store, publishes what it committed and the events for joined
 //! connections, takes other nodes' messages into the same seq order as its own
-//! (`crate::posting`, `cluster/order.rs`), checks the room row's `last_seq` now and then to
+//! (`crate::posting`, `posting/order.rs`), checks the room row's `last_seq` now and then to
 //! catch a publish that never came, and reloads itself from the store (`authz.rs`) when
 //! another node changed its members or after a Redis reconnect, when anything may have been
 //! missed. Member events are not published: each node tells its own joined connections

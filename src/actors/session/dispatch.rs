@@ -14,7 +14,7 @@ use crate::actors::messages::{
 };
 use crate::db::models::RoomKind;
 use crate::db::{RoomSummary, Store};
-use crate::error::ProtoError;
+use crate::error::{Answered, Mailbox, ProtoError};
 use crate::model::{RoomId, UserId};
 use crate::protocol::command::RoomsPage;
 use crate::protocol::ids::UserRef;
@@ -166,7 +166,10 @@ impl Session {
                 drained.await;
                 match cached {
                     Some(handle) if handle.connected() => Ok(handle),
-                    _ => Ok(get_room.send(GetRoom { id: room }).await?),
+                    _ => get_room
+                        .send(GetRoom { id: room })
+                        .await
+                        .answered_by(Mailbox::Hub),
                 }
             }
             .into_actor(self)
@@ -217,14 +220,14 @@ async fn ask(
         Some(addr) if addr.connected() => addr,
         _ => match context.hub.get_room.send(GetRoom { id: room_id }).await {
             Ok(addr) => addr,
-            Err(err) => return Err(ProtoError::from(err)).into(),
+            Err(err) => return Err(ProtoError::mailbox(Mailbox::Hub, err)).into(),
         },
     };
     let is_join = matches!(command, RoomCommand::Join { .. });
     let is_leave = matches!(command, RoomCommand::Leave { .. });
     let answer = match addr.command.send(ToRoom { origin, command }).await {
         Ok(answer) => answer,
-        Err(err) => Err(ProtoError::from(err)),
+        Err(err) => Err(ProtoError::mailbox(Mailbox::Room, err)),
     };
     let succeeded = answer.is_ok();
     Outcome {
@@ -267,7 +270,12 @@ async fn leave_groups(context: &Context, owner: &UserRef) -> Result<Reply, Proto
     let mut left = Vec::new();
     for room_id in context.store.groups_of_owner(owner.id, me).await? {
         let room_id = RoomId(room_id);
-        let room = context.hub.get_room.send(GetRoom { id: room_id }).await?;
+        let room = context
+            .hub
+            .get_room
+            .send(GetRoom { id: room_id })
+            .await
+            .answered_by(Mailbox::Hub)?;
         let origin = Origin::request(
             context.caller.clone(),
             ReplyId::None,
@@ -280,7 +288,8 @@ async fn leave_groups(context: &Context, owner: &UserRef) -> Result<Reply, Proto
                 origin,
                 command: leave,
             })
-            .await??;
+            .await
+            .answered_by(Mailbox::Room)??;
         left.push(room_id.to_string());
     }
     Ok(Reply::Data(json!({ "left": left })))
@@ -357,7 +366,8 @@ async fn open_bot(context: &Context, bot: String) -> Result<Reply, ProtoError> {
         .hub
         .find_bot
         .send(FindBot { id: bot.clone() })
-        .await?
+        .await
+        .answered_by(Mailbox::Hub)?
     else {
         return Err(ProtoError::not_found("no such bot"));
     };

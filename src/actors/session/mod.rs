@@ -1,6 +1,8 @@
 //! One WebSocket connection as an actor: it reads frames, enforces the rate limit and the
-//! heartbeat, parses each frame once into a [`Command`](crate::protocol::Command) and runs
-//! commands one at a time, so replies leave in the order the commands came.
+//! heartbeat, and parses each frame once into a [`Command`](crate::protocol::Command).
+//! Consecutive `send`s to one room are pipelined (up to [`pipeline::MAX_IN_FLIGHT`] in
+//! flight, answered by the room in order); any other command waits for them and runs to its
+//! end before the next frame is read, so replies leave in the order the commands came.
 
 pub mod dispatch;
 mod people;

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::actors::messages::{GetDirectoryScope, Reply, SessionSupervisor};
 pub(super) use crate::actors::people::find_person;
 use crate::db::{DirectoryAfter, DirectoryPage, Store};
-use crate::error::ProtoError;
+use crate::error::{Answered, Mailbox, ProtoError};
 use crate::protocol::command::bad_cursor;
 use crate::protocol::ids::{self, UserRef};
 use crate::protocol::views::UserView;
@@ -20,7 +20,11 @@ pub(super) async fn directory(
     after: Option<UserRef>,
     limit: i64,
 ) -> Result<Reply, ProtoError> {
-    let scope = hub.directory_scope.send(GetDirectoryScope).await?;
+    let scope = hub
+        .directory_scope
+        .send(GetDirectoryScope)
+        .await
+        .answered_by(Mailbox::Hub)?;
     let after = after.map(|cursor| match cursor {
         UserRef::Id(id) => DirectoryAfter::Id(id),
         UserRef::Handle(handle) => DirectoryAfter::Handle(handle),

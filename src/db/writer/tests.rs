@@ -3,6 +3,7 @@
 //! posts whose caller gave up waiting are left out of a batch.
 
 use super::*;
+use crate::db::models::UserRow;
 
 fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
     NewPost {

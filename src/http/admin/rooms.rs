@@ -12,6 +12,7 @@ use super::{next_cursor, Answer, PageQuery};
 use crate::actors::messages::{AdminOp, AdminReply, GetRoom, NotifyUser, Post, RoomHandle};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::error::ProtoError;
+use crate::error::{Answered, Mailbox};
 use crate::http::auth::Admin;
 use crate::http::error::{ApiError, Empty, ErrorBody};
 use crate::http::json_body::{Json, NamedUser};
@@ -70,8 +71,15 @@ async fn ask_room<R: RoomRequest>(
     id: RoomId,
     request: R,
 ) -> Result<R::Reply, ApiError> {
-    let room = state.hub.send(GetRoom { id }).await?;
-    Ok(R::address(&room).send(request).await??)
+    let room = state
+        .hub
+        .send(GetRoom { id })
+        .await
+        .answered_by(Mailbox::Hub)?;
+    Ok(R::address(&room)
+        .send(request)
+        .await
+        .answered_by(Mailbox::Room)??)
 }
 
 /// A room as an admin sees it (`read_seq` 0).
