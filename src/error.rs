@@ -189,20 +189,41 @@ impl From<StoreError> for ProtoError {
     }
 }
 
-/// An actor's mailbox failed: it stopped (a room restarting, the hub shutting down) or did
-/// not answer in time. Both are passing, so `unavailable`; the log line says which, and the
-/// caller's failure line (warn) names the session, user and room.
-impl From<actix::MailboxError> for ProtoError {
-    fn from(err: actix::MailboxError) -> Self {
-        match err {
-            actix::MailboxError::Closed => {
-                log::debug!("mailbox closed: the actor stopped before answering");
-            }
-            actix::MailboxError::Timeout => {
-                log::warn!("mailbox timeout: an actor did not answer in time");
-            }
-        }
-        ProtoError::unavailable("the room restarted while handling this; retry")
+/// The actor whose mailbox a request went to, for the answer when it fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mailbox {
+    Hub,
+    Room,
+    Bot,
+}
+
+impl ProtoError {
+    /// An actor's mailbox failed: it stopped (a room restarting, the hub shutting down) or did
+    /// not answer in time. Both are passing, so `unavailable`, saying which actor; the
+    /// caller's failure line (a warning) names the session, user and room.
+    pub fn mailbox(which: Mailbox, err: actix::MailboxError) -> ProtoError {
+        use actix::MailboxError::{Closed, Timeout};
+        let message = match (which, err) {
+            (Mailbox::Room, Closed) => "the room restarted while handling this; retry",
+            (Mailbox::Room, Timeout) => "the room did not answer in time; retry",
+            (Mailbox::Hub, Closed) => "the server is shutting down; retry",
+            (Mailbox::Hub, Timeout) => "the server did not answer in time; retry",
+            (Mailbox::Bot, Closed) => "the bot restarted while handling this; retry",
+            (Mailbox::Bot, Timeout) => "the bot did not answer in time; retry",
+        };
+        ProtoError::unavailable(message)
+    }
+}
+
+/// The answer of an actor's `send`, with a failed mailbox turned into the [`ProtoError`]
+/// that names it: `hub.send(…).await.answered_by(Mailbox::Hub)?`.
+pub trait Answered<T> {
+    fn answered_by(self, which: Mailbox) -> Result<T, ProtoError>;
+}
+
+impl<T> Answered<T> for Result<T, actix::MailboxError> {
+    fn answered_by(self, which: Mailbox) -> Result<T, ProtoError> {
+        self.map_err(|err| ProtoError::mailbox(which, err))
     }
 }
 
@@ -211,6 +232,21 @@ mod tests {
     use super::*;
 
     /// The database's words (a constraint's name, a connection error) stay in the log.
+    #[test]
+    fn a_failed_mailbox_is_unavailable_and_named() {
+        let hub = ProtoError::mailbox(Mailbox::Hub, actix::MailboxError::Closed);
+        let room = ProtoError::mailbox(Mailbox::Room, actix::MailboxError::Closed);
+        assert_eq!(
+            (hub.code, room.code),
+            (ErrorCode::Unavailable, ErrorCode::Unavailable)
+        );
+        assert!(hub.message.contains("server"), "{hub:?}");
+        assert_eq!(
+            room.message,
+            "the room restarted while handling this; retry"
+        );
+    }
+
     #[test]
     fn no_store_text_reaches_a_client() {
         let words = "duplicate key value violates unique constraint \"rooms_pair_key_key\"";

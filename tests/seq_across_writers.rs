@@ -55,7 +55,7 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
                 .iter()
                 .flat_map(|room| {
                     users.iter().map(move |user| NewPost {
-                        room_id: *room,
+                        room_id: palaver::model::RoomId(*room),
                         sender: user.clone(),
                         body: format!("round {round} from node {node}"),
                         template: None,
@@ -155,7 +155,7 @@ async fn concurrent_commits_keep_each_rooms_order_and_gapless_seqs() {
             for (node, store) in nodes.iter().enumerate() {
                 let posts: Vec<NewPost> = (0..1 + (round + index + node) % 3)
                     .map(|part| NewPost {
-                        room_id: *room,
+                        room_id: palaver::model::RoomId(*room),
                         sender: amy.clone(),
                         body: format!("{node} {round} {part}"),
                         template: None,

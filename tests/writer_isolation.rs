@@ -10,7 +10,7 @@ use palaver::db::{Appended, DatabaseUrl, NewPost, Store, StoreConfig};
 
 fn post(room_id: i64, sender: &UserRow, body: &str) -> NewPost {
     NewPost {
-        room_id,
+        room_id: palaver::model::RoomId(room_id),
         sender: sender.clone(),
         body: body.into(),
         template: None,

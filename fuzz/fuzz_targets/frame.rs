@@ -18,7 +18,7 @@ use palaver::protocol::command::{
 use palaver::protocol::fields::MAX_ID_CHARS;
 use palaver::protocol::ids::UserRef;
 use palaver::protocol::names::MAX_NAME_CHARS;
-use palaver::protocol::{json, ReplyId};
+use palaver::protocol::{json, ReplyId, RoomCommand};
 use serde_json::{json, Map, Value};
 
 /// Longest error message a parse error may have, in characters: every message names at
@@ -103,29 +103,44 @@ fn within_bounds(command: &Command) {
             assert!(members.len() <= MAX_GROUP_MEMBERS);
             members.iter().for_each(user);
         }
-        Command::OpenDirect { user: who }
-        | Command::Invite { user: who, .. }
-        | Command::Kick { user: who, .. }
-        | Command::LeaveGroups { owner: who } => user(who),
+        Command::OpenDirect { user: who } | Command::LeaveGroups { owner: who } => user(who),
         Command::OpenBot { bot } => id(bot),
-        Command::Join {
-            after_seq, limit, ..
+        Command::Room { room, op } => {
+            assert!(room.0 >= 0);
+            room_within_bounds(op, &id, &user);
+        }
+        Command::Users {
+            query,
+            after,
+            limit,
         } => {
+            assert!(query.chars().count() <= MAX_QUERY_CHARS);
+            no_nul(query);
+            if let Some(after) = after {
+                user(after);
+            }
+            assert!((1..=MAX_DIRECTORY_PAGE).contains(limit));
+        }
+    }
+}
+
+/// What section 4 promises about a room command the server runs.
+fn room_within_bounds(op: &RoomCommand, id: &dyn Fn(&str), user: &dyn Fn(&UserRef)) {
+    match op {
+        RoomCommand::Invite { user: who } | RoomCommand::Kick { user: who } => user(who),
+        RoomCommand::Join { after_seq, limit } => {
             assert!(after_seq.is_none_or(|seq| seq >= 0));
             assert!((1..=MAX_PAGE).contains(limit));
         }
-        Command::History {
-            before_seq, limit, ..
-        } => {
+        RoomCommand::History { before_seq, limit } => {
             assert!(before_seq.is_none_or(|seq| seq >= 0));
             assert!((1..=MAX_PAGE).contains(limit));
         }
-        Command::Leave { .. } | Command::Typing { .. } => {}
-        Command::Send {
+        RoomCommand::Leave { .. } | RoomCommand::Typing | RoomCommand::Notify { .. } => {}
+        RoomCommand::Send {
             body,
             client_msg_id,
             files,
-            ..
         } => {
             let chars = body.chars().count();
             assert!(chars <= MAX_BODY_CHARS);
@@ -145,30 +160,11 @@ fn within_bounds(command: &Command) {
                 assert!(!files[..index].contains(file), "a file twice");
             }
         }
-        Command::Read { seq, .. } => assert!(*seq >= 0),
-        Command::Action {
-            room,
-            message,
-            action,
-        } => {
+        RoomCommand::Read { seq } => assert!(*seq >= 0),
+        RoomCommand::Action { message, action } => {
             id(action);
-            assert!(message.room.0 >= 0 && message.seq >= 0 && room.0 >= 0);
+            assert!(message.room.0 >= 0 && message.seq >= 0);
         }
-        Command::Users {
-            query,
-            after,
-            limit,
-        } => {
-            assert!(query.chars().count() <= MAX_QUERY_CHARS);
-            no_nul(query);
-            if let Some(after) = after {
-                user(after);
-            }
-            assert!((1..=MAX_DIRECTORY_PAGE).contains(limit));
-        }
-    }
-    if let Some(room) = command.room() {
-        assert!(room.0 >= 0);
     }
 }
 
@@ -206,41 +202,10 @@ fn write(frame: &ClientFrame) -> Value {
         }),
         Command::OpenDirect { user } => json!({ "user": user.to_string() }),
         Command::OpenBot { bot } => json!({ "bot": bot }),
-        Command::Join {
-            room,
-            after_seq,
-            limit,
-        } => json!({ "room": room.to_string(), "after_seq": after_seq, "limit": limit }),
-        Command::Leave { room, forget } => json!({ "room": room.to_string(), "forget": forget }),
-        Command::Send {
-            room,
-            body,
-            client_msg_id,
-            files,
-        } => json!({
-            "room": room.to_string(),
-            "body": body,
-            "client_msg_id": client_msg_id,
-            "files": files.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        }),
-        Command::History {
-            room,
-            before_seq,
-            limit,
-        } => json!({ "room": room.to_string(), "before_seq": before_seq, "limit": limit }),
-        Command::Read { room, seq } => json!({ "room": room.to_string(), "seq": seq }),
-        Command::Typing { room } => json!({ "room": room.to_string() }),
-        Command::Action {
-            room,
-            message,
-            action,
-        } => json!({
-            "room": room.to_string(),
-            "message": message.to_string(),
-            "action": action,
-        }),
-        Command::Invite { room, user } | Command::Kick { room, user } => {
-            json!({ "room": room.to_string(), "user": user.to_string() })
+        Command::Room { room, op } => {
+            let mut fields = room_fields(op);
+            fields["room"] = room.to_string().into();
+            fields
         }
         Command::LeaveGroups { owner } => json!({ "owner": owner.to_string() }),
         Command::Users {
@@ -258,6 +223,35 @@ fn write(frame: &ClientFrame) -> Value {
     };
     object.extend(fields);
     Value::Object(object)
+}
+
+/// The fields of a room command as a client would write them, but its room.
+fn room_fields(op: &RoomCommand) -> Value {
+    match op {
+        RoomCommand::Join { after_seq, limit } => json!({ "after_seq": after_seq, "limit": limit }),
+        RoomCommand::Leave { forget } => json!({ "forget": forget }),
+        RoomCommand::Send {
+            body,
+            client_msg_id,
+            files,
+        } => json!({
+            "body": body,
+            "client_msg_id": client_msg_id,
+            "files": files.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }),
+        RoomCommand::History { before_seq, limit } => {
+            json!({ "before_seq": before_seq, "limit": limit })
+        }
+        RoomCommand::Read { seq } => json!({ "seq": seq }),
+        RoomCommand::Typing => json!({}),
+        RoomCommand::Notify { level } => json!({ "level": level.as_str() }),
+        RoomCommand::Action { message, action } => {
+            json!({ "message": message.to_string(), "action": action })
+        }
+        RoomCommand::Invite { user } | RoomCommand::Kick { user } => {
+            json!({ "user": user.to_string() })
+        }
+    }
 }
 
 /// The strict reading against serde_json's own, on the same bytes.

@@ -15,8 +15,8 @@ use crate::bots::script::Input;
 use crate::bots::webhook::{self, WebhookError};
 use crate::db::models::{StoredMessage, UserRow};
 use crate::db::Store;
+use crate::model::RoomId;
 use crate::outbound::Outbound;
-use crate::protocol::ids;
 use crate::protocol::views::{MessageView, UserView};
 
 /// Inputs waiting in one conversation while its turn runs; past this the bot drops the
@@ -31,7 +31,7 @@ pub struct Bot {
     /// The TLS setup webhook calls are made with; the client is made at the first call.
     outbound: Outbound,
     client: Option<awc::Client>,
-    conversations: HashMap<i64, Conversation>,
+    conversations: HashMap<RoomId, Conversation>,
     webhook_calls: usize,
     stopped_cleanly: bool,
 }
@@ -47,7 +47,7 @@ struct Conversation {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Converse {
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub turn: Turn,
 }
 
@@ -94,7 +94,7 @@ impl Bot {
     }
 
     /// Starts the next waiting turn of a conversation, unless one is running.
-    fn next_turn(&mut self, room_id: i64, ctx: &mut Context<Self>) {
+    fn next_turn(&mut self, room_id: RoomId, ctx: &mut Context<Self>) {
         let Some(conversation) = self.conversations.get_mut(&room_id) else {
             return;
         };
@@ -126,9 +126,9 @@ impl Bot {
             ctx.spawn(
                 async move {
                     if let Some(state) = &state {
-                        if let Err(err) = store.set_bot_state(room_id, state).await {
+                        if let Err(err) = store.set_bot_state(room_id.0, state).await {
                             log::warn!(
-                                "bot {bot} in r_{room_id}: cannot store the script state: {err}"
+                                "bot {bot} in {room_id}: cannot store the script state: {err}"
                             );
                         }
                     }
@@ -152,7 +152,7 @@ impl Bot {
     /// What to say for one turn, and the script state afterwards (scripted bots).
     fn answer(
         &mut self,
-        room_id: i64,
+        room_id: RoomId,
         known_state: Option<String>,
         turn: Turn,
         _: &mut Context<Self>,
@@ -171,10 +171,10 @@ impl Bot {
                         Turn::Heard { message, .. } => {
                             let state = match known_state {
                                 Some(state) => state,
-                                None => match store.bot_state(room_id).await {
+                                None => match store.bot_state(room_id.0).await {
                                     Ok(state) => state.unwrap_or_else(|| script.start.clone()),
                                     Err(err) => {
-                                        log::warn!("bot {} in r_{room_id}: {err}", definition.id());
+                                        log::warn!("bot {} in {room_id}: {err}", definition.id());
                                         return Outcome::say(vec![fallback], None);
                                     }
                                 },
@@ -200,7 +200,7 @@ impl Bot {
                 let hook = hook.clone();
                 if self.webhook_calls >= hook.max_in_flight {
                     log::warn!(
-                        "bot {} in r_{room_id}: webhook not called: {}",
+                        "bot {} in {room_id}: webhook not called: {}",
                         definition.id(),
                         WebhookError::Busy(self.webhook_calls)
                     );
@@ -220,7 +220,7 @@ impl Bot {
                 };
                 let payload = json!({
                     "bot": definition.id(),
-                    "room": ids::RoomId(room_id).to_string(),
+                    "room": room_id.to_string(),
                     // The user just opened the room or wrote in it: online.
                     "user": UserView::with_presence(&user, true),
                     "message": message,
@@ -237,7 +237,7 @@ impl Bot {
                     let utterances = match answer {
                         Ok(replies) => replies,
                         Err(err) => {
-                            log::warn!("bot {bot} in r_{room_id}: webhook {}: {err}; answering with the fallback", hook.url);
+                            log::warn!("bot {bot} in {room_id}: webhook {}: {err}; answering with the fallback", hook.url);
                             vec![fallback]
                         }
                     };
@@ -278,7 +278,7 @@ fn choice_of(message: &StoredMessage) -> Option<String> {
 /// Posts the bot's messages into the room, in order.
 async fn say(
     supervisor: &BotSupervisor,
-    room_id: i64,
+    room_id: RoomId,
     sender: UserRow,
     utterances: Vec<Utterance>,
     bot: &str,
@@ -286,7 +286,7 @@ async fn say(
     let room = match supervisor.get_room.send(GetRoom { id: room_id }).await {
         Ok(room) => room,
         Err(err) => {
-            log::warn!("bot {bot} in r_{room_id}: the hub did not answer: {err}");
+            log::warn!("bot {bot} in {room_id}: the hub did not answer: {err}");
             return;
         }
     };
@@ -302,8 +302,8 @@ async fn say(
             .await;
         match posted {
             Ok(Ok(_)) => {}
-            Ok(Err(err)) => log::warn!("bot {bot} in r_{room_id}: could not post: {err}"),
-            Err(err) => log::warn!("bot {bot} in r_{room_id}: room did not answer: {err}"),
+            Ok(Err(err)) => log::warn!("bot {bot} in {room_id}: could not post: {err}"),
+            Err(err) => log::warn!("bot {bot} in {room_id}: room did not answer: {err}"),
         }
     }
 }
@@ -323,7 +323,7 @@ impl Handler<Converse> for Bot {
         let conversation = self.conversations.entry(converse.room_id).or_default();
         if conversation.waiting.len() >= MAX_QUEUED_TURNS {
             log::warn!(
-                "bot {} in r_{}: {MAX_QUEUED_TURNS} turns waiting; dropping the oldest",
+                "bot {} in {}: {MAX_QUEUED_TURNS} turns waiting; dropping the oldest",
                 self.definition.id(),
                 converse.room_id
             );

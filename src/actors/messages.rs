@@ -13,9 +13,9 @@ use super::outbox::Outbox;
 use super::presence::Presence;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::error::ProtoError;
-use crate::protocol::ids::{FileId, MessageId};
+use crate::model::{RoomId, UserId};
 use crate::protocol::views::{RoomView, UserView};
-use crate::protocol::{Frame, ReplyId};
+use crate::protocol::{Frame, RoomCommand};
 
 pub use super::origin::SessionKey;
 
@@ -47,14 +47,14 @@ pub struct Disconnect {
 #[derive(Message)]
 #[rtype(result = "RoomHandle")]
 pub struct GetRoom {
-    pub id: i64,
+    pub id: RoomId,
 }
 
 /// A room stopped on purpose (idle, deleted or missing).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RoomStopped {
-    pub id: i64,
+    pub id: RoomId,
     pub room: RoomHandle,
 }
 
@@ -63,14 +63,14 @@ pub struct RoomStopped {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RoomCrashed {
-    pub id: i64,
+    pub id: RoomId,
     pub inheritance: Inheritance,
 }
 
 /// A connection that has joined a room and gets its events.
 #[derive(Clone)]
 pub struct Subscriber {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub outbox: Outbox,
 }
 
@@ -84,7 +84,7 @@ pub struct Inheritance {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct NotifyUser {
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The connection whose own command caused this: it has the reply instead.
     pub except: Option<SessionKey>,
     pub frame: Frame,
@@ -95,7 +95,7 @@ pub struct NotifyUser {
 #[rtype(result = "()")]
 pub struct ToBot {
     pub bot: String,
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub turn: Turn,
 }
 
@@ -133,56 +133,14 @@ pub struct Closed;
 
 // ---- What a room answers ---------------------------------------------------------------
 
-/// A command from a connection, other than a post ([`Say`]).
+/// A connection's command to a room. A post ([`RoomCommand::is_post`]) is answered by the
+/// room through its [`Origin`] and the session waits for nothing; any other command is
+/// answered with the result.
 #[derive(Message)]
 #[rtype(result = "Result<Reply, ProtoError>")]
-pub struct Request {
-    pub caller: Caller,
-    pub reply_id: ReplyId,
-    pub op: RoomOp,
-}
-
-#[derive(Clone, Debug)]
-pub enum RoomOp {
-    Join { after_seq: Option<i64>, limit: i64 },
-    Leave { forget: bool },
-    History { before_seq: Option<i64>, limit: i64 },
-    Read { seq: i64 },
-    Typing,
-    Notify { level: crate::notify::Level },
-    Invite { user: UserRow },
-    Kick { user_id: i64 },
-}
-
-/// A connection's post into the room's pipeline (`send`, `action`). One way: the room
-/// answers it through its [`Origin`], the session waits for nothing.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Say {
+pub struct ToRoom {
     pub origin: Origin,
-    pub op: SayOp,
-}
-
-#[derive(Clone, Debug)]
-pub enum SayOp {
-    Send {
-        body: String,
-        client_msg_id: Option<String>,
-        /// Files the sender uploaded (the store checks they are the sender's).
-        files: Vec<FileId>,
-    },
-    /// The user pressed a button or quick reply of one of the bot's messages.
-    Action { message: MessageId, choice: String },
-}
-
-impl SayOp {
-    /// The command's `type`, for the logs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            SayOp::Send { .. } => "send",
-            SayOp::Action { .. } => "action",
-        }
-    }
+    pub command: RoomCommand,
 }
 
 /// How a command was answered.
@@ -190,8 +148,9 @@ impl SayOp {
 pub enum Reply {
     /// The session writes `{"type":"ok","data":…}`.
     Data(Value),
-    /// The room already wrote the reply into the caller's outbox, in its place among the
-    /// room's events (the `ok` of a `join` comes before the events that follow it).
+    /// The room wrote the reply into the caller's outbox, in its place among the room's
+    /// events (the `ok` of a `join` comes before the events that follow it), or answers a
+    /// post through its [`Origin`].
     Written,
 }
 
@@ -211,7 +170,7 @@ pub struct Post {
 pub enum AdminOp {
     Describe,
     AddMember { user: UserRow },
-    RemoveMember { user_id: i64 },
+    RemoveMember { user_id: UserId },
     Delete,
 }
 
@@ -250,8 +209,7 @@ pub enum Turn {
 /// One live room, as sessions, bots and the admin API reach it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RoomHandle {
-    pub request: Recipient<Request>,
-    pub say: Recipient<Say>,
+    pub command: Recipient<ToRoom>,
     pub post: Recipient<Post>,
     pub admin: Recipient<AdminOp>,
     pub unsubscribe: Recipient<Unsubscribe>,
@@ -260,7 +218,7 @@ pub struct RoomHandle {
 impl RoomHandle {
     /// False once the room's actor has stopped.
     pub fn connected(&self) -> bool {
-        self.request.connected()
+        self.command.connected()
     }
 }
 

@@ -10,6 +10,7 @@ pub mod hub;
 pub mod messages;
 pub mod origin;
 pub mod outbox;
+pub mod people;
 pub mod presence;
 pub mod room;
 pub mod session;

@@ -1,6 +1,6 @@
-//! Where a connection's `send` or `action` came from. The [`Origin`] travels with the post
-//! from the session down to the room and its pipeline, and [`Origin::answer`] is the one
-//! place its answer is written: the `ok` or `error` into the connection's outbox, the ack
+//! Where a connection's room command came from. The [`Origin`] travels with the command
+//! from the session down to the room; a post's goes on into its pipeline, and
+//! [`Origin::answer`] is the one place a post's answer is written: the `ok` or `error` into the connection's outbox, the ack
 //! latency, the log line of a server-side failure, and the release of the connection's
 //! place in its send pipeline (the [`Ticket`]). Nothing travels back up to the session.
 //!
@@ -16,6 +16,7 @@ use super::outbox::Outbox;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::error::{ErrorCode, ProtoError};
 use crate::protocol::frames;
+use crate::protocol::ids::RoomId;
 use crate::protocol::views::MessageView;
 use crate::protocol::ReplyId;
 
@@ -50,27 +51,54 @@ pub struct Caller {
     pub received: Instant,
 }
 
-/// The connection a post came from, and what its answer needs.
+/// The connection a room command came from, and what its answer needs. A post's origin
+/// ([`Origin::post`]) owes its answer: the room writes it through [`Origin::answer`], and
+/// one dropped unanswered is answered `unavailable`. A request's origin
+/// ([`Origin::request`]) only says who asks: the session writes the room's reply.
 pub struct Origin {
     caller: Caller,
     reply_id: ReplyId,
-    /// The command (`send`, `action`) and its room as the client named it, for the logs.
+    /// The command (`send`, `action`, …) and its room, for the logs.
     command: &'static str,
-    room: String,
+    room: RoomId,
     ticket: Option<Ticket>,
-    answered: bool,
+    /// Whether the answer is still to be written through this origin.
+    owed: bool,
 }
 
 impl Origin {
-    pub fn new(caller: Caller, reply_id: ReplyId, command: &'static str, room: String) -> Origin {
+    /// The origin of a post, answered through it.
+    pub fn post(caller: Caller, reply_id: ReplyId, command: &'static str, room: RoomId) -> Origin {
         Origin {
             caller,
             reply_id,
             command,
             room,
             ticket: None,
-            answered: false,
+            owed: true,
         }
+    }
+
+    /// The origin of a request, answered by the session with the room's reply.
+    pub fn request(
+        caller: Caller,
+        reply_id: ReplyId,
+        command: &'static str,
+        room: RoomId,
+    ) -> Origin {
+        let mut origin = Origin::post(caller, reply_id, command, room);
+        origin.owed = false;
+        origin
+    }
+
+    /// The room the command names.
+    pub fn room(&self) -> RoomId {
+        self.room
+    }
+
+    /// Who asked and the id to echo, for a request (a post is answered through the origin).
+    pub fn into_request(mut self) -> (Caller, ReplyId) {
+        (self.caller.clone(), std::mem::take(&mut self.reply_id))
     }
 
     /// Who sent the post.
@@ -89,7 +117,7 @@ impl Origin {
     }
 
     fn write(&mut self, answer: Result<StoredMessage, ProtoError>) {
-        self.answered = true;
+        self.owed = false;
         let Caller {
             session,
             user,
@@ -110,7 +138,8 @@ impl Origin {
                 frames::sent(&self.reply_id, &MessageView::from_stored(&message))
             }
             Err(err) => {
-                log_failure(session, user.id, self.command, Some(&self.room), &err);
+                let room = self.room.to_string();
+                log_failure(session, user.id, self.command, Some(&room), &err);
                 frames::error(&self.reply_id, &err)
             }
         };
@@ -123,7 +152,7 @@ impl Origin {
 impl Drop for Origin {
     /// A post dropped unanswered: its room stopped or crashed with it on board.
     fn drop(&mut self) {
-        if !self.answered {
+        if self.owed {
             self.write(Err(ProtoError::unavailable(
                 "the room restarted while handling this; retry",
             )));
@@ -173,7 +202,7 @@ mod tests {
             outbox: outbox.clone(),
             received: Instant::now(),
         };
-        Origin::new(caller, ReplyId::Number(5.into()), "send", "r_1".into())
+        Origin::post(caller, ReplyId::Number(5.into()), "send", RoomId(1))
     }
 
     #[actix_rt::test]

@@ -73,7 +73,9 @@ impl Fixture {
     /// The actor of a room, started if there is none.
     pub async fn room(&self, id: i64) -> Addr<Room> {
         self.hub
-            .send(super::hub::RoomAddr { id })
+            .send(super::hub::RoomAddr {
+                id: crate::model::RoomId(id),
+            })
             .await
             .expect("hub")
     }

@@ -21,6 +21,7 @@ pub mod push_queue;
 pub mod retention;
 pub mod rooms;
 pub mod schema;
+pub mod sender_checks;
 pub mod seq;
 pub mod sqlite;
 pub mod store;

@@ -1,14 +1,16 @@
-//! Rows as diesel reads and writes them, and the small enums stored as text.
+//! Rows as diesel reads and writes them, and how the domain's kinds ([`RoomKind`],
+//! [`UserKind`], `crate::model`) are stored: as text.
 
 use diesel::backend::Backend;
-use diesel::deserialize::{self, FromSql, FromSqlRow};
-use diesel::expression::AsExpression;
+use diesel::deserialize::{self, FromSql};
 use diesel::prelude::*;
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{files, members, message_files, messages, rooms, tokens, users};
+use crate::model::{RoomId, UserId};
+pub use crate::model::{RoomKind, UserKind};
 
 #[derive(Queryable, Selectable, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[diesel(table_name = users)]
@@ -18,6 +20,13 @@ pub struct UserRow {
     pub kind: UserKind,
     pub handle: Option<String>,
     pub created_ms: i64,
+}
+
+impl UserRow {
+    /// The user's id, typed (the column is a bare integer).
+    pub fn user_id(&self) -> UserId {
+        UserId(self.id)
+    }
 }
 
 #[derive(Insertable)]
@@ -51,6 +60,13 @@ pub struct RoomRow {
     pub owner_id: Option<i64>,
     pub pair_key: Option<String>,
     pub created_ms: i64,
+}
+
+impl RoomRow {
+    /// The room's id, typed (the column is a bare integer).
+    pub fn room_id(&self) -> RoomId {
+        RoomId(self.id)
+    }
 }
 
 #[derive(Insertable)]
@@ -104,68 +120,6 @@ pub struct StoredMessage {
 pub struct MessagePage {
     pub messages: Vec<StoredMessage>,
     pub has_more: bool,
-}
-
-/// What a room is; stored as text (`group`, `direct`, `bot`), on the wire the same.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, AsExpression, FromSqlRow,
-)]
-#[diesel(sql_type = Text)]
-#[serde(rename_all = "lowercase")]
-pub enum RoomKind {
-    Group,
-    Direct,
-    Bot,
-}
-
-impl RoomKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoomKind::Group => "group",
-            RoomKind::Direct => "direct",
-            RoomKind::Bot => "bot",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<RoomKind> {
-        match text {
-            "group" => Some(RoomKind::Group),
-            "direct" => Some(RoomKind::Direct),
-            "bot" => Some(RoomKind::Bot),
-            _ => None,
-        }
-    }
-}
-
-/// What a user is; stored as text (`user`, `bot`, `system`), on the wire the same.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, AsExpression, FromSqlRow,
-)]
-#[diesel(sql_type = Text)]
-#[serde(rename_all = "lowercase")]
-pub enum UserKind {
-    User,
-    Bot,
-    System,
-}
-
-impl UserKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserKind::User => "user",
-            UserKind::Bot => "bot",
-            UserKind::System => "system",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<UserKind> {
-        match text {
-            "user" => Some(UserKind::User),
-            "bot" => Some(UserKind::Bot),
-            "system" => Some(UserKind::System),
-            _ => None,
-        }
-    }
 }
 
 /// A `kind` column holding text that no version of Palaver writes: reading the row fails

@@ -31,7 +31,48 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::backend::SqliteSync;
+/// How far SQLite makes sure a commit is on disk before it is acknowledged
+/// (`--sqlite-synchronous`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// `synchronous=FULL`: every commit is fsynced before the client gets `ok`; an acked
+    /// message survives a power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: WAL is fsynced at checkpoints only; an acked message survives
+    /// a crash of the process (`kill -9`), but a power loss can take the last commits.
+    /// Faster (BENCHMARKS.md has both figures).
+    Normal,
+}
+
+impl std::str::FromStr for SqliteSync {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<SqliteSync, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "full" => Ok(SqliteSync::Full),
+            "normal" => Ok(SqliteSync::Normal),
+            _ => Err(format!(
+                "{text:?} is not a synchronous mode: use full (survives a power loss) or normal (faster)"
+            )),
+        }
+    }
+}
+
+impl SqliteSync {
+    pub(super) fn pragmas(self) -> &'static str {
+        match self {
+            SqliteSync::Full => {
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                 PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;"
+            }
+            SqliteSync::Normal => {
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                 PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;"
+            }
+        }
+    }
+}
 
 /// Runs each blocking task of diesel-async's wrapper at once, on the calling thread: the
 /// future it returns is ready. The thread it runs on is a blocking one already (see the

@@ -16,65 +16,26 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
-use super::authz::{Refusal, SenderChecks};
 use super::backend::Backend;
 use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::file_queries::{self, FileQueries};
 use super::health::CommitHealth;
-use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind, UserRow};
+use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind};
 use super::notify_queries::{NotificationRow, NotifyQueries};
 use super::schema::messages;
+use super::sender_checks::{Refusal, SenderChecks};
 use super::seq::RoomSeqs;
+use crate::model::RoomId;
 use crate::write_conn;
 use schedule::{BatchId, Schedule};
 
 mod failure;
+mod post;
 mod schedule;
 
 use failure::Failure;
-
-/// A message to append. `seq` and the time are the writer's to give.
-#[derive(Clone, Debug)]
-pub struct NewPost {
-    pub room_id: i64,
-    /// A person (a connection's `send` or `action`) must be a member of the room, and not
-    /// deactivated, when the post commits: checked in the batch's transaction
-    /// (`db/authz.rs`), refused alone otherwise. The system and bots post where they are
-    /// asked to.
-    pub sender: UserRow,
-    pub body: String,
-    pub template: Option<String>,
-    pub client_msg_id: Option<String>,
-    pub action: Option<String>,
-    /// Keys of files the sender uploaded, in order (`db/files.rs`); a key that is not one
-    /// of the sender's uploads fails the post with `NotFound("file")`.
-    pub files: Vec<String>,
-    /// Members the room decided to notify of this message (`crate::notify::decide`): those
-    /// with a device get a pending notification in the message's own transaction, so a crash
-    /// cannot lose one (`db/notify_queries.rs`). A duplicate `client_msg_id` notifies no one.
-    pub notify: Vec<i64>,
-}
-
-/// What became of one post.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Appended {
-    /// Stored now, with a fresh `seq`.
-    New(StoredMessage),
-    /// Its `client_msg_id` was used before: this is the first message sent with it.
-    Duplicate(StoredMessage),
-}
-
-impl Appended {
-    pub fn message(&self) -> &StoredMessage {
-        match self {
-            Appended::New(message) | Appended::Duplicate(message) => message,
-        }
-    }
-}
-
-/// What became of each post of a job, in the job's order.
-pub type Outcome = Result<Appended, StoreError>;
+pub use post::{Appended, NewPost, Outcome};
 
 pub(crate) struct AppendJob {
     pub posts: Vec<NewPost>,
@@ -139,7 +100,7 @@ pub(crate) async fn run(
 }
 
 fn take(schedule: &mut Schedule<AppendJob>, job: AppendJob) {
-    let rooms = job.posts.iter().map(|post| post.room_id).collect();
+    let rooms = job.posts.iter().map(|post| post.room_id.0).collect();
     let posts = job.posts.len();
     schedule.push(job, rooms, posts);
 }
@@ -247,10 +208,8 @@ async fn commit_isolating(
             }
             Err(failure) => {
                 let err = failure.into_error();
-                let mut rooms: Vec<String> = part
-                    .iter()
-                    .map(|post| format!("r_{}", post.room_id))
-                    .collect();
+                let mut rooms: Vec<String> =
+                    part.iter().map(|post| post.room_id.to_string()).collect();
                 rooms.sort();
                 rooms.dedup();
                 rooms.truncate(10);
@@ -356,19 +315,19 @@ impl Lookups {
         let posts = || batch.iter();
         let mut client_rooms: Vec<i64> = posts()
             .filter(|post| post.client_msg_id.is_some())
-            .map(|post| post.room_id)
+            .map(|post| post.room_id.0)
             .collect();
         let mut client_ids: Vec<String> = posts()
             .filter_map(|post| post.client_msg_id.clone())
             .collect();
-        let mut rooms: Vec<i64> = posts().map(|post| post.room_id).collect();
+        let mut rooms: Vec<i64> = posts().map(|post| post.room_id.0).collect();
         for list in [&mut client_rooms, &mut rooms] {
             list.sort_unstable();
             list.dedup();
         }
         let mut people: Vec<(i64, i64)> = posts()
             .filter(|post| post.sender.kind == UserKind::User)
-            .map(|post| (post.room_id, post.sender.id))
+            .map(|post| (post.room_id.0, post.sender.id))
             .collect();
         people.sort_unstable();
         people.dedup();
@@ -428,13 +387,13 @@ fn plan(
     let mut outcomes = Vec::with_capacity(posts.len());
     for post in posts {
         if post.sender.kind == UserKind::User {
-            if let Some(refusal) = refused.get(&(post.room_id, post.sender.id)) {
+            if let Some(refusal) = refused.get(&(post.room_id.0, post.sender.id)) {
                 outcomes.push(Err(StoreError::from(*refusal)));
                 continue;
             }
         }
         if let Some(client_id) = &post.client_msg_id {
-            if let Some(first) = firsts.get(&(post.room_id, post.sender.id, client_id.clone())) {
+            if let Some(first) = firsts.get(&(post.room_id.0, post.sender.id, client_id.clone())) {
                 outcomes.push(Ok(Appended::Duplicate(StoredMessage {
                     row: first.clone(),
                     sender: post.sender.clone(),
@@ -457,17 +416,18 @@ fn plan(
             outcomes.push(Err(StoreError::NotFound("file")));
             continue;
         };
-        let seq = seqs.get(&post.room_id).copied().unwrap_or(0) + 1;
-        seqs.insert(post.room_id, seq);
-        read_upto.insert((post.room_id, post.sender.id), seq);
+        let RoomId(room_id) = post.room_id;
+        let seq = seqs.get(&room_id).copied().unwrap_or(0) + 1;
+        seqs.insert(room_id, seq);
+        read_upto.insert((room_id, post.sender.id), seq);
         let row = MessageRow {
-            room_id: post.room_id,
+            room_id,
             seq,
             sender_id: post.sender.id,
             body: post.body.clone(),
-            template: post.template.clone(),
+            template: post.template.as_ref().map(ToString::to_string),
             client_msg_id: post.client_msg_id.clone(),
-            action: post.action.clone(),
+            action: post.action.as_ref().map(ToString::to_string),
             created_ms: now,
         };
         if let Some(client_id) = &row.client_msg_id {
@@ -485,7 +445,7 @@ fn plan(
                 }),
         );
         notifications.extend(post.notify.iter().map(|user_id| NotificationRow {
-            user_id: *user_id,
+            user_id: user_id.0,
             room_id: row.room_id,
             seq: row.seq,
             decided_ms: now,

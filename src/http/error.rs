@@ -87,12 +87,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<actix::MailboxError> for ApiError {
-    fn from(err: actix::MailboxError) -> Self {
-        ApiError(err.into())
-    }
-}
-
 /// Turns actix-web's own extractor errors (bad query, bad path) into ours.
 pub fn query_error(
     err: actix_web::error::QueryPayloadError,

@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::actors::hub::Stats;
 use crate::error::ProtoError;
+use crate::error::{Answered, Mailbox};
 use crate::metrics::METRICS;
 
 /// Prometheus metrics, in the text exposition format.
@@ -23,7 +24,7 @@ pub async fn metrics(
     _: MetricsReader,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let stats = state.hub.send(Stats).await?;
+    let stats = state.hub.send(Stats).await.answered_by(Mailbox::Hub)?;
     METRICS.users_online.set(stats.users_online as i64);
     METRICS.rooms_active.set(stats.rooms_active as i64);
     let text = METRICS

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::models::{RoomKind, UserKind};
+use crate::model::{RoomKind, UserKind};
 
 /// A member's notification level for one room (the `notify` command).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::decide::{recipients, Candidate, Level, Notable};
 use super::window::{Queue, Take};
-use crate::db::models::{RoomKind, UserKind};
+use crate::model::{RoomKind, UserKind};
 
 const W: i64 = 2000;
 

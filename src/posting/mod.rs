@@ -9,6 +9,7 @@
 //! messages and reads the [`Gap`] it is asked to read. `W` is whoever waits for a post's
 //! answer (a connection, or a bot or the admin API waiting for the stored message).
 
+pub mod order;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
@@ -16,7 +17,7 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use crate::cluster::order::Order;
+use self::order::Order;
 use crate::db::models::StoredMessage;
 use crate::db::{Appended, NewPost, Outcome, StoreError};
 use crate::error::ProtoError;

@@ -204,7 +204,7 @@ impl World {
     fn push(&mut self, client_msg_id: Option<String>, bad: bool) {
         let waiter = self.posts.len();
         let post = NewPost {
-            room_id: ROOM,
+            room_id: crate::model::RoomId(ROOM),
             sender: user(OURS),
             body: format!("post {waiter}"),
             template: None,

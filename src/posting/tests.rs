@@ -19,7 +19,7 @@ fn user(id: i64) -> UserRow {
 
 fn post(body: &str, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
-        room_id: ROOM,
+        room_id: crate::model::RoomId(ROOM),
         sender: user(1),
         body: body.into(),
         template: None,

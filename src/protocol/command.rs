@@ -5,20 +5,17 @@ use serde_json::{Map, Value};
 
 use super::fields::{char_count, Fields, MAX_ID_CHARS};
 use super::frames::ReplyId;
-use super::ids::{FileId, MessageId, RoomId, UserRef};
+use super::ids::{RoomId, UserRef};
 use super::json::{self, JsonError};
 use super::names::group_name;
+use super::room_command::{self, user_ref};
+pub use super::room_command::{
+    body, RoomCommand, DEFAULT_PAGE, MAX_BODY_CHARS, MAX_MESSAGE_FILES, MAX_PAGE,
+};
 use crate::error::{ErrorCode, ProtoError};
 
-/// Longest message body, in Unicode code points.
-pub const MAX_BODY_CHARS: usize = 4000;
-/// Files one message may carry.
-pub const MAX_MESSAGE_FILES: usize = 10;
 /// Most members a `create_group` may name.
 pub const MAX_GROUP_MEMBERS: usize = 1000;
-/// Page sizes of `join` and `history`.
-pub const DEFAULT_PAGE: i64 = 50;
-pub const MAX_PAGE: i64 = 200;
 /// Page sizes of `users` (the directory).
 pub const DEFAULT_DIRECTORY_PAGE: i64 = 20;
 pub const MAX_DIRECTORY_PAGE: i64 = 50;
@@ -28,6 +25,7 @@ pub const MAX_ROOMS_PAGE: i64 = 500;
 /// Longest `users` query: a prefix longer than any name could match nothing.
 pub const MAX_QUERY_CHARS: usize = crate::db::MAX_USER_NAME;
 
+/// A parsed command: one addressed to a room, or one of the few that are not.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Ping,
@@ -47,52 +45,6 @@ pub enum Command {
         /// The bot's handle.
         bot: String,
     },
-    Join {
-        room: RoomId,
-        after_seq: Option<i64>,
-        limit: i64,
-    },
-    Leave {
-        room: RoomId,
-        forget: bool,
-    },
-    Send {
-        room: RoomId,
-        body: String,
-        client_msg_id: Option<String>,
-        /// The files the message carries, at most 10, none twice.
-        files: Vec<FileId>,
-    },
-    History {
-        room: RoomId,
-        before_seq: Option<i64>,
-        limit: i64,
-    },
-    Read {
-        room: RoomId,
-        seq: i64,
-    },
-    Typing {
-        room: RoomId,
-    },
-    /// The caller's notification level for the room (section 12).
-    Notify {
-        room: RoomId,
-        level: crate::notify::Level,
-    },
-    Action {
-        room: RoomId,
-        message: MessageId,
-        action: String,
-    },
-    Invite {
-        room: RoomId,
-        user: UserRef,
-    },
-    Kick {
-        room: RoomId,
-        user: UserRef,
-    },
     /// Leave (and forget) every group `owner` owns that the caller is in.
     LeaveGroups {
         owner: UserRef,
@@ -103,6 +55,11 @@ pub enum Command {
         /// The previous page's `next`: the wire id of its last entry.
         after: Option<UserRef>,
         limit: i64,
+    },
+    /// A command addressed to one room, which runs it.
+    Room {
+        room: RoomId,
+        op: RoomCommand,
     },
 }
 
@@ -117,23 +74,8 @@ impl Command {
     /// The room the command is about.
     pub fn room(&self) -> Option<RoomId> {
         match self {
-            Command::Join { room, .. }
-            | Command::Leave { room, .. }
-            | Command::Send { room, .. }
-            | Command::History { room, .. }
-            | Command::Read { room, .. }
-            | Command::Typing { room }
-            | Command::Notify { room, .. }
-            | Command::Action { room, .. }
-            | Command::Invite { room, .. }
-            | Command::Kick { room, .. } => Some(*room),
-            Command::Ping
-            | Command::Rooms { .. }
-            | Command::CreateGroup { .. }
-            | Command::OpenDirect { .. }
-            | Command::OpenBot { .. }
-            | Command::LeaveGroups { .. }
-            | Command::Users { .. } => None,
+            Command::Room { room, .. } => Some(*room),
+            _ => None,
         }
     }
 
@@ -145,18 +87,9 @@ impl Command {
             Command::CreateGroup { .. } => "create_group",
             Command::OpenDirect { .. } => "open_direct",
             Command::OpenBot { .. } => "open_bot",
-            Command::Join { .. } => "join",
-            Command::Leave { .. } => "leave",
-            Command::Send { .. } => "send",
-            Command::History { .. } => "history",
-            Command::Read { .. } => "read",
-            Command::Typing { .. } => "typing",
-            Command::Notify { .. } => "notify",
-            Command::Action { .. } => "action",
-            Command::Invite { .. } => "invite",
-            Command::Kick { .. } => "kick",
             Command::LeaveGroups { .. } => "leave_groups",
             Command::Users { .. } => "users",
+            Command::Room { op, .. } => op.name(),
         }
     }
 }
@@ -251,10 +184,11 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
         Some(Value::String(kind)) => kind.as_str(),
         Some(_) => return Err(ProtoError::bad_request("field `type` must be a string")),
     };
-    // Ids are turned into types after every other field is checked, so a frame with a
-    // malformed field and an id that names nothing is answered as it always was; an id
-    // that is not canonical is answered exactly as one that names nothing.
-    let room = || fields.id("room");
+    if let Some((room, op)) = room_command::parse(kind, &fields)? {
+        return Ok(Command::Room { room, op });
+    }
+    // Ids are turned into types after every other field is checked (as in
+    // `room_command::parse`).
     let command = match kind {
         "ping" => Command::Ping,
         "rooms" => Command::Rooms {
@@ -288,99 +222,6 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
         "open_bot" => Command::OpenBot {
             bot: fields.id("bot")?.to_string(),
         },
-        "join" => {
-            let room = room()?;
-            let after_seq = fields.opt_seq("after_seq")?;
-            let limit = fields.limit("limit", DEFAULT_PAGE, MAX_PAGE)?;
-            Command::Join {
-                room: room_id(room)?,
-                after_seq,
-                limit,
-            }
-        }
-        "leave" => {
-            let room = room()?;
-            let forget = fields.bool_or("forget", false)?;
-            Command::Leave {
-                room: room_id(room)?,
-                forget,
-            }
-        }
-        "send" => {
-            let files = file_ids(fields.id_list("files", MAX_MESSAGE_FILES)?)?;
-            let text = fields.string("body")?;
-            let room = room()?;
-            // With files, the body may be empty.
-            let body = if files.is_empty() || !text.is_empty() {
-                body(text)?
-            } else {
-                String::new()
-            };
-            let client_msg_id = fields.opt_id("client_msg_id")?.map(str::to_string);
-            Command::Send {
-                room: room_id(room)?,
-                body,
-                client_msg_id,
-                files,
-            }
-        }
-        "history" => {
-            let room = room()?;
-            let before_seq = fields.opt_seq("before_seq")?;
-            let limit = fields.limit("limit", DEFAULT_PAGE, MAX_PAGE)?;
-            Command::History {
-                room: room_id(room)?,
-                before_seq,
-                limit,
-            }
-        }
-        "read" => {
-            let room = room()?;
-            let seq = fields.seq("seq")?;
-            Command::Read {
-                room: room_id(room)?,
-                seq,
-            }
-        }
-        "typing" => Command::Typing {
-            room: room_id(room()?)?,
-        },
-        "notify" => {
-            let level = fields.string("level")?;
-            let level = crate::notify::Level::parse(level).ok_or_else(|| {
-                ProtoError::bad_request("field `level` must be \"all\", \"mentions\" or \"none\"")
-            })?;
-            Command::Notify {
-                room: room_id(room()?)?,
-                level,
-            }
-        }
-        "action" => {
-            let room = room()?;
-            let message = fields.id("message")?;
-            let action = fields.id("action")?.to_string();
-            Command::Action {
-                room: room_id(room)?,
-                message: message_id(message)?,
-                action,
-            }
-        }
-        "invite" => {
-            let room = room()?;
-            let user = user_ref(fields.id("user")?)?;
-            Command::Invite {
-                room: room_id(room)?,
-                user,
-            }
-        }
-        "kick" => {
-            let room = room()?;
-            let user = user_ref(fields.id("user")?)?;
-            Command::Kick {
-                room: room_id(room)?,
-                user,
-            }
-        }
         "leave_groups" => Command::LeaveGroups {
             owner: user_ref(fields.id("owner")?)?,
         },
@@ -401,57 +242,6 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
         }
     };
     Ok(command)
-}
-
-/// A room id; one that is not canonical is `not_found` like a room that does not exist.
-fn room_id(text: &str) -> Result<RoomId, ProtoError> {
-    text.parse().map_err(|_| ProtoError::no_such_room())
-}
-
-/// A user reference; `u_` with anything but a canonical number is `not_found` like an id
-/// nobody has.
-fn user_ref(text: &str) -> Result<UserRef, ProtoError> {
-    text.parse()
-        .map_err(|_| ProtoError::no_such_user_named(text))
-}
-
-/// A message id. One that is not canonical is answered as the room answers an id of a
-/// message it does not hold.
-fn message_id(text: &str) -> Result<MessageId, ProtoError> {
-    text.parse()
-        .map_err(|_| ProtoError::bad_request(format!("message {text:?} is not in this room")))
-}
-
-/// A message body: 1 to 4,000 code points.
-pub fn body(text: &str) -> Result<String, ProtoError> {
-    let chars = char_count(text);
-    if chars == 0 {
-        return Err(ProtoError::bad_request("field `body` must not be empty"));
-    }
-    if chars > MAX_BODY_CHARS {
-        return Err(ProtoError::too_large(format!(
-            "the body has {chars} characters; at most {MAX_BODY_CHARS} are allowed"
-        )));
-    }
-    Ok(text.to_string())
-}
-
-/// A `send`'s file ids. An id that no upload can have is `not_found`, the same answer as for
-/// an id that is not the sender's; the same file twice is a mistake.
-fn file_ids(list: Vec<&str>) -> Result<Vec<FileId>, ProtoError> {
-    let mut files: Vec<FileId> = Vec::with_capacity(list.len());
-    for id in list {
-        let file: FileId = id
-            .parse()
-            .map_err(|_| ProtoError::not_found("no such file"))?;
-        if files.contains(&file) {
-            return Err(ProtoError::bad_request(format!(
-                "field `files` names {id} twice"
-            )));
-        }
-        files.push(file);
-    }
-    Ok(files)
 }
 
 /// A `users` query: a name prefix of at most 64 code points; absent is everyone.

@@ -8,9 +8,11 @@ pub mod frames;
 pub mod ids;
 pub mod json;
 pub mod names;
+pub mod room_command;
 pub mod template;
 pub mod views;
 
 pub use close::CloseCode;
 pub use command::{ClientFrame, Command};
 pub use frames::{Event, Frame, ReplyId};
+pub use room_command::RoomCommand;

@@ -69,7 +69,7 @@ async fn greets_answers_and_survives_a_crash() {
         .expect("hub")
         .expect("running");
     first.do_send(Converse {
-        room_id: room.id,
+        room_id: room.room_id(),
         turn: Turn::Greet { user: amy.clone() },
     });
     let greeting = bot_messages(&fixture, room.id, 2).await;
@@ -115,7 +115,7 @@ async fn greets_answers_and_survives_a_crash() {
     let typed = fixture
         .store
         .append(vec![crate::db::NewPost {
-            room_id: room.id,
+            room_id: room.room_id(),
             sender: amy.clone(),
             body: "quiz".into(),
             template: None,
@@ -127,7 +127,7 @@ async fn greets_answers_and_survives_a_crash() {
         .await
         .expect("stored");
     restarted.do_send(Converse {
-        room_id: room.id,
+        room_id: room.room_id(),
         turn: Turn::Heard {
             user: amy,
             message: Box::new(typed[0].as_ref().expect("stored").message().clone()),

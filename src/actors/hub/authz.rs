@@ -14,6 +14,7 @@ use super::Hub;
 use crate::actors::room::Recheck;
 use crate::cluster::authz::{Asked, Sweep, Verdict};
 use crate::error::{ErrorCode, ProtoError};
+use crate::model::RoomId;
 use crate::protocol::{frames, CloseCode, ReplyId};
 
 /// The sweep's state in the hub.
@@ -98,7 +99,7 @@ impl Hub {
             .rooms
             .iter()
             .filter(|(_, addr)| addr.connected())
-            .map(|(id, _)| *id)
+            .map(|(id, _)| id.0)
             .collect();
         let tokens = self
             .connections
@@ -116,7 +117,7 @@ impl Hub {
 
     fn apply(&mut self, verdict: Verdict) {
         for (room, version) in verdict.recheck {
-            if let Some(addr) = self.rooms.get(&room) {
+            if let Some(addr) = self.rooms.get(&RoomId(room)) {
                 addr.do_send(Recheck { version });
             }
         }

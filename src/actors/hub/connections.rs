@@ -11,6 +11,7 @@ use crate::actors::messages::{Closed, Connect, Disconnect, NotifyUser, SessionKe
 use crate::actors::outbox::Outbox;
 use crate::actors::room::{Room, Subscribers};
 use crate::db::models::UserRow;
+use crate::model::RoomId;
 use crate::protocol::views::UserView;
 use crate::protocol::{CloseCode, Event, Frame};
 
@@ -77,9 +78,12 @@ impl Hub {
                         }
                     };
                     // Only live rooms have joined connections.
-                    let live: Vec<(i64, Addr<Room>)> = room_ids
+                    let live: Vec<(RoomId, Addr<Room>)> = room_ids
                         .iter()
-                        .filter_map(|id| hub.rooms.get(id).map(|room| (*id, room.clone())))
+                        .filter_map(|&id| {
+                            let id = RoomId(id);
+                            hub.rooms.get(&id).map(|room| (id, room.clone()))
+                        })
                         .collect();
                     ctx.spawn(
                         async move {
@@ -90,7 +94,7 @@ impl Hub {
                                     // Stopped since: its connections rejoin a new actor.
                                     Err(err) => {
                                         log::debug!(
-                                            "presence of u_{user_id}: room r_{room_id} did not \
+                                            "presence of u_{user_id}: room {room_id} did not \
                                              answer ({err}); its connections miss this change"
                                         );
                                         continue;
@@ -156,8 +160,8 @@ impl Handler<NotifyUser> for Hub {
     type Result = ();
 
     fn handle(&mut self, notify: NotifyUser, _: &mut Context<Self>) {
-        self.notify(notify.user_id, notify.except.as_ref(), &notify.frame);
-        self.share_with_user(notify.user_id, &notify.frame);
+        self.notify(notify.user_id.0, notify.except.as_ref(), &notify.frame);
+        self.share_with_user(notify.user_id.0, &notify.frame);
     }
 }
 

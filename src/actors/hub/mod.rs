@@ -30,6 +30,7 @@ use super::presence::Presence;
 use super::room::Room;
 use crate::cluster::Bus;
 use crate::db::Store;
+use crate::model::RoomId;
 use crate::protocol::CloseCode;
 use crate::settings::Settings;
 
@@ -37,7 +38,7 @@ pub struct Hub {
     store: Store,
     presence: Presence,
     settings: Arc<Settings>,
-    rooms: HashMap<i64, Addr<Room>>,
+    rooms: HashMap<RoomId, Addr<Room>>,
     connections: HashMap<i64, HashMap<super::messages::SessionKey, connections::Connection>>,
     bots: HashMap<String, bots::BotEntry>,
     arbiters: Vec<Arbiter>,

@@ -6,11 +6,12 @@ use actix::prelude::*;
 use super::Hub;
 use crate::actors::messages::{GetRoom, Inheritance, RoomCrashed, RoomHandle, RoomStopped};
 use crate::actors::room::Room;
+use crate::model::RoomId;
 
 impl Hub {
     fn start_room(
         &mut self,
-        id: i64,
+        id: RoomId,
         inheritance: Option<Inheritance>,
         hub: Addr<Hub>,
     ) -> Addr<Room> {
@@ -26,7 +27,7 @@ impl Hub {
             Room::new(id, store, supervisor, presence, settings, inheritance, bus)
         });
         self.rooms.insert(id, addr.clone());
-        self.authz.room_started(id);
+        self.authz.room_started(id.0);
         addr
     }
 }
@@ -61,11 +62,11 @@ impl Handler<RoomCrashed> for Hub {
     fn handle(&mut self, crashed: RoomCrashed, ctx: &mut Context<Self>) {
         self.rooms.remove(&crashed.id);
         if self.shutting_down {
-            log::info!("room r_{} went down during shutdown", crashed.id);
+            log::info!("room {} went down during shutdown", crashed.id);
             return;
         }
         log::warn!(
-            "restarting room r_{} with {} joined connections",
+            "restarting room {} with {} joined connections",
             crashed.id,
             crashed.inheritance.subscribers.len()
         );
@@ -78,7 +79,7 @@ impl Handler<RoomCrashed> for Hub {
 #[derive(Message)]
 #[rtype(result = "Addr<Room>")]
 pub struct RoomAddr {
-    pub id: i64,
+    pub id: RoomId,
 }
 
 #[cfg(test)]

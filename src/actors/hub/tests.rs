@@ -57,7 +57,7 @@ async fn notifies_a_users_connections_except_the_one_that_acted() {
     fixture
         .hub
         .send(NotifyUser {
-            user_id: amy.id,
+            user_id: amy.user_id(),
             except: Some(Arc::from("s_phone")),
             frame: Event::RoomRemoved { room: "r_1".into() }.frame(),
         })
@@ -111,8 +111,20 @@ async fn starts_a_room_once_and_stops_it_when_idle() {
     });
     let amy = fixture.user("amy").await;
     let id = fixture.group(&amy, &[], false).await;
-    let first = fixture.hub.send(GetRoom { id }).await.expect("hub");
-    let second = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let first = fixture
+        .hub
+        .send(GetRoom {
+            id: crate::model::RoomId(id),
+        })
+        .await
+        .expect("hub");
+    let second = fixture
+        .hub
+        .send(GetRoom {
+            id: crate::model::RoomId(id),
+        })
+        .await
+        .expect("hub");
     assert!(first == second, "one actor per room");
     assert_eq!(fixture.hub.send(Stats).await.expect("hub").rooms_active, 1);
     for _ in 0..100 {

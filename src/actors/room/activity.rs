@@ -25,7 +25,7 @@ impl Room {
             return ready(Err(err));
         }
         let store = self.store.clone();
-        let (id, user_id, public_group) = (self.id, caller.user.id, self.is_public_group());
+        let (id, user_id, public_group) = (self.id.0, caller.user.id, self.is_public_group());
         let work = async move {
             if !store.is_member(id, user_id).await? {
                 return Err(StoreError::NotMember { public_group });
@@ -61,7 +61,7 @@ impl Room {
         // moment ago (the client saw it through another connection), so the store decides.
         let delivered = self.posting.delivered_seq();
         let store = self.store.clone();
-        let (id, user_id, public_group) = (self.id, caller.user.id, self.is_public_group());
+        let (id, user_id, public_group) = (self.id.0, caller.user.id, self.is_public_group());
         in_turn(
             ctx,
             // Ok(Err(last)): `seq` is past the room's last message.
@@ -110,7 +110,7 @@ impl Room {
             return;
         }
         let frame = Event::Read {
-            room: crate::protocol::ids::RoomId(self.id).to_string(),
+            room: self.id.to_string(),
             user: self.user_view(&caller.user),
             seq: read_seq,
         }
@@ -128,13 +128,13 @@ impl Room {
             return Ok(Reply::Data(crate::protocol::frames::empty()));
         }
         let frame = Event::Typing {
-            room: crate::protocol::ids::RoomId(self.id).to_string(),
+            room: self.id.to_string(),
             user: self.user_view(&caller.user),
         }
         .frame();
         let typist = caller.user.id;
         self.share_frame(&frame, Some(typist));
-        self.broadcast(&frame, |_, subscriber| subscriber.user_id != typist);
+        self.broadcast(&frame, |_, subscriber| subscriber.user_id.0 != typist);
         Ok(Reply::Data(crate::protocol::frames::empty()))
     }
 }

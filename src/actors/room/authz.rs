@@ -14,7 +14,6 @@ use actix::prelude::*;
 use super::{Member, Room, State};
 use crate::db::models::{RoomKind, RoomSnapshot, UserRow};
 use crate::db::StoreError;
-use crate::protocol::ids::RoomId;
 use crate::protocol::Event;
 
 /// From the hub's sweep: the room's `authz_version` in the store now (`None`: the room is
@@ -67,7 +66,7 @@ impl Room {
     /// meanwhile, so nothing is decided on the old copy once the reload has begun.
     pub(super) fn reload(&mut self, behind: Behind, ctx: &mut Context<Self>) {
         let store = self.store.clone();
-        let id = self.id;
+        let id = self.id.0;
         ctx.wait(
             async move { store.load_room(id).await }
                 .into_actor(self)
@@ -104,11 +103,11 @@ impl Room {
         loaded.row = snapshot.room;
         loaded.authz_version = snapshot.authz_version;
         loaded.levels = snapshot.levels.into_iter().collect();
-        let room = RoomId(self.id).to_string();
+        let room = self.id.to_string();
         let removed = Event::RoomRemoved { room: room.clone() }.frame();
         let members = &loaded.members;
         self.subscribers.retain(|_, subscriber| {
-            let stays = members.contains_key(&subscriber.user_id);
+            let stays = members.contains_key(&subscriber.user_id.0);
             if !stays && behind == Behind::Found {
                 subscriber.outbox.push(removed.clone());
             }

@@ -1,7 +1,7 @@
 //! The room's side of multi-node mode: it subscribes to its channel on the bus before it
 //! reads its tail from the store, publishes what it committed and the events for joined
 //! connections, takes other nodes' messages into the same seq order as its own
-//! (`crate::posting`, `cluster/order.rs`), checks the room row's `last_seq` now and then to
+//! (`crate::posting`, `posting/order.rs`), checks the room row's `last_seq` now and then to
 //! catch a publish that never came, and reloads itself from the store (`authz.rs`) when
 //! another node changed its members or after a Redis reconnect, when anything may have been
 //! missed. Member events are not published: each node tells its own joined connections
@@ -37,7 +37,7 @@ impl Room {
     pub(super) fn subscribe_bus(&mut self, ctx: &mut Context<Self>) -> Option<Subscribing> {
         let bus = self.bus.clone()?;
         let route = ctx.address().recipient::<Inbound>();
-        let id = self.id;
+        let id = self.id.0;
         Some(Box::pin(async move {
             let (subscription, confirmed) = bus.subscribe(channel::room(id), route).await;
             if !confirmed {
@@ -49,7 +49,7 @@ impl Room {
 
     pub(super) fn leave_bus(&mut self) {
         if let (Some(bus), Some(subscription)) = (&self.bus, self.subscription.take()) {
-            bus.unsubscribe(channel::room(self.id), subscription);
+            bus.unsubscribe(channel::room(self.id.0), subscription);
         }
     }
 
@@ -57,7 +57,7 @@ impl Room {
     pub(super) fn share_messages(&self, messages: &[StoredMessage]) {
         if let (Some(bus), false) = (&self.bus, messages.is_empty()) {
             bus.publish(
-                channel::room(self.id),
+                channel::room(self.id.0),
                 Event::Messages {
                     messages: messages.to_vec(),
                 },
@@ -69,7 +69,7 @@ impl Room {
     pub(super) fn share_frame(&self, frame: &Frame, except_user: Option<i64>) {
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::room(self.id),
+                channel::room(self.id.0),
                 Event::RoomFrame {
                     frame: frame.to_string(),
                     except_user,
@@ -83,7 +83,7 @@ impl Room {
     pub(super) fn share_read(&self, user_id: i64, seq: i64, frame: &Frame) {
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::room(self.id),
+                channel::room(self.id.0),
                 Event::Read {
                     user_id,
                     seq,
@@ -96,7 +96,7 @@ impl Room {
     /// The room's members changed: the room on the other nodes reloads them.
     pub(super) fn share_change(&self) {
         if let Some(bus) = &self.bus {
-            bus.publish(channel::room(self.id), Event::RoomChanged);
+            bus.publish(channel::room(self.id.0), Event::RoomChanged);
         }
     }
 
@@ -104,7 +104,7 @@ impl Room {
     pub(super) fn announce_join(&mut self, user_id: i64) {
         if let (Some(bus), true) = (&self.bus, self.announced.insert(user_id)) {
             bus.publish(
-                channel::room(self.id),
+                channel::room(self.id.0),
                 Event::Joined {
                     user_id,
                     joined: true,
@@ -119,13 +119,13 @@ impl Room {
         let still = self
             .subscribers
             .values()
-            .any(|subscriber| subscriber.user_id == user_id);
+            .any(|subscriber| subscriber.user_id.0 == user_id);
         if still || !self.announced.remove(&user_id) {
             return;
         }
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::room(self.id),
+                channel::room(self.id.0),
                 Event::Joined {
                     user_id,
                     joined: false,
@@ -146,14 +146,14 @@ impl Room {
             let here: HashSet<i64> = room
                 .subscribers
                 .values()
-                .map(|subscriber| subscriber.user_id)
+                .map(|subscriber| subscriber.user_id.0)
                 .collect();
             let gone: Vec<i64> = room.announced.difference(&here).copied().collect();
             for user_id in gone {
                 room.announced.remove(&user_id);
                 if let Some(bus) = &room.bus {
                     bus.publish(
-                        channel::room(room.id),
+                        channel::room(room.id.0),
                         Event::Joined {
                             user_id,
                             joined: false,
@@ -167,7 +167,7 @@ impl Room {
     /// Asks the other nodes who is joined to the room there (the room just started here).
     pub(super) fn ask_joins(&mut self) {
         if let Some(bus) = &self.bus {
-            bus.publish(channel::room(self.id), Event::JoinsWanted);
+            bus.publish(channel::room(self.id.0), Event::JoinsWanted);
             self.joins_asked = Some(Instant::now());
         }
     }
@@ -184,7 +184,7 @@ impl Room {
     fn tell_joins(&self) {
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::room(self.id),
+                channel::room(self.id.0),
                 Event::Joins {
                     users: self.announced.iter().copied().collect(),
                 },
@@ -216,7 +216,7 @@ impl Room {
     /// Reads the room row's `last_seq` and delivers what this node has not yet.
     fn check_position(&mut self, ctx: &mut Context<Self>) {
         let store = self.store.clone();
-        let id = self.id;
+        let id = self.id.0;
         ctx.spawn(
             async move { store.room_last_seq(id).await }
                 .into_actor(self)
@@ -242,7 +242,7 @@ impl Handler<Inbound> for Room {
         match inbound {
             Inbound::Event(envelope) => match envelope.event {
                 Event::Messages { messages } => {
-                    let id = self.id;
+                    let id = self.id.0;
                     let ours = messages
                         .into_iter()
                         .filter(|message| message.row.room_id == id)
@@ -252,7 +252,7 @@ impl Handler<Inbound> for Room {
                 Event::RoomFrame { frame, except_user } => {
                     let frame = Frame::from(frame);
                     self.broadcast(&frame, |_, subscriber| {
-                        Some(subscriber.user_id) != except_user
+                        Some(subscriber.user_id.0) != except_user
                     });
                 }
                 Event::RoomChanged => self.reload(Behind::Told, ctx),

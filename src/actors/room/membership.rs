@@ -14,6 +14,7 @@ use crate::actors::messages::{AdminReply, Caller, NotifyUser, Reply, SessionKey,
 use crate::db::models::{MessagePage, RoomKind, UserRow};
 use crate::db::StoreError;
 use crate::error::ProtoError;
+use crate::model::UserId;
 use crate::protocol::views::MessageView;
 use crate::protocol::{frames, Event, ReplyId};
 
@@ -36,7 +37,7 @@ impl Room {
         }
         let public_group = self.is_public_group();
         let store = self.store.clone();
-        let (id, user_id) = (self.id, caller.user.id);
+        let (id, user_id) = (self.id.0, caller.user.id);
         // In turn, so that no event of this room reaches the connection before its reply.
         in_turn(
             ctx,
@@ -93,7 +94,7 @@ impl Room {
         self.subscribers.insert(
             caller.session.clone(),
             Subscriber {
-                user_id: caller.user.id,
+                user_id: caller.user.user_id(),
                 outbox: caller.outbox.clone(),
             },
         );
@@ -133,7 +134,7 @@ impl Room {
             return ready(Ok(Reply::Data(frames::empty())));
         }
         let store = self.store.clone();
-        let (id, user_id) = (self.id, caller.user.id);
+        let (id, user_id) = (self.id.0, caller.user.id);
         in_turn(
             ctx,
             async move { store.remove_member(id, user_id).await },
@@ -171,7 +172,7 @@ impl Room {
             )));
         }
         let store = self.store.clone();
-        let (id, user_id) = (self.id, user.id);
+        let (id, user_id) = (self.id.0, user.id);
         in_turn(
             ctx,
             async move { store.add_member(id, user_id).await },
@@ -225,7 +226,7 @@ impl Room {
             }
         }
         let store = self.store.clone();
-        let id = self.id;
+        let id = self.id.0;
         in_turn(
             ctx,
             async move { store.remove_member(id, user_id).await },
@@ -248,7 +249,7 @@ impl Room {
 
     pub(super) fn delete(&mut self, ctx: &mut Context<Self>) -> Answer<AdminReply> {
         let store = self.store.clone();
-        let id = self.id;
+        let id = self.id.0;
         in_turn(
             ctx,
             async move { store.delete_room(id).await },
@@ -262,12 +263,12 @@ impl Room {
                     room.state = State::Missing;
                     room.share_change();
                     let frame = Event::RoomRemoved {
-                        room: crate::protocol::ids::RoomId(id).to_string(),
+                        room: room.id.to_string(),
                     }
                     .frame();
                     for user_id in members {
                         room.supervisor.notify.do_send(NotifyUser {
-                            user_id,
+                            user_id: UserId(user_id),
                             except: None,
                             frame: frame.clone(),
                         });
@@ -290,7 +291,7 @@ impl Room {
             loaded.members.insert(user_id, Member { user, read_seq: 0 });
         }
         let joined = Event::MemberJoined {
-            room: crate::protocol::ids::RoomId(self.id).to_string(),
+            room: self.id.to_string(),
             user: user_view,
         }
         .frame();
@@ -299,7 +300,7 @@ impl Room {
         self.broadcast(&joined, |_, _| true);
         if let Some(view) = self.view_for(user_id) {
             self.supervisor.notify.do_send(NotifyUser {
-                user_id,
+                user_id: UserId(user_id),
                 except: except.cloned(),
                 frame: Event::RoomAdded { room: view }.frame(),
             });
@@ -317,7 +318,7 @@ impl Room {
         };
         self.unsubscribe_user(user_id);
         self.share_change();
-        let room = crate::protocol::ids::RoomId(self.id).to_string();
+        let room = self.id.to_string();
         if let Some(member) = removed {
             let left = Event::MemberLeft {
                 room: room.clone(),
@@ -327,7 +328,7 @@ impl Room {
             self.broadcast(&left, |_, _| true);
         }
         self.supervisor.notify.do_send(NotifyUser {
-            user_id,
+            user_id: UserId(user_id),
             except,
             frame: Event::RoomRemoved { room }.frame(),
         });

@@ -27,6 +27,7 @@ use crate::cluster::{Bus, SubscriptionId};
 use crate::db::models::{RoomKind, RoomRow, RoomSnapshot, UserRow};
 use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
+use crate::model::RoomId;
 use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::Frame;
 use crate::settings::Settings;
@@ -40,7 +41,7 @@ pub use requests::Subscribers;
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 pub struct Room {
-    id: i64,
+    id: RoomId,
     store: Store,
     supervisor: RoomSupervisor,
     presence: Presence,
@@ -98,7 +99,7 @@ enum Access {
 
 impl Room {
     pub fn new(
-        id: i64,
+        id: RoomId,
         store: Store,
         supervisor: RoomSupervisor,
         presence: Presence,
@@ -135,8 +136,7 @@ impl Room {
     /// How sessions, bots and the admin API reach the room behind `addr`.
     pub fn handle(addr: &Addr<Room>) -> RoomHandle {
         RoomHandle {
-            request: addr.clone().recipient(),
-            say: addr.clone().recipient(),
+            command: addr.clone().recipient(),
             post: addr.clone().recipient(),
             admin: addr.clone().recipient(),
             unsubscribe: addr.clone().recipient(),
@@ -238,7 +238,7 @@ impl Room {
 
     fn unsubscribe_user(&mut self, user_id: i64) {
         self.subscribers
-            .retain(|_, subscriber| subscriber.user_id != user_id);
+            .retain(|_, subscriber| subscriber.user_id.0 != user_id);
     }
 
     fn apply_snapshot(&mut self, snapshot: Option<RoomSnapshot>) {
@@ -288,7 +288,7 @@ impl Actor for Room {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.settings.room_pending.max(16));
         let store = self.store.clone();
-        let id = self.id;
+        let id = self.id.0;
         // In multi-node mode, subscribe first, then read the tail: whatever commits after
         // the read arrives on the bus, and nothing falls in between.
         let subscribing = self.subscribe_bus(ctx);

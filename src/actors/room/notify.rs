@@ -14,6 +14,7 @@ use super::requests::{ready, Answer};
 use super::{Room, State};
 use crate::actors::messages::{Caller, Reply};
 use crate::error::ProtoError;
+use crate::model::UserId;
 use crate::notify::{recipients, Candidate, Level, Notable};
 use crate::protocol::frames;
 
@@ -25,7 +26,7 @@ impl Room {
         sender: i64,
         mentions: &[i64],
         reply_to: Option<i64>,
-    ) -> Vec<i64> {
+    ) -> Vec<UserId> {
         let Some(loaded) = self.loaded() else {
             return Vec::new();
         };
@@ -50,6 +51,9 @@ impl Room {
             joined.get_or_init(|| self.joined_users()).contains(&user)
                 || (unsure && self.presence.is_online(user))
         })
+        .into_iter()
+        .map(UserId)
+        .collect()
     }
 
     /// Users with a connection joined to the room, here or on another live node.
@@ -59,7 +63,7 @@ impl Room {
             self.subscribers
                 .values()
                 .filter(|subscriber| !subscriber.outbox.is_closed())
-                .map(|subscriber| subscriber.user_id),
+                .map(|subscriber| subscriber.user_id.0),
         );
         users
     }
@@ -75,7 +79,7 @@ impl Room {
             return ready(Err(err));
         }
         let store = self.store.clone();
-        let (id, user_id) = (self.id, caller.user.id);
+        let (id, user_id) = (self.id.0, caller.user.id);
         in_turn(
             ctx,
             async move { store.set_notify_level(id, user_id, Some(level)).await },

@@ -15,6 +15,7 @@ use crate::actors::messages::{Origin, Post, ToBot, Turn};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
+use crate::model::RoomId;
 use crate::posting::{Batch, Gap, Pipeline, Refused};
 use crate::protocol::ids::{FileId, MessageId};
 use crate::protocol::template::Template;
@@ -77,9 +78,9 @@ impl Room {
             notify: self.to_notify(post.sender.id, &[], None),
             sender: post.sender,
             body: post.body,
-            template: post.template.map(|template| template.to_string()),
+            template: post.template,
             client_msg_id: None,
-            action: post.action.map(|action| action.to_string()),
+            action: post.action,
             files: Vec::new(),
         };
         let (done, receiver) = oneshot::channel();
@@ -159,7 +160,7 @@ impl Room {
         };
         crate::metrics::METRICS.catch_up_reads.inc();
         let store = self.store.clone();
-        let id = self.id;
+        let id = self.id.0;
         ctx.wait(
             async move { store.messages_after(id, after, count).await }
                 .into_actor(self)
@@ -238,7 +239,7 @@ impl Room {
             )));
         }
         let seq = match message {
-            MessageId { room, seq } if room.0 == self.id => seq,
+            MessageId { room, seq } if room == self.id => seq,
             _ => {
                 return origin.answer(Err(ProtoError::bad_request(format!(
                     "message {message_id:?} is not in this room"
@@ -246,7 +247,7 @@ impl Room {
             }
         };
         let store = self.store.clone();
-        let id = self.id;
+        let id = self.id.0;
         ctx.wait(
             async move { store.message(id, seq).await }
                 .into_actor(self)
@@ -257,15 +258,13 @@ impl Room {
                     match label {
                         Ok(label) => {
                             let post = NewPost {
-                                room_id: id,
+                                room_id: RoomId(id),
                                 notify: room.to_notify(origin.user().id, &[], None),
                                 sender: origin.user().clone(),
                                 body: label,
                                 template: None,
                                 client_msg_id: None,
-                                action: Some(
-                                    json!({ "message": message_id, "id": choice }).to_string(),
-                                ),
+                                action: Some(json!({ "message": message_id, "id": choice })),
                                 files: Vec::new(),
                             };
                             room.push(post, Waiter::Connection(origin), ctx);

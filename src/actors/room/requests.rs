@@ -5,12 +5,14 @@ use actix::prelude::*;
 
 use super::{Room, State};
 use crate::actors::messages::{
-    AdminOp, AdminReply, Post, Reply, Request, RoomOp, Say, SayOp, SessionKey, Subscriber,
-    Unsubscribe,
+    AdminOp, AdminReply, Caller, Origin, Post, Reply, SessionKey, Subscriber, ToRoom, Unsubscribe,
 };
 use crate::actors::outbox::Outbox;
-use crate::db::models::StoredMessage;
+use crate::actors::people::find_person;
+use crate::db::models::{StoredMessage, UserRow};
 use crate::error::ProtoError;
+use crate::protocol::ids::UserRef;
+use crate::protocol::RoomCommand;
 
 /// The connections that joined the room (for presence).
 #[derive(Message)]
@@ -23,50 +25,80 @@ pub(super) fn ready<T: 'static>(result: Result<T, ProtoError>) -> Answer<T> {
     Box::pin(actix::fut::ready(result))
 }
 
-impl Handler<Request> for Room {
+impl Handler<ToRoom> for Room {
     type Result = Answer<Reply>;
 
-    fn handle(&mut self, request: Request, ctx: &mut Context<Self>) -> Self::Result {
+    /// The one place a room command is matched to its handler. A post is answered through
+    /// its origin (the reply here is [`Reply::Written`]); a request with what it returns.
+    fn handle(&mut self, message: ToRoom, ctx: &mut Context<Self>) -> Self::Result {
         self.last_activity = std::time::Instant::now();
-        if !matches!(self.state, State::Live(_)) {
-            return ready(Err(ProtoError::no_such_room()));
-        }
-        let Request {
-            caller,
-            reply_id,
-            op,
-        } = request;
-        match op {
-            RoomOp::Join { after_seq, limit } => self.join(caller, reply_id, after_seq, limit, ctx),
-            RoomOp::Leave { forget } => self.leave(caller, forget, ctx),
-            RoomOp::History { before_seq, limit } => self.history(caller, before_seq, limit),
-            RoomOp::Read { seq } => self.read(caller, seq, ctx),
-            RoomOp::Typing => ready(self.typing(caller)),
-            RoomOp::Notify { level } => self.set_notify(caller, level, ctx),
-            RoomOp::Invite { user } => self.invite(Some(caller), user, ctx),
-            RoomOp::Kick { user_id } => self.kick(Some(caller), user_id, ctx),
+        let ToRoom { origin, command } = message;
+        match command {
+            // The person named is looked up first: someone unknown is the answer even where
+            // the room is gone.
+            RoomCommand::Invite { user } => self.naming(user, origin, |room, caller, user, ctx| {
+                room.invite(Some(caller), user, ctx)
+            }),
+            RoomCommand::Kick { user } => self.naming(user, origin, |room, caller, user, ctx| {
+                room.kick(Some(caller), user.id, ctx)
+            }),
+            command if !matches!(self.state, State::Live(_)) => {
+                if command.is_post() {
+                    origin.answer(Err(ProtoError::no_such_room()));
+                    return written();
+                }
+                ready(Err(ProtoError::no_such_room()))
+            }
+            RoomCommand::Send {
+                body,
+                client_msg_id,
+                files,
+            } => {
+                self.send(origin, body, client_msg_id, files, ctx);
+                written()
+            }
+            RoomCommand::Action { message, action } => {
+                self.action(origin, message, action, ctx);
+                written()
+            }
+            RoomCommand::Join { after_seq, limit } => {
+                let (caller, reply_id) = origin.into_request();
+                self.join(caller, reply_id, after_seq, limit, ctx)
+            }
+            RoomCommand::Leave { forget } => self.leave(origin.into_request().0, forget, ctx),
+            RoomCommand::History { before_seq, limit } => {
+                self.history(origin.into_request().0, before_seq, limit)
+            }
+            RoomCommand::Read { seq } => self.read(origin.into_request().0, seq, ctx),
+            RoomCommand::Typing => ready(self.typing(origin.into_request().0)),
+            RoomCommand::Notify { level } => self.set_notify(origin.into_request().0, level, ctx),
         }
     }
 }
 
-impl Handler<Say> for Room {
-    type Result = ();
-
-    fn handle(&mut self, say: Say, ctx: &mut Context<Self>) {
-        self.last_activity = std::time::Instant::now();
-        let Say { origin, op } = say;
-        if !matches!(self.state, State::Live(_)) {
-            return origin.answer(Err(ProtoError::no_such_room()));
-        }
-        match op {
-            SayOp::Send {
-                body,
-                client_msg_id,
-                files,
-            } => self.send(origin, body, client_msg_id, files, ctx),
-            SayOp::Action { message, choice } => self.action(origin, message, choice, ctx),
-        }
+impl Room {
+    /// Finds the person a command names, then runs `then` with the caller and them.
+    fn naming(
+        &mut self,
+        user: UserRef,
+        origin: Origin,
+        then: impl FnOnce(&mut Room, Caller, UserRow, &mut Context<Room>) -> Answer<Reply> + 'static,
+    ) -> Answer<Reply> {
+        let store = self.store.clone();
+        let (caller, _) = origin.into_request();
+        Box::pin(
+            actix::fut::wrap_future::<_, Room>(async move { find_person(&store, &user).await })
+                .then(move |found, room, ctx| match found {
+                    Ok(user) => then(room, caller, user, ctx),
+                    Err(err) => ready(Err(err)),
+                }),
+        )
     }
+}
+
+/// The reply to a post: the room answers it through its origin.
+fn written() -> Answer<Reply> {
+    ready(Ok(Reply::Written))
 }
 
 impl Handler<Post> for Room {
@@ -99,7 +131,7 @@ impl Handler<AdminOp> for Room {
                     .ok_or_else(ProtoError::no_such_room),
             ),
             AdminOp::AddMember { user } => self.invite(None, user, ctx),
-            AdminOp::RemoveMember { user_id } => self.kick(None, user_id, ctx),
+            AdminOp::RemoveMember { user_id } => self.kick(None, user_id.0, ctx),
             AdminOp::Delete => self.delete(ctx),
         }
     }

@@ -5,31 +5,35 @@ use actix::prelude::*;
 use serde_json::{json, Value};
 
 use super::{Crash, Room};
-use crate::actors::messages::{AdminOp, Caller, Origin, Post, Reply, Request, RoomOp, Say, SayOp};
+use crate::actors::messages::{AdminOp, Caller, Origin, Post, Reply, ToRoom};
 use crate::actors::outbox::OutboxDrain;
 use crate::actors::testing::Fixture;
 use crate::error::ErrorCode;
+use crate::protocol::ids::{RoomId, UserRef};
 use crate::protocol::ReplyId;
+use crate::protocol::RoomCommand;
 
 async fn ask(
     room: &Addr<Room>,
     caller: &Caller,
-    op: RoomOp,
+    command: RoomCommand,
 ) -> Result<Reply, crate::error::ProtoError> {
-    room.send(Request {
-        caller: caller.clone(),
-        reply_id: ReplyId::Number(1.into()),
-        op,
-    })
-    .await
-    .expect("room answers")
+    let origin = Origin::request(
+        caller.clone(),
+        ReplyId::Number(1.into()),
+        command.name(),
+        RoomId(0),
+    );
+    room.send(ToRoom { origin, command })
+        .await
+        .expect("room answers")
 }
 
 async fn join(room: &Addr<Room>, caller: &Caller) {
     let reply = ask(
         room,
         caller,
-        RoomOp::Join {
+        RoomCommand::Join {
             after_seq: None,
             limit: 50,
         },
@@ -39,14 +43,15 @@ async fn join(room: &Addr<Room>, caller: &Caller) {
 }
 
 /// Hands a post to the room, as a session does; the room answers into the caller's outbox.
-async fn say(room: &Addr<Room>, caller: &Caller, op: SayOp) {
-    let origin = Origin::new(
+async fn say(room: &Addr<Room>, caller: &Caller, command: RoomCommand) {
+    let origin = Origin::post(
         caller.clone(),
         ReplyId::Number(1.into()),
-        op.name(),
-        "r_test".into(),
+        command.name(),
+        RoomId(0),
     );
-    room.send(Say { origin, op }).await.expect("room takes it");
+    let reply = room.send(ToRoom { origin, command }).await;
+    assert!(matches!(reply, Ok(Ok(Reply::Written))), "the room takes it");
 }
 
 /// A send that is answered `ok` (events of joined rooms before it are skipped).
@@ -78,8 +83,8 @@ async fn failed_send(
     )
 }
 
-fn send(body: &str) -> SayOp {
-    SayOp::Send {
+fn send(body: &str) -> RoomCommand {
+    RoomCommand::Send {
         body: body.into(),
         client_msg_id: None,
         files: Vec::new(),
@@ -146,12 +151,12 @@ async fn a_repeated_client_msg_id_returns_the_first_message_and_delivers_nothing
     let id = fixture.group(&amy, &[], false).await;
     let room = fixture.room(id).await;
     let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
-    let first = SayOp::Send {
+    let first = RoomCommand::Send {
         body: "one".into(),
         client_msg_id: Some("c-1".into()),
         files: Vec::new(),
     };
-    let again = SayOp::Send {
+    let again = RoomCommand::Send {
         body: "two".into(),
         client_msg_id: Some("c-1".into()),
         files: Vec::new(),
@@ -196,14 +201,22 @@ async fn membership_rules_hold() {
     assert_eq!(joined["type"], "member_joined");
     sent(&public_room, &eve_conn, &mut eve_out, "now a member").await;
 
-    let kick = ask(&private_room, &bob_conn, RoomOp::Kick { user_id: amy.id })
-        .await
-        .expect_err("not owner");
+    let kick = ask(
+        &private_room,
+        &bob_conn,
+        RoomCommand::Kick {
+            user: UserRef::Id(amy.id),
+        },
+    )
+    .await
+    .expect_err("not owner");
     assert_eq!(kick.code, ErrorCode::Forbidden);
     let invite = ask(
         &private_room,
         &eve_conn,
-        RoomOp::Invite { user: eve.clone() },
+        RoomCommand::Invite {
+            user: UserRef::Id(eve.id),
+        },
     )
     .await
     .expect_err("hidden");
@@ -211,14 +224,22 @@ async fn membership_rules_hold() {
     ask(
         &private_room,
         &bob_conn,
-        RoomOp::Invite { user: eve.clone() },
+        RoomCommand::Invite {
+            user: UserRef::Id(eve.id),
+        },
     )
     .await
     .expect("member invites");
     sent(&private_room, &eve_conn, &mut eve_out, "invited").await;
-    ask(&private_room, &amy_conn, RoomOp::Kick { user_id: eve.id })
-        .await
-        .expect("owner kicks");
+    ask(
+        &private_room,
+        &amy_conn,
+        RoomCommand::Kick {
+            user: UserRef::Id(eve.id),
+        },
+    )
+    .await
+    .expect("owner kicks");
     while eve_out.pending() > 0 {
         eve_out.next_json().await;
     }
@@ -238,7 +259,7 @@ async fn read_positions_move_forward_only_and_are_checked() {
     for n in 0..3 {
         sent(&room, &amy_conn, &mut amy_out, &format!("m{n}")).await;
     }
-    let read = |seq| ask(&room, &bob_conn, RoomOp::Read { seq });
+    let read = |seq| ask(&room, &bob_conn, RoomCommand::Read { seq });
     let data = |reply: Reply| match reply {
         Reply::Data(data) => data,
         Reply::Written => Value::Null,

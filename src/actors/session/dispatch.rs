@@ -1,7 +1,7 @@
-//! Runs one parsed command for a connection. Each command is mapped once ([`Session::route`])
-//! to where it goes: a post (`send`, `action`) is handed to its room's pipeline with an
-//! [`Origin`] that the room answers through, and the session goes on; a request to a room,
-//! or a command that needs no room, runs here to its end before the next frame is read.
+//! Runs one parsed command for a connection ([`Session::execute`]): a room command goes to
+//! its room, a post (`send`, `action`) into the room's pipeline with an [`Origin`] that the
+//! room answers through while the session goes on, a request to its end before the next
+//! frame is read; a command that needs no room runs here.
 
 use actix::prelude::*;
 use futures_util::future::LocalBoxFuture;
@@ -9,16 +9,17 @@ use serde_json::json;
 
 use super::{people, Session};
 use crate::actors::messages::{
-    Caller, FindBot, GetRoom, NotifyUser, Origin, Reply, Request, RoomHandle, RoomOp, Say, SayOp,
-    SessionSupervisor, ToBot, Turn,
+    Caller, FindBot, GetRoom, NotifyUser, Origin, Reply, RoomHandle, SessionSupervisor, ToBot,
+    ToRoom, Turn,
 };
 use crate::db::models::RoomKind;
 use crate::db::{RoomSummary, Store};
-use crate::error::ProtoError;
+use crate::error::{Answered, Mailbox, ProtoError};
+use crate::model::{RoomId, UserId};
 use crate::protocol::command::RoomsPage;
-use crate::protocol::ids::{RoomId, UserRef};
+use crate::protocol::ids::UserRef;
 use crate::protocol::views::RoomView;
-use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId};
+use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId, RoomCommand};
 
 /// What a command needs, detached from the actor so that it can run as a future.
 struct Context {
@@ -27,28 +28,11 @@ struct Context {
     store: Store,
 }
 
-/// Where a command goes, decided once from the parsed command.
-enum Route {
-    /// `send` and `action`: into the room's posting pipeline; the room answers.
-    Say { room: RoomId, op: SayOp },
-    /// A request the room answers.
-    Ask { room: RoomId, op: Ask },
-    /// Answered here, without a room.
-    Here(LocalBoxFuture<'static, Result<Reply, ProtoError>>),
-}
-
-/// A room request; `invite` and `kick` first find the user they name.
-enum Ask {
-    Op(RoomOp),
-    Invite { user: UserRef },
-    Kick { user: UserRef },
-}
-
 /// A finished command: its answer, and the room the connection joined or left by it.
 struct Outcome {
     answer: Result<Reply, ProtoError>,
-    joined: Option<(i64, RoomHandle)>,
-    left: Option<i64>,
+    joined: Option<(RoomId, RoomHandle)>,
+    left: Option<RoomId>,
 }
 
 impl From<Result<Reply, ProtoError>> for Outcome {
@@ -67,28 +51,56 @@ impl Session {
     /// pipelined (see [`super::pipeline`]), any other command waits for them.
     pub(super) fn execute(&mut self, frame: ClientFrame, ctx: &mut actix::Context<Self>) {
         let ClientFrame { id, command } = frame;
-        if command == Command::Ping && self.sends.admits(0) {
+        if command == Command::Ping && self.sends.is_idle() {
             self.outbox.push(frames::ok(&id, frames::empty()));
             return;
         }
         let name = command.name();
-        match self.route(command) {
-            Route::Say { room, op } => self.say(id, room, op, ctx),
-            Route::Ask { room, op } => {
-                let cached = self.joined.get(&room.0).cloned();
-                let work = ask(self.context(), id.clone(), room, op, cached);
-                self.run(id, name, Some(room.to_string()), work, ctx);
+        let context = self.context();
+        let work: LocalBoxFuture<'static, Result<Reply, ProtoError>> = match command {
+            Command::Room { room, op } if op.is_post() => return self.say(id, room, op, ctx),
+            Command::Room { room, op } => {
+                let origin = Origin::request(self.caller(), id.clone(), name, room);
+                let joined = self.joined.get(&room).cloned();
+                let work = ask(context, origin, op, joined);
+                return self.run(id, name, Some(room.to_string()), work, ctx);
             }
-            Route::Here(work) => {
-                self.run(
-                    id,
-                    name,
-                    None,
-                    async move { Outcome::from(work.await) },
-                    ctx,
-                );
+            Command::Ping => Box::pin(async { Ok(Reply::Data(frames::empty())) }),
+            Command::Rooms { page } => Box::pin(async move { rooms(&context, page).await }),
+            Command::CreateGroup {
+                name,
+                members,
+                public,
+            } => {
+                let per_hour = self.settings.groups_per_hour;
+                Box::pin(async move {
+                    people::may_create_group(&context.store, context.caller.user.id, per_hour)
+                        .await?;
+                    create_group(&context, name, members, public).await
+                })
             }
-        }
+            Command::OpenDirect { user } => {
+                Box::pin(async move { open_direct(&context, &user).await })
+            }
+            Command::OpenBot { bot } => Box::pin(async move { open_bot(&context, bot).await }),
+            Command::LeaveGroups { owner } => {
+                Box::pin(async move { leave_groups(&context, &owner).await })
+            }
+            Command::Users {
+                query,
+                after,
+                limit,
+            } => Box::pin(async move {
+                people::directory(&context.store, &context.hub, &query, after, limit).await
+            }),
+        };
+        self.run(
+            id,
+            name,
+            None,
+            async move { Outcome::from(work.await) },
+            ctx,
+        );
     }
 
     fn context(&self) -> Context {
@@ -96,105 +108,6 @@ impl Session {
             caller: self.caller(),
             hub: self.hub.clone(),
             store: self.store.clone(),
-        }
-    }
-
-    /// The one mapping of a command to where it goes.
-    fn route(&self, command: Command) -> Route {
-        let ask = |room, op| Route::Ask {
-            room,
-            op: Ask::Op(op),
-        };
-        let context = || self.context();
-        match command {
-            Command::Ping => Route::Here(Box::pin(async { Ok(Reply::Data(frames::empty())) })),
-            Command::Rooms { page } => {
-                let context = context();
-                Route::Here(Box::pin(async move { rooms(&context, page).await }))
-            }
-            Command::CreateGroup {
-                name,
-                members,
-                public,
-            } => {
-                let context = context();
-                let per_hour = self.settings.groups_per_hour;
-                Route::Here(Box::pin(async move {
-                    people::may_create_group(&context.store, context.caller.user.id, per_hour)
-                        .await?;
-                    create_group(&context, name, members, public).await
-                }))
-            }
-            Command::OpenDirect { user } => {
-                let context = context();
-                Route::Here(Box::pin(async move { open_direct(&context, &user).await }))
-            }
-            Command::OpenBot { bot } => {
-                let context = context();
-                Route::Here(Box::pin(async move { open_bot(&context, bot).await }))
-            }
-            Command::LeaveGroups { owner } => {
-                let context = context();
-                Route::Here(Box::pin(
-                    async move { leave_groups(&context, &owner).await },
-                ))
-            }
-            Command::Users {
-                query,
-                after,
-                limit,
-            } => {
-                let context = context();
-                Route::Here(Box::pin(async move {
-                    people::directory(&context.store, &context.hub, &query, after, limit).await
-                }))
-            }
-            Command::Join {
-                room,
-                after_seq,
-                limit,
-            } => ask(room, RoomOp::Join { after_seq, limit }),
-            Command::Leave { room, forget } => ask(room, RoomOp::Leave { forget }),
-            Command::Send {
-                room,
-                body,
-                client_msg_id,
-                files,
-            } => Route::Say {
-                room,
-                op: SayOp::Send {
-                    body,
-                    client_msg_id,
-                    files,
-                },
-            },
-            Command::History {
-                room,
-                before_seq,
-                limit,
-            } => ask(room, RoomOp::History { before_seq, limit }),
-            Command::Read { room, seq } => ask(room, RoomOp::Read { seq }),
-            Command::Typing { room } => ask(room, RoomOp::Typing),
-            Command::Notify { room, level } => ask(room, RoomOp::Notify { level }),
-            Command::Action {
-                room,
-                message,
-                action,
-            } => Route::Say {
-                room,
-                op: SayOp::Action {
-                    message,
-                    choice: action,
-                },
-            },
-            Command::Invite { room, user } => Route::Ask {
-                room,
-                op: Ask::Invite { user },
-            },
-            Command::Kick { room, user } => Route::Ask {
-                room,
-                op: Ask::Kick { user },
-            },
         }
     }
 
@@ -238,13 +151,12 @@ impl Session {
 
     /// Hands a post to its room. A send to a joined room goes at once when the pipeline
     /// admits it; anything else first waits for the sends in flight and finds the room.
-    fn say(&mut self, id: ReplyId, room: RoomId, op: SayOp, ctx: &mut actix::Context<Self>) {
-        let RoomId(room_id) = room;
-        let origin = Origin::new(self.caller(), id, op.name(), room.to_string());
-        let cached = self.joined.get(&room_id).cloned();
-        if let (SayOp::Send { .. }, Some(handle)) = (&op, &cached) {
-            if handle.connected() && self.sends.admits(room_id) {
-                return self.hand_over(room_id, handle, origin, op);
+    fn say(&mut self, id: ReplyId, room: RoomId, op: RoomCommand, ctx: &mut actix::Context<Self>) {
+        let origin = Origin::post(self.caller(), id, op.name(), room);
+        let cached = self.joined.get(&room).cloned();
+        if let (RoomCommand::Send { .. }, Some(handle)) = (&op, &cached) {
+            if handle.connected() && self.sends.admits(room) {
+                return self.hand_over(room, handle, origin, op);
             }
         }
         let drained = self.sends.drained();
@@ -253,14 +165,17 @@ impl Session {
             async move {
                 drained.await;
                 match cached {
-                    Some(handle) if handle.connected() => Ok((room_id, handle)),
-                    _ => Ok((room_id, get_room.send(GetRoom { id: room_id }).await?)),
+                    Some(handle) if handle.connected() => Ok(handle),
+                    _ => get_room
+                        .send(GetRoom { id: room })
+                        .await
+                        .answered_by(Mailbox::Hub),
                 }
             }
             .into_actor(self)
             .map(
                 move |found: Result<_, ProtoError>, session, _| match found {
-                    Ok((room_id, handle)) => session.hand_over(room_id, &handle, origin, op),
+                    Ok(handle) => session.hand_over(room, &handle, origin, op),
                     Err(err) => origin.answer(Err(err)),
                 },
             ),
@@ -269,9 +184,15 @@ impl Session {
 
     /// Gives the post its place in the send pipeline and puts it in the room's mailbox;
     /// a full or closed mailbox is answered here and now.
-    fn hand_over(&mut self, room_id: i64, room: &RoomHandle, mut origin: Origin, op: SayOp) {
+    fn hand_over(
+        &mut self,
+        room_id: RoomId,
+        room: &RoomHandle,
+        mut origin: Origin,
+        command: RoomCommand,
+    ) {
         origin.hold(self.sends.begin(room_id));
-        if let Err(refused) = room.say.try_send(Say { origin, op }) {
+        if let Err(refused) = room.command.try_send(ToRoom { origin, command }) {
             let (say, err) = match refused {
                 SendError::Full(say) => (
                     say,
@@ -287,45 +208,26 @@ impl Session {
     }
 }
 
+/// A request to a room, answered with the room's reply.
 async fn ask(
     context: Context,
-    reply_id: ReplyId,
-    room: RoomId,
-    op: Ask,
+    origin: Origin,
+    command: RoomCommand,
     joined: Option<RoomHandle>,
 ) -> Outcome {
-    let op = match op {
-        Ask::Op(op) => op,
-        Ask::Invite { user } => match people::find_person(&context.store, &user).await {
-            Ok(user) => RoomOp::Invite { user },
-            Err(err) => return Err(err).into(),
-        },
-        Ask::Kick { user } => match people::find_person(&context.store, &user).await {
-            Ok(user) => RoomOp::Kick { user_id: user.id },
-            Err(err) => return Err(err).into(),
-        },
-    };
-    let RoomId(room_id) = room;
+    let room_id = origin.room();
     let addr = match joined {
         Some(addr) if addr.connected() => addr,
         _ => match context.hub.get_room.send(GetRoom { id: room_id }).await {
             Ok(addr) => addr,
-            Err(err) => return Err(ProtoError::from(err)).into(),
+            Err(err) => return Err(ProtoError::mailbox(Mailbox::Hub, err)).into(),
         },
     };
-    let is_join = matches!(op, RoomOp::Join { .. });
-    let is_leave = matches!(op, RoomOp::Leave { .. });
-    let answer = match addr
-        .request
-        .send(Request {
-            caller: context.caller,
-            reply_id,
-            op,
-        })
-        .await
-    {
+    let is_join = matches!(command, RoomCommand::Join { .. });
+    let is_leave = matches!(command, RoomCommand::Leave { .. });
+    let answer = match addr.command.send(ToRoom { origin, command }).await {
         Ok(answer) => answer,
-        Err(err) => Err(ProtoError::from(err)),
+        Err(err) => Err(ProtoError::mailbox(Mailbox::Room, err)),
     };
     let succeeded = answer.is_ok();
     Outcome {
@@ -367,14 +269,28 @@ async fn leave_groups(context: &Context, owner: &UserRef) -> Result<Reply, Proto
     }
     let mut left = Vec::new();
     for room_id in context.store.groups_of_owner(owner.id, me).await? {
-        let room = context.hub.get_room.send(GetRoom { id: room_id }).await?;
-        let request = Request {
-            caller: context.caller.clone(),
-            reply_id: ReplyId::None,
-            op: RoomOp::Leave { forget: true },
-        };
-        room.request.send(request).await??;
-        left.push(RoomId(room_id).to_string());
+        let room_id = RoomId(room_id);
+        let room = context
+            .hub
+            .get_room
+            .send(GetRoom { id: room_id })
+            .await
+            .answered_by(Mailbox::Hub)?;
+        let origin = Origin::request(
+            context.caller.clone(),
+            ReplyId::None,
+            "leave_groups",
+            room_id,
+        );
+        let leave = RoomCommand::Leave { forget: true };
+        room.command
+            .send(ToRoom {
+                origin,
+                command: leave,
+            })
+            .await
+            .answered_by(Mailbox::Room)??;
+        left.push(room_id.to_string());
     }
     Ok(Reply::Data(json!({ "left": left })))
 }
@@ -392,7 +308,7 @@ async fn announce_room(context: &Context, room_id: i64, user_id: i64) -> Result<
     let view = view_of(&context.store, room_id, user_id).await?;
     let except = (user_id == context.caller.user.id).then(|| context.caller.session.clone());
     context.hub.notify.do_send(NotifyUser {
-        user_id,
+        user_id: UserId(user_id),
         except,
         frame: Event::RoomAdded { room: view }.frame(),
     });
@@ -450,7 +366,8 @@ async fn open_bot(context: &Context, bot: String) -> Result<Reply, ProtoError> {
         .hub
         .find_bot
         .send(FindBot { id: bot.clone() })
-        .await?
+        .await
+        .answered_by(Mailbox::Hub)?
     else {
         return Err(ProtoError::not_found("no such bot"));
     };
@@ -462,7 +379,7 @@ async fn open_bot(context: &Context, bot: String) -> Result<Reply, ProtoError> {
         announce_room(context, room.id, me).await?;
         context.hub.to_bot.do_send(ToBot {
             bot,
-            room_id: room.id,
+            room_id: room.room_id(),
             turn: Turn::Greet {
                 user: context.caller.user.clone(),
             },

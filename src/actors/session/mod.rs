@@ -1,6 +1,8 @@
 //! One WebSocket connection as an actor: it reads frames, enforces the rate limit and the
-//! heartbeat, parses each frame once into a [`Command`](crate::protocol::Command) and runs
-//! commands one at a time, so replies leave in the order the commands came.
+//! heartbeat, and parses each frame once into a [`Command`](crate::protocol::Command).
+//! Consecutive `send`s to one room are pipelined (up to [`pipeline::MAX_IN_FLIGHT`] in
+//! flight, answered by the room in order); any other command waits for them and runs to its
+//! end before the next frame is read, so replies leave in the order the commands came.
 
 pub mod dispatch;
 mod people;
@@ -23,6 +25,7 @@ use super::outbox::Outbox;
 use crate::db::models::UserRow;
 use crate::db::Store;
 use crate::error::{ErrorCode, ProtoError};
+use crate::model::RoomId;
 use crate::protocol::views::UserView;
 use crate::protocol::CloseCode;
 use crate::protocol::{command, frames, ReplyId};
@@ -39,7 +42,7 @@ pub struct Session {
     store: Store,
     settings: Arc<Settings>,
     /// Rooms this connection has joined, to leave them when it closes.
-    joined: HashMap<i64, RoomHandle>,
+    joined: HashMap<RoomId, RoomHandle>,
     sends: pipeline::SendPipeline,
     limiter: RateLimiter,
     last_heard: Instant,
@@ -154,7 +157,7 @@ impl Session {
     /// still in flight: commands are answered in the order they came (docs/protocol.md
     /// section 2), and no further frame is read meanwhile.
     fn reply_error_in_turn(&mut self, id: ReplyId, error: ProtoError, ctx: &mut Context<Self>) {
-        if self.sends.admits(0) {
+        if self.sends.is_idle() {
             return self.reply_error(&id, &error);
         }
         let drained = self.sends.drained();

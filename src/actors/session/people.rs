@@ -1,14 +1,13 @@
 //! The commands about people rather than rooms: `users`, the directory (docs/protocol.md
-//! section 10), and naming a person in `open_direct`, `create_group`, `invite` and `kick`,
-//! with an answer that says what is wrong (a bot is not a person; nobody has that id), and
-//! the limit on groups a person creates.
+//! section 10), naming a person in `open_direct` and `create_group` (see
+//! [`crate::actors::people`]), and the limit on groups a person creates.
 
 use serde_json::json;
 
 use crate::actors::messages::{GetDirectoryScope, Reply, SessionSupervisor};
-use crate::db::models::{UserKind, UserRow};
+pub(super) use crate::actors::people::find_person;
 use crate::db::{DirectoryAfter, DirectoryPage, Store};
-use crate::error::ProtoError;
+use crate::error::{Answered, Mailbox, ProtoError};
 use crate::protocol::command::bad_cursor;
 use crate::protocol::ids::{self, UserRef};
 use crate::protocol::views::UserView;
@@ -21,7 +20,11 @@ pub(super) async fn directory(
     after: Option<UserRef>,
     limit: i64,
 ) -> Result<Reply, ProtoError> {
-    let scope = hub.directory_scope.send(GetDirectoryScope).await?;
+    let scope = hub
+        .directory_scope
+        .send(GetDirectoryScope)
+        .await
+        .answered_by(Mailbox::Hub)?;
     let after = after.map(|cursor| match cursor {
         UserRef::Id(id) => DirectoryAfter::Id(id),
         UserRef::Handle(handle) => DirectoryAfter::Handle(handle),
@@ -36,17 +39,6 @@ pub(super) async fn directory(
         .map(|user| UserView::with_presence(user, scope.presence.is_online(user.id)))
         .collect();
     Ok(Reply::Data(json!({ "users": users, "next": next })))
-}
-
-/// The active person a client names with their id (`u_12`). A bot is `bad_request` (it is
-/// not a person: only `open_bot` talks to it); an id nobody has, the system, a deactivated
-/// user or a name instead of an id are `not_found`, naming what was asked for.
-pub(super) async fn find_person(store: &Store, user: &UserRef) -> Result<UserRow, ProtoError> {
-    match store.user_by_ref(user).await? {
-        Some(found) if found.kind == UserKind::User => Ok(found),
-        Some(found) if found.kind == UserKind::Bot => Err(not_a_person(user)),
-        _ => Err(ProtoError::no_such_user_named(&user.to_string())),
-    }
 }
 
 /// A group member named by a client: `u_N`, or the answer [`find_person`] gives for anything
@@ -77,11 +69,5 @@ pub(super) async fn may_create_group(
     Err(ProtoError::rate_limited_because(
         format!("at most {per_hour} groups may be created an hour; try again later"),
         wait.unsigned_abs(),
-    ))
-}
-
-fn not_a_person(text: &UserRef) -> ProtoError {
-    ProtoError::bad_request(format!(
-        "{text} is a bot: bots are not members of groups or direct chats; talk to it with open_bot"
     ))
 }

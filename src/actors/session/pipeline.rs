@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::actors::origin::Ticket;
+use crate::model::RoomId;
 
 /// Most sends of one connection waiting for their commit at once.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -18,12 +19,19 @@ pub const MAX_IN_FLIGHT: usize = 256;
 pub struct SendPipeline {
     /// Sends in flight; `None` until the first send.
     in_flight: Option<Arc<watch::Sender<usize>>>,
-    room: Option<i64>,
+    room: Option<RoomId>,
 }
 
 impl SendPipeline {
     /// Whether a send to `room` may go now without waiting for those in flight.
-    pub fn admits(&self, room: i64) -> bool {
+    /// Whether no send is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_none_or(|in_flight| *in_flight.borrow() == 0)
+    }
+
+    pub fn admits(&self, room: RoomId) -> bool {
         let count = self
             .in_flight
             .as_ref()
@@ -31,7 +39,7 @@ impl SendPipeline {
         count == 0 || (self.room == Some(room) && count < MAX_IN_FLIGHT)
     }
 
-    pub fn begin(&mut self, room: i64) -> Ticket {
+    pub fn begin(&mut self, room: RoomId) -> Ticket {
         self.room = Some(room);
         let in_flight = self
             .in_flight
@@ -61,24 +69,24 @@ mod tests {
     #[actix_rt::test]
     async fn sends_to_one_room_share_the_pipeline_others_wait() {
         let mut pipeline = SendPipeline::default();
-        assert!(pipeline.admits(1));
-        let first = pipeline.begin(1);
-        assert!(pipeline.admits(1));
-        assert!(!pipeline.admits(2), "another room waits");
-        let second = pipeline.begin(1);
+        assert!(pipeline.admits(RoomId(1)));
+        let first = pipeline.begin(RoomId(1));
+        assert!(pipeline.admits(RoomId(1)));
+        assert!(!pipeline.admits(RoomId(2)), "another room waits");
+        let second = pipeline.begin(RoomId(1));
         let drained = pipeline.drained();
         drop(first);
-        assert!(!pipeline.admits(2));
+        assert!(!pipeline.admits(RoomId(2)));
         drop(second);
         drained.await;
-        assert!(pipeline.admits(2));
+        assert!(pipeline.admits(RoomId(2)));
     }
 
     #[actix_rt::test]
     async fn a_pipeline_that_never_sent_allocates_nothing_and_is_drained() {
         let pipeline = SendPipeline::default();
         assert!(pipeline.in_flight.is_none());
-        assert!(pipeline.admits(1) && pipeline.admits(2));
+        assert!(pipeline.admits(RoomId(1)) && pipeline.admits(RoomId(2)));
         pipeline.drained().await;
         assert!(pipeline.in_flight.is_none());
     }
@@ -86,9 +94,11 @@ mod tests {
     #[test]
     fn the_pipeline_is_bounded() {
         let mut pipeline = SendPipeline::default();
-        let tickets: Vec<Ticket> = (0..MAX_IN_FLIGHT).map(|_| pipeline.begin(1)).collect();
-        assert!(!pipeline.admits(1));
+        let tickets: Vec<Ticket> = (0..MAX_IN_FLIGHT)
+            .map(|_| pipeline.begin(RoomId(1)))
+            .collect();
+        assert!(!pipeline.admits(RoomId(1)));
         drop(tickets);
-        assert!(pipeline.admits(1));
+        assert!(pipeline.admits(RoomId(1)));
     }
 }

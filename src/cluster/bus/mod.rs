@@ -4,7 +4,7 @@
 //! - Publishing goes through a bounded queue to one task that pipelines it on a
 //!   [`ConnectionManager`] (which reconnects by itself). A full queue or a failed publish
 //!   drops the event and counts it: a lost publish costs latency, never data, because each
-//!   room also reads the store when it is behind (see `cluster/order.rs`).
+//!   room also reads the store when it is behind (see `posting/order.rs`).
 //! - Subscribing has its own connection (pub/sub needs one). The subscriber task keeps the
 //!   set of channels this node needs (its live rooms, its connected users, the all-nodes
 //!   channel), each routed to one actor, and hands every event to that actor without

@@ -3,10 +3,11 @@
 //! posts whose caller gave up waiting are left out of a batch.
 
 use super::*;
+use crate::db::models::UserRow;
 
 fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
-        room_id,
+        room_id: crate::model::RoomId(room_id),
         sender: UserRow {
             id: sender,
             name: format!("u{sender}"),

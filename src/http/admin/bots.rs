@@ -12,6 +12,7 @@ use crate::actors::hub::{InstallBot, RemoveBot};
 use crate::bots::definition::Document;
 use crate::bots::{loader, Definition};
 use crate::error::ProtoError;
+use crate::error::{Answered, Mailbox};
 use crate::http::auth::Admin;
 use crate::http::error::ErrorBody;
 use crate::http::json_body::Json;
@@ -93,7 +94,8 @@ pub async fn put(Admin(state): Admin, id: web::Path<String>, body: Json<Document
             user,
             share: true,
         })
-        .await?;
+        .await
+        .answered_by(Mailbox::Hub)?;
     log::info!(
         "admin: {} bot {}",
         if created { "created" } else { "replaced" },
@@ -122,7 +124,11 @@ pub async fn put(Admin(state): Admin, id: web::Path<String>, body: Json<Document
 )]
 pub async fn delete(Admin(state): Admin, id: web::Path<String>) -> Answer {
     let stored = state.store.delete_bot(&id).await?;
-    let running = state.hub.send(RemoveBot { id: id.to_string() }).await?;
+    let running = state
+        .hub
+        .send(RemoveBot { id: id.to_string() })
+        .await
+        .answered_by(Mailbox::Hub)?;
     if !stored && !running {
         return Err(ProtoError::not_found("no such bot").into());
     }

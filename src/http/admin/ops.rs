@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::requests::BroadcastNotice;
 use super::{live, Answer};
 use crate::actors::hub::{Broadcast, Stats};
+use crate::error::{Answered, Mailbox};
 use crate::http::auth::Admin;
 use crate::http::error::ErrorBody;
 use crate::http::json_body::Json;
@@ -50,7 +51,11 @@ pub async fn broadcast(Admin(state): Admin, notice: Json<BroadcastNotice>) -> An
     // Read first: without the other nodes' counts nothing is sent (503).
     let elsewhere = live::counts(&state).await?.connections_elsewhere();
     let frame = Event::Notice { body }.frame();
-    let here = state.hub.send(Broadcast { frame }).await?;
+    let here = state
+        .hub
+        .send(Broadcast { frame })
+        .await
+        .answered_by(Mailbox::Hub)?;
     Ok(HttpResponse::Ok().json(Delivered {
         delivered: here as u64 + elsewhere,
     }))
@@ -65,7 +70,7 @@ pub async fn broadcast(Admin(state): Admin, notice: Json<BroadcastNotice>) -> An
     responses((status = 200, description = "The figures", body = ServerStats)),
 )]
 pub async fn stats(Admin(state): Admin) -> Answer {
-    let hub = state.hub.send(Stats).await?;
+    let hub = state.hub.send(Stats).await.answered_by(Mailbox::Hub)?;
     let messages_total = state.store.count_messages().await?;
     let live = live::counts(&state).await?;
     Ok(HttpResponse::Ok().json(ServerStats {

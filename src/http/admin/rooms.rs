@@ -12,6 +12,7 @@ use super::{next_cursor, Answer, PageQuery};
 use crate::actors::messages::{AdminOp, AdminReply, GetRoom, NotifyUser, Post, RoomHandle};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::error::ProtoError;
+use crate::error::{Answered, Mailbox};
 use crate::http::auth::Admin;
 use crate::http::error::{ApiError, Empty, ErrorBody};
 use crate::http::json_body::{Json, NamedUser};
@@ -67,11 +68,18 @@ impl RoomRequest for Post {
 /// `not_found`), then asks it.
 async fn ask_room<R: RoomRequest>(
     state: &AppState,
-    RoomId(id): RoomId,
+    id: RoomId,
     request: R,
 ) -> Result<R::Reply, ApiError> {
-    let room = state.hub.send(GetRoom { id }).await?;
-    Ok(R::address(&room).send(request).await??)
+    let room = state
+        .hub
+        .send(GetRoom { id })
+        .await
+        .answered_by(Mailbox::Hub)?;
+    Ok(R::address(&room)
+        .send(request)
+        .await
+        .answered_by(Mailbox::Room)??)
 }
 
 /// A room as an admin sees it (`read_seq` 0).
@@ -157,7 +165,7 @@ pub async fn create(Admin(state): Admin, room: Json<CreateRoom>) -> Answer {
     for (user, _) in &loaded.members {
         if let Some(summary) = state.store.room_summary(room.id, Some(user.id)).await? {
             state.hub.do_send(NotifyUser {
-                user_id: user.id,
+                user_id: user.user_id(),
                 except: None,
                 frame: Event::RoomAdded {
                     room: RoomView::from_summary(&summary),
@@ -298,7 +306,7 @@ pub async fn add_member(
 )]
 pub async fn remove_member(Admin(state): Admin, path: web::Path<(RoomId, UserRef)>) -> Answer {
     let (room, user) = path.into_inner();
-    let user_id = find(&state, &user).await?.id;
+    let user_id = find(&state, &user).await?.user_id();
     ask_room(&state, room, AdminOp::RemoveMember { user_id }).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,6 +9,7 @@ use super::requests::CreateUser;
 use super::{next_cursor, Answer, PageQuery};
 use crate::actors::hub::CloseUser;
 use crate::db::models::{UserKind, UserRow};
+use crate::error::{Answered, Mailbox};
 use crate::error::{ErrorCode, ProtoError};
 use crate::http::auth::Admin;
 use crate::http::devices::DeviceView;
@@ -335,7 +336,8 @@ pub(super) async fn close_revoked(
                 &ProtoError::new(ErrorCode::Unauthorized, why),
             )),
         })
-        .await?)
+        .await
+        .answered_by(Mailbox::Hub)?)
 }
 
 /// Revoke every token of the user and close their connections (an `unauthorized` error
@@ -389,7 +391,8 @@ pub async fn disconnect(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
             reason: "disconnected by an admin",
             last_frame: None,
         })
-        .await?;
+        .await
+        .answered_by(Mailbox::Hub)?;
     log::info!("admin: closed {closed} connections of u_{}", user.id);
     Ok(HttpResponse::NoContent().finish())
 }

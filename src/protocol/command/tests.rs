@@ -2,6 +2,7 @@
 //! and the answer to every mistake docs/protocol.md section 2 lists.
 
 use super::*;
+use crate::protocol::ids::{FileId, MessageId};
 
 fn code_of(text: &str) -> (ReplyId, ErrorCode) {
     let rejected = parse(text).expect_err(text);
@@ -16,11 +17,13 @@ fn parses_send_with_numeric_id_and_ignores_unknown_fields() {
     assert_eq!(frame.id, ReplyId::Number(7.into()));
     assert_eq!(
         frame.command,
-        Command::Send {
+        Command::Room {
             room: RoomId(1),
-            body: "hi".into(),
-            client_msg_id: None,
-            files: vec![],
+            op: RoomCommand::Send {
+                body: "hi".into(),
+                client_msg_id: None,
+                files: vec![],
+            }
         }
     );
 }
@@ -34,11 +37,13 @@ fn a_send_may_carry_files_and_then_no_body() {
     .expect("valid");
     assert_eq!(
         frame.command,
-        Command::Send {
+        Command::Room {
             room: RoomId(1),
-            body: String::new(),
-            client_msg_id: None,
-            files: vec![FileId::stored(key)],
+            op: RoomCommand::Send {
+                body: String::new(),
+                client_msg_id: None,
+                files: vec![FileId::stored(key)],
+            }
         }
     );
     let code = |text: &str| parse(text).err().map(|err| err.error.code);
@@ -186,20 +191,24 @@ fn ids_come_out_typed() {
     let frame = |text: &str| parse(text).expect(text).command;
     assert_eq!(
         frame(r#"{"type":"action","room":"r_3","message":"m_3_12","action":"b1"}"#),
-        Command::Action {
+        Command::Room {
             room: RoomId(3),
-            message: MessageId {
-                room: RoomId(3),
-                seq: 12
-            },
-            action: "b1".into(),
+            op: RoomCommand::Action {
+                message: MessageId {
+                    room: RoomId(3),
+                    seq: 12
+                },
+                action: "b1".into(),
+            }
         }
     );
     assert_eq!(
         frame(r#"{"type":"kick","room":"r_3","user":"u_9"}"#),
-        Command::Kick {
+        Command::Room {
             room: RoomId(3),
-            user: UserRef::Id(9),
+            op: RoomCommand::Kick {
+                user: UserRef::Id(9),
+            }
         }
     );
     assert_eq!(

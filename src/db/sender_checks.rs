@@ -1,0 +1,167 @@
+//! The group commit's check, in the batch's own transaction, that each person posting is
+//! still a member of the room and not deactivated ([`SenderChecks`]), and why one is
+//! refused ([`Refusal`]). The rest of the store's side of authorization is `db/authz.rs`.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt};
+use diesel::QueryResult;
+use diesel_async::RunQueryDsl;
+
+use super::backend::{PgConn, SqliteConn};
+use super::error::StoreError;
+use super::models::RoomKind;
+use super::schema::{members, rooms, users};
+
+/// Why a person may not post in a room (found in the commit's transaction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a member (any more); `public_group`: the room is a public group, which they may
+    /// join again.
+    NotMember { public_group: bool },
+    /// The person was deactivated.
+    Deactivated,
+}
+
+impl From<Refusal> for StoreError {
+    fn from(refusal: Refusal) -> StoreError {
+        match refusal {
+            Refusal::NotMember { public_group } => StoreError::NotMember { public_group },
+            Refusal::Deactivated => StoreError::Deactivated,
+        }
+    }
+}
+
+/// The group commit's check of who posts. `pairs` are `(room, person)`, ascending, no
+/// repeats; the answer holds those who may not post in that room now. PostgreSQL takes one
+/// statement for the whole batch; SQLite a cached single-row statement for each pair (its
+/// statements are calls in place, `db/seq.rs` says why). Why each refused one was refused
+/// is read only when there is one.
+pub trait SenderChecks {
+    fn refused_senders(
+        &mut self,
+        pairs: &[(i64, i64)],
+    ) -> impl Future<Output = QueryResult<HashMap<(i64, i64), Refusal>>> + Send;
+}
+
+#[derive(QueryableByName)]
+struct Pair {
+    #[diesel(sql_type = BigInt)]
+    room_id: i64,
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+}
+
+impl SenderChecks for PgConn {
+    async fn refused_senders(
+        &mut self,
+        pairs: &[(i64, i64)],
+    ) -> QueryResult<HashMap<(i64, i64), Refusal>> {
+        if pairs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let (room_ids, user_ids): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
+        let allowed: HashSet<(i64, i64)> = diesel::sql_query(
+            "SELECT m.room_id, m.user_id \
+             FROM unnest($1::int8[], $2::int8[]) AS p (room_id, user_id) \
+             JOIN members m ON m.room_id = p.room_id AND m.user_id = p.user_id \
+             JOIN users u ON u.id = m.user_id \
+             WHERE u.deactivated_ms IS NULL",
+        )
+        .bind::<Array<BigInt>, _>(room_ids)
+        .bind::<Array<BigInt>, _>(user_ids)
+        .load::<Pair>(self)
+        .await?
+        .into_iter()
+        .map(|pair| (pair.room_id, pair.user_id))
+        .collect();
+        let refused: Vec<(i64, i64)> = pairs
+            .iter()
+            .copied()
+            .filter(|pair| !allowed.contains(pair))
+            .collect();
+        if refused.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let (room_ids, user_ids): (Vec<i64>, Vec<i64>) = refused.iter().copied().unzip();
+        let gone: HashSet<i64> = users::table
+            .filter(users::id.eq_any(user_ids))
+            .filter(users::deactivated_ms.is_not_null())
+            .select(users::id)
+            .load::<i64>(self)
+            .await?
+            .into_iter()
+            .collect();
+        let open: HashSet<i64> = rooms::table
+            .filter(rooms::id.eq_any(room_ids))
+            .filter(rooms::kind.eq(RoomKind::Group))
+            .filter(rooms::public.eq(true))
+            .select(rooms::id)
+            .load::<i64>(self)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(refused
+            .into_iter()
+            .map(|(room, user)| {
+                (
+                    (room, user),
+                    why(gone.contains(&user), open.contains(&room)),
+                )
+            })
+            .collect())
+    }
+}
+
+impl SenderChecks for SqliteConn {
+    fn refused_senders(
+        &mut self,
+        pairs: &[(i64, i64)],
+    ) -> impl Future<Output = QueryResult<HashMap<(i64, i64), Refusal>>> + Send {
+        let pairs = pairs.to_vec();
+        self.spawn_blocking(move |conn| {
+            let mut refused = HashMap::new();
+            for (room, user) in pairs {
+                let allowed = members::table
+                    .inner_join(users::table)
+                    .filter(members::room_id.eq(room))
+                    .filter(members::user_id.eq(user))
+                    .filter(users::deactivated_ms.is_null())
+                    .select(members::user_id);
+                if diesel::RunQueryDsl::first::<i64>(allowed, conn)
+                    .optional()?
+                    .is_some()
+                {
+                    continue;
+                }
+                let gone = users::table
+                    .find(user)
+                    .filter(users::deactivated_ms.is_not_null())
+                    .select(users::id);
+                let gone = diesel::RunQueryDsl::first::<i64>(gone, conn)
+                    .optional()?
+                    .is_some();
+                let open = rooms::table
+                    .find(room)
+                    .filter(rooms::kind.eq(RoomKind::Group))
+                    .filter(rooms::public.eq(true))
+                    .select(rooms::id);
+                let open = diesel::RunQueryDsl::first::<i64>(open, conn)
+                    .optional()?
+                    .is_some();
+                refused.insert((room, user), why(gone, open));
+            }
+            Ok(refused)
+        })
+    }
+}
+
+fn why(deactivated: bool, public_group: bool) -> Refusal {
+    if deactivated {
+        Refusal::Deactivated
+    } else {
+        Refusal::NotMember { public_group }
+    }
+}

@@ -1,0 +1,316 @@
+//! The ids of the domain, as types: [`RoomId`] (`r_3`), [`UserId`] (`u_12`), [`MessageId`]
+//! (`m_3_121`: room 3, seq 121), [`FileId`] (`f_` and 32 hex digits), an API token's
+//! [`TokenId`] (`t_7`), and the positions [`Seq`] (a message's place in its room) and [`Rev`]
+//! (a revision). Each is written by its `Display` as the wire writes it and parsed from that
+//! text canonically by its `FromStr`: a number is written without sign or leading zeros, so
+//! `r_0001`, `r_+1` and `m_01_2` are not ids at all (and are answered like ids that name
+//! nothing), never another spelling of `r_1`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Text that is not the canonical spelling of an id of this kind. It names nothing, so its
+/// message is the answer to an id that names nothing: "no such room".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no such {0}")]
+pub struct InvalidId(pub &'static str);
+
+/// A room: `r_N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomId(pub i64);
+
+impl fmt::Display for RoomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "r_{}", self.0)
+    }
+}
+
+impl FromStr for RoomId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<RoomId, InvalidId> {
+        text.strip_prefix("r_")
+            .and_then(parse_number)
+            .map(RoomId)
+            .ok_or(InvalidId("room"))
+    }
+}
+
+/// A user: `u_N`. (A client may also name a bot or the system by its handle: that is a
+/// `UserRef` of the protocol, found in the store.)
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "u_{}", self.0)
+    }
+}
+
+impl FromStr for UserId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<UserId, InvalidId> {
+        text.strip_prefix("u_")
+            .and_then(parse_number)
+            .map(UserId)
+            .ok_or(InvalidId("user"))
+    }
+}
+
+/// A message's place in its room: 1, 2, 3… as committed; 0 is before the first.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct Seq(pub i64);
+
+impl fmt::Display for Seq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A revision of something that changes in place (a message edited, section 11): 0 as
+/// first written, one more at each change.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct Rev(pub i64);
+
+impl fmt::Display for Rev {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A message: `m_ROOM_SEQ`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MessageId {
+    pub room: RoomId,
+    pub seq: i64,
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "m_{}_{}", self.room.0, self.seq)
+    }
+}
+
+impl FromStr for MessageId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<MessageId, InvalidId> {
+        let invalid = InvalidId("message");
+        let (room, seq) = text
+            .strip_prefix("m_")
+            .and_then(|rest| rest.split_once('_'))
+            .ok_or(invalid)?;
+        Ok(MessageId {
+            room: RoomId(parse_number(room).ok_or(invalid)?),
+            seq: parse_number(seq).ok_or(invalid)?,
+        })
+    }
+}
+
+/// A file: `f_` and the 32 lowercase hex digits of its stored key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FileId(String);
+
+impl FileId {
+    /// A new id: 128 random bits, so ids say nothing about other uploads.
+    pub fn random() -> FileId {
+        FileId(hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    /// The id of a file the store keeps under `key`.
+    pub fn stored(key: &str) -> FileId {
+        FileId(key.to_string())
+    }
+
+    /// The key the store keeps the file under (the id without `f_`).
+    pub fn key(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_key(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for FileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "f_{}", self.0)
+    }
+}
+
+impl FromStr for FileId {
+    type Err = InvalidId;
+
+    /// Anything [`FileId::random`] cannot have made is refused.
+    fn from_str(text: &str) -> Result<FileId, InvalidId> {
+        text.strip_prefix("f_")
+            .filter(|key| {
+                key.len() == 32 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            })
+            .map(|key| FileId(key.to_string()))
+            .ok_or(InvalidId("file"))
+    }
+}
+
+/// An API token (admin API and command line, never the WebSocket): `t_N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TokenId(pub i64);
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t_{}", self.0)
+    }
+}
+
+impl FromStr for TokenId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<TokenId, InvalidId> {
+        text.strip_prefix("t_")
+            .and_then(parse_number)
+            .map(TokenId)
+            .ok_or(InvalidId("token"))
+    }
+}
+
+/// A canonical non-negative number: digits only, no leading zero (but `0` itself), in range.
+pub fn parse_number(text: &str) -> Option<i64> {
+    let canonical = match text.as_bytes() {
+        [] => false,
+        [b'0'] => true,
+        [b'0', ..] => false,
+        digits => digits.iter().all(u8::is_ascii_digit),
+    };
+    if !canonical {
+        return None;
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_ids_round_trip() {
+        for id in [0, 1, 42, i64::MAX] {
+            assert_eq!(RoomId(id).to_string().parse(), Ok(RoomId(id)));
+        }
+        assert_eq!("r_12".parse(), Ok(RoomId(12)));
+    }
+
+    #[test]
+    fn room_ids_are_canonical_or_nothing() {
+        for junk in [
+            "r_",
+            "r_-1",
+            "r_+1",
+            "r_01",
+            "r_0001",
+            "r_00",
+            " r_1",
+            "r_1 ",
+            "r_1x",
+            "r_１",
+            "R_1",
+            "3",
+            "r_99999999999999999999",
+            "r_9223372036854775808",
+        ] {
+            assert_eq!(junk.parse::<RoomId>(), Err(InvalidId("room")), "{junk}");
+        }
+    }
+
+    #[test]
+    fn message_ids_carry_room_and_seq_canonically() {
+        let id = MessageId {
+            room: RoomId(3),
+            seq: 121,
+        };
+        assert_eq!(id.to_string(), "m_3_121");
+        assert_eq!("m_3_121".parse(), Ok(id));
+        for junk in [
+            "m_3", "m_01_2", "m_1_02", "m_1_+2", "m__2", "m_1_", "m_1_2_3", "r_1",
+        ] {
+            assert_eq!(
+                junk.parse::<MessageId>(),
+                Err(InvalidId("message")),
+                "{junk}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_ids_are_f_and_32_hex_digits() {
+        let id = FileId::random();
+        assert_eq!(id.to_string().parse(), Ok(id.clone()));
+        assert_eq!(id.key().len(), 32);
+        for junk in [
+            "f_",
+            "f_123",
+            "F_00000000000000000000000000000000",
+            "f_0000000000000000000000000000000G",
+            "f_0000000000000000000000000000000A",
+        ] {
+            assert_eq!(junk.parse::<FileId>(), Err(InvalidId("file")), "{junk}");
+        }
+    }
+
+    #[test]
+    fn token_ids_round_trip_canonically() {
+        assert_eq!(TokenId(7).to_string(), "t_7");
+        assert_eq!("t_7".parse(), Ok(TokenId(7)));
+        for junk in ["t_", "t_07", "t_+7", "t_-7", "t_x", "7", "u_7"] {
+            assert_eq!(junk.parse::<TokenId>(), Err(InvalidId("token")), "{junk}");
+        }
+    }
+
+    #[test]
+    fn user_ids_round_trip_canonically() {
+        assert_eq!(UserId(7).to_string(), "u_7");
+        assert_eq!("u_7".parse(), Ok(UserId(7)));
+        for junk in ["u_", "u_07", "u_+7", "u_-7", "mathbot", "7"] {
+            assert_eq!(junk.parse::<UserId>(), Err(InvalidId("user")), "{junk}");
+        }
+    }
+}
