@@ -10,6 +10,7 @@ use palaver::conversation::{Emoji, SearchCursor, SearchQuery, MAX_EMOJIS};
 use palaver::db::conversation::{Change, ConversationError, Deleter, FullMessage, SearchRequest};
 use palaver::db::models::{UserKind, UserRow};
 use palaver::db::{Appended, DatabaseUrl, NewPost, Store, StoreConfig};
+use palaver::model::RoomId;
 
 struct World {
     _db: Database,
@@ -54,7 +55,7 @@ async fn world(backend: Backend) -> World {
 impl World {
     async fn send(&self, room: i64, sender: &UserRow, body: &str) -> i64 {
         let post = NewPost {
-            room_id: room,
+            room_id: RoomId(room),
             sender: sender.clone(),
             body: body.into(),
             template: None,
