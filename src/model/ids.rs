@@ -15,108 +15,100 @@ use std::str::FromStr;
 #[error("no such {0}")]
 pub struct InvalidId(pub &'static str);
 
-/// A room: `r_N`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RoomId(pub i64);
+/// An id written as a prefix and a canonical number (`r_3`): the type, its `Display` and its
+/// canonical `FromStr`, whose error names the kind.
+macro_rules! numbered_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$meta])*
+        pub struct $name(pub i64);
 
-impl fmt::Display for RoomId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "r_{}", self.0)
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(text: &str) -> Result<$name, InvalidId> {
+                text.strip_prefix($prefix)
+                    .and_then(parse_number)
+                    .map($name)
+                    .ok_or(InvalidId($kind))
+            }
+        }
+    };
 }
 
-impl FromStr for RoomId {
-    type Err = InvalidId;
+/// A position written as its bare number (`121`): the type and its `Display`.
+macro_rules! position {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            Default,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
 
-    fn from_str(text: &str) -> Result<RoomId, InvalidId> {
-        text.strip_prefix("r_")
-            .and_then(parse_number)
-            .map(RoomId)
-            .ok_or(InvalidId("room"))
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    };
 }
 
-/// A user: `u_N`. (A client may also name a bot or the system by its handle: that is a
-/// `UserRef` of the protocol, found in the store.)
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct UserId(pub i64);
+numbered_id!(
+    /// A room: `r_N`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    RoomId,
+    "r_",
+    "room"
+);
 
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "u_{}", self.0)
-    }
-}
+numbered_id!(
+    /// A user: `u_N`. (A client may also name a bot or the system by its handle: that is a
+    /// `UserRef` of the protocol, found in the store.)
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        Default,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        serde::Serialize,
+        serde::Deserialize,
+    )]
+    #[serde(transparent)]
+    UserId,
+    "u_",
+    "user"
+);
 
-impl FromStr for UserId {
-    type Err = InvalidId;
+position!(
+    /// A message's place in its room: 1, 2, 3… as committed; 0 is before the first.
+    Seq
+);
 
-    fn from_str(text: &str) -> Result<UserId, InvalidId> {
-        text.strip_prefix("u_")
-            .and_then(parse_number)
-            .map(UserId)
-            .ok_or(InvalidId("user"))
-    }
-}
-
-/// A message's place in its room: 1, 2, 3… as committed; 0 is before the first.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct Seq(pub i64);
-
-impl fmt::Display for Seq {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// A revision of something that changes in place (a message edited, section 11): 0 as
-/// first written, one more at each change.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct Rev(pub i64);
-
-impl fmt::Display for Rev {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
+position!(
+    /// A revision of something that changes in place (a message edited, section 11): 0 as
+    /// first written, one more at each change.
+    Rev
+);
 
 /// A message: `m_ROOM_SEQ`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -192,26 +184,13 @@ impl FromStr for FileId {
     }
 }
 
-/// An API token (admin API and command line, never the WebSocket): `t_N`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TokenId(pub i64);
-
-impl fmt::Display for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "t_{}", self.0)
-    }
-}
-
-impl FromStr for TokenId {
-    type Err = InvalidId;
-
-    fn from_str(text: &str) -> Result<TokenId, InvalidId> {
-        text.strip_prefix("t_")
-            .and_then(parse_number)
-            .map(TokenId)
-            .ok_or(InvalidId("token"))
-    }
-}
+numbered_id!(
+    /// An API token (admin API and command line, never the WebSocket): `t_N`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    TokenId,
+    "t_",
+    "token"
+);
 
 /// A canonical non-negative number: digits only, no leading zero (but `0` itself), in range.
 pub fn parse_number(text: &str) -> Option<i64> {
