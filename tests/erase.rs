@@ -39,31 +39,6 @@ async fn upload(server: &Server, token: &str, name: &str, bytes: &[u8]) -> Strin
     body["file"]["id"].as_str().expect("file id").to_string()
 }
 
-/// Every message of a room, oldest first, through the admin API.
-async fn history(server: &Server, room: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut before = String::new();
-    loop {
-        let (status, page) = server
-            .admin(
-                "GET",
-                &format!("/admin/rooms/{room}/messages?limit=200{before}"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{page}");
-        let messages = page["messages"].as_array().expect("messages").clone();
-        let Some(first) = messages.first() else { break };
-        before = format!("&before_seq={}", first["seq"]);
-        let more = page["has_more"] == true;
-        all.splice(0..0, messages);
-        if !more {
-            break;
-        }
-    }
-    all
-}
-
 async fn an_erased_person_leaves_tombstones_and_others_messages_stay(backend: Backend) {
     let db = Database::new(backend).await;
     let server = Server::start_with(&db, &["--rate", "5000", "--burst", "5000"]).await;
@@ -94,7 +69,7 @@ async fn an_erased_person_leaves_tombstones_and_others_messages_stay(backend: Ba
             b.ok(send).await;
         }
     }
-    let before_group = history(&server, &group).await;
+    let before_group = server.all_messages(&group).await;
 
     let (status, answer) = server
         .admin("DELETE", &format!("/admin/users/{amy_id}?erase=true"), None)
@@ -111,7 +86,7 @@ async fn an_erased_person_leaves_tombstones_and_others_messages_stay(backend: Ba
     );
 
     let erased = format!("deleted user ({amy_id})");
-    let after_group = history(&server, &group).await;
+    let after_group = server.all_messages(&group).await;
     assert_eq!(after_group.len(), before_group.len());
     for (before, after) in before_group.iter().zip(&after_group) {
         for key in ["id", "seq", "ts", "room"] {

@@ -60,31 +60,6 @@ async fn file_call(
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
-/// Every message of a room, oldest first, through the admin API.
-async fn all_messages(server: &Server, room: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut before = String::new();
-    loop {
-        let (status, page) = server
-            .admin(
-                "GET",
-                &format!("/admin/rooms/{room}/messages?limit=200{before}"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{page}");
-        let messages = page["messages"].as_array().expect("messages").clone();
-        let Some(first) = messages.first() else { break };
-        before = format!("&before_seq={}", first["seq"]);
-        let more = page["has_more"] == true;
-        all.splice(0..0, messages);
-        if !more {
-            break;
-        }
-    }
-    all
-}
-
 async fn old_messages_and_their_files_go_newer_ones_stay(backend: Backend) {
     let db = Database::new(backend).await;
     let (group, direct, amy, old_only, shared, last_seq) = {
@@ -152,7 +127,7 @@ async fn old_messages_and_their_files_go_newer_ones_stay(backend: Backend) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let remaining =
-            all_messages(&server, &group).await.len() + all_messages(&server, &direct).await.len();
+            server.all_messages(&group).await.len() + server.all_messages(&direct).await.len();
         if remaining == 5 {
             break;
         }
@@ -168,10 +143,10 @@ async fn old_messages_and_their_files_go_newer_ones_stay(backend: Backend) {
             .map(|m| m["body"].as_str().expect("body").to_string())
             .collect()
     };
-    let in_group = all_messages(&server, &group).await;
+    let in_group = server.all_messages(&group).await;
     assert_eq!(bodies(&in_group), ["new 0", "new 2", "new with a file"]);
     assert_eq!(
-        bodies(&all_messages(&server, &direct).await),
+        bodies(&server.all_messages(&direct).await),
         ["new 1", "new 3"]
     );
     // seq is kept: the history starts later, the room goes on from its last seq.
@@ -230,6 +205,6 @@ async fn off_by_default(backend: Backend) {
     )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(all_messages(&server, &room).await.len(), 1);
+    assert_eq!(server.all_messages(&room).await.len(), 1);
 }
 on_both_backends!(off_by_default);

@@ -844,7 +844,6 @@ impl Client {
 }
 
 impl Server {
-    /// Every message of a room as the admin API lists it (oldest first).
     /// Every message of a room through the admin API, oldest first, page by page.
     pub async fn all_messages(&self, room: &str) -> Vec<Value> {
         let mut messages: Vec<Value> = Vec::new();
