@@ -80,6 +80,16 @@ export async function startChat(page, tab, fill) {
   await fill();
   await page.click(`#${tab}-form button[type="submit"]`);
   await page.waitForSelector('#chat-view:not([hidden])');
+  await newChatClosed(page);
+}
+
+/**
+ * Waits until the "New chat" panel has closed after a chat opened from it: the room shows
+ * (its name in the header) before the panel closes, once its messages are loaded, so a
+ * click on the toggle in between would close the panel and leave it closed.
+ */
+export async function newChatClosed(page) {
+  await page.waitForSelector('#new-chat-panel', { state: 'hidden' });
 }
 
 export async function openRoomNamed(page, name) {

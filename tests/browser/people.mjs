@@ -5,7 +5,7 @@
 // Env: PALAVER_URL, PALAVER_ADMIN_TOKEN, AMY_TOKEN, BOB_TOKEN, BOB_ID, CAT_TOKEN, CAT_ID,
 // DAN_TOKEN, DAN_ID, SCREENSHOTS.
 
-import { check, eventually, newPage, openRoomNamed, requiredEnv, run, screenshot, sendMessage, signIn, waitForBody } from './lib.mjs';
+import { check, eventually, newChatClosed, newPage, openRoomNamed, requiredEnv, run, screenshot, sendMessage, signIn, waitForBody } from './lib.mjs';
 
 const AMY = { token: requiredEnv('AMY_TOKEN') };
 const BOB = { token: requiredEnv('BOB_TOKEN'), id: requiredEnv('BOB_ID') };
@@ -59,6 +59,7 @@ async function directChatByName(amy, bob) {
   await suggested(amy, 'direct-suggestions', ['bob']);
   await amy.click('#direct-suggestions .suggestion');
   await amy.waitForFunction(() => document.getElementById('room-name').textContent === 'bob');
+  await newChatClosed(amy);
   const opened = amy.sentFrames.find((frame) => frame.type === 'open_direct');
   check(opened && opened.user === BOB.id, `open_direct names bob's id: ${JSON.stringify(opened)}`);
   await sendMessage(amy, 'Found you by name!');
@@ -72,6 +73,7 @@ async function directChatByName(amy, bob) {
   await bob.press('#direct-user', 'Escape'); // the suggestions would cover the button
   await bob.click('#direct-form button[type="submit"]');
   await bob.waitForFunction(() => document.getElementById('room-name').textContent === 'amy');
+  await newChatClosed(bob);
   // A name nobody has says so, and opens nothing.
   await bob.click('#new-chat-toggle');
   await bob.fill('#direct-user', 'nobody here');
@@ -93,6 +95,7 @@ async function groupByName(amy, cat) {
   check(await amy.isVisible('#group-form'), 'picking a member does not create the group yet');
   await amy.click('#group-form button[type="submit"]');
   await amy.waitForFunction((name) => document.getElementById('room-name').textContent === name, GROUP);
+  await newChatClosed(amy);
   await amy.waitForFunction(() => document.getElementById('room-info').textContent.includes('2 members'));
   const created = amy.sentFrames.find((frame) => frame.type === 'create_group');
   check(JSON.stringify(created.members) === JSON.stringify([CAT.id]), `create_group names cat: ${JSON.stringify(created)}`);
