@@ -6,38 +6,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{room_id, Backend, Database, Server};
 use serde_json::{json, Value};
-
-async fn file_call(
-    server: &Server,
-    method: &str,
-    path: &str,
-    token: &str,
-    bytes: &[u8],
-) -> (u16, Value) {
-    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut response = awc::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .finish()
-        .request(method, format!("{}{path}", server.base))
-        .bearer_auth(token)
-        .send_body(bytes.to_vec())
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let body = response.body().limit(1 << 24).await.expect("body");
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-async fn upload(server: &Server, token: &str, name: &str, bytes: &[u8]) -> String {
-    let (status, body) =
-        file_call(server, "POST", &format!("/files?name={name}"), token, bytes).await;
-    assert_eq!(status, 201, "{body}");
-    body["file"]["id"].as_str().expect("file id").to_string()
-}
 
 async fn an_erased_person_leaves_tombstones_and_others_messages_stay(backend: Backend) {
     let db = Database::new(backend).await;
@@ -51,9 +21,9 @@ async fn an_erased_person_leaves_tombstones_and_others_messages_stay(backend: Ba
             .await,
     );
     let direct = room_id(&a.ok(json!({"type":"open_direct","user":bob_id})).await);
-    let amys_file = upload(&server, &amy, "amy.txt", b"amy's homework").await;
-    let loose = upload(&server, &amy, "loose.txt", b"never sent").await;
-    let bobs_file = upload(&server, &bob, "bob.txt", b"bob's notes").await;
+    let amys_file = server.upload(&amy, "amy.txt", b"amy's homework").await;
+    let loose = server.upload(&amy, "loose.txt", b"never sent").await;
+    let bobs_file = server.upload(&bob, "bob.txt", b"bob's notes").await;
     for n in 0..600 {
         let room = if n % 2 == 0 { &group } else { &direct };
         let mut send = json!({"type":"send","room":room,"body":format!("amy {n}"),"client_msg_id":format!("c-{n}")});
@@ -107,10 +77,14 @@ async fn an_erased_person_leaves_tombstones_and_others_messages_stay(backend: Ba
 
     // Her files are gone, Bob's stays; her export is empty but for the tombstones.
     for id in [&amys_file, &loose] {
-        let (status, _) = file_call(&server, "GET", &format!("/files/{id}"), &bob, b"").await;
+        let (status, _) = server
+            .file_call("GET", &format!("/files/{id}"), &bob, b"")
+            .await;
         assert_eq!(status, 404, "{id}");
     }
-    let (status, _) = file_call(&server, "GET", &format!("/files/{bobs_file}"), &bob, b"").await;
+    let (status, _) = server
+        .file_call("GET", &format!("/files/{bobs_file}"), &bob, b"")
+        .await;
     assert_eq!(status, 200);
     let (status, export) = server
         .admin("GET", &format!("/admin/users/{amy_id}/export"), None)

@@ -32,34 +32,6 @@ async fn sql(db: &Database, sql: &str) {
     }
 }
 
-async fn upload(server: &Server, token: &str, name: &str, bytes: &[u8]) -> String {
-    let (status, body) =
-        file_call(server, "POST", &format!("/files?name={name}"), token, bytes).await;
-    assert_eq!(status, 201, "{body}");
-    body["file"]["id"].as_str().expect("file id").to_string()
-}
-
-async fn file_call(
-    server: &Server,
-    method: &str,
-    path: &str,
-    token: &str,
-    bytes: &[u8],
-) -> (u16, Value) {
-    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut response = awc::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .finish()
-        .request(method, format!("{}{path}", server.base))
-        .bearer_auth(token)
-        .send_body(bytes.to_vec())
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let body = response.body().limit(1 << 24).await.expect("body");
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
 async fn old_messages_and_their_files_go_newer_ones_stay(backend: Backend) {
     let db = Database::new(backend).await;
     let (group, direct, amy, old_only, shared, last_seq) = {
@@ -73,14 +45,12 @@ async fn old_messages_and_their_files_go_newer_ones_stay(backend: Backend) {
                 .await,
         );
         let direct = room_id(&a.ok(json!({"type":"open_direct","user":bob_id})).await);
-        let old_only = upload(&server, &amy, "old.txt", b"only old messages carry this").await;
-        let shared = upload(
-            &server,
-            &amy,
-            "shared.txt",
-            b"an old and a new message carry this",
-        )
-        .await;
+        let old_only = server
+            .upload(&amy, "old.txt", b"only old messages carry this")
+            .await;
+        let shared = server
+            .upload(&amy, "shared.txt", b"an old and a new message carry this")
+            .await;
         // Old: more than two batches (500 each) across both rooms, some with files.
         for n in 0..1100 {
             let room = if n % 10 == 0 { &direct } else { &group };
@@ -180,9 +150,13 @@ async fn old_messages_and_their_files_go_newer_ones_stay(backend: Backend) {
     assert_eq!(sent["message"]["seq"], last_seq + 1);
 
     // The file only old messages carried is gone; the shared one stays.
-    let (status, _) = file_call(&server, "GET", &format!("/files/{old_only}"), &amy, b"").await;
+    let (status, _) = server
+        .file_call("GET", &format!("/files/{old_only}"), &amy, b"")
+        .await;
     assert_eq!(status, 404, "the file only old messages carried");
-    let (status, _) = file_call(&server, "GET", &format!("/files/{shared}"), &amy, b"").await;
+    let (status, _) = server
+        .file_call("GET", &format!("/files/{shared}"), &amy, b"")
+        .await;
     assert_eq!(status, 200, "a file a newer message carries stays");
 }
 on_every_deployment!(old_messages_and_their_files_go_newer_ones_stay);

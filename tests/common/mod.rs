@@ -405,6 +405,38 @@ impl Server {
         awc::Client::builder().timeout(WAIT).finish()
     }
 
+    /// A files API call (section 9) with raw bytes as the body; returns the status and the
+    /// JSON answer (null when it is not JSON).
+    pub async fn file_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        bytes: &[u8],
+    ) -> (u16, Value) {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut response = awc::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .finish()
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send_body(bytes.to_vec())
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let body = response.body().limit(1 << 24).await.expect("body");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// Uploads `bytes` as `name`; answers the file id.
+    pub async fn upload(&self, token: &str, name: &str, bytes: &[u8]) -> String {
+        let (status, body) = self
+            .file_call("POST", &format!("/files?name={name}"), token, bytes)
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["file"]["id"].as_str().expect("file id").to_string()
+    }
+
     /// An admin API call; returns the status and the JSON body (null when empty).
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call(method, path, body, Some(ADMIN)).await
