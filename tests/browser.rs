@@ -6,7 +6,7 @@
 //! The harness is libtest-mimic's (`harness = false` in Cargo.toml), so that a test that
 //! cannot run is never counted as passed: in CI (`CI` set) a missing Chromium, Node or
 //! `tests/browser/node_modules` fails the test; elsewhere the test is reported as ignored,
-//! with `SKIPPED` and what is missing (`test result: ok. 0 passed; 0 failed; 4 ignored`).
+//! with `SKIPPED` and what is missing (`test result: ok. 1 passed; 0 failed; 5 ignored`).
 //! `SCREENSHOTS=1` saves the screens under docs/screenshots/.
 
 mod common;
@@ -25,7 +25,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 type Scenario = fn() -> Pin<Box<dyn Future<Output = ()>>>;
 
 /// Every browser test, by name.
-const TESTS: [(&str, Scenario); 4] = [
+const TESTS: [(&str, Scenario); 5] = [
     ("two_people_chat_and_resume_after_a_crash", || {
         Box::pin(two_people_chat_and_resume_after_a_crash())
     }),
@@ -39,10 +39,20 @@ const TESTS: [(&str, Scenario); 4] = [
         "people_find_each_other_by_name_invite_kick_and_leave",
         || Box::pin(people_find_each_other_by_name_invite_kick_and_leave()),
     ),
+    (
+        "notifications_reach_a_closed_client_and_open_the_room",
+        || Box::pin(notifications_reach_a_closed_client_and_open_the_room()),
+    ),
 ];
 
+/// Scripts run at once unless `--test-threads` says otherwise: each drives up to four
+/// Chromium pages, and all of them at once on a two-core machine, beside the rest of the
+/// suite, made pages slow enough for waits to time out.
+const SCRIPTS_AT_ONCE: usize = 2;
+
 fn main() {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    args.test_threads.get_or_insert(SCRIPTS_AT_ONCE);
     let mut trials: Vec<Trial> = TESTS
         .iter()
         .map(|&(name, scenario)| Trial::ignorable_test(name, move || run(scenario)))
@@ -249,5 +259,25 @@ async fn people_find_each_other_by_name_invite_kick_and_leave() {
             ("DAN_ID", &dan_id),
             ("DAN_TOKEN", &dan_token),
         ],
+    );
+}
+
+/// amy turns on notifications, closes the client, and bob's message reaches her through
+/// Web Push: the script's own push service on loopback checks and decrypts the server's
+/// request, the service worker shows it, its click path opens the room; the room's level and
+/// turning notifications off are checked too (tests/browser/notifications.mjs).
+async fn notifications_reach_a_closed_client_and_open_the_room() {
+    let db = Database::new(Backend::Sqlite).await;
+    let mut server = Server::start_with(
+        &db,
+        &["--push-insecure-endpoints", "--push-coalesce-ms", "200"],
+    )
+    .await;
+    let (_, amy_token) = server.user("amy").await;
+    let (_, bob_token) = server.user("bob").await;
+    run_script(
+        &mut server,
+        "notifications.mjs",
+        &[("AMY_TOKEN", &amy_token), ("BOB_TOKEN", &bob_token)],
     );
 }

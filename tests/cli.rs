@@ -337,3 +337,36 @@ async fn token_and_deactivation_commands() {
     refused(&db, &["users", "deactivate", &amy], "no such user");
     refused(&db, &["users", "tokens", "u_999"], "no such user");
 }
+
+/// Nodes started together on a fresh PostgreSQL migrate it once between them: each takes
+/// the migration lock in turn, and every one of them starts (here: four `palaver migrate` at
+/// once, which open the store exactly as a starting node does).
+#[actix_rt::test]
+async fn nodes_migrating_one_postgres_at_once_all_succeed() {
+    if !common::postgres_available().await {
+        return;
+    }
+    let db = Database::new(Backend::Postgres).await;
+    let children: Vec<std::process::Child> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_palaver"))
+                .args(["migrate", "--database-url", &db.url])
+                .env_remove("DATABASE_URL")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run palaver migrate")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("wait for palaver migrate");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "palaver migrate failed: {stderr}");
+        assert!(stdout.contains("the database is up to date"), "{stdout}");
+        assert!(!stdout.contains("NOT applied"), "{stdout}");
+    }
+    let server = Server::start(&db).await;
+    let (status, _) = server.admin("GET", "/admin/rooms", None).await;
+    assert_eq!(status, 200);
+}

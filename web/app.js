@@ -4,11 +4,14 @@
 // buttons, and after a dropped connection resumes every room with `join` + `after_seq`
 // (messages are kept by seq, so nothing shows twice and nothing is missed). People are found
 // by name (people.js); a room's member panel invites, kicks (for the owner) and leaves.
+// Notifications while the app is closed (push.js, sw.js) are turned on from the sidebar;
+// each room's header sets its notification level (`notify`).
 
 import { Connection } from './connection.js';
 import { byId } from './dom.js';
 import * as files from './files.js';
 import { Chips, Picker } from './people.js';
+import * as push from './push.js';
 import { offersChoices } from './templates.js';
 import { Timeline } from './timeline.js';
 import * as view from './views.js';
@@ -62,6 +65,8 @@ function signIn(token, remembered) {
 
 function signOut(message = '') {
   if (state.connection) state.connection.stop();
+  // This browser stops receiving this user's notifications (the device goes on the server).
+  if (push.isOn()) push.turnOff(state.token).catch(reportError).finally(renderNotifyToggle);
   localStorage.removeItem(TOKEN_KEY);
   resetState();
   view.showChat(false);
@@ -89,8 +94,19 @@ function onHello(hello) {
   if (first) {
     view.showApp(hello.user);
     view.showChat(false);
+    renderNotifyToggle();
   }
-  synchronize().catch(reportError);
+  synchronize()
+    .then(() => first && openRoomOfAddress())
+    .catch(reportSyncError);
+}
+
+/** `/#room=r_…` (a notification clicked while no window was open) opens that room once. */
+async function openRoomOfAddress() {
+  const match = /^#room=(r_\d+)$/.exec(decodeURIComponent(location.hash));
+  if (!match) return;
+  history.replaceState(null, '', location.pathname);
+  await openRoom(match[1]);
 }
 
 function onDown({ everConnected, attempt }) {
@@ -114,9 +130,22 @@ function request(type, fields) {
   return state.connection.request(type, fields);
 }
 
+/** A failed action the user asked for: it did not happen, and the toast says why. */
 function reportError(error) {
-  if (error && error.code === 'disconnected') return; // the resume after reconnecting redoes it
+  if (error && error.code === 'disconnected') {
+    view.toast('Not connected: that did not go through. Try again once you are back online.');
+    return;
+  }
   view.toast(error && error.message ? error.message : String(error));
+}
+
+/**
+ * A failed step of keeping in sync (joining, read marks, sending what is queued): when the
+ * connection dropped, the resume after reconnecting redoes it, so only other errors show.
+ */
+function reportSyncError(error) {
+  if (error && error.code === 'disconnected') return;
+  reportError(error);
 }
 
 // ---- keeping in sync: the room list, subscriptions, resuming ----------------------------
@@ -299,7 +328,7 @@ function onRoomAdded(room) {
   updateRoom(room);
   state.rooms.get(room.id).activity = ++state.activityClock;
   renderRoomList();
-  subscribe(room).catch(reportError);
+  subscribe(room).catch(reportSyncError);
 }
 
 function onRoomRemoved(roomId) {
@@ -455,7 +484,7 @@ function markReadIfSeen() {
   room.read_seq = newest;
   room.unread = Math.max(0, room.last_seq - newest);
   renderRoomList();
-  request('read', { room: roomId, seq: newest }).catch(reportError);
+  request('read', { room: roomId, seq: newest }).catch(reportSyncError);
 }
 
 // ---- what the user does -----------------------------------------------------------------
@@ -554,7 +583,7 @@ function wireForms() {
     if ((!body.trim() && tray.isEmpty()) || !state.current) return;
     form.elements.body.value = '';
     view.fitComposer();
-    sendComposed(body).catch(reportError);
+    sendComposed(body).catch(reportSyncError);
   });
 }
 
@@ -681,6 +710,45 @@ function toggleMembers() {
   if (room && room.kind === 'group') byId('invite-user').focus();
 }
 
+/** "Turn on notifications" / "Notifications on": registers or removes this browser. */
+async function toggleNotifications() {
+  const button = byId('notify-toggle');
+  button.disabled = true;
+  try {
+    if (push.isOn()) {
+      await push.turnOff(state.token);
+      view.toast('Notifications are off in this browser.');
+    } else {
+      await push.turnOn(state.token);
+      view.toast('Notifications are on: you will hear of new messages while Palaver is closed.');
+    }
+  } catch (error) {
+    reportError(error);
+  } finally {
+    button.disabled = false;
+    renderNotifyToggle();
+  }
+}
+
+function renderNotifyToggle() {
+  view.renderNotifyToggle(push.supported(), push.isOn());
+}
+
+/** The open room's notification level, from its header's menu. */
+async function setNotifyLevel(level) {
+  const room = state.rooms.get(state.current);
+  if (!room) return;
+  const before = room.notify;
+  room.notify = level;
+  try {
+    await request('notify', { room: room.id, level });
+  } catch (error) {
+    room.notify = before;
+    reportError(error);
+  }
+  if (room.id === state.current) renderHeader();
+}
+
 function toggleNewChat(open) {
   byId('new-chat-panel').hidden = !open;
   byId('new-chat-toggle').setAttribute('aria-expanded', String(open));
@@ -694,6 +762,9 @@ function wireControls() {
     tab.addEventListener('click', () => selectTab(tab.dataset.tab));
   }
   byId('members-toggle').addEventListener('click', () => toggleMembers());
+  byId('notify-toggle').addEventListener('click', () => toggleNotifications());
+  byId('notify-level').addEventListener('change', (event) => setNotifyLevel(event.target.value));
+  push.onOpenRoom((roomId) => openRoom(roomId).catch(reportError));
   byId('leave-room').addEventListener('click', () => leaveGroup());
   const body = byId('body');
   body.addEventListener('input', () => {
@@ -775,6 +846,8 @@ function boot() {
   wireControls();
   wireWindow();
   selectTab('direct');
+  // Registered on every visit, so that a click on a notification can open a room.
+  if (push.isOn()) push.registerWorker().catch(reportError);
   const token = localStorage.getItem(TOKEN_KEY);
   view.showSignin('', token || '');
   if (token) signIn(token, true);

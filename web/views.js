@@ -125,6 +125,15 @@ export function renderChatHeader(room, members, me) {
   byId('room-avatar').className = `avatar kind-${room.kind}`;
   byId('members-toggle').hidden = room.kind === 'bot';
   if (room.kind === 'bot') showMembers(false);
+  byId('notify-level').value = room.notify || (room.kind === 'group' ? 'mentions' : 'all');
+}
+
+/** The sidebar's notifications button: hidden where the browser has no Web Push. */
+export function renderNotifyToggle(supported, on) {
+  const button = byId('notify-toggle');
+  button.hidden = !supported;
+  button.textContent = on ? 'Notifications on' : 'Turn on notifications';
+  button.setAttribute('aria-pressed', String(on));
 }
 
 /** Opens or closes the room's member panel. */

@@ -137,7 +137,9 @@ pub async fn open(
             .map_err(|err| StoreError::Unavailable(err.to_string()))?
         }
         DatabaseUrl::Postgres(url) => {
-            let conn = connect_postgres(url).await?;
+            let mut conn = connect_postgres(url).await?;
+            lock_migrations(&mut conn).await?;
+            // The lock is the session's: it goes with the connection, closed by the harness.
             tokio::task::spawn_blocking(move || migrate_postgres(conn))
                 .await
                 .map_err(|err| StoreError::Unavailable(err.to_string()))??;
@@ -173,6 +175,37 @@ fn migrate_sqlite(path: &str, sync: SqliteSync) -> Result<(), StoreError> {
     let mut conn = super::sqlite::open(path, sync)?;
     conn.run_pending_migrations(SQLITE_MIGRATIONS)
         .map_err(|err| StoreError::Unavailable(format!("migrating {path}: {err}")))?;
+    Ok(())
+}
+
+/// The session-level advisory lock that nodes starting together on one PostgreSQL take
+/// before migrating, so that one migrates and the others find it done ("palvmig").
+const MIGRATION_LOCK: i64 = 0x0070_616c_766d_6967;
+/// How long a starting node waits for another node's migration before giving up.
+const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(600);
+
+/// Takes [`MIGRATION_LOCK`] on `conn`, waiting at most [`MIGRATION_LOCK_WAIT`].
+async fn lock_migrations(conn: &mut AsyncPgConnection) -> Result<(), StoreError> {
+    use diesel_async::RunQueryDsl;
+    let wait_ms = MIGRATION_LOCK_WAIT.as_millis();
+    let fail = |err: diesel::result::Error| {
+        StoreError::Unavailable(format!(
+            "waiting for another node's migration of PostgreSQL (at most {} s): {err}",
+            MIGRATION_LOCK_WAIT.as_secs()
+        ))
+    };
+    diesel::sql_query(format!("SET statement_timeout = {wait_ms}"))
+        .execute(conn)
+        .await
+        .map_err(fail)?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .execute(conn)
+        .await
+        .map_err(fail)?;
+    diesel::sql_query("SET statement_timeout = 0")
+        .execute(conn)
+        .await
+        .map_err(fail)?;
     Ok(())
 }
 

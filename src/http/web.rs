@@ -40,6 +40,9 @@ const ASSETS: &[Asset] = &[
     asset!("/dom.js", "dom.js", JS),
     asset!("/files.js", "files.js", JS),
     asset!("/people.js", "people.js", JS),
+    asset!("/push.js", "push.js", JS),
+    // The service worker: at the root, so that its scope is the whole client.
+    asset!("/sw.js", "sw.js", JS),
     // The demo bot's picture (bots/mathbot.json): template URLs are http(s) or this server's.
     asset!("/triangle.svg", "triangle.svg", SVG),
 ];

@@ -12,6 +12,10 @@ export const BASE = requiredEnv('PALAVER_URL');
 export const ADMIN_TOKEN = process.env.PALAVER_ADMIN_TOKEN || '';
 const SCREENSHOT_DIR = process.env.SCREENSHOTS || '';
 const WAIT_MS = 15000;
+/** Frames kept per page for the report of a failed test. */
+const FRAMES_KEPT = 40;
+/** Every page opened, by name: a failed test reports what each one showed and exchanged. */
+const PAGES = new Map();
 
 export const LAPTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
@@ -44,10 +48,28 @@ export async function launchBrowser() {
 export async function newPage(browser, name, viewport = LAPTOP) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: 'en-GB', timezoneId: 'UTC' });
   const page = await context.newPage();
+  return watch(page, name);
+}
+
+/**
+ * Sets a page up as every test's pages are: the default wait, the frames it sends (parsed,
+ * so a test can check what went over the wire) and receives (for the report of a failed
+ * test), its errors on stderr. For pages a test opens itself in an existing context.
+ */
+export function watch(page, name) {
   page.setDefaultTimeout(WAIT_MS);
   // Every frame the page sends, parsed, so a test can check what went over the wire.
   page.sentFrames = [];
-  page.on('websocket', (socket) => socket.on('framesent', (frame) => page.sentFrames.push(parseFrame(frame.payload))));
+  // The last frames the page received, for the report of a failed test.
+  page.receivedFrames = [];
+  page.on('websocket', (socket) => {
+    socket.on('framesent', (frame) => page.sentFrames.push(parseFrame(frame.payload)));
+    socket.on('framereceived', (frame) => {
+      page.receivedFrames.push(String(frame.payload).slice(0, 300));
+      if (page.receivedFrames.length > FRAMES_KEPT) page.receivedFrames.shift();
+    });
+  });
+  PAGES.set(name, page);
   page.on('pageerror', (error) => console.error(`[${name}] page error: ${error.message}`));
   page.on('console', (message) => {
     // Failed reconnection attempts while the server is down or the page offline are expected.
@@ -188,6 +210,16 @@ export async function crashAndRestartServer() {
   if (done || value.trim() !== 'restarted') throw new Error(`the test harness answered ${JSON.stringify(value)}`);
 }
 
+/** What each page showed (its toast) and its last frames sent and received, on stderr. */
+async function reportPages() {
+  for (const [name, page] of PAGES) {
+    const toast = await page.evaluate(() => document.getElementById('toast')?.textContent ?? '').catch((error) => `(${error.message})`);
+    console.error(`[${name}] toast: ${JSON.stringify(toast)}`);
+    for (const frame of page.sentFrames.slice(-FRAMES_KEPT)) console.error(`[${name}] sent: ${JSON.stringify(frame).slice(0, 300)}`);
+    for (const frame of page.receivedFrames) console.error(`[${name}] received: ${frame}`);
+  }
+}
+
 /** Runs a test body, closes the browser, and exits non-zero on any failure. */
 export async function run(body) {
   const started = Date.now();
@@ -198,6 +230,7 @@ export async function run(body) {
   } catch (error) {
     console.error(error && error.stack ? error.stack : error);
     process.exitCode = 1;
+    await reportPages();
   } finally {
     await browser.close();
     stdinLines.return?.();

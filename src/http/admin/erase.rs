@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 
-use super::users::close_revoked;
+use super::disconnect::close_revoked;
 use super::Answer;
 use crate::db::StoreError;
 use crate::error::ProtoError;

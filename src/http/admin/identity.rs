@@ -8,8 +8,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::requests::ExternalUser;
-use super::users::UserPage;
 use super::Answer;
+use super::UserPage;
 use crate::db::identity::{check_external_id, Identified};
 use crate::error::{ErrorCode, ProtoError};
 use crate::http::auth::Admin;

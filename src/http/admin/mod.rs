@@ -3,6 +3,7 @@
 //! `Json<CreateRoom>`), and the OpenAPI document describes exactly those (`inputs`).
 
 pub mod bots;
+pub mod disconnect;
 pub mod erase;
 pub mod export;
 pub mod identity;
@@ -15,8 +16,8 @@ pub mod rooms;
 pub mod users;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Admin;
 use super::error::ApiError;
@@ -25,6 +26,14 @@ use crate::protocol::command::{DEFAULT_PAGE, MAX_PAGE};
 
 /// What an admin handler answers.
 pub type Answer = Result<HttpResponse, ApiError>;
+
+/// A page of users and bots, by id.
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    /// The cursor of the next page (`after`); null on the last page.
+    pub next: Option<String>,
+    pub users: Vec<crate::protocol::views::UserView>,
+}
 
 /// Declares every admin route once: `register` adds them to the `/admin` scope, [`ROUTES`]
 /// lists them (a test checks each one is in the OpenAPI document) and [`inputs`] says what

@@ -5,12 +5,11 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::disconnect::{close_all, close_revoked};
 use super::requests::CreateUser;
-use super::{next_cursor, Answer, PageQuery};
-use crate::actors::hub::CloseUser;
+use super::{next_cursor, Answer, PageQuery, UserPage};
 use crate::db::models::{UserKind, UserRow};
-use crate::error::{Answered, Mailbox};
-use crate::error::{ErrorCode, ProtoError};
+use crate::error::ProtoError;
 use crate::http::auth::Admin;
 use crate::http::devices::DeviceView;
 use crate::http::error::{ApiError, ErrorBody};
@@ -18,7 +17,6 @@ use crate::http::json_body::Json;
 use crate::http::AppState;
 use crate::protocol::ids::{TokenId, UserRef};
 use crate::protocol::views::{RoomView, UserView};
-use crate::protocol::{frames, CloseCode, ReplyId};
 
 /// A new user and its token: the only time the token is shown.
 #[derive(Serialize, ToSchema)]
@@ -27,14 +25,6 @@ pub struct CreatedUser {
     /// `t_N`: names the token in `GET`/`DELETE /admin/users/{id}/tokens`.
     pub token_id: String,
     pub user: UserView,
-}
-
-/// A page of users and bots, by id.
-#[derive(Serialize, ToSchema)]
-pub struct UserPage {
-    /// The cursor of the next page (`after`); null on the last page.
-    pub next: Option<String>,
-    pub users: Vec<UserView>,
 }
 
 /// A user, their open connections (on every node), their rooms as they see them, and the
@@ -316,30 +306,6 @@ pub async fn deactivate(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Tells the connections (all of the user's, or those of one token) `unauthorized`, then
-/// closes them with 4001; answers how many.
-pub(super) async fn close_revoked(
-    state: &AppState,
-    user_id: i64,
-    token_id: Option<i64>,
-    why: &'static str,
-) -> Result<usize, ApiError> {
-    Ok(state
-        .hub
-        .send(CloseUser {
-            user_id,
-            token_id,
-            code: CloseCode::Revoked,
-            reason: "token revoked",
-            last_frame: Some(frames::error(
-                &ReplyId::None,
-                &ProtoError::new(ErrorCode::Unauthorized, why),
-            )),
-        })
-        .await
-        .answered_by(Mailbox::Hub)?)
-}
-
 /// Revoke every token of the user and close their connections (an `unauthorized` error
 /// frame, then close code 4001).
 #[utoipa::path(
@@ -382,17 +348,7 @@ pub async fn revoke_tokens(Admin(state): Admin, id: web::Path<UserRef>) -> Answe
 )]
 pub async fn disconnect(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     let user = find(&state, &id).await?;
-    let closed = state
-        .hub
-        .send(CloseUser {
-            user_id: user.id,
-            token_id: None,
-            code: CloseCode::Revoked,
-            reason: "disconnected by an admin",
-            last_frame: None,
-        })
-        .await
-        .answered_by(Mailbox::Hub)?;
+    let closed = close_all(&state, user.id, "disconnected by an admin").await?;
     log::info!("admin: closed {closed} connections of u_{}", user.id);
     Ok(HttpResponse::NoContent().finish())
 }
