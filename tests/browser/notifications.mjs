@@ -19,11 +19,11 @@
 
 import { createECDH, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { BASE, check, eventually, newPage, openRoomNamed, requiredEnv, run, sendMessage, signIn, startChat, waitForBody, watch } from './lib.mjs';
+import { BASE, check, eventually, newPage, openRoomNamed, requiredEnv, run, screenshot, sendMessage, signIn, startChat, waitForBody, watch } from './lib.mjs';
 
 const AMY = requiredEnv('AMY_TOKEN');
 const BOB = requiredEnv('BOB_TOKEN');
-const TEXT = 'The area of the triangle is 12 cm² (삼각형의 넓이)';
+const TEXT = 'The area of the triangle is 12 cm²: see question 3';
 
 // amy's subscription keys, as a browser makes them.
 const amyKeys = createECDH('prime256v1');
@@ -105,10 +105,15 @@ async function scenario(browser, pushService) {
   await worker.evaluate((room) => openRoom(room).catch(() => null), payload.room.id);
   await again.waitForFunction(() => document.getElementById('room-name').textContent === 'bob');
   await waitForBody(again, TEXT);
+  await screenshot(again, 'laptop-notifications');
 
   // The room's level, set from its menu, is the server's: it is there after a reload.
   await again.selectOption('#notify-level', 'mentions');
-  await eventually('the notify command to be sent', async () => again.sentFrames.some((frame) => frame.type === 'notify' && frame.level === 'mentions'));
+  const notify = await eventually('the notify command to be sent', async () => again.sentFrames.find((frame) => frame.type === 'notify' && frame.level === 'mentions'));
+  // Answered (stored) before the page goes away.
+  await eventually('the notify command to be answered', async () =>
+    again.receivedFrames.some((text) => text.includes('"type":"ok"') && new RegExp(`"id":${notify.id}[,}]`).test(text)),
+  );
   await again.reload();
   await again.waitForSelector('#app:not([hidden])');
   await openRoomNamed(again, 'bob');
