@@ -16,10 +16,15 @@ const SUBJECT: &str = "mailto:ops@palaver.test";
 const WINDOW: Duration = Duration::from_millis(1000);
 
 fn flags() -> Vec<&'static str> {
+    flags_with_window("1000")
+}
+
+/// The flags, with a coalescing window of `ms`.
+fn flags_with_window(ms: &'static str) -> Vec<&'static str> {
     vec![
         "--push-insecure-endpoints",
         "--push-coalesce-ms",
-        "1000",
+        ms,
         "--push-timeout-ms",
         "1000",
         "--vapid-subject",
@@ -48,7 +53,12 @@ async fn register(server: &Server, token: &str, subscriber: &Subscriber) -> Valu
 
 /// Nothing more reaches the stand-in for a while (two windows).
 async fn quiet(service: &PushService, expected: usize) {
-    tokio::time::sleep(WINDOW * 2 + Duration::from_millis(500)).await;
+    quiet_for(service, expected, WINDOW).await;
+}
+
+/// [`quiet`] on a server whose coalescing window is `window`.
+async fn quiet_for(service: &PushService, expected: usize, window: Duration) {
+    tokio::time::sleep(window * 2 + Duration::from_millis(500)).await;
     assert_eq!(
         service.received().len(),
         expected,
@@ -63,7 +73,10 @@ async fn quiet(service: &PushService, expected: usize) {
 
 async fn a_member_with_no_connection_is_notified_once_per_window(backend: Backend) {
     let db = Database::new(backend).await;
-    let server = Server::start_with(&db, &flags()).await;
+    // A window long enough that the two sends below surely fall in it, on a loaded machine
+    // too (with 1 s, "hello?" once came after the window and went alone).
+    let window = Duration::from_millis(4000);
+    let server = Server::start_with(&db, &flags_with_window("4000")).await;
     let service = PushService::start();
     let key = vapid_key(&server).await;
     let (amy_id, amy_token) = server.user("amy").await;
@@ -98,13 +111,13 @@ async fn a_member_with_no_connection_is_notified_once_per_window(backend: Backen
     amy.ok(json!({"type":"send","room":room,"body":"hello?"}))
         .await;
     amy.ok(json!({"type":"send","room":room,"body":long})).await;
-    let both = service.wait_for(2, Duration::from_secs(5)).await;
+    let both = service.wait_for(2, Duration::from_secs(10)).await;
     let second = bob_phone.open(&both[1], &key, SUBJECT);
     assert_eq!(second["count"], 2, "{second}");
     assert_eq!(second["unread"], 3, "{second}");
     assert_eq!(second["message"]["seq"], 3);
     assert_eq!(second["message"]["excerpt"], "x".repeat(200));
-    quiet(&service, 2).await;
+    quiet_for(&service, 2, window).await;
     let (status, metrics) = server.admin("GET", "/metrics", None).await;
     assert_eq!(status, 200);
     let text = metrics.as_str().unwrap_or_default().to_string();
