@@ -7,7 +7,8 @@
 # summed CPU over the run (from /proc) and per committed message. On a small
 # machine the nodes share its cores: compare CPU per message, and latency against NODES=1.
 #
-# Usage: NODES=1|2|3 bench/scenarios/cluster.sh fanout|direct [RATE]
+# Usage: NODES=1|2|3 [ROOMS=N] bench/scenarios/cluster.sh fanout|direct [RATE]
+# (direct: ROOMS direct rooms, two clients each; 2,000 rooms, 4,000 clients, by default)
 # Environment as common.sh (PG_URL_BASE, NO_BUILD, SERVER_BIN, BENCH_BIN), plus
 # REDIS_PORT (default 28950), NGINX_PORT (default 28960), first node port PORT (28917).
 PIN=${PIN:-0} # several nodes: every process uses every core
@@ -79,7 +80,7 @@ sleep 0.5
 
 case "${1:-fanout}" in
   fanout) flags=(--kind group --rooms 1 --room-size 1000 --senders 1 --rate 0 --window 32) ;;
-  direct) flags=(--kind direct --rooms 2000 --room-size 2 --senders 2 --rate "${2:-5000}" --window 16) ;;
+  direct) flags=(--kind direct --rooms "${ROOMS:-2000}" --room-size 2 --senders 2 --rate "${2:-5000}" --window 16) ;;
   *) echo "usage: NODES=1|2|3 $0 fanout|direct [RATE]" >&2; exit 2 ;;
 esac
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -157,6 +157,38 @@ impl Admin {
         })
     }
 
+    /// Adds users to a room (`r_N`), one request each.
+    pub fn add_members(&self, room: u64, users: &[String]) -> Result<Vec<()>> {
+        parallel(users, |user| {
+            self.call(
+                "POST",
+                &format!("/admin/rooms/r_{room}/members"),
+                Some(json!({ "user": user })),
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Registers a Web Push device for each user, at `{endpoint}/{index}`, with the keys of
+    /// [`crate::push_sink`] (the stand-in never decrypts; the server encrypts for real).
+    pub fn register_devices(&self, users: &[User], endpoint: &str) -> Result<Vec<()>> {
+        let numbered: Vec<(usize, &User)> = users.iter().enumerate().collect();
+        parallel(&numbered, |(index, user)| {
+            let url = format!("{}/devices", self.base);
+            let body = json!({
+                "kind": "webpush",
+                "endpoint": format!("{endpoint}/{index}"),
+                "keys": { "p256dh": crate::push_sink::P256DH, "auth": crate::push_sink::AUTH },
+            });
+            self.agent
+                .post(&url)
+                .set("Authorization", &format!("Bearer {}", user.token))
+                .send_json(body)
+                .map(|_| ())
+                .map_err(|err| anyhow!("POST /devices for {}: {err}", user.id))
+        })
+    }
+
     /// How many connections the user `id` (`u_N`) holds on the server now.
     pub fn user_connections(&self, id: &str) -> Result<u64> {
         let answer = self.call("GET", &format!("/admin/users/{id}"), None)?;

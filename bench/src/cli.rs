@@ -59,6 +59,24 @@ pub enum Mode {
     /// checked against what each member received, the server's RSS sampled.
     #[command(args_override_self = true)]
     Soak(SoakArgs),
+    /// One message into a group of offline members with a Web Push device each: time until
+    /// the last notification reaches a push service stand-in, the sender's acks meanwhile
+    /// (the server must run with --push-insecure-endpoints).
+    #[command(args_override_self = true)]
+    Burst(BurstArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct BurstArgs {
+    /// Offline members of the group, each with one device.
+    #[arg(long, default_value_t = 10_000)]
+    pub members: usize,
+    /// Sends per second the sender makes into a direct room during the burst, one at a time.
+    #[arg(long, default_value_t = 100.0)]
+    pub steady_rate: f64,
+    /// Longest wait for every notification, in seconds.
+    #[arg(long, default_value_t = 120.0)]
+    pub timeout: f64,
 }
 
 #[derive(Args, Clone)]
@@ -92,6 +110,13 @@ pub struct LoadArgs {
     /// Message body size in bytes.
     #[arg(long, default_value_t = 32)]
     pub body_size: usize,
+    /// Members per room who never connect (a direct room: --room-size 1 --offline-members 1).
+    #[arg(long, default_value_t = 0)]
+    pub offline_members: usize,
+    /// Registers a Web Push device for every offline member, at a push service stand-in the
+    /// load generator serves (the server must run with --push-insecure-endpoints).
+    #[arg(long)]
+    pub devices: bool,
 }
 
 #[derive(Args, Clone)]

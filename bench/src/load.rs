@@ -14,6 +14,7 @@ use crate::cli::{Common, LoadArgs};
 use crate::conn::{self, Outcome, Pace, Plan};
 use crate::procstat;
 use crate::promtext::{self, SumCount};
+use crate::push_sink::PushSink;
 use crate::report::{latency_fields, Report};
 use crate::stats::{Failures, Phase, Shared};
 use crate::threads;
@@ -26,9 +27,19 @@ const QUIET: Duration = Duration::from_secs(1);
 
 pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
     let kind = args.kind.as_str();
-    if kind == "direct" && args.room_size != 2 {
-        bail!("a direct room has exactly 2 members: use --room-size 2");
+    if kind == "direct" && args.room_size + args.offline_members != 2 {
+        bail!("a direct room has exactly 2 members: --room-size plus --offline-members is 2");
     }
+    if args.devices && args.offline_members == 0 {
+        bail!("--devices registers the offline members' devices: give --offline-members");
+    }
+    // Offline members' devices send to this stand-in (the server runs with
+    // --push-insecure-endpoints).
+    let sink = if args.devices {
+        Some(PushSink::start()?)
+    } else {
+        None
+    };
     if args.senders == 0 || args.senders > args.room_size {
         bail!("--senders must be 1 to --room-size");
     }
@@ -37,16 +48,29 @@ pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
     let setup_started = Instant::now();
     let (users, rooms) = {
         let admin = admin.clone();
-        let (rooms, size) = (args.rooms, args.room_size);
+        let (rooms, size, offline) = (args.rooms, args.room_size, args.offline_members);
         let kind = kind.to_string();
+        let endpoint = sink.as_ref().map(|sink| sink.url.clone());
         tokio::task::spawn_blocking(move || -> Result<_> {
             admin.wait_healthy(Duration::from_secs(30))?;
             let users = admin.create_users("load", rooms * size)?;
+            let absent = admin.create_users("offline", rooms * offline)?;
             let memberships: Vec<Vec<String>> = users
                 .chunks(size)
-                .map(|chunk| chunk.iter().map(|user| user.id.clone()).collect())
+                .enumerate()
+                .map(|(room, chunk)| {
+                    let away = absent.iter().skip(room * offline).take(offline);
+                    chunk
+                        .iter()
+                        .chain(away)
+                        .map(|user| user.id.clone())
+                        .collect()
+                })
                 .collect();
             let rooms = admin.create_rooms(&kind, &memberships)?;
+            if let Some(endpoint) = endpoint {
+                admin.register_devices(&absent, &endpoint)?;
+            }
             Ok((users, rooms))
         })
         .await??
@@ -189,6 +213,11 @@ pub async fn run(common: &Common, args: &LoadArgs) -> Result<Report> {
     report.field("rooms", json!(args.rooms));
     report.field("room_size", json!(args.room_size));
     report.field("senders_per_room", json!(args.senders));
+    report.field("offline_members_per_room", json!(args.offline_members));
+    if let Some(sink) = sink {
+        report.field("pushes_received", json!(sink.count()));
+        sink.stop().await;
+    }
     report.field(
         "offered_rate",
         json!(if args.rate > 0.0 {

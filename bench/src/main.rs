@@ -3,12 +3,14 @@
 //! and a human table on stderr. See BENCHMARKS.md and bench/scenarios/.
 
 mod admin;
+mod burst;
 mod cli;
 mod conn;
 mod idle;
 mod load;
 mod procstat;
 mod promtext;
+mod push_sink;
 mod report;
 mod soak;
 mod stats;
@@ -37,6 +39,7 @@ fn main() -> Result<()> {
             Mode::Idle(args) => idle::run(&cli.common, args).await,
             Mode::Storm(args) => storm::run(&cli.common, args).await,
             Mode::Soak(args) => soak::run(&cli.common, args).await,
+            Mode::Burst(args) => burst::run(&cli.common, args).await,
         }
     })?;
     if !cli.common.label.is_empty() {
