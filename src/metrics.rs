@@ -55,6 +55,8 @@ pub struct Metrics {
     pub push_folded: IntCounter,
     pub push_read: IntCounter,
     pub push_oldest_unsent: Gauge,
+    pub retention_deleted: IntCounterVec,
+    pub retention_failures: IntCounter,
 }
 
 /// Latency buckets from 100 µs to 10 s.
@@ -302,6 +304,17 @@ impl Metrics {
                 &registry,
                 "palaver_push_oldest_unsent_seconds",
                 "Age of the oldest notification not yet handed to a provider",
+            ),
+            retention_deleted: counter_vec(
+                &registry,
+                "palaver_retention_deleted_total",
+                "Messages and files deleted by --retention-days, by what (messages, files)",
+                "what",
+            ),
+            retention_failures: counter(
+                &registry,
+                "palaver_retention_failures_total",
+                "Retention rounds that stopped on a store error (tried again next round)",
             ),
             registry,
         }

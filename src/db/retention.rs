@@ -205,14 +205,32 @@ impl Retention {
             every.as_secs()
         );
         tokio::time::sleep(every.min(FIRST_ROUND)).await;
+        let metrics = &crate::metrics::METRICS;
+        // Shown at 0 from the start, so that a dashboard and an alert see the series.
+        for what in ["messages", "files"] {
+            metrics.retention_deleted.with_label_values(&[what]);
+        }
         loop {
             match self.round().await {
                 Ok((0, _)) => {}
-                Ok((messages, files)) => log::info!(
-                    "retention: deleted {messages} messages and {files} files older than {} days",
-                    self.settings.keep.as_secs() / 86_400
-                ),
-                Err(err) => log::warn!("retention: a batch failed, tried again next round: {err}"),
+                Ok((messages, files)) => {
+                    metrics
+                        .retention_deleted
+                        .with_label_values(&["messages"])
+                        .inc_by(messages as u64);
+                    metrics
+                        .retention_deleted
+                        .with_label_values(&["files"])
+                        .inc_by(files as u64);
+                    log::info!(
+                        "retention: deleted {messages} messages and {files} files older than {} days",
+                        self.settings.keep.as_secs() / 86_400
+                    )
+                }
+                Err(err) => {
+                    metrics.retention_failures.inc();
+                    log::warn!("retention: a batch failed, tried again next round: {err}")
+                }
             }
             tokio::time::sleep(every).await;
         }
