@@ -5,11 +5,16 @@
 // (messages are kept by seq, so nothing shows twice and nothing is missed). People are found
 // by name (people.js); a room's member panel invites, kicks (for the owner) and leaves.
 // Notifications while the app is closed (push.js, sw.js) are turned on from the sidebar;
-// each room's header sets its notification level (`notify`).
+// each room's header sets its notification level (`notify`). Conversations (section 11):
+// replies, edits, deletes and reactions on each message (conversation.js), @mentions in the
+// composer (mentions.js), `message_updated` applied as it comes and `changes` caught up
+// after a reconnect, and the search box over the rooms.
 
 import { Connection } from './connection.js';
+import { excerptOf } from './conversation.js';
 import { byId } from './dom.js';
 import * as files from './files.js';
+import { Mentions, mentionedIn } from './mentions.js';
 import { Chips, Picker } from './people.js';
 import * as push from './push.js';
 import { offersChoices } from './templates.js';
@@ -44,6 +49,8 @@ const state = {
   /** Room id -> Map(user id -> {name, seq}): other members' read marks seen this session. */
   reads: new Map(),
   activityClock: 0,
+  /** The message the composer's next send answers, or null. */
+  replyTo: null,
 };
 
 // ---- sign-in and the connection ---------------------------------------------------------
@@ -171,7 +178,8 @@ function reconcileRooms(rooms) {
 
 function updateRoom(room) {
   const known = state.rooms.get(room.id) || { activity: 0, preview: '' };
-  state.rooms.set(room.id, { ...known, ...room });
+  const preview = room.last_message ? previewOf(room.last_message) : known.preview;
+  state.rooms.set(room.id, { ...known, ...room, preview });
   if (room.id === state.current) renderHeader();
 }
 
@@ -205,8 +213,26 @@ async function subscribe(room) {
   for (;;) {
     const data = await request('join', { room: room.id, after_seq: after, limit: RESUME_PAGE });
     absorbJoin(data);
-    if (!data.has_more || data.messages.length === 0) return;
+    if (!data.has_more || data.messages.length === 0) break;
     after = data.messages.at(-1).seq;
+  }
+  await catchUpChanges(room.id, timeline);
+}
+
+/**
+ * Edits, deletes and reactions made while this client was away (`changes` after the last
+ * `rev` it knows), applied to the messages it has; page by page.
+ */
+async function catchUpChanges(roomId, timeline) {
+  let after = timeline.lastRev || 0;
+  for (;;) {
+    const data = await request('changes', { room: roomId, after_rev: after, limit: RESUME_PAGE });
+    for (const message of data.messages) applyUpdate(message);
+    if (!data.has_more || data.messages.length === 0) {
+      timeline.lastRev = Math.max(timeline.lastRev || 0, data.last_rev);
+      return;
+    }
+    after = data.messages.at(-1).rev;
   }
 }
 
@@ -225,6 +251,7 @@ const EVENT_HANDLERS = {
   typing: (event) => onTyping(event.room, event.user),
   read: (event) => onRead(event.room, event.user, event.seq),
   presence: (event) => onPresence(event.user, event.online),
+  message_updated: (event) => onMessageUpdated(event),
   member_joined: (event) => onMembership(event.room, event.user, true),
   member_left: (event) => onMembership(event.room, event.user, false),
   room_added: (event) => onRoomAdded(event.room),
@@ -237,6 +264,48 @@ function onServerEvent(event) {
   if (handler) handler(event);
 }
 
+function onMessageUpdated(event) {
+  const room = state.rooms.get(event.room);
+  if (room) room.last_rev = Math.max(room.last_rev || 0, event.rev);
+  applyUpdate(event.message);
+}
+
+/**
+ * A message's new state (from `message_updated`, `changes` or the answer to one's own
+ * change) replaces the one kept, unless that one is newer; the room's preview follows.
+ */
+function applyUpdate(message) {
+  const timeline = state.timelines.get(message.room);
+  if (timeline) timeline.lastRev = Math.max(timeline.lastRev || 0, message.rev || 0);
+  const kept = timeline && timeline.get(message.seq);
+  if (kept && (kept.rev || 0) > (message.rev || 0)) return;
+  if (kept) timeline.bySeq.set(message.seq, message);
+  const room = state.rooms.get(message.room);
+  if (room && message.seq === room.last_seq) {
+    room.preview = previewOf(message);
+    renderRoomList();
+  }
+  if (kept && message.room === state.current && timeline.loaded) view.replaceMessage(message, messageContext());
+}
+
+/** What drawing a message needs: who I am, and what its buttons do. */
+function messageContext() {
+  const room = state.rooms.get(state.current);
+  const members = state.members.get(state.current) || new Map();
+  return {
+    me: state.me,
+    answerBot,
+    reply: startReply,
+    edit: startEdit,
+    remove: deleteMessage,
+    react: reactTo,
+    jump: (seq) => openRoomAt(state.current, seq).catch(reportError),
+    names: (ids) => ids.map((id) => members.get(id)?.name).filter(Boolean),
+    mayDelete: (message) =>
+      message.sender.id === state.me.id || Boolean(room && room.kind === 'group' && room.owner === state.me.id),
+  };
+}
+
 function addMessage(message, live) {
   const timeline = timelineOf(message.room);
   if (!timeline.add(message)) return;
@@ -246,7 +315,7 @@ function addMessage(message, live) {
   clearTypist(message.room, message.sender.id);
   if (message.room === state.current && timeline.loaded) {
     const stick = view.isNearBottom() || message.sender.id === state.me.id;
-    view.insertMessage(message, state.me, answerBot);
+    view.insertMessage(message, messageContext());
     renderButtons();
     view.setOlderState(timeline);
     renderPendingAndMarks();
@@ -262,12 +331,13 @@ function noteMessageInRoom(room, message, live) {
   room.unread = Math.max(0, room.last_seq - room.read_seq);
   if (message.seq === room.last_seq) room.preview = previewOf(message);
   if (live) room.activity = ++state.activityClock;
+  const mentionsMe = (message.mentions || []).includes(state.me.id) && message.sender.id !== state.me.id;
+  if (live && mentionsMe && message.seq > (room.read_seq || 0)) room.mentions_unread = (room.mentions_unread || 0) + 1;
 }
 
 function previewOf(message) {
   const who = message.sender.id === state.me.id ? 'You' : message.sender.name;
-  const attached = (message.files || []).map((file) => file.name).join(', ');
-  return `${who}: ${message.body || attached}`.slice(0, 120);
+  return `${who}: ${excerptOf(message, 120)}`;
 }
 
 function isAck(item, message) {
@@ -342,7 +412,10 @@ function onRoomRemoved(roomId) {
 
 async function openRoom(roomId) {
   if (!state.rooms.has(roomId)) return;
-  if (state.current !== roomId) view.showMembers(false);
+  if (state.current !== roomId) {
+    view.showMembers(false);
+    setReplyTo(null);
+  }
   state.current = roomId;
   view.showChat(true);
   view.clearMessages();
@@ -359,7 +432,8 @@ async function showRoomMessages(roomId) {
   if (state.current !== roomId) return;
   view.clearMessages();
   const seqs = [...timeline.bySeq.keys()].sort((a, b) => a - b);
-  for (const seq of seqs) view.insertMessage(timeline.get(seq), state.me, answerBot);
+  const context = messageContext();
+  for (const seq of seqs) view.insertMessage(timeline.get(seq), context);
   renderButtons();
   renderPendingAndMarks();
   view.setOlderState(timeline);
@@ -369,6 +443,8 @@ async function showRoomMessages(roomId) {
 }
 
 async function loadNewest(roomId, timeline) {
+  // Changes after this `rev` are caught up after a reconnect; the page is at least as new.
+  timeline.lastRev = Math.max(timeline.lastRev || 0, state.rooms.get(roomId)?.last_rev || 0);
   const data = await request('history', { room: roomId, limit: PAGE });
   for (const message of data.messages) addMessage(message, false);
   timeline.hasOlder = data.has_more;
@@ -396,7 +472,8 @@ async function loadOlder(roomId) {
     const data = await request('history', fields);
     const fresh = data.messages.filter((message) => timeline.add(message));
     if (state.current === roomId) {
-      view.keepPosition(() => fresh.forEach((message) => view.insertMessage(message, state.me, answerBot)));
+      const context = messageContext();
+      view.keepPosition(() => fresh.forEach((message) => view.insertMessage(message, context)));
       renderButtons();
     }
     timeline.hasOlder = data.has_more;
@@ -483,6 +560,7 @@ function markReadIfSeen() {
   if (newest <= (room.read_seq || 0) || !view.newestVisible()) return;
   room.read_seq = newest;
   room.unread = Math.max(0, room.last_seq - newest);
+  if (room.unread === 0) room.mentions_unread = 0;
   renderRoomList();
   request('read', { room: roomId, seq: newest }).catch(reportSyncError);
 }
@@ -501,7 +579,10 @@ async function sendComposed(body) {
 }
 
 function sendMessage(body, attached, room) {
-  const item = { room, body, files: attached, clientMsgId: newClientMsgId(), inFlight: false };
+  const replyTo = state.replyTo && state.replyTo.room === room ? state.replyTo.id : null;
+  const mentions = mentionedIn(body, othersIn(room));
+  setReplyTo(null);
+  const item = { room, body, files: attached, replyTo, mentions, clientMsgId: newClientMsgId(), inFlight: false };
   state.pending.push(item);
   renderPendingAndMarks();
   view.scrollToBottom();
@@ -515,6 +596,8 @@ async function deliver(item) {
   try {
     const fields = { room: item.room, body: item.body, client_msg_id: item.clientMsgId };
     if (item.files.length > 0) fields.files = item.files.map((file) => file.id);
+    if (item.replyTo) fields.reply_to = item.replyTo;
+    if (item.mentions.length > 0) fields.mentions = item.mentions;
     const { message } = await request('send', fields);
     addMessage(message, true);
   } catch (error) {
@@ -539,6 +622,85 @@ function noteTyping() {
   if (sent.room === state.current && now - sent.at < TYPING_EVERY_MS) return;
   state.typingSent = { room: state.current, at: now };
   request('typing', { room: state.current }).catch(() => {});
+}
+
+/** The members of a room other than me, for @mentions. */
+function othersIn(roomId) {
+  const members = state.members.get(roomId) || new Map();
+  return [...members.values()].filter((user) => user.id !== state.me?.id && user.kind !== 'bot');
+}
+
+function setReplyTo(message) {
+  state.replyTo = message;
+  view.showReplying(message);
+}
+
+/** Reply: the composer's next message answers this one. */
+function startReply(message) {
+  setReplyTo(message);
+  byId('body').focus();
+}
+
+/** Edit: the text becomes a field in place; Enter saves with `edit`. */
+function startEdit(message) {
+  view.beginEdit(message, async (body) => {
+    try {
+      const data = await request('edit', { room: message.room, message: message.id, body, mentions: mentionedIn(body, othersIn(message.room)) });
+      applyUpdate(data.message);
+    } catch (error) {
+      reportError(error);
+      throw error;
+    }
+  });
+}
+
+async function deleteMessage(message) {
+  try {
+    const data = await request('delete', { room: message.room, message: message.id });
+    applyUpdate(data.message);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+async function reactTo(message, emoji, on) {
+  try {
+    const data = await request('react', { room: message.room, message: message.id, emoji, on });
+    applyUpdate(data.message);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** Opens a room at a message: older pages are loaded until it is there, then it is shown. */
+async function openRoomAt(roomId, seq) {
+  if (state.current !== roomId) await openRoom(roomId);
+  const timeline = timelineOf(roomId);
+  while (state.current === roomId && !timeline.get(seq) && timeline.hasOlder) {
+    const before = timeline.bySeq.size;
+    await loadOlder(roomId);
+    if (timeline.bySeq.size === before) break;
+  }
+  if (state.current === roomId && !view.highlightMessage(seq)) view.toast('That message is no longer here.');
+}
+
+/** The search box: results replace the room list until the box is emptied. */
+async function search(query) {
+  if ([...query].length < 2) {
+    view.renderSearch(null);
+    return;
+  }
+  try {
+    const data = await request('search', { query, limit: 20 });
+    if (byId('search').value.trim() !== query) return; // typed on meanwhile
+    view.renderSearch(data.messages, (id) => state.rooms.get(id)?.name || id, (message) => {
+      view.renderSearch(null);
+      byId('search').value = '';
+      openRoomAt(message.room, message.seq).catch(reportError);
+    });
+  } catch (error) {
+    reportError(error);
+  }
 }
 
 /** A click on a bot's button or quick reply. */
@@ -762,6 +924,12 @@ function wireControls() {
     tab.addEventListener('click', () => selectTab(tab.dataset.tab));
   }
   byId('members-toggle').addEventListener('click', () => toggleMembers());
+  byId('reply-cancel').addEventListener('click', () => setReplyTo(null));
+  new Mentions(byId('body'), byId('mention-suggestions'), () => othersIn(state.current));
+  onSubmit('search-form', () => search(byId('search').value.trim()));
+  byId('search').addEventListener('input', () => {
+    if (!byId('search').value.trim()) view.renderSearch(null);
+  });
   byId('notify-toggle').addEventListener('click', () => toggleNotifications());
   byId('notify-level').addEventListener('change', (event) => setNotifyLevel(event.target.value));
   push.onOpenRoom((roomId) => openRoom(roomId).catch(reportError));

@@ -3,6 +3,7 @@
 // marks, the connection status and toasts. It holds no state of its own beyond the DOM and
 // whether the message list is held at its bottom (see followBottom).
 
+import * as convo from './conversation.js';
 import { byId, el, formatTime, hue, initials } from './dom.js';
 import { renderFiles } from './files.js';
 import { renderTemplate } from './templates.js';
@@ -105,6 +106,7 @@ function roomItem(room, current, onOpen) {
       el('span', { class: 'room-name' }, room.name),
       el('span', { class: 'room-preview' }, room.preview || KIND_LABEL[room.kind] || ''),
     ),
+    room.mentions_unread > 0 ? el('span', { class: 'mention-badge', 'aria-label': `${room.mentions_unread} mentions of you` }, '@') : null,
     unread > 0 ? el('span', { class: 'badge', 'aria-label': `${unread} unread` }, unread > 99 ? '99+' : unread) : null,
   );
   return el('li', {}, button);
@@ -195,17 +197,32 @@ export function clearMessages() {
   renderSeen([]);
 }
 
-function messageNode(message, me, act) {
+/**
+ * One message. `ctx`: `me`; `answerBot(message, actionId)`; the section 11 handlers
+ * `reply`, `edit`, `remove`, `react`, `jump(seq)`; `names(ids)` (the names of mentioned
+ * members) and `mayDelete(message)`.
+ */
+function messageNode(message, ctx) {
+  const { me } = ctx;
   const mine = message.sender.id === me.id;
   const kind = message.sender.kind;
-  const content = message.template
-    ? renderTemplate(message.template, message.body, (actionId) => act(message, actionId))
-    : [message.body ? el('p', { class: 'text' }, message.body) : null, renderFiles(message.files)];
+  const mentionsMe = (message.mentions || []).includes(me.id);
+  let content;
+  if (message.deleted) {
+    content = [el('p', { class: 'text tombstone' }, 'message deleted')];
+  } else if (message.template) {
+    content = renderTemplate(message.template, message.body, (actionId) => ctx.answerBot(message, actionId));
+  } else {
+    const text = message.body ? el('p', { class: 'text' }, ...convo.textWithMentions(message.body, ctx.names(message.mentions || []))) : null;
+    content = [text, renderFiles(message.files)];
+  }
+  const allowed = { edit: mine && kind === 'user' && !message.template, remove: ctx.mayDelete(message) };
+  const classes = ['msg', mine ? 'mine' : '', `sender-${kind}`, message.template ? 'has-template' : '', message.action ? 'is-action' : '', message.deleted ? 'deleted' : '', mentionsMe ? 'mentions-me' : ''];
   return el(
     'div',
     {
-      class: `msg${mine ? ' mine' : ''} sender-${kind}${message.template ? ' has-template' : ''}${message.action ? ' is-action' : ''}`,
-      dataset: { seq: String(message.seq), id: message.id, sender: message.sender.id, ts: message.ts },
+      class: classes.filter(Boolean).join(' '),
+      dataset: { seq: String(message.seq), id: message.id, sender: message.sender.id, ts: message.ts, rev: String(message.rev || 0) },
     },
     mine ? null : avatar(message.sender.name, `msg-avatar kind-${kind}`),
     el(
@@ -216,20 +233,110 @@ function messageNode(message, me, act) {
         { class: 'msg-meta' },
         mine ? null : el('span', { class: 'sender' }, message.sender.name),
         el('time', { datetime: message.ts, title: message.ts }, formatTime(message.ts)),
+        message.edited && !message.deleted ? el('span', { class: 'edited', title: `edited ${message.edited}` }, 'edited') : null,
       ),
-      el('div', { class: 'bubble' }, content),
+      el('div', { class: 'bubble' }, message.reply_to ? convo.quote(message.reply_to, ctx.jump) : null, content),
+      convo.reactions(message, ctx.react),
+      convo.actions(message, allowed, ctx),
     ),
   );
 }
 
 /** Puts a message where its seq belongs; the caller made sure it is not there yet. */
-export function insertMessage(message, me, act) {
+export function insertMessage(message, ctx) {
   const list = byId('message-list');
-  const node = messageNode(message, me, act);
+  const node = messageNode(message, ctx);
   const after = [...list.children].find((child) => Number(child.dataset.seq) > message.seq) || null;
   list.insertBefore(node, after);
   markContinuation(node);
   if (node.nextElementSibling) markContinuation(node.nextElementSibling);
+}
+
+/** Draws a message again after a change (an edit, a delete, reactions), if it is shown. */
+export function replaceMessage(message, ctx) {
+  const old = byId('message-list').querySelector(`.msg[data-seq="${message.seq}"]`);
+  if (!old) return;
+  const node = messageNode(message, ctx);
+  old.replaceWith(node);
+  markContinuation(node);
+}
+
+/** Swaps a message's text for a field to edit it in place: Enter saves, Escape cancels. */
+export function beginEdit(message, onSave) {
+  const node = byId('message-list').querySelector(`.msg[data-seq="${message.seq}"]`);
+  const text = node && node.querySelector('.bubble .text');
+  if (!text) return;
+  const field = el('textarea', { class: 'edit-field', rows: '2', 'aria-label': 'Edit your message' });
+  field.value = message.body;
+  const done = () => form.replaceWith(text);
+  const save = () => {
+    const body = field.value;
+    if (!body.trim() || body === message.body) return done();
+    onSave(body).then(done, () => field.focus());
+  };
+  field.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') done();
+    if (event.key === 'Enter' && !event.shiftKey) {
+      event.preventDefault();
+      save();
+    }
+  });
+  const form = el(
+    'div',
+    { class: 'edit-form' },
+    field,
+    el('div', { class: 'edit-buttons' },
+      el('button', { type: 'button', class: 'ghost small', onclick: done }, 'Cancel'),
+      el('button', { type: 'button', class: 'primary small edit-save', onclick: save }, 'Save')),
+  );
+  text.replaceWith(form);
+  field.focus();
+  field.setSelectionRange(field.value.length, field.value.length);
+}
+
+/** Scrolls to a message and marks it for a moment; false when it is not shown. */
+export function highlightMessage(seq) {
+  const node = byId('message-list').querySelector(`.msg[data-seq="${seq}"]`);
+  if (!node) return false;
+  node.scrollIntoView({ block: 'center' });
+  node.classList.add('flash');
+  setTimeout(() => node.classList.remove('flash'), 2000);
+  return true;
+}
+
+/** The banner above the composer while a reply is being written; null hides it. */
+export function showReplying(message) {
+  byId('reply-banner').hidden = !message;
+  byId('reply-text').textContent = message ? `Replying to ${message.sender.name}: ${convo.excerptOf(message, 80)}` : '';
+}
+
+/** Search results in place of the room list; null shows the room list again. */
+export function renderSearch(results, roomName, onOpen) {
+  const list = byId('search-results');
+  list.hidden = results === null;
+  byId('room-list').hidden = results !== null;
+  byId('no-rooms').hidden = results !== null || byId('room-list').children.length > 0;
+  if (results === null) {
+    list.replaceChildren();
+    return;
+  }
+  list.replaceChildren(
+    ...(results.length === 0
+      ? [el('li', { class: 'no-results' }, 'Nothing found.')]
+      : results.map((message) =>
+          el(
+            'li',
+            {},
+            el(
+              'button',
+              { type: 'button', class: 'search-result', dataset: { room: message.room, seq: String(message.seq) }, onclick: () => onOpen(message) },
+              el('span', { class: 'result-room' }, roomName(message.room)),
+              el('span', { class: 'result-text' }, `${message.sender.name}: ${convo.excerptOf(message, 120)}`),
+              el('time', { datetime: message.ts }, formatTime(message.ts)),
+            ),
+          ),
+        )),
+  );
 }
 
 /**

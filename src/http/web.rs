@@ -40,6 +40,8 @@ const ASSETS: &[Asset] = &[
     asset!("/dom.js", "dom.js", JS),
     asset!("/files.js", "files.js", JS),
     asset!("/people.js", "people.js", JS),
+    asset!("/conversation.js", "conversation.js", JS),
+    asset!("/mentions.js", "mentions.js", JS),
     asset!("/push.js", "push.js", JS),
     // The service worker: at the root, so that its scope is the whole client.
     asset!("/sw.js", "sw.js", JS),
