@@ -693,3 +693,59 @@ async fn changes_survive_a_restart_and_rev_goes_on(backend: Backend) {
     assert_eq!(updated(&mut bob).await["rev"], 3);
 }
 on_every_deployment!(changes_survive_a_restart_and_rev_goes_on);
+
+async fn concurrent_changes_from_two_nodes_reach_every_connection_in_rev_order(backend: Backend) {
+    let w = World::new(backend).await;
+    // In a cluster, amy and bob are on different nodes, and so are amy's two connections.
+    let (mut amy, mut bob) = (w.connect(AMY).await, w.connect(BOB).await);
+    let room = w.group(&mut amy, &mut bob).await;
+    let mut watcher = w.connect(AMY).await;
+    watcher.ok(json!({"type":"join","room":room})).await;
+    let target = send(&mut amy, &room, "react to me").await;
+    const EACH: usize = 12;
+    let react = |client: &'static str, n: usize| {
+        let emoji = char::from_u32(if client == "amy" { 0x1F600 } else { 0x1F400 } + n as u32)
+            .expect("emoji")
+            .to_string();
+        json!({"type":"react","room":room,"message":id(&target),"emoji":emoji})
+    };
+    let amy_side = async {
+        for n in 0..EACH / 2 {
+            amy.ok(react("amy", n)).await;
+        }
+        for n in 0..EACH / 2 {
+            let mut off = react("amy", n);
+            off["on"] = json!(false);
+            amy.ok(off).await;
+        }
+    };
+    let bob_side = async {
+        for n in 0..EACH {
+            bob.ok(react("bob", n % 10)).await;
+        }
+    };
+    tokio::join!(amy_side, bob_side);
+    // amy added and took back 6, bob added 10 distinct (the last two repeat: no rev).
+    let last_rev = 6 + 6 + 10;
+    for client in [&mut watcher, &mut amy, &mut bob] {
+        let mut revs = Vec::new();
+        let mut last = Value::Null;
+        while revs.last() != Some(&last_rev) {
+            let event = updated(client).await;
+            let rev = event["rev"].as_i64().expect("rev");
+            assert!(
+                revs.last().is_none_or(|before| rev > *before),
+                "{revs:?} then {rev}"
+            );
+            revs.push(rev);
+            last = event["message"].clone();
+        }
+        assert_eq!(revs.len(), 22, "every change once, none lost: {revs:?}");
+        assert_eq!(last["reactions"].as_array().map(Vec::len), Some(10));
+    }
+    let changes = watcher
+        .ok(json!({"type":"changes","room":room,"after_rev":0}))
+        .await;
+    assert_eq!(changes["last_rev"], last_rev);
+}
+on_every_deployment!(concurrent_changes_from_two_nodes_reach_every_connection_in_rev_order);
