@@ -749,3 +749,67 @@ async fn concurrent_changes_from_two_nodes_reach_every_connection_in_rev_order(b
     assert_eq!(changes["last_rev"], last_rev);
 }
 on_every_deployment!(concurrent_changes_from_two_nodes_reach_every_connection_in_rev_order);
+
+/// Changes published while Redis is away are caught up from the store (`changes`) by the
+/// other node: every message reaches its latest state there, in rev order, nothing twice.
+#[actix_rt::test]
+async fn a_redis_restart_loses_no_change() {
+    let Some(mut cluster) =
+        common::cluster::Cluster::start(2, &["--rate", "100000", "--burst", "100000"]).await
+    else {
+        return;
+    };
+    let (_, amy_token) = cluster.nodes[0].user("amy").await;
+    let (bob_id, bob_token) = cluster.nodes[0].user("bob").await;
+    let mut amy = cluster.nodes[0].connect(&amy_token).await;
+    let room = room_id(
+        &amy.ok(json!({"type":"create_group","name":"redis","members":[bob_id]}))
+            .await,
+    );
+    amy.ok(json!({"type":"join","room":room})).await;
+    let mut bob = cluster.nodes[1].connect(&bob_token).await;
+    bob.ok(json!({"type":"join","room":room})).await;
+    let mut messages = Vec::new();
+    for n in 0..3 {
+        messages.push(send(&mut bob, &room, &format!("message {n}")).await);
+    }
+    let mut rev = 0;
+    for round in 0..3 {
+        for (n, message) in messages.iter().enumerate() {
+            let body = format!("round {round} edit {n}");
+            let edited = bob
+                .ok(json!({"type":"edit","room":room,"message":id(message),"body":body}))
+                .await;
+            rev = edited["message"]["rev"].as_i64().expect("rev");
+        }
+        if round == 0 {
+            cluster.redis.kill();
+        }
+        if round == 1 {
+            cluster.redis.restart();
+        }
+    }
+    assert_eq!(rev, 9);
+    // amy (node one) sees every message at its latest state, revs going up, by herself.
+    let mut revs = Vec::new();
+    let mut latest: std::collections::HashMap<String, Value> = Default::default();
+    while revs.last() != Some(&rev) {
+        let event = updated(&mut amy).await;
+        let at = event["rev"].as_i64().expect("rev");
+        assert!(
+            revs.last().is_none_or(|before| at > *before),
+            "{revs:?} then {at}"
+        );
+        revs.push(at);
+        latest.insert(id(&event["message"]), event["message"]["body"].clone());
+    }
+    for (n, message) in messages.iter().enumerate() {
+        assert_eq!(latest[&id(message)], format!("round 2 edit {n}"));
+    }
+    // Delivery over Redis resumed: the next change arrives, and nothing comes twice.
+    bob.ok(json!({"type":"react","room":room,"message":id(&messages[0]),"emoji":"👍"}))
+        .await;
+    assert_eq!(updated(&mut amy).await["rev"], rev + 1);
+    amy.assert_no_event(&["presence", "typing", "read", "message"])
+        .await;
+}
