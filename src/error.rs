@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::db::conversation::ConversationError;
 use crate::db::StoreError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -176,6 +177,7 @@ impl From<StoreError> for ProtoError {
                 )
             }
             StoreError::TooManyRooms(..) => ProtoError::new(ErrorCode::Forbidden, err.to_string()),
+            StoreError::MentionsOutsiders(_) => ProtoError::bad_request(err.to_string()),
             StoreError::Unavailable(reason) => {
                 // The caller logs the failure with its session, user and room.
                 log::debug!("store unavailable: {reason}");
@@ -185,6 +187,23 @@ impl From<StoreError> for ProtoError {
                 log::error!("store: {reason}");
                 ProtoError::internal("the store holds data this server cannot read")
             }
+        }
+    }
+}
+
+impl From<ConversationError> for ProtoError {
+    /// The codes of docs/protocol.md section 11 (each variant's doc names its code).
+    fn from(err: ConversationError) -> Self {
+        match err {
+            ConversationError::NotFound(what) => ProtoError::not_found(format!("no such {what}")),
+            ConversationError::Forbidden(_) | ConversationError::NotMember => {
+                ProtoError::forbidden(err.to_string())
+            }
+            ConversationError::Deleted
+            | ConversationError::TooManyEmojis
+            | ConversationError::NotMembers(_)
+            | ConversationError::OutOfRange(_) => ProtoError::bad_request(err.to_string()),
+            ConversationError::Store(err) => ProtoError::from(err),
         }
     }
 }

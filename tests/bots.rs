@@ -236,7 +236,7 @@ async fn webhook_bots_answer_or_fall_back(backend: Backend) {
     let hook = start_hook();
     let db = Database::new(backend).await;
     let server = Server::start(&db).await;
-    let (_, token) = server.user("amy").await;
+    let (amy_id, token) = server.user("amy").await;
     let mut amy = server.connect(&token).await;
     assert_eq!(
         put_hook_bot(&server, "echo", &format!("{}/echo", hook.base), 2000).await,
@@ -264,8 +264,21 @@ async fn webhook_bots_answer_or_fall_back(backend: Backend) {
     amy.ok(json!({"type":"send","room":room,"body":"","files":[file_id]}))
         .await;
     assert_eq!(bot_messages(&mut amy, 2).await[0]["body"], "you said: ");
+    // Section 11: the call carries what the message answers and whom it mentions; the
+    // bot's own messages are not the user's to edit.
+    let answered = replies[0]["id"].clone();
+    amy.ok(json!({"type":"send","room":room,"body":"about that",
+        "reply_to":answered,"mentions":[amy_id]}))
+        .await;
+    bot_messages(&mut amy, 2).await;
+    let edit_bots = json!({"type":"edit","room":room,"message":answered,"body":"mine"});
+    assert_eq!(amy.error(edit_bots).await, "forbidden");
     {
         let calls = hook.calls.lock().expect("lock");
+        assert_eq!(calls[4]["message"]["reply_to"]["id"], answered);
+        assert_eq!(calls[4]["message"]["reply_to"]["sender"]["kind"], "bot");
+        assert_eq!(calls[4]["message"]["mentions"], json!([amy_id]));
+        assert_eq!(calls[4]["message"]["rev"], 0);
         assert_eq!(
             calls[0]["message"],
             Value::Null,

@@ -55,6 +55,8 @@ async fn world(backend: Backend) -> World {
 impl World {
     async fn send(&self, room: i64, sender: &UserRow, body: &str) -> i64 {
         let post = NewPost {
+            reply_to: None,
+            mentions: Vec::new(),
             room_id: RoomId(room),
             sender: sender.clone(),
             body: body.into(),
@@ -213,7 +215,7 @@ async fn edits_belong_to_the_sender_and_refusals_change_nothing(backend: Backend
     assert_eq!(edited.rev, 1);
     assert_eq!(edited.message.row.body, "is x=3 right?");
     assert!(edited.edited_ms.is_some());
-    assert_eq!(edited.mentions, vec![w.bob.id]);
+    assert_eq!(edited.message.mentions, vec![w.bob.id]);
     assert_eq!(edited.message.row.seq, seq, "seq stays");
 
     // Absent mentions keep them; an empty list clears them.
@@ -222,13 +224,13 @@ async fn edits_belong_to_the_sender_and_refusals_change_nothing(backend: Backend
             .edit_message(room, seq, w.amy.id, "x=3?".into(), None)
             .await,
     );
-    assert_eq!((rev, kept.mentions.clone()), (2, vec![w.bob.id]));
+    assert_eq!((rev, kept.message.mentions.clone()), (2, vec![w.bob.id]));
     let (rev, cleared) = changed(
         store
             .edit_message(room, seq, w.amy.id, "x=3?".into(), Some(vec![]))
             .await,
     );
-    assert_eq!((rev, cleared.mentions.len()), (3, 0));
+    assert_eq!((rev, cleared.message.mentions.len()), (3, 0));
     assert_eq!(w.last_rev(room).await, 3);
 }
 
@@ -293,7 +295,7 @@ async fn deletes_leave_a_tombstone_once(backend: Backend) {
     assert_eq!(tombstone.message.row.action, None);
     assert!(tombstone.message.files.is_empty());
     assert!(tombstone.reactions.is_empty());
-    assert!(tombstone.mentions.is_empty());
+    assert!(tombstone.message.mentions.is_empty());
     assert_eq!(tombstone.message.sender.id, w.amy.id, "the sender stays");
     assert_eq!(tombstone.message.row.seq, amys, "the seq stays");
 
@@ -816,7 +818,7 @@ async fn an_erased_person_s_messages_are_section_11_tombstones(backend: Backend)
     assert!(tombstone.deleted);
     assert_eq!(tombstone.message.row.body, "");
     assert!(tombstone.reactions.is_empty());
-    assert!(tombstone.mentions.is_empty());
+    assert!(tombstone.message.mentions.is_empty());
     assert_eq!(tombstone.message.sender.id, w.amy.id, "the sender stays");
     assert_eq!(
         w.search(&w.bob, "homework").await,

@@ -55,6 +55,8 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
                 .iter()
                 .flat_map(|room| {
                     users.iter().map(move |user| NewPost {
+                        reply_to: None,
+                        mentions: Vec::new(),
                         room_id: palaver::model::RoomId(*room),
                         sender: user.clone(),
                         body: format!("round {round} from node {node}"),
@@ -155,6 +157,8 @@ async fn concurrent_commits_keep_each_rooms_order_and_gapless_seqs() {
             for (node, store) in nodes.iter().enumerate() {
                 let posts: Vec<NewPost> = (0..1 + (round + index + node) % 3)
                     .map(|part| NewPost {
+                        reply_to: None,
+                        mentions: Vec::new(),
                         room_id: palaver::model::RoomId(*room),
                         sender: amy.clone(),
                         body: format!("{node} {round} {part}"),

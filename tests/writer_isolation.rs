@@ -10,6 +10,8 @@ use palaver::db::{Appended, DatabaseUrl, NewPost, Store, StoreConfig};
 
 fn post(room_id: i64, sender: &UserRow, body: &str) -> NewPost {
     NewPost {
+        reply_to: None,
+        mentions: Vec::new(),
         room_id: palaver::model::RoomId(room_id),
         sender: sender.clone(),
         body: body.into(),

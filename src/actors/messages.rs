@@ -169,9 +169,17 @@ pub struct Post {
 #[rtype(result = "Result<AdminReply, ProtoError>")]
 pub enum AdminOp {
     Describe,
-    AddMember { user: UserRow },
-    RemoveMember { user_id: UserId },
+    AddMember {
+        user: UserRow,
+    },
+    RemoveMember {
+        user_id: UserId,
+    },
     Delete,
+    /// Section 11: delete any message of the room (it leaves a tombstone).
+    DeleteMessage {
+        seq: i64,
+    },
 }
 
 #[derive(Debug)]

@@ -213,6 +213,8 @@ mod tests {
         sent.hold(Ticket::issue(&in_flight));
         assert_eq!(*in_flight.borrow(), 1);
         let message = StoredMessage {
+            reply_to: None,
+            mentions: Vec::new(),
             row: MessageRow {
                 room_id: 1,
                 seq: 4,

@@ -35,6 +35,11 @@ pub enum Event {
     // On a room's channel.
     /// Newly committed messages of the room, ascending by seq.
     Messages { messages: Vec<StoredMessage> },
+    /// Changes committed to the room's messages (section 11), each the message at its new
+    /// `rev`, ascending.
+    Changes {
+        messages: Vec<crate::db::conversation::FullMessage>,
+    },
     /// A frame for every connection that joined the room (typing, read, member events),
     /// except those of `except_user` (a typist does not see their own typing).
     RoomFrame {

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// Users already in as many groups as one user may be (the ids, and the limit).
     #[error("{users} already in {cap} groups, the most one user may be in", users = user_list(.0), cap = .1)]
     TooManyRooms(Vec<i64>, i64),
+    /// A post mentions users who are not members of its room (the ids).
+    #[error("{} not a member of the room", user_list(.0))]
+    MentionsOutsiders(Vec<i64>),
     #[error("the store could not complete the request: {0}")]
     Unavailable(String),
     /// A stored row this server cannot read (an unknown `kind`, say): not a passing

@@ -88,6 +88,8 @@ impl Store {
                 let mut page: Vec<StoredMessage> = rows
                     .into_iter()
                     .map(|(row, sender)| StoredMessage {
+                        reply_to: None,
+                        mentions: Vec::new(),
                         row,
                         sender,
                         files: Vec::new(),

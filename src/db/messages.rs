@@ -86,6 +86,8 @@ impl Store {
                 let Some((row, sender)) = row else { return Ok(None) };
                 let mut found = conn.files_of_messages(vec![room_id], vec![seq]).await?;
                 Ok(Some(StoredMessage {
+                    reply_to: None,
+                    mentions: Vec::new(),
                     files: found.remove(&(room_id, seq)).unwrap_or_default(),
                     row,
                     sender,
@@ -114,6 +116,8 @@ fn page(mut rows: Vec<(MessageRow, UserRow)>, limit: i64) -> MessagePage {
         messages: rows
             .into_iter()
             .map(|(row, sender)| StoredMessage {
+                reply_to: None,
+                mentions: Vec::new(),
                 row,
                 sender,
                 files: Vec::new(),

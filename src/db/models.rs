@@ -113,6 +113,22 @@ pub struct StoredMessage {
     /// The files the message carries, in the order the sender gave them.
     #[serde(default)]
     pub files: Vec<FileRow>,
+    /// The message this one answers, as it is now (section 11).
+    #[serde(default)]
+    pub reply_to: Option<ReplyRef>,
+    /// Whom the message mentions: user ids, ascending, distinct.
+    #[serde(default)]
+    pub mentions: Vec<i64>,
+}
+
+/// The message a reply answers, as it is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyRef {
+    pub room_id: i64,
+    pub seq: i64,
+    pub sender: UserRow,
+    /// The first 100 code points of its body; `""` once it is deleted.
+    pub excerpt: String,
 }
 
 /// One page of a room's messages, oldest first.

@@ -18,8 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Backend;
 use super::bulk::BulkInsert;
+use super::conversation::{Attached, ConversationReads, Known, PostedConversation, ReplyRef};
 use super::error::StoreError;
-use super::file_queries::{self, FileQueries};
+use super::file_queries::FileQueries;
 use super::health::CommitHealth;
 use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind};
 use super::notify_queries::{NotificationRow, NotifyQueries};
@@ -262,9 +263,18 @@ async fn commit(
             };
             let keys: Vec<String> = posts.iter().flat_map(|post| post.files.clone()).collect();
             let uploads = conn.files_by_keys(keys).await?;
-            let mut plan = plan(posts, seqs, &refused, earlier, uploads, crate::clock::now_ms());
+            let known = if wanted.replies.is_empty() && wanted.mentioned.is_empty() {
+                Known::default()
+            } else {
+                conn.known(wanted.replies, wanted.mentioned).await?
+            };
+            let looked_up = LookedUp { refused: &refused, earlier, uploads, known };
+            let mut plan = plan(posts, seqs, looked_up, crate::clock::now_ms());
             if !plan.rows.is_empty() {
                 conn.insert_messages(plan.rows).await?;
+            }
+            if !plan.attached.is_empty() {
+                conn.attach(plan.attached).await?;
             }
             if !plan.links.is_empty() {
                 conn.insert_message_files(plan.links).await?;
@@ -282,13 +292,22 @@ async fn commit(
                 })
                 .collect();
             if !repeated.is_empty() {
-                // A repeated send answers with the first message, files and all.
-                let (rooms, seqs) = file_queries::message_keys(&repeated);
-                let found = conn.files_of_messages(rooms, seqs).await?;
+                // A repeated send answers with the first message, files, reply and mentions.
+                let keys = repeated.iter().map(|message| (message.row.room_id, message.row.seq));
+                let found: HashMap<(i64, i64), StoredMessage> = conn
+                    .full_messages(keys.collect())
+                    .await?
+                    .into_iter()
+                    .map(|full| ((full.room_id(), full.seq()), full.message))
+                    .collect();
                 for outcome in &mut plan.outcomes {
                     if let Ok(Appended::Duplicate(message)) = outcome {
                         let key = (message.row.room_id, message.row.seq);
-                        message.files = found.get(&key).cloned().unwrap_or_default();
+                        if let Some(first) = found.get(&key) {
+                            message.files = first.files.clone();
+                            message.reply_to = first.reply_to.clone();
+                            message.mentions = first.mentions.clone();
+                        }
                     }
                 }
             }
@@ -308,6 +327,18 @@ struct Lookups {
     people: Vec<(i64, i64)>,
     client_rooms: Vec<i64>,
     client_ids: Vec<String>,
+    /// `(room, seq)` of every message a post answers.
+    replies: Vec<(i64, i64)>,
+    /// `(room, user)` of every mention.
+    mentioned: Vec<(i64, i64)>,
+}
+
+/// What the batch's transaction read before planning.
+struct LookedUp<'a> {
+    refused: &'a HashMap<(i64, i64), Refusal>,
+    earlier: Vec<MessageRow>,
+    uploads: Vec<FileRow>,
+    known: Known,
 }
 
 impl Lookups {
@@ -333,11 +364,19 @@ impl Lookups {
         people.dedup();
         client_ids.sort_unstable();
         client_ids.dedup();
+        let replies = posts()
+            .filter_map(|post| Some((post.room_id.0, post.reply_to?)))
+            .collect();
+        let mentioned = posts()
+            .flat_map(|post| post.mentions.iter().map(|user| (post.room_id.0, *user)))
+            .collect();
         Lookups {
             rooms,
             people,
             client_rooms,
             client_ids,
+            replies,
+            mentioned,
         }
     }
 }
@@ -352,21 +391,26 @@ struct Plan {
     outcomes: Vec<Outcome>,
     read_upto: HashMap<(i64, i64), i64>,
     seqs: HashMap<i64, i64>,
+    /// The replies and mentions of the new messages.
+    attached: Attached,
 }
 
 /// Gives each new post the next `seq` of its room (after `seqs`, read from the locked rows).
 /// A person's post in a room where they are `refused` fails alone, whatever else it is; a
 /// post whose `client_msg_id` its sender used before in that room (earlier, or earlier in
 /// this batch) is a duplicate instead; a post naming a file that is not among the sender's
-/// `uploads` fails alone.
-fn plan(
-    posts: &[NewPost],
-    mut seqs: HashMap<i64, i64>,
-    refused: &HashMap<(i64, i64), Refusal>,
-    earlier: Vec<MessageRow>,
-    uploads: Vec<FileRow>,
-    now: i64,
-) -> Plan {
+/// `uploads` fails alone, and so does one that answers a message its room does not hold
+/// (neither stored nor new in this batch) or mentions someone who is not a member.
+fn plan(posts: &[NewPost], mut seqs: HashMap<i64, i64>, looked_up: LookedUp, now: i64) -> Plan {
+    let LookedUp {
+        refused,
+        earlier,
+        uploads,
+        known,
+    } = looked_up;
+    let mut replies = known.replies;
+    let answers_within = posts.iter().any(|post| post.reply_to.is_some());
+    let mut attached = Attached::default();
     let uploads: HashMap<String, FileRow> = uploads
         .into_iter()
         .map(|file| (file.id.clone(), file))
@@ -397,7 +441,10 @@ fn plan(
                 outcomes.push(Ok(Appended::Duplicate(StoredMessage {
                     row: first.clone(),
                     sender: post.sender.clone(),
+                    // Read with the first message's own after the plan (`commit`).
                     files: Vec::new(),
+                    reply_to: None,
+                    mentions: Vec::new(),
                 })));
                 continue;
             }
@@ -417,6 +464,26 @@ fn plan(
             continue;
         };
         let RoomId(room_id) = post.room_id;
+        let reply_to = match post.reply_to {
+            None => None,
+            Some(answered) => match replies.get(&(room_id, answered)) {
+                Some(target) => Some(target.clone()),
+                None => {
+                    outcomes.push(Err(StoreError::NotFound("message")));
+                    continue;
+                }
+            },
+        };
+        let outsiders: Vec<i64> = post
+            .mentions
+            .iter()
+            .filter(|user| !known.members.contains(&(room_id, **user)))
+            .copied()
+            .collect();
+        if !outsiders.is_empty() {
+            outcomes.push(Err(StoreError::MentionsOutsiders(outsiders)));
+            continue;
+        }
         let seq = seqs.get(&room_id).copied().unwrap_or(0) + 1;
         seqs.insert(room_id, seq);
         read_upto.insert((room_id, post.sender.id), seq);
@@ -450,11 +517,34 @@ fn plan(
             seq: row.seq,
             decided_ms: now,
         }));
+        if let Some(target) = &reply_to {
+            attached.replies.push((row.room_id, row.seq, target.seq));
+        }
+        let mut mentions = post.mentions.clone();
+        mentions.sort_unstable();
+        mentions.dedup();
+        attached
+            .mentions
+            .extend(mentions.iter().map(|user| (row.room_id, row.seq, *user)));
+        // A later post of this batch may answer this one.
+        if answers_within {
+            replies.insert(
+                (row.room_id, row.seq),
+                ReplyRef {
+                    room_id: row.room_id,
+                    seq: row.seq,
+                    sender: post.sender.clone(),
+                    excerpt: crate::conversation::excerpt(&row.body),
+                },
+            );
+        }
         rows.push(row.clone());
         outcomes.push(Ok(Appended::New(StoredMessage {
             row,
             sender: post.sender.clone(),
             files: carried,
+            reply_to,
+            mentions,
         })));
     }
     Plan {
@@ -464,6 +554,7 @@ fn plan(
         outcomes,
         read_upto,
         seqs,
+        attached,
     }
 }
 

@@ -87,6 +87,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::db::conversation::ConversationError> for ApiError {
+    fn from(err: crate::db::conversation::ConversationError) -> Self {
+        ApiError(err.into())
+    }
+}
+
 /// Turns actix-web's own extractor errors (bad query, bad path) into ours.
 pub fn query_error(
     err: actix_web::error::QueryPayloadError,

@@ -12,6 +12,9 @@
 pub mod order;
 #[cfg(test)]
 mod properties;
+pub mod rev_order;
+#[cfg(test)]
+mod rev_properties;
 #[cfg(test)]
 mod tests;
 

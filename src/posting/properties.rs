@@ -79,6 +79,8 @@ fn user(id: i64) -> UserRow {
 
 fn message(seq: i64, sender: i64, body: String, client_msg_id: Option<String>) -> StoredMessage {
     StoredMessage {
+        reply_to: None,
+        mentions: Vec::new(),
         row: MessageRow {
             room_id: ROOM,
             seq,
@@ -204,6 +206,8 @@ impl World {
     fn push(&mut self, client_msg_id: Option<String>, bad: bool) {
         let waiter = self.posts.len();
         let post = NewPost {
+            reply_to: None,
+            mentions: Vec::new(),
             room_id: crate::model::RoomId(ROOM),
             sender: user(OURS),
             body: format!("post {waiter}"),

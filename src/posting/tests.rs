@@ -19,6 +19,8 @@ fn user(id: i64) -> UserRow {
 
 fn post(body: &str, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
+        reply_to: None,
+        mentions: Vec::new(),
         room_id: crate::model::RoomId(ROOM),
         sender: user(1),
         body: body.into(),
@@ -32,6 +34,8 @@ fn post(body: &str, client_msg_id: Option<&str>) -> NewPost {
 
 fn stored(seq: i64, body: &str) -> StoredMessage {
     StoredMessage {
+        reply_to: None,
+        mentions: Vec::new(),
         row: MessageRow {
             room_id: ROOM,
             seq,

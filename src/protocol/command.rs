@@ -56,6 +56,8 @@ pub enum Command {
         after: Option<UserRef>,
         limit: i64,
     },
+    /// Section 11: messages containing every word of a query, in the caller's rooms.
+    Search(super::conversation::Search),
     /// A command addressed to one room, which runs it.
     Room {
         room: RoomId,
@@ -89,6 +91,7 @@ impl Command {
             Command::OpenBot { .. } => "open_bot",
             Command::LeaveGroups { .. } => "leave_groups",
             Command::Users { .. } => "users",
+            Command::Search(_) => "search",
             Command::Room { op, .. } => op.name(),
         }
     }
@@ -233,6 +236,7 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
             },
             limit: fields.limit("limit", DEFAULT_DIRECTORY_PAGE, MAX_DIRECTORY_PAGE)?,
         },
+        "search" => Command::Search(super::conversation::parse_search(&fields)?),
         other => {
             let shown: String = other.chars().take(MAX_ID_CHARS).collect();
             return Err(ProtoError::new(

@@ -23,6 +23,11 @@ impl<'a> Fields<'a> {
         self.0.get(name).filter(|value| !value.is_null())
     }
 
+    /// Whether the field is there (and not `null`).
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     pub fn string(&self, name: &str) -> Result<&'a str, ProtoError> {
         self.opt_string(name)?.ok_or_else(|| missing(name))
     }

@@ -174,6 +174,12 @@ pub enum Event {
     Notice {
         body: String,
     },
+    /// Section 11: a message changed (edit, delete, reaction), with the room's `rev` of it.
+    MessageUpdated {
+        room: String,
+        rev: i64,
+        message: MessageView,
+    },
 }
 
 impl Event {
@@ -211,6 +217,12 @@ mod tests {
             client_msg_id: Some("c1".into()),
             action: None,
             files: Vec::new(),
+            reply_to: None,
+            mentions: Vec::new(),
+            edited: None,
+            deleted: false,
+            reactions: Vec::new(),
+            rev: 0,
         };
         let frame = sent(&ReplyId::Number(5.into()), &message);
         let value: Value = serde_json::from_str(&frame).expect("a JSON frame");

@@ -117,6 +117,13 @@ text_id!(
     "u_1"
 );
 text_id!(
+    MessageId,
+    "MessageId",
+    "^m_(0|[1-9][0-9]{0,18})_(0|[1-9][0-9]{0,18})$",
+    "A message: `m_R_S` (room R, seq S).",
+    "m_1_2"
+);
+text_id!(
     TokenId,
     "TokenId",
     "^t_(0|[1-9][0-9]{0,18})$",

@@ -3,6 +3,7 @@
 
 pub mod close;
 pub mod command;
+pub mod conversation;
 pub mod fields;
 pub mod frames;
 pub mod ids;

@@ -3,8 +3,9 @@
 //! it (`actors/room/requests.rs`). A new room command is a variant here, its arm in
 //! [`parse`], its handler in the room, and its section in docs/protocol.md.
 
+use super::conversation;
 use super::fields::{char_count, Fields};
-use super::ids::{FileId, MessageId, RoomId, UserRef};
+use super::ids::{FileId, MessageId, RoomId, UserId, UserRef};
 use crate::error::ProtoError;
 
 /// Longest message body, in Unicode code points.
@@ -32,6 +33,10 @@ pub enum RoomCommand {
         client_msg_id: Option<String>,
         /// The files the message carries, at most 10, none twice.
         files: Vec<FileId>,
+        /// The message of this room it answers (section 11).
+        reply_to: Option<MessageId>,
+        /// Members it mentions, at most 20, none twice.
+        mentions: Vec<UserId>,
     },
     History {
         before_seq: Option<i64>,
@@ -56,6 +61,27 @@ pub enum RoomCommand {
     Kick {
         user: UserRef,
     },
+    /// Section 11: the sender replaces a message's body (and its mentions, when given).
+    Edit {
+        message: MessageId,
+        body: String,
+        mentions: Option<Vec<UserId>>,
+    },
+    /// Section 11: leaves a tombstone.
+    Delete {
+        message: MessageId,
+    },
+    /// Section 11: adds (`on`) or takes back the caller's reaction.
+    React {
+        message: MessageId,
+        emoji: crate::conversation::Emoji,
+        on: bool,
+    },
+    /// Section 11: every message changed after `after_rev`.
+    Changes {
+        after_rev: i64,
+        limit: i64,
+    },
 }
 
 impl RoomCommand {
@@ -72,6 +98,10 @@ impl RoomCommand {
             RoomCommand::Action { .. } => "action",
             RoomCommand::Invite { .. } => "invite",
             RoomCommand::Kick { .. } => "kick",
+            RoomCommand::Edit { .. } => "edit",
+            RoomCommand::Delete { .. } => "delete",
+            RoomCommand::React { .. } => "react",
+            RoomCommand::Changes { .. } => "changes",
         }
     }
 
@@ -115,10 +145,14 @@ pub(super) fn parse(
                 String::new()
             };
             let client_msg_id = fields.opt_id("client_msg_id")?.map(str::to_string);
+            let mentions = conversation::mentions(fields)?;
+            let reply_to = conversation::reply_to(fields)?;
             let send = RoomCommand::Send {
                 body,
                 client_msg_id,
                 files,
+                reply_to,
+                mentions,
             };
             (room_id(room)?, send)
         }
@@ -159,7 +193,7 @@ pub(super) fn parse(
             let user = user_ref(fields.id("user")?)?;
             (room_id(room)?, RoomCommand::Kick { user })
         }
-        _ => return Ok(None),
+        _ => return conversation::parse_room(kind, fields),
     };
     Ok(Some(parsed))
 }
@@ -183,7 +217,8 @@ fn message_id(text: &str) -> Result<MessageId, ProtoError> {
         .map_err(|_| ProtoError::bad_request(format!("message {text:?} is not in this room")))
 }
 
-/// A message body: 1 to 4,000 code points.
+/// A message body: 1 to 4,000 code points. The one check of what a user writes, for `send`
+/// and `edit` alike.
 pub fn body(text: &str) -> Result<String, ProtoError> {
     let chars = char_count(text);
     if chars == 0 {

@@ -5,7 +5,9 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::ids::{self, FileId, MessageId, RoomId};
+use super::ids::{self, FileId, MessageId, RoomId, UserId};
+use crate::conversation::ReactionView;
+use crate::db::conversation::{FullMessage, ReplyRef};
 use crate::db::models::{FileRow, RoomKind, StoredMessage, UserKind, UserRow};
 use crate::db::RoomSummary;
 
@@ -43,7 +45,7 @@ impl UserView {
 }
 
 /// A room as one user (or an admin, with `read_seq` 0) sees it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[derive(Clone, Debug, Serialize, PartialEq, ToSchema)]
 #[schema(as = Room)]
 pub struct RoomView {
     /// `r_N`.
@@ -62,6 +64,13 @@ pub struct RoomView {
     /// kind's default until they choose one with `notify`).
     #[schema(value_type = String)]
     pub notify: crate::notify::Level,
+    /// The room's last `rev` (0 when no message ever changed).
+    pub last_rev: i64,
+    /// Messages after the caller's `read_seq` that mention the caller.
+    pub mentions_unread: i64,
+    /// The room's newest message as the caller sees it (a tombstone if deleted); `null` in
+    /// an empty room.
+    pub last_message: Option<Box<MessageView>>,
 }
 
 impl RoomView {
@@ -87,6 +96,9 @@ impl RoomView {
             read_seq: summary.read_seq,
             unread: (summary.last_seq - summary.read_seq).max(0),
             notify: crate::notify::Level::effective(summary.notify, kind),
+            last_rev: 0,
+            mentions_unread: 0,
+            last_message: None,
         }
     }
 }
@@ -110,9 +122,61 @@ pub struct MessageView {
     pub action: Option<Value>,
     /// The files the message carries (`[]` when none).
     pub files: Vec<FileView>,
+    /// The message this one answers, as it is now; `null` when none.
+    pub reply_to: Option<ReplyView>,
+    /// The users the message mentions (`u_N`), `[]` when none.
+    pub mentions: Vec<String>,
+    /// When the message was last edited (RFC 3339), `null` if never.
+    pub edited: Option<String>,
+    /// A deleted message keeps only `id`, `seq`, `ts` and `sender`.
+    pub deleted: bool,
+    /// `[{"emoji":"👍","count":2,"me":true}…]` in the order each emoji was first used;
+    /// `me` is as the receiver sees it.
+    #[schema(value_type = Vec<Object>)]
+    pub reactions: Vec<ReactionView>,
+    /// The room `rev` of the message's latest change, `0` if it never changed.
+    pub rev: i64,
+}
+
+/// What a reply shows of the message it answers: `{"id","seq","sender","excerpt"}`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = ReplyTo)]
+pub struct ReplyView {
+    pub id: String,
+    pub seq: i64,
+    pub sender: UserView,
+    /// The first 100 code points of its body, `""` once it is deleted.
+    pub excerpt: String,
+}
+
+impl ReplyView {
+    fn from_ref(target: &ReplyRef) -> ReplyView {
+        ReplyView {
+            id: MessageId {
+                room: RoomId(target.room_id),
+                seq: target.seq,
+            }
+            .to_string(),
+            seq: target.seq,
+            sender: UserView::sender(&target.sender),
+            excerpt: target.excerpt.clone(),
+        }
+    }
 }
 
 impl MessageView {
+    /// A message whole, as `viewer` sees it (their own reactions are `me`).
+    pub fn from_full(full: &FullMessage, viewer: Option<i64>) -> MessageView {
+        MessageView {
+            edited: full.edited_ms.map(crate::clock::rfc3339_ms),
+            deleted: full.deleted,
+            reactions: full.reactions_for(viewer),
+            rev: full.rev,
+            ..MessageView::from_stored(&full.message)
+        }
+    }
+
+    /// A message as it was stored: what a new message is (no edit, no reactions, `rev` 0).
     pub fn from_stored(message: &StoredMessage) -> MessageView {
         let row = &message.row;
         MessageView {
@@ -130,6 +194,16 @@ impl MessageView {
             client_msg_id: row.client_msg_id.clone(),
             action: parse_stored_json(row.action.as_deref()),
             files: message.files.iter().map(FileView::from_row).collect(),
+            reply_to: message.reply_to.as_ref().map(ReplyView::from_ref),
+            mentions: message
+                .mentions
+                .iter()
+                .map(|user| UserId(*user).to_string())
+                .collect(),
+            edited: None,
+            deleted: false,
+            reactions: Vec::new(),
+            rev: 0,
         }
     }
 }

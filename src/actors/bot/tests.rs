@@ -115,6 +115,8 @@ async fn greets_answers_and_survives_a_crash() {
     let typed = fixture
         .store
         .append(vec![crate::db::NewPost {
+            reply_to: None,
+            mentions: Vec::new(),
             room_id: room.room_id(),
             sender: amy.clone(),
             body: "quiz".into(),

@@ -326,6 +326,7 @@ impl Hub {
             }
             Event::BotChanged { id } => self.reload_bot(id, ctx),
             Event::Messages { .. }
+            | Event::Changes { .. }
             | Event::RoomFrame { .. }
             | Event::RoomChanged
             | Event::Read { .. }

@@ -30,7 +30,7 @@ impl Room {
             if !store.is_member(id, user_id).await? {
                 return Err(StoreError::NotMember { public_group });
             }
-            store.messages_before(id, before_seq, limit).await
+            store.full_page_before(id, before_seq, limit).await
         };
         // Not in turn: other commands go on meanwhile.
         Box::pin(
@@ -39,8 +39,11 @@ impl Room {
                     room.refused_by_store(&err, ctx);
                     ProtoError::from(err)
                 })?;
-                let messages: Vec<MessageView> =
-                    page.messages.iter().map(MessageView::from_stored).collect();
+                let messages: Vec<MessageView> = page
+                    .messages
+                    .iter()
+                    .map(|message| MessageView::from_full(message, Some(user_id)))
+                    .collect();
                 Ok(Reply::Data(
                     json!({ "messages": messages, "has_more": page.has_more }),
                 ))

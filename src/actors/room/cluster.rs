@@ -18,6 +18,7 @@ use super::authz::Behind;
 use super::{Room, State};
 use crate::cluster::wire::{channel, Event};
 use crate::cluster::{Inbound, SubscriptionId};
+use crate::db::conversation::FullMessage;
 use crate::db::models::StoredMessage;
 use crate::protocol::Frame;
 
@@ -60,6 +61,18 @@ impl Room {
                 channel::room(self.id.0),
                 Event::Messages {
                     messages: messages.to_vec(),
+                },
+            );
+        }
+    }
+
+    /// Tells the other nodes of changes this node just committed to the room's messages.
+    pub(super) fn share_changes(&self, changes: &[FullMessage]) {
+        if let (Some(bus), false) = (&self.bus, changes.is_empty()) {
+            bus.publish(
+                channel::room(self.id.0),
+                Event::Changes {
+                    messages: changes.to_vec(),
                 },
             );
         }
@@ -213,21 +226,29 @@ impl Room {
         });
     }
 
-    /// Reads the room row's `last_seq` and delivers what this node has not yet.
+    /// Reads the room row's `last_seq` and `last_rev` and delivers what this node has not yet.
     fn check_position(&mut self, ctx: &mut Context<Self>) {
         let store = self.store.clone();
         let id = self.id.0;
         ctx.spawn(
-            async move { store.room_last_seq(id).await }
-                .into_actor(self)
-                .map(move |last, room, ctx| match last {
-                    Ok(Some(last)) => {
-                        room.posting.committed_upto(last);
-                        room.fill_gap(ctx);
-                    }
-                    Ok(None) => room.reload(Behind::Found, ctx),
-                    Err(err) => log::debug!("room r_{id}: position check: {err}"),
-                }),
+            async move {
+                let last = store.room_last_seq(id).await?;
+                let last_rev = store
+                    .room_last_rev(id)
+                    .await
+                    .map_err(|err| err.into_read_error())?;
+                Ok::<_, crate::db::StoreError>(last.zip(last_rev))
+            }
+            .into_actor(self)
+            .map(move |last, room, ctx| match last {
+                Ok(Some((last, last_rev))) => {
+                    room.posting.committed_upto(last);
+                    room.fill_gap(ctx);
+                    room.revs_committed_upto(last_rev, ctx);
+                }
+                Ok(None) => room.reload(Behind::Found, ctx),
+                Err(err) => log::debug!("room r_{id}: position check: {err}"),
+            }),
         );
     }
 }
@@ -249,6 +270,7 @@ impl Handler<Inbound> for Room {
                         .collect();
                     self.arrive(ours, ctx);
                 }
+                Event::Changes { messages } => self.changes_arrive(messages, ctx),
                 Event::RoomFrame { frame, except_user } => {
                     let frame = Frame::from(frame);
                     self.broadcast(&frame, |_, subscriber| {

@@ -11,7 +11,8 @@ use super::in_turn::in_turn;
 use super::requests::{ready, Answer};
 use super::{Access, Member, Room, State};
 use crate::actors::messages::{AdminReply, Caller, NotifyUser, Reply, SessionKey, Subscriber};
-use crate::db::models::{MessagePage, RoomKind, UserRow};
+use crate::db::conversation::{FullPage, RoomExtras};
+use crate::db::models::{RoomKind, UserRow};
 use crate::db::StoreError;
 use crate::error::ProtoError;
 use crate::model::UserId;
@@ -55,22 +56,30 @@ impl Room {
                     _ => store.add_member(id, user_id).await?,
                 };
                 let page = match after_seq {
-                    Some(after) => store.messages_after(id, after, limit).await?,
-                    None => store.messages_before(id, None, limit).await?,
+                    Some(after) => store.full_page_after(id, after, limit).await?,
+                    None => store.full_page_before(id, None, limit).await?,
                 };
-                Ok((became, page))
+                let extras = store
+                    .room_extras(Some(user_id), vec![id])
+                    .await
+                    .map_err(|err| err.into_read_error())?
+                    .remove(&id)
+                    .unwrap_or_default();
+                Ok((became, page, extras))
             },
-            move |fetched: Result<(bool, MessagePage), StoreError>, room, ctx| match fetched {
-                Ok((became, page)) => {
-                    if !became && room.access(user_id) != Access::Member {
-                        // A member the room's copy does not know yet.
-                        room.reload(Behind::Found, ctx);
+            move |fetched: Result<(bool, FullPage, RoomExtras), StoreError>, room, ctx| {
+                match fetched {
+                    Ok((became, page, extras)) => {
+                        if !became && room.access(user_id) != Access::Member {
+                            // A member the room's copy does not know yet.
+                            room.reload(Behind::Found, ctx);
+                        }
+                        Ok(room.joined(caller, reply_id, became, page, extras))
                     }
-                    Ok(room.joined(caller, reply_id, became, page))
-                }
-                Err(err) => {
-                    room.refused_by_store(&err, ctx);
-                    Err(ProtoError::from(err))
+                    Err(err) => {
+                        room.refused_by_store(&err, ctx);
+                        Err(ProtoError::from(err))
+                    }
                 }
             },
         )
@@ -81,7 +90,8 @@ impl Room {
         caller: Caller,
         reply_id: ReplyId,
         became_member: bool,
-        mut page: MessagePage,
+        mut page: FullPage,
+        extras: RoomExtras,
     ) -> Reply {
         if became_member {
             self.member_added(caller.user.clone(), Some(&caller.session));
@@ -89,7 +99,7 @@ impl Room {
         // Messages committed but not yet delivered here come as events right after the reply.
         let delivered = self.posting.delivered_seq();
         let before = page.messages.len();
-        page.messages.retain(|message| message.row.seq <= delivered);
+        page.messages.retain(|message| message.seq() <= delivered);
         let has_more = page.has_more && page.messages.len() == before;
         self.subscribers.insert(
             caller.session.clone(),
@@ -99,12 +109,20 @@ impl Room {
             },
         );
         self.announce_join(caller.user.id);
-        let messages: Vec<MessageView> =
-            page.messages.iter().map(MessageView::from_stored).collect();
+        let viewer = Some(caller.user.id);
+        let messages: Vec<MessageView> = page
+            .messages
+            .iter()
+            .map(|message| MessageView::from_full(message, viewer))
+            .collect();
+        let mut view = self.view_for(caller.user.id);
+        if let Some(view) = &mut view {
+            crate::actors::room_list::complete(view, extras, viewer);
+        }
         caller.outbox.push(frames::ok(
             &reply_id,
             json!({
-                "room": self.view_for(caller.user.id),
+                "room": view,
                 "members": self.member_views(),
                 "messages": messages,
                 "has_more": has_more,
@@ -298,11 +316,30 @@ impl Room {
         // The other nodes reload the room and tell their joined connections themselves.
         self.share_change();
         self.broadcast(&joined, |_, _| true);
-        if let Some(view) = self.view_for(user_id) {
-            self.supervisor.notify.do_send(NotifyUser {
-                user_id: UserId(user_id),
-                except: except.cloned(),
-                frame: Event::RoomAdded { room: view }.frame(),
+        if let Some(mut view) = self.view_for(user_id) {
+            // The room's last message and the new member's unread mentions are the store's.
+            let (store, notify, id) = (
+                self.store.clone(),
+                self.supervisor.notify.clone(),
+                self.id.0,
+            );
+            let except = except.cloned();
+            actix::spawn(async move {
+                match store.room_extras(Some(user_id), vec![id]).await {
+                    Ok(mut extras) => {
+                        if let Some(extras) = extras.remove(&id) {
+                            crate::actors::room_list::complete(&mut view, extras, Some(user_id));
+                        }
+                    }
+                    Err(err) => {
+                        log::warn!("room r_{id}: room_added without its last message: {err}")
+                    }
+                }
+                notify.do_send(NotifyUser {
+                    user_id: UserId(user_id),
+                    except,
+                    frame: Event::RoomAdded { room: view }.frame(),
+                });
             });
         }
     }

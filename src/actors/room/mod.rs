@@ -5,6 +5,7 @@
 mod activity;
 mod authz;
 mod cluster;
+mod conversation;
 mod in_turn;
 mod membership;
 mod notify;
@@ -49,6 +50,8 @@ pub struct Room {
     state: State,
     subscribers: HashMap<SessionKey, Subscriber>,
     posting: posting::Posting,
+    /// The order in which changes to messages (`message_updated`) are delivered.
+    revs: conversation::Revs,
     /// When each member's last `typing` was passed on.
     typing: crate::limits::typing::TypingFold,
     last_activity: Instant,
@@ -121,6 +124,7 @@ impl Room {
             state: State::Loading,
             subscribers,
             posting,
+            revs: conversation::revs_from(0),
             typing: Default::default(),
             last_activity: Instant::now(),
             stopped_cleanly: false,
@@ -214,7 +218,9 @@ impl Room {
             display_name,
             notify: loaded.levels.get(&viewer).copied(),
         };
-        Some(RoomView::from_summary(&summary))
+        let mut view = RoomView::from_summary(&summary);
+        view.last_rev = self.revs.delivered();
+        Some(view)
     }
 
     /// Sends a frame to every joined connection that `include` accepts. Connections whose
@@ -298,14 +304,23 @@ impl Actor for Room {
                     Some(subscribing) => Some(subscribing.await),
                     None => None,
                 };
-                (subscription, store.load_room(id).await)
+                let loaded = match store.load_room(id).await {
+                    Ok(snapshot) => store
+                        .room_last_rev(id)
+                        .await
+                        .map(|last_rev| (snapshot, last_rev.unwrap_or(0)))
+                        .map_err(|err| err.into_read_error()),
+                    Err(err) => Err(err),
+                };
+                (subscription, loaded)
             }
             .into_actor(self)
             .map(move |(subscription, loaded), room, ctx| {
                 room.subscription = subscription;
                 room.ask_joins();
                 match loaded {
-                    Ok(snapshot) => {
+                    Ok((snapshot, last_rev)) => {
+                        room.revs = conversation::revs_from(last_rev);
                         room.apply_snapshot(snapshot);
                         room.fill_gap(ctx);
                     }

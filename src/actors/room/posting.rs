@@ -15,7 +15,7 @@ use crate::actors::messages::{Origin, Post, ToBot, Turn};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
-use crate::model::RoomId;
+use crate::model::{RoomId, UserId};
 use crate::posting::{Batch, Gap, Pipeline, Refused};
 use crate::protocol::ids::{FileId, MessageId};
 use crate::protocol::template::Template;
@@ -45,35 +45,70 @@ impl Waiter {
     }
 }
 
+/// What a connection's `send` says.
+pub(super) struct Said {
+    pub body: String,
+    pub client_msg_id: Option<String>,
+    pub files: Vec<FileId>,
+    pub reply_to: Option<MessageId>,
+    pub mentions: Vec<UserId>,
+}
+
 impl Room {
-    /// A connection's `send`.
-    pub(super) fn send(
-        &mut self,
-        origin: Origin,
-        body: String,
-        client_msg_id: Option<String>,
-        files: Vec<FileId>,
-        ctx: &mut Context<Self>,
-    ) {
+    /// A connection's `send`. What it answers and whom it mentions are checked here against
+    /// what the room holds, and again by the store in the message's own commit.
+    pub(super) fn send(&mut self, origin: Origin, said: Said, ctx: &mut Context<Self>) {
         if let Err(err) = self.require_member(origin.user().id, "send") {
             return origin.answer(Err(err));
         }
+        let reply_to = match said.reply_to {
+            None => None,
+            Some(MessageId { room, seq }) if room == self.id => Some(seq),
+            Some(_) => {
+                return origin.answer(Err(ProtoError::not_found("no such message in this room")))
+            }
+        };
+        let mentions: Vec<i64> = said.mentions.iter().map(|user| user.0).collect();
+        if let Err(err) = self.check_mentions(&mentions) {
+            return origin.answer(Err(err));
+        }
         let post = NewPost {
+            reply_to,
+            notify: self.to_notify(origin.user().id, &mentions, None),
+            mentions,
             room_id: self.id,
-            notify: self.to_notify(origin.user().id, &[], None),
             sender: origin.user().clone(),
-            body,
+            body: said.body,
             template: None,
-            client_msg_id,
+            client_msg_id: said.client_msg_id,
             action: None,
-            files: files.into_iter().map(FileId::into_key).collect(),
+            files: said.files.into_iter().map(FileId::into_key).collect(),
         };
         self.push(post, Waiter::Connection(origin), ctx);
+    }
+
+    /// Every mentioned user must be a member (as far as the room knows; the store checks
+    /// again when the message commits).
+    fn check_mentions(&self, mentions: &[i64]) -> Result<(), ProtoError> {
+        let Some(loaded) = self.loaded() else {
+            return Err(ProtoError::no_such_room());
+        };
+        let outsiders: Vec<i64> = mentions
+            .iter()
+            .filter(|user| !loaded.members.contains_key(user))
+            .copied()
+            .collect();
+        if outsiders.is_empty() {
+            return Ok(());
+        }
+        Err(ProtoError::from(StoreError::MentionsOutsiders(outsiders)))
     }
 
     /// A message from the system or a bot; the answer is the stored message.
     pub(super) fn post_as(&mut self, post: Post, ctx: &mut Context<Self>) -> Answer<StoredMessage> {
         let post = NewPost {
+            reply_to: None,
+            mentions: Vec::new(),
             room_id: self.id,
             notify: self.to_notify(post.sender.id, &[], None),
             sender: post.sender,
@@ -162,11 +197,12 @@ impl Room {
         let store = self.store.clone();
         let id = self.id.0;
         ctx.wait(
-            async move { store.messages_after(id, after, count).await }
+            async move { store.full_page_after(id, after, count).await }
                 .into_actor(self)
                 .map(move |read, room, ctx| match read {
                     Ok(page) => {
-                        for message in room.posting.fetched(page.messages) {
+                        let page = page.messages.into_iter().map(|full| full.message).collect();
+                        for message in room.posting.fetched(page) {
                             room.publish(&message);
                         }
                         room.fill_gap(ctx);
@@ -258,6 +294,8 @@ impl Room {
                     match label {
                         Ok(label) => {
                             let post = NewPost {
+                                reply_to: None,
+                                mentions: Vec::new(),
                                 room_id: RoomId(id),
                                 notify: room.to_notify(origin.user().id, &[], None),
                                 sender: origin.user().clone(),
@@ -304,7 +342,7 @@ impl Room {
     }
 
     /// Connections that cannot be brought up to date here resume by themselves.
-    fn close_lagging(&mut self, why: &str) {
+    pub(super) fn close_lagging(&mut self, why: &str) {
         log::warn!(
             "room r_{}: closing joined connections to resume: {why}",
             self.id

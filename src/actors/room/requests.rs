@@ -3,6 +3,7 @@
 
 use actix::prelude::*;
 
+use super::posting::Said;
 use super::{Room, State};
 use crate::actors::messages::{
     AdminOp, AdminReply, Caller, Origin, Post, Reply, SessionKey, Subscriber, ToRoom, Unsubscribe,
@@ -53,8 +54,17 @@ impl Handler<ToRoom> for Room {
                 body,
                 client_msg_id,
                 files,
+                reply_to,
+                mentions,
             } => {
-                self.send(origin, body, client_msg_id, files, ctx);
+                let said = Said {
+                    body,
+                    client_msg_id,
+                    files,
+                    reply_to,
+                    mentions,
+                };
+                self.send(origin, said, ctx);
                 written()
             }
             RoomCommand::Action { message, action } => {
@@ -72,6 +82,25 @@ impl Handler<ToRoom> for Room {
             RoomCommand::Read { seq } => self.read(origin.into_request().0, seq, ctx),
             RoomCommand::Typing => ready(self.typing(origin.into_request().0)),
             RoomCommand::Notify { level } => self.set_notify(origin.into_request().0, level, ctx),
+            RoomCommand::Edit {
+                message,
+                body,
+                mentions,
+            } => {
+                let (caller, reply_id) = origin.into_request();
+                self.edit(caller, reply_id, message, body, mentions)
+            }
+            RoomCommand::Delete { message } => {
+                let (caller, reply_id) = origin.into_request();
+                self.delete_message(caller, reply_id, message)
+            }
+            RoomCommand::React { message, emoji, on } => {
+                let (caller, reply_id) = origin.into_request();
+                self.react(caller, reply_id, message, emoji, on)
+            }
+            RoomCommand::Changes { after_rev, limit } => {
+                self.changes(origin.into_request().0, after_rev, limit)
+            }
         }
     }
 }
@@ -133,6 +162,7 @@ impl Handler<AdminOp> for Room {
             AdminOp::AddMember { user } => self.invite(None, user, ctx),
             AdminOp::RemoveMember { user_id } => self.kick(None, user_id.0, ctx),
             AdminOp::Delete => self.delete(ctx),
+            AdminOp::DeleteMessage { seq } => self.admin_delete(seq),
         }
     }
 }

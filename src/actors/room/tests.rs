@@ -88,6 +88,8 @@ fn send(body: &str) -> RoomCommand {
         body: body.into(),
         client_msg_id: None,
         files: Vec::new(),
+        reply_to: None,
+        mentions: Vec::new(),
     }
 }
 
@@ -155,11 +157,15 @@ async fn a_repeated_client_msg_id_returns_the_first_message_and_delivers_nothing
         body: "one".into(),
         client_msg_id: Some("c-1".into()),
         files: Vec::new(),
+        reply_to: None,
+        mentions: Vec::new(),
     };
     let again = RoomCommand::Send {
         body: "two".into(),
         client_msg_id: Some("c-1".into()),
         files: Vec::new(),
+        reply_to: None,
+        mentions: Vec::new(),
     };
     say(&room, &amy_conn, first).await;
     let first_ok = amy_out.next_json().await;

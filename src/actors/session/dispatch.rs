@@ -12,6 +12,7 @@ use crate::actors::messages::{
     Caller, FindBot, GetRoom, NotifyUser, Origin, Reply, RoomHandle, SessionSupervisor, ToBot,
     ToRoom, Turn,
 };
+use crate::actors::room_list::{room_view, room_views};
 use crate::db::models::RoomKind;
 use crate::db::{RoomSummary, Store};
 use crate::error::{Answered, Mailbox, ProtoError};
@@ -92,6 +93,9 @@ impl Session {
                 limit,
             } => Box::pin(async move {
                 people::directory(&context.store, &context.hub, &query, after, limit).await
+            }),
+            Command::Search(search) => Box::pin(async move {
+                super::search::search(&context.store, context.caller.user.id, search).await
             }),
         };
         self.run(
@@ -242,7 +246,7 @@ async fn rooms(context: &Context, page: Option<RoomsPage>) -> Result<Reply, Prot
     let me = context.caller.user.id;
     let Some(RoomsPage { after, limit }) = page else {
         let summaries = context.store.rooms_of(me).await?;
-        let rooms: Vec<RoomView> = summaries.iter().map(RoomView::from_summary).collect();
+        let rooms = room_views(&context.store, &summaries, Some(me)).await?;
         return Ok(Reply::Data(json!({ "rooms": rooms })));
     };
     let (summaries, more) = context
@@ -253,7 +257,7 @@ async fn rooms(context: &Context, page: Option<RoomsPage>) -> Result<Reply, Prot
         .last()
         .filter(|_| more)
         .map(|last| RoomId(last.room.id).to_string());
-    let rooms: Vec<RoomView> = summaries.iter().map(RoomView::from_summary).collect();
+    let rooms = room_views(&context.store, &summaries, Some(me)).await?;
     Ok(Reply::Data(json!({ "rooms": rooms, "next": next })))
 }
 
@@ -297,10 +301,8 @@ async fn leave_groups(context: &Context, owner: &UserRef) -> Result<Reply, Proto
 
 async fn view_of(store: &Store, room_id: i64, viewer: i64) -> Result<RoomView, ProtoError> {
     let summary: Option<RoomSummary> = store.room_summary(room_id, Some(viewer)).await?;
-    summary
-        .as_ref()
-        .map(RoomView::from_summary)
-        .ok_or_else(ProtoError::no_such_room)
+    let summary = summary.ok_or_else(ProtoError::no_such_room)?;
+    room_view(store, &summary, Some(viewer)).await
 }
 
 /// Tells `user_id`'s connections about a room they are now a member of.

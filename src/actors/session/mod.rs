@@ -8,6 +8,7 @@ pub mod dispatch;
 mod people;
 pub mod pipeline;
 pub mod rate_limit;
+mod search;
 #[cfg(test)]
 mod tests;
 

@@ -51,3 +51,15 @@ impl From<crate::db::sqlite::SqliteUnavailable> for ConversationError {
         ConversationError::Store(err.into())
     }
 }
+
+impl ConversationError {
+    /// The store's error of a read, which refuses nothing: only `Store` can come of one, and
+    /// anything else would be a bug, reported as such rather than as a passing failure.
+    pub fn into_read_error(self) -> StoreError {
+        match self {
+            ConversationError::Store(err) => err,
+            ConversationError::NotFound(what) => StoreError::NotFound(what),
+            other => StoreError::Corrupt(format!("a read was refused: {other}")),
+        }
+    }
+}

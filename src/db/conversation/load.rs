@@ -57,7 +57,7 @@ macro_rules! of_keys {
     }};
 }
 
-pub(super) trait ConversationReads {
+pub(crate) trait ConversationReads {
     /// The messages with these keys, whole, in the order asked (keys that are not there are
     /// left out).
     fn full_messages(
@@ -195,16 +195,16 @@ where
         .map(|(row, sender, state)| {
             let key = (row.room_id, row.seq);
             FullMessage {
-                reply_to: state
-                    .reply_to_seq
-                    .and_then(|seq| replies.get(&(row.room_id, seq)).cloned()),
-                mentions: mentioned.remove(&key).unwrap_or_default(),
                 edited_ms: state.edited_ms,
                 deleted: state.deleted,
                 reactions: ReactionSet::from_rows(reactions.remove(&key).unwrap_or_default()),
                 rev: state.rev,
                 message: StoredMessage {
                     files: files.remove(&key).unwrap_or_default(),
+                    reply_to: state
+                        .reply_to_seq
+                        .and_then(|seq| replies.get(&(row.room_id, seq)).cloned()),
+                    mentions: mentioned.remove(&key).unwrap_or_default(),
                     row,
                     sender,
                 },

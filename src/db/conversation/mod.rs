@@ -5,40 +5,36 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::models::{StoredMessage, UserRow};
+pub use super::models::ReplyRef;
+use super::models::StoredMessage;
 use crate::conversation::{ReactionSet, ReactionView};
 
 mod changes;
 mod error;
 mod load;
 mod lookups;
+mod pages;
+mod posted;
+mod rooms;
 mod search;
 
 pub use changes::Deleter;
 pub use error::ConversationError;
+pub(crate) use load::ConversationReads;
+pub use pages::FullPage;
+pub(crate) use posted::{Attached, Known, PostedConversation};
+pub use rooms::RoomExtras;
 pub(crate) use search::register_sqlite_functions;
 pub use search::{SearchPage, SearchRequest};
-
-/// The message a reply answers, as it is now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplyRef {
-    pub room_id: i64,
-    pub seq: i64,
-    pub sender: UserRow,
-    /// The first 100 code points of its body; `""` once it is deleted.
-    pub excerpt: String,
-}
 
 /// A message with all it carries since section 11: what the wire's Message is made of.
 /// The reactions keep who reacted, so one read serves every receiver's `me`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FullMessage {
-    /// Body, files, sender, template and action as stored (a tombstone has an empty body,
-    /// no files, no template, no action).
+    /// Body, files, sender, template, action, what it answers and whom it mentions as
+    /// stored (a tombstone has an empty body, no files, no template, no action, no reply and
+    /// no mentions).
     pub message: StoredMessage,
-    pub reply_to: Option<ReplyRef>,
-    /// User ids, ascending; empty when none (and on a tombstone).
-    pub mentions: Vec<i64>,
     pub edited_ms: Option<i64>,
     pub deleted: bool,
     pub reactions: ReactionSet,

@@ -23,6 +23,12 @@ pub struct NewPost {
     /// Keys of files the sender uploaded, in order (`db/files.rs`); a key that is not one
     /// of the sender's uploads fails the post with `NotFound("file")`.
     pub files: Vec<String>,
+    /// The `seq` of the message of this room the post answers: one the room does not hold
+    /// fails the post alone with `NotFound("message")`.
+    pub reply_to: Option<i64>,
+    /// Users the post mentions, distinct: one who is not a member of the room fails the
+    /// post alone with `MentionsOutsiders`.
+    pub mentions: Vec<i64>,
     /// Members the room decided to notify of this message (`crate::notify::decide`): those
     /// with a device get a pending notification in the message's own transaction, so a crash
     /// cannot lose one (`db/notify_queries.rs`). A duplicate `client_msg_id` notifies no one.

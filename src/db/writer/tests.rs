@@ -3,10 +3,14 @@
 //! posts whose caller gave up waiting are left out of a batch.
 
 use super::*;
+use std::collections::HashSet;
+
 use crate::db::models::UserRow;
 
 fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
+        reply_to: None,
+        mentions: Vec::new(),
         room_id: crate::model::RoomId(room_id),
         sender: UserRow {
             id: sender,
@@ -66,9 +70,7 @@ fn plans_consecutive_seqs_per_room_and_spots_repeated_client_ids() {
     let plan = plan(
         &batch,
         HashMap::from([(1, 5), (2, 0)]),
-        &HashMap::new(),
-        vec![earlier],
-        vec![],
+        looked_up(&HashMap::new(), vec![earlier], vec![], Known::default()),
         0,
     );
     let seqs: Vec<(bool, i64)> = plan
@@ -112,6 +114,8 @@ fn upload(key: &str, uploader: i64) -> FileRow {
 #[test]
 fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
     let with = |sender: i64, files: &[&str]| NewPost {
+        reply_to: None,
+        mentions: Vec::new(),
         files: files.iter().map(|key| key.to_string()).collect(),
         ..post(1, sender, None)
     };
@@ -125,9 +129,7 @@ fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
     let plan = plan(
         &batch,
         HashMap::from([(1, 0)]),
-        &HashMap::new(),
-        vec![],
-        uploads,
+        looked_up(&HashMap::new(), vec![], uploads, Known::default()),
         0,
     );
     let carried: Vec<Result<Vec<String>, StoreError>> = plan
@@ -166,6 +168,8 @@ fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
 #[test]
 fn a_person_who_may_no_longer_post_fails_alone_and_takes_no_seq() {
     let system = |room: i64| NewPost {
+        reply_to: None,
+        mentions: Vec::new(),
         sender: UserRow {
             kind: crate::db::models::UserKind::System,
             ..post(room, 1, None).sender
@@ -205,9 +209,7 @@ fn a_person_who_may_no_longer_post_fails_alone_and_takes_no_seq() {
     let plan = plan(
         &batch,
         HashMap::from([(1, 3), (2, 0)]),
-        &refused,
-        vec![earlier],
-        vec![],
+        looked_up(&refused, vec![earlier], vec![], Known::default()),
         0,
     );
     let outcomes: Vec<Result<i64, StoreError>> = plan
@@ -231,4 +233,79 @@ fn a_person_who_may_no_longer_post_fails_alone_and_takes_no_seq() {
     assert_eq!(plan.seqs, HashMap::from([(1, 6), (2, 1)]));
     assert!(plan.rows.iter().all(|row| row.sender_id != 9));
     assert!(!plan.read_upto.contains_key(&(1, 8)));
+}
+
+fn looked_up(
+    refused: &HashMap<(i64, i64), Refusal>,
+    earlier: Vec<MessageRow>,
+    uploads: Vec<FileRow>,
+    known: Known,
+) -> LookedUp<'_> {
+    LookedUp {
+        refused,
+        earlier,
+        uploads,
+        known,
+    }
+}
+
+/// A planned message: its seq, the seq it answers, whom it mentions.
+type Planned = (i64, Option<i64>, Vec<i64>);
+
+#[test]
+fn a_reply_needs_its_message_in_the_room_and_mentions_need_members() {
+    let answered = |seq: i64| ReplyRef {
+        room_id: 1,
+        seq,
+        sender: post(1, 7, None).sender,
+        excerpt: "earlier".into(),
+    };
+    let known = Known {
+        replies: HashMap::from([((1, 2), answered(2))]),
+        members: HashSet::from([(1, 7), (1, 8)]),
+    };
+    let with = |reply_to: Option<i64>, mentions: Vec<i64>| NewPost {
+        reply_to,
+        mentions,
+        ..post(1, 7, None)
+    };
+    let batch = vec![
+        with(Some(2), vec![8, 7, 8]),
+        with(Some(9), vec![]),
+        with(None, vec![8, 9]),
+        // Answers the first post of this batch (seq 6).
+        with(Some(6), vec![]),
+    ];
+    let empty = HashMap::new();
+    let plan = plan(
+        &batch,
+        HashMap::from([(1, 5)]),
+        looked_up(&empty, vec![], vec![], known),
+        0,
+    );
+    let outcomes: Vec<Result<Planned, StoreError>> = plan
+        .outcomes
+        .iter()
+        .map(|outcome| {
+            outcome.clone().map(|appended| {
+                let message = appended.message();
+                (
+                    message.row.seq,
+                    message.reply_to.as_ref().map(|target| target.seq),
+                    message.mentions.clone(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            Ok((6, Some(2), vec![7, 8])),
+            Err(StoreError::NotFound("message")),
+            Err(StoreError::MentionsOutsiders(vec![9])),
+            Ok((7, Some(6), vec![])),
+        ]
+    );
+    assert_eq!(plan.attached.replies, vec![(1, 6, 2), (1, 7, 6)]);
+    assert_eq!(plan.attached.mentions, vec![(1, 6, 7), (1, 6, 8)]);
 }

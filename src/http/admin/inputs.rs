@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::http::auth::Admin;
 use crate::http::json_body::{CheckedBody, Json};
-use crate::protocol::ids::{RoomId, TokenId, UserRef};
+use crate::protocol::ids::{MessageId, RoomId, TokenId, UserRef};
 
 /// Named schemas, as the document's components hold them.
 pub type Components = Vec<(String, RefOr<Schema>)>;
@@ -132,7 +132,7 @@ macro_rules! id_segments {
     )*};
 }
 
-id_segments!(RoomId, UserRef, TokenId);
+id_segments!(RoomId, UserRef, TokenId, MessageId);
 
 impl PathSegments for String {
     fn describe(inputs: &mut Inputs) {

@@ -74,6 +74,7 @@ admin_routes! {
     delete "/rooms/{id}/members/{user}" => rooms::remove_member,
     get "/rooms/{id}/messages" => rooms::messages,
     post "/rooms/{id}/messages" => rooms::post_message,
+    delete "/rooms/{id}/messages/{message}" => rooms::delete_message,
     post "/broadcast" => ops::broadcast,
     get "/stats" => ops::stats,
     get "/bots" => bots::list,

@@ -47,6 +47,7 @@ use crate::http::error::{ApiError, ErrorBody};
         rooms::remove_member,
         rooms::messages,
         rooms::post_message,
+        rooms::delete_message,
         ops::broadcast,
         ops::stats,
         bots::list,

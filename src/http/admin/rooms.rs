@@ -18,7 +18,7 @@ use crate::http::error::{ApiError, Empty, ErrorBody};
 use crate::http::json_body::{Json, NamedUser};
 use crate::http::AppState;
 use crate::protocol::command::{DEFAULT_PAGE, MAX_PAGE};
-use crate::protocol::ids::{RoomId, UserRef};
+use crate::protocol::ids::{MessageId, RoomId, UserRef};
 use crate::protocol::template::Template;
 use crate::protocol::views::{MessageView, RoomView, UserView};
 use crate::protocol::Event;
@@ -226,7 +226,7 @@ pub async fn list(Admin(state): Admin, query: web::Query<RoomsQuery>) -> Answer 
     };
     let mut rooms = state.store.list_rooms(kind, after, limit + 1).await?;
     let next = next_cursor(&mut rooms, limit, |room| RoomId(room.room.id).to_string());
-    let rooms: Vec<RoomView> = rooms.iter().map(RoomView::from_summary).collect();
+    let rooms = crate::actors::room_list::room_views(&state.store, &rooms, None).await?;
     Ok(HttpResponse::Ok().json(RoomPage { next, rooms }))
 }
 
@@ -243,7 +243,11 @@ pub async fn list(Admin(state): Admin, query: web::Query<RoomsQuery>) -> Answer 
 )]
 pub async fn show(Admin(state): Admin, id: web::Path<RoomId>) -> Answer {
     match ask_room(&state, *id, AdminOp::Describe).await? {
-        AdminReply::Described { room, members } => {
+        AdminReply::Described { mut room, members } => {
+            let mut extras = state.store.room_extras(None, vec![id.0]).await?;
+            if let Some(extras) = extras.remove(&id.0) {
+                crate::actors::room_list::complete(&mut room, extras, None);
+            }
             Ok(HttpResponse::Ok().json(RoomDetail { members, room }))
         }
         AdminReply::Done => Err(ProtoError::internal("the room did not describe itself").into()),
@@ -352,9 +356,13 @@ pub async fn messages(
     }
     let page = state
         .store
-        .messages_before(room, query.before_seq, limit)
+        .full_page_before(room, query.before_seq, limit)
         .await?;
-    let messages: Vec<MessageView> = page.messages.iter().map(MessageView::from_stored).collect();
+    let messages: Vec<MessageView> = page
+        .messages
+        .iter()
+        .map(|message| MessageView::from_full(message, None))
+        .collect();
     Ok(HttpResponse::Ok().json(MessagePage {
         has_more: page.has_more,
         messages,
@@ -390,4 +398,27 @@ pub async fn post_message(
     Ok(HttpResponse::Created().json(PostedMessage {
         message: MessageView::from_stored(&message),
     }))
+}
+
+/// Delete any message of a room: it leaves a tombstone (docs/protocol.md section 11) and the
+/// room's joined connections get `message_updated`. Deleting a deleted message changes
+/// nothing.
+#[utoipa::path(
+    delete,
+    operation_id = "rooms_delete_message",
+    path = "/admin/rooms/{id}/messages/{message}",
+    tag = "rooms",
+    responses(
+        (status = 204, description = "Deleted (or deleted already)"),
+        (status = 404, description = "not_found: no such room, or no such message in it", body = ErrorBody),
+    ),
+)]
+pub async fn delete_message(Admin(state): Admin, path: web::Path<(RoomId, MessageId)>) -> Answer {
+    let (room, message) = path.into_inner();
+    if message.room != room {
+        return Err(ProtoError::not_found("no such message in this room").into());
+    }
+    ask_room(&state, room, AdminOp::DeleteMessage { seq: message.seq }).await?;
+    log::info!("admin: deleted message {message}");
+    Ok(HttpResponse::NoContent().finish())
 }

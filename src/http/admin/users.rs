@@ -160,13 +160,9 @@ pub async fn find(state: &AppState, user: &UserRef) -> Result<UserRow, ApiError>
 )]
 pub async fn show(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     let user = find(&state, &id).await?;
-    let rooms: Vec<RoomView> = state
-        .store
-        .rooms_of(user.id)
-        .await?
-        .iter()
-        .map(RoomView::from_summary)
-        .collect();
+    let summaries = state.store.rooms_of(user.id).await?;
+    let rooms: Vec<RoomView> =
+        crate::actors::room_list::room_views(&state.store, &summaries, Some(user.id)).await?;
     let devices = state
         .store
         .devices_of(user.id)

@@ -23,6 +23,8 @@ fn parses_send_with_numeric_id_and_ignores_unknown_fields() {
                 body: "hi".into(),
                 client_msg_id: None,
                 files: vec![],
+                reply_to: None,
+                mentions: Vec::new(),
             }
         }
     );
@@ -43,6 +45,8 @@ fn a_send_may_carry_files_and_then_no_body() {
                 body: String::new(),
                 client_msg_id: None,
                 files: vec![FileId::stored(key)],
+                reply_to: None,
+                mentions: Vec::new(),
             }
         }
     );

@@ -1,0 +1,110 @@
+//! What a new message carries of section 11 (what it answers, whom it mentions), looked up
+//! and stored inside the group-commit writer's transaction (`db/writer.rs`), so a post's
+//! reply and mentions commit with it or not at all. A batch with neither does nothing here.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+use diesel::prelude::*;
+use diesel::QueryResult;
+use diesel_async::RunQueryDsl;
+
+use super::load::ConversationReads;
+use super::ReplyRef;
+use crate::db::backend::{PgConn, SqliteConn};
+use crate::db::schema::{members, mentions, messages};
+
+/// What a batch's replies and mentions need from the store before it is planned.
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    /// The answered messages that exist, as a reply shows them, by `(room, seq)`.
+    pub replies: HashMap<(i64, i64), ReplyRef>,
+    /// `(room, user)` of every mentioned user who is a member of the room.
+    pub members: HashSet<(i64, i64)>,
+}
+
+/// What a planned batch stores beside its messages.
+#[derive(Debug, Default)]
+pub(crate) struct Attached {
+    /// `(room, seq, answered seq)`.
+    pub replies: Vec<(i64, i64, i64)>,
+    /// `(room, seq, user)`.
+    pub mentions: Vec<(i64, i64, i64)>,
+}
+
+impl Attached {
+    pub fn is_empty(&self) -> bool {
+        self.replies.is_empty() && self.mentions.is_empty()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = mentions)]
+struct MentionRow {
+    room_id: i64,
+    seq: i64,
+    user_id: i64,
+}
+
+pub(crate) trait PostedConversation {
+    /// Looks up the answered messages `replies` (`(room, seq)`) and which of `mentioned`
+    /// (`(room, user)`) are members.
+    fn known(
+        &mut self,
+        replies: Vec<(i64, i64)>,
+        mentioned: Vec<(i64, i64)>,
+    ) -> impl Future<Output = QueryResult<Known>> + Send;
+    /// Stores the planned replies and mentions of the batch's new messages.
+    fn attach(&mut self, attached: Attached) -> impl Future<Output = QueryResult<()>> + Send;
+}
+
+macro_rules! posted_conversation {
+    ($conn:ty) => {
+        impl PostedConversation for $conn {
+            async fn known(
+                &mut self,
+                replies: Vec<(i64, i64)>,
+                mentioned: Vec<(i64, i64)>,
+            ) -> QueryResult<Known> {
+                let replies = self.reply_refs(replies).await?;
+                let mut members = HashSet::new();
+                if !mentioned.is_empty() {
+                    let rooms: Vec<i64> = mentioned.iter().map(|(room, _)| *room).collect();
+                    let users: Vec<i64> = mentioned.iter().map(|(_, user)| *user).collect();
+                    let found: Vec<(i64, i64)> = members::table
+                        .filter(members::room_id.eq_any(rooms))
+                        .filter(members::user_id.eq_any(users))
+                        .select((members::room_id, members::user_id))
+                        .load(self)
+                        .await?;
+                    members.extend(found);
+                }
+                Ok(Known { replies, members })
+            }
+
+            async fn attach(&mut self, attached: Attached) -> QueryResult<()> {
+                for (room, seq, answered) in attached.replies {
+                    diesel::update(messages::table.find((room, seq)))
+                        .set(messages::reply_to_seq.eq(answered))
+                        .execute(self)
+                        .await?;
+                }
+                // One statement a row: SQLite's async wrapper takes no multi-row insert.
+                for (room_id, seq, user_id) in attached.mentions {
+                    diesel::insert_into(mentions::table)
+                        .values(MentionRow {
+                            room_id,
+                            seq,
+                            user_id,
+                        })
+                        .execute(self)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+posted_conversation!(PgConn);
+posted_conversation!(SqliteConn);
