@@ -6,7 +6,7 @@
 //! The harness is libtest-mimic's (`harness = false` in Cargo.toml), so that a test that
 //! cannot run is never counted as passed: in CI (`CI` set) a missing Chromium, Node or
 //! `tests/browser/node_modules` fails the test; elsewhere the test is reported as ignored,
-//! with `SKIPPED` and what is missing (`test result: ok. 1 passed; 0 failed; 5 ignored`).
+//! with `SKIPPED` and what is missing (`test result: ok. 1 passed; 0 failed; 6 ignored`).
 //! `SCREENSHOTS=1` saves the screens under docs/screenshots/.
 
 mod common;
@@ -25,7 +25,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 type Scenario = fn() -> Pin<Box<dyn Future<Output = ()>>>;
 
 /// Every browser test, by name.
-const TESTS: [(&str, Scenario); 5] = [
+const TESTS: [(&str, Scenario); 6] = [
     ("two_people_chat_and_resume_after_a_crash", || {
         Box::pin(two_people_chat_and_resume_after_a_crash())
     }),
@@ -38,6 +38,10 @@ const TESTS: [(&str, Scenario); 5] = [
     (
         "people_find_each_other_by_name_invite_kick_and_leave",
         || Box::pin(people_find_each_other_by_name_invite_kick_and_leave()),
+    ),
+    (
+        "two_people_reply_edit_react_mention_delete_and_search",
+        || Box::pin(two_people_reply_edit_react_mention_delete_and_search()),
     ),
     (
         "notifications_reach_a_closed_client_and_open_the_room",
@@ -279,5 +283,24 @@ async fn notifications_reach_a_closed_client_and_open_the_room() {
         &mut server,
         "notifications.mjs",
         &[("AMY_TOKEN", &amy_token), ("BOB_TOKEN", &bob_token)],
+    );
+}
+
+/// amy and bob in a group reply, edit, react, mention, delete and search in the web client;
+/// amy, offline for a while, catches up with `changes` (tests/browser/conversation.mjs).
+async fn two_people_reply_edit_react_mention_delete_and_search() {
+    let db = Database::new(Backend::Sqlite).await;
+    let mut server = Server::start(&db).await;
+    let (amy_id, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    run_script(
+        &mut server,
+        "conversation.mjs",
+        &[
+            ("AMY_ID", &amy_id),
+            ("AMY_TOKEN", &amy_token),
+            ("BOB_ID", &bob_id),
+            ("BOB_TOKEN", &bob_token),
+        ],
     );
 }

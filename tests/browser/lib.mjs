@@ -128,7 +128,11 @@ export async function sendMessage(page, body) {
 /** Waits until a message with this body is shown (acknowledged, with a seq). */
 export async function waitForBody(page, body) {
   await page.waitForFunction(
-    (text) => [...document.querySelectorAll('#message-list .msg')].some((node) => node.querySelector('.bubble').textContent === text),
+    // The text itself (a reply's bubble also holds the quote of what it answers).
+    (text) =>
+      [...document.querySelectorAll('#message-list .msg')].some(
+        (node) => (node.querySelector('.bubble .text') || node.querySelector('.bubble')).textContent === text,
+      ),
     body,
   );
 }
