@@ -64,6 +64,25 @@ pub enum Mode {
     /// (the server must run with --push-insecure-endpoints).
     #[command(args_override_self = true)]
     Burst(BurstArgs),
+    /// Fill rooms with messages through the protocol, then time `search` queries.
+    #[command(args_override_self = true)]
+    Search(SearchArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct SearchArgs {
+    /// Direct rooms, each shared by one writer and the searcher.
+    #[arg(long, default_value_t = 1000)]
+    pub rooms: usize,
+    /// Messages in all, spread evenly over the rooms.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: usize,
+    /// Queries timed, one after another.
+    #[arg(long, default_value_t = 400)]
+    pub queries: usize,
+    /// Distinct words the bodies are made of.
+    #[arg(long, default_value_t = 5000)]
+    pub vocabulary: usize,
 }
 
 #[derive(Args, Clone)]

@@ -12,6 +12,7 @@ mod procstat;
 mod promtext;
 mod push_sink;
 mod report;
+mod search;
 mod soak;
 mod stats;
 mod storm;
@@ -40,6 +41,7 @@ fn main() -> Result<()> {
             Mode::Storm(args) => storm::run(&cli.common, args).await,
             Mode::Soak(args) => soak::run(&cli.common, args).await,
             Mode::Burst(args) => burst::run(&cli.common, args).await,
+            Mode::Search(args) => search::run(&cli.common, args).await,
         }
     })?;
     if !cli.common.label.is_empty() {
