@@ -4,14 +4,23 @@ nothing is left, each message handed out once, in ``seq`` order."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Protocol
 
 from .errors import PalaverError
-from .frames import Message, Room, User
+from .frames import JoinReply, Message, Room, User
 from .sequencer import Sequencer
 
-if TYPE_CHECKING:
-    from .client import PalaverClient
+
+class Joiner(Protocol):
+    """What a subscription needs of its client (:class:`PalaverClient` is one)."""
+
+    async def _join_page(self, room: str, after_seq: int | None, limit: int) -> JoinReply: ...
+
+    def _forget(self, subscription: "RoomSubscription") -> None: ...
+
+    def _call(self, callback: Callable[[Any], Any], value: Any) -> None: ...
+
+    def _emit(self, name: str, value: Any) -> None: ...
 
 _FINAL = ("not_found", "forbidden", "bad_request")
 #: Failed ``join``s in a row, while connected, after which the subscription waits for the next connection.
@@ -23,7 +32,7 @@ class RoomSubscription:
     ``async for message in subscription``; ``last_seq`` is what to keep and pass as
     ``after_seq`` next run."""
 
-    def __init__(self, client: "PalaverClient", room_id: str, after_seq: int | None, limit: int) -> None:
+    def __init__(self, client: Joiner, room_id: str, after_seq: int | None, limit: int) -> None:
         self.room_id = room_id
         #: The room and members as the latest ``join`` answered them.
         self.room: Room | None = None
