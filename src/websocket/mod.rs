@@ -1,5 +1,6 @@
 //! The server's WebSocket read side: the bytes of an upgraded connection become messages
-//! (`reader`, a pure state machine with every RFC 6455 check) through a stream a session
+//! (`reader`, a pure state machine with every RFC 6455 check; `utf8`, text checked as it
+//! comes) through a stream a session
 //! actor reads (`stream`). The write side is the connection's outbox
 //! (`actors::outbox::socket`, the response body).
 
@@ -7,6 +8,7 @@
 pub(crate) mod client_frame;
 pub mod reader;
 pub mod stream;
+pub mod utf8;
 
 pub use reader::{Incoming, Limits, Reader, Violation};
 pub use stream::FrameStream;

@@ -13,6 +13,7 @@ use std::io::Cursor;
 use actix_web::web::Bytes;
 use tungstenite::protocol::frame::coding::{self, Control, Data, OpCode};
 
+use super::utf8::{InvalidUtf8, Utf8Check};
 use crate::protocol::CloseCode;
 use tungstenite::protocol::frame::FrameHeader;
 
@@ -57,6 +58,12 @@ pub enum Violation {
     InvalidUtf8,
     #[error("WebSocket protocol error: {0}")]
     Protocol(&'static str),
+}
+
+impl From<InvalidUtf8> for Violation {
+    fn from(_: InvalidUtf8) -> Self {
+        Violation::InvalidUtf8
+    }
 }
 
 impl Violation {
@@ -122,7 +129,7 @@ impl Reader {
             + self
                 .message
                 .as_ref()
-                .map_or(0, |message| message.data.len() + message.utf8.carry.len())
+                .map_or(0, |message| message.data.len() + message.utf8.pending())
     }
 
     /// Reads `input`, pushing what completes onto `out`. After an error or a close frame
@@ -318,42 +325,6 @@ fn close_payload(payload: &[u8]) -> Result<Option<(CloseCode, String)>, Violatio
             }
             let reason = std::str::from_utf8(reason).map_err(|_| Violation::InvalidUtf8)?;
             Ok(Some((CloseCode::from(code), reason.to_string())))
-        }
-    }
-}
-
-/// UTF-8 checked piece by piece: a character may be split across pieces (and frames).
-#[derive(Default)]
-struct Utf8Check {
-    /// The start of a character that the last piece cut off (at most 3 bytes).
-    carry: Vec<u8>,
-}
-
-impl Utf8Check {
-    fn check(&mut self, mut piece: &[u8]) -> Result<(), Violation> {
-        while !self.carry.is_empty() && !piece.is_empty() {
-            self.carry.push(piece[0]);
-            piece = &piece[1..];
-            match std::str::from_utf8(&self.carry) {
-                Ok(_) => self.carry.clear(),
-                Err(err) if err.error_len().is_some() => return Err(Violation::InvalidUtf8),
-                Err(_) => {}
-            }
-        }
-        match std::str::from_utf8(piece) {
-            Ok(_) => Ok(()),
-            Err(err) if err.error_len().is_some() => Err(Violation::InvalidUtf8),
-            Err(err) => {
-                self.carry.extend_from_slice(&piece[err.valid_up_to()..]);
-                Ok(())
-            }
-        }
-    }
-
-    fn finish(&self) -> Result<(), Violation> {
-        match self.carry.is_empty() {
-            true => Ok(()),
-            false => Err(Violation::InvalidUtf8),
         }
     }
 }
