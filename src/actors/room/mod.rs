@@ -54,6 +54,10 @@ pub struct Room {
     revs: conversation::Revs,
     /// Set on a room restarted after a crash: the last rev its predecessor delivered.
     inherited_rev: Option<i64>,
+    /// Changes of this node on their way to the store, and whether a read of a `rev` gap is
+    /// due (`conversation.rs`).
+    changing: usize,
+    rev_gap_due: bool,
     /// When each member's last `typing` was passed on.
     typing: crate::limits::typing::TypingFold,
     last_activity: Instant,
@@ -132,6 +136,8 @@ impl Room {
             posting,
             revs: conversation::revs_from(0),
             inherited_rev: delivered_rev,
+            changing: 0,
+            rev_gap_due: false,
             typing: Default::default(),
             last_activity: Instant::now(),
             stopped_cleanly: false,
