@@ -15,6 +15,10 @@ use palaver::protocol::command::{
     self, ClientFrame, Command, MAX_BODY_CHARS, MAX_DIRECTORY_PAGE, MAX_GROUP_MEMBERS,
     MAX_MESSAGE_FILES, MAX_PAGE, MAX_QUERY_CHARS,
 };
+use palaver::conversation::emoji::MAX_EMOJI_CODE_POINTS;
+use palaver::conversation::query::{MAX_QUERY_CODE_POINTS, MIN_QUERY_CODE_POINTS};
+use palaver::conversation::MAX_MENTIONS;
+use palaver::protocol::conversation::{MAX_CHANGES_PAGE, MAX_SEARCH_PAGE};
 use palaver::protocol::fields::MAX_ID_CHARS;
 use palaver::protocol::ids::UserRef;
 use palaver::protocol::names::MAX_NAME_CHARS;
@@ -121,6 +125,13 @@ fn within_bounds(command: &Command) {
             }
             assert!((1..=MAX_DIRECTORY_PAGE).contains(limit));
         }
+        Command::Search(search) => {
+            let chars = search.text.chars().count();
+            assert!((MIN_QUERY_CODE_POINTS..=MAX_QUERY_CODE_POINTS).contains(&chars));
+            assert!(!search.query.words().is_empty());
+            assert!(search.before_seq.is_none() || search.room.is_some());
+            assert!((1..=MAX_SEARCH_PAGE).contains(&search.limit));
+        }
     }
 }
 
@@ -141,7 +152,14 @@ fn room_within_bounds(op: &RoomCommand, id: &dyn Fn(&str), user: &dyn Fn(&UserRe
             body,
             client_msg_id,
             files,
+            reply_to,
+            mentions,
         } => {
+            assert!(reply_to.is_none_or(|message| message.room.0 >= 0 && message.seq >= 0));
+            assert!(mentions.len() <= MAX_MENTIONS);
+            for (index, mention) in mentions.iter().enumerate() {
+                assert!(!mentions[..index].contains(mention), "a mention twice");
+            }
             let chars = body.chars().count();
             assert!(chars <= MAX_BODY_CHARS);
             assert!(chars > 0 || !files.is_empty(), "an empty send");
@@ -164,6 +182,21 @@ fn room_within_bounds(op: &RoomCommand, id: &dyn Fn(&str), user: &dyn Fn(&UserRe
         RoomCommand::Action { message, action } => {
             id(action);
             assert!(message.room.0 >= 0 && message.seq >= 0);
+        }
+        RoomCommand::Edit { body, mentions, .. } => {
+            let chars = body.chars().count();
+            assert!(chars > 0 && chars <= MAX_BODY_CHARS);
+            no_nul(body);
+            assert!(mentions.as_ref().is_none_or(|users| users.len() <= MAX_MENTIONS));
+        }
+        RoomCommand::Delete { .. } => {}
+        RoomCommand::React { emoji, .. } => {
+            let chars = emoji.as_str().chars().count();
+            assert!(chars > 0 && chars <= MAX_EMOJI_CODE_POINTS);
+        }
+        RoomCommand::Changes { after_rev, limit } => {
+            assert!(*after_rev >= 0);
+            assert!((1..=MAX_CHANGES_PAGE).contains(limit));
         }
     }
 }
@@ -217,6 +250,13 @@ fn write(frame: &ClientFrame) -> Value {
             "after": after.as_ref().map(ToString::to_string),
             "limit": limit,
         }),
+        Command::Search(search) => json!({
+            "query": search.text,
+            "room": search.room.map(|room| room.to_string()),
+            "before_seq": search.before_seq,
+            "after": search.after.map(|cursor| cursor.to_string()),
+            "limit": search.limit,
+        }),
     };
     let Value::Object(fields) = fields else {
         unreachable!("every command's fields are an object");
@@ -234,11 +274,33 @@ fn room_fields(op: &RoomCommand) -> Value {
             body,
             client_msg_id,
             files,
+            reply_to,
+            mentions,
         } => json!({
             "body": body,
             "client_msg_id": client_msg_id,
             "files": files.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "reply_to": reply_to.as_ref().map(ToString::to_string),
+            "mentions": mentions.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
+        RoomCommand::Edit {
+            message,
+            body,
+            mentions,
+        } => json!({
+            "message": message.to_string(),
+            "body": body,
+            "mentions": mentions
+                .as_ref()
+                .map(|users| users.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        }),
+        RoomCommand::Delete { message } => json!({ "message": message.to_string() }),
+        RoomCommand::React { message, emoji, on } => {
+            json!({ "message": message.to_string(), "emoji": emoji.as_str(), "on": on })
+        }
+        RoomCommand::Changes { after_rev, limit } => {
+            json!({ "after_rev": after_rev, "limit": limit })
+        }
         RoomCommand::History { before_seq, limit } => {
             json!({ "before_seq": before_seq, "limit": limit })
         }

@@ -78,6 +78,8 @@ pub struct Subscriber {
 pub struct Inheritance {
     pub subscribers: HashMap<SessionKey, Subscriber>,
     pub delivered_seq: i64,
+    /// The last change (`rev`) it delivered.
+    pub delivered_rev: i64,
 }
 
 /// An event for every connection of one user (`room_added`, `room_removed`).

@@ -8,6 +8,9 @@
 //! the store, feeds the outcome to [`Pipeline::settle`], writes the answers, delivers the
 //! messages and reads the [`Gap`] it is asked to read. `W` is whoever waits for a post's
 //! answer (a connection, or a bot or the admin API waiting for the stored message).
+//!
+//! Changes to existing messages (section 11) are delivered by the same rules in `rev` order
+//! ([`rev_order`]).
 
 pub mod order;
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub const MAX_SEARCH_PAGE: i64 = crate::db::conversation::MAX_SEARCH_PAGE;
 /// A `search`: its room (optional) travels inside, as no room runs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Search {
+    /// The query as the client wrote it.
+    pub text: String,
     pub query: SearchQuery,
     pub room: Option<RoomId>,
     pub before_seq: Option<i64>,
@@ -82,7 +84,8 @@ pub(super) fn parse_room(
 
 /// `search`.
 pub(super) fn parse_search(fields: &Fields) -> Result<Search, ProtoError> {
-    let query = SearchQuery::parse(fields.string("query")?)
+    let text = fields.string("query")?;
+    let query = SearchQuery::parse(text)
         .map_err(|err| ProtoError::bad_request(format!("field `query`: {err}")))?;
     let room = fields.opt_id("room")?;
     let before_seq = fields.opt_seq("before_seq")?;
@@ -100,6 +103,7 @@ pub(super) fn parse_search(fields: &Fields) -> Result<Search, ProtoError> {
     let limit = fields.limit("limit", DEFAULT_SEARCH_PAGE, MAX_SEARCH_PAGE)?;
     let room = room.map(room_id).transpose()?;
     Ok(Search {
+        text: text.to_string(),
         query,
         room,
         before_seq,

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::time::Duration;
 
 use actix::prelude::*;
 use serde_json::json;
@@ -29,6 +30,9 @@ use crate::protocol::{frames, Event, Frame, ReplyId};
 
 /// The room's order of changes (`message_updated`).
 pub(super) type Revs = RevOrder<FullMessage>;
+
+/// How long a missing `rev` is waited for before it is read from the store.
+const GAP_GRACE: Duration = Duration::from_millis(150);
 
 /// A room's change order before it is loaded: it starts at the room's `last_rev`.
 pub(super) fn revs_from(last_rev: i64) -> Revs {
@@ -88,9 +92,11 @@ impl Room {
     pub(super) fn admin_delete(&mut self, seq: i64) -> Answer<AdminReply> {
         let (store, id) = (self.store.clone(), self.id.0);
         let work = async move { store.delete_message(id, seq, Deleter::Admin).await };
+        self.changing += 1;
         Box::pin(
             actix::fut::wrap_future::<_, Room>(work).map(move |result, room, ctx| {
-                let change = result.map_err(ProtoError::from)?;
+                room.changing -= 1;
+                let change = result.map_err(|err| room.change_failed(err, ctx))?;
                 room.committed_change(change, ctx);
                 Ok(AdminReply::Done)
             }),
@@ -147,9 +153,11 @@ impl Room {
             return ready(Err(ProtoError::not_found("no such message in this room")));
         }
         let work = work(self.id.0, message.seq);
+        self.changing += 1;
         Box::pin(
             actix::fut::wrap_future::<_, Room>(work).map(move |result, room, ctx| {
-                let change = result.map_err(ProtoError::from)?;
+                room.changing -= 1;
+                let change = result.map_err(|err| room.change_failed(err, ctx))?;
                 let view = MessageView::from_full(change.message(), Some(caller.user.id));
                 caller.outbox.push(frames::sent(&reply_id, &view));
                 room.committed_change(change, ctx);
@@ -160,10 +168,21 @@ impl Room {
 
     /// A change this node committed: the other nodes learn it, and it is delivered in turn.
     fn committed_change(&mut self, change: Change, ctx: &mut Context<Self>) {
-        if let Change::Changed { message, .. } = change {
-            self.share_changes(std::slice::from_ref(&message));
-            self.changes_arrive(vec![message], ctx);
+        match change {
+            Change::Changed { message, .. } => {
+                self.share_changes(std::slice::from_ref(&message));
+                self.changes_arrive(vec![message], ctx);
+            }
+            // A gap that waited for this change's answer is read now.
+            Change::Unchanged(_) => self.fill_rev_gap(ctx),
         }
+    }
+
+    /// A change that failed (refused, or the store failed: it may have committed all the
+    /// same, and then its `rev` is read back as any gap is).
+    fn change_failed(&mut self, err: ConversationError, ctx: &mut Context<Self>) -> ProtoError {
+        self.fill_rev_gap(ctx);
+        ProtoError::from(err)
     }
 
     /// Changes from this node or another, in any order: those next in `rev` order are
@@ -183,13 +202,31 @@ impl Room {
         self.fill_rev_gap(ctx);
     }
 
-    /// Reads the changes this node has not delivered, if any, and delivers them.
+    /// Reads the changes this node has not delivered, if any, and delivers them. Not while
+    /// a change of this node is on its way (its answer may be the missing `rev`), and only
+    /// after [`GAP_GRACE`], in which a late publish from another node usually comes: a read
+    /// of `changes` answers each message once, at its latest state, so a change that is
+    /// read rather than received is seen only as part of its message's later state.
     fn fill_rev_gap(&mut self, ctx: &mut Context<Self>) {
         if self.subscribers.is_empty() {
             // No one to tell: a connection that joins later reads the messages whole.
             let known = self.revs.known();
             self.revs.skip_to(known);
             return;
+        }
+        if self.changing > 0 || self.rev_gap_due || self.revs.known() <= self.revs.delivered() {
+            return;
+        }
+        self.rev_gap_due = true;
+        ctx.run_later(GAP_GRACE, |room, ctx| {
+            room.rev_gap_due = false;
+            room.read_rev_gap(ctx);
+        });
+    }
+
+    fn read_rev_gap(&mut self, ctx: &mut Context<Self>) {
+        if self.subscribers.is_empty() || self.changing > 0 {
+            return self.fill_rev_gap(ctx);
         }
         let Some(fetch) = self.revs.fetch() else {
             return;

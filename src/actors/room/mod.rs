@@ -52,6 +52,12 @@ pub struct Room {
     posting: posting::Posting,
     /// The order in which changes to messages (`message_updated`) are delivered.
     revs: conversation::Revs,
+    /// Set on a room restarted after a crash: the last rev its predecessor delivered.
+    inherited_rev: Option<i64>,
+    /// Changes of this node on their way to the store, and whether a read of a `rev` gap is
+    /// due (`conversation.rs`).
+    changing: usize,
+    rev_gap_due: bool,
     /// When each member's last `typing` was passed on.
     typing: crate::limits::typing::TypingFold,
     last_activity: Instant,
@@ -110,9 +116,13 @@ impl Room {
         inheritance: Option<Inheritance>,
         bus: Option<Bus>,
     ) -> Room {
-        let (subscribers, delivered_seq) = match inheritance {
-            Some(inherited) => (inherited.subscribers, Some(inherited.delivered_seq)),
-            None => (HashMap::new(), None),
+        let (subscribers, delivered_seq, delivered_rev) = match inheritance {
+            Some(inherited) => (
+                inherited.subscribers,
+                Some(inherited.delivered_seq),
+                Some(inherited.delivered_rev),
+            ),
+            None => (HashMap::new(), None, None),
         };
         let posting = posting::Posting::new(settings.room_pending, delivered_seq);
         Room {
@@ -125,6 +135,9 @@ impl Room {
             subscribers,
             posting,
             revs: conversation::revs_from(0),
+            inherited_rev: delivered_rev,
+            changing: 0,
+            rev_gap_due: false,
             typing: Default::default(),
             last_activity: Instant::now(),
             stopped_cleanly: false,
@@ -320,9 +333,12 @@ impl Actor for Room {
                 room.ask_joins();
                 match loaded {
                     Ok((snapshot, last_rev)) => {
-                        room.revs = conversation::revs_from(last_rev);
+                        // A restarted room still delivers what its predecessor did not.
+                        let delivered = room.inherited_rev.take().unwrap_or(last_rev);
+                        room.revs = conversation::revs_from(delivered.min(last_rev));
                         room.apply_snapshot(snapshot);
                         room.fill_gap(ctx);
+                        room.revs_committed_upto(last_rev, ctx);
                     }
                     Err(err) => {
                         log::warn!("room r_{id}: cannot load from the store: {err}");
@@ -356,6 +372,7 @@ impl Drop for Room {
             inheritance: Inheritance {
                 subscribers: std::mem::take(&mut self.subscribers),
                 delivered_seq: self.posting.delivered_seq(),
+                delivered_rev: self.revs.delivered(),
             },
         });
     }

@@ -359,3 +359,75 @@ async fn system_posts_and_deletion() {
         .expect("deleted");
     assert!(fixture.store.room(id).await.expect("store").is_none());
 }
+
+#[actix_rt::test]
+async fn changes_reach_joined_connections_in_rev_order_across_a_crash() {
+    let fixture = Fixture::new();
+    let amy = fixture.user("amy").await;
+    let bob = fixture.user("bob").await;
+    let id = fixture.group(&amy, &[&bob], false).await;
+    let room = fixture.room(id).await;
+    let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
+    let (bob_conn, mut bob_out) = fixture.connection(&bob, "s_bob");
+    join(&room, &amy_conn).await;
+    amy_out.next_json().await;
+    sent(&room, &bob_conn, &mut bob_out, "before").await;
+    assert_eq!(amy_out.next_json().await["type"], "message");
+    let message = crate::model::MessageId {
+        room: RoomId(id),
+        seq: 1,
+    };
+    let edit = RoomCommand::Edit {
+        message,
+        body: "after".into(),
+        mentions: None,
+    };
+    assert!(matches!(
+        ask(&room, &bob_conn, edit).await,
+        Ok(Reply::Written)
+    ));
+    let ok = bob_out.next_json().await;
+    assert_eq!(
+        (ok["type"].as_str(), &ok["data"]["message"]["rev"]),
+        (Some("ok"), &json!(1))
+    );
+    let event = amy_out.next_json().await;
+    assert_eq!(
+        (event["type"].as_str(), &event["rev"]),
+        (Some("message_updated"), &json!(1))
+    );
+    assert_eq!(event["message"]["body"], "after");
+
+    room.do_send(Crash);
+    let mut restarted = room.clone();
+    for _ in 0..100 {
+        restarted = fixture.room(id).await;
+        if restarted != room && restarted.connected() {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        restarted != room,
+        "the hub started a new actor for the room"
+    );
+    let react = RoomCommand::React {
+        message,
+        emoji: crate::conversation::Emoji::parse("👍").expect("emoji"),
+        on: true,
+    };
+    assert!(matches!(
+        ask(&restarted, &bob_conn, react).await,
+        Ok(Reply::Written)
+    ));
+    let event = amy_out.next_json().await;
+    assert_eq!(
+        (event["type"].as_str(), &event["rev"]),
+        (Some("message_updated"), &json!(2))
+    );
+    assert_eq!(
+        event["message"]["reactions"],
+        json!([{"emoji":"👍","count":1,"me":false}]),
+        "amy's own view of bob's reaction"
+    );
+}

@@ -1,7 +1,8 @@
 //! The store's part for conversations (docs/protocol.md section 11, docs/conversations.md):
 //! a message's state beside its body (what it answers, whom it mentions, its edit, its
 //! tombstone, its reactions, its `rev`), the changes that take a room's next `rev`, the
-//! `changes` catch-up, search, and what a room list shows (unread mentions, last message).
+//! `changes` catch-up, search, and what a room list shows (unread mentions, last message);
+//! a new message's reply and mentions inside the group commit; whole-message pages.
 
 use serde::{Deserialize, Serialize};
 
