@@ -190,6 +190,9 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
     if let Some((room, op)) = room_command::parse(kind, &fields)? {
         return Ok(Command::Room { room, op });
     }
+    if let Some((room, op)) = super::conversation::parse_room(kind, &fields)? {
+        return Ok(Command::Room { room, op });
+    }
     // Ids are turned into types after every other field is checked (as in
     // `room_command::parse`).
     let command = match kind {

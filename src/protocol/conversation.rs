@@ -3,9 +3,10 @@
 //! which is not addressed to one room. Called from `room_command.rs` and `command.rs`.
 
 use super::fields::Fields;
-use super::ids::{MessageId, RoomId, UserId};
-use super::room_command::{body, RoomCommand};
-use crate::conversation::{Emoji, SearchCursor, SearchQuery, MAX_MENTIONS};
+use super::ids::{MessageId, RoomId};
+use super::post_fields::{body, mentions};
+use super::room_command::RoomCommand;
+use crate::conversation::{Emoji, SearchCursor, SearchQuery};
 use crate::error::ProtoError;
 
 /// Page sizes of `changes`.
@@ -112,27 +113,6 @@ pub(super) fn parse_search(fields: &Fields) -> Result<Search, ProtoError> {
     })
 }
 
-/// `send`'s `reply_to`: a message id; one that is not canonical names no message.
-pub(super) fn reply_to(fields: &Fields) -> Result<Option<MessageId>, ProtoError> {
-    fields.opt_id("reply_to")?.map(message_id).transpose()
-}
-
-/// `mentions`: 0 to 20 user ids (`u_N`), each once. Anything else names no member.
-pub(super) fn mentions(fields: &Fields) -> Result<Vec<UserId>, ProtoError> {
-    let mut users: Vec<UserId> = Vec::new();
-    for text in fields.id_list("mentions", MAX_MENTIONS)? {
-        let user: UserId = text.parse().map_err(|_| {
-            ProtoError::bad_request(format!(
-                "field `mentions`: {text} is not a member of the room"
-            ))
-        })?;
-        if !users.contains(&user) {
-            users.push(user);
-        }
-    }
-    Ok(users)
-}
-
 fn room_id(text: &str) -> Result<RoomId, ProtoError> {
     text.parse().map_err(|_| ProtoError::no_such_room())
 }
@@ -150,6 +130,7 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
     use crate::protocol::command::{parse, Command};
+    use crate::protocol::ids::UserId;
 
     fn command(value: serde_json::Value) -> Result<Command, ErrorCode> {
         parse(&value.to_string())

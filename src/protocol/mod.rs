@@ -9,6 +9,7 @@ pub mod frames;
 pub mod ids;
 pub mod json;
 pub mod names;
+pub mod post_fields;
 pub mod room_command;
 pub mod template;
 pub mod views;

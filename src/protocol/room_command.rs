@@ -3,13 +3,11 @@
 //! it (`actors/room/requests.rs`). A new room command is a variant here, its arm in
 //! [`parse`], its handler in the room, and its section in docs/protocol.md.
 
-use super::conversation;
-use super::fields::{char_count, Fields};
+use super::fields::Fields;
 use super::ids::{FileId, MessageId, RoomId, UserId, UserRef};
+pub use super::post_fields::{body, MAX_BODY_CHARS};
+use super::post_fields::{mentions, reply_to};
 use crate::error::ProtoError;
-
-/// Longest message body, in Unicode code points.
-pub const MAX_BODY_CHARS: usize = 4000;
 /// Files one message may carry.
 pub const MAX_MESSAGE_FILES: usize = 10;
 /// Page sizes of `join` and `history`.
@@ -145,8 +143,8 @@ pub(super) fn parse(
                 String::new()
             };
             let client_msg_id = fields.opt_id("client_msg_id")?.map(str::to_string);
-            let mentions = conversation::mentions(fields)?;
-            let reply_to = conversation::reply_to(fields)?;
+            let mentions = mentions(fields)?;
+            let reply_to = reply_to(fields)?;
             let send = RoomCommand::Send {
                 body,
                 client_msg_id,
@@ -193,7 +191,8 @@ pub(super) fn parse(
             let user = user_ref(fields.id("user")?)?;
             (room_id(room)?, RoomCommand::Kick { user })
         }
-        _ => return conversation::parse_room(kind, fields),
+        // Section 11's room commands are parsed by `conversation::parse_room`.
+        _ => return Ok(None),
     };
     Ok(Some(parsed))
 }
@@ -215,21 +214,6 @@ pub(super) fn user_ref(text: &str) -> Result<UserRef, ProtoError> {
 fn message_id(text: &str) -> Result<MessageId, ProtoError> {
     text.parse()
         .map_err(|_| ProtoError::bad_request(format!("message {text:?} is not in this room")))
-}
-
-/// A message body: 1 to 4,000 code points. The one check of what a user writes, for `send`
-/// and `edit` alike.
-pub fn body(text: &str) -> Result<String, ProtoError> {
-    let chars = char_count(text);
-    if chars == 0 {
-        return Err(ProtoError::bad_request("field `body` must not be empty"));
-    }
-    if chars > MAX_BODY_CHARS {
-        return Err(ProtoError::too_large(format!(
-            "the body has {chars} characters; at most {MAX_BODY_CHARS} are allowed"
-        )));
-    }
-    Ok(text.to_string())
 }
 
 /// A `send`'s file ids. An id that no upload can have is `not_found`, the same answer as for

@@ -5,8 +5,8 @@
 use actix::prelude::*;
 use serde_json::json;
 
+use super::answer::{ready, Answer};
 use super::in_turn::in_turn;
-use super::requests::{ready, Answer};
 use super::{Room, State};
 use crate::actors::messages::{Caller, Reply};
 use crate::db::StoreError;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde_json::json;
 
-use super::requests::{ready, Answer};
+use super::answer::{ready, Answer};
 use super::Room;
 use crate::actors::messages::{AdminReply, Caller, Reply};
 use crate::conversation::Emoji;

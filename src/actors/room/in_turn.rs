@@ -12,7 +12,7 @@ use actix::prelude::*;
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
 
-use super::requests::Answer;
+use super::answer::Answer;
 use super::Room;
 use crate::error::ProtoError;
 

@@ -6,9 +6,9 @@
 use actix::prelude::*;
 use serde_json::json;
 
+use super::answer::{ready, Answer};
 use super::authz::Behind;
 use super::in_turn::in_turn;
-use super::requests::{ready, Answer};
 use super::{Access, Member, Room, State};
 use crate::actors::messages::{AdminReply, Caller, NotifyUser, Reply, SessionKey, Subscriber};
 use crate::db::conversation::{FullPage, RoomExtras};

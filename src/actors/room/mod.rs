@@ -3,6 +3,7 @@
 //! stopped when idle, restarted from the store by the hub if it crashes.
 
 mod activity;
+mod answer;
 mod authz;
 mod cluster;
 mod conversation;

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 
 use actix::prelude::*;
 
+use super::answer::{ready, Answer};
 use super::in_turn::in_turn;
-use super::requests::{ready, Answer};
 use super::{Room, State};
 use crate::actors::messages::{Caller, Reply};
 use crate::error::ProtoError;

@@ -8,8 +8,8 @@ use actix::prelude::*;
 use serde_json::json;
 use tokio::sync::oneshot;
 
+use super::answer::Answer;
 use super::in_turn::later;
-use super::requests::Answer;
 use super::Room;
 use crate::actors::messages::{Origin, Post, ToBot, Turn};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};

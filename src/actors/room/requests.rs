@@ -3,6 +3,7 @@
 
 use actix::prelude::*;
 
+use super::answer::{ready, Answer};
 use super::posting::Said;
 use super::{Room, State};
 use crate::actors::messages::{
@@ -19,12 +20,6 @@ use crate::protocol::RoomCommand;
 #[derive(Message)]
 #[rtype(result = "Vec<(SessionKey, Outbox)>")]
 pub struct Subscribers;
-
-pub(super) type Answer<T> = ResponseActFuture<Room, Result<T, ProtoError>>;
-
-pub(super) fn ready<T: 'static>(result: Result<T, ProtoError>) -> Answer<T> {
-    Box::pin(actix::fut::ready(result))
-}
 
 impl Handler<ToRoom> for Room {
     type Result = Answer<Reply>;
