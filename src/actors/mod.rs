@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod people;
 pub mod presence;
 pub mod room;
+pub mod screen;
 pub mod session;
 #[cfg(test)]
 pub mod testing;

@@ -12,6 +12,7 @@ use crate::actors::messages::{
     Caller, FindBot, GetRoom, NotifyUser, Origin, Reply, RoomHandle, SessionSupervisor, ToBot,
     ToRoom, Turn,
 };
+use crate::actors::screen::screen;
 use crate::db::models::RoomKind;
 use crate::db::{RoomSummary, Store};
 use crate::error::{Answered, Mailbox, ProtoError};
@@ -151,8 +152,33 @@ impl Session {
 
     /// Hands a post to its room. A send to a joined room goes at once when the pipeline
     /// admits it; anything else first waits for the sends in flight and finds the room.
-    fn say(&mut self, id: ReplyId, room: RoomId, op: RoomCommand, ctx: &mut actix::Context<Self>) {
-        let origin = Origin::post(self.caller(), id, op.name(), room);
+    fn say(
+        &mut self,
+        id: ReplyId,
+        room: RoomId,
+        mut op: RoomCommand,
+        ctx: &mut actix::Context<Self>,
+    ) {
+        let mut origin = Origin::post(self.caller(), id, op.name(), room);
+        if let RoomCommand::Send { body, .. } = &mut op {
+            let rules = self.store.content_rules();
+            match screen(&rules, self.user.kind, std::mem::take(body)) {
+                Ok(screened) => {
+                    *body = screened.body;
+                    origin.flag(&self.store, screened.flagged);
+                }
+                // Refused, nothing stored: answered in turn, after the sends in flight.
+                Err(err) => {
+                    let drained = self.sends.drained();
+                    ctx.wait(
+                        drained
+                            .into_actor(self)
+                            .map(move |_, _, _| origin.answer(Err(err))),
+                    );
+                    return;
+                }
+            }
+        }
         let cached = self.joined.get(&room).cloned();
         if let (RoomCommand::Send { .. }, Some(handle)) = (&op, &cached) {
             if handle.connected() && self.sends.admits(room) {
