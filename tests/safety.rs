@@ -631,3 +631,91 @@ async fn bots_are_checked_only_by_rules_for_all(backend: Backend) {
     }
 }
 on_both_backends!(bots_are_checked_only_by_rules_for_all);
+
+/// `report`: any member reports a message they can see, with a reason a person may give;
+/// the report keeps the message as it was; every refusal stores nothing.
+async fn a_member_reports_a_message(backend: Backend) {
+    let Setup {
+        _db,
+        server,
+        amy,
+        bob,
+        room,
+        mut amy_ws,
+        mut bob_ws,
+    } = setup(backend).await;
+    let sent = amy_ws
+        .ok(json!({"type":"send","room":room,"body":"you are stupid"}))
+        .await;
+    let message = sent["message"]["id"].as_str().expect("id").to_string();
+    let carl = server.user("carl").await;
+    let mut carl_ws = server.connect(&carl.1).await;
+
+    let report = |reason: &str, note: Value| json!({"type":"report","room":room,"message":message,"reason":reason,"note":note});
+    for (command, code) in [
+        (report("rule", Value::Null), "bad_request"),
+        (report("mean", Value::Null), "bad_request"),
+        (report("abuse", json!("x".repeat(1001))), "bad_request"),
+        (report("abuse", json!(7)), "bad_request"),
+        (
+            json!({"type":"report","room":room,"message":message}),
+            "bad_request",
+        ),
+        (
+            json!({"type":"report","room":room,"message":"m_999999_1","reason":"spam"}),
+            "not_found",
+        ),
+        (
+            json!({"type":"report","room":room,"message":format!("{room}_1"),"reason":"spam"}),
+            "not_found",
+        ),
+        (
+            json!({"type":"report","room":room,"message":message.replace("_1", "_99"),"reason":"spam"}),
+            "not_found",
+        ),
+        (
+            json!({"type":"report","room":"r_999999","message":"m_999999_1","reason":"spam"}),
+            "not_found",
+        ),
+    ] {
+        assert_eq!(bob_ws.error(command.clone()).await, code, "{command}");
+    }
+    // carl is no member: the room is not his to see.
+    assert_eq!(
+        carl_ws.error(report("spam", Value::Null)).await,
+        "not_found"
+    );
+    assert!(open_reports(&server).await.is_empty());
+
+    let made = bob_ws
+        .ok(report("abuse", json!("she said this to me ".repeat(50))))
+        .await;
+    let id = made["report"]["id"].as_str().expect("id").to_string();
+    assert!(id.starts_with("rp_"), "{made}");
+    let reports = open_reports(&server).await;
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0]["id"], id.as_str());
+    assert_eq!(reports[0]["reason"], "abuse");
+    assert_eq!(reports[0]["reporter"]["id"], bob.0.as_str());
+    assert_eq!(reports[0]["message"]["body"], "you are stupid");
+    assert_eq!(reports[0]["message"]["sender"]["id"], amy.0.as_str());
+    assert_eq!(
+        reports[0]["note"].as_str().map(|n| n.chars().count()),
+        Some(1000)
+    );
+    // The sender may report too; the report holds the message even once it is deleted.
+    amy_ws.ok(report("other", Value::Null)).await;
+    let (status, _) = server
+        .admin(
+            "POST",
+            &format!("/admin/reports/{id}/resolve"),
+            Some(json!({"action":"delete_message"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let reports = open_reports(&server).await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["message"]["body"], "you are stupid");
+    assert_eq!(reports[0]["reporter"]["id"], amy.0.as_str());
+}
+on_every_deployment!(a_member_reports_a_message);

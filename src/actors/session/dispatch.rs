@@ -14,13 +14,16 @@ use crate::actors::messages::{
 };
 use crate::actors::screen::screen;
 use crate::db::models::RoomKind;
+use crate::db::safety::NewReport;
 use crate::db::{RoomSummary, Store};
 use crate::error::{Answered, Mailbox, ProtoError};
-use crate::model::{RoomId, UserId};
+use crate::model::{MessageId, RoomId, UserId};
 use crate::protocol::command::RoomsPage;
 use crate::protocol::ids::UserRef;
+use crate::protocol::views::MessageView;
 use crate::protocol::views::RoomView;
 use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId, RoomCommand};
+use crate::safety::ReportReason;
 
 /// What a command needs, detached from the actor so that it can run as a future.
 struct Context {
@@ -87,6 +90,12 @@ impl Session {
             Command::LeaveGroups { owner } => {
                 Box::pin(async move { leave_groups(&context, &owner).await })
             }
+            Command::Report {
+                room,
+                message,
+                reason,
+                note,
+            } => Box::pin(async move { report(&context, room, message, reason, note).await }),
             Command::Users {
                 query,
                 after,
@@ -261,6 +270,35 @@ async fn ask(
         joined: (is_join && succeeded).then_some((room_id, addr)),
         left: is_leave.then_some(room_id),
     }
+}
+
+/// `report`: a member reports a message of the room; the report keeps the message as it is
+/// now (docs/safety.md).
+async fn report(
+    context: &Context,
+    room: RoomId,
+    message: MessageId,
+    reason: ReportReason,
+    note: Option<String>,
+) -> Result<Reply, ProtoError> {
+    let (store, reporter) = (&context.store, context.caller.user.id);
+    if !store.is_member(room.0, reporter).await? {
+        return Err(ProtoError::no_such_room());
+    }
+    let Some(found) = store.message(room.0, message.seq).await? else {
+        return Err(ProtoError::not_found("no such message in this room"));
+    };
+    let snapshot = serde_json::to_string(&MessageView::from_stored(&found))
+        .map_err(|err| ProtoError::internal(format!("cannot keep the message: {err}")))?;
+    let report = NewReport::new(
+        reason.as_str(),
+        note,
+        Some(reporter),
+        (room.0, message.seq, found.row.sender_id),
+        snapshot,
+    );
+    let id = store.create_report(report).await?;
+    Ok(Reply::Data(json!({"report":{"id":format!("rp_{id}")}})))
 }
 
 /// Every room, or one page of them with the next page's `after` (`null` after the last).

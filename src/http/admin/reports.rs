@@ -22,9 +22,7 @@ use crate::http::json_body::{CheckedBody, Json};
 use crate::http::AppState;
 use crate::model::{MessageId, RoomId};
 use crate::protocol::views::UserView;
-
-/// Longest note of a report or a resolution, in code points.
-pub const MAX_NOTE_CHARS: usize = 1_000;
+use crate::safety::MAX_NOTE_CHARS;
 
 /// `?status=open|resolved&limit=&after=`.
 #[derive(Debug, Deserialize, IntoParams)]
