@@ -62,7 +62,7 @@ impl Builtin {
                  the groups, in ASCII or full-width digits"
             }
             Builtin::ContactEmail => {
-                "E-mail addresses, also written with spaces around @, a full-width ＠, \
+                "E-mail addresses, also written with up to three spaces around @ and dots, a full-width ＠, \
                  (at)/[at] or (dot)/[dot]"
             }
             Builtin::Link => {
@@ -84,8 +84,8 @@ impl Builtin {
                 )
             }
             Builtin::ContactEmail => concat!(
-                r"[a-zA-Z0-9._%+\-]+\s*(?:@|＠|\(at\)|\[at\]|\(AT\)|\[AT\])\s*[a-zA-Z0-9\-]+",
-                r"(?:\s*(?:\.|\(dot\)|\[dot\]|\(DOT\)|\[DOT\])\s*[a-zA-Z0-9\-]+)+"
+                r"[a-zA-Z0-9._%+\-]+\s{0,3}(?:@|＠|\(at\)|\[at\]|\(AT\)|\[AT\])\s{0,3}",
+                r"[a-zA-Z0-9\-]{1,63}(?:\s{0,3}(?:\.|\(dot\)|\[dot\]|\(DOT\)|\[DOT\])\s{0,3}[a-zA-Z0-9\-]{1,63})+"
             )
             .to_string(),
             Builtin::Link => {

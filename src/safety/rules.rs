@@ -326,11 +326,9 @@ impl RuleSet {
             .builtins
             .iter()
             .copied()
-            .filter(|&index| {
-                self.gates[index]
-                    .as_ref()
-                    .is_none_or(|gate| gate.is_match(body))
-                    && self.each[index].is_match(body)
+            .filter(|&index| match &self.gates[index] {
+                None => self.each[index].is_match(body),
+                Some(gate) => gated_match(gate, &self.each[index], body),
             })
             .collect();
         if !compiled.in_set.is_empty() && compiled.set.is_match(body) {
@@ -375,6 +373,38 @@ impl RuleSet {
         };
         Verdict::Store { body, flagged }
     }
+}
+
+/// Bytes around a gate's match that a built-in's match containing it can reach: more than
+/// any host name label, scheme or e-mail address part the patterns take.
+const GATE_REACH: usize = 512;
+/// Gate matches looked at one by one; past these, the whole body is searched.
+const GATE_HITS: usize = 16;
+
+/// Whether `pattern` (a built-in's) matches `body`, searched only near the matches of its
+/// `gate`: every match of a built-in holds one of its gate's within [`GATE_REACH`] bytes of
+/// its start, so a long message with one link costs a short search, not a whole scan. (A
+/// window's edge could only make a match of a token longer than the reach, which is then
+/// an address anyway.)
+fn gated_match(gate: &Regex, pattern: &Regex, body: &str) -> bool {
+    let mut hits = gate.find_iter(body);
+    for _ in 0..GATE_HITS {
+        let Some(hit) = hits.next() else {
+            return false;
+        };
+        let mut start = hit.start().saturating_sub(GATE_REACH);
+        while !body.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (hit.end() + GATE_REACH).min(body.len());
+        while !body.is_char_boundary(end) {
+            end += 1;
+        }
+        if pattern.is_match(&body[start..end]) {
+            return true;
+        }
+    }
+    hits.next().is_some() && pattern.is_match(body)
 }
 
 /// `body` with every code point inside one of `spans` (byte ranges on char boundaries,

@@ -315,6 +315,28 @@ fn addressy() -> impl Strategy<Value = String> {
 
 proptest! {
     #[test]
+    fn a_built_in_searched_near_its_gate_finds_what_a_whole_search_finds(
+        before in korean(),
+        text in addressy(),
+        after in korean(),
+        padding in 0usize..1200,
+    ) {
+        let body = format!("{before}{}{text}{}{after}", "가".repeat(padding), " ".repeat(padding % 7));
+        for builtin in Builtin::ALL {
+            let Some(gate) = builtin.gate() else { continue };
+            let (gate, pattern) = match (Regex::new(&gate), Regex::new(&builtin.pattern())) {
+                (Ok(gate), Ok(pattern)) => (gate, pattern),
+                _ => panic!("{} does not compile", builtin.id()),
+            };
+            prop_assert_eq!(
+                gated_match(&gate, &pattern, &body),
+                pattern.is_match(&body),
+                "{}: {:?}", builtin.id(), body
+            );
+        }
+    }
+
+    #[test]
     fn a_gate_matches_wherever_its_pattern_does(text in addressy()) {
         for builtin in Builtin::ALL {
             let Some(gate) = builtin.gate() else { continue };
