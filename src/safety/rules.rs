@@ -1,9 +1,11 @@
-//! An operator's content rules, compiled once per change into one [`RuleSet`]: a
-//! `regex::RegexSet` per kind of sender (people; bots and the system) answers with one pass
-//! whether any rule matches a body, and each rule's own regex finds the spans a `mask`
-//! covers. [`RuleSet::check`] is the one decision every post (and edit) goes through. Bounds:
+//! An operator's content rules, compiled once per change into one [`RuleSet`]: per kind of
+//! sender (people; bots and the system), the custom rules as one `regex::RegexSet` (one pass
+//! answers whether any matches) and the built-in ones each searched near the matches of its
+//! literal gate ([`Builtin::gate`]); each rule's own regex finds the spans a `mask` covers.
+//! [`RuleSet::check`] is the one decision every post (and edit) goes through. Bounds:
 //! [`MAX_RULES`], [`MAX_PATTERN_BYTES`], [`MAX_TOTAL_PATTERN_BYTES`], and the compiled size
-//! of the set ([`COMPILED_SIZE_LIMIT`]); a pattern that breaks one is refused with the set.
+//! of each regex and set ([`COMPILED_SIZE_LIMIT`]); a pattern that breaks one is refused with
+//! the set.
 
 use std::borrow::Cow;
 

@@ -1,6 +1,7 @@
 //! The store's part for safety (docs/safety.md): the content rules and the compiled copy
-//! every node checks posts with ([`content_rules`]), reports of messages ([`reports`]) and
-//! the audit log that every moderation action writes in its own transaction ([`audit`]).
+//! every node checks posts with ([`content_rules`]), reports of messages ([`reports`]), the
+//! audit log ([`audit`]) and what a moderation action writes in the transaction of its
+//! change ([`moderation`]).
 
 pub mod audit;
 pub mod content_rules;
