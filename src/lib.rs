@@ -13,8 +13,8 @@
 //! - [`cluster`]: several nodes (PostgreSQL and the Redis bus).
 //! - [`http`], [`websocket`]: the HTTP face (upgrade, admin API, files, health) and the
 //!   WebSocket read side; [`cli`] and [`server`] start it all.
-//! - [`bots`], [`notify`], [`push`], [`files`], [`limits`]: bots as data, who is notified,
-//!   push delivery, uploads, per-user limits.
+//! - [`bots`], [`notify`], [`push`], [`files`], [`limits`], [`safety`]: bots as data, who is notified,
+//!   push delivery, uploads, per-user limits, content rules.
 //!
 //! The path of a `send`: `websocket` reads the frame; `protocol::command::parse` makes it
 //! `Command::Room { room, op: RoomCommand::Send {…} }`; the session
@@ -43,6 +43,7 @@ pub mod outbound;
 pub mod posting;
 pub mod protocol;
 pub mod push;
+pub mod safety;
 pub mod server;
 pub mod settings;
 pub mod shutdown;

@@ -292,6 +292,11 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             .user_by_handle("system")
             .await?
             .ok_or(StartError::NoSystemUser)?;
+        store.load_content_rules().await?;
+        if bus.is_some() {
+            // A change of the content rules through another node arrives within a sweep.
+            actix_web::rt::spawn(store.clone().follow_content_rules(settings.authz_sweep));
+        }
         let push = args.push.settings();
         let vapid = Vapid::load(&store, args.push.vapid_key.as_deref()).await?;
         let providers = Providers {

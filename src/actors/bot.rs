@@ -132,7 +132,7 @@ impl Bot {
                             );
                         }
                     }
-                    say(&supervisor, room_id, sender, utterances, &bot).await;
+                    say(&store, &supervisor, room_id, sender, utterances, &bot).await;
                     state
                 }
                 .into_actor(actor)
@@ -275,8 +275,10 @@ fn choice_of(message: &StoredMessage) -> Option<String> {
     action.get("id")?.as_str().map(str::to_string)
 }
 
-/// Posts the bot's messages into the room, in order.
+/// Posts the bot's messages into the room, in order; each goes through the content rules
+/// for `all` first (`actors/screen.rs`): one a rule rejects is left out, and logged.
 async fn say(
+    store: &Store,
     supervisor: &BotSupervisor,
     room_id: RoomId,
     sender: UserRow,
@@ -291,16 +293,27 @@ async fn say(
         }
     };
     for utterance in utterances {
+        let rules = store.content_rules();
+        let screened = match super::screen::screen(&rules, sender.kind, utterance.body) {
+            Ok(screened) => screened,
+            Err(err) => {
+                log::warn!("bot {bot} in {room_id}: not posted: {err}");
+                continue;
+            }
+        };
         let posted = room
             .post
             .send(Post {
                 sender: sender.clone(),
-                body: utterance.body,
+                body: screened.body,
                 template: Some(utterance.template.to_value()),
                 action: None,
             })
             .await;
         match posted {
+            Ok(Ok(message)) if !screened.flagged.is_empty() => {
+                super::screen::report_flagged(store.clone(), message, screened.flagged).await
+            }
             Ok(Ok(_)) => {}
             Ok(Err(err)) => log::warn!("bot {bot} in {room_id}: could not post: {err}"),
             Err(err) => log::warn!("bot {bot} in {room_id}: room did not answer: {err}"),

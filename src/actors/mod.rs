@@ -14,6 +14,7 @@ pub mod people;
 pub mod presence;
 pub mod room;
 pub mod room_list;
+pub mod screen;
 pub mod session;
 #[cfg(test)]
 pub mod testing;

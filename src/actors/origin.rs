@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::outbox::Outbox;
 use crate::db::models::{StoredMessage, UserRow};
+use crate::db::Store;
 use crate::error::{ErrorCode, ProtoError};
 use crate::protocol::frames;
 use crate::protocol::ids::RoomId;
@@ -64,6 +65,8 @@ pub struct Origin {
     ticket: Option<Ticket>,
     /// Whether the answer is still to be written through this origin.
     owed: bool,
+    /// The `flag` content rules the post matched: reported once it is stored.
+    flagged: Option<(Store, Vec<String>)>,
 }
 
 impl Origin {
@@ -76,6 +79,7 @@ impl Origin {
             room,
             ticket: None,
             owed: true,
+            flagged: None,
         }
     }
 
@@ -111,6 +115,14 @@ impl Origin {
         self.ticket = Some(ticket);
     }
 
+    /// Reports the post once it is stored, as matching the `flag` content rules `rules`
+    /// (`actors/screen.rs`); nothing when there are none.
+    pub fn flag(&mut self, store: &Store, rules: Vec<String>) {
+        if !rules.is_empty() {
+            self.flagged = Some((store.clone(), rules));
+        }
+    }
+
     /// Answers the post: `ok` with the stored message, or the error.
     pub fn answer(mut self, answer: Result<StoredMessage, ProtoError>) {
         self.write(answer);
@@ -135,6 +147,13 @@ impl Origin {
                     self.room,
                     message.row.seq
                 );
+                if let Some((store, rules)) = self.flagged.take() {
+                    let report = super::screen::report_flagged(store, message.clone(), rules);
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(runtime) => drop(runtime.spawn(report)),
+                        Err(err) => log::error!("content rules: no runtime to report on: {err}"),
+                    }
+                }
                 frames::sent(&self.reply_id, &MessageView::from_stored(&message))
             }
             Err(err) => {

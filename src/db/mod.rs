@@ -20,6 +20,7 @@ pub mod notify_queries;
 pub mod push_queue;
 pub mod retention;
 pub mod rooms;
+pub mod safety;
 pub mod schema;
 pub mod sender_checks;
 pub mod seq;

@@ -509,6 +509,18 @@ impl Store {
     /// [`add_member`](Self::add_member): the room's group commits before it may still take
     /// the member's posts, those after it refuse them.
     pub async fn remove_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
+        self.remove_member_with(room_id, user_id, None).await
+    }
+
+    /// [`Store::remove_member`], writing `moderation` (a kick's audit entry) in the same
+    /// transaction when a member was removed.
+    pub async fn remove_member_with(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        moderation: Option<super::safety::Moderation>,
+    ) -> Result<bool, StoreError> {
+        use super::safety::Moderate;
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 conn.transaction::<bool, StoreError, _>(async move |conn| {
@@ -522,6 +534,9 @@ impl Store {
                     .await?;
                     if removed > 0 {
                         conn.room_changed(room_id).await?;
+                        if let Some(moderation) = moderation {
+                            conn.record(moderation).await?;
+                        }
                     }
                     Ok(removed > 0)
                 })

@@ -223,3 +223,54 @@ diesel::allow_tables_to_appear_in_same_query!(
     push_deliveries,
     push_keys
 );
+
+// Safety (docs/safety.md): content rules, reports and the audit log (`db/safety/`).
+
+diesel::table! {
+    content_rules (position) {
+        position -> BigInt,
+        id -> Text,
+        pattern -> Nullable<Text>,
+        action -> Text,
+        applies_to -> Text,
+    }
+}
+
+diesel::table! {
+    content_rules_version (id) {
+        id -> BigInt,
+        version -> BigInt,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> BigInt,
+        status -> Text,
+        reason -> Text,
+        note -> Nullable<Text>,
+        reporter_id -> Nullable<BigInt>,
+        room_id -> BigInt,
+        seq -> BigInt,
+        sender_id -> BigInt,
+        /// The wire's Message as it was when reported (JSON).
+        message -> Text,
+        created_ms -> BigInt,
+        /// `{"action","note","at"}` once resolved (JSON).
+        resolution -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at_ms -> BigInt,
+        /// NULL: the admin API.
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        room_id -> Nullable<BigInt>,
+        target -> Nullable<Text>,
+        detail -> Text,
+    }
+}

@@ -83,6 +83,8 @@ struct Inner {
     max_groups_per_user: i64,
     /// Told when the writer committed notifications (the sender waits on it).
     push_wake: Arc<tokio::sync::Notify>,
+    /// The content rules as this node compiled them (`db/safety/content_rules.rs`).
+    rules: super::safety::LiveRules,
 }
 
 /// Owns the store runtime; shuts it down without blocking, which is allowed anywhere.
@@ -159,8 +161,13 @@ impl Store {
                 call_timeout: config.call_timeout,
                 max_groups_per_user: config.max_groups_per_user,
                 push_wake,
+                rules: Default::default(),
             }),
         })
+    }
+
+    pub(super) fn live_rules(&self) -> &super::safety::LiveRules {
+        &self.inner.rules
     }
 
     pub(super) fn max_groups_per_user(&self) -> i64 {

@@ -6,6 +6,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::StoreError;
 use super::models::*;
+use super::safety::{AuditEntry, Moderate, Moderation};
 use super::schema::{devices, tokens, users};
 use super::store::{hash_token, new_token, Store};
 use crate::protocol::ids::UserRef;
@@ -208,8 +209,20 @@ impl Store {
     }
 
     /// Deactivates a person: marks them, and deletes every token. Their rows (messages,
-    /// memberships) stay. `NotFound` when there is no such active person.
+    /// memberships) stay. `NotFound` when there is no such active person. Audited as
+    /// `deactivate` by the admin API.
     pub async fn deactivate_user(&self, user_id: i64) -> Result<(), StoreError> {
+        let audit = AuditEntry::admin("deactivate").target(format!("u_{user_id}"));
+        self.deactivate_user_with(user_id, Moderation::audit(audit))
+            .await
+    }
+
+    /// [`Store::deactivate_user`], writing `moderation` in the same transaction.
+    pub async fn deactivate_user_with(
+        &self,
+        user_id: i64,
+        moderation: Moderation,
+    ) -> Result<(), StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 conn.transaction::<(), StoreError, _>(async move |conn| {
@@ -232,6 +245,7 @@ impl Store {
                     diesel::delete(devices::table.filter(devices::user_id.eq(user_id)))
                         .execute(conn)
                         .await?;
+                    conn.record(moderation).await?;
                     Ok(())
                 })
                 .await

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{char_count, Fields, MAX_ID_CHARS};
 use super::frames::ReplyId;
-use super::ids::{RoomId, UserRef};
+use super::ids::{MessageId, RoomId, UserRef};
 use super::json::{self, JsonError};
 use super::names::group_name;
 use super::room_command::{self, user_ref};
@@ -58,6 +58,13 @@ pub enum Command {
     },
     /// Section 11: messages containing every word of a query, in the caller's rooms.
     Search(super::conversation::Search),
+    /// A report of a message the caller can see (section 13).
+    Report {
+        room: RoomId,
+        message: MessageId,
+        reason: crate::safety::ReportReason,
+        note: Option<String>,
+    },
     /// A command addressed to one room, which runs it.
     Room {
         room: RoomId,
@@ -92,6 +99,7 @@ impl Command {
             Command::LeaveGroups { .. } => "leave_groups",
             Command::Users { .. } => "users",
             Command::Search(_) => "search",
+            Command::Report { .. } => "report",
             Command::Room { op, .. } => op.name(),
         }
     }
@@ -240,6 +248,7 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
             limit: fields.limit("limit", DEFAULT_DIRECTORY_PAGE, MAX_DIRECTORY_PAGE)?,
         },
         "search" => Command::Search(super::conversation::parse_search(&fields)?),
+        "report" => report(&fields)?,
         other => {
             let shown: String = other.chars().take(MAX_ID_CHARS).collect();
             return Err(ProtoError::new(
@@ -249,6 +258,40 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
         }
     };
     Ok(command)
+}
+
+/// `report`: the room, a message of it, a reason a person may give, a note of at most
+/// 1,000 code points.
+fn report(fields: &Fields) -> Result<Command, ProtoError> {
+    let reason = fields.string("reason")?;
+    let reason = crate::safety::ReportReason::from_person(reason).ok_or_else(|| {
+        ProtoError::bad_request(
+            "field `reason` must be \"spam\", \"abuse\", \"sexual\", \"self_harm\" or \"other\"",
+        )
+    })?;
+    let note = fields.opt_string("note")?;
+    if note.is_some_and(|note| char_count(note) > crate::safety::MAX_NOTE_CHARS) {
+        return Err(ProtoError::bad_request(format!(
+            "field `note` must be at most {} characters",
+            crate::safety::MAX_NOTE_CHARS
+        )));
+    }
+    let room: RoomId = fields
+        .id("room")?
+        .parse()
+        .map_err(|_| ProtoError::no_such_room())?;
+    let text = fields.id("message")?;
+    let message: MessageId = text
+        .parse()
+        .ok()
+        .filter(|message: &MessageId| message.room == room)
+        .ok_or_else(|| ProtoError::not_found(format!("message {text:?} is not in this room")))?;
+    Ok(Command::Report {
+        room,
+        message,
+        reason,
+        note: note.map(str::to_string),
+    })
 }
 
 /// A `users` query: a name prefix of at most 64 code points; absent is everyone.

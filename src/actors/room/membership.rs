@@ -13,6 +13,7 @@ use super::{Access, Member, Room, State};
 use crate::actors::messages::{AdminReply, Caller, NotifyUser, Reply, SessionKey, Subscriber};
 use crate::db::conversation::{FullPage, RoomExtras};
 use crate::db::models::{RoomKind, UserRow};
+use crate::db::safety::{AuditEntry, Moderation};
 use crate::db::StoreError;
 use crate::error::ProtoError;
 use crate::model::UserId;
@@ -245,9 +246,16 @@ impl Room {
         }
         let store = self.store.clone();
         let id = self.id.0;
+        let audit = AuditEntry::admin("kick")
+            .by(by.as_ref().map(|caller| caller.user.id))
+            .room(id)
+            .target(format!("u_{user_id}"));
         in_turn(
             ctx,
-            async move { store.remove_member(id, user_id).await },
+            async move {
+                let audit = Some(Moderation::audit(audit));
+                store.remove_member_with(id, user_id, audit).await
+            },
             move |removed, room, ctx| match removed {
                 Ok(true) => {
                     room.member_removed(user_id, None);

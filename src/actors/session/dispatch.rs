@@ -13,14 +13,18 @@ use crate::actors::messages::{
     ToRoom, Turn,
 };
 use crate::actors::room_list::{room_view, room_views};
+use crate::actors::screen::screen;
 use crate::db::models::RoomKind;
+use crate::db::safety::NewReport;
 use crate::db::{RoomSummary, Store};
 use crate::error::{Answered, Mailbox, ProtoError};
-use crate::model::{RoomId, UserId};
+use crate::model::{MessageId, RoomId, UserId};
 use crate::protocol::command::RoomsPage;
 use crate::protocol::ids::UserRef;
+use crate::protocol::views::MessageView;
 use crate::protocol::views::RoomView;
 use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId, RoomCommand};
+use crate::safety::ReportReason;
 
 /// What a command needs, detached from the actor so that it can run as a future.
 struct Context {
@@ -60,7 +64,19 @@ impl Session {
         let context = self.context();
         let work: LocalBoxFuture<'static, Result<Reply, ProtoError>> = match command {
             Command::Room { room, op } if op.is_post() => return self.say(id, room, op, ctx),
-            Command::Room { room, op } => {
+            Command::Room { room, mut op } => {
+                // An edit's new body meets the content rules as a send's does: a `reject`
+                // refuses it, `mask` rules change what is stored.
+                if let RoomCommand::Edit { body, .. } = &mut op {
+                    let rules = self.store.content_rules();
+                    match screen(&rules, self.user.kind, std::mem::take(body)) {
+                        Ok(screened) => *body = screened.body,
+                        Err(err) => {
+                            let refused = async move { Outcome::from(Err(err)) };
+                            return self.run(id, name, Some(room.to_string()), refused, ctx);
+                        }
+                    }
+                }
                 let origin = Origin::request(self.caller(), id.clone(), name, room);
                 let joined = self.joined.get(&room).cloned();
                 let work = ask(context, origin, op, joined);
@@ -87,6 +103,12 @@ impl Session {
             Command::LeaveGroups { owner } => {
                 Box::pin(async move { leave_groups(&context, &owner).await })
             }
+            Command::Report {
+                room,
+                message,
+                reason,
+                note,
+            } => Box::pin(async move { report(&context, room, message, reason, note).await }),
             Command::Users {
                 query,
                 after,
@@ -155,8 +177,33 @@ impl Session {
 
     /// Hands a post to its room. A send to a joined room goes at once when the pipeline
     /// admits it; anything else first waits for the sends in flight and finds the room.
-    fn say(&mut self, id: ReplyId, room: RoomId, op: RoomCommand, ctx: &mut actix::Context<Self>) {
-        let origin = Origin::post(self.caller(), id, op.name(), room);
+    fn say(
+        &mut self,
+        id: ReplyId,
+        room: RoomId,
+        mut op: RoomCommand,
+        ctx: &mut actix::Context<Self>,
+    ) {
+        let mut origin = Origin::post(self.caller(), id, op.name(), room);
+        if let RoomCommand::Send { body, .. } = &mut op {
+            let rules = self.store.content_rules();
+            match screen(&rules, self.user.kind, std::mem::take(body)) {
+                Ok(screened) => {
+                    *body = screened.body;
+                    origin.flag(&self.store, screened.flagged);
+                }
+                // Refused, nothing stored: answered in turn, after the sends in flight.
+                Err(err) => {
+                    let drained = self.sends.drained();
+                    ctx.wait(
+                        drained
+                            .into_actor(self)
+                            .map(move |_, _, _| origin.answer(Err(err))),
+                    );
+                    return;
+                }
+            }
+        }
         let cached = self.joined.get(&room).cloned();
         if let (RoomCommand::Send { .. }, Some(handle)) = (&op, &cached) {
             if handle.connected() && self.sends.admits(room) {
@@ -239,6 +286,35 @@ async fn ask(
         joined: (is_join && succeeded).then_some((room_id, addr)),
         left: is_leave.then_some(room_id),
     }
+}
+
+/// `report`: a member reports a message of the room; the report keeps the message as it is
+/// now (docs/safety.md).
+async fn report(
+    context: &Context,
+    room: RoomId,
+    message: MessageId,
+    reason: ReportReason,
+    note: Option<String>,
+) -> Result<Reply, ProtoError> {
+    let (store, reporter) = (&context.store, context.caller.user.id);
+    if !store.is_member(room.0, reporter).await? {
+        return Err(ProtoError::no_such_room());
+    }
+    let Some(found) = store.message(room.0, message.seq).await? else {
+        return Err(ProtoError::not_found("no such message in this room"));
+    };
+    let snapshot = serde_json::to_string(&MessageView::from_stored(&found))
+        .map_err(|err| ProtoError::internal(format!("cannot keep the message: {err}")))?;
+    let report = NewReport::new(
+        reason.as_str(),
+        note,
+        Some(reporter),
+        (room.0, message.seq, found.row.sender_id),
+        snapshot,
+    );
+    let id = store.create_report(report).await?;
+    Ok(Reply::Data(json!({"report":{"id":format!("rp_{id}")}})))
 }
 
 /// Every room, or one page of them with the next page's `after` (`null` after the last).

@@ -260,6 +260,19 @@ impl Store {
         seq: i64,
         by: Deleter,
     ) -> Result<Change, ConversationError> {
+        self.delete_message_with(room, seq, by, None).await
+    }
+
+    /// [`Store::delete_message`], writing `moderation` (its audit entry, the report it
+    /// resolves) in the same transaction, also when the message was deleted already.
+    pub async fn delete_message_with(
+        &self,
+        room: i64,
+        seq: i64,
+        by: Deleter,
+        moderation: Option<crate::db::safety::Moderation>,
+    ) -> Result<Change, ConversationError> {
+        use crate::db::safety::Moderate;
         self.run(move |db| async move {
             Ok(write_conn!(&*db, conn => {
                 conn.transaction::<Change, ConversationError, _>(async move |conn| {
@@ -274,6 +287,9 @@ impl Store {
                                 "only the sender or the group's owner may delete a message",
                             ));
                         }
+                    }
+                    if let Some(moderation) = moderation {
+                        conn.record(moderation).await?;
                     }
                     if target.deleted {
                         return Ok(Change::Unchanged(answer(conn, room, seq).await?));

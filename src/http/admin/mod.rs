@@ -2,7 +2,9 @@
 //! admin token. Each handler takes its inputs as types (`web::Path<RoomId>`, a checked
 //! `Json<CreateRoom>`), and the OpenAPI document describes exactly those (`inputs`).
 
+pub mod audit;
 pub mod bots;
+pub mod content_rules;
 pub mod disconnect;
 pub mod erase;
 pub mod export;
@@ -11,6 +13,7 @@ pub mod inputs;
 pub mod live;
 pub mod openapi;
 pub mod ops;
+pub mod reports;
 pub mod requests;
 pub mod rooms;
 pub mod users;
@@ -80,6 +83,11 @@ admin_routes! {
     get "/bots" => bots::list,
     put "/bots/{id}" => bots::put,
     delete "/bots/{id}" => bots::delete,
+    get "/rules" => content_rules::show,
+    put "/rules" => content_rules::put,
+    get "/reports" => reports::list,
+    post "/reports/{id}/resolve" => reports::resolve,
+    get "/audit" => audit::list,
     get "/openapi.json" => openapi::document,
 }
 

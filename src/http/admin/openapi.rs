@@ -13,7 +13,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, PathItem, Ref, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{bots, export, identity, ops, rooms, users, ROUTES};
+use super::{audit, bots, content_rules, export, identity, ops, reports, rooms, users, ROUTES};
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
 use crate::http::error::{ApiError, ErrorBody};
@@ -53,6 +53,11 @@ use crate::http::error::{ApiError, ErrorBody};
         bots::list,
         bots::put,
         bots::delete,
+        content_rules::show,
+        content_rules::put,
+        reports::list,
+        reports::resolve,
+        audit::list,
         document,
         crate::http::files::upload::upload,
         crate::http::files::download::file,
@@ -67,6 +72,7 @@ use crate::http::error::{ApiError, ErrorBody};
         (name = "rooms", description = "Rooms, members and messages"),
         (name = "ops", description = "Broadcast and statistics"),
         (name = "bots", description = "Bot definitions (docs/bots.md)"),
+        (name = "safety", description = "Content rules, reports and the audit log (docs/safety.md)"),
         (name = "files", description = "Uploads and downloads with a user's token (docs/files.md)"),
         (name = "meta", description = "This document and health"),
     )

@@ -10,6 +10,7 @@ use super::requests::{AddMember, CreateRoom, NewRoom, PostMessage, SystemPost};
 use super::users::find;
 use super::{next_cursor, Answer, PageQuery};
 use crate::actors::messages::{AdminOp, AdminReply, GetRoom, NotifyUser, Post, RoomHandle};
+use crate::actors::screen::{report_flagged, screen};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::error::ProtoError;
 use crate::error::{Answered, Mailbox};
@@ -378,6 +379,7 @@ pub async fn messages(
     responses(
         (status = 201, description = "Stored and delivered", body = PostedMessage),
         (status = 400, description = "bad_request: no body, or a bad template", body = ErrorBody),
+        (status = 403, description = "forbidden: the body matches a content rule for `all` that rejects (the message names it)", body = ErrorBody),
         (status = 404, description = "not_found: no such room", body = ErrorBody),
         (status = 413, description = "too_large: a body over 4,000 characters", body = ErrorBody),
     ),
@@ -388,13 +390,18 @@ pub async fn post_message(
     post: Json<PostMessage>,
 ) -> Answer {
     let SystemPost { body, template } = post.into_inner();
+    let rules = state.store.content_rules();
+    let screened = screen(&rules, state.system_user.kind, body)?;
     let post = Post {
         sender: state.system_user.clone(),
-        body,
+        body: screened.body,
         template: template.as_ref().map(Template::to_value),
         action: None,
     };
     let message = ask_room(&state, *room, post).await?;
+    if !screened.flagged.is_empty() {
+        report_flagged(state.store.clone(), message.clone(), screened.flagged).await;
+    }
     Ok(HttpResponse::Created().json(PostedMessage {
         message: MessageView::from_stored(&message),
     }))
