@@ -9,7 +9,6 @@ use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel::Connection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::AsyncPgConnection;
-use diesel_migrations::MigrationHarness;
 
 use super::args::DatabaseArgs;
 use super::{open, parse_url, print, table, CliError};
@@ -78,7 +77,9 @@ fn known(url: &DatabaseUrl) -> Result<Vec<(String, String)>, CliError> {
     Ok(names)
 }
 
-/// The versions recorded as applied in the database.
+/// The versions recorded as applied in the database. Read with plain queries that create
+/// nothing (diesel's `applied_migrations` creates its table when missing, which races with
+/// a node migrating at the same time; the migration itself runs under the store's lock).
 fn applied(url: &DatabaseUrl) -> Result<BTreeSet<String>, CliError> {
     let cannot = |err: &dyn std::fmt::Display| {
         CliError::Open(crate::db::StoreError::Unavailable(err.to_string()))
@@ -91,14 +92,57 @@ fn applied(url: &DatabaseUrl) -> Result<BTreeSet<String>, CliError> {
                 "PRAGMA busy_timeout=5000;",
             )
             .map_err(|err| cannot(&err))?;
-            conn.applied_migrations().map_err(|err| cannot(&err))?
+            recorded(
+                &mut conn,
+                "SELECT count(*) AS present FROM sqlite_master \
+                 WHERE type = 'table' AND name = '__diesel_schema_migrations'",
+            )
+            .map_err(|err| cannot(&err))?
         }
         DatabaseUrl::Postgres(url) => {
             // Outside any runtime the wrapper runs the async connection on one of its own.
             let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(url)
                 .map_err(|err| cannot(&err))?;
-            conn.applied_migrations().map_err(|err| cannot(&err))?
+            recorded(
+                &mut conn,
+                "SELECT count(*) AS present FROM pg_tables \
+                 WHERE schemaname = current_schema() AND tablename = '__diesel_schema_migrations'",
+            )
+            .map_err(|err| cannot(&err))?
         }
     };
-    Ok(versions.iter().map(ToString::to_string).collect())
+    Ok(versions)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Present {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    present: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Version {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// The versions in `__diesel_schema_migrations`, none when `exists` (a count of the table)
+/// says it is not there yet.
+fn recorded<C>(conn: &mut C, exists: &str) -> diesel::QueryResult<BTreeSet<String>>
+where
+    C: diesel::Connection,
+    C::Backend: diesel::backend::Backend,
+    Present: diesel::QueryableByName<C::Backend>,
+    Version: diesel::QueryableByName<C::Backend>,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Present>
+        + diesel::query_dsl::LoadQuery<'static, C, Version>,
+{
+    use diesel::RunQueryDsl;
+    let present: Vec<Present> = diesel::sql_query(exists).load(conn)?;
+    if present.first().map_or(0, |row| row.present) == 0 {
+        return Ok(BTreeSet::new());
+    }
+    let versions: Vec<Version> =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load(conn)?;
+    Ok(versions.into_iter().map(|row| row.version).collect())
 }
