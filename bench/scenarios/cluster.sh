@@ -68,12 +68,28 @@ for n in $(seq 1 "$NODES"); do
   grep -q "palaver listening" "$WORK_DIR/n$n.out" || { cat "$WORK_DIR/n$n.err" >&2; exit 1; }
   servers+="        server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"$'\n'
 done
-awk -v servers="$servers" -v prefix="$WORK_DIR" -v port="$NGINX_PORT" '
-  /^    # \{\{servers\}\}$/ { printf "%s", servers; next }
-  { gsub(/\{\{prefix\}\}/, prefix); sub(/listen 8080;/, "listen 127.0.0.1:" port ";"); print }
-' "$ROOT/deploy/nginx.conf" >"$WORK_DIR/nginx.conf"
-# One nginx worker per core here (the shipped file has one).
-sed -i "s/^worker_processes 1;/worker_processes auto;/" "$WORK_DIR/nginx.conf"
+# deploy/nginx.conf as shipped, with its host-specific lines replaced as the multi-node
+# tests replace them (tests/common/services.rs): plain HTTP on NGINX_PORT, this run's nodes,
+# paths under WORK_DIR, and a throw-away certificate (nginx loads the files it names).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=localhost -keyout "$WORK_DIR/key.pem" -out "$WORK_DIR/cert.pem" 2>/dev/null
+printf '%s' "$servers" >"$WORK_DIR/servers"
+temp_paths=""
+for kind in client_body proxy fastcgi uwsgi scgi; do
+  temp_paths+="    ${kind}_temp_path $WORK_DIR/$kind;"$'\n'
+done
+printf '%s' "$temp_paths" >"$WORK_DIR/temp_paths"
+sed -e '/^user www-data;$/d' \
+  -e "s|^pid /run/nginx.pid;|pid $WORK_DIR/nginx.pid;|" \
+  -e "s|/var/log/nginx/|$WORK_DIR/|g" \
+  -e "/^http {$/r $WORK_DIR/temp_paths" \
+  -e "/^        server 127.0.0.1:8080 max_fails=1 fail_timeout=2s;$/{r $WORK_DIR/servers" -e 'd;}' \
+  -e '/^        listen \[::\]:80;$/d' -e '/^        listen \[::\]:443 ssl reuseport;$/d' \
+  -e "s|listen 80;|listen 127.0.0.1:$((NGINX_PORT + 1));|" \
+  -e "s|listen 443 ssl reuseport;|listen 127.0.0.1:$NGINX_PORT reuseport;|" \
+  -e "s|/etc/letsencrypt/live/chat.example.com/fullchain.pem|$WORK_DIR/cert.pem|" \
+  -e "s|/etc/letsencrypt/live/chat.example.com/privkey.pem|$WORK_DIR/key.pem|" \
+  "$ROOT/deploy/nginx.conf" >"$WORK_DIR/nginx.conf"
 /usr/sbin/nginx -p "$WORK_DIR" -c "$WORK_DIR/nginx.conf" -g 'daemon off;' &
 NGINX_PID=$!
 sleep 0.5
@@ -99,5 +115,5 @@ jq -c --argjson cpu "$(echo "$cpu_after $cpu_before" | awk '{printf "%.3f", $1 -
       (if .messages_committed > 0 then $cpu * 1e6 / .messages_committed else null end),
     lost: .lost, duplicated: .duplicated, out_of_order: .out_of_order}' <<<"$line"
 for n in $(seq 1 "$NODES"); do
-  [ -s "$WORK_DIR/n$n.err" ] && { echo "--- n$n log (last lines) ---" >&2; tail -n 5 "$WORK_DIR/n$n.err" >&2; }
+  if [ -s "$WORK_DIR/n$n.err" ]; then echo "--- n$n log (last lines) ---" >&2; tail -n 5 "$WORK_DIR/n$n.err" >&2; fi
 done
