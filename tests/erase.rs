@@ -119,6 +119,20 @@ async fn an_erased_person_leaves_tombstones_and_others_messages_stay(backend: Ba
         .admin("DELETE", &format!("/admin/users/{amy_id}"), None)
         .await;
     assert_eq!(status, 404);
+
+    // Each erase is in the audit log, as a deactivation with `erase` in its detail.
+    let (status, audit) = server.admin("GET", "/admin/audit", None).await;
+    assert_eq!(status, 200, "{audit}");
+    let erasures: Vec<&Value> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|entry| entry["action"] == "deactivate" && entry["target"] == amy_id.as_str())
+        .collect();
+    assert_eq!(erasures.len(), 2, "{audit}");
+    assert!(erasures
+        .iter()
+        .all(|entry| entry["actor"] == "admin" && entry["detail"] == json!({"erase": true})));
 }
 on_both_backends!(an_erased_person_leaves_tombstones_and_others_messages_stay);
 

@@ -13,6 +13,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::StoreError;
 use super::models::UserKind;
+use super::safety::{AuditEntry, Moderate, Moderation};
 use super::schema::{
     devices, file_chunks, files, mentions, message_files, messages, notifications, push_deliveries,
     reactions, tokens, users,
@@ -100,6 +101,11 @@ impl Store {
                     diesel::delete(notifications::table.filter(notifications::user_id.eq(user_id)))
                         .execute(conn)
                         .await?;
+                    // Audited as the deactivation it also is (protocol section 13).
+                    let audit = AuditEntry::admin("deactivate")
+                        .target(format!("u_{user_id}"))
+                        .detail(serde_json::json!({ "erase": true }));
+                    conn.record(Moderation::audit(audit)).await?;
                     Ok(())
                 })
                 .await
