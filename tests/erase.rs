@@ -130,6 +130,15 @@ async fn an_erased_person_leaves_tombstones_and_others_messages_stay(backend: Ba
         .filter(|entry| entry["action"] == "deactivate" && entry["target"] == amy_id.as_str())
         .collect();
     assert_eq!(erasures.len(), 2, "{audit}");
+    // The export made above is there too.
+    assert!(
+        audit["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|entry| { entry["action"] == "export" && entry["target"] == amy_id.as_str() }),
+        "{audit}"
+    );
     assert!(erasures
         .iter()
         .all(|entry| entry["actor"] == "admin" && entry["detail"] == json!({"erase": true})));

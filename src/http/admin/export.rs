@@ -19,6 +19,7 @@ use crate::http::error::ErrorBody;
 
 use crate::db::export::Profile;
 use crate::db::models::FileRow;
+use crate::db::safety::{AuditEntry, Moderation};
 use crate::db::{Store, StoreError};
 use crate::protocol::ids::{TokenId, UserRef};
 use crate::protocol::views::{FileView, MessageView, RoomView};
@@ -332,6 +333,12 @@ pub async fn export(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
         .ok_or_else(not_found)?;
     // The head is read before the answer starts: a store that cannot answer is a 503.
     let head = export.next().await?.unwrap_or_default();
+    // Who was exported, and when, is in the audit log before a byte of it goes out.
+    let audit = AuditEntry::admin("export").target(format!("u_{user_id}"));
+    state
+        .store
+        .record_moderation(Moderation::audit(audit))
+        .await?;
     log::info!("admin: exporting u_{user_id}");
     let rest = stream::unfold(Some(export), |export| async move {
         let mut export = export?;
