@@ -15,6 +15,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::backend::Backend;
 use super::error::StoreError;
+use super::safety::{AuditEntry, Moderation};
 use super::schema::{file_chunks, files, message_files, messages};
 use super::store::Store;
 use crate::write_conn;
@@ -222,10 +223,17 @@ impl Retention {
                         .retention_deleted
                         .with_label_values(&["files"])
                         .inc_by(files as u64);
+                    let days = self.settings.keep.as_secs() / 86_400;
                     log::info!(
-                        "retention: deleted {messages} messages and {files} files older than {} days",
-                        self.settings.keep.as_secs() / 86_400
-                    )
+                        "retention: deleted {messages} messages and {files} files older than {days} days"
+                    );
+                    // What the round deleted, in the audit log beside what people did.
+                    let audit = AuditEntry::admin("retention").detail(serde_json::json!({
+                        "messages": messages, "files": files, "days": days,
+                    }));
+                    if let Err(err) = self.store.record_moderation(Moderation::audit(audit)).await {
+                        log::warn!("retention: the round's audit entry was not written: {err}");
+                    }
                 }
                 Err(err) => {
                     metrics.retention_failures.inc();
