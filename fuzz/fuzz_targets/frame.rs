@@ -125,6 +125,22 @@ fn within_bounds(command: &Command) {
             }
             assert!((1..=MAX_DIRECTORY_PAGE).contains(limit));
         }
+        Command::Report {
+            room,
+            message,
+            reason,
+            note,
+        } => {
+            assert!(room.0 >= 0);
+            assert!(message.room.0 >= 0 && message.seq >= 0, "message id {message}");
+            assert!(
+                *reason != palaver::safety::ReportReason::Rule,
+                "a user cannot send `rule`"
+            );
+            if let Some(note) = note {
+                assert!(note.chars().count() <= palaver::safety::MAX_NOTE_CHARS);
+            }
+        }
         Command::Search(search) => {
             let chars = search.text.chars().count();
             assert!((MIN_QUERY_CODE_POINTS..=MAX_QUERY_CODE_POINTS).contains(&chars));
@@ -249,6 +265,17 @@ fn write(frame: &ClientFrame) -> Value {
             "query": query,
             "after": after.as_ref().map(ToString::to_string),
             "limit": limit,
+        }),
+        Command::Report {
+            room,
+            message,
+            reason,
+            note,
+        } => json!({
+            "room": room.to_string(),
+            "message": message.to_string(),
+            "reason": reason.as_str(),
+            "note": note,
         }),
         Command::Search(search) => json!({
             "query": search.text,
