@@ -10,14 +10,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use palaver::conversation::emoji::MAX_EMOJI_CODE_POINTS;
+use palaver::conversation::query::{MAX_QUERY_CODE_POINTS, MIN_QUERY_CODE_POINTS};
+use palaver::conversation::MAX_MENTIONS;
 use palaver::error::ErrorCode;
 use palaver::protocol::command::{
     self, ClientFrame, Command, MAX_BODY_CHARS, MAX_DIRECTORY_PAGE, MAX_GROUP_MEMBERS,
     MAX_MESSAGE_FILES, MAX_PAGE, MAX_QUERY_CHARS,
 };
-use palaver::conversation::emoji::MAX_EMOJI_CODE_POINTS;
-use palaver::conversation::query::{MAX_QUERY_CODE_POINTS, MIN_QUERY_CODE_POINTS};
-use palaver::conversation::MAX_MENTIONS;
 use palaver::protocol::conversation::{MAX_CHANGES_PAGE, MAX_SEARCH_PAGE};
 use palaver::protocol::fields::MAX_ID_CHARS;
 use palaver::protocol::ids::UserRef;
@@ -132,7 +132,10 @@ fn within_bounds(command: &Command) {
             note,
         } => {
             assert!(room.0 >= 0);
-            assert!(message.room.0 >= 0 && message.seq >= 0, "message id {message}");
+            assert!(
+                message.room.0 >= 0 && message.seq >= 0,
+                "message id {message}"
+            );
             assert!(
                 *reason != palaver::safety::ReportReason::Rule,
                 "a user cannot send `rule`"
@@ -203,7 +206,9 @@ fn room_within_bounds(op: &RoomCommand, id: &dyn Fn(&str), user: &dyn Fn(&UserRe
             let chars = body.chars().count();
             assert!(chars > 0 && chars <= MAX_BODY_CHARS);
             no_nul(body);
-            assert!(mentions.as_ref().is_none_or(|users| users.len() <= MAX_MENTIONS));
+            assert!(mentions
+                .as_ref()
+                .is_none_or(|users| users.len() <= MAX_MENTIONS));
         }
         RoomCommand::Delete { .. } => {}
         RoomCommand::React { emoji, .. } => {
