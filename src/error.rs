@@ -178,6 +178,9 @@ impl From<StoreError> for ProtoError {
             }
             StoreError::TooManyRooms(..) => ProtoError::new(ErrorCode::Forbidden, err.to_string()),
             StoreError::MentionsOutsiders(_) => ProtoError::bad_request(err.to_string()),
+            StoreError::TooManyBlocks(_) | StoreError::Blocked => {
+                ProtoError::forbidden(err.to_string())
+            }
             StoreError::Unavailable(reason) => {
                 // The caller logs the failure with its session, user and room.
                 log::debug!("store unavailable: {reason}");

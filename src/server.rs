@@ -160,6 +160,7 @@ fn settings(args: &ServerArgs) -> Result<Settings, StartError> {
             ..FileSettings::default()
         },
         groups_per_hour: args.groups_per_hour,
+        directory: args.directory,
         ..Settings::default()
     })
 }

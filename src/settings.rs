@@ -28,6 +28,8 @@ pub struct Settings {
     pub outbound: Outbound,
     /// Groups one user may create in an hour (`--groups-per-hour`).
     pub groups_per_hour: u32,
+    /// Who can find whom (`--directory`, section 13).
+    pub directory: crate::safety::directory::Directory,
 }
 
 /// A connection's frame rate limit (docs/protocol.md section 2), enforced by
@@ -116,6 +118,7 @@ impl Default for Settings {
             files: FileSettings::default(),
             outbound: Outbound::default(),
             groups_per_hour: 30,
+            directory: Default::default(),
         }
     }
 }

@@ -344,3 +344,93 @@ async fn naming_a_bot_or_a_name_where_a_person_goes_says_what_is_wrong(backend: 
 }
 
 on_both_backends!(naming_a_bot_or_a_name_where_a_person_goes_says_what_is_wrong);
+
+/// `--directory shared` (section 13): `users` lists the caller, the people who share a room
+/// with them, and bots; a person one cannot find is `not_found` in `open_direct`,
+/// `create_group` and `invite`, exactly as an id nobody has; once they share a room, they
+/// are found. `--directory none`: bots only.
+async fn a_shared_directory_finds_only_people_one_shares_a_room_with(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start_with(&db, &["--directory", "shared"]).await;
+    let mut people = Vec::new();
+    for name in ["amy", "bob", "cal"] {
+        people.push(server.user(name).await);
+    }
+    let [(amy_id, amy_token), (bob_id, bob_token), (cal_id, _)] =
+        [people[0].clone(), people[1].clone(), people[2].clone()];
+    let mut amy = server.connect(&amy_token).await;
+    let mut bob = server.connect(&bob_token).await;
+    // Nobody shares a room yet: amy finds herself and the bot.
+    let page = amy.ok(json!({"type":"users"})).await;
+    assert_eq!(names(&page), ["amy", "Mathbot"], "{page}");
+    let reply = amy
+        .error_reply(json!({"type":"open_direct","user":bob_id}))
+        .await;
+    let unknown = amy
+        .error_reply(json!({"type":"open_direct","user":"u_999999"}))
+        .await;
+    assert_eq!(reply["code"], "not_found", "{reply}");
+    assert_eq!(
+        reply["message"]
+            .as_str()
+            .map(|m| m.replace(&bob_id, "u_999999")),
+        unknown["message"].as_str().map(str::to_string),
+        "answered exactly as an id nobody has"
+    );
+    assert_eq!(
+        amy.error(json!({"type":"create_group","name":"g","members":[bob_id]}))
+            .await,
+        "not_found"
+    );
+    let group = room_id(&amy.ok(json!({"type":"create_group","name":"mine"})).await);
+    assert_eq!(
+        amy.error(json!({"type":"invite","room":group,"user":bob_id}))
+            .await,
+        "not_found"
+    );
+    assert_eq!(
+        amy.ok(json!({"type":"rooms"})).await["rooms"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "nothing was made by the refusals"
+    );
+    // The admin puts amy and bob in one group: now they find each other, not cal.
+    let (status, body) = server
+        .admin(
+            "POST",
+            "/admin/rooms",
+            Some(json!({"name":"class","members":[amy_id, bob_id]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let page = amy.ok(json!({"type":"users"})).await;
+    assert_eq!(names(&page), ["amy", "bob", "Mathbot"], "{page}");
+    let page = bob.ok(json!({"type":"users","query":"c"})).await;
+    assert_eq!(
+        names(&page),
+        Vec::<String>::new(),
+        "cal shares no room: {page}"
+    );
+    amy.ok(json!({"type":"open_direct","user":bob_id})).await;
+    amy.ok(json!({"type":"invite","room":group,"user":bob_id}))
+        .await;
+    assert_eq!(
+        bob.error(json!({"type":"open_direct","user":cal_id})).await,
+        "not_found"
+    );
+    drop((amy, bob));
+    drop(server);
+
+    let server = Server::start_with(&db, &["--directory", "none"]).await;
+    let mut amy = server.connect(&amy_token).await;
+    let page = amy.ok(json!({"type":"users"})).await;
+    assert_eq!(names(&page), ["Mathbot"], "{page}");
+    assert_eq!(
+        amy.error(json!({"type":"open_direct","user":bob_id})).await,
+        "not_found",
+        "even someone she shares a room with"
+    );
+    amy.ok(json!({"type":"open_bot","bot":"mathbot"})).await;
+}
+on_both_backends!(a_shared_directory_finds_only_people_one_shares_a_room_with);

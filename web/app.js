@@ -8,7 +8,9 @@
 // each room's header sets its notification level (`notify`). Conversations (section 11):
 // replies, edits, deletes and reactions on each message (conversation.js), @mentions in the
 // composer (mentions.js), `message_updated` applied as it comes and `changes` caught up
-// after a reconnect, and the search box over the rooms.
+// after a reconnect, and the search box over the rooms. Safety (section 13, safety.js):
+// Block / Unblock in the member panel, a blocked person's messages shown without content,
+// and Report under others' messages.
 
 import { Connection } from './connection.js';
 import { excerptOf } from './conversation.js';
@@ -17,6 +19,7 @@ import * as files from './files.js';
 import { Mentions, mentionedIn } from './mentions.js';
 import { Chips, Picker } from './people.js';
 import * as push from './push.js';
+import * as safety from './safety.js';
 import { offersChoices } from './templates.js';
 import { Timeline } from './timeline.js';
 import * as view from './views.js';
@@ -39,6 +42,8 @@ const state = {
   timelines: new Map(),
   /** Room id -> Map(user id -> User). */
   members: new Map(),
+  /** Ids of the people I block (section 13), read on every (re)connect. */
+  blocked: new Set(),
   /** The open room's id, or null. */
   current: null,
   /** My sends not acknowledged yet: {room, body, files, clientMsgId, inFlight}. */
@@ -89,7 +94,7 @@ function resetState() {
     current: null,
     pending: [],
   });
-  for (const map of [state.rooms, state.timelines, state.members, state.typists, state.reads]) map.clear();
+  for (const map of [state.rooms, state.timelines, state.members, state.typists, state.reads, state.blocked]) map.clear();
 }
 
 function onHello(hello) {
@@ -159,6 +164,8 @@ function reportSyncError(error) {
 
 /** After every hello: refresh the room list, (re)join every room, resend what was pending. */
 async function synchronize() {
+  const { users: blocked } = await request('blocks');
+  state.blocked = new Set(blocked.map((user) => user.id));
   const { rooms } = await request('rooms');
   reconcileRooms(rooms);
   for (const room of rooms) await subscribe(room);
@@ -299,6 +306,16 @@ function messageContext() {
     edit: startEdit,
     remove: deleteMessage,
     react: reactTo,
+    report: (message, button) =>
+      safety.openReportForm(button, message, (reason, note) =>
+        request('report', { room: message.room, message: message.id, reason, ...(note ? { note } : {}) }).then(
+          () => view.toast('Thank you. The moderators will look at it.'),
+          (error) => {
+            reportError(error);
+            throw error;
+          },
+        ),
+      ),
     jump: (seq) => openRoomAt(state.current, seq).catch(reportError),
     names: (ids) => ids.map((id) => members.get(id)?.name).filter(Boolean),
     mayDelete: (message) =>
@@ -497,7 +514,7 @@ function renderHeader() {
   if (!room) return;
   const members = state.members.get(room.id) || new Map();
   view.renderChatHeader(room, members, state.me);
-  if (view.membersShown()) view.renderMembers(room, members, state.me, (user) => kick(user));
+  if (view.membersShown()) view.renderMembers(room, members, state.me, (user) => kick(user), state.blocked, setBlock);
 }
 
 function renderRoomList() {
@@ -839,6 +856,27 @@ async function invite(user) {
 }
 
 /** The owner removes a member; the member list follows `member_left`. */
+/**
+ * Blocks (`on`) or unblocks a person (section 13); the rooms' messages are read again, as
+ * the server now shows them (a blocked person's with their content left out).
+ */
+async function setBlock(user, on) {
+  try {
+    await request('block', { user: user.id, on });
+    if (on) state.blocked.add(user.id);
+    else state.blocked.delete(user.id);
+    view.toast(on ? `You blocked ${user.name}. They are not told.` : `You unblocked ${user.name}.`);
+    for (const timeline of state.timelines.values()) timeline.loaded = false;
+    state.timelines.clear();
+    const { rooms } = await request('rooms');
+    reconcileRooms(rooms);
+    if (state.current) await showRoomMessages(state.current);
+    renderHeader();
+  } catch (error) {
+    reportError(error);
+  }
+}
+
 async function kick(user) {
   try {
     await request('kick', { room: state.current, user: user.id });

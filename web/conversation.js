@@ -2,7 +2,7 @@
 // the quote of the message it answers (a click jumps to it), "edited", the tombstone of a
 // deleted message, @mentions, the reactions under it (yours highlighted; a click toggles),
 // and its actions: Reply, React (a few emojis), Edit (your own), Delete (your own; in a
-// group the owner's too, in two clicks).
+// group the owner's too, in two clicks), Report (others', section 13: `safety.js`).
 
 import { el } from './dom.js';
 
@@ -74,6 +74,10 @@ export function reactions(message, onReact) {
  */
 export function actions(message, allowed, handlers) {
   if (message.deleted) return null;
+  const report = el('button', { type: 'button', class: 'act act-report' }, 'Report');
+  report.onclick = () => handlers.report(message, report);
+  // A message of someone the user blocks offers nothing but a report.
+  if (message.blocked) return el('div', { class: 'msg-actions' }, allowed.report ? report : null);
   const picker = el(
     'span',
     { class: 'emoji-picker', hidden: true },
@@ -118,6 +122,7 @@ export function actions(message, allowed, handlers) {
     picker,
     allowed.edit ? el('button', { type: 'button', class: 'act act-edit', onclick: () => handlers.edit(message) }, 'Edit') : null,
     allowed.remove ? remove : null,
+    allowed.report ? report : null,
   );
 }
 

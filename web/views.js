@@ -4,6 +4,7 @@
 // whether the message list is held at its bottom (see followBottom).
 
 import * as convo from './conversation.js';
+import * as safety from './safety.js';
 import { byId, el, formatTime, hue, initials } from './dom.js';
 import { renderFiles } from './files.js';
 import { renderTemplate } from './templates.js';
@@ -152,7 +153,7 @@ export function membersShown() {
  * The member panel: who is in the room (online or not, the owner marked), a Kick button for
  * each other member when I own the group, the invite field and Leave for groups only.
  */
-export function renderMembers(room, members, me, onKick) {
+export function renderMembers(room, members, me, onKick, blocked, onBlock) {
   const group = room.kind === 'group';
   const mayKick = group && room.owner === me.id;
   const sorted = [...members.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -168,6 +169,7 @@ export function renderMembers(room, members, me, onKick) {
         mayKick && user.id !== me.id
           ? el('button', { type: 'button', class: 'ghost small danger kick', 'aria-label': `Remove ${user.name} from the group`, onclick: () => onKick(user) }, 'Kick')
           : null,
+        user.id !== me.id && user.kind === 'user' ? safety.blockButton(user, blocked.has(user.id), onBlock) : null,
       ),
     ),
   );
@@ -199,8 +201,8 @@ export function clearMessages() {
 
 /**
  * One message. `ctx`: `me`; `answerBot(message, actionId)`; the section 11 handlers
- * `reply`, `edit`, `remove`, `react`, `jump(seq)`; `names(ids)` (the names of mentioned
- * members) and `mayDelete(message)`.
+ * `reply`, `edit`, `remove`, `react`, `jump(seq)`; `report(message, button)` (section 13);
+ * `names(ids)` (the names of mentioned members) and `mayDelete(message)`.
  */
 function messageNode(message, ctx) {
   const { me } = ctx;
@@ -210,14 +212,16 @@ function messageNode(message, ctx) {
   let content;
   if (message.deleted) {
     content = [el('p', { class: 'text tombstone' }, 'message deleted')];
+  } else if (message.blocked) {
+    content = safety.blockedContent();
   } else if (message.template) {
     content = renderTemplate(message.template, message.body, (actionId) => ctx.answerBot(message, actionId));
   } else {
     const text = message.body ? el('p', { class: 'text' }, ...convo.textWithMentions(message.body, ctx.names(message.mentions || []))) : null;
     content = [text, renderFiles(message.files)];
   }
-  const allowed = { edit: mine && kind === 'user' && !message.template, remove: ctx.mayDelete(message) };
-  const classes = ['msg', mine ? 'mine' : '', `sender-${kind}`, message.template ? 'has-template' : '', message.action ? 'is-action' : '', message.deleted ? 'deleted' : '', mentionsMe ? 'mentions-me' : ''];
+  const allowed = { edit: mine && kind === 'user' && !message.template && !message.blocked, remove: ctx.mayDelete(message), report: !mine };
+  const classes = ['msg', mine ? 'mine' : '', `sender-${kind}`, message.template ? 'has-template' : '', message.action ? 'is-action' : '', message.deleted ? 'deleted' : '', message.blocked ? 'blocked' : '', mentionsMe ? 'mentions-me' : ''];
   return el(
     'div',
     {

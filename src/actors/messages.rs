@@ -242,6 +242,15 @@ pub struct SessionSupervisor {
     pub to_bot: Recipient<ToBot>,
     pub find_bot: Recipient<FindBot>,
     pub directory_scope: Recipient<GetDirectoryScope>,
+    pub rooms_changed: Recipient<RoomsChanged>,
+}
+
+/// Rooms whose `authz_version` a change made outside them moved (a block, section 13):
+/// each one live on this node reads itself again, and the other nodes are told.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct RoomsChanged {
+    pub rooms: Vec<RoomId>,
 }
 
 /// What a room needs of its supervisor.

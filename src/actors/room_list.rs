@@ -1,6 +1,7 @@
 //! Room objects whole: rooms as a caller sees them, completed with the fields of section 11
 //! (`last_rev`, `mentions_unread`, `last_message`) read for all of them at once (three
-//! queries whatever the number of rooms, never one per room).
+//! queries whatever the number of rooms, never one per room, and one more for whom the
+//! viewer blocks: a blocked sender's `last_message` comes as `blocked`, section 13).
 
 use crate::db::conversation::RoomExtras;
 use crate::db::{RoomSummary, Store};
@@ -15,25 +16,38 @@ pub async fn room_views(
 ) -> Result<Vec<RoomView>, ProtoError> {
     let ids = summaries.iter().map(|summary| summary.room.id).collect();
     let mut extras = store.room_extras(viewer, ids).await?;
+    let blocked = match viewer {
+        Some(viewer) => store.blocked_by(viewer).await?,
+        None => Default::default(),
+    };
     Ok(summaries
         .iter()
         .map(|summary| {
             let mut view = RoomView::from_summary(summary);
             if let Some(extras) = extras.remove(&summary.room.id) {
-                complete(&mut view, extras, viewer);
+                complete(&mut view, extras, viewer, |sender| {
+                    blocked.contains(&sender)
+                });
             }
             view
         })
         .collect())
 }
 
-/// Sets the section 11 fields of `view` from what the store read.
-pub fn complete(view: &mut RoomView, extras: RoomExtras, viewer: Option<i64>) {
+/// Sets the section 11 fields of `view` from what the store read; `hides` says whether the
+/// viewer blocks a sender.
+pub fn complete(
+    view: &mut RoomView,
+    extras: RoomExtras,
+    viewer: Option<i64>,
+    hides: impl Fn(i64) -> bool,
+) {
     view.last_rev = extras.last_rev;
     view.mentions_unread = extras.mentions_unread;
-    view.last_message = extras
-        .last_message
-        .map(|message| Box::new(MessageView::from_full(&message, viewer)));
+    view.last_message = extras.last_message.map(|message| {
+        let hidden = hides(message.message.row.sender_id);
+        Box::new(MessageView::from_full(&message, viewer).hidden(hidden))
+    });
 }
 
 /// One room's view, completed.

@@ -270,6 +270,12 @@ pub struct ServerArgs {
     #[arg(long, env = "PALAVER_GROUPS_PER_HOUR", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub groups_per_hour: u32,
 
+    /// Who can find whom (docs/safety.md, "Who can find whom"): `all` (every person and bot),
+    /// `shared` (people who share a room with the caller, and bots) or `none` (bots only).
+    /// Sets whom `users` lists and whom `open_direct`, `create_group` and `invite` may name.
+    #[arg(long, env = "PALAVER_DIRECTORY", default_value = "all")]
+    pub directory: crate::safety::directory::Directory,
+
     /// Most groups one user may be a member of; whoever adds them to one more is refused.
     #[arg(long, env = "PALAVER_MAX_GROUPS_PER_USER", default_value_t = crate::db::MAX_GROUPS_PER_USER, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub max_groups_per_user: i64,

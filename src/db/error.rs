@@ -30,6 +30,13 @@ pub enum StoreError {
     /// A post mentions users who are not members of its room (the ids).
     #[error("{} not a member of the room", user_list(.0))]
     MentionsOutsiders(Vec<i64>),
+    /// A user already blocks as many users as one may (the limit).
+    #[error("you already block {0} users, the most one user may block")]
+    TooManyBlocks(i64),
+    /// A post into a direct room between two users one of whom blocks the other, found by
+    /// the commit (`db/sender_checks.rs`).
+    #[error("a block stands between you and this user; nothing can be sent in this room until it is lifted")]
+    Blocked,
     #[error("the store could not complete the request: {0}")]
     Unavailable(String),
     /// A stored row this server cannot read (an unknown `kind`, say): not a passing

@@ -2,6 +2,7 @@
 
 pub mod authz;
 pub mod backend;
+pub mod blocks;
 pub mod bots;
 pub mod bulk;
 pub mod conversation;
@@ -32,5 +33,5 @@ pub mod writer;
 pub use backend::DatabaseUrl;
 pub use error::StoreError;
 pub use store::{RoomSummary, Store, StoreConfig, MAX_GROUPS_PER_USER};
-pub use users::{DirectoryAfter, DirectoryPage, IssuedToken, MAX_USER_NAME};
+pub use users::{DirectoryAfter, DirectoryPage, IssuedToken, People, MAX_USER_NAME};
 pub use writer::{Appended, NewPost, Outcome};

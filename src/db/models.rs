@@ -186,6 +186,8 @@ pub struct RoomSnapshot {
     pub authz_version: i64,
     /// The members who chose a notification level for the room (section 12).
     pub levels: Vec<(i64, crate::notify::Level)>,
+    /// `(blocker, blocked)` for every block a member made (section 13).
+    pub blocks: Vec<(i64, i64)>,
 }
 
 /// An uploaded file's description (its bytes and thumbnail are read separately).

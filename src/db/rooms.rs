@@ -11,7 +11,7 @@ use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::file_queries::FileQueries;
 use super::models::*;
-use super::schema::{bot_states, members, messages, rooms, users};
+use super::schema::{blocks, bot_states, members, messages, rooms, users};
 use super::seq::RoomSeqs;
 use super::store::{pair_key, RoomSummary, Store};
 use crate::{with_conn, write_conn};
@@ -231,12 +231,19 @@ impl Store {
                 for (user_id, level) in chosen {
                     levels.extend(super::devices::parse_level(level)?.map(|level| (user_id, level)));
                 }
+                let blocks: Vec<(i64, i64)> = blocks::table
+                    .inner_join(members::table.on(members::user_id.eq(blocks::blocker_id)))
+                    .filter(members::room_id.eq(id))
+                    .select((blocks::blocker_id, blocks::blocked_id))
+                    .load(conn)
+                    .await?;
                 Ok(Some(RoomSnapshot {
                     room,
                     members,
                     last_seq: last_seq.unwrap_or(0),
                     authz_version,
                     levels,
+                    blocks,
                 }))
             })
         })

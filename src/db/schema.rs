@@ -47,6 +47,17 @@ diesel::table! {
         joined_ms -> BigInt,
         /// `all`, `mentions` or `none`; NULL: the room kind's default (section 12).
         notify -> Nullable<Text>,
+        /// In a direct room: a block stands between its two members (section 13).
+        blocked -> Bool,
+    }
+}
+
+diesel::table! {
+    /// `blocker_id` shut out `blocked_id` (section 13).
+    blocks (blocker_id, blocked_id) {
+        blocker_id -> BigInt,
+        blocked_id -> BigInt,
+        created_ms -> BigInt,
     }
 }
 
@@ -221,7 +232,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     notify_windows,
     push_deliveries,
-    push_keys
+    push_keys,
+    blocks
 );
 
 // Safety (docs/safety.md): content rules, reports and the audit log (`db/safety/`).

@@ -1,5 +1,6 @@
 //! The group commit's check, in the batch's own transaction, that each person posting is
-//! still a member of the room and not deactivated ([`SenderChecks`]), and why one is
+//! still a member of the room, not deactivated and not on either side of a block in a
+//! direct room ([`SenderChecks`]), and why one is
 //! refused ([`Refusal`]). The rest of the store's side of authorization is `db/authz.rs`.
 
 use std::collections::{HashMap, HashSet};
@@ -23,6 +24,8 @@ pub enum Refusal {
     NotMember { public_group: bool },
     /// The person was deactivated.
     Deactivated,
+    /// A direct room between two users one of whom blocks the other (section 13).
+    Blocked,
 }
 
 impl From<Refusal> for StoreError {
@@ -30,6 +33,7 @@ impl From<Refusal> for StoreError {
         match refusal {
             Refusal::NotMember { public_group } => StoreError::NotMember { public_group },
             Refusal::Deactivated => StoreError::Deactivated,
+            Refusal::Blocked => StoreError::Blocked,
         }
     }
 }
@@ -68,7 +72,7 @@ impl SenderChecks for PgConn {
              FROM unnest($1::int8[], $2::int8[]) AS p (room_id, user_id) \
              JOIN members m ON m.room_id = p.room_id AND m.user_id = p.user_id \
              JOIN users u ON u.id = m.user_id \
-             WHERE u.deactivated_ms IS NULL",
+             WHERE u.deactivated_ms IS NULL AND NOT m.blocked",
         )
         .bind::<Array<BigInt>, _>(room_ids)
         .bind::<Array<BigInt>, _>(user_ids)
@@ -86,6 +90,14 @@ impl SenderChecks for PgConn {
             return Ok(HashMap::new());
         }
         let (room_ids, user_ids): (Vec<i64>, Vec<i64>) = refused.iter().copied().unzip();
+        let blocked: HashSet<(i64, i64)> = members::table
+            .filter(members::room_id.eq_any(&room_ids))
+            .filter(members::blocked.eq(true))
+            .select((members::room_id, members::user_id))
+            .load::<(i64, i64)>(self)
+            .await?
+            .into_iter()
+            .collect();
         let gone: HashSet<i64> = users::table
             .filter(users::id.eq_any(user_ids))
             .filter(users::deactivated_ms.is_not_null())
@@ -108,7 +120,11 @@ impl SenderChecks for PgConn {
             .map(|(room, user)| {
                 (
                     (room, user),
-                    why(gone.contains(&user), open.contains(&room)),
+                    why(
+                        gone.contains(&user),
+                        blocked.contains(&(room, user)),
+                        open.contains(&room),
+                    ),
                 )
             })
             .collect())
@@ -129,13 +145,12 @@ impl SenderChecks for SqliteConn {
                     .filter(members::room_id.eq(room))
                     .filter(members::user_id.eq(user))
                     .filter(users::deactivated_ms.is_null())
-                    .select(members::user_id);
-                if diesel::RunQueryDsl::first::<i64>(allowed, conn)
-                    .optional()?
-                    .is_some()
-                {
-                    continue;
-                }
+                    .select(members::blocked);
+                let blocked = match diesel::RunQueryDsl::first::<bool>(allowed, conn).optional()? {
+                    Some(false) => continue,
+                    Some(true) => true,
+                    None => false,
+                };
                 let gone = users::table
                     .find(user)
                     .filter(users::deactivated_ms.is_not_null())
@@ -151,16 +166,18 @@ impl SenderChecks for SqliteConn {
                 let open = diesel::RunQueryDsl::first::<i64>(open, conn)
                     .optional()?
                     .is_some();
-                refused.insert((room, user), why(gone, open));
+                refused.insert((room, user), why(gone, blocked, open));
             }
             Ok(refused)
         })
     }
 }
 
-fn why(deactivated: bool, public_group: bool) -> Refusal {
+fn why(deactivated: bool, blocked: bool, public_group: bool) -> Refusal {
     if deactivated {
         Refusal::Deactivated
+    } else if blocked {
+        Refusal::Blocked
     } else {
         Refusal::NotMember { public_group }
     }

@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::error::StoreError;
 use super::models::*;
 use super::safety::{AuditEntry, Moderate, Moderation};
-use super::schema::{devices, tokens, users};
+use super::schema::{devices, members, tokens, users};
 use super::store::{hash_token, new_token, Store};
 use crate::protocol::ids::UserRef;
 use crate::{with_conn, write_conn};
@@ -281,6 +281,7 @@ impl Store {
         prefix: &str,
         after: Option<DirectoryAfter>,
         bot_ids: Vec<i64>,
+        people: People,
         limit: i64,
     ) -> Result<DirectoryPage, StoreError> {
         let pattern = format!("{}%", escape_like(&name_key(prefix)));
@@ -312,13 +313,30 @@ impl Store {
                 };
                 let mut query = users::table
                     .filter(users::deactivated_ms.is_null())
-                    .filter(
-                        users::kind.eq(UserKind::User).or(users::kind
-                            .eq(UserKind::Bot)
-                            .and(users::id.eq_any(bot_ids))),
-                    )
                     .filter(users::name_key.like(pattern).escape('\\'))
                     .into_boxed();
+                let bots = users::kind.eq(UserKind::Bot).and(users::id.eq_any(bot_ids));
+                query = match people {
+                    People::All => query.filter(users::kind.eq(UserKind::User).or(bots)),
+                    People::SharingRoomWith(caller) => {
+                        let (mine, theirs) = diesel::alias!(members as mine, members as theirs);
+                        let sharing = mine
+                            .inner_join(
+                                theirs.on(theirs
+                                    .field(members::room_id)
+                                    .eq(mine.field(members::room_id))),
+                            )
+                            .filter(mine.field(members::user_id).eq(caller))
+                            .select(theirs.field(members::user_id));
+                        query.filter(
+                            users::kind
+                                .eq(UserKind::User)
+                                .and(users::id.eq_any(sharing).or(users::id.eq(caller)))
+                                .or(bots),
+                        )
+                    }
+                    People::None => query.filter(bots),
+                };
                 if let Some((key, id)) = after_key {
                     query = query.filter(
                         users::name_key
@@ -336,6 +354,28 @@ impl Store {
                 let more = users.len() as i64 > limit;
                 users.truncate(usize::try_from(limit).unwrap_or(0));
                 Ok(DirectoryPage::Page { users, more })
+            })
+        })
+        .await
+    }
+
+    /// Whether `a` and `b` are members of one room together.
+    pub async fn share_a_room(&self, a: i64, b: i64) -> Result<bool, StoreError> {
+        self.run(move |db| async move {
+            with_conn!(&*db, conn => {
+                let (mine, theirs) = diesel::alias!(members as mine, members as theirs);
+                let count: i64 = mine
+                    .inner_join(
+                        theirs.on(theirs
+                            .field(members::room_id)
+                            .eq(mine.field(members::room_id))),
+                    )
+                    .filter(mine.field(members::user_id).eq(a))
+                    .filter(theirs.field(members::user_id).eq(b))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                Ok(count > 0)
             })
         })
         .await
@@ -360,6 +400,16 @@ impl Store {
         })
         .await
     }
+}
+
+/// Which people a directory page lists (`--directory`, section 13); bots are listed as
+/// `bot_ids` says whatever this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum People {
+    All,
+    /// The caller and the people who share a room with them.
+    SharingRoomWith(i64),
+    None,
 }
 
 /// Where a directory page starts: after the user with this row id, or the bot with this

@@ -43,6 +43,7 @@ const ASSETS: &[Asset] = &[
     asset!("/conversation.js", "conversation.js", JS),
     asset!("/mentions.js", "mentions.js", JS),
     asset!("/push.js", "push.js", JS),
+    asset!("/safety.js", "safety.js", JS),
     // The service worker: at the root, so that its scope is the whole client.
     asset!("/sw.js", "sw.js", JS),
     // The demo bot's picture (bots/mathbot.json): template URLs are http(s) or this server's.

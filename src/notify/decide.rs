@@ -55,6 +55,8 @@ pub struct Candidate {
     pub kind: UserKind,
     /// What they chose with `notify`; `None`: the room kind's default.
     pub level: Option<Level>,
+    /// They block the sender (section 13): never notified of what the sender posts.
+    pub blocks_sender: bool,
 }
 
 /// What of a committed message matters to the decision.
@@ -86,6 +88,7 @@ pub fn recipients<'a>(
     let mut chosen: Vec<i64> = members
         .into_iter()
         .filter(|member| member.kind == UserKind::User && member.user_id != message.sender)
+        .filter(|member| !member.blocks_sender)
         .filter(|member| match Level::effective(member.level, kind) {
             Level::All => true,
             Level::Mentions => message.calls_on(member.user_id),
@@ -108,7 +111,28 @@ mod tests {
             user_id,
             kind: UserKind::User,
             level,
+            blocks_sender: false,
         }
+    }
+
+    #[test]
+    fn who_blocks_the_sender_is_never_notified() {
+        let mut blocker = person(2, Some(Level::All));
+        blocker.blocks_sender = true;
+        let members = [person(1, None), blocker, person(3, Some(Level::All))];
+        let mentions = [2, 3];
+        let message = Notable {
+            sender: 1,
+            mentions: &mentions,
+            reply_to_sender: Some(2),
+        };
+        assert_eq!(
+            recipients(RoomKind::Group, &members, &message, |_| false),
+            [3],
+            "not even when mentioned or answered"
+        );
+        let direct = [person(1, None), blocker];
+        assert!(recipients(RoomKind::Direct, &direct, &message, |_| false).is_empty());
     }
 
     #[test]
@@ -211,6 +235,7 @@ mod tests {
                 user_id: 2,
                 kind: UserKind::Bot,
                 level: None,
+                blocks_sender: false,
             },
         ];
         let from_user = Notable {

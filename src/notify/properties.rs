@@ -117,11 +117,12 @@ proptest! {
         }
     }
 
-    /// The recipients are people, never the sender, never someone joined, never at `none`;
+    /// The recipients are people, never the sender, never someone joined, never one who
+    /// blocks the sender, never at `none`;
     /// everyone else at `all` is among them, and at `mentions` exactly when called on.
     #[test]
     fn recipients_follow_the_levels(
-        members in prop::collection::vec((1i64..30, 0u8..4, 0u8..3), 0..30),
+        members in prop::collection::vec((1i64..30, 0u8..4, 0u8..3, any::<bool>()), 0..30),
         sender in 1i64..30,
         mentioned in prop::collection::hash_set(1i64..30, 0..5),
         reply_to in prop::option::of(1i64..30),
@@ -132,11 +133,12 @@ proptest! {
         let mut seen = HashSet::new();
         let members: Vec<Candidate> = members
             .into_iter()
-            .filter(|(id, _, _)| seen.insert(*id))
-            .map(|(user_id, level, who)| Candidate {
+            .filter(|(id, _, _, _)| seen.insert(*id))
+            .map(|(user_id, level, who, blocks_sender)| Candidate {
                 user_id,
                 kind: if who == 0 { UserKind::Bot } else { UserKind::User },
                 level: [None, Some(Level::All), Some(Level::Mentions), Some(Level::None)][level as usize],
+                blocks_sender,
             })
             .collect();
         let mentions: Vec<i64> = mentioned.iter().copied().collect();
@@ -146,6 +148,7 @@ proptest! {
             let called = mentioned.contains(&member.user_id) || reply_to == Some(member.user_id);
             let expected = member.kind == UserKind::User
                 && member.user_id != sender
+                && !member.blocks_sender
                 && !joined.contains(&member.user_id)
                 && match Level::effective(member.level, kind) {
                     Level::All => true,

@@ -65,6 +65,13 @@ pub enum Command {
         reason: crate::safety::ReportReason,
         note: Option<String>,
     },
+    /// Section 13: the caller blocks (`on`) or unblocks a user.
+    Block {
+        user: UserRef,
+        on: bool,
+    },
+    /// Section 13: the users the caller blocks.
+    Blocks,
     /// A command addressed to one room, which runs it.
     Room {
         room: RoomId,
@@ -100,6 +107,8 @@ impl Command {
             Command::Users { .. } => "users",
             Command::Search(_) => "search",
             Command::Report { .. } => "report",
+            Command::Block { .. } => "block",
+            Command::Blocks => "blocks",
             Command::Room { op, .. } => op.name(),
         }
     }
@@ -249,6 +258,14 @@ fn command(object: &Map<String, Value>) -> Result<Command, ProtoError> {
         },
         "search" => Command::Search(super::conversation::parse_search(&fields)?),
         "report" => report(&fields)?,
+        "block" => {
+            let on = fields.bool_or("on", true)?;
+            Command::Block {
+                user: user_ref(fields.id("user")?)?,
+                on,
+            }
+        }
+        "blocks" => Command::Blocks,
         other => {
             let shown: String = other.chars().take(MAX_ID_CHARS).collect();
             return Err(ProtoError::new(

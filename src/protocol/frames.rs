@@ -223,6 +223,7 @@ mod tests {
             deleted: false,
             reactions: Vec::new(),
             rev: 0,
+            blocked: false,
         };
         let frame = sent(&ReplyId::Number(5.into()), &message);
         let value: Value = serde_json::from_str(&frame).expect("a JSON frame");

@@ -136,6 +136,10 @@ pub struct MessageView {
     pub reactions: Vec<ReactionView>,
     /// The room `rev` of the message's latest change, `0` if it never changed.
     pub rev: i64,
+    /// Present, and `true`, only for a receiver who blocks the sender (section 13): the
+    /// content (`body`, `files`, `template`, `reactions`) is left out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
 }
 
 /// What a reply shows of the message it answers: `{"id","seq","sender","excerpt"}`.
@@ -204,6 +208,24 @@ impl MessageView {
             deleted: false,
             reactions: Vec::new(),
             rev: 0,
+            blocked: false,
+        }
+    }
+
+    /// The message as a receiver who blocks its sender gets it (section 13): `blocked`,
+    /// with `body` `""`, `files` `[]`, `template` `null` and `reactions` `[]`; its place
+    /// (`id`, `seq`, `ts`, `sender`, `rev`) stays, so `seq` stays gapless.
+    pub fn hidden(self, hidden: bool) -> MessageView {
+        if !hidden {
+            return self;
+        }
+        MessageView {
+            blocked: true,
+            body: String::new(),
+            files: Vec::new(),
+            template: None,
+            reactions: Vec::new(),
+            ..self
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Safety (docs/safety.md): the operator's content rules ([`rules`], with the built-in
-//! patterns of [`builtins`]), and why a message is reported ([`report`]).
+//! patterns of [`builtins`]), why a message is reported ([`report`]), who hides whom in a
+//! room ([`blocks`]), and who can find whom ([`directory`]).
 
+pub mod blocks;
 pub mod builtins;
+pub mod directory;
 pub mod report;
 pub mod rules;
 

@@ -89,17 +89,18 @@ impl Hub {
                         async move {
                             let mut told: HashSet<SessionKey> = HashSet::new();
                             for (room_id, room) in live {
-                                let subscribers = match room.send(Subscribers).await {
-                                    Ok(subscribers) => subscribers,
-                                    // Stopped since: its connections rejoin a new actor.
-                                    Err(err) => {
-                                        log::debug!(
-                                            "presence of u_{user_id}: room {room_id} did not \
+                                let subscribers =
+                                    match room.send(Subscribers { about: user_id }).await {
+                                        Ok(subscribers) => subscribers,
+                                        // Stopped since: its connections rejoin a new actor.
+                                        Err(err) => {
+                                            log::debug!(
+                                                "presence of u_{user_id}: room {room_id} did not \
                                              answer ({err}); its connections miss this change"
-                                        );
-                                        continue;
-                                    }
-                                };
+                                            );
+                                            continue;
+                                        }
+                                    };
                                 for (key, outbox) in subscribers {
                                     if told.insert(key) {
                                         outbox.push(frame.clone());

@@ -93,6 +93,7 @@ impl Hub {
             to_bot: hub.clone().recipient(),
             find_bot: hub.clone().recipient(),
             directory_scope: hub.clone().recipient(),
+            rooms_changed: hub.clone().recipient(),
         }
     }
 

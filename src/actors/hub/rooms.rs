@@ -1,11 +1,15 @@
 //! The hub's rooms: one actor per live room, started on demand on the next arbiter,
-//! forgotten when it stops on purpose, started again from the store when it crashed.
+//! forgotten when it stops on purpose, started again from the store when it crashed; told
+//! to read themselves again when a change outside them moved their `authz_version`.
 
 use actix::prelude::*;
 
 use super::Hub;
-use crate::actors::messages::{GetRoom, Inheritance, RoomCrashed, RoomHandle, RoomStopped};
-use crate::actors::room::Room;
+use crate::actors::messages::{
+    GetRoom, Inheritance, RoomCrashed, RoomHandle, RoomStopped, RoomsChanged,
+};
+use crate::actors::room::{Reload, Room};
+use crate::cluster::wire::{channel, Event};
 use crate::model::RoomId;
 
 impl Hub {
@@ -42,6 +46,23 @@ impl Handler<GetRoom> for Hub {
             }
         }
         MessageResult(Room::handle(&self.start_room(get.id, None, ctx.address())))
+    }
+}
+
+impl Handler<RoomsChanged> for Hub {
+    type Result = ();
+
+    /// The rooms live here reload at once; the other nodes hear `RoomChanged` on the bus
+    /// (and their sweep finds the moved `authz_version` if that is lost).
+    fn handle(&mut self, changed: RoomsChanged, _: &mut Context<Self>) {
+        for id in changed.rooms {
+            if let Some(addr) = self.rooms.get(&id) {
+                addr.do_send(Reload);
+            }
+            if let Some(bus) = &self.bus {
+                bus.publish(channel::room(id.0), Event::RoomChanged);
+            }
+        }
     }
 }
 

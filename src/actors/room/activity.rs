@@ -42,7 +42,10 @@ impl Room {
                 let messages: Vec<MessageView> = page
                     .messages
                     .iter()
-                    .map(|message| MessageView::from_full(message, Some(user_id)))
+                    .map(|message| {
+                        MessageView::from_full(message, Some(user_id))
+                            .hidden(room.hides(user_id, message.message.row.sender_id))
+                    })
                     .collect();
                 Ok(Reply::Data(
                     json!({ "messages": messages, "has_more": page.has_more }),
@@ -120,7 +123,7 @@ impl Room {
         .frame();
         let session = caller.session.clone();
         self.share_read(caller.user.id, read_seq, &frame);
-        self.broadcast(&frame, |key, _| *key != session);
+        self.broadcast_signal(caller.user.id, &frame, |key, _| *key != session);
     }
 
     /// Passes `typing` on to the room, at most once per user every few seconds
@@ -137,7 +140,9 @@ impl Room {
         .frame();
         let typist = caller.user.id;
         self.share_frame(&frame, Some(typist));
-        self.broadcast(&frame, |_, subscriber| subscriber.user_id.0 != typist);
+        self.broadcast_signal(typist, &frame, |_, subscriber| {
+            subscriber.user_id.0 != typist
+        });
         Ok(Reply::Data(crate::protocol::frames::empty()))
     }
 }

@@ -1,5 +1,5 @@
 //! The room's copy of who may do what in it, brought back to the store's: [`Room::reload`]
-//! reads the room (members, read positions, settings, `authz_version`) again and applies the
+//! reads the room (members, read positions, settings, its members' blocks, `authz_version`) again and applies the
 //! difference: connections of users who are no longer members stop following the room, and
 //! the joined connections hear `member_left` and `member_joined` for what changed. A room
 //! reloads when another node says it changed (the bus's `RoomChanged`), after a Redis
@@ -15,6 +15,7 @@ use super::{Member, Room, State};
 use crate::db::models::{RoomKind, RoomSnapshot, UserRow};
 use crate::db::StoreError;
 use crate::protocol::Event;
+use crate::safety::blocks::Blocks;
 
 /// From the hub's sweep: the room's `authz_version` in the store now (`None`: the room is
 /// gone). A room whose copy is older reloads.
@@ -22,6 +23,22 @@ use crate::protocol::Event;
 #[rtype(result = "()")]
 pub struct Recheck {
     pub version: Option<i64>,
+}
+
+/// From the hub: a change made outside the room (a block) moved its `authz_version`; it
+/// reads itself again.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Reload;
+
+impl Handler<Reload> for Room {
+    type Result = ();
+
+    fn handle(&mut self, _: Reload, ctx: &mut Context<Self>) {
+        if self.loaded().is_some() {
+            self.reload(Behind::Found, ctx);
+        }
+    }
 }
 
 /// How a room learned that its copy may be behind.
@@ -57,7 +74,10 @@ impl Room {
 
     /// After the store refused what the room's copy allowed: the copy is behind.
     pub(super) fn refused_by_store(&mut self, err: &StoreError, ctx: &mut Context<Self>) {
-        if matches!(err, StoreError::NotMember { .. } | StoreError::Deactivated) {
+        if matches!(
+            err,
+            StoreError::NotMember { .. } | StoreError::Deactivated | StoreError::Blocked
+        ) {
             self.reload(Behind::Found, ctx);
         }
     }
@@ -103,6 +123,7 @@ impl Room {
         loaded.row = snapshot.room;
         loaded.authz_version = snapshot.authz_version;
         loaded.levels = snapshot.levels.into_iter().collect();
+        loaded.blocks = Blocks::new(snapshot.blocks);
         let room = self.id.to_string();
         let removed = Event::RoomRemoved { room: room.clone() }.frame();
         let members = &loaded.members;

@@ -272,10 +272,15 @@ impl Handler<Inbound> for Room {
                 }
                 Event::Changes { messages } => self.changes_arrive(messages, ctx),
                 Event::RoomFrame { frame, except_user } => {
+                    // `except_user` is the frame's author (their `typing`): hidden from who
+                    // blocks them, as here.
                     let frame = Frame::from(frame);
-                    self.broadcast(&frame, |_, subscriber| {
-                        Some(subscriber.user_id.0) != except_user
-                    });
+                    match except_user {
+                        Some(author) => self.broadcast_signal(author, &frame, |_, subscriber| {
+                            subscriber.user_id.0 != author
+                        }),
+                        None => self.broadcast(&frame, |_, _| true),
+                    };
                 }
                 Event::RoomChanged => self.reload(Behind::Told, ctx),
                 Event::Read {
@@ -283,7 +288,7 @@ impl Handler<Inbound> for Room {
                     seq,
                     frame,
                 } if self.move_read_position(user_id, seq) => {
-                    self.broadcast(&Frame::from(frame), |_, _| true);
+                    self.broadcast_signal(user_id, &Frame::from(frame), |_, _| true);
                 }
                 Event::Joined { user_id, joined } => {
                     self.joins

@@ -116,12 +116,15 @@ impl Room {
             store.changes(id, after_rev, limit).await
         };
         Box::pin(
-            actix::fut::wrap_future::<_, Room>(work).map(move |read, _, _| {
+            actix::fut::wrap_future::<_, Room>(work).map(move |read, room, _| {
                 let page = read.map_err(ProtoError::from)?;
                 let messages: Vec<MessageView> = page
                     .messages
                     .iter()
-                    .map(|message| MessageView::from_full(message, Some(user)))
+                    .map(|message| {
+                        MessageView::from_full(message, Some(user))
+                            .hidden(room.hides(user, message.message.row.sender_id))
+                    })
                     .collect();
                 Ok(Reply::Data(json!({
                     "messages": messages,
@@ -263,12 +266,18 @@ impl Room {
     /// Sends `message_updated` to every joined connection, each with its user's `me`.
     fn publish_change(&mut self, message: &FullMessage) {
         let room = self.id.to_string();
-        let shared = message.reactions.is_empty();
+        let author = message.message.row.sender_id;
+        let shared = message.reactions.is_empty() && !self.anyone_hides(author);
+        let blocks = self
+            .loaded()
+            .map(|loaded| loaded.blocks.clone())
+            .unwrap_or_default();
         let frame_for = |viewer: Option<i64>| -> Frame {
+            let hidden = viewer.is_some_and(|viewer| blocks.hides(viewer, author));
             Event::MessageUpdated {
                 room: room.clone(),
                 rev: message.rev,
-                message: MessageView::from_full(message, viewer),
+                message: MessageView::from_full(message, viewer).hidden(hidden),
             }
             .frame()
         };

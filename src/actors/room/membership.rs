@@ -3,6 +3,8 @@
 //! of a member is checked against it, and `invite` and `kick` go by what the store did
 //! (the room's copy may be behind another node's change until it reloads, `authz.rs`).
 
+use std::collections::HashSet;
+
 use actix::prelude::*;
 use serde_json::json;
 
@@ -56,6 +58,11 @@ impl Room {
                     }
                     _ => store.add_member(id, user_id).await?,
                 };
+                // A new member brings their blocks (section 13).
+                let blocked = match became {
+                    true => Some(store.blocked_by(user_id).await?),
+                    false => None,
+                };
                 let page = match after_seq {
                     Some(after) => store.full_page_after(id, after, limit).await?,
                     None => store.full_page_before(id, None, limit).await?,
@@ -66,11 +73,19 @@ impl Room {
                     .map_err(|err| err.into_read_error())?
                     .remove(&id)
                     .unwrap_or_default();
-                Ok((became, page, extras))
+                Ok((became, blocked, page, extras))
             },
-            move |fetched: Result<(bool, FullPage, RoomExtras), StoreError>, room, ctx| {
+            move |fetched: Result<
+                (bool, Option<HashSet<i64>>, FullPage, RoomExtras),
+                StoreError,
+            >,
+                  room,
+                  ctx| {
                 match fetched {
-                    Ok((became, page, extras)) => {
+                    Ok((became, blocked, page, extras)) => {
+                        if let (Some(blocked), State::Live(loaded)) = (blocked, &mut room.state) {
+                            loaded.blocks.set_blocker(user_id, blocked);
+                        }
                         if !became && room.access(user_id) != Access::Member {
                             // A member the room's copy does not know yet.
                             room.reload(Behind::Found, ctx);
@@ -114,11 +129,17 @@ impl Room {
         let messages: Vec<MessageView> = page
             .messages
             .iter()
-            .map(|message| MessageView::from_full(message, viewer))
+            .map(|message| {
+                MessageView::from_full(message, viewer)
+                    .hidden(self.hides(caller.user.id, message.message.row.sender_id))
+            })
             .collect();
         let mut view = self.view_for(caller.user.id);
         if let Some(view) = &mut view {
-            crate::actors::room_list::complete(view, extras, viewer);
+            let me = caller.user.id;
+            crate::actors::room_list::complete(view, extras, viewer, |sender| {
+                self.hides(me, sender)
+            });
         }
         caller.outbox.push(frames::ok(
             &reply_id,
@@ -192,22 +213,45 @@ impl Room {
         }
         let store = self.store.clone();
         let (id, user_id) = (self.id.0, user.id);
+        let inviter = by.as_ref().map(|caller| caller.user.id);
+        let directory = self.settings.directory;
         in_turn(
             ctx,
-            async move { store.add_member(id, user_id).await },
+            async move {
+                if let Some(inviter) = inviter {
+                    // Section 13: whom the inviter cannot find, they cannot invite.
+                    crate::actors::people::may_find(&store, directory, inviter, user_id).await?;
+                    // Neither side of a block may invite the other.
+                    if store.block_between(inviter, user_id).await? {
+                        return Err(ProtoError::forbidden(
+                            "a block stands between you and this user; they cannot be invited",
+                        ));
+                    }
+                }
+                let added = store.add_member(id, user_id).await?;
+                // A new member brings their blocks.
+                let blocked = match added {
+                    true => store.blocked_by(user_id).await?,
+                    false => HashSet::new(),
+                };
+                Ok((added, blocked))
+            },
             move |added, room, ctx| match added {
-                Ok(true) => {
+                Ok((true, blocked)) => {
+                    if let State::Live(loaded) = &mut room.state {
+                        loaded.blocks.set_blocker(user_id, blocked);
+                    }
                     room.member_added(user, None);
                     Ok(R::done())
                 }
                 // A member already; the room's copy may not know it yet.
-                Ok(false) => {
+                Ok((false, _)) => {
                     if room.access(user_id) != Access::Member {
                         room.reload(Behind::Found, ctx);
                     }
                     Ok(R::done())
                 }
-                Err(err) => Err(ProtoError::from(err)),
+                Err(err) => Err(err),
             },
         )
     }
@@ -332,11 +376,20 @@ impl Room {
                 self.id.0,
             );
             let except = except.cloned();
+            let blocks = self
+                .loaded()
+                .map(|loaded| loaded.blocks.clone())
+                .unwrap_or_default();
             actix::spawn(async move {
                 match store.room_extras(Some(user_id), vec![id]).await {
                     Ok(mut extras) => {
                         if let Some(extras) = extras.remove(&id) {
-                            crate::actors::room_list::complete(&mut view, extras, Some(user_id));
+                            crate::actors::room_list::complete(
+                                &mut view,
+                                extras,
+                                Some(user_id),
+                                |sender| blocks.hides(user_id, sender),
+                            );
                         }
                     }
                     Err(err) => {

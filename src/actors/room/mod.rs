@@ -34,7 +34,7 @@ use crate::protocol::views::{RoomView, UserView};
 use crate::protocol::Frame;
 use crate::settings::Settings;
 
-pub use authz::Recheck;
+pub use authz::{Recheck, Reload};
 #[cfg(test)]
 pub use requests::Crash;
 pub use requests::Subscribers;
@@ -90,6 +90,8 @@ struct Loaded {
     authz_version: i64,
     /// The notification levels members chose (section 12); the others have the default.
     levels: HashMap<i64, crate::notify::Level>,
+    /// Who hides whom here (section 13).
+    blocks: crate::safety::blocks::Blocks,
 }
 
 struct Member {
@@ -237,6 +239,80 @@ impl Room {
         Some(view)
     }
 
+    /// Whether `viewer` blocks `author` here (section 13).
+    fn hides(&self, viewer: i64, author: i64) -> bool {
+        self.loaded()
+            .is_some_and(|loaded| loaded.blocks.hides(viewer, author))
+    }
+
+    /// In a direct room: whether a block stands between `user` and the other member, so
+    /// neither may post (section 13; the commit checks it again in the store).
+    fn blocked_direct(&self, user: i64) -> bool {
+        self.loaded().is_some_and(|loaded| {
+            loaded.kind == RoomKind::Direct
+                && loaded
+                    .members
+                    .keys()
+                    .any(|other| *other != user && loaded.blocks.between(user, *other))
+        })
+    }
+
+    /// Whether anyone here blocks `author`.
+    fn anyone_hides(&self, author: i64) -> bool {
+        self.loaded()
+            .is_some_and(|loaded| loaded.blocks.anyone_hides(author))
+    }
+
+    /// Sends a frame about `author`'s message: `whole` to every joined connection, except
+    /// those of users who block `author`, who get `hidden` (section 13). Made once each.
+    fn broadcast_message(
+        &mut self,
+        author: i64,
+        whole: &Frame,
+        hidden: impl FnOnce() -> Frame,
+    ) -> u64 {
+        if !self.anyone_hides(author) {
+            return self.broadcast(whole, |_, _| true);
+        }
+        let Some(loaded) = self.loaded() else {
+            return 0;
+        };
+        let blockers: std::collections::HashSet<i64> = self
+            .subscribers
+            .values()
+            .map(|subscriber| subscriber.user_id.0)
+            .filter(|user| loaded.blocks.hides(*user, author))
+            .collect();
+        let hidden = hidden();
+        let mut delivered = self.broadcast(whole, |_, subscriber| {
+            !blockers.contains(&subscriber.user_id.0)
+        });
+        delivered += self.broadcast(&hidden, |_, subscriber| {
+            blockers.contains(&subscriber.user_id.0)
+        });
+        delivered
+    }
+
+    /// Sends a signal of `author`'s (`typing`, `read`) to the joined connections `include`
+    /// accepts, except those of users who block `author` (section 13).
+    fn broadcast_signal(
+        &mut self,
+        author: i64,
+        frame: &Frame,
+        include: impl Fn(&SessionKey, &Subscriber) -> bool,
+    ) -> u64 {
+        if !self.anyone_hides(author) {
+            return self.broadcast(frame, include);
+        }
+        let blocks = self
+            .loaded()
+            .map(|loaded| loaded.blocks.clone())
+            .unwrap_or_default();
+        self.broadcast(frame, |key, subscriber| {
+            include(key, subscriber) && !blocks.hides(subscriber.user_id.0, author)
+        })
+    }
+
     /// Sends a frame to every joined connection that `include` accepts. Connections whose
     /// queue overflowed are closed by their outbox and dropped from the room here.
     fn broadcast(
@@ -280,6 +356,7 @@ impl Room {
                     members,
                     authz_version: snapshot.authz_version,
                     levels: snapshot.levels.into_iter().collect(),
+                    blocks: crate::safety::blocks::Blocks::new(snapshot.blocks),
                 });
             }
         }

@@ -37,6 +37,7 @@ impl Room {
                 user_id: member.user.id,
                 kind: member.user.kind,
                 level: loaded.levels.get(&member.user.id).copied(),
+                blocks_sender: loaded.blocks.hides(member.user.id, sender),
             })
             .collect();
         let message = Notable {

@@ -61,6 +61,9 @@ impl Room {
         if let Err(err) = self.require_member(origin.user().id, "send") {
             return origin.answer(Err(err));
         }
+        if self.blocked_direct(origin.user().id) {
+            return origin.answer(Err(StoreError::Blocked.into()));
+        }
         let reply_to = match said.reply_to {
             None => None,
             Some(MessageId { room, seq }) if room == self.id => Some(seq),
@@ -148,9 +151,11 @@ impl Room {
         // The store refused a sender the room's copy let through: the copy is behind.
         let refusal = result.as_ref().ok().and_then(|outcomes| {
             outcomes.iter().find_map(|outcome| match outcome {
-                Err(err @ (StoreError::NotMember { .. } | StoreError::Deactivated)) => {
-                    Some(err.clone())
-                }
+                Err(
+                    err @ (StoreError::NotMember { .. }
+                    | StoreError::Deactivated
+                    | StoreError::Blocked),
+                ) => Some(err.clone()),
                 _ => None,
             })
         });
@@ -226,7 +231,12 @@ impl Room {
             }
         }
         let frame = Event::Message { message: view }.frame();
-        let delivered = self.broadcast(&frame, |_, _| true);
+        let delivered = self.broadcast_message(message.row.sender_id, &frame, || {
+            Event::Message {
+                message: MessageView::from_stored(message).hidden(true),
+            }
+            .frame()
+        });
         crate::metrics::METRICS.messages_delivered.inc_by(delivered);
     }
 

@@ -16,10 +16,13 @@ use crate::error::ProtoError;
 use crate::protocol::ids::UserRef;
 use crate::protocol::RoomCommand;
 
-/// The connections that joined the room (for presence).
+/// The connections that joined the room, for the presence of `about`: those of members
+/// who block `about` are left out (section 13).
 #[derive(Message)]
 #[rtype(result = "Vec<(SessionKey, Outbox)>")]
-pub struct Subscribers;
+pub struct Subscribers {
+    pub about: i64,
+}
 
 impl Handler<ToRoom> for Room {
     type Result = Answer<Reply>;
@@ -175,10 +178,11 @@ impl Handler<Unsubscribe> for Room {
 impl Handler<Subscribers> for Room {
     type Result = MessageResult<Subscribers>;
 
-    fn handle(&mut self, _: Subscribers, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, asked: Subscribers, _: &mut Context<Self>) -> Self::Result {
         MessageResult(
             self.subscribers
                 .iter()
+                .filter(|(_, subscriber)| !self.hides(subscriber.user_id.0, asked.about))
                 .map(|(key, Subscriber { outbox, .. })| (key.clone(), outbox.clone()))
                 .collect(),
         )

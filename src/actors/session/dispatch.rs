@@ -24,6 +24,7 @@ use crate::protocol::ids::UserRef;
 use crate::protocol::views::MessageView;
 use crate::protocol::views::RoomView;
 use crate::protocol::{frames, ClientFrame, Command, Event, ReplyId, RoomCommand};
+use crate::safety::directory::Directory;
 use crate::safety::ReportReason;
 
 /// What a command needs, detached from the actor so that it can run as a future.
@@ -31,6 +32,8 @@ struct Context {
     caller: Caller,
     hub: SessionSupervisor,
     store: Store,
+    /// Who can find whom (`--directory`).
+    directory: Directory,
 }
 
 /// A finished command: its answer, and the room the connection joined or left by it.
@@ -114,7 +117,14 @@ impl Session {
                 after,
                 limit,
             } => Box::pin(async move {
-                people::directory(&context.store, &context.hub, &query, after, limit).await
+                let scope = (context.caller.user.id, context.directory);
+                people::directory(&context.store, &context.hub, &query, after, limit, scope).await
+            }),
+            Command::Block { user, on } => Box::pin(async move {
+                super::blocks::block(&context.store, &context.hub, &context.caller, &user, on).await
+            }),
+            Command::Blocks => Box::pin(async move {
+                super::blocks::blocks(&context.store, context.caller.user.id).await
             }),
             Command::Search(search) => Box::pin(async move {
                 super::search::search(&context.store, context.caller.user.id, search).await
@@ -134,6 +144,7 @@ impl Session {
             caller: self.caller(),
             hub: self.hub.clone(),
             store: self.store.clone(),
+            directory: self.settings.directory,
         }
     }
 
@@ -402,7 +413,15 @@ async fn create_group(
     let me = context.caller.user.id;
     let mut member_ids = Vec::with_capacity(members.len());
     for member in &members {
-        member_ids.push(people::member_id(&context.store, member).await?);
+        let member = people::member_id(&context.store, member).await?;
+        people::may_find(&context.store, context.directory, me, member).await?;
+        // Section 13: a group made with someone is an invite of them.
+        if member != me && context.store.block_between(me, member).await? {
+            return Err(ProtoError::forbidden(format!(
+                "a block stands between you and u_{member}; they cannot be added"
+            )));
+        }
+        member_ids.push(member);
     }
     let room = context
         .store
@@ -421,9 +440,15 @@ async fn create_group(
 async fn open_direct(context: &Context, user: &UserRef) -> Result<Reply, ProtoError> {
     let me = context.caller.user.id;
     let other = people::find_person(&context.store, user).await?;
+    people::may_find(&context.store, context.directory, me, other.id).await?;
     if other.id == me {
         return Err(ProtoError::bad_request(
             "`open_direct` needs another user, not yourself",
+        ));
+    }
+    if context.store.block_between(me, other.id).await? {
+        return Err(ProtoError::forbidden(
+            "a block stands between you and this user; no direct chat can be opened",
         ));
     }
     let (room, created) = context

@@ -4,6 +4,7 @@
 //! flight, answered by the room in order); any other command waits for them and runs to its
 //! end before the next frame is read, so replies leave in the order the commands came.
 
+mod blocks;
 pub mod dispatch;
 mod people;
 pub mod pipeline;

@@ -1,16 +1,17 @@
 //! The commands about people rather than rooms: `users`, the directory (docs/protocol.md
-//! section 10), naming a person in `open_direct` and `create_group` (see
+//! section 10, scoped by `--directory`, section 13), naming a person in `open_direct` and `create_group` (see
 //! [`crate::actors::people`]), and the limit on groups a person creates.
 
 use serde_json::json;
 
 use crate::actors::messages::{GetDirectoryScope, Reply, SessionSupervisor};
-pub(super) use crate::actors::people::find_person;
-use crate::db::{DirectoryAfter, DirectoryPage, Store};
+pub(super) use crate::actors::people::{find_person, may_find};
+use crate::db::{DirectoryAfter, DirectoryPage, People, Store};
 use crate::error::{Answered, Mailbox, ProtoError};
 use crate::protocol::command::bad_cursor;
 use crate::protocol::ids::{self, UserRef};
 use crate::protocol::views::UserView;
+use crate::safety::directory::Directory;
 
 /// One page of the directory: `{"users":[User…],"next":…}`.
 pub(super) async fn directory(
@@ -19,6 +20,7 @@ pub(super) async fn directory(
     query: &str,
     after: Option<UserRef>,
     limit: i64,
+    (caller, directory): (i64, Directory),
 ) -> Result<Reply, ProtoError> {
     let scope = hub
         .directory_scope
@@ -29,7 +31,15 @@ pub(super) async fn directory(
         UserRef::Id(id) => DirectoryAfter::Id(id),
         UserRef::Handle(handle) => DirectoryAfter::Handle(handle),
     });
-    let (users, more) = match store.directory(query, after, scope.bot_ids, limit).await? {
+    let people = match directory {
+        Directory::All => People::All,
+        Directory::Shared => People::SharingRoomWith(caller),
+        Directory::None => People::None,
+    };
+    let (users, more) = match store
+        .directory(query, after, scope.bot_ids, people, limit)
+        .await?
+    {
         DirectoryPage::Page { users, more } => (users, more),
         DirectoryPage::UnknownCursor => return Err(bad_cursor()),
     };

@@ -98,8 +98,8 @@ impl Binder {
 }
 
 /// The parts both backends share: membership, the room and `before_seq`, the cursor, the
-/// order and the limit (`limit + 1` rows: one more says there is a next page). `words`
-/// gives the backend's `FROM` and its conditions for the words.
+/// senders the user blocks, the order and the limit (`limit + 1` rows: one more says there
+/// is a next page). `words` gives the backend's `FROM` and its conditions for the words.
 fn statement(
     request: &SearchRequest,
     numbered: bool,
@@ -128,6 +128,12 @@ fn statement(
         ));
     }
     conditions.push("NOT m.deleted".into());
+    // Section 13: never the messages of someone the user blocks.
+    let blocker = binder.bind(Bind::Int(request.user));
+    conditions.push(format!(
+        "NOT EXISTS (SELECT 1 FROM blocks k WHERE k.blocker_id = {blocker} \
+         AND k.blocked_id = m.sender_id)"
+    ));
     let limit = binder.bind(Bind::Int(request.limit + 1));
     Statement {
         sql: format!(

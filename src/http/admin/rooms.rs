@@ -247,7 +247,7 @@ pub async fn show(Admin(state): Admin, id: web::Path<RoomId>) -> Answer {
         AdminReply::Described { mut room, members } => {
             let mut extras = state.store.room_extras(None, vec![id.0]).await?;
             if let Some(extras) = extras.remove(&id.0) {
-                crate::actors::room_list::complete(&mut room, extras, None);
+                crate::actors::room_list::complete(&mut room, extras, None, |_| false);
             }
             Ok(HttpResponse::Ok().json(RoomDetail { members, room }))
         }

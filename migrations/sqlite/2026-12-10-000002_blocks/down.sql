@@ -1,0 +1,2 @@
+ALTER TABLE members DROP COLUMN blocked;
+DROP TABLE blocks;
