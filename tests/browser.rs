@@ -25,7 +25,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 type Scenario = fn() -> Pin<Box<dyn Future<Output = ()>>>;
 
 /// Every browser test, by name.
-const TESTS: [(&str, Scenario); 6] = [
+const TESTS: [(&str, Scenario); 7] = [
     ("two_people_chat_and_resume_after_a_crash", || {
         Box::pin(two_people_chat_and_resume_after_a_crash())
     }),
@@ -46,6 +46,10 @@ const TESTS: [(&str, Scenario); 6] = [
     (
         "notifications_reach_a_closed_client_and_open_the_room",
         || Box::pin(notifications_reach_a_closed_client_and_open_the_room()),
+    ),
+    (
+        "a_user_blocks_someone_reports_a_message_and_unblocks",
+        || Box::pin(a_user_blocks_someone_reports_a_message_and_unblocks()),
     ),
 ];
 
@@ -301,6 +305,28 @@ async fn two_people_reply_edit_react_mention_delete_and_search() {
             ("AMY_TOKEN", &amy_token),
             ("BOB_ID", &bob_id),
             ("BOB_TOKEN", &bob_token),
+        ],
+    );
+}
+
+/// amy blocks bob from the Members panel (his messages hidden on her page, whole on cat's),
+/// reports one of them with a reason and a note, and unblocks him (tests/browser/safety.mjs).
+async fn a_user_blocks_someone_reports_a_message_and_unblocks() {
+    let db = Database::new(Backend::Sqlite).await;
+    let mut server = Server::start(&db).await;
+    let (amy_id, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let (cat_id, cat_token) = server.user("cat").await;
+    run_script(
+        &mut server,
+        "safety.mjs",
+        &[
+            ("AMY_ID", &amy_id),
+            ("AMY_TOKEN", &amy_token),
+            ("BOB_ID", &bob_id),
+            ("BOB_TOKEN", &bob_token),
+            ("CAT_ID", &cat_id),
+            ("CAT_TOKEN", &cat_token),
         ],
     );
 }

@@ -107,7 +107,10 @@ fn within_bounds(command: &Command) {
             assert!(members.len() <= MAX_GROUP_MEMBERS);
             members.iter().for_each(user);
         }
-        Command::OpenDirect { user: who } | Command::LeaveGroups { owner: who } => user(who),
+        Command::OpenDirect { user: who }
+        | Command::LeaveGroups { owner: who }
+        | Command::Block { user: who, .. } => user(who),
+        Command::Blocks => {}
         Command::OpenBot { bot } => id(bot),
         Command::Room { room, op } => {
             assert!(room.0 >= 0);
@@ -255,6 +258,8 @@ fn write(frame: &ClientFrame) -> Value {
             "public": public,
         }),
         Command::OpenDirect { user } => json!({ "user": user.to_string() }),
+        Command::Block { user, on } => json!({ "user": user.to_string(), "on": on }),
+        Command::Blocks => json!({}),
         Command::OpenBot { bot } => json!({ "bot": bot }),
         Command::Room { room, op } => {
             let mut fields = room_fields(op);
