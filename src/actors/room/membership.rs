@@ -22,11 +22,17 @@ use crate::model::UserId;
 use crate::protocol::views::MessageView;
 use crate::protocol::{frames, Event, ReplyId};
 
+/// What a `join` read from the store: whether the caller became a member now, then whom
+/// they block, the page and the room's extras.
+type Joining = (bool, Option<HashSet<i64>>, FullPage, RoomExtras);
+
 impl Room {
     fn kind(&self) -> Option<RoomKind> {
         self.loaded().map(|loaded| loaded.kind)
     }
 
+    /// `join`: answers with the page and the room; a caller who becomes a member brings
+    /// their blocks.
     pub(super) fn join(
         &mut self,
         caller: Caller,
@@ -75,12 +81,7 @@ impl Room {
                     .unwrap_or_default();
                 Ok((became, blocked, page, extras))
             },
-            move |fetched: Result<
-                (bool, Option<HashSet<i64>>, FullPage, RoomExtras),
-                StoreError,
-            >,
-                  room,
-                  ctx| {
+            move |fetched: Result<Joining, StoreError>, room, ctx| {
                 match fetched {
                     Ok((became, blocked, page, extras)) => {
                         if let (Some(blocked), State::Live(loaded)) = (blocked, &mut room.state) {

@@ -79,7 +79,8 @@ pub struct Room {
 enum State {
     Loading,
     Missing,
-    Live(Loaded),
+    /// Boxed: the copy is large, the other states empty.
+    Live(Box<Loaded>),
 }
 
 struct Loaded {
@@ -350,14 +351,14 @@ impl Room {
                     .map(|(user, read_seq)| (user.id, Member { user, read_seq }))
                     .collect();
                 self.posting.loaded(snapshot.last_seq);
-                self.state = State::Live(Loaded {
+                self.state = State::Live(Box::new(Loaded {
                     kind: snapshot.room.kind,
                     row: snapshot.room,
                     members,
                     authz_version: snapshot.authz_version,
                     levels: snapshot.levels.into_iter().collect(),
                     blocks: crate::safety::blocks::Blocks::new(snapshot.blocks),
-                });
+                }));
             }
         }
     }
