@@ -19,13 +19,14 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Backend, Database, Server, ADMIN};
+use common::{room_id, Backend, Database, Server, ADMIN};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use serde_json::json;
 
 type Scenario = fn() -> Pin<Box<dyn Future<Output = ()>>>;
 
 /// Every browser test, by name.
-const TESTS: [(&str, Scenario); 7] = [
+const TESTS: [(&str, Scenario); 8] = [
     ("two_people_chat_and_resume_after_a_crash", || {
         Box::pin(two_people_chat_and_resume_after_a_crash())
     }),
@@ -50,6 +51,10 @@ const TESTS: [(&str, Scenario); 7] = [
     (
         "a_user_blocks_someone_reports_a_message_and_unblocks",
         || Box::pin(a_user_blocks_someone_reports_a_message_and_unblocks()),
+    ),
+    (
+        "a_moderator_resolves_a_report_edits_rules_and_reads_the_audit_log",
+        || Box::pin(a_moderator_resolves_a_report_edits_rules_and_reads_the_audit_log()),
     ),
 ];
 
@@ -329,4 +334,31 @@ async fn a_user_blocks_someone_reports_a_message_and_unblocks() {
             ("CAT_TOKEN", &cat_token),
         ],
     );
+}
+
+/// The moderators' page: amy has reported bob's message in their group; a moderator opens
+/// /admin/ with the admin token, sees the report and its context, deletes the message, edits
+/// the content rules and reads the audit log (tests/browser/moderation.mjs).
+async fn a_moderator_resolves_a_report_edits_rules_and_reads_the_audit_log() {
+    let db = Database::new(Backend::Sqlite).await;
+    let mut server = Server::start(&db).await;
+    let (_, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let mut amy = server.connect(&amy_token).await;
+    let mut bob = server.connect(&bob_token).await;
+    let room = room_id(
+        &amy.ok(json!({"type":"create_group","name":"class","members":[bob_id]}))
+            .await,
+    );
+    amy.ok(json!({"type":"send","room":room,"body":"what did you get for question 4"}))
+        .await;
+    let reported = bob
+        .ok(json!({"type":"send","room":room,"body":"text me at 010-1234-5678"}))
+        .await["message"]["id"]
+        .clone();
+    bob.ok(json!({"type":"send","room":room,"body":"or add me elsewhere"}))
+        .await;
+    amy.ok(json!({"type":"report","room":room,"message":reported,"reason":"abuse","note":"he wants my number"}))
+        .await;
+    run_script(&mut server, "moderation.mjs", &[("ROOM", &room)]);
 }

@@ -63,6 +63,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics::metrics))
         .configure(files::routes)
         .configure(devices::routes)
-        .configure(admin::routes)
-        .configure(web_client::routes);
+        // Before the admin API's scope: `/admin/` itself is the moderators' page.
+        .configure(web_client::routes)
+        .configure(admin::routes);
 }

@@ -1,6 +1,7 @@
 //! The web chat client: the static files of `web/`, embedded in the binary at build time
 //! (so the server serves them from any working directory), at `GET /` (index.html) and
-//! `GET /<file>` (and `HEAD`), each with its content type.
+//! `GET /<file>` (and `HEAD`), each with its content type; and the moderators' page at
+//! `GET /admin/` (admin.html).
 
 use actix_web::http::header;
 use actix_web::{guard, web, HttpResponse};
@@ -44,6 +45,9 @@ const ASSETS: &[Asset] = &[
     asset!("/mentions.js", "mentions.js", JS),
     asset!("/push.js", "push.js", JS),
     asset!("/safety.js", "safety.js", JS),
+    // The moderators' page; its data comes from the admin API, with the admin token.
+    asset!("/admin/", "admin.html", HTML),
+    asset!("/moderation.js", "moderation.js", JS),
     // The service worker: at the root, so that its scope is the whole client.
     asset!("/sw.js", "sw.js", JS),
     // The demo bot's picture (bots/mathbot.json): template URLs are http(s) or this server's.
