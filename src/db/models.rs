@@ -186,6 +186,8 @@ pub struct RoomSnapshot {
     pub authz_version: i64,
     /// The members who chose a notification level for the room (section 12).
     pub levels: Vec<(i64, crate::notify::Level)>,
+    /// The members whose role or mute is not the default (docs/safety.md).
+    pub standings: Vec<(i64, super::safety::Standing)>,
 }
 
 /// An uploaded file's description (its bytes and thumbnail are read separately).

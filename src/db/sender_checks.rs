@@ -1,6 +1,6 @@
 //! The group commit's check, in the batch's own transaction, that each person posting is
-//! still a member of the room and not deactivated ([`SenderChecks`]), and why one is
-//! refused ([`Refusal`]). The rest of the store's side of authorization is `db/authz.rs`.
+//! still a member of the room, not muted there (docs/safety.md) and not deactivated
+//! ([`SenderChecks`]), and why one is refused ([`Refusal`]). The rest of the store's side of authorization is `db/authz.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -23,6 +23,8 @@ pub enum Refusal {
     NotMember { public_group: bool },
     /// The person was deactivated.
     Deactivated,
+    /// The member is muted in the group until then (ms).
+    Muted { until: i64 },
 }
 
 impl From<Refusal> for StoreError {
@@ -30,6 +32,7 @@ impl From<Refusal> for StoreError {
         match refusal {
             Refusal::NotMember { public_group } => StoreError::NotMember { public_group },
             Refusal::Deactivated => StoreError::Deactivated,
+            Refusal::Muted { until } => StoreError::Muted(until),
         }
     }
 }
@@ -52,6 +55,15 @@ struct Pair {
     room_id: i64,
     #[diesel(sql_type = BigInt)]
     user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    muted_until_ms: Option<i64>,
+}
+
+/// A member found by the check: refused when muted now.
+fn muted(until: Option<i64>, now_ms: i64) -> Option<Refusal> {
+    until
+        .filter(|until| crate::safety::roles::muted_at(Some(*until), now_ms))
+        .map(|until| Refusal::Muted { until })
 }
 
 impl SenderChecks for PgConn {
@@ -63,8 +75,10 @@ impl SenderChecks for PgConn {
             return Ok(HashMap::new());
         }
         let (room_ids, user_ids): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
+        let now = crate::clock::now_ms();
+        let mut mutes = HashMap::new();
         let allowed: HashSet<(i64, i64)> = diesel::sql_query(
-            "SELECT m.room_id, m.user_id \
+            "SELECT m.room_id, m.user_id, m.muted_until_ms \
              FROM unnest($1::int8[], $2::int8[]) AS p (room_id, user_id) \
              JOIN members m ON m.room_id = p.room_id AND m.user_id = p.user_id \
              JOIN users u ON u.id = m.user_id \
@@ -75,7 +89,12 @@ impl SenderChecks for PgConn {
         .load::<Pair>(self)
         .await?
         .into_iter()
-        .map(|pair| (pair.room_id, pair.user_id))
+        .map(|pair| {
+            if let Some(refusal) = muted(pair.muted_until_ms, now) {
+                mutes.insert((pair.room_id, pair.user_id), refusal);
+            }
+            (pair.room_id, pair.user_id)
+        })
         .collect();
         let refused: Vec<(i64, i64)> = pairs
             .iter()
@@ -83,7 +102,7 @@ impl SenderChecks for PgConn {
             .filter(|pair| !allowed.contains(pair))
             .collect();
         if refused.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(mutes);
         }
         let (room_ids, user_ids): (Vec<i64>, Vec<i64>) = refused.iter().copied().unzip();
         let gone: HashSet<i64> = users::table
@@ -103,15 +122,13 @@ impl SenderChecks for PgConn {
             .await?
             .into_iter()
             .collect();
-        Ok(refused
-            .into_iter()
-            .map(|(room, user)| {
-                (
-                    (room, user),
-                    why(gone.contains(&user), open.contains(&room)),
-                )
-            })
-            .collect())
+        mutes.extend(refused.into_iter().map(|(room, user)| {
+            (
+                (room, user),
+                why(gone.contains(&user), open.contains(&room)),
+            )
+        }));
+        Ok(mutes)
     }
 }
 
@@ -123,17 +140,20 @@ impl SenderChecks for SqliteConn {
         let pairs = pairs.to_vec();
         self.spawn_blocking(move |conn| {
             let mut refused = HashMap::new();
+            let now = crate::clock::now_ms();
             for (room, user) in pairs {
                 let allowed = members::table
                     .inner_join(users::table)
                     .filter(members::room_id.eq(room))
                     .filter(members::user_id.eq(user))
                     .filter(users::deactivated_ms.is_null())
-                    .select(members::user_id);
-                if diesel::RunQueryDsl::first::<i64>(allowed, conn)
-                    .optional()?
-                    .is_some()
+                    .select(members::muted_until_ms);
+                if let Some(until) =
+                    diesel::RunQueryDsl::first::<Option<i64>>(allowed, conn).optional()?
                 {
+                    if let Some(refusal) = muted(until, now) {
+                        refused.insert((room, user), refusal);
+                    }
                     continue;
                 }
                 let gone = users::table

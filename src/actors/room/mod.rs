@@ -9,6 +9,7 @@ mod cluster;
 mod conversation;
 mod in_turn;
 mod membership;
+mod moderation;
 mod notify;
 mod posting;
 mod requests;
@@ -30,7 +31,7 @@ use crate::db::models::{RoomKind, RoomRow, RoomSnapshot, UserRow};
 use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
 use crate::model::RoomId;
-use crate::protocol::views::{RoomView, UserView};
+use crate::protocol::views::{MemberView, RoomView, UserView};
 use crate::protocol::Frame;
 use crate::settings::Settings;
 
@@ -90,6 +91,9 @@ struct Loaded {
     authz_version: i64,
     /// The notification levels members chose (section 12); the others have the default.
     levels: HashMap<i64, crate::notify::Level>,
+    /// The roles and mutes of members that are not the default (docs/safety.md,
+    /// `moderation.rs`); the owner is `row.owner_id`.
+    standings: HashMap<i64, crate::db::safety::Standing>,
 }
 
 struct Member {
@@ -192,7 +196,7 @@ impl Room {
         UserView::with_presence(user, self.presence.is_online(user.id))
     }
 
-    fn member_views(&self) -> Vec<UserView> {
+    fn member_views(&self) -> Vec<MemberView> {
         let Some(loaded) = self.loaded() else {
             return Vec::new();
         };
@@ -200,7 +204,7 @@ impl Room {
         members.sort_by_key(|member| member.user.id);
         members
             .into_iter()
-            .map(|member| self.user_view(&member.user))
+            .map(|member| self.member_view(&member.user))
             .collect()
     }
 
@@ -280,6 +284,7 @@ impl Room {
                     members,
                     authz_version: snapshot.authz_version,
                     levels: snapshot.levels.into_iter().collect(),
+                    standings: snapshot.standings.into_iter().collect(),
                 });
             }
         }

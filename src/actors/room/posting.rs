@@ -61,6 +61,9 @@ impl Room {
         if let Err(err) = self.require_member(origin.user().id, "send") {
             return origin.answer(Err(err));
         }
+        if let Err(err) = self.require_voice(origin.user().id) {
+            return origin.answer(Err(err));
+        }
         let reply_to = match said.reply_to {
             None => None,
             Some(MessageId { room, seq }) if room == self.id => Some(seq),
@@ -148,7 +151,11 @@ impl Room {
         // The store refused a sender the room's copy let through: the copy is behind.
         let refusal = result.as_ref().ok().and_then(|outcomes| {
             outcomes.iter().find_map(|outcome| match outcome {
-                Err(err @ (StoreError::NotMember { .. } | StoreError::Deactivated)) => {
+                Err(
+                    err @ (StoreError::NotMember { .. }
+                    | StoreError::Deactivated
+                    | StoreError::Muted(_)),
+                ) => {
                     Some(err.clone())
                 }
                 _ => None,
