@@ -62,6 +62,31 @@ async fn setup(backend: Backend, public: bool) -> Setup {
     }
 }
 
+/// amy makes each of `who` a moderator, and waits until every connection has heard it (in
+/// a cluster the other node's connections hear it through Redis).
+async fn make_moderators(setup: &mut Setup, who: &[usize]) {
+    for &index in who {
+        let user = setup.ids[index].clone();
+        setup.ws[AMY]
+            .ok(json!({"type":"set_role","room":setup.room,"user":user,"role":"moderator"}))
+            .await;
+    }
+    let mut expected: Vec<&str> = who.iter().map(|&index| setup.ids[index].as_str()).collect();
+    expected.sort_unstable();
+    for client in setup.ws.iter_mut() {
+        // The member's own connection and the others may hear them in either order.
+        let mut heard = Vec::new();
+        for _ in who {
+            let updated = client.event("member_updated").await;
+            assert_eq!(updated["role"], "moderator", "{updated}");
+            heard.push(updated["user"]["id"].as_str().unwrap_or_default().to_string());
+        }
+        heard.sort_unstable();
+        assert_eq!(heard, expected);
+        client.assert_no_event(&[]).await;
+    }
+}
+
 async fn audit(server: &Server) -> Vec<Value> {
     let (status, body) = server.admin("GET", "/admin/audit?limit=200", None).await;
     assert_eq!(status, 200, "{body}");
@@ -212,13 +237,11 @@ async fn a_muted_member_cannot_speak_until_the_mute_is_lifted(backend: Backend) 
         mut ws,
         room,
         ..
-    } = setup(backend, false).await;
-    ws[AMY]
-        .ok(json!({"type":"set_role","room":room,"user":ids[BOB],"role":"moderator"}))
-        .await;
-    ws[AMY]
-        .ok(json!({"type":"set_role","room":room,"user":ids[DAVE],"role":"moderator"}))
-        .await;
+    } = {
+        let mut setup = setup(backend, false).await;
+        make_moderators(&mut setup, &[BOB, DAVE]).await;
+        setup
+    };
     let sent = ws[CARL]
         .ok(json!({"type":"send","room":room,"body":"hello"}))
         .await;
@@ -286,10 +309,14 @@ async fn a_muted_member_cannot_speak_until_the_mute_is_lifted(backend: Backend) 
         "nothing of carl's was stored"
     );
 
-    // Lifting it: carl speaks again.
+    // Lifting it: carl speaks again (once the room on carl's node knows: amy, joined
+    // there, has heard it).
     ws[DAVE].ok(mute(&ids[CARL], json!(0))).await;
-    let updated = ws[CARL].event("member_updated").await;
-    assert_eq!(updated["muted_until"], Value::Null);
+    for who in [CARL, AMY] {
+        let updated = ws[who].event("member_updated").await;
+        assert_eq!(updated["user"]["id"], ids[CARL].as_str());
+        assert_eq!(updated["muted_until"], Value::Null);
+    }
     ws[CARL].ok(send).await;
     ws[CARL]
         .ok(json!({"type":"react","room":room,"message":carls,"emoji":"👍"}))
@@ -323,16 +350,11 @@ async fn a_ban_removes_and_keeps_out(backend: Backend) {
         mut ws,
         room,
         ..
-    } = setup(backend, true).await;
-    ws[AMY]
-        .ok(json!({"type":"set_role","room":room,"user":ids[BOB],"role":"moderator"}))
-        .await;
-    ws[AMY]
-        .ok(json!({"type":"set_role","room":room,"user":ids[DAVE],"role":"moderator"}))
-        .await;
-    for client in ws.iter_mut() {
-        client.drain_events().await;
-    }
+    } = {
+        let mut setup = setup(backend, true).await;
+        make_moderators(&mut setup, &[BOB, DAVE]).await;
+        setup
+    };
     let ban = |user: &str, on: Value| json!({"type":"ban","room":room,"user":user,"on":on});
     let before = state(&server, &room).await;
     for (who, command, code) in [
@@ -439,13 +461,11 @@ async fn moderators_kick_and_delete_members_messages(backend: Backend) {
         mut ws,
         room,
         ..
-    } = setup(backend, false).await;
-    ws[AMY]
-        .ok(json!({"type":"set_role","room":room,"user":ids[BOB],"role":"moderator"}))
-        .await;
-    ws[AMY]
-        .ok(json!({"type":"set_role","room":room,"user":ids[DAVE],"role":"moderator"}))
-        .await;
+    } = {
+        let mut setup = setup(backend, false).await;
+        make_moderators(&mut setup, &[BOB, DAVE]).await;
+        setup
+    };
     let mut sent = Vec::new();
     for who in [AMY, BOB, CARL, DAVE] {
         let data = ws[who]
@@ -540,3 +560,130 @@ async fn direct_rooms_have_no_roles(backend: Backend) {
         .await;
 }
 on_every_deployment!(direct_rooms_have_no_roles);
+
+/// The store decides by itself, whatever a node's copy says or whichever Redis event is
+/// lost: `Store::sanction` applies the rule, the group commit refuses a muted sender, an
+/// edit or reaction of one is refused in its own transaction, a ban refuses `add_member`.
+async fn the_store_is_the_record_of_roles_mutes_and_bans(backend: Backend) {
+    use palaver::db::conversation::ConversationError;
+    use palaver::db::models::UserKind;
+    use palaver::db::safety::{Sanction, SanctionError};
+    use palaver::db::{Appended, DatabaseUrl, NewPost, Store, StoreConfig, StoreError};
+    use palaver::safety::{Act, Denied, MuteMinutes, Role};
+
+    let db = Database::new(backend).await;
+    let url = DatabaseUrl::parse(&db.url).expect("url");
+    let store = Store::open(&url, StoreConfig::default()).expect("store opens");
+    let mut users = Vec::new();
+    for name in ["amy", "bob", "carl"] {
+        users.push(
+            store
+                .create_user(name, UserKind::User, None)
+                .await
+                .expect("user"),
+        );
+    }
+    let (amy, bob, carl) = (users[0].id, users[1].id, users[2].id);
+    let room = store
+        .create_group("club", false, Some(amy), vec![bob, carl])
+        .await
+        .expect("group")
+        .id;
+    let post = |sender: usize, body: &str| NewPost {
+        reply_to: None,
+        mentions: Vec::new(),
+        room_id: palaver::model::RoomId(room),
+        sender: users[sender].clone(),
+        body: body.into(),
+        template: None,
+        client_msg_id: None,
+        action: None,
+        files: Vec::new(),
+        notify: Vec::new(),
+    };
+    let minutes = |n| Sanction::Mute(MuteMinutes::new(n).expect("minutes"));
+
+    assert_eq!(
+        store.sanction(room, bob, carl, minutes(10)).await,
+        Err(SanctionError::Denied(Denied::NotModerator(Act::Mute)))
+    );
+    let made = store
+        .sanction(room, amy, bob, Sanction::SetRole(Role::Moderator))
+        .await
+        .expect("set_role");
+    assert_eq!(made.standing.map(|s| s.role), Some(Role::Moderator));
+    let seq = match store.append(vec![post(2, "hi")]).await.expect("append").pop() {
+        Some(Ok(Appended::New(message))) => message.row.seq,
+        other => panic!("not stored: {other:?}"),
+    };
+
+    let muted = store
+        .sanction(room, bob, carl, minutes(10))
+        .await
+        .expect("mute");
+    let until = muted.standing.and_then(|s| s.muted_until).expect("until");
+    assert_eq!(
+        store.append(vec![post(2, "can I?")]).await.expect("append").pop(),
+        Some(Err(StoreError::Muted(until)))
+    );
+    assert_eq!(
+        store
+            .edit_message(room, seq, carl, "changed".into(), None)
+            .await
+            .err(),
+        Some(ConversationError::Muted(until))
+    );
+    let thumbs = palaver::conversation::Emoji::parse("👍").expect("emoji");
+    assert_eq!(
+        store.react(room, seq, carl, thumbs.clone(), true).await.err(),
+        Some(ConversationError::Muted(until))
+    );
+    store
+        .sanction(room, bob, carl, minutes(0))
+        .await
+        .expect("lift");
+    assert!(matches!(
+        store.append(vec![post(2, "thanks")]).await.expect("append").pop(),
+        Some(Ok(Appended::New(_)))
+    ));
+    store
+        .react(room, seq, carl, thumbs, true)
+        .await
+        .expect("react");
+
+    // A moderator acts on members only; no one on the owner.
+    assert_eq!(
+        store.sanction(room, bob, amy, Sanction::Ban(true)).await,
+        Err(SanctionError::Denied(Denied::OnOwner(Act::Ban)))
+    );
+    let banned = store
+        .sanction(room, bob, carl, Sanction::Ban(true))
+        .await
+        .expect("ban");
+    assert!(banned.removed);
+    assert_eq!(
+        store.add_member(room, carl).await,
+        Err(StoreError::Banned(carl))
+    );
+    assert_eq!(
+        store.sanction(room, bob, carl, minutes(5)).await,
+        Err(SanctionError::NoSuchMember)
+    );
+    let lifted = store
+        .sanction(room, bob, carl, Sanction::Ban(false))
+        .await
+        .expect("lift");
+    assert!(!lifted.removed);
+    assert!(!store.is_member(room, carl).await.expect("read"));
+    assert_eq!(store.add_member(room, carl).await, Ok(true));
+
+    let actions: Vec<String> = store
+        .audit_entries(0, 50)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|entry| entry.action)
+        .collect();
+    assert_eq!(actions, ["ban", "ban", "mute", "mute", "set_role"]);
+}
+on_both_backends!(the_store_is_the_record_of_roles_mutes_and_bans);

@@ -116,10 +116,11 @@ impl Room {
                     match &err {
                         SanctionError::Store(err) => room.refused_by_store(err, ctx),
                         // The copy let through what the store's rule refused: it is behind.
-                        SanctionError::Denied(_) | SanctionError::NoSuchMember => {
+                        SanctionError::Denied(_) => room.reload(Behind::Found, ctx),
+                        SanctionError::NoSuchMember if room.access(target) == Access::Member => {
                             room.reload(Behind::Found, ctx)
                         }
-                        SanctionError::NotGroup => {}
+                        SanctionError::NoSuchMember | SanctionError::NotGroup => {}
                     }
                     Err(err.into())
                 }
