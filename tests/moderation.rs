@@ -79,7 +79,12 @@ async fn make_moderators(setup: &mut Setup, who: &[usize]) {
         for _ in who {
             let updated = client.event("member_updated").await;
             assert_eq!(updated["role"], "moderator", "{updated}");
-            heard.push(updated["user"]["id"].as_str().unwrap_or_default().to_string());
+            heard.push(
+                updated["user"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
         }
         heard.sort_unstable();
         assert_eq!(heard, expected);
@@ -142,7 +147,8 @@ async fn roles_are_shown_and_set_by_the_owner(backend: Backend) {
     assert_eq!(entry(&admin, &ids[AMY])["role"], "owner");
     assert_eq!(entry(&admin, &ids[DAVE])["role"], "member");
 
-    let set_role = |user: &str, role: Value| json!({"type":"set_role","room":room,"user":user,"role":role});
+    let set_role =
+        |user: &str, role: Value| json!({"type":"set_role","room":room,"user":user,"role":role});
     let before = state(&server, &room).await;
     for (who, command, code) in [
         // Only the owner sets roles.
@@ -152,8 +158,16 @@ async fn roles_are_shown_and_set_by_the_owner(backend: Backend) {
         (AMY, set_role(&ids[BOB], json!("owner")), "bad_request"),
         (AMY, set_role(&ids[BOB], json!("admin")), "bad_request"),
         (AMY, set_role(&ids[BOB], json!(1)), "bad_request"),
-        (AMY, json!({"type":"set_role","room":room,"user":ids[BOB]}), "bad_request"),
-        (AMY, json!({"type":"set_role","room":room,"role":"member"}), "bad_request"),
+        (
+            AMY,
+            json!({"type":"set_role","room":room,"user":ids[BOB]}),
+            "bad_request",
+        ),
+        (
+            AMY,
+            json!({"type":"set_role","room":room,"role":"member"}),
+            "bad_request",
+        ),
         (AMY, set_role(&ids[AMY], json!("member")), "bad_request"),
         (AMY, set_role("u_999999", json!("moderator")), "not_found"),
         (AMY, set_role("nobody", json!("moderator")), "not_found"),
@@ -177,7 +191,11 @@ async fn roles_are_shown_and_set_by_the_owner(backend: Backend) {
         "not_found",
         "a private group is not eve's to see"
     );
-    assert_eq!(state(&server, &room).await, before, "refusals changed nothing");
+    assert_eq!(
+        state(&server, &room).await,
+        before,
+        "refusals changed nothing"
+    );
     for client in ws.iter_mut() {
         client.assert_no_event(&[]).await;
     }
@@ -186,9 +204,7 @@ async fn roles_are_shown_and_set_by_the_owner(backend: Backend) {
     // connection (not joined; on the other node in a cluster) too.
     let mut bob_phone = server.connect(&tokens[BOB]).await;
     let mut bob_tablet = server.connect(&tokens[BOB]).await;
-    ws[AMY]
-        .ok(set_role(&ids[BOB], json!("moderator")))
-        .await;
+    ws[AMY].ok(set_role(&ids[BOB], json!("moderator"))).await;
     for client in ws.iter_mut().chain([&mut bob_phone, &mut bob_tablet]) {
         let updated = client.event("member_updated").await;
         assert_eq!(updated["room"], room.as_str());
@@ -205,7 +221,9 @@ async fn roles_are_shown_and_set_by_the_owner(backend: Backend) {
 
     // A moderator sets no roles; the owner takes the role back.
     assert_eq!(
-        ws[BOB].error(set_role(&ids[CARL], json!("moderator"))).await,
+        ws[BOB]
+            .error(set_role(&ids[CARL], json!("moderator")))
+            .await,
         "forbidden"
     );
     ws[AMY].ok(set_role(&ids[BOB], json!("member"))).await;
@@ -263,12 +281,20 @@ async fn a_muted_member_cannot_speak_until_the_mute_is_lifted(backend: Backend) 
         (BOB, mute(&ids[CARL], json!(1.5)), "bad_request"),
         (BOB, mute(&ids[CARL], json!("10")), "bad_request"),
         (BOB, mute(&ids[CARL], json!(u64::MAX)), "bad_request"),
-        (BOB, json!({"type":"mute","room":room,"user":ids[CARL]}), "bad_request"),
+        (
+            BOB,
+            json!({"type":"mute","room":room,"user":ids[CARL]}),
+            "bad_request",
+        ),
         (BOB, mute("u_999999", json!(10)), "not_found"),
     ] {
         assert_eq!(ws[who].error(command.clone()).await, code, "{command}");
     }
-    assert_eq!(state(&server, &room).await, before, "refusals changed nothing");
+    assert_eq!(
+        state(&server, &room).await,
+        before,
+        "refusals changed nothing"
+    );
 
     // bob (a moderator, on the other node in a cluster) mutes carl: carl's send is refused
     // at once, whichever node the room's copy is on.
@@ -277,16 +303,25 @@ async fn a_muted_member_cannot_speak_until_the_mute_is_lifted(backend: Backend) 
     let refused = ws[CARL].error_reply(send.clone()).await;
     assert_eq!(refused["code"], "forbidden", "{refused}");
     let message = refused["message"].as_str().expect("message");
-    assert!(message.contains("muted") && message.contains("until 20"), "{message}");
+    assert!(
+        message.contains("muted") && message.contains("until 20"),
+        "{message}"
+    );
     for command in [
         json!({"type":"edit","room":room,"message":carls,"body":"changed"}),
         json!({"type":"react","room":room,"message":carls,"emoji":"👍"}),
         json!({"type":"typing","room":room}),
     ] {
-        assert_eq!(ws[CARL].error(command.clone()).await, "forbidden", "{command}");
+        assert_eq!(
+            ws[CARL].error(command.clone()).await,
+            "forbidden",
+            "{command}"
+        );
     }
     // Reading, leaving a read mark and deleting their own message are not speaking.
-    ws[CARL].ok(json!({"type":"read","room":room,"seq":1})).await;
+    ws[CARL]
+        .ok(json!({"type":"read","room":room,"seq":1}))
+        .await;
     ws[CARL].ok(json!({"type":"history","room":room})).await;
 
     // Everyone joined heard it once, carl too; carl's entry says until when.
@@ -368,7 +403,11 @@ async fn a_ban_removes_and_keeps_out(backend: Backend) {
     ] {
         assert_eq!(ws[who].error(command.clone()).await, code, "{command}");
     }
-    assert_eq!(state(&server, &room).await, before, "refusals changed nothing");
+    assert_eq!(
+        state(&server, &room).await,
+        before,
+        "refusals changed nothing"
+    );
 
     // `on` defaults to true. carl is removed as by a kick.
     ws[BOB]
@@ -387,7 +426,9 @@ async fn a_ban_removes_and_keeps_out(backend: Backend) {
         .await;
     assert_eq!(refused["code"], "forbidden", "{refused}");
     assert!(
-        refused["message"].as_str().is_some_and(|m| m.contains("banned")),
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("banned")),
         "{refused}"
     );
     for who in [AMY, BOB] {
@@ -490,7 +531,11 @@ async fn moderators_kick_and_delete_members_messages(backend: Backend) {
     ] {
         assert_eq!(ws[who].error(command.clone()).await, code, "{command}");
     }
-    assert_eq!(state(&server, &room).await, before, "refusals changed nothing");
+    assert_eq!(
+        state(&server, &room).await,
+        before,
+        "refusals changed nothing"
+    );
     let stored = server.stored_messages(&room).await;
     assert!(stored.iter().all(|message| message["deleted"] == false));
 
@@ -612,7 +657,12 @@ async fn the_store_is_the_record_of_roles_mutes_and_bans(backend: Backend) {
         .await
         .expect("set_role");
     assert_eq!(made.standing.map(|s| s.role), Some(Role::Moderator));
-    let seq = match store.append(vec![post(2, "hi")]).await.expect("append").pop() {
+    let seq = match store
+        .append(vec![post(2, "hi")])
+        .await
+        .expect("append")
+        .pop()
+    {
         Some(Ok(Appended::New(message))) => message.row.seq,
         other => panic!("not stored: {other:?}"),
     };
@@ -623,7 +673,11 @@ async fn the_store_is_the_record_of_roles_mutes_and_bans(backend: Backend) {
         .expect("mute");
     let until = muted.standing.and_then(|s| s.muted_until).expect("until");
     assert_eq!(
-        store.append(vec![post(2, "can I?")]).await.expect("append").pop(),
+        store
+            .append(vec![post(2, "can I?")])
+            .await
+            .expect("append")
+            .pop(),
         Some(Err(StoreError::Muted(until)))
     );
     assert_eq!(
@@ -635,7 +689,10 @@ async fn the_store_is_the_record_of_roles_mutes_and_bans(backend: Backend) {
     );
     let thumbs = palaver::conversation::Emoji::parse("👍").expect("emoji");
     assert_eq!(
-        store.react(room, seq, carl, thumbs.clone(), true).await.err(),
+        store
+            .react(room, seq, carl, thumbs.clone(), true)
+            .await
+            .err(),
         Some(ConversationError::Muted(until))
     );
     store
@@ -643,7 +700,11 @@ async fn the_store_is_the_record_of_roles_mutes_and_bans(backend: Backend) {
         .await
         .expect("lift");
     assert!(matches!(
-        store.append(vec![post(2, "thanks")]).await.expect("append").pop(),
+        store
+            .append(vec![post(2, "thanks")])
+            .await
+            .expect("append")
+            .pop(),
         Some(Ok(Appended::New(_)))
     ));
     store

@@ -224,7 +224,10 @@ pub(super) fn parse(
         "mute" => {
             let room = room()?;
             let user = fields.id("user")?;
-            let minutes = fields.seq("minutes").ok().and_then(crate::safety::MuteMinutes::new);
+            let minutes = fields
+                .seq("minutes")
+                .ok()
+                .and_then(crate::safety::MuteMinutes::new);
             let minutes = minutes.ok_or_else(|| {
                 ProtoError::bad_request(format!(
                     "field `minutes` must be an integer from 0 (lifts the mute) to {}",

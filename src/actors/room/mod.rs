@@ -80,7 +80,8 @@ pub struct Room {
 enum State {
     Loading,
     Missing,
-    Live(Loaded),
+    /// Boxed: what a live room holds is far larger than the other states.
+    Live(Box<Loaded>),
 }
 
 struct Loaded {
@@ -167,7 +168,7 @@ impl Room {
 
     fn loaded(&self) -> Option<&Loaded> {
         match &self.state {
-            State::Live(loaded) => Some(loaded),
+            State::Live(loaded) => Some(&**loaded),
             _ => None,
         }
     }
@@ -278,14 +279,14 @@ impl Room {
                     .map(|(user, read_seq)| (user.id, Member { user, read_seq }))
                     .collect();
                 self.posting.loaded(snapshot.last_seq);
-                self.state = State::Live(Loaded {
+                self.state = State::Live(Box::new(Loaded {
                     kind: snapshot.room.kind,
                     row: snapshot.room,
                     members,
                     authz_version: snapshot.authz_version,
                     levels: snapshot.levels.into_iter().collect(),
                     standings: snapshot.standings.into_iter().collect(),
-                });
+                }));
             }
         }
     }

@@ -155,9 +155,7 @@ impl Room {
                     err @ (StoreError::NotMember { .. }
                     | StoreError::Deactivated
                     | StoreError::Muted(_)),
-                ) => {
-                    Some(err.clone())
-                }
+                ) => Some(err.clone()),
                 _ => None,
             })
         });

@@ -18,10 +18,10 @@ use crate::conversation::{Emoji, MAX_EMOJIS, MAX_MENTIONS};
 use crate::db::backend::{PgConn, SqliteConn};
 use crate::db::models::RoomKind;
 use crate::db::safety::{AuditEntry, Moderate, Moderation, Standing};
-use crate::safety::roles::{may, muted_at, Act, Role};
 use crate::db::schema::{members, mentions, message_files, messages, reactions, rooms};
 use crate::db::seq::RoomSeqs;
 use crate::db::store::Store;
+use crate::safety::roles::{may, muted_at, Act, Role};
 use crate::write_conn;
 
 /// Who deletes a message.
