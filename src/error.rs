@@ -5,7 +5,9 @@
 use serde::Serialize;
 
 use crate::db::conversation::ConversationError;
+use crate::db::safety::SanctionError;
 use crate::db::StoreError;
+use crate::safety::Denied;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -176,7 +178,9 @@ impl From<StoreError> for ProtoError {
                     "this collided with the same change made at the same moment; nothing was changed, retry",
                 )
             }
-            StoreError::TooManyRooms(..) => ProtoError::new(ErrorCode::Forbidden, err.to_string()),
+            StoreError::TooManyRooms(..) | StoreError::Banned(_) | StoreError::Muted(_) => {
+                ProtoError::forbidden(err.to_string())
+            }
             StoreError::MentionsOutsiders(_) => ProtoError::bad_request(err.to_string()),
             StoreError::TooManyBlocks(_) | StoreError::Blocked => {
                 ProtoError::forbidden(err.to_string())
@@ -199,14 +203,37 @@ impl From<ConversationError> for ProtoError {
     fn from(err: ConversationError) -> Self {
         match err {
             ConversationError::NotFound(what) => ProtoError::not_found(format!("no such {what}")),
-            ConversationError::Forbidden(_) | ConversationError::NotMember => {
-                ProtoError::forbidden(err.to_string())
-            }
+            ConversationError::Forbidden(_)
+            | ConversationError::NotMember
+            | ConversationError::Muted(_) => ProtoError::forbidden(err.to_string()),
+            ConversationError::Denied(denied) => ProtoError::from(denied),
             ConversationError::Deleted
             | ConversationError::TooManyEmojis
             | ConversationError::NotMembers(_)
             | ConversationError::OutOfRange(_) => ProtoError::bad_request(err.to_string()),
             ConversationError::Store(err) => ProtoError::from(err),
+        }
+    }
+}
+
+impl From<Denied> for ProtoError {
+    /// docs/safety.md: acting on oneself makes no sense (`bad_request`); every other refusal
+    /// of the roles' rule is `forbidden`.
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::OnSelf(_) => ProtoError::bad_request(denied.to_string()),
+            _ => ProtoError::forbidden(denied.to_string()),
+        }
+    }
+}
+
+impl From<SanctionError> for ProtoError {
+    fn from(err: SanctionError) -> Self {
+        match err {
+            SanctionError::NotGroup => ProtoError::bad_request(err.to_string()),
+            SanctionError::NoSuchMember => ProtoError::not_found(err.to_string()),
+            SanctionError::Denied(denied) => ProtoError::from(denied),
+            SanctionError::Store(err) => ProtoError::from(err),
         }
     }
 }

@@ -260,8 +260,8 @@ async fn deletes_leave_a_tombstone_once(backend: Backend) {
             .delete_message(room, amys, Deleter::User(w.bob.id))
             .await
             .err(),
-        Some(ConversationError::Forbidden(
-            "only the sender or the group's owner may delete a message"
+        Some(ConversationError::Denied(
+            palaver::safety::Denied::NotModerator(palaver::safety::Act::Delete)
         ))
     );
     assert_eq!(

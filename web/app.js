@@ -3,7 +3,8 @@
 // loads history as the user scrolls up, sends messages, typing and read marks, answers bot
 // buttons, and after a dropped connection resumes every room with `join` + `after_seq`
 // (messages are kept by seq, so nothing shows twice and nothing is missed). People are found
-// by name (people.js); a room's member panel invites, kicks (for the owner) and leaves.
+// by name (people.js); a room's member panel invites, leaves, and for the group's owner and
+// moderators kicks, mutes and bans (the owner also makes moderators).
 // Notifications while the app is closed (push.js, sw.js) are turned on from the sidebar;
 // each room's header sets its notification level (`notify`). Conversations (section 11):
 // replies, edits, deletes and reactions on each message (conversation.js), @mentions in the
@@ -261,6 +262,7 @@ const EVENT_HANDLERS = {
   message_updated: (event) => onMessageUpdated(event),
   member_joined: (event) => onMembership(event.room, event.user, true),
   member_left: (event) => onMembership(event.room, event.user, false),
+  member_updated: (event) => onMemberUpdated(event),
   room_added: (event) => onRoomAdded(event.room),
   room_removed: (event) => onRoomRemoved(event.room),
   notice: (event) => view.toast(`Notice: ${event.body}`, 8000),
@@ -318,8 +320,14 @@ function messageContext() {
       ),
     jump: (seq) => openRoomAt(state.current, seq).catch(reportError),
     names: (ids) => ids.map((id) => members.get(id)?.name).filter(Boolean),
+    // The sender, or in a group its owner and moderators (a moderator: members' messages).
     mayDelete: (message) =>
-      message.sender.id === state.me.id || Boolean(room && room.kind === 'group' && room.owner === state.me.id),
+      message.sender.id === state.me.id ||
+      Boolean(
+        room &&
+          room.kind === 'group' &&
+          view.mayModerate(withRole(room, members.get(state.me.id)), withRole(room, members.get(message.sender.id) || message.sender)),
+      ),
   };
 }
 
@@ -409,6 +417,31 @@ function onMembership(roomId, user, joined) {
   if (members && !joined) members.delete(user.id);
   if (room && members) room.members_count = members.size;
   if (roomId === state.current) renderHeader();
+}
+
+/** A member's role or mute changed (`member_updated`): the member list and, if it is me, the composer. */
+function onMemberUpdated(event) {
+  const members = state.members.get(event.room);
+  const member = members?.get(event.user.id);
+  if (member) Object.assign(member, { role: event.role, muted_until: event.muted_until });
+  if (event.user.id === state.me?.id && event.room === state.current) {
+    if (event.muted_until) view.toast(`You were muted in this group until ${new Date(event.muted_until).toLocaleString()}.`, 8000);
+    else view.toast(event.role === 'moderator' ? 'You are now a moderator of this group.' : 'Your role or mute in this group changed.');
+  }
+  if (event.room !== state.current) return;
+  renderHeader();
+  // My own role decides which messages show Delete: draw them again.
+  const timeline = timelineOf(event.room);
+  if (event.user.id === state.me?.id && timeline.loaded) {
+    const ctx = messageContext();
+    for (const message of timeline.bySeq.values()) view.replaceMessage(message, ctx);
+  }
+}
+
+/** `member` with its role, which an entry from `member_joined` does not carry yet. */
+function withRole(room, member) {
+  if (!member) return member;
+  return { ...member, role: member.role || (member.id === room.owner ? 'owner' : 'member') };
 }
 
 function onRoomAdded(room) {
@@ -514,7 +547,10 @@ function renderHeader() {
   if (!room) return;
   const members = state.members.get(room.id) || new Map();
   view.renderChatHeader(room, members, state.me);
-  if (view.membersShown()) view.renderMembers(room, members, state.me, (user) => kick(user), state.blocked, setBlock);
+  view.renderMuted(room.kind === 'group' ? view.mutedUntil(members.get(state.me.id)) : null);
+  if (view.membersShown()) {
+    view.renderMembers(room, members, state.me, { kick, setRole, mute, ban, block: setBlock, blocked: state.blocked });
+  }
 }
 
 function renderRoomList() {
@@ -855,7 +891,6 @@ async function invite(user) {
   }
 }
 
-/** The owner removes a member; the member list follows `member_left`. */
 /**
  * Blocks (`on`) or unblocks a person (section 13); the rooms' messages are read again, as
  * the server now shows them (a blocked person's with their content left out).
@@ -877,10 +912,42 @@ async function setBlock(user, on) {
   }
 }
 
+/** The owner or a moderator removes a member; the member list follows `member_left`. */
 async function kick(user) {
   try {
     await request('kick', { room: state.current, user: user.id });
     view.toast(`${user.name} is no longer in the group.`);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** The owner makes a member a moderator, or a member again; the list follows `member_updated`. */
+async function setRole(user, role) {
+  try {
+    await request('set_role', { room: state.current, user: user.id, role });
+    view.toast(role === 'moderator' ? `${user.name} is now a moderator.` : `${user.name} is no longer a moderator.`);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** The owner or a moderator mutes a member for `minutes` (0 lifts it). */
+async function mute(user, minutes) {
+  try {
+    await request('mute', { room: state.current, user: user.id, minutes });
+    view.toast(minutes > 0 ? `${user.name} is muted.` : `${user.name} may speak again.`);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** The owner or a moderator bans a member: removed, and kept out until the ban is lifted. */
+async function ban(user) {
+  if (!window.confirm(`Ban ${user.name}? They are removed from the group and cannot come back.`)) return;
+  try {
+    await request('ban', { room: state.current, user: user.id });
+    view.toast(`${user.name} is banned from the group.`);
   } catch (error) {
     reportError(error);
   }

@@ -153,28 +153,112 @@ export function membersShown() {
  * The member panel: who is in the room (online or not, the owner marked), a Kick button for
  * each other member when I own the group, the invite field and Leave for groups only.
  */
-export function renderMembers(room, members, me, onKick, blocked, onBlock) {
+/** How long a moderator may mute someone for, as the Mute menu offers it (minutes). */
+export const MUTE_CHOICES = [
+  [10, '10 minutes'],
+  [60, '1 hour'],
+  [1440, '1 day'],
+  [10080, '7 days'],
+];
+
+/** Until when (a Date) `member` is muted now, or null (a mute ends by itself). */
+export function mutedUntil(member) {
+  if (!member || !member.muted_until) return null;
+  const until = new Date(member.muted_until);
+  return until.getTime() > Date.now() ? until : null;
+}
+
+/**
+ * Whether `actor` may moderate `target` in a group (docs/safety.md): the owner acts on
+ * everyone else, a moderator on members only, no one on the owner or on themselves.
+ */
+export function mayModerate(actor, target) {
+  if (!actor || !target || actor.id === target.id) return false;
+  const role = target.role || 'member';
+  if (role === 'owner') return false;
+  if (actor.role === 'owner') return true;
+  return actor.role === 'moderator' && role === 'member';
+}
+
+/**
+ * The member panel. `actions`: `kick(user)`, `setRole(user, role)`, `mute(user, minutes)`,
+ * `ban(user)`; each button shows only to whom the server would allow it. `blocked` (the ids
+ * I block) and `block(user, on)` give every other person a Block / Unblock button.
+ */
+export function renderMembers(room, members, me, actions) {
   const group = room.kind === 'group';
-  const mayKick = group && room.owner === me.id;
+  // An entry from `member_joined` has no role yet: the owner is the room's, others members.
+  const roleOf = (user) => (group && user ? user.role || (user.id === room.owner ? 'owner' : 'member') : null);
+  const mine = members.get(me.id) && { ...members.get(me.id), role: roleOf(members.get(me.id)) };
+  const owner = group && mine?.role === 'owner';
   const sorted = [...members.values()].sort((a, b) => a.name.localeCompare(b.name));
   byId('member-list').replaceChildren(
-    ...sorted.map((user) =>
-      el(
+    ...sorted.map((user) => {
+      const role = roleOf(user);
+      const muted = group ? mutedUntil(user) : null;
+      const moderate = group && mayModerate(mine, { ...user, role });
+      return el(
         'li',
-        { class: 'member', dataset: { user: user.id } },
+        { class: 'member', dataset: { user: user.id, role: role || '' } },
         avatar(user.name, 'tiny'),
         el('span', { class: 'member-name' }, user.id === me.id ? `${user.name} (you)` : user.name),
-        user.id === room.owner ? el('span', { class: 'member-note' }, 'owner') : null,
+        role && role !== 'member' ? el('span', { class: 'member-note role' }, role) : null,
+        muted ? el('span', { class: 'member-note muted', title: muted.toLocaleString() }, `muted until ${formatTime(muted.toISOString())}`) : null,
         el('span', { class: 'online-dot', dataset: { online: String(Boolean(user.online)) }, title: user.online ? 'online' : 'offline' }),
-        mayKick && user.id !== me.id
-          ? el('button', { type: 'button', class: 'ghost small danger kick', 'aria-label': `Remove ${user.name} from the group`, onclick: () => onKick(user) }, 'Kick')
-          : null,
-        user.id !== me.id && user.kind === 'user' ? safety.blockButton(user, blocked.has(user.id), onBlock) : null,
-      ),
-    ),
+        moderate ? memberActions(user, role, muted, owner, actions) : null,
+        user.id !== me.id && user.kind === 'user' ? safety.blockButton(user, actions.blocked.has(user.id), actions.block) : null,
+      );
+    }),
   );
   byId('invite-form').hidden = !group;
   byId('leave-room').hidden = !group;
+}
+
+function memberActions(user, role, muted, owner, actions) {
+  const mute = el(
+    'select',
+    {
+      class: 'mute',
+      'aria-label': `Mute ${user.name}`,
+      onchange: (event) => {
+        const minutes = Number(event.target.value);
+        event.target.value = '';
+        if (!Number.isNaN(minutes)) actions.mute(user, minutes);
+      },
+    },
+    el('option', { value: '' }, muted ? 'Muted…' : 'Mute…'),
+    ...MUTE_CHOICES.map(([minutes, label]) => el('option', { value: String(minutes) }, label)),
+    muted ? el('option', { value: '0' }, 'Unmute') : null,
+  );
+  return el(
+    'span',
+    { class: 'member-actions' },
+    owner
+      ? el(
+          'button',
+          {
+            type: 'button',
+            class: 'ghost small role',
+            onclick: () => actions.setRole(user, role === 'moderator' ? 'member' : 'moderator'),
+          },
+          role === 'moderator' ? 'Remove moderator' : 'Make moderator',
+        )
+      : null,
+    mute,
+    el('button', { type: 'button', class: 'ghost small danger ban', 'aria-label': `Ban ${user.name} from the group`, onclick: () => actions.ban(user) }, 'Ban'),
+    el('button', { type: 'button', class: 'ghost small danger kick', 'aria-label': `Remove ${user.name} from the group`, onclick: () => actions.kick(user) }, 'Kick'),
+  );
+}
+
+let mutedTimer = null;
+
+/** Says above the composer why a muted member cannot send, and until when; hides it once not. */
+export function renderMuted(until) {
+  clearTimeout(mutedTimer);
+  if (until) mutedTimer = setTimeout(() => renderMuted(null), Math.min(until.getTime() - Date.now(), 2 ** 31 - 1));
+  const banner = byId('muted-banner');
+  banner.hidden = !until;
+  banner.textContent = until ? `A moderator muted you in this group until ${until.toLocaleString()}: you can read, but not send, edit, react or type until then.` : '';
 }
 
 function roomInfo(room, members, me) {

@@ -23,6 +23,7 @@ use palaver::protocol::fields::MAX_ID_CHARS;
 use palaver::protocol::ids::UserRef;
 use palaver::protocol::names::MAX_NAME_CHARS;
 use palaver::protocol::{json, ReplyId, RoomCommand};
+use palaver::safety::roles::{Role, MAX_MUTE_MINUTES};
 use serde_json::{json, Map, Value};
 
 /// Longest error message a parse error may have, in characters: every message names at
@@ -222,6 +223,15 @@ fn room_within_bounds(op: &RoomCommand, id: &dyn Fn(&str), user: &dyn Fn(&UserRe
             assert!(*after_rev >= 0);
             assert!((1..=MAX_CHANGES_PAGE).contains(limit));
         }
+        RoomCommand::SetRole { user: who, role } => {
+            user(who);
+            assert!(matches!(role, Role::Moderator | Role::Member), "{role}");
+        }
+        RoomCommand::Mute { user: who, minutes } => {
+            user(who);
+            assert!(minutes.get() <= MAX_MUTE_MINUTES);
+        }
+        RoomCommand::Ban { user: who, .. } => user(who),
     }
 }
 
@@ -350,6 +360,13 @@ fn room_fields(op: &RoomCommand) -> Value {
         RoomCommand::Invite { user } | RoomCommand::Kick { user } => {
             json!({ "user": user.to_string() })
         }
+        RoomCommand::SetRole { user, role } => {
+            json!({ "user": user.to_string(), "role": role.as_str() })
+        }
+        RoomCommand::Mute { user, minutes } => {
+            json!({ "user": user.to_string(), "minutes": minutes.get() })
+        }
+        RoomCommand::Ban { user, on } => json!({ "user": user.to_string(), "on": on }),
     }
 }
 

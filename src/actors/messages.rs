@@ -14,7 +14,7 @@ use super::presence::Presence;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::error::ProtoError;
 use crate::model::{RoomId, UserId};
-use crate::protocol::views::{RoomView, UserView};
+use crate::protocol::views::{MemberView, RoomView};
 use crate::protocol::{Frame, RoomCommand};
 
 pub use super::origin::SessionKey;
@@ -188,7 +188,7 @@ pub enum AdminOp {
 pub enum AdminReply {
     Described {
         room: RoomView,
-        members: Vec<UserView>,
+        members: Vec<MemberView>,
     },
     Done,
 }

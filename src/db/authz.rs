@@ -4,12 +4,12 @@
 //!
 //! - each room row has an `authz_version` that every change to what a node keeps about the
 //!   room for authorization moves on, in the change's own transaction ([`RoomChanges`]):
-//!   members now, roles, bans and mutes as they come;
+//!   members, roles, mutes and bans (`db/safety/standing.rs`);
 //! - [`Store::live_state`] is the one read of the hub's sweep (`actors/hub/authz.rs`): the
 //!   versions of the rooms live on a node, which of its connections' tokens still exist,
 //!   and which of its users are deactivated, in one query;
 //! - `db/sender_checks.rs` is the group commit's check, in the batch's own transaction, that
-//!   each person posting is still a member of the room and not deactivated.
+//!   each person posting is still a member of the room, not muted and not deactivated.
 
 use std::future::Future;
 

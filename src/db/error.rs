@@ -17,6 +17,12 @@ pub enum StoreError {
     /// (`db/authz.rs`); `public_group`: a room they may join.
     #[error("the sender is not a member of the room")]
     NotMember { public_group: bool },
+    /// The user is banned from the group (docs/safety.md): they may not join or be invited.
+    #[error("{} is banned from this group", user_list(&[*.0]))]
+    Banned(i64),
+    /// A post of a member muted until then (ms), found by the commit (docs/safety.md).
+    #[error("you are muted in this group until {}", crate::clock::rfc3339_ms(*.0))]
+    Muted(i64),
     /// A post, or a command, of a person who was deactivated.
     #[error("the user is deactivated")]
     Deactivated,

@@ -188,6 +188,8 @@ pub struct RoomSnapshot {
     pub levels: Vec<(i64, crate::notify::Level)>,
     /// `(blocker, blocked)` for every block a member made (section 13).
     pub blocks: Vec<(i64, i64)>,
+    /// The members whose role or mute is not the default (docs/safety.md).
+    pub standings: Vec<(i64, super::safety::Standing)>,
 }
 
 /// An uploaded file's description (its bytes and thumbnail are read separately).

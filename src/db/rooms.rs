@@ -11,7 +11,8 @@ use super::bulk::BulkInsert;
 use super::error::StoreError;
 use super::file_queries::FileQueries;
 use super::models::*;
-use super::schema::{blocks, bot_states, members, messages, rooms, users};
+use super::safety::Standing;
+use super::schema::{bans, blocks, bot_states, members, messages, rooms, users};
 use super::seq::RoomSeqs;
 use super::store::{pair_key, RoomSummary, Store};
 use crate::{with_conn, write_conn};
@@ -237,6 +238,19 @@ impl Store {
                     .select((blocks::blocker_id, blocks::blocked_id))
                     .load(conn)
                     .await?;
+                let standings = members::table
+                    .filter(members::room_id.eq(id))
+                    .filter(
+                        members::role
+                            .ne(crate::safety::Role::Member.as_str())
+                            .or(members::muted_until_ms.is_not_null()),
+                    )
+                    .select((members::user_id, members::role, members::muted_until_ms))
+                    .load::<(i64, String, Option<i64>)>(conn)
+                    .await?
+                    .into_iter()
+                    .map(|(user, role, muted)| Ok((user, Standing::stored(&role, muted)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
                 Ok(Some(RoomSnapshot {
                     room,
                     members,
@@ -244,6 +258,7 @@ impl Store {
                     authz_version,
                     levels,
                     blocks,
+                    standings,
                 }))
             })
         })
@@ -468,7 +483,8 @@ impl Store {
     }
 
     /// Adds a member of a group; returns false when they already were one. A user already in
-    /// as many groups as one user may be is refused with `TooManyRooms`. Moves the room's
+    /// as many groups as one user may be is refused with `TooManyRooms`, one banned from the
+    /// group with `Banned` (docs/safety.md). Moves the room's
     /// `authz_version` on (`db/authz.rs`) in the same transaction, which takes the room
     /// row's lock first, as the group commit does (`db/seq.rs`): the two are ordered, and
     /// cannot deadlock on the member's row.
@@ -486,6 +502,13 @@ impl Store {
                         .await?;
                     if already > 0 {
                         return Ok(false);
+                    }
+                    let banned: bool =
+                        diesel::select(diesel::dsl::exists(bans::table.find((room_id, user_id))))
+                            .get_result(conn)
+                            .await?;
+                    if banned {
+                        return Err(StoreError::Banned(user_id));
                     }
                     if !groups_full!(conn, [user_id], cap)?.is_empty() {
                         return Err(StoreError::TooManyRooms(vec![user_id], cap));
@@ -603,6 +626,9 @@ impl Store {
                             .execute(conn)
                             .await?;
                         diesel::delete(members::table.filter(members::room_id.eq(room_id)))
+                            .execute(conn)
+                            .await?;
+                        diesel::delete(bans::table.filter(bans::room_id.eq(room_id)))
                             .execute(conn)
                             .await?;
                         diesel::delete(bot_states::table.find(room_id))

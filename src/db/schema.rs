@@ -47,6 +47,10 @@ diesel::table! {
         joined_ms -> BigInt,
         /// `all`, `mentions` or `none`; NULL: the room kind's default (section 12).
         notify -> Nullable<Text>,
+        /// `member` or `moderator` (the owner is `rooms.owner_id`; docs/safety.md).
+        role -> Text,
+        /// Muted until then (ms); NULL or past: not muted.
+        muted_until_ms -> Nullable<BigInt>,
         /// In a direct room: a block stands between its two members (section 13).
         blocked -> Bool,
     }
@@ -284,5 +288,18 @@ diesel::table! {
         room_id -> Nullable<BigInt>,
         target -> Nullable<Text>,
         detail -> Text,
+    }
+}
+
+// Roles, mutes and bans (docs/safety.md): roles and mutes are on `members`, bans here
+// (`db/safety/standing.rs`).
+
+diesel::table! {
+    bans (room_id, user_id) {
+        room_id -> BigInt,
+        user_id -> BigInt,
+        /// Who banned them (NULL: no one known).
+        by_id -> Nullable<BigInt>,
+        created_ms -> BigInt,
     }
 }

@@ -1,7 +1,7 @@
 //! The group commit's check, in the batch's own transaction, that each person posting is
-//! still a member of the room, not deactivated and not on either side of a block in a
-//! direct room ([`SenderChecks`]), and why one is
-//! refused ([`Refusal`]). The rest of the store's side of authorization is `db/authz.rs`.
+//! still a member of the room, not muted there (docs/safety.md), not deactivated and not on
+//! either side of a block in a direct room ([`SenderChecks`]), and why one is refused
+//! ([`Refusal`]). The rest of the store's side of authorization is `db/authz.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -26,6 +26,8 @@ pub enum Refusal {
     Deactivated,
     /// A direct room between two users one of whom blocks the other (section 13).
     Blocked,
+    /// The member is muted in the group until then (ms).
+    Muted { until: i64 },
 }
 
 impl From<Refusal> for StoreError {
@@ -34,6 +36,7 @@ impl From<Refusal> for StoreError {
             Refusal::NotMember { public_group } => StoreError::NotMember { public_group },
             Refusal::Deactivated => StoreError::Deactivated,
             Refusal::Blocked => StoreError::Blocked,
+            Refusal::Muted { until } => StoreError::Muted(until),
         }
     }
 }
@@ -56,6 +59,15 @@ struct Pair {
     room_id: i64,
     #[diesel(sql_type = BigInt)]
     user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    muted_until_ms: Option<i64>,
+}
+
+/// A member found by the check: refused when muted now.
+fn muted(until: Option<i64>, now_ms: i64) -> Option<Refusal> {
+    until
+        .filter(|until| crate::safety::roles::muted_at(Some(*until), now_ms))
+        .map(|until| Refusal::Muted { until })
 }
 
 impl SenderChecks for PgConn {
@@ -67,8 +79,10 @@ impl SenderChecks for PgConn {
             return Ok(HashMap::new());
         }
         let (room_ids, user_ids): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
+        let now = crate::clock::now_ms();
+        let mut mutes = HashMap::new();
         let allowed: HashSet<(i64, i64)> = diesel::sql_query(
-            "SELECT m.room_id, m.user_id \
+            "SELECT m.room_id, m.user_id, m.muted_until_ms \
              FROM unnest($1::int8[], $2::int8[]) AS p (room_id, user_id) \
              JOIN members m ON m.room_id = p.room_id AND m.user_id = p.user_id \
              JOIN users u ON u.id = m.user_id \
@@ -79,7 +93,12 @@ impl SenderChecks for PgConn {
         .load::<Pair>(self)
         .await?
         .into_iter()
-        .map(|pair| (pair.room_id, pair.user_id))
+        .map(|pair| {
+            if let Some(refusal) = muted(pair.muted_until_ms, now) {
+                mutes.insert((pair.room_id, pair.user_id), refusal);
+            }
+            (pair.room_id, pair.user_id)
+        })
         .collect();
         let refused: Vec<(i64, i64)> = pairs
             .iter()
@@ -87,7 +106,7 @@ impl SenderChecks for PgConn {
             .filter(|pair| !allowed.contains(pair))
             .collect();
         if refused.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(mutes);
         }
         let (room_ids, user_ids): (Vec<i64>, Vec<i64>) = refused.iter().copied().unzip();
         let blocked: HashSet<(i64, i64)> = members::table
@@ -115,19 +134,17 @@ impl SenderChecks for PgConn {
             .await?
             .into_iter()
             .collect();
-        Ok(refused
-            .into_iter()
-            .map(|(room, user)| {
-                (
-                    (room, user),
-                    why(
-                        gone.contains(&user),
-                        blocked.contains(&(room, user)),
-                        open.contains(&room),
-                    ),
-                )
-            })
-            .collect())
+        mutes.extend(refused.into_iter().map(|(room, user)| {
+            (
+                (room, user),
+                why(
+                    gone.contains(&user),
+                    blocked.contains(&(room, user)),
+                    open.contains(&room),
+                ),
+            )
+        }));
+        Ok(mutes)
     }
 }
 
@@ -139,16 +156,24 @@ impl SenderChecks for SqliteConn {
         let pairs = pairs.to_vec();
         self.spawn_blocking(move |conn| {
             let mut refused = HashMap::new();
+            let now = crate::clock::now_ms();
             for (room, user) in pairs {
                 let allowed = members::table
                     .inner_join(users::table)
                     .filter(members::room_id.eq(room))
                     .filter(members::user_id.eq(user))
                     .filter(users::deactivated_ms.is_null())
-                    .select(members::blocked);
-                let blocked = match diesel::RunQueryDsl::first::<bool>(allowed, conn).optional()? {
-                    Some(false) => continue,
-                    Some(true) => true,
+                    .select((members::blocked, members::muted_until_ms));
+                let blocked = match diesel::RunQueryDsl::first::<(bool, Option<i64>)>(allowed, conn)
+                    .optional()?
+                {
+                    Some((false, until)) => {
+                        if let Some(refusal) = muted(until, now) {
+                            refused.insert((room, user), refusal);
+                        }
+                        continue;
+                    }
+                    Some((true, _)) => true,
                     None => false,
                 };
                 let gone = users::table

@@ -174,6 +174,14 @@ pub enum Event {
     Notice {
         body: String,
     },
+    /// Section 13: a member's role or mute changed (`muted_until`: RFC 3339, `null` when
+    /// not muted).
+    MemberUpdated {
+        room: String,
+        user: UserView,
+        role: crate::safety::Role,
+        muted_until: Option<String>,
+    },
     /// Section 11: a message changed (edit, delete, reaction), with the room's `rev` of it.
     MessageUpdated {
         room: String,

@@ -80,6 +80,21 @@ pub enum RoomCommand {
         after_rev: i64,
         limit: i64,
     },
+    /// Section 13: the group's owner makes a member a moderator or a member again.
+    SetRole {
+        user: UserRef,
+        role: crate::safety::Role,
+    },
+    /// Section 13: the owner or a moderator mutes a member (`minutes` 0 lifts it).
+    Mute {
+        user: UserRef,
+        minutes: crate::safety::MuteMinutes,
+    },
+    /// Section 13: the owner or a moderator bans someone (removing them) or lifts it.
+    Ban {
+        user: UserRef,
+        on: bool,
+    },
 }
 
 impl RoomCommand {
@@ -100,6 +115,9 @@ impl RoomCommand {
             RoomCommand::Delete { .. } => "delete",
             RoomCommand::React { .. } => "react",
             RoomCommand::Changes { .. } => "changes",
+            RoomCommand::SetRole { .. } => "set_role",
+            RoomCommand::Mute { .. } => "mute",
+            RoomCommand::Ban { .. } => "ban",
         }
     }
 
@@ -190,6 +208,41 @@ pub(super) fn parse(
             let room = room()?;
             let user = user_ref(fields.id("user")?)?;
             (room_id(room)?, RoomCommand::Kick { user })
+        }
+        "set_role" => {
+            let room = room()?;
+            let user = fields.id("user")?;
+            let role = fields.string("role")?;
+            let role = crate::safety::Role::settable(role).ok_or_else(|| {
+                ProtoError::bad_request(
+                    "field `role` must be \"moderator\" or \"member\" (a group has one owner)",
+                )
+            })?;
+            let user = user_ref(user)?;
+            (room_id(room)?, RoomCommand::SetRole { user, role })
+        }
+        "mute" => {
+            let room = room()?;
+            let user = fields.id("user")?;
+            let minutes = fields
+                .seq("minutes")
+                .ok()
+                .and_then(crate::safety::MuteMinutes::new);
+            let minutes = minutes.ok_or_else(|| {
+                ProtoError::bad_request(format!(
+                    "field `minutes` must be an integer from 0 (lifts the mute) to {}",
+                    crate::safety::roles::MAX_MUTE_MINUTES
+                ))
+            })?;
+            let user = user_ref(user)?;
+            (room_id(room)?, RoomCommand::Mute { user, minutes })
+        }
+        "ban" => {
+            let room = room()?;
+            let user = fields.id("user")?;
+            let on = fields.bool_or("on", true)?;
+            let user = user_ref(user)?;
+            (room_id(room)?, RoomCommand::Ban { user, on })
         }
         // Section 11's room commands are parsed by `conversation::parse_room`.
         _ => return Ok(None),

@@ -44,6 +44,23 @@ impl UserView {
     }
 }
 
+/// A member in `members` of `join` and the admin API: the User, and in a group their
+/// `role` and `muted_until` (docs/safety.md); a direct or bot room's members have neither.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Member)]
+pub struct MemberView {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// `owner`, `moderator` or `member` (groups only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub role: Option<crate::safety::Role>,
+    /// Until when the member is muted (RFC 3339), `null` when not (groups only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Option<String>>)]
+    pub muted_until: Option<Option<String>>,
+}
+
 /// A room as one user (or an admin, with `read_seq` 0) sees it.
 #[derive(Clone, Debug, Serialize, PartialEq, ToSchema)]
 #[schema(as = Room)]

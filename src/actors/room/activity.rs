@@ -130,6 +130,7 @@ impl Room {
     /// (`limits::typing`); one folded into the last is answered `ok` all the same.
     pub(super) fn typing(&mut self, caller: Caller) -> Result<Reply, ProtoError> {
         self.require_member(caller.user.id, "type in it")?;
+        self.require_voice(caller.user.id)?;
         if !self.typing.pass(caller.user.id, std::time::Instant::now()) {
             return Ok(Reply::Data(crate::protocol::frames::empty()));
         }

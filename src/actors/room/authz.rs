@@ -1,7 +1,8 @@
 //! The room's copy of who may do what in it, brought back to the store's: [`Room::reload`]
 //! reads the room (members, read positions, settings, its members' blocks, `authz_version`) again and applies the
 //! difference: connections of users who are no longer members stop following the room, and
-//! the joined connections hear `member_left` and `member_joined` for what changed. A room
+//! the joined connections hear `member_left`, `member_joined` and `member_updated` (a role or
+//! mute, `moderation.rs`) for what changed. A room
 //! reloads when another node says it changed (the bus's `RoomChanged`), after a Redis
 //! reconnect (`Inbound::Resync`), when the hub's sweep finds its `authz_version` moved
 //! ([`Recheck`], `actors/hub/authz.rs`), and when the store refused something the copy
@@ -76,7 +77,10 @@ impl Room {
     pub(super) fn refused_by_store(&mut self, err: &StoreError, ctx: &mut Context<Self>) {
         if matches!(
             err,
-            StoreError::NotMember { .. } | StoreError::Deactivated | StoreError::Blocked
+            StoreError::NotMember { .. }
+                | StoreError::Deactivated
+                | StoreError::Blocked
+                | StoreError::Muted(_)
         ) {
             self.reload(Behind::Found, ctx);
         }
@@ -120,10 +124,16 @@ impl Room {
             .collect();
         let (joined, left) = difference(&loaded.members, &members);
         loaded.members = members;
-        loaded.row = snapshot.room;
+        let old_owner = std::mem::replace(&mut loaded.row, snapshot.room).owner_id;
         loaded.authz_version = snapshot.authz_version;
         loaded.levels = snapshot.levels.into_iter().collect();
         loaded.blocks = Blocks::new(snapshot.blocks);
+        let old_standings = std::mem::replace(
+            &mut loaded.standings,
+            snapshot.standings.into_iter().collect(),
+        );
+        let joined_ids: std::collections::HashSet<i64> =
+            joined.iter().map(|user| user.id).collect();
         let room = self.id.to_string();
         let removed = Event::RoomRemoved { room: room.clone() }.frame();
         let members = &loaded.members;
@@ -150,6 +160,7 @@ impl Room {
             .frame();
             self.broadcast(&frame, |_, _| true);
         }
+        self.standings_reloaded(&old_standings, old_owner, &joined_ids);
     }
 }
 

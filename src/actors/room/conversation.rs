@@ -49,6 +49,9 @@ impl Room {
         body: String,
         mentions: Option<Vec<UserId>>,
     ) -> Answer<Reply> {
+        if let Err(err) = self.require_voice(caller.user.id) {
+            return ready(Err(err));
+        }
         let mentions = mentions.map(|users| users.into_iter().map(|user| user.0).collect());
         let (store, user) = (self.store.clone(), caller.user.id);
         self.change(caller, reply_id, message, "edit in it", move |room, seq| async move {
@@ -78,6 +81,9 @@ impl Room {
         emoji: Emoji,
         on: bool,
     ) -> Answer<Reply> {
+        if let Err(err) = self.require_voice(caller.user.id) {
+            return ready(Err(err));
+        }
         let (store, user) = (self.store.clone(), caller.user.id);
         self.change(
             caller,

@@ -1,5 +1,5 @@
-//! Who is in the room and which connections follow it: `join`, `leave`, `invite`, `kick`,
-//! and the admin API's member changes and deletion. What the store says decides: a `join`
+//! Who is in the room and which connections follow it: `join`, `leave`, `invite`, and the
+//! admin API's member changes and deletion (a member's `kick` is in `moderation.rs`). What the store says decides: a `join`
 //! of a member is checked against it, and `invite` and `kick` go by what the store did
 //! (the room's copy may be behind another node's change until it reloads, `authz.rs`).
 
@@ -257,42 +257,17 @@ impl Room {
         )
     }
 
-    /// `kick` (by the owner) or the admin API's removal (by no one).
-    pub(super) fn kick<R: Done + 'static>(
-        &mut self,
-        by: Option<Caller>,
-        user_id: i64,
-        ctx: &mut Context<Self>,
-    ) -> Answer<R> {
-        if let Some(caller) = &by {
-            if self.access(caller.user.id) == Access::Hidden {
-                return ready(Err(ProtoError::no_such_room()));
-            }
-        }
+    /// The admin API's removal of a member (a member's `kick` is a sanction:
+    /// `moderation.rs`), with its audit entry.
+    pub(super) fn remove(&mut self, user_id: i64, ctx: &mut Context<Self>) -> Answer<AdminReply> {
         if self.kind() != Some(RoomKind::Group) {
             return ready(Err(ProtoError::bad_request(
                 "only groups lose members; direct and bot rooms never do",
             )));
         }
-        if let Some(caller) = &by {
-            let owner = self.loaded().and_then(|loaded| loaded.row.owner_id);
-            // An owner who left the group (`forget`) holds no power over it until they
-            // are a member again.
-            if owner != Some(caller.user.id) || self.access(caller.user.id) != Access::Member {
-                return ready(Err(ProtoError::forbidden(
-                    "only the group's owner may kick",
-                )));
-            }
-            if user_id == caller.user.id {
-                return ready(Err(ProtoError::bad_request(
-                    "the owner cannot kick themselves; use leave with forget",
-                )));
-            }
-        }
         let store = self.store.clone();
         let id = self.id.0;
         let audit = AuditEntry::admin("kick")
-            .by(by.as_ref().map(|caller| caller.user.id))
             .room(id)
             .target(format!("u_{user_id}"));
         in_turn(
@@ -304,7 +279,7 @@ impl Room {
             move |removed, room, ctx| match removed {
                 Ok(true) => {
                     room.member_removed(user_id, None);
-                    Ok(R::done())
+                    Ok(AdminReply::Done)
                 }
                 // Not a member (any more): the room's copy may still have them.
                 Ok(false) => {
@@ -407,10 +382,11 @@ impl Room {
     }
 
     /// A membership ended: the user's connections stop following the room and are told.
-    fn member_removed(&mut self, user_id: i64, except: Option<SessionKey>) {
+    pub(super) fn member_removed(&mut self, user_id: i64, except: Option<SessionKey>) {
         let removed = match &mut self.state {
             State::Live(loaded) => {
                 loaded.levels.remove(&user_id);
+                loaded.standings.remove(&user_id);
                 loaded.members.remove(&user_id)
             }
             _ => None,

@@ -9,6 +9,7 @@ mod cluster;
 mod conversation;
 mod in_turn;
 mod membership;
+mod moderation;
 mod notify;
 mod posting;
 mod requests;
@@ -30,7 +31,7 @@ use crate::db::models::{RoomKind, RoomRow, RoomSnapshot, UserRow};
 use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
 use crate::model::RoomId;
-use crate::protocol::views::{RoomView, UserView};
+use crate::protocol::views::{MemberView, RoomView, UserView};
 use crate::protocol::Frame;
 use crate::settings::Settings;
 
@@ -79,7 +80,7 @@ pub struct Room {
 enum State {
     Loading,
     Missing,
-    /// Boxed: the copy is large, the other states empty.
+    /// Boxed: what a live room holds is far larger than the other states.
     Live(Box<Loaded>),
 }
 
@@ -93,6 +94,9 @@ struct Loaded {
     levels: HashMap<i64, crate::notify::Level>,
     /// Who hides whom here (section 13).
     blocks: crate::safety::blocks::Blocks,
+    /// The roles and mutes of members that are not the default (docs/safety.md,
+    /// `moderation.rs`); the owner is `row.owner_id`.
+    standings: HashMap<i64, crate::db::safety::Standing>,
 }
 
 struct Member {
@@ -166,7 +170,7 @@ impl Room {
 
     fn loaded(&self) -> Option<&Loaded> {
         match &self.state {
-            State::Live(loaded) => Some(loaded),
+            State::Live(loaded) => Some(&**loaded),
             _ => None,
         }
     }
@@ -195,7 +199,7 @@ impl Room {
         UserView::with_presence(user, self.presence.is_online(user.id))
     }
 
-    fn member_views(&self) -> Vec<UserView> {
+    fn member_views(&self) -> Vec<MemberView> {
         let Some(loaded) = self.loaded() else {
             return Vec::new();
         };
@@ -203,7 +207,7 @@ impl Room {
         members.sort_by_key(|member| member.user.id);
         members
             .into_iter()
-            .map(|member| self.user_view(&member.user))
+            .map(|member| self.member_view(&member.user))
             .collect()
     }
 
@@ -358,6 +362,7 @@ impl Room {
                     authz_version: snapshot.authz_version,
                     levels: snapshot.levels.into_iter().collect(),
                     blocks: crate::safety::blocks::Blocks::new(snapshot.blocks),
+                    standings: snapshot.standings.into_iter().collect(),
                 }));
             }
         }

@@ -64,6 +64,9 @@ impl Room {
         if self.blocked_direct(origin.user().id) {
             return origin.answer(Err(StoreError::Blocked.into()));
         }
+        if let Err(err) = self.require_voice(origin.user().id) {
+            return origin.answer(Err(err));
+        }
         let reply_to = match said.reply_to {
             None => None,
             Some(MessageId { room, seq }) if room == self.id => Some(seq),
@@ -154,7 +157,8 @@ impl Room {
                 Err(
                     err @ (StoreError::NotMember { .. }
                     | StoreError::Deactivated
-                    | StoreError::Blocked),
+                    | StoreError::Blocked
+                    | StoreError::Muted(_)),
                 ) => Some(err.clone()),
                 _ => None,
             })

@@ -12,6 +12,7 @@ use crate::actors::messages::{
 use crate::actors::outbox::Outbox;
 use crate::actors::people::find_person;
 use crate::db::models::{StoredMessage, UserRow};
+use crate::db::safety::Sanction;
 use crate::error::ProtoError;
 use crate::protocol::ids::UserRef;
 use crate::protocol::RoomCommand;
@@ -39,8 +40,23 @@ impl Handler<ToRoom> for Room {
                 room.invite(Some(caller), user, ctx)
             }),
             RoomCommand::Kick { user } => self.naming(user, origin, |room, caller, user, ctx| {
-                room.kick(Some(caller), user.id, ctx)
+                room.sanction(caller, user, Sanction::Kick, ctx)
             }),
+            RoomCommand::SetRole { user, role } => {
+                self.naming(user, origin, move |room, caller, user, ctx| {
+                    room.sanction(caller, user, Sanction::SetRole(role), ctx)
+                })
+            }
+            RoomCommand::Mute { user, minutes } => {
+                self.naming(user, origin, move |room, caller, user, ctx| {
+                    room.sanction(caller, user, Sanction::Mute(minutes), ctx)
+                })
+            }
+            RoomCommand::Ban { user, on } => {
+                self.naming(user, origin, move |room, caller, user, ctx| {
+                    room.sanction(caller, user, Sanction::Ban(on), ctx)
+                })
+            }
             command if !matches!(self.state, State::Live(_)) => {
                 if command.is_post() {
                     origin.answer(Err(ProtoError::no_such_room()));
@@ -158,7 +174,7 @@ impl Handler<AdminOp> for Room {
                     .ok_or_else(ProtoError::no_such_room),
             ),
             AdminOp::AddMember { user } => self.invite(None, user, ctx),
-            AdminOp::RemoveMember { user_id } => self.kick(None, user_id.0, ctx),
+            AdminOp::RemoveMember { user_id } => self.remove(user_id.0, ctx),
             AdminOp::Delete => self.delete(ctx),
             AdminOp::DeleteMessage { seq } => self.admin_delete(seq),
         }

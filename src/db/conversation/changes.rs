@@ -17,15 +17,17 @@ use super::{Change, FullMessage};
 use crate::conversation::{Emoji, MAX_EMOJIS, MAX_MENTIONS};
 use crate::db::backend::{PgConn, SqliteConn};
 use crate::db::models::RoomKind;
+use crate::db::safety::{AuditEntry, Moderate, Moderation, Standing};
 use crate::db::schema::{members, mentions, message_files, messages, reactions, rooms};
 use crate::db::seq::RoomSeqs;
 use crate::db::store::Store;
+use crate::safety::roles::{may, muted_at, Act, Role};
 use crate::write_conn;
 
 /// Who deletes a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deleter {
-    /// A member: the message's sender, or the group's owner.
+    /// A member: the message's sender, or in a group its owner or a moderator (docs/safety.md).
     User(i64),
     /// The admin API: any message.
     Admin,
@@ -55,8 +57,12 @@ pub(super) trait ChangeSteps {
         room: i64,
         seq: i64,
     ) -> impl Future<Output = Result<Target, ConversationError>> + Send;
-    fn is_member(&mut self, room: i64, user: i64)
-        -> impl Future<Output = QueryResult<bool>> + Send;
+    /// The member's stored role and mute (`None`: no member).
+    fn standing(
+        &mut self,
+        room: i64,
+        user: i64,
+    ) -> impl Future<Output = QueryResult<Option<(String, Option<i64>)>>> + Send;
     /// Which of `users` are not members of `room`.
     fn outsiders(
         &mut self,
@@ -103,10 +109,17 @@ macro_rules! change_steps {
                 })
             }
 
-            async fn is_member(&mut self, room: i64, user: i64) -> QueryResult<bool> {
-                diesel::select(diesel::dsl::exists(members::table.find((room, user))))
-                    .get_result(self)
+            async fn standing(
+                &mut self,
+                room: i64,
+                user: i64,
+            ) -> QueryResult<Option<(String, Option<i64>)>> {
+                members::table
+                    .find((room, user))
+                    .select((members::role, members::muted_until_ms))
+                    .first(self)
                     .await
+                    .optional()
             }
 
             async fn outsiders(&mut self, room: i64, users: Vec<i64>) -> QueryResult<Vec<i64>> {
@@ -185,6 +198,69 @@ pub(super) fn checked_mentions(mut users: Vec<i64>) -> Result<Vec<i64>, Conversa
     Ok(users)
 }
 
+/// The standing of `user`, who must be a member (`NotMember`) and, to `edit` or `react`,
+/// not muted now (`Muted`).
+async fn member<C: ChangeSteps>(
+    conn: &mut C,
+    room: i64,
+    user: i64,
+    speaking: bool,
+) -> Result<Standing, ConversationError> {
+    let Some((role, muted)) = conn.standing(room, user).await? else {
+        return Err(ConversationError::NotMember);
+    };
+    let standing = Standing::stored(&role, muted)?;
+    if let Some(until) = standing.muted_until {
+        if speaking && muted_at(Some(until), crate::clock::now_ms()) {
+            return Err(ConversationError::Muted(until));
+        }
+    }
+    Ok(standing)
+}
+
+/// Whether `user` may delete the message `target` (docs/safety.md): its sender may; in a
+/// group, the owner and moderators may delete others' (a moderator, members' only), and
+/// then the delete is a moderation act with its audit entry (returned).
+async fn may_delete<C: ChangeSteps>(
+    conn: &mut C,
+    room: i64,
+    seq: i64,
+    target: &Target,
+    user: i64,
+) -> Result<Option<AuditEntry>, ConversationError> {
+    let standing = member(conn, room, user, false).await?;
+    if target.sender == user {
+        return Ok(None);
+    }
+    if target.kind != RoomKind::Group {
+        return Err(ConversationError::Forbidden(
+            "only the sender may delete a message here",
+        ));
+    }
+    let sender = match conn.standing(room, target.sender).await? {
+        Some((role, muted)) => Standing::stored(&role, muted)?.role,
+        None => Role::Member,
+    };
+    may(
+        Role::of(user, target.owner, standing.role),
+        Act::Delete,
+        Role::of(target.sender, target.owner, sender),
+        false,
+    )
+    .map_err(ConversationError::Denied)?;
+    let message = crate::model::MessageId {
+        room: crate::model::RoomId(room),
+        seq,
+    };
+    Ok(Some(
+        AuditEntry::admin("delete")
+            .by(Some(user))
+            .room(room)
+            .target(message.to_string())
+            .detail(serde_json::json!({ "sender": format!("u_{}", target.sender) })),
+    ))
+}
+
 /// The one message a change answers, read in its transaction.
 async fn answer<C: ConversationReads>(
     conn: &mut C,
@@ -198,7 +274,7 @@ async fn answer<C: ConversationReads>(
 }
 
 impl Store {
-    /// `edit`: only the sender, a member still, and not of a deleted message. Replaces the
+    /// `edit`: only the sender, a member still and not muted, and not of a deleted message. Replaces the
     /// body (files stay), sets the edit time, and the mentions when given (`Some(vec![])`
     /// clears them; each must be a member).
     pub async fn edit_message(
@@ -214,9 +290,7 @@ impl Store {
             Ok(write_conn!(&*db, conn => {
                 conn.transaction::<Change, ConversationError, _>(async move |conn| {
                     let target = conn.target(room, seq).await?;
-                    if !conn.is_member(room, editor).await? {
-                        return Err(ConversationError::NotMember);
-                    }
+                    member(conn, room, editor, true).await?;
                     if target.sender != editor {
                         return Err(ConversationError::Forbidden(
                             "only the sender may edit a message",
@@ -251,7 +325,8 @@ impl Store {
         .await?
     }
 
-    /// `delete`: the sender or the group's owner (a member still), or the admin API. Leaves
+    /// `delete`: the sender, or in a group the owner or a moderator (a member still, by the
+    /// roles' rule, with an audit entry when something was deleted), or the admin API. Leaves
     /// a tombstone: empty body, no files, template, action, reply, mentions or reactions,
     /// no edit time. Deleting a tombstone answers it again and takes no `rev`.
     pub async fn delete_message(
@@ -272,27 +347,22 @@ impl Store {
         by: Deleter,
         moderation: Option<crate::db::safety::Moderation>,
     ) -> Result<Change, ConversationError> {
-        use crate::db::safety::Moderate;
         self.run(move |db| async move {
             Ok(write_conn!(&*db, conn => {
                 conn.transaction::<Change, ConversationError, _>(async move |conn| {
                     let target = conn.target(room, seq).await?;
-                    if let Deleter::User(user) = by {
-                        if !conn.is_member(room, user).await? {
-                            return Err(ConversationError::NotMember);
-                        }
-                        let owner = target.kind == RoomKind::Group && target.owner == Some(user);
-                        if target.sender != user && !owner {
-                            return Err(ConversationError::Forbidden(
-                                "only the sender or the group's owner may delete a message",
-                            ));
-                        }
-                    }
+                    let moderated = match by {
+                        Deleter::User(user) => may_delete(conn, room, seq, &target, user).await?,
+                        Deleter::Admin => None,
+                    };
                     if let Some(moderation) = moderation {
                         conn.record(moderation).await?;
                     }
                     if target.deleted {
                         return Ok(Change::Unchanged(answer(conn, room, seq).await?));
+                    }
+                    if let Some(entry) = moderated {
+                        conn.record(Moderation::audit(entry)).await?;
                     }
                     let rev = conn.next_rev(room, seq).await?;
                     diesel::update(messages::table.find((room, seq)))
@@ -330,7 +400,7 @@ impl Store {
         .await?
     }
 
-    /// `react`: a member adds (`on`) or takes back their `emoji` on a message that is not
+    /// `react`: a member (not muted) adds (`on`) or takes back their `emoji` on a message that is not
     /// deleted. Adding what is there, or taking back what is not, changes nothing and takes
     /// no `rev`; a new emoji beyond [`MAX_EMOJIS`] on the message is refused.
     pub async fn react(
@@ -346,9 +416,7 @@ impl Store {
             Ok(write_conn!(&*db, conn => {
                 conn.transaction::<Change, ConversationError, _>(async move |conn| {
                     let target = conn.target(room, seq).await?;
-                    if !conn.is_member(room, user).await? {
-                        return Err(ConversationError::NotMember);
-                    }
+                    member(conn, room, user, true).await?;
                     if target.deleted {
                         return Err(ConversationError::Deleted);
                     }

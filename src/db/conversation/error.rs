@@ -11,6 +11,13 @@ pub enum ConversationError {
     /// `forbidden`: the caller may not do this to this message (what is said).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// `forbidden` (`bad_request` on oneself): the roles' rule refused a delete of another's
+    /// message (docs/safety.md).
+    #[error(transparent)]
+    Denied(crate::safety::Denied),
+    /// `forbidden`: the caller is muted in the group until then (ms).
+    #[error("you are muted in this group until {}", crate::clock::rfc3339_ms(*.0))]
+    Muted(i64),
     /// `forbidden`: the caller is not a member of the room.
     #[error("not a member of the room")]
     NotMember,

@@ -21,7 +21,7 @@ use crate::http::AppState;
 use crate::protocol::command::{DEFAULT_PAGE, MAX_PAGE};
 use crate::protocol::ids::{MessageId, RoomId, UserRef};
 use crate::protocol::template::Template;
-use crate::protocol::views::{MessageView, RoomView, UserView};
+use crate::protocol::views::{MemberView, MessageView, RoomView};
 use crate::protocol::Event;
 
 /// A person (not a bot) a request names.
@@ -100,7 +100,7 @@ pub struct RoomPage {
 /// A room and its members.
 #[derive(Serialize, ToSchema)]
 pub struct RoomDetail {
-    pub members: Vec<UserView>,
+    pub members: Vec<MemberView>,
     pub room: RoomView,
 }
 
