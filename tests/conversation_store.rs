@@ -7,7 +7,9 @@ mod common;
 
 use common::{Backend, Database};
 use palaver::conversation::{Emoji, SearchCursor, SearchQuery, MAX_EMOJIS};
-use palaver::db::conversation::{Change, ConversationError, Deleter, FullMessage, SearchRequest};
+use palaver::db::conversation::{
+    Change, ConversationError, Deleter, FullMessage, SearchLimits, SearchRequest,
+};
 use palaver::db::models::{UserKind, UserRow};
 use palaver::db::{Appended, DatabaseUrl, NewPost, Store, StoreConfig};
 use palaver::model::RoomId;
@@ -102,8 +104,62 @@ impl World {
             })
             .await
             .expect("search");
-        keys(&page.messages)
+        let found = keys(&page.messages);
+        // The same answer by every step search takes: on this small store the default
+        // limits check every message directly; a window of one or two leaves the rest to
+        // the index, and a budget of one or three ends pages early for short words.
+        let request = SearchRequest {
+            user: user.id,
+            query: SearchQuery::parse(query).expect("query"),
+            room: None,
+            before_seq: None,
+            after: None,
+            limit: 2,
+        };
+        for limits in SMALL_LIMITS {
+            assert_eq!(
+                all_pages(&self.store, &request, limits).await,
+                found,
+                "{query} within {limits:?}"
+            );
+        }
+        found
     }
+}
+
+/// Limits that make search take its index step (or end pages early) on a small store.
+const SMALL_LIMITS: [SearchLimits; 2] = [
+    SearchLimits {
+        window: 1,
+        short_budget: 1,
+    },
+    SearchLimits {
+        window: 2,
+        short_budget: 3,
+    },
+];
+
+/// Every page of `request` within `limits`, following `next` to the end.
+async fn all_pages(
+    store: &Store,
+    request: &SearchRequest,
+    limits: SearchLimits,
+) -> Vec<(i64, i64)> {
+    let mut found = Vec::new();
+    let mut request = request.clone();
+    for _ in 0..1000 {
+        let page = store
+            .search_within(request.clone(), limits)
+            .await
+            .expect("search");
+        assert!(page.messages.len() as i64 <= request.limit);
+        found.extend(keys(&page.messages));
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => return found,
+        }
+    }
+    panic!("search pages never ended");
 }
 
 fn keys(messages: &[FullMessage]) -> Vec<(i64, i64)> {
@@ -592,6 +648,25 @@ async fn search_finds_every_word_in_the_callers_rooms_only(backend: Backend) {
     }
     let expected: Vec<String> = (0..5).rev().map(|n| format!("page word {n}")).collect();
     assert_eq!(found, expected);
+    for query in ["page word", "word", "rd"] {
+        let request = SearchRequest {
+            user: w.amy.id,
+            query: SearchQuery::parse(query).expect("query"),
+            room: Some(room),
+            before_seq: None,
+            after: None,
+            limit: 2,
+        };
+        let all = all_pages(store, &request, SearchLimits::default()).await;
+        assert_eq!(all.len(), 5, "{query}");
+        for limits in SMALL_LIMITS {
+            assert_eq!(
+                all_pages(store, &request, limits).await,
+                all,
+                "{query} {limits:?}"
+            );
+        }
+    }
 
     let before = store
         .search(SearchRequest {

@@ -1,8 +1,8 @@
 //! A `search` query: 2 to 200 code points, split at whitespace into words, each folded to
 //! lower case. A message matches when its folded body contains every word (a substring
-//! match, so any script works, Korean included). Words of 3 code points or more are served
-//! by the stores' trigram indexes; shorter ones are checked on the messages the index
-//! found (or, in a query of only short words, on the caller's rooms in full).
+//! match, so any script works, Korean included). Words of 3 code points or more can be
+//! served by the stores' trigram indexes; shorter ones are checked on the messages read
+//! (`db/conversation/search_plan.rs` says which steps a page takes).
 //! Also the `next` cursor of a result page.
 
 use std::fmt;

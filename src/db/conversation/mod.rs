@@ -18,6 +18,8 @@ mod pages;
 mod posted;
 mod rooms;
 mod search;
+mod search_plan;
+mod search_sql;
 
 pub use changes::Deleter;
 pub use error::ConversationError;
@@ -27,6 +29,7 @@ pub(crate) use posted::{Attached, Known, PostedConversation};
 pub use rooms::RoomExtras;
 pub(crate) use search::register_sqlite_functions;
 pub use search::{SearchPage, SearchRequest};
+pub use search_plan::SearchLimits;
 
 /// A message with all it carries since section 11: what the wire's Message is made of.
 /// The reactions keep who reacted, so one read serves every receiver's `me`.

@@ -1,9 +1,11 @@
 //! `search`: messages whose body contains every word of the query, in the caller's rooms,
-//! newest first, never a deleted one. Each backend answers from its own text index
-//! (docs/conversations.md): SQLite from the FTS5 trigram table `message_search` (kept in
-//! step by triggers), PostgreSQL from the pg_trgm GIN index on `lower(body)`. Words of one
-//! or two code points, which no trigram index serves, are checked on what the index found
-//! (SQLite with `palaver_fold`, the server's own folding, registered on every connection).
+//! newest first, never a deleted one (docs/conversations.md, "Search"). A page is found in
+//! at most two steps ([`super::search_plan`]): the newest messages of the caller's rooms
+//! are checked directly (this answers common words at once), then, for what that leaves,
+//! the backend's own text index: SQLite's FTS5 trigram table `message_search` (kept in
+//! step by triggers), PostgreSQL's pg_trgm GIN index on `lower(body)`. Words are checked
+//! with `palaver_fold`, the server's own folding, on SQLite (registered on every
+//! connection) and with `lower()` on PostgreSQL.
 
 use std::future::Future;
 
@@ -15,13 +17,14 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::error::ConversationError;
 use super::load::ConversationReads;
 use super::lookups::Snapshot;
+use super::search_plan::{Plan, SearchLimits, Then};
+use super::search_sql::{self, Bind, Dialect, Statement};
 use super::{FullMessage, MAX_SEARCH_PAGE};
 use crate::conversation::{fold, SearchCursor, SearchQuery};
 use crate::db::backend::{PgConn, SqliteConn};
 use crate::db::schema::members;
 use crate::db::store::Store;
 use crate::with_conn;
-
 diesel::define_sql_function! {
     /// The server's folding of text for search ([`crate::conversation::fold`]), for SQLite.
     fn palaver_fold(text: Text) -> Text;
@@ -66,137 +69,44 @@ struct Hit {
     created_ms: i64,
 }
 
-/// A value bound to a placeholder of the search statement.
-#[derive(Clone, Debug)]
-enum Bind {
-    Int(i64),
-    Text(String),
-}
-
-/// The search statement of one backend and its values, in placeholder order.
-struct Statement {
-    sql: String,
-    binds: Vec<Bind>,
-}
-
-/// Gathers a statement's values and writes their placeholders, in text order (SQLite's
-/// `?` are positional).
-struct Binder {
-    binds: Vec<Bind>,
-    numbered: bool,
-}
-
-impl Binder {
-    fn bind(&mut self, value: Bind) -> String {
-        self.binds.push(value);
-        if self.numbered {
-            format!("${}", self.binds.len())
-        } else {
-            "?".into()
+impl Hit {
+    fn cursor(&self) -> SearchCursor {
+        SearchCursor {
+            created_ms: self.created_ms,
+            room_id: self.room_id,
+            seq: self.seq,
         }
     }
 }
 
-/// The parts both backends share: membership, the room and `before_seq`, the cursor, the
-/// senders the user blocks, the order and the limit (`limit + 1` rows: one more says there
-/// is a next page). `words` gives the backend's `FROM` and its conditions for the words.
-fn statement(
-    request: &SearchRequest,
-    numbered: bool,
-    words: impl FnOnce(&mut Binder) -> (&'static str, Vec<String>),
-) -> Statement {
-    let mut binder = Binder {
-        binds: Vec::new(),
-        numbered,
-    };
-    let user = binder.bind(Bind::Int(request.user));
-    let (from, mut conditions) = words(&mut binder);
-    if let Some(room) = request.room {
-        let room = binder.bind(Bind::Int(room));
-        conditions.push(format!("m.room_id = {room}"));
-    }
-    if let Some(before) = request.before_seq {
-        let before = binder.bind(Bind::Int(before));
-        conditions.push(format!("m.seq < {before}"));
-    }
-    if let Some(after) = request.after {
-        let created = binder.bind(Bind::Int(after.created_ms));
-        let room = binder.bind(Bind::Int(after.room_id));
-        let seq = binder.bind(Bind::Int(after.seq));
-        conditions.push(format!(
-            "(m.created_ms, m.room_id, m.seq) < ({created}, {room}, {seq})"
-        ));
-    }
-    conditions.push("NOT m.deleted".into());
-    // Section 13: never the messages of someone the user blocks.
-    let blocker = binder.bind(Bind::Int(request.user));
-    conditions.push(format!(
-        "NOT EXISTS (SELECT 1 FROM blocks k WHERE k.blocker_id = {blocker} \
-         AND k.blocked_id = m.sender_id)"
-    ));
-    let limit = binder.bind(Bind::Int(request.limit + 1));
-    Statement {
-        sql: format!(
-            "SELECT m.room_id AS room_id, m.seq AS seq, m.created_ms AS created_ms {from} \
-             JOIN members b ON b.room_id = m.room_id AND b.user_id = {user} \
-             WHERE {} ORDER BY m.created_ms DESC, m.room_id DESC, m.seq DESC LIMIT {limit}",
-            conditions.join(" AND ")
-        ),
-        binds: binder.binds,
-    }
+#[derive(QueryableByName, Clone, Copy, Debug)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
 
-/// SQLite: the FTS5 table gives the messages holding every long word (its rowid is
-/// `room_id * 2^32 + seq`); short words are checked on those with `instr`.
-fn sqlite_statement(request: &SearchRequest) -> Statement {
-    statement(request, false, |binder| {
-        let mut conditions = Vec::new();
-        let from = match request.query.fts5_match() {
-            Some(expression) => {
-                let expression = binder.bind(Bind::Text(expression));
-                conditions.push(format!("message_search MATCH {expression}"));
-                "FROM message_search JOIN messages m \
-                 ON m.room_id = (message_search.rowid >> 32) \
-                 AND m.seq = (message_search.rowid & 4294967295)"
-            }
-            None => "FROM messages m",
-        };
-        for word in request.query.short() {
-            let word = binder.bind(Bind::Text(word.to_string()));
-            conditions.push(format!("instr(palaver_fold(m.body), {word}) > 0"));
-        }
-        (from, conditions)
-    })
+/// Runs search statements on one backend.
+trait SearchStatements {
+    const DIALECT: Dialect;
+
+    fn rows<T>(&mut self, statement: Statement) -> impl Future<Output = QueryResult<Vec<T>>> + Send
+    where
+        T: QueryableByName<diesel::pg::Pg>
+            + QueryableByName<diesel::sqlite::Sqlite>
+            + Send
+            + 'static;
 }
 
-/// PostgreSQL: `lower(body) LIKE '%word%'` for every word; the GIN index serves the long
-/// ones, the short ones are checked on what it found.
-fn postgres_statement(request: &SearchRequest) -> Statement {
-    statement(request, true, |binder| {
-        let conditions = request
-            .query
-            .like_patterns()
-            .into_iter()
-            .map(|pattern| {
-                let pattern = binder.bind(Bind::Text(pattern));
-                format!("lower(m.body) LIKE lower({pattern})")
-            })
-            .collect();
-        ("FROM messages m", conditions)
-    })
-}
+impl SearchStatements for PgConn {
+    const DIALECT: Dialect = Dialect::Postgres;
 
-/// Runs the backend's search statement.
-trait SearchHits {
-    fn hits(
-        &mut self,
-        request: &SearchRequest,
-    ) -> impl Future<Output = QueryResult<Vec<Hit>>> + Send;
-}
-
-impl SearchHits for PgConn {
-    async fn hits(&mut self, request: &SearchRequest) -> QueryResult<Vec<Hit>> {
-        let statement = postgres_statement(request);
+    async fn rows<T>(&mut self, statement: Statement) -> QueryResult<Vec<T>>
+    where
+        T: QueryableByName<diesel::pg::Pg>
+            + QueryableByName<diesel::sqlite::Sqlite>
+            + Send
+            + 'static,
+    {
         let mut query = diesel::sql_query(statement.sql).into_boxed::<diesel::pg::Pg>();
         for bind in statement.binds {
             query = match bind {
@@ -208,12 +118,16 @@ impl SearchHits for PgConn {
     }
 }
 
-impl SearchHits for SqliteConn {
-    fn hits(
-        &mut self,
-        request: &SearchRequest,
-    ) -> impl Future<Output = QueryResult<Vec<Hit>>> + Send {
-        let statement = sqlite_statement(request);
+impl SearchStatements for SqliteConn {
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    fn rows<T>(&mut self, statement: Statement) -> impl Future<Output = QueryResult<Vec<T>>> + Send
+    where
+        T: QueryableByName<diesel::pg::Pg>
+            + QueryableByName<diesel::sqlite::Sqlite>
+            + Send
+            + 'static,
+    {
         self.spawn_blocking(move |conn| {
             let mut query = diesel::sql_query(statement.sql).into_boxed::<diesel::sqlite::Sqlite>();
             for bind in statement.binds {
@@ -227,10 +141,71 @@ impl SearchHits for SqliteConn {
     }
 }
 
+/// The hits of one page and the `next` it ends with, by the steps of [`Plan`].
+async fn page_keys<C: SearchStatements>(
+    conn: &mut C,
+    request: &SearchRequest,
+    limits: SearchLimits,
+) -> QueryResult<(Vec<Hit>, Option<SearchCursor>)> {
+    let dialect = C::DIALECT;
+    let scope = conn
+        .rows::<Count>(search_sql::scope_size(dialect, request))
+        .await?
+        .into_iter()
+        .next()
+        .map_or(0, |count: Count| count.n);
+    let scope = match request.before_seq {
+        Some(before) => scope.min(before.saturating_sub(1)),
+        None => scope,
+    };
+    let plan = Plan::new(&request.query, scope, limits);
+    let mut hits: Vec<Hit> = conn
+        .rows(search_sql::window_hits(dialect, request, &plan))
+        .await?;
+    let full_window_end = if hits.len() as i64 > request.limit {
+        None
+    } else {
+        conn.rows::<Hit>(search_sql::window_end(dialect, request, &plan))
+            .await?
+            .into_iter()
+            .next()
+            .map(|hit| hit.cursor())
+    };
+    let mut stopped = None;
+    match plan.then(hits.len(), request.limit, full_window_end) {
+        Then::Done => {}
+        Then::Index { before, want } => {
+            let older: Vec<Hit> = conn
+                .rows(search_sql::index_hits(dialect, request, before, want))
+                .await?;
+            hits.extend(older);
+        }
+        Then::Stop { next } => stopped = Some(next),
+    }
+    let more = hits.len() as i64 > request.limit;
+    hits.truncate(request.limit as usize);
+    let next = match hits.last() {
+        Some(last) if more => Some(last.cursor()),
+        _ => stopped,
+    };
+    Ok((hits, next))
+}
+
 impl Store {
     /// `search`. `NotMember` for a `room` the user is not a member of; `before_seq`
     /// without `room`, or a `limit` outside 1 to 50, is `OutOfRange`.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchPage, ConversationError> {
+        self.search_within(request, SearchLimits::default()).await
+    }
+
+    /// `search` with other [`SearchLimits`] than the server's (tests use small ones to
+    /// take every step on a small store). The answers are the same, except that a query
+    /// of only short words may end a page early (with a `next`) at another point.
+    pub async fn search_within(
+        &self,
+        request: SearchRequest,
+        limits: SearchLimits,
+    ) -> Result<SearchPage, ConversationError> {
         if !(1..=MAX_SEARCH_PAGE).contains(&request.limit) {
             return Err(ConversationError::OutOfRange(format!(
                 "limit must be 1 to {MAX_SEARCH_PAGE}"
@@ -255,14 +230,7 @@ impl Store {
                             return Err(ConversationError::NotMember);
                         }
                     }
-                    let mut hits = conn.hits(&request).await?;
-                    let more = hits.len() as i64 > request.limit;
-                    hits.truncate(request.limit as usize);
-                    let next = hits.last().filter(|_| more).map(|hit| SearchCursor {
-                        created_ms: hit.created_ms,
-                        room_id: hit.room_id,
-                        seq: hit.seq,
-                    });
+                    let (hits, next) = page_keys(conn, &request, limits).await?;
                     let keys = hits.iter().map(|hit| (hit.room_id, hit.seq)).collect();
                     let messages = conn.full_messages(keys).await?;
                     Ok(SearchPage { messages, next })
@@ -271,74 +239,5 @@ impl Store {
             }))
         })
         .await?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(query: &str, room: Option<i64>, after: bool) -> SearchRequest {
-        SearchRequest {
-            user: 7,
-            query: SearchQuery::parse(query).unwrap_or_else(|e| panic!("{e}")),
-            room,
-            before_seq: room.map(|_| 50),
-            after: after.then_some(SearchCursor {
-                created_ms: 9,
-                room_id: 3,
-                seq: 4,
-            }),
-            limit: 20,
-        }
-    }
-
-    #[test]
-    fn sqlite_asks_the_index_for_long_words_and_checks_short_ones() {
-        let statement = sqlite_statement(&request("넓이 triangle", Some(3), true));
-        assert!(
-            statement.sql.contains("message_search MATCH ?"),
-            "{}",
-            statement.sql
-        );
-        assert!(statement.sql.contains("instr(palaver_fold(m.body), ?) > 0"));
-        assert!(statement
-            .sql
-            .contains("(m.created_ms, m.room_id, m.seq) < (?, ?, ?)"));
-        assert_eq!(statement.sql.matches('?').count(), statement.binds.len());
-        assert!(
-            matches!(&statement.binds[0], Bind::Int(7)),
-            "the user, in the join"
-        );
-        assert!(matches!(&statement.binds[1], Bind::Text(text) if text == "\"triangle\""));
-        assert!(
-            matches!(statement.binds.last(), Some(Bind::Int(21))),
-            "one more row"
-        );
-    }
-
-    #[test]
-    fn sqlite_without_long_words_reads_the_rooms_of_the_user() {
-        let statement = sqlite_statement(&request("넓이", None, false));
-        assert!(!statement.sql.contains("MATCH"), "{}", statement.sql);
-        assert!(statement.sql.starts_with("SELECT m.room_id AS room_id"));
-        assert!(statement.sql.contains("FROM messages m JOIN members b"));
-    }
-
-    #[test]
-    fn postgres_numbers_its_placeholders_in_bind_order() {
-        let statement = postgres_statement(&request("넓이 triangle", Some(3), true));
-        for n in 1..=statement.binds.len() {
-            assert!(
-                statement.sql.contains(&format!("${n}")),
-                "${n}: {}",
-                statement.sql
-            );
-        }
-        assert!(!statement
-            .sql
-            .contains(&format!("${}", statement.binds.len() + 1)));
-        assert!(statement.sql.contains("b.user_id = $1"));
-        assert!(statement.sql.contains("lower(m.body) LIKE lower($2)"));
     }
 }

@@ -1,0 +1,178 @@
+//! How one `search` page is found, as plain decisions (docs/conversations.md, "Search"):
+//! first the newest messages of the caller's rooms are checked directly, newest first,
+//! which answers at once for any word that is common; only a word that is rare among them
+//! goes to the text index, for the older messages. A query of only short words, which no
+//! trigram index serves, checks a bounded number of messages per page and says where it
+//! stopped.
+
+use crate::conversation::{SearchCursor, SearchQuery};
+
+/// How much one `search` page may look at. [`SearchLimits::default`] is what the server
+/// uses; tests make them small to take every path on a small store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// The newest messages of the caller's rooms checked directly before the index is
+    /// asked (a query with a word of 3 code points or more).
+    pub window: i64,
+    /// The most messages a query of only short words checks for one page.
+    pub short_budget: i64,
+}
+
+impl Default for SearchLimits {
+    /// Measured in BENCHMARKS.md, round 9: a window of 4,096 costs a few milliseconds and
+    /// leaves the index only words found in fewer than 1 message in 200, whose matches are
+    /// few to sort; 8,192 checks of short words cost about 20 ms.
+    fn default() -> SearchLimits {
+        SearchLimits {
+            window: 4096,
+            short_budget: 8192,
+        }
+    }
+}
+
+/// How the first step reads the caller's messages newest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    /// All the messages of the caller's rooms, sorted: they are no more than the window.
+    ByRoom,
+    /// The store's messages by time (`messages_by_age`), keeping the caller's, until the
+    /// window is full.
+    ByTime,
+}
+
+/// The first step of one page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Messages the first step checks at most.
+    pub window: i64,
+    pub walk: Walk,
+    /// The query has a word an index serves: what the window leaves goes to the index.
+    pub indexed: bool,
+}
+
+/// What follows the first step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Then {
+    /// The page is complete: it has one more hit than the limit, or every message of the
+    /// scope was checked.
+    Done,
+    /// Ask the index for `want` more hits older than `before` (the window's last message).
+    Index { before: SearchCursor, want: i64 },
+    /// A query of only short words used its budget: the page ends here, possibly short,
+    /// and the next one starts after `next`.
+    Stop { next: SearchCursor },
+}
+
+impl Plan {
+    /// `scope`: how many messages the caller's rooms (or `room`) hold at most (the sum of
+    /// their `last_seq`).
+    pub fn new(query: &SearchQuery, scope: i64, limits: SearchLimits) -> Plan {
+        let indexed = query.indexed().next().is_some();
+        let window = if indexed {
+            limits.window
+        } else {
+            limits.short_budget
+        }
+        .max(1);
+        let walk = if scope <= window {
+            Walk::ByRoom
+        } else {
+            Walk::ByTime
+        };
+        Plan {
+            window,
+            walk,
+            indexed,
+        }
+    }
+
+    /// After the first step found `hits` (at most `limit + 1`): `full_window_end` is the
+    /// last message the window checked when it checked `window` of them (`None` when the
+    /// scope ended first).
+    pub fn then(&self, hits: usize, limit: i64, full_window_end: Option<SearchCursor>) -> Then {
+        let wanted = limit + 1 - hits as i64;
+        match full_window_end {
+            _ if wanted <= 0 => Then::Done,
+            None => Then::Done,
+            Some(before) if self.indexed => Then::Index {
+                before,
+                want: wanted,
+            },
+            Some(next) => Then::Stop { next },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: SearchLimits = SearchLimits {
+        window: 100,
+        short_budget: 1000,
+    };
+
+    fn query(text: &str) -> SearchQuery {
+        SearchQuery::parse(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn at(seq: i64) -> SearchCursor {
+        SearchCursor {
+            created_ms: 5,
+            room_id: 2,
+            seq,
+        }
+    }
+
+    #[test]
+    fn a_small_scope_is_read_whole_and_a_large_one_by_time() {
+        let plan = Plan::new(&query("triangle"), 100, LIMITS);
+        assert_eq!(
+            (plan.walk, plan.window, plan.indexed),
+            (Walk::ByRoom, 100, true)
+        );
+        assert_eq!(
+            Plan::new(&query("triangle"), 101, LIMITS).walk,
+            Walk::ByTime
+        );
+        let short = Plan::new(&query("넓이"), 101, LIMITS);
+        assert_eq!(
+            (short.walk, short.window, short.indexed),
+            (Walk::ByRoom, 1000, false),
+            "short words get the larger budget"
+        );
+        assert_eq!(Plan::new(&query("넓이 x"), 1001, LIMITS).walk, Walk::ByTime);
+    }
+
+    #[test]
+    fn a_full_page_or_an_exhausted_scope_ends_the_search() {
+        let plan = Plan::new(&query("triangle"), 5000, LIMITS);
+        assert_eq!(plan.then(21, 20, Some(at(3))), Then::Done);
+        assert_eq!(plan.then(4, 20, None), Then::Done);
+        let short = Plan::new(&query("넓이"), 5000, LIMITS);
+        assert_eq!(short.then(21, 20, Some(at(3))), Then::Done);
+        assert_eq!(short.then(0, 20, None), Then::Done);
+    }
+
+    #[test]
+    fn what_the_window_leaves_goes_to_the_index_or_to_the_next_page() {
+        let plan = Plan::new(&query("triangle 넓이"), 5000, LIMITS);
+        assert_eq!(
+            plan.then(4, 20, Some(at(3))),
+            Then::Index {
+                before: at(3),
+                want: 17
+            }
+        );
+        assert_eq!(
+            plan.then(20, 20, Some(at(3))),
+            Then::Index {
+                before: at(3),
+                want: 1
+            },
+            "one more tells whether there is a next page"
+        );
+        let short = Plan::new(&query("넓이"), 5000, LIMITS);
+        assert_eq!(short.then(4, 20, Some(at(3))), Then::Stop { next: at(3) });
+    }
+}
