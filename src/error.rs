@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::db::conversation::ConversationError;
 use crate::db::safety::SanctionError;
 use crate::db::StoreError;
+use crate::model::names::NameError;
 use crate::safety::Denied;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -227,6 +228,12 @@ impl From<Denied> for ProtoError {
     }
 }
 
+impl From<NameError> for ProtoError {
+    fn from(err: NameError) -> Self {
+        ProtoError::bad_request(err.to_string())
+    }
+}
+
 impl From<SanctionError> for ProtoError {
     fn from(err: SanctionError) -> Self {
         match err {
@@ -314,6 +321,10 @@ mod tests {
         assert_eq!(
             ProtoError::from(StoreError::Duplicate(words.into())).code,
             ErrorCode::Conflict
+        );
+        assert_eq!(
+            ProtoError::from(StoreError::Corrupt("unknown stored room kind".into())).code,
+            ErrorCode::Internal
         );
     }
 }

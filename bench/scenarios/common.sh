@@ -13,6 +13,9 @@
 # PIN=1 (the default; the fan-out scenario sets 0) runs the server on SERVER_CPUS (default
 # core 0) and the load generator on BENCH_CPUS (default core 1) with taskset, so that
 # "sends/s on one server core" is a figure that transfers; PIN=0 lets both use every core.
+# RULES=builtin turns the three built-in content rules on (docs/safety.md: contact_phone
+# reject, contact_email mask, link flag, for users) with `PUT /admin/rules` once the server
+# listens, so a scenario measures the send path with the rules checked.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -91,13 +94,33 @@ start_server() {
     >"$WORK_DIR/server.out" 2>"$WORK_DIR/server.err" &
   SERVER_PID=$!
   for _ in $(seq 1 "${START_TRIES:-300}"); do
-    grep -q "palaver listening" "$WORK_DIR/server.out" 2>/dev/null && return 0
+    if grep -q "palaver listening" "$WORK_DIR/server.out" 2>/dev/null; then
+      put_rules
+      return 0
+    fi
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
   done
   echo "the server did not start:" >&2
   cat "$WORK_DIR/server.err" >&2
   exit 1
+}
+
+# put_rules: the content rules RULES names (none unless RULES=builtin).
+put_rules() {
+  case "${RULES:-none}" in
+    none) ;;
+    builtin)
+      curl -sf -X PUT "http://127.0.0.1:$PORT/admin/rules" \
+        -H "Authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' \
+        -d '{"rules":[{"id":"contact_phone","action":"reject","applies_to":"users"},
+          {"id":"contact_email","action":"mask","applies_to":"users"},
+          {"id":"link","action":"flag","applies_to":"users"}]}' >/dev/null \
+        || { echo "PUT /admin/rules failed" >&2; exit 1; }
+      echo "content rules: the three built-ins on" >&2
+      ;;
+    *) echo "RULES must be none or builtin" >&2; exit 2 ;;
+  esac
 }
 
 # bench MODE [flags...]: runs the load generator against the server; prints its JSON line.

@@ -21,7 +21,7 @@ use palaver::protocol::command::{
 use palaver::protocol::conversation::{MAX_CHANGES_PAGE, MAX_SEARCH_PAGE};
 use palaver::protocol::fields::MAX_ID_CHARS;
 use palaver::protocol::ids::UserRef;
-use palaver::protocol::names::MAX_NAME_CHARS;
+use palaver::model::names::MAX_NAME_CHARS;
 use palaver::protocol::{json, ReplyId, RoomCommand};
 use palaver::safety::roles::{Role, MAX_MUTE_MINUTES};
 use serde_json::{json, Map, Value};

@@ -5,9 +5,9 @@ use super::args::{DatabaseArgs, RoomsCommand};
 use super::{block_on, open, print, table, CliError};
 use crate::db::models::UserKind;
 use crate::db::Store;
+use crate::model::names::group_name;
 use crate::protocol::command::MAX_GROUP_MEMBERS;
 use crate::protocol::ids;
-use crate::protocol::names::group_name;
 
 pub fn run(command: RoomsCommand) -> Result<(), CliError> {
     match command {
@@ -28,7 +28,7 @@ fn add(
     owner: Option<&str>,
     db: &DatabaseArgs,
 ) -> Result<(), CliError> {
-    let name = group_name(name).map_err(|err| CliError::Invalid(err.message))?;
+    let name = group_name(name).map_err(|err| CliError::Invalid(err.to_string()))?;
     let members: Vec<&str> = members
         .iter()
         .map(|member| member.trim())

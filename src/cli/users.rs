@@ -7,9 +7,9 @@ use super::args::{DatabaseArgs, UsersCommand};
 use super::{block_on, open, print, table, CliError};
 use crate::db::models::{UserKind, UserRow};
 use crate::db::StoreError;
+use crate::model::names::user_name;
 use crate::protocol::command::MAX_PAGE;
 use crate::protocol::ids::{self, TokenId};
-use crate::protocol::names::user_name;
 
 pub fn run(command: UsersCommand) -> Result<(), CliError> {
     match command {
@@ -82,7 +82,7 @@ fn deactivate(user: &str, db: &DatabaseArgs) -> Result<(), CliError> {
 }
 
 fn add(name: &str, db: &DatabaseArgs) -> Result<(), CliError> {
-    let name = user_name(name).map_err(|err| CliError::Invalid(err.message))?;
+    let name = user_name(name).map_err(|err| CliError::Invalid(err.to_string()))?;
     let store = open(db)?;
     let (user, token) = block_on(async {
         let user = store.create_user(&name, UserKind::User, None).await?;

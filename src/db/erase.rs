@@ -245,7 +245,7 @@ mod tests {
         let name = super::erased_name(42);
         assert_eq!(name, "deleted user (u_42)");
         assert!(
-            crate::protocol::names::user_name(&name).is_err(),
+            crate::model::names::user_name(&name).is_err(),
             "no one may take it"
         );
         assert_ne!(super::erased_name(43), name);

@@ -12,7 +12,7 @@ use super::names::numbered;
 use super::schema::users;
 use super::store::Store;
 use super::users::name_key;
-use crate::protocol::names::cleaned_user_name;
+use crate::model::names::cleaned_user_name;
 use crate::write_conn;
 
 /// A new user's name when theirs cannot be used (nothing is left once cleaned, or it reads

@@ -9,7 +9,7 @@ use diesel::sql_types::Text;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{files, members, message_files, messages, rooms, tokens, users};
-use crate::model::{RoomId, UserId};
+use crate::model::{RoomId, UserId, UserRef};
 pub use crate::model::{RoomKind, UserKind};
 
 #[derive(Queryable, Selectable, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,14 @@ pub struct UserRow {
 }
 
 impl UserRow {
+    /// How the user is named on the wire: its handle if it has one, `u_N` otherwise.
+    pub fn user_ref(&self) -> UserRef {
+        match &self.handle {
+            Some(handle) => UserRef::Handle(handle.clone()),
+            None => UserRef::Id(self.id),
+        }
+    }
+
     /// The user's id, typed (the column is a bare integer).
     pub fn user_id(&self) -> UserId {
         UserId(self.id)

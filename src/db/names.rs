@@ -1,7 +1,7 @@
 //! Names as the store keeps them (docs/auth.md, "Names"): a person's name is unique and may
 //! not read as the system's or a bot's name or id; and the name a JWT's new user gets, which
 //! never fails: the name asked for, or `name (2)` … `name (9)`, or `name (u_N)` with the new
-//! user's own id, which no one else can hold (`protocol::names` keeps that form to the
+//! user's own id, which no one else can hold (`model::names` keeps that form to the
 //! server).
 
 use diesel::prelude::*;
@@ -12,7 +12,7 @@ use super::models::*;
 use super::schema::users;
 use super::store::Store;
 use super::users::{name_key, MAX_USER_NAME};
-use crate::protocol::names::look_alike;
+use crate::model::names::look_alike;
 use crate::{with_conn, write_conn};
 
 /// Numbered names tried for a JWT's new user before the one with its id: `amy (2)` …
@@ -70,7 +70,7 @@ impl Store {
     }
 
     /// The user a JWT's `sub` names, made on first sight and named after `name` (already
-    /// checked with `protocol::names`): `name`, or `name (2)` … `name (9)` when it is taken,
+    /// checked with `model::names`): `name`, or `name (2)` … `name (9)` when it is taken,
     /// or else `name (u_N)` with the user's own id, and whether this call made them. `None`:
     /// the user exists and was deactivated. Calls racing for one `sub` get the same user.
     pub async fn user_for_sub(
@@ -172,6 +172,6 @@ mod tests {
         assert_eq!(numbered("amy", "u_731"), "amy (u_731)");
         let long = "x".repeat(64);
         assert_eq!(numbered(&long, "u_12345678").chars().count(), 64);
-        assert!(crate::protocol::names::user_name(&numbered("amy", "u_7")).is_err());
+        assert!(crate::model::names::user_name(&numbered("amy", "u_7")).is_err());
     }
 }

@@ -21,7 +21,7 @@ use super::schema::{
     devices, members, messages, notifications, notify_windows, push_deliveries, rooms, users,
 };
 use super::store::Store;
-use crate::notify::payload::{collapse_key, Newest, Payload, Preview};
+use crate::notify::payload::{collapse_key, Newest, Payload, Preview, Sender};
 use crate::notify::window::{Pending, Queue, Take};
 use crate::{with_conn, write_conn};
 
@@ -293,7 +293,11 @@ impl Store {
                                     room_kind: room.kind,
                                     room_name,
                                     seq: fold.newest,
-                                    sender: &sender,
+                                    sender: &Sender {
+                                        id: sender.user_ref(),
+                                        name: sender.name,
+                                        kind: sender.kind,
+                                    },
                                     body: &message,
                                 },
                                 fold.count,

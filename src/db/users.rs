@@ -9,7 +9,7 @@ use super::models::*;
 use super::safety::{AuditEntry, Moderate, Moderation};
 use super::schema::{devices, members, tokens, users};
 use super::store::{hash_token, new_token, Store};
-use crate::protocol::ids::UserRef;
+use crate::model::UserRef;
 use crate::{with_conn, write_conn};
 
 impl Store {
@@ -436,8 +436,7 @@ pub struct IssuedToken {
     pub token: String,
 }
 
-/// Longest user name, in code points.
-pub const MAX_USER_NAME: usize = 64;
+pub use crate::model::names::MAX_USER_NAME;
 
 /// The directory's key of a name: folded to lower case, Unicode-aware, the same on both
 /// backends (SQL's `lower` is ASCII-only on SQLite).

@@ -1,6 +1,6 @@
 //! The ids of the domain, as types: [`RoomId`] (`r_3`), [`UserId`] (`u_12`), [`MessageId`]
 //! (`m_3_121`: room 3, seq 121), [`FileId`] (`f_` and 32 hex digits), an API token's
-//! [`TokenId`] (`t_7`), and the positions [`Seq`] (a message's place in its room) and [`Rev`]
+//! [`TokenId`] (`t_7`), a [`UserRef`] (`u_12` or a bot's handle), and the positions [`Seq`] (a message's place in its room) and [`Rev`]
 //! (a revision). Each is written by its `Display` as the wire writes it and parsed from that
 //! text canonically by its `FromStr`: a number is written without sign or leading zeros, so
 //! `r_0001`, `r_+1` and `m_01_2` are not ids at all (and are answered like ids that name
@@ -192,6 +192,46 @@ numbered_id!(
     "token"
 );
 
+/// A reference to a user as a client or an operator writes it: `u_N` for people, a handle
+/// for bots and the system (`mathbot`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum UserRef {
+    Id(i64),
+    Handle(String),
+}
+
+impl fmt::Display for UserRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserRef::Id(id) => write!(f, "u_{id}"),
+            UserRef::Handle(handle) => f.write_str(handle),
+        }
+    }
+}
+
+/// Written as its text (`"u_12"`, `"mathbot"`).
+impl serde::Serialize for UserRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl FromStr for UserRef {
+    type Err = InvalidId;
+
+    /// `u_` and a canonical number is an id; anything else starting `u_` is no reference
+    /// (a handle never starts so); other non-empty text is a handle.
+    fn from_str(text: &str) -> Result<UserRef, InvalidId> {
+        match text.strip_prefix("u_") {
+            Some(number) => parse_number(number)
+                .map(UserRef::Id)
+                .ok_or(InvalidId("user")),
+            None if !text.is_empty() => Ok(UserRef::Handle(text.to_string())),
+            None => Err(InvalidId("user")),
+        }
+    }
+}
+
 /// A canonical non-negative number: digits only, no leading zero (but `0` itself), in range.
 pub fn parse_number(text: &str) -> Option<i64> {
     let canonical = match text.as_bytes() {
@@ -209,6 +249,16 @@ pub fn parse_number(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_refs_are_ids_or_handles() {
+        assert_eq!("u_7".parse(), Ok(UserRef::Id(7)));
+        assert_eq!("mathbot".parse(), Ok(UserRef::Handle("mathbot".into())));
+        for junk in ["", "u_", "u_x", "u_007", "u_+7", "u_-7"] {
+            assert_eq!(junk.parse::<UserRef>(), Err(InvalidId("user")), "{junk}");
+        }
+        assert_eq!(UserRef::Id(7).to_string(), "u_7");
+    }
 
     #[test]
     fn room_ids_round_trip() {

@@ -3,9 +3,7 @@
 
 use serde::Serialize;
 
-use crate::db::models::{RoomKind, UserRow};
-use crate::protocol::ids::{MessageId, RoomId};
-use crate::protocol::views::UserView;
+use crate::model::{MessageId, RoomId, RoomKind, UserKind, UserRef};
 
 /// Code points of the newest message's body a notification shows.
 pub const EXCERPT_CHARS: usize = 200;
@@ -47,8 +45,17 @@ pub struct RoomRef {
 pub struct MessageRef {
     pub id: String,
     pub seq: i64,
-    pub sender: UserView,
+    pub sender: Sender,
     pub excerpt: String,
+}
+
+/// Who wrote the message, as a message's `sender` is written: `{"id","name","kind"}`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Sender {
+    /// `u_N`, or a bot's handle.
+    pub id: UserRef,
+    pub name: String,
+    pub kind: UserKind,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -70,7 +77,7 @@ pub struct Newest<'a> {
     pub room_kind: RoomKind,
     pub room_name: Option<String>,
     pub seq: i64,
-    pub sender: &'a UserRow,
+    pub sender: &'a Sender,
     pub body: &'a str,
 }
 
@@ -98,7 +105,7 @@ impl Payload {
                 }
                 .to_string(),
                 seq: newest.seq,
-                sender: UserView::sender(newest.sender),
+                sender: newest.sender.clone(),
                 excerpt: excerpt(newest.body, preview),
             },
             count,
@@ -124,15 +131,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::db::models::UserKind;
 
-    fn amy() -> UserRow {
-        UserRow {
-            id: 12,
+    fn amy() -> Sender {
+        Sender {
+            id: UserRef::Id(12),
             name: "amy".into(),
             kind: UserKind::User,
-            handle: None,
-            created_ms: 0,
         }
     }
 

@@ -7,12 +7,12 @@ use super::fields::{char_count, Fields, MAX_ID_CHARS};
 use super::frames::ReplyId;
 use super::ids::{MessageId, RoomId, UserRef};
 use super::json::{self, JsonError};
-use super::names::group_name;
 use super::room_command::{self, user_ref};
 pub use super::room_command::{
     body, RoomCommand, DEFAULT_PAGE, MAX_BODY_CHARS, MAX_MESSAGE_FILES, MAX_PAGE,
 };
 use crate::error::{ErrorCode, ProtoError};
+use crate::model::names::group_name;
 
 /// Most members a `create_group` may name.
 pub const MAX_GROUP_MEMBERS: usize = 1000;
@@ -23,7 +23,7 @@ pub const MAX_DIRECTORY_PAGE: i64 = 50;
 pub const DEFAULT_ROOMS_PAGE: i64 = 100;
 pub const MAX_ROOMS_PAGE: i64 = 500;
 /// Longest `users` query: a prefix longer than any name could match nothing.
-pub const MAX_QUERY_CHARS: usize = crate::db::MAX_USER_NAME;
+pub const MAX_QUERY_CHARS: usize = crate::model::names::MAX_USER_NAME;
 
 /// A parsed command: one addressed to a room, or one of the few that are not.
 #[derive(Clone, Debug, PartialEq)]

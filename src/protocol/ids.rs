@@ -12,62 +12,16 @@
 //! path segment) and described to the OpenAPI document (end of this file).
 
 use std::borrow::Cow;
-use std::fmt;
-use std::str::FromStr;
 
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
 use crate::db::models::UserRow;
-use crate::model::ids::parse_number;
-pub use crate::model::{FileId, InvalidId, MessageId, RoomId, TokenId, UserId};
-
-/// A reference to a user as a client or an operator writes it: `u_N` for people, a handle
-/// for bots and the system.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum UserRef {
-    Id(i64),
-    Handle(String),
-}
-
-impl UserRef {
-    /// How `user` is named on the wire: its handle if it has one, `u_N` otherwise.
-    pub fn of(user: &UserRow) -> UserRef {
-        match &user.handle {
-            Some(handle) => UserRef::Handle(handle.clone()),
-            None => UserRef::Id(user.id),
-        }
-    }
-}
-
-impl fmt::Display for UserRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UserRef::Id(id) => write!(f, "u_{id}"),
-            UserRef::Handle(handle) => f.write_str(handle),
-        }
-    }
-}
-
-impl FromStr for UserRef {
-    type Err = InvalidId;
-
-    /// `u_` and a canonical number is an id; anything else starting `u_` is no reference
-    /// (a handle never starts so); other non-empty text is a handle.
-    fn from_str(text: &str) -> Result<UserRef, InvalidId> {
-        match text.strip_prefix("u_") {
-            Some(number) => parse_number(number)
-                .map(UserRef::Id)
-                .ok_or(InvalidId("user")),
-            None if !text.is_empty() => Ok(UserRef::Handle(text.to_string())),
-            None => Err(InvalidId("user")),
-        }
-    }
-}
+pub use crate::model::{FileId, InvalidId, MessageId, RoomId, TokenId, UserId, UserRef};
 
 /// The wire id of `user` (`u_N`, or its handle).
 pub fn user_id(user: &UserRow) -> String {
-    UserRef::of(user).to_string()
+    user.user_ref().to_string()
 }
 
 // ---- Read by serde, described to OpenAPI ---------------------------------------------------
@@ -146,13 +100,7 @@ mod tests {
     }
 
     #[test]
-    fn user_refs_are_ids_or_handles() {
-        assert_eq!("u_7".parse(), Ok(UserRef::Id(7)));
-        assert_eq!("mathbot".parse(), Ok(UserRef::Handle("mathbot".into())));
-        for junk in ["", "u_", "u_x", "u_007", "u_+7", "u_-7"] {
-            assert_eq!(junk.parse::<UserRef>(), Err(InvalidId("user")), "{junk}");
-        }
-        assert_eq!(UserRef::Id(7).to_string(), "u_7");
+    fn a_users_wire_id_is_its_handle_or_u_n() {
         assert_eq!(user_id(&row(7, None)), "u_7");
         assert_eq!(user_id(&row(2, Some("mathbot"))), "mathbot");
     }

@@ -8,7 +8,6 @@ pub mod fields;
 pub mod frames;
 pub mod ids;
 pub mod json;
-pub mod names;
 pub mod post_fields;
 pub mod room_command;
 pub mod template;

@@ -1,6 +1,7 @@
 //! Why a message is reported ([`ReportReason`]) and the bounds of a report's note: what the
 //! `report` command takes (a person never gives `rule`, which only a `flag` content rule
-//! gives) and what the admin API shows.
+//! gives) and what the admin API shows; where a report stands ([`ReportStatus`]) and what
+//! resolving one does ([`ResolveAction`]).
 
 /// Longest note of a report, or of its resolution, in code points.
 pub const MAX_NOTE_CHARS: usize = 1_000;
@@ -43,6 +44,56 @@ impl ReportReason {
             .into_iter()
             .filter(|reason| *reason != ReportReason::Rule)
             .find(|reason| reason.as_str() == text)
+    }
+}
+
+/// Where a report stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportStatus {
+    Open,
+    Resolved,
+}
+
+impl ReportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Open => "open",
+            ReportStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ReportStatus> {
+        [ReportStatus::Open, ReportStatus::Resolved]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
+/// What an admin does with a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResolveAction {
+    Dismiss,
+    DeleteMessage,
+    DeactivateSender,
+}
+
+impl ResolveAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolveAction::Dismiss => "dismiss",
+            ResolveAction::DeleteMessage => "delete_message",
+            ResolveAction::DeactivateSender => "deactivate_sender",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ResolveAction> {
+        [
+            ResolveAction::Dismiss,
+            ResolveAction::DeleteMessage,
+            ResolveAction::DeactivateSender,
+        ]
+        .into_iter()
+        .find(|action| action.as_str() == text)
     }
 }
 

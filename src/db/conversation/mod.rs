@@ -28,8 +28,8 @@ pub use pages::FullPage;
 pub(crate) use posted::{Attached, Known, PostedConversation};
 pub use rooms::RoomExtras;
 pub(crate) use search::register_sqlite_functions;
-pub use search::{SearchPage, SearchRequest};
-pub use search_plan::SearchLimits;
+pub use search::SearchPage;
+pub use search_plan::{SearchLimits, SearchRequest};
 
 /// A message with all it carries since section 11: what the wire's Message is made of.
 /// The reactions keep who reacted, so one read serves every receiver's `me`.

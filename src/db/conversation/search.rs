@@ -17,10 +17,11 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::error::ConversationError;
 use super::load::ConversationReads;
 use super::lookups::Snapshot;
+use super::search_plan::SearchRequest;
 use super::search_plan::{Plan, SearchLimits, Then};
 use super::search_sql::{self, Bind, Dialect, Statement};
 use super::{FullMessage, MAX_SEARCH_PAGE};
-use crate::conversation::{fold, SearchCursor, SearchQuery};
+use crate::conversation::{fold, SearchCursor};
 use crate::db::backend::{PgConn, SqliteConn};
 use crate::db::schema::members;
 use crate::db::store::Store;
@@ -35,21 +36,6 @@ pub(crate) fn register_sqlite_functions(
     conn: &mut diesel::sqlite::SqliteConnection,
 ) -> QueryResult<()> {
     palaver_fold_utils::register_impl(conn, |text: String| fold(&text))
-}
-
-/// A `search` as the store runs it (the protocol layer has checked the query's text).
-#[derive(Clone, Debug)]
-pub struct SearchRequest {
-    pub user: i64,
-    pub query: SearchQuery,
-    /// Only this room (the user must be a member).
-    pub room: Option<i64>,
-    /// Only messages before this `seq` (with `room` only).
-    pub before_seq: Option<i64>,
-    /// The `next` of the previous page.
-    pub after: Option<SearchCursor>,
-    /// 1 to 50.
-    pub limit: i64,
 }
 
 /// A page of results, newest first; `next` is `None` on the last page.

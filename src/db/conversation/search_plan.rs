@@ -3,9 +3,24 @@
 //! which answers at once for any word that is common; only a word that is rare among them
 //! goes to the text index, for the older messages. A query of only short words, which no
 //! trigram index serves, checks a bounded number of messages per page and says where it
-//! stopped.
+//! stopped. [`SearchRequest`] is what a page is asked for.
 
 use crate::conversation::{SearchCursor, SearchQuery};
+
+/// A `search` as the store runs it (the protocol layer has checked the query's text).
+#[derive(Clone, Debug)]
+pub struct SearchRequest {
+    pub user: i64,
+    pub query: SearchQuery,
+    /// Only this room (the user must be a member).
+    pub room: Option<i64>,
+    /// Only messages before this `seq` (with `room` only).
+    pub before_seq: Option<i64>,
+    /// The `next` of the previous page.
+    pub after: Option<SearchCursor>,
+    /// 1 to 50.
+    pub limit: i64,
+}
 
 /// How much one `search` page may look at. [`SearchLimits::default`] is what the server
 /// uses; tests make them small to take every path on a small store.

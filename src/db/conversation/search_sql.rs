@@ -4,8 +4,7 @@
 //! the FTS5 trigram table `message_search`; PostgreSQL: the pg_trgm GIN index on
 //! `lower(body)`). Every statement orders by (`created_ms`, `room_id`, `seq`) descending.
 
-use super::search::SearchRequest;
-use super::search_plan::{Plan, Walk};
+use super::search_plan::{Plan, SearchRequest, Walk};
 use crate::conversation::SearchCursor;
 
 /// The SQL dialect a statement is written in.

@@ -13,7 +13,7 @@ use diesel_async::RunQueryDsl;
 use super::super::backend::{PgConn, SqliteConn};
 use super::super::schema::{audit_log, reports};
 use super::audit::{AuditEntry, NewAudit};
-use super::reports::ReportStatus;
+use crate::safety::report::ReportStatus;
 
 /// The audit entries of one action and the report it resolves, if any.
 #[derive(Clone, Debug)]

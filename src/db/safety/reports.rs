@@ -10,56 +10,8 @@ use super::super::error::StoreError;
 use super::super::schema::reports;
 use super::super::store::Store;
 use super::moderation::{Moderate, Moderation};
+pub use crate::safety::report::{ReportStatus, ResolveAction};
 use crate::{with_conn, write_conn};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReportStatus {
-    Open,
-    Resolved,
-}
-
-impl ReportStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportStatus::Open => "open",
-            ReportStatus::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ReportStatus> {
-        [ReportStatus::Open, ReportStatus::Resolved]
-            .into_iter()
-            .find(|status| status.as_str() == text)
-    }
-}
-
-/// What an admin does with a report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResolveAction {
-    Dismiss,
-    DeleteMessage,
-    DeactivateSender,
-}
-
-impl ResolveAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResolveAction::Dismiss => "dismiss",
-            ResolveAction::DeleteMessage => "delete_message",
-            ResolveAction::DeactivateSender => "deactivate_sender",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ResolveAction> {
-        [
-            ResolveAction::Dismiss,
-            ResolveAction::DeleteMessage,
-            ResolveAction::DeactivateSender,
-        ]
-        .into_iter()
-        .find(|action| action.as_str() == text)
-    }
-}
 
 /// How a report was resolved, as stored (JSON) and shown.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

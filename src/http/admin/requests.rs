@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use crate::bots::definition::Document;
 use crate::error::ProtoError;
 use crate::http::json_body::{CheckedBody, NamedUser};
+use crate::model::names::{group_name, user_name};
 use crate::protocol::command::{self, MAX_GROUP_MEMBERS};
-use crate::protocol::names::{group_name, user_name};
 use crate::protocol::template::Template;
 
 // ---- Users ---------------------------------------------------------------------------------
@@ -26,7 +26,7 @@ impl CheckedBody for CreateUser {
     type Checked = String;
 
     fn check(self) -> Result<String, ProtoError> {
-        user_name(&self.name)
+        Ok(user_name(&self.name)?)
     }
 }
 

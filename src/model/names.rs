@@ -4,41 +4,48 @@
 //! (zero-width, bidirectional), separator or invisible character; [`look_alike`] is the key
 //! under which two names read the same (case and confusable letters folded, UTS 39), used to
 //! keep the system's and bots' names and ids to themselves. Names that read as a user id
-//! (`u_12`, `amy (u_12)`) are the server's. A leaf: the WebSocket commands, `http::admin`,
-//! `src/cli` and the store import it, and it imports none of them.
+//! (`u_12`, `amy (u_12)`) are the server's. A name refused is a [`NameError`], which
+//! `crate::error` answers as `bad_request` with its text. A leaf: the WebSocket commands,
+//! `http::admin`, `src/cli` and the store import it, and it imports none of them.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
-use super::fields::char_count;
-use crate::db::MAX_USER_NAME;
-use crate::error::ProtoError;
+/// Longest user name, in Unicode code points.
+pub const MAX_USER_NAME: usize = 64;
 
 /// Longest group name, in Unicode code points.
 pub const MAX_NAME_CHARS: usize = 100;
 
+/// Why a name is refused; its text is what the client is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The code point of the first hidden character ([`is_hidden`]).
+    #[error("`name` must not hold control, invisible or direction characters (U+{0:04X})")]
+    Hidden(u32),
+    #[error("`name` must be 1 to {MAX_USER_NAME} printable characters")]
+    UserLength,
+    #[error("`name` must not be or end with a user id (u_12): the server keeps that form")]
+    NamesAnId,
+    #[error("field `name` must be 1 to {MAX_NAME_CHARS} characters")]
+    GroupLength,
+}
+
 /// A user's name: NFKC, white space runs made one space, trimmed, 1 to [`MAX_USER_NAME`]
 /// code points, none of them hidden ([`is_hidden`]), and not the form the server keeps
 /// for ids.
-pub fn user_name(name: &str) -> Result<String, ProtoError> {
+pub fn user_name(name: &str) -> Result<String, NameError> {
     let normal: String = name.nfkc().collect();
     if let Some(hidden) = normal.chars().find(|ch| is_hidden(*ch)) {
-        return Err(ProtoError::bad_request(format!(
-            "`name` must not hold control, invisible or direction characters (U+{:04X})",
-            u32::from(hidden)
-        )));
+        return Err(NameError::Hidden(u32::from(hidden)));
     }
     let name = one_space(&normal);
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_USER_NAME {
-        return Err(ProtoError::bad_request(format!(
-            "`name` must be 1 to {MAX_USER_NAME} printable characters"
-        )));
+        return Err(NameError::UserLength);
     }
     if names_an_id(&name) {
-        return Err(ProtoError::bad_request(
-            "`name` must not be or end with a user id (u_12): the server keeps that form",
-        ));
+        return Err(NameError::NamesAnId);
     }
     Ok(name)
 }
@@ -110,12 +117,10 @@ pub fn look_alike(name: &str) -> String {
 }
 
 /// A group name: 1 to [`MAX_NAME_CHARS`] code points, not only white space, trimmed.
-pub fn group_name(text: &str) -> Result<String, ProtoError> {
+pub fn group_name(text: &str) -> Result<String, NameError> {
     let trimmed = text.trim();
-    if trimmed.is_empty() || char_count(trimmed) > MAX_NAME_CHARS {
-        return Err(ProtoError::bad_request(format!(
-            "field `name` must be 1 to {MAX_NAME_CHARS} characters"
-        )));
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS {
+        return Err(NameError::GroupLength);
     }
     Ok(trimmed.to_string())
 }
