@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //!
-//! - [`model`]: the domain's ids, positions and kinds; a leaf every other part uses.
+//! - [`model`]: the domain's ids, positions and kinds, and the rules of names; a leaf every
+//!   other part uses.
 //! - [`protocol`]: the wire (docs/protocol.md): client frames parsed once into a
 //!   [`protocol::Command`] (a room's commands are one [`protocol::RoomCommand`]), server
 //!   frames and the objects both carry.
