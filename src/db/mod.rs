@@ -14,12 +14,15 @@ pub mod file_queries;
 pub mod files;
 pub mod health;
 pub mod identity;
+#[macro_use]
+pub mod membership;
 pub mod messages;
 pub mod models;
 pub mod names;
 pub mod notify_queries;
 pub mod push_queue;
 pub mod retention;
+pub mod room_list;
 pub mod rooms;
 pub mod safety;
 pub mod schema;

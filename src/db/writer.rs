@@ -5,7 +5,8 @@
 //! split until the refused post stands by itself, and the others commit. On PostgreSQL
 //! several batches commit at once, on separate connections, while the next one is gathered;
 //! batches in flight never share a room, and a room's jobs commit in the order they came
-//! (`writer/schedule.rs`).
+//! (`writer/schedule.rs`). A batch is planned in memory between its reads and its writes
+//! (`writer/plan.rs`).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -18,24 +19,25 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Backend;
 use super::bulk::BulkInsert;
-use super::conversation::{Attached, ConversationReads, Known, PostedConversation, ReplyRef};
+use super::conversation::{ConversationReads, Known, PostedConversation};
 use super::error::StoreError;
 use super::file_queries::FileQueries;
 use super::health::CommitHealth;
-use super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind};
-use super::notify_queries::{NotificationRow, NotifyQueries};
+use super::models::{MessageRow, StoredMessage};
+use super::notify_queries::NotifyQueries;
 use super::schema::messages;
-use super::sender_checks::{Refusal, SenderChecks};
+use super::sender_checks::SenderChecks;
 use super::seq::RoomSeqs;
-use crate::model::RoomId;
 use crate::write_conn;
 use schedule::{BatchId, Schedule};
 
 mod failure;
+mod plan;
 mod post;
 mod schedule;
 
 use failure::Failure;
+use plan::{plan, LookedUp, Lookups};
 pub use post::{Appended, NewPost, Outcome};
 
 pub(crate) struct AppendJob {
@@ -317,245 +319,6 @@ async fn commit(
         })
         .await
     })
-}
-
-/// What a batch needs to look up before it can be planned.
-struct Lookups {
-    /// Every room the batch appends to, ascending: the order their rows are locked in.
-    rooms: Vec<i64>,
-    /// `(room, person)` of every post a person makes, ascending.
-    people: Vec<(i64, i64)>,
-    client_rooms: Vec<i64>,
-    client_ids: Vec<String>,
-    /// `(room, seq)` of every message a post answers.
-    replies: Vec<(i64, i64)>,
-    /// `(room, user)` of every mention.
-    mentioned: Vec<(i64, i64)>,
-}
-
-/// What the batch's transaction read before planning.
-struct LookedUp<'a> {
-    refused: &'a HashMap<(i64, i64), Refusal>,
-    earlier: Vec<MessageRow>,
-    uploads: Vec<FileRow>,
-    known: Known,
-}
-
-impl Lookups {
-    fn of(batch: &[NewPost]) -> Lookups {
-        let posts = || batch.iter();
-        let mut client_rooms: Vec<i64> = posts()
-            .filter(|post| post.client_msg_id.is_some())
-            .map(|post| post.room_id.0)
-            .collect();
-        let mut client_ids: Vec<String> = posts()
-            .filter_map(|post| post.client_msg_id.clone())
-            .collect();
-        let mut rooms: Vec<i64> = posts().map(|post| post.room_id.0).collect();
-        for list in [&mut client_rooms, &mut rooms] {
-            list.sort_unstable();
-            list.dedup();
-        }
-        let mut people: Vec<(i64, i64)> = posts()
-            .filter(|post| post.sender.kind == UserKind::User)
-            .map(|post| (post.room_id.0, post.sender.id))
-            .collect();
-        people.sort_unstable();
-        people.dedup();
-        client_ids.sort_unstable();
-        client_ids.dedup();
-        let replies = posts()
-            .filter_map(|post| Some((post.room_id.0, post.reply_to?)))
-            .collect();
-        let mentioned = posts()
-            .flat_map(|post| post.mentions.iter().map(|user| (post.room_id.0, *user)))
-            .collect();
-        Lookups {
-            rooms,
-            people,
-            client_rooms,
-            client_ids,
-            replies,
-            mentioned,
-        }
-    }
-}
-
-/// The batch worked out in memory: rows to insert, each post's outcome, read positions.
-struct Plan {
-    rows: Vec<MessageRow>,
-    /// Which new message carries which file.
-    links: Vec<MessageFileRow>,
-    /// Who is to be notified of which new message.
-    notifications: Vec<NotificationRow>,
-    outcomes: Vec<Outcome>,
-    read_upto: HashMap<(i64, i64), i64>,
-    seqs: HashMap<i64, i64>,
-    /// The replies and mentions of the new messages.
-    attached: Attached,
-}
-
-/// Gives each new post the next `seq` of its room (after `seqs`, read from the locked rows).
-/// A person's post in a room where they are `refused` fails alone, whatever else it is; a
-/// post whose `client_msg_id` its sender used before in that room (earlier, or earlier in
-/// this batch) is a duplicate instead; a post naming a file that is not among the sender's
-/// `uploads` fails alone, and so does one that answers a message its room does not hold
-/// (neither stored nor new in this batch) or mentions someone who is not a member.
-fn plan(posts: &[NewPost], mut seqs: HashMap<i64, i64>, looked_up: LookedUp, now: i64) -> Plan {
-    let LookedUp {
-        refused,
-        earlier,
-        uploads,
-        known,
-    } = looked_up;
-    let mut replies = known.replies;
-    let answers_within = posts.iter().any(|post| post.reply_to.is_some());
-    let mut attached = Attached::default();
-    let uploads: HashMap<String, FileRow> = uploads
-        .into_iter()
-        .map(|file| (file.id.clone(), file))
-        .collect();
-    let mut links = Vec::new();
-    let mut notifications = Vec::new();
-    let mut firsts: HashMap<(i64, i64, String), MessageRow> = earlier
-        .into_iter()
-        .filter_map(|row| {
-            Some((
-                (row.room_id, row.sender_id, row.client_msg_id.clone()?),
-                row,
-            ))
-        })
-        .collect();
-    let mut rows = Vec::new();
-    let mut read_upto = HashMap::new();
-    let mut outcomes = Vec::with_capacity(posts.len());
-    for post in posts {
-        if post.sender.kind == UserKind::User {
-            if let Some(refusal) = refused.get(&(post.room_id.0, post.sender.id)) {
-                outcomes.push(Err(StoreError::from(*refusal)));
-                continue;
-            }
-        }
-        if let Some(client_id) = &post.client_msg_id {
-            if let Some(first) = firsts.get(&(post.room_id.0, post.sender.id, client_id.clone())) {
-                outcomes.push(Ok(Appended::Duplicate(StoredMessage {
-                    row: first.clone(),
-                    sender: post.sender.clone(),
-                    // Read with the first message's own after the plan (`commit`).
-                    files: Vec::new(),
-                    reply_to: None,
-                    mentions: Vec::new(),
-                })));
-                continue;
-            }
-        }
-        let carried: Option<Vec<FileRow>> = post
-            .files
-            .iter()
-            .map(|key| {
-                uploads
-                    .get(key)
-                    .filter(|file| file.uploader_id == post.sender.id)
-                    .cloned()
-            })
-            .collect();
-        let Some(carried) = carried else {
-            outcomes.push(Err(StoreError::NotFound("file")));
-            continue;
-        };
-        let RoomId(room_id) = post.room_id;
-        let reply_to = match post.reply_to {
-            None => None,
-            Some(answered) => match replies.get(&(room_id, answered)) {
-                Some(target) => Some(target.clone()),
-                None => {
-                    outcomes.push(Err(StoreError::NotFound("message")));
-                    continue;
-                }
-            },
-        };
-        let outsiders: Vec<i64> = post
-            .mentions
-            .iter()
-            .filter(|user| !known.members.contains(&(room_id, **user)))
-            .copied()
-            .collect();
-        if !outsiders.is_empty() {
-            outcomes.push(Err(StoreError::MentionsOutsiders(outsiders)));
-            continue;
-        }
-        let seq = seqs.get(&room_id).copied().unwrap_or(0) + 1;
-        seqs.insert(room_id, seq);
-        read_upto.insert((room_id, post.sender.id), seq);
-        let row = MessageRow {
-            room_id,
-            seq,
-            sender_id: post.sender.id,
-            body: post.body.clone(),
-            template: post.template.as_ref().map(ToString::to_string),
-            client_msg_id: post.client_msg_id.clone(),
-            action: post.action.as_ref().map(ToString::to_string),
-            created_ms: now,
-        };
-        if let Some(client_id) = &row.client_msg_id {
-            firsts.insert((row.room_id, row.sender_id, client_id.clone()), row.clone());
-        }
-        links.extend(
-            carried
-                .iter()
-                .enumerate()
-                .map(|(position, file)| MessageFileRow {
-                    room_id: row.room_id,
-                    seq: row.seq,
-                    position: position as i32,
-                    file_id: file.id.clone(),
-                }),
-        );
-        notifications.extend(post.notify.iter().map(|user_id| NotificationRow {
-            user_id: user_id.0,
-            room_id: row.room_id,
-            seq: row.seq,
-            decided_ms: now,
-        }));
-        if let Some(target) = &reply_to {
-            attached.replies.push((row.room_id, row.seq, target.seq));
-        }
-        let mut mentions = post.mentions.clone();
-        mentions.sort_unstable();
-        mentions.dedup();
-        attached
-            .mentions
-            .extend(mentions.iter().map(|user| (row.room_id, row.seq, *user)));
-        // A later post of this batch may answer this one.
-        if answers_within {
-            replies.insert(
-                (row.room_id, row.seq),
-                ReplyRef {
-                    room_id: row.room_id,
-                    seq: row.seq,
-                    sender: post.sender.clone(),
-                    excerpt: crate::conversation::excerpt(&row.body),
-                },
-            );
-        }
-        rows.push(row.clone());
-        outcomes.push(Ok(Appended::New(StoredMessage {
-            row,
-            sender: post.sender.clone(),
-            files: carried,
-            reply_to,
-            mentions,
-        })));
-    }
-    Plan {
-        rows,
-        links,
-        notifications,
-        outcomes,
-        read_upto,
-        seqs,
-        attached,
-    }
 }
 
 #[cfg(test)]

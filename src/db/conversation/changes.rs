@@ -13,8 +13,9 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::error::ConversationError;
 use super::load::ConversationReads;
+use super::posted::checked_mentions;
 use super::{Change, FullMessage};
-use crate::conversation::{Emoji, MAX_EMOJIS, MAX_MENTIONS};
+use crate::conversation::{Emoji, MAX_EMOJIS};
 use crate::db::backend::{PgConn, SqliteConn};
 use crate::db::models::RoomKind;
 use crate::db::safety::{AuditEntry, Moderate, Moderation, Standing};
@@ -184,19 +185,6 @@ macro_rules! change_steps {
 
 change_steps!(PgConn);
 change_steps!(SqliteConn);
-
-/// Mentions as stored: distinct, ascending, at most [`MAX_MENTIONS`].
-pub(super) fn checked_mentions(mut users: Vec<i64>) -> Result<Vec<i64>, ConversationError> {
-    users.sort_unstable();
-    users.dedup();
-    if users.len() > MAX_MENTIONS {
-        return Err(ConversationError::OutOfRange(format!(
-            "mentions names {} users; at most {MAX_MENTIONS}",
-            users.len()
-        )));
-    }
-    Ok(users)
-}
 
 /// The standing of `user`, who must be a member (`NotMember`) and, to `edit` or `react`,
 /// not muted now (`Muted`).
@@ -477,26 +465,5 @@ impl Store {
             }))
         })
         .await?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mentions_are_distinct_ascending_and_at_most_20() {
-        assert_eq!(checked_mentions(vec![9, 3, 9, 1]), Ok(vec![1, 3, 9]));
-        assert_eq!(checked_mentions(Vec::new()), Ok(Vec::new()));
-        assert!(checked_mentions((0..20).collect()).is_ok());
-        assert!(matches!(
-            checked_mentions((0..21).collect()),
-            Err(ConversationError::OutOfRange(_))
-        ));
-        assert_eq!(
-            checked_mentions(vec![5; 30]),
-            Ok(vec![5]),
-            "repeats count once"
-        );
     }
 }

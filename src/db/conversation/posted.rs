@@ -1,6 +1,7 @@
 //! What a new message carries of section 11 (what it answers, whom it mentions), looked up
 //! and stored inside the group-commit writer's transaction (`db/writer.rs`), so a post's
 //! reply and mentions commit with it or not at all. A batch with neither does nothing here.
+//! Mentions as an edit stores them: [`checked_mentions`].
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -9,8 +10,10 @@ use diesel::prelude::*;
 use diesel::QueryResult;
 use diesel_async::RunQueryDsl;
 
+use super::error::ConversationError;
 use super::load::ConversationReads;
 use super::ReplyRef;
+use crate::conversation::MAX_MENTIONS;
 use crate::db::backend::{PgConn, SqliteConn};
 use crate::db::schema::{members, mentions, messages};
 
@@ -108,3 +111,37 @@ macro_rules! posted_conversation {
 
 posted_conversation!(PgConn);
 posted_conversation!(SqliteConn);
+
+/// Mentions as stored: distinct, ascending, at most [`MAX_MENTIONS`].
+pub(super) fn checked_mentions(mut users: Vec<i64>) -> Result<Vec<i64>, ConversationError> {
+    users.sort_unstable();
+    users.dedup();
+    if users.len() > MAX_MENTIONS {
+        return Err(ConversationError::OutOfRange(format!(
+            "mentions names {} users; at most {MAX_MENTIONS}",
+            users.len()
+        )));
+    }
+    Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_distinct_ascending_and_at_most_20() {
+        assert_eq!(checked_mentions(vec![9, 3, 9, 1]), Ok(vec![1, 3, 9]));
+        assert_eq!(checked_mentions(Vec::new()), Ok(Vec::new()));
+        assert!(checked_mentions((0..20).collect()).is_ok());
+        assert!(matches!(
+            checked_mentions((0..21).collect()),
+            Err(ConversationError::OutOfRange(_))
+        ));
+        assert_eq!(
+            checked_mentions(vec![5; 30]),
+            Ok(vec![5]),
+            "repeats count once"
+        );
+    }
+}

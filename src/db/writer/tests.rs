@@ -1,11 +1,13 @@
-//! Unit tests of `db/writer.rs`: the pure batch `plan` (seqs per room, repeated client ids),
-//! a post that names uploads not its sender's, a person who may no longer post, and that
-//! posts whose caller gave up waiting are left out of a batch.
+//! Unit tests of `db/writer.rs` and `writer/plan.rs`: the pure batch `plan` (seqs per room,
+//! repeated client ids), a post that names uploads not its sender's, a person who may no
+//! longer post, and that posts whose caller gave up waiting are left out of a batch.
 
 use super::*;
 use std::collections::HashSet;
 
-use crate::db::models::UserRow;
+use crate::db::conversation::ReplyRef;
+use crate::db::models::{FileRow, UserRow};
+use crate::db::sender_checks::Refusal;
 
 fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
