@@ -8,44 +8,9 @@
 
 mod common;
 
-use common::{room_id, Backend, Client, Database, Server};
+use common::world::{World, AMY, BOB, CAROL};
+use common::{room_id, Backend, Client};
 use serde_json::{json, Value};
-
-struct World {
-    server: Server,
-    ids: Vec<String>,
-    tokens: Vec<String>,
-    _db: Database,
-}
-
-const AMY: usize = 0;
-const BOB: usize = 1;
-const CAROL: usize = 2;
-
-impl World {
-    async fn new(backend: Backend) -> World {
-        let db = Database::new(backend).await;
-        let server = Server::start(&db).await;
-        let mut ids = Vec::new();
-        let mut tokens = Vec::new();
-        for name in ["amy", "bob", "carol"] {
-            let (id, token) = server.user(name).await;
-            ids.push(id);
-            tokens.push(token);
-        }
-        World {
-            server,
-            ids,
-            tokens,
-            _db: db,
-        }
-    }
-
-    /// In a cluster, consecutive connections go to alternate nodes.
-    async fn connect(&self, user: usize) -> Client {
-        self.server.connect(&self.tokens[user]).await
-    }
-}
 
 async fn send(client: &mut Client, room: &str, body: &str) -> Value {
     client
@@ -78,7 +43,7 @@ fn assert_whole(message: &Value, body: &str) {
 }
 
 async fn direct_chat_closes_for_both_sides_and_reopens_on_unblock(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = World::three(backend).await;
     let (mut amy, mut bob) = (w.connect(AMY).await, w.connect(BOB).await);
     let direct = room_id(
         &amy.ok(json!({"type":"open_direct","user":w.ids[BOB]}))
@@ -176,7 +141,7 @@ async fn direct_chat_closes_for_both_sides_and_reopens_on_unblock(backend: Backe
 on_every_deployment!(direct_chat_closes_for_both_sides_and_reopens_on_unblock);
 
 async fn neither_side_of_a_block_brings_the_other_into_a_group(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = World::three(backend).await;
     let (mut amy, mut bob) = (w.connect(AMY).await, w.connect(BOB).await);
     bob.ok(json!({"type":"block","user":w.ids[AMY]})).await;
     let amys = room_id(
@@ -233,7 +198,7 @@ async fn neither_side_of_a_block_brings_the_other_into_a_group(backend: Backend)
 on_every_deployment!(neither_side_of_a_block_brings_the_other_into_a_group);
 
 async fn in_a_shared_group_the_blocked_users_messages_reach_the_blocker_hidden(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = World::three(backend).await;
     let mut amy = w.connect(AMY).await;
     let mut bob = w.connect(BOB).await;
     let mut carol = w.connect(CAROL).await;

@@ -56,18 +56,7 @@ async fn world(backend: Backend) -> World {
 
 impl World {
     async fn send(&self, room: i64, sender: &UserRow, body: &str) -> i64 {
-        let post = NewPost {
-            reply_to: None,
-            mentions: Vec::new(),
-            room_id: RoomId(room),
-            sender: sender.clone(),
-            body: body.into(),
-            template: None,
-            client_msg_id: None,
-            action: None,
-            files: Vec::new(),
-            notify: Vec::new(),
-        };
+        let post = NewPost::text(RoomId(room), sender.clone(), body);
         match self.store.append(vec![post]).await.expect("writer").pop() {
             Some(Ok(Appended::New(message))) => message.row.seq,
             other => panic!("not stored: {other:?}"),

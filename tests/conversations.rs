@@ -6,43 +6,11 @@
 
 mod common;
 
-use common::{room_id, Backend, Client, Database, Server};
+use common::world::{World, AMY, BOB, CAROL};
+use common::{room_id, Backend, Client};
 use serde_json::{json, Value};
 
-struct World {
-    server: Server,
-    ids: Vec<String>,
-    tokens: Vec<String>,
-    _db: Database,
-}
-
-const AMY: usize = 0;
-const BOB: usize = 1;
-const CAROL: usize = 2;
-
 impl World {
-    async fn new(backend: Backend) -> World {
-        let db = Database::new(backend).await;
-        let server = Server::start(&db).await;
-        let mut ids = Vec::new();
-        let mut tokens = Vec::new();
-        for name in ["amy", "bob", "carol"] {
-            let (id, token) = server.user(name).await;
-            ids.push(id);
-            tokens.push(token);
-        }
-        World {
-            server,
-            ids,
-            tokens,
-            _db: db,
-        }
-    }
-
-    async fn connect(&self, user: usize) -> Client {
-        self.server.connect(&self.tokens[user]).await
-    }
-
     /// amy's private group with bob (carol is not in it), joined by both.
     async fn group(&self, amy: &mut Client, bob: &mut Client) -> String {
         let room = room_id(
@@ -72,7 +40,7 @@ fn id(message: &Value) -> String {
 }
 
 async fn replies_and_mentions_are_stored_with_the_message_and_shown_everywhere(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = World::three(backend).await;
     let (mut amy, mut bob) = (w.connect(AMY).await, w.connect(BOB).await);
     let room = w.group(&mut amy, &mut bob).await;
     let question = send(&mut amy, &room, "삼각형의 넓이는 어떻게 구하나요?").await;
@@ -215,7 +183,7 @@ on_every_deployment!(replies_and_mentions_are_stored_with_the_message_and_shown_
 async fn edits_deletes_and_reactions_take_the_next_rev_and_reach_every_joined_connection(
     backend: Backend,
 ) {
-    let w = World::new(backend).await;
+    let w = World::three(backend).await;
     let (mut amy, mut bob) = (w.connect(AMY).await, w.connect(BOB).await);
     let room = w.group(&mut amy, &mut bob).await;
     let first = send(&mut amy, &room, "is x=3 right?").await;
@@ -499,7 +467,7 @@ on_every_deployment!(
 );
 
 async fn a_client_that_was_away_catches_up_with_changes(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = World::three(backend).await;
     let (mut amy, mut bob) = (w.connect(AMY).await, w.connect(BOB).await);
     let room = w.group(&mut amy, &mut bob).await;
     let one = send(&mut amy, &room, "one").await;
@@ -578,7 +546,7 @@ async fn a_client_that_was_away_catches_up_with_changes(backend: Backend) {
 on_every_deployment!(a_client_that_was_away_catches_up_with_changes);
 
 async fn search_finds_substrings_in_any_script_in_the_callers_rooms_only(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = World::three(backend).await;
     let (mut amy, mut bob) = (w.connect(AMY).await, w.connect(BOB).await);
     let room = w.group(&mut amy, &mut bob).await;
     let korean = send(&mut amy, &room, "삼각형의 넓이는 밑변 곱하기 높이 나누기 2").await;
@@ -689,7 +657,7 @@ async fn search_finds_substrings_in_any_script_in_the_callers_rooms_only(backend
 on_every_deployment!(search_finds_substrings_in_any_script_in_the_callers_rooms_only);
 
 async fn changes_survive_a_restart_and_rev_goes_on(backend: Backend) {
-    let mut w = World::new(backend).await;
+    let mut w = World::three(backend).await;
     let room;
     let message;
     {
@@ -723,7 +691,7 @@ async fn changes_survive_a_restart_and_rev_goes_on(backend: Backend) {
 on_every_deployment!(changes_survive_a_restart_and_rev_goes_on);
 
 async fn concurrent_changes_from_two_nodes_reach_every_connection_in_rev_order(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = World::three(backend).await;
     // In a cluster, amy and bob are on different nodes, and so are amy's two connections.
     let (mut amy, mut bob) = (w.connect(AMY).await, w.connect(BOB).await);
     let room = w.group(&mut amy, &mut bob).await;

@@ -6,43 +6,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::world::{World, AMY, BOB, CAROL};
 use common::{room_id, Backend, Client, Database, Server};
 use serde_json::{json, Value};
-
-struct World {
-    server: Server,
-    ids: Vec<String>,
-    tokens: Vec<String>,
-    _db: Database,
-}
-
-impl World {
-    async fn new(backend: Backend, names: &[&str]) -> World {
-        let db = Database::new(backend).await;
-        let server = Server::start(&db).await;
-        let mut ids = Vec::new();
-        let mut tokens = Vec::new();
-        for name in names {
-            let (id, token) = server.user(name).await;
-            ids.push(id);
-            tokens.push(token);
-        }
-        World {
-            server,
-            ids,
-            tokens,
-            _db: db,
-        }
-    }
-
-    async fn connect(&self, user: usize) -> Client {
-        self.server.connect(&self.tokens[user]).await
-    }
-}
-
-const AMY: usize = 0;
-const BOB: usize = 1;
-const CAROL: usize = 2;
 
 /// Sends `count` messages "m1", "m2", …; returns their seqs.
 async fn send_many(client: &mut Client, room: &str, count: usize) -> Vec<i64> {

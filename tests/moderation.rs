@@ -634,17 +634,8 @@ async fn the_store_is_the_record_of_roles_mutes_and_bans(backend: Backend) {
         .await
         .expect("group")
         .id;
-    let post = |sender: usize, body: &str| NewPost {
-        reply_to: None,
-        mentions: Vec::new(),
-        room_id: palaver::model::RoomId(room),
-        sender: users[sender].clone(),
-        body: body.into(),
-        template: None,
-        client_msg_id: None,
-        action: None,
-        files: Vec::new(),
-        notify: Vec::new(),
+    let post = |sender: usize, body: &str| {
+        NewPost::text(palaver::model::RoomId(room), users[sender].clone(), body)
     };
     let minutes = |n| Sanction::Mute(MuteMinutes::new(n).expect("minutes"));
 

@@ -55,16 +55,12 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
                 .iter()
                 .flat_map(|room| {
                     users.iter().map(move |user| NewPost {
-                        reply_to: None,
-                        mentions: Vec::new(),
-                        room_id: palaver::model::RoomId(*room),
-                        sender: user.clone(),
-                        body: format!("round {round} from node {node}"),
-                        template: None,
                         client_msg_id: Some(format!("c{round}")),
-                        action: None,
-                        files: Vec::new(),
-                        notify: Vec::new(),
+                        ..NewPost::text(
+                            palaver::model::RoomId(*room),
+                            user.clone(),
+                            format!("round {round} from node {node}"),
+                        )
                     })
                 })
                 .collect();
@@ -156,17 +152,12 @@ async fn concurrent_commits_keep_each_rooms_order_and_gapless_seqs() {
         for (index, room) in rooms.iter().enumerate() {
             for (node, store) in nodes.iter().enumerate() {
                 let posts: Vec<NewPost> = (0..1 + (round + index + node) % 3)
-                    .map(|part| NewPost {
-                        reply_to: None,
-                        mentions: Vec::new(),
-                        room_id: palaver::model::RoomId(*room),
-                        sender: amy.clone(),
-                        body: format!("{node} {round} {part}"),
-                        template: None,
-                        client_msg_id: None,
-                        action: None,
-                        files: Vec::new(),
-                        notify: Vec::new(),
+                    .map(|part| {
+                        NewPost::text(
+                            palaver::model::RoomId(*room),
+                            amy.clone(),
+                            format!("{node} {round} {part}"),
+                        )
                     })
                     .collect();
                 let store = store.clone();

@@ -9,18 +9,7 @@ use palaver::db::models::{UserKind, UserRow};
 use palaver::db::{Appended, DatabaseUrl, NewPost, Store, StoreConfig};
 
 fn post(room_id: i64, sender: &UserRow, body: &str) -> NewPost {
-    NewPost {
-        reply_to: None,
-        mentions: Vec::new(),
-        room_id: palaver::model::RoomId(room_id),
-        sender: sender.clone(),
-        body: body.into(),
-        template: None,
-        client_msg_id: None,
-        action: None,
-        files: Vec::new(),
-        notify: Vec::new(),
-    }
+    NewPost::text(palaver::model::RoomId(room_id), sender.clone(), body)
 }
 
 async fn a_refused_post_fails_alone(backend: Backend) {

@@ -206,19 +206,16 @@ impl World {
     fn push(&mut self, client_msg_id: Option<String>, bad: bool) {
         let waiter = self.posts.len();
         let post = NewPost {
-            reply_to: None,
-            mentions: Vec::new(),
-            room_id: crate::model::RoomId(ROOM),
-            sender: user(OURS),
-            body: format!("post {waiter}"),
-            template: None,
             client_msg_id: client_msg_id.clone(),
-            action: None,
             files: match bad {
                 true => vec!["0".repeat(32)],
                 false => Vec::new(),
             },
-            notify: Vec::new(),
+            ..NewPost::text(
+                crate::model::RoomId(ROOM),
+                user(OURS),
+                format!("post {waiter}"),
+            )
         };
         self.posts.push(Posted {
             client_msg_id,

@@ -19,16 +19,8 @@ fn user(id: i64) -> UserRow {
 
 fn post(body: &str, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
-        reply_to: None,
-        mentions: Vec::new(),
-        room_id: crate::model::RoomId(ROOM),
-        sender: user(1),
-        body: body.into(),
-        template: None,
         client_msg_id: client_msg_id.map(str::to_string),
-        action: None,
-        files: Vec::new(),
-        notify: Vec::new(),
+        ..NewPost::text(crate::model::RoomId(ROOM), user(1), body)
     }
 }
 

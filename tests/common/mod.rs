@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod push;
 pub mod services;
 pub mod tls;
+pub mod world;
 
 pub const ADMIN: &str = "test-admin-token";
 const WAIT: Duration = Duration::from_secs(10);

@@ -114,18 +114,11 @@ async fn greets_answers_and_survives_a_crash() {
     // The restarted bot picks the conversation up where the store says it is.
     let typed = fixture
         .store
-        .append(vec![crate::db::NewPost {
-            reply_to: None,
-            mentions: Vec::new(),
-            room_id: room.room_id(),
-            sender: amy.clone(),
-            body: "quiz".into(),
-            template: None,
-            client_msg_id: None,
-            action: None,
-            files: Vec::new(),
-            notify: Vec::new(),
-        }])
+        .append(vec![crate::db::NewPost::text(
+            room.room_id(),
+            amy.clone(),
+            "quiz",
+        )])
         .await
         .expect("stored");
     restarted.do_send(Converse {

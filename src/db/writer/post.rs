@@ -35,6 +35,25 @@ pub struct NewPost {
     pub notify: Vec<UserId>,
 }
 
+impl NewPost {
+    /// A plain text post of `sender` to `room`: no template, files, reply, mentions, client
+    /// id or notifications (the fields a caller sets after, as it needs them).
+    pub fn text(room: RoomId, sender: UserRow, body: impl Into<String>) -> NewPost {
+        NewPost {
+            room_id: room,
+            sender,
+            body: body.into(),
+            template: None,
+            client_msg_id: None,
+            action: None,
+            files: Vec::new(),
+            reply_to: None,
+            mentions: Vec::new(),
+            notify: Vec::new(),
+        }
+    }
+}
+
 /// What became of one post.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Appended {

@@ -11,22 +11,18 @@ use crate::db::sender_checks::Refusal;
 
 fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
-        reply_to: None,
-        mentions: Vec::new(),
-        room_id: crate::model::RoomId(room_id),
-        sender: UserRow {
-            id: sender,
-            name: format!("u{sender}"),
-            kind: crate::db::models::UserKind::User,
-            handle: None,
-            created_ms: 0,
-        },
-        body: "hi".into(),
-        template: None,
         client_msg_id: client_msg_id.map(str::to_string),
-        action: None,
-        files: Vec::new(),
-        notify: Vec::new(),
+        ..NewPost::text(
+            crate::model::RoomId(room_id),
+            UserRow {
+                id: sender,
+                name: format!("u{sender}"),
+                kind: crate::db::models::UserKind::User,
+                handle: None,
+                created_ms: 0,
+            },
+            "hi",
+        )
     }
 }
 
