@@ -14,6 +14,7 @@ use crate::bots::{loader, Definition};
 use crate::cli::args::{BindAddr, ServerArgs};
 use crate::clock::SystemClock;
 use crate::cluster::{Bus, BusOptions};
+use crate::db::conversation::SearchIndexer;
 use crate::db::retention::{Retention, RetentionSettings};
 use crate::db::{DatabaseUrl, Store, StoreConfig};
 use crate::files::detect::ImageBounds;
@@ -334,6 +335,9 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
         actix_web::rt::spawn(sweeper.run(settings.files.sweep_every));
         if let Some(retention) = retention {
             actix_web::rt::spawn(Retention::new(store.clone(), retention).run());
+        }
+        if store.is_sqlite() {
+            actix_web::rt::spawn(SearchIndexer::new(store.clone()).run());
         }
         let state = web::Data::new(AppState {
             uploads: Uploads::new(&settings.files),

@@ -183,6 +183,12 @@ impl Store {
         self.inner.backend.name()
     }
 
+    /// Whether this is SQLite, whose search index is kept by the store's own indexer
+    /// (`db/conversation/search_index.rs`).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(&*self.inner.backend, super::backend::Backend::Sqlite { .. })
+    }
+
     /// Runs one store call on the store runtime, bounded by the call time-out.
     pub(super) async fn run<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
     where

@@ -18,6 +18,7 @@ mod pages;
 mod posted;
 mod rooms;
 mod search;
+mod search_index;
 mod search_plan;
 mod search_sql;
 
@@ -29,6 +30,7 @@ pub(crate) use posted::{Attached, Known, PostedConversation};
 pub use rooms::RoomExtras;
 pub(crate) use search::register_sqlite_functions;
 pub use search::SearchPage;
+pub use search_index::SearchIndexer;
 pub use search_plan::{SearchLimits, SearchRequest};
 
 /// A message with all it carries since section 11: what the wire's Message is made of.

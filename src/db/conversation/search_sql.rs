@@ -196,21 +196,22 @@ pub(super) fn index_hits(
 ) -> Statement {
     let mut binder = Binder::new(dialect);
     match dialect {
-        // FTS5 gives the messages holding every long word (its rowid is
-        // `room_id * 2^32 + seq`); each is then checked against the definition too, so
-        // both steps answer alike.
+        // FTS5 gives the messages holding every long word (its rowid is the key
+        // `room_id * 2^32 + seq`), and the messages not indexed yet
+        // (`message_search_pending`, `search_index.rs`) are candidates too; each is then
+        // checked against the definition, so both steps answer alike.
         Dialect::Sqlite => {
-            let user = binder.int(request.user);
             let expression = request.query.fts5_match().unwrap_or_default();
-            let mut conditions = vec![format!("message_search MATCH {}", binder.text(&expression))];
-            conditions.push(binder.every_word(request));
+            let matched = binder.text(&expression);
+            let user = binder.int(request.user);
+            let mut conditions = vec![binder.every_word(request)];
             conditions.extend(binder.scope(request, Some(before)));
             let limit = binder.int(want);
             binder.done(format!(
                 "SELECT m.room_id AS room_id, m.seq AS seq, m.created_ms AS created_ms \
-                 FROM message_search JOIN messages m \
-                 ON m.room_id = (message_search.rowid >> 32) \
-                 AND m.seq = (message_search.rowid & 4294967295) \
+                 FROM (SELECT rowid AS key FROM message_search WHERE message_search MATCH {matched} \
+                 UNION SELECT key FROM message_search_pending) c \
+                 JOIN messages m ON m.room_id = (c.key >> 32) AND m.seq = (c.key & 4294967295) \
                  JOIN members b ON b.room_id = m.room_id AND b.user_id = {user} \
                  WHERE {} {NEWEST_FIRST} LIMIT {limit}",
                 conditions.join(" AND ")
@@ -338,11 +339,18 @@ mod tests {
             "{}",
             index.sql
         );
+        assert!(matches!(&index.binds[0], Bind::Text(text) if text == "\"triangle\""));
         assert!(
-            matches!(&index.binds[0], Bind::Int(7)),
+            matches!(&index.binds[1], Bind::Int(7)),
             "the user, in the join"
         );
-        assert!(matches!(&index.binds[1], Bind::Text(text) if text == "\"triangle\""));
+        assert!(
+            index
+                .sql
+                .contains("UNION SELECT key FROM message_search_pending"),
+            "messages not indexed yet are candidates too: {}",
+            index.sql
+        );
         assert!(index
             .sql
             .contains("(m.created_ms, m.room_id, m.seq) < (?, ?, ?)"));
