@@ -194,6 +194,12 @@ fn check(path: &Path) -> Result<Contents, CliError> {
         |why: String| CliError::Invalid(format!("{text} is not a usable Palaver store: {why}"));
     let mut conn =
         SqliteConnection::establish(&text).map_err(|err| not_a_backup(err.to_string()))?;
+    // Waits out another connection's short lock instead of failing at once: after `restore`
+    // drops the store it opened, its last connection may still be closing (SQLite
+    // checkpoints the WAL then, holding the database whole for a moment).
+    diesel::sql_query("PRAGMA busy_timeout = 5000")
+        .execute(&mut conn)
+        .map_err(|err| not_a_backup(err.to_string()))?;
     #[derive(QueryableByName)]
     struct Integrity {
         #[diesel(sql_type = Text)]

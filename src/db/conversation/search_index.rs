@@ -68,8 +68,10 @@ impl Store {
 }
 
 /// Runs [`Store::index_pending_search`] every [`INDEX_EVERY`] (at once again while batches
-/// come back full) until the process stops. A failed batch is logged and tried again at the
-/// next tick: its keys stay pending, and search keeps finding their messages.
+/// come back full) until the process stops. A failed batch is tried again at the next tick:
+/// its keys stay pending, and search keeps finding their messages. The first failure is
+/// logged with its cause and the recovery once, not every tick (a full disk fails every
+/// batch until space is freed).
 pub struct SearchIndexer {
     store: Store,
 }
@@ -80,11 +82,28 @@ impl SearchIndexer {
     }
 
     pub async fn run(self) {
+        let mut failing = false;
         loop {
             match self.store.index_pending_search().await {
-                Ok(taken) if taken as i64 >= INDEX_BATCH => continue,
-                Ok(_) => {}
-                Err(err) => log::warn!("search index: a batch failed, tried again shortly: {err}"),
+                Ok(taken) => {
+                    if failing {
+                        failing = false;
+                        log::info!("search index: batches commit again");
+                    }
+                    if taken as i64 >= INDEX_BATCH {
+                        continue;
+                    }
+                }
+                Err(err) => {
+                    if !failing {
+                        failing = true;
+                        log::warn!(
+                            "search index: a batch failed, tried again every {} ms \
+                             (pending messages are still found): {err}",
+                            INDEX_EVERY.as_millis()
+                        );
+                    }
+                }
             }
             tokio::time::sleep(INDEX_EVERY).await;
         }
