@@ -1,8 +1,8 @@
 //! End-to-end: notifications for people who are not connected (docs/protocol.md section 12),
 //! on SQLite, PostgreSQL and a two-node cluster, delivered to a Web Push stand-in that checks
 //! the real request (tests/common/push.rs): who is notified and when, coalescing, a read that
-//! cancels, a device that is gone, a retry after 503, and a node killed between the commit and
-//! the provider's answer.
+//! cancels, a device that is gone, a retry after 503, a node killed between the commit and
+//! the provider's answer, and a blocked sender, who notifies no one who blocks them.
 
 mod common;
 
@@ -256,6 +256,60 @@ async fn levels_choose_who_is_notified(backend: Backend) {
     assert_eq!(rooms["rooms"][0]["notify"], "none");
 }
 on_every_deployment!(levels_choose_who_is_notified);
+
+/// Section 13: a message of someone bob blocks is never decided for bob (on any node: the
+/// block is in the store and in every room that reloads), while the others' messages in the
+/// same group notify him as before.
+async fn a_blocked_sender_notifies_no_one_who_blocks_them(backend: Backend) {
+    let db = Database::new(backend).await;
+    let server = Server::start_with(&db, &flags()).await;
+    let service = PushService::start();
+    let key = vapid_key(&server).await;
+    let (amy_id, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let (carol_id, carol_token) = server.user("carol").await;
+    let bob_phone = Subscriber::new(&service, "bob");
+    register(&server, &bob_token, &bob_phone).await;
+    let mut amy = server.connect(&amy_token).await;
+    let group = room_id(
+        &amy.ok(json!({"type":"create_group","name":"study","members":[bob_id, carol_id]}))
+            .await,
+    );
+    {
+        let mut bob = server.connect(&bob_token).await;
+        bob.ok(json!({"type":"notify","room":group,"level":"all"}))
+            .await;
+        bob.ok(json!({"type":"block","user":carol_id})).await;
+    }
+    // bob is offline now: amy's message notifies him (which shows his connection is gone).
+    amy.ok(json!({"type":"send","room":group,"body":"from amy"}))
+        .await;
+    let got = service.wait_for(1, Duration::from_secs(5)).await;
+    let payload = bob_phone.open(&got[0], &key, SUBJECT);
+    assert_eq!(
+        payload["message"]["sender"]["id"],
+        amy_id.as_str(),
+        "{payload}"
+    );
+    // carol's does not, within the window or after it.
+    let mut carol = server.connect(&carol_token).await;
+    carol
+        .ok(json!({"type":"send","room":group,"body":"from the blocked one"}))
+        .await;
+    quiet(&service, 1).await;
+    // Nor is it folded into amy's next one.
+    amy.ok(json!({"type":"send","room":group,"body":"amy again"}))
+        .await;
+    let got = service.wait_for(2, Duration::from_secs(5)).await;
+    let payload = bob_phone.open(&got[1], &key, SUBJECT);
+    assert_eq!(payload["message"]["excerpt"], "amy again", "{payload}");
+    assert_eq!(
+        payload["count"], 1,
+        "carol's message is not among them: {payload}"
+    );
+    quiet(&service, 2).await;
+}
+on_every_deployment!(a_blocked_sender_notifies_no_one_who_blocks_them);
 
 async fn a_gone_device_is_removed(backend: Backend) {
     let db = Database::new(backend).await;
