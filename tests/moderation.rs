@@ -62,6 +62,13 @@ async fn setup(backend: Backend, public: bool) -> Setup {
     }
 }
 
+/// [`setup`] with bob and dave made moderators.
+async fn with_moderators(backend: Backend, public: bool) -> Setup {
+    let mut setup = setup(backend, public).await;
+    make_moderators(&mut setup, &[BOB, DAVE]).await;
+    setup
+}
+
 /// amy makes each of `who` a moderator, and waits until every connection has heard it (in
 /// a cluster the other node's connections hear it through Redis).
 async fn make_moderators(setup: &mut Setup, who: &[usize]) {
@@ -255,11 +262,7 @@ async fn a_muted_member_cannot_speak_until_the_mute_is_lifted(backend: Backend) 
         mut ws,
         room,
         ..
-    } = {
-        let mut setup = setup(backend, false).await;
-        make_moderators(&mut setup, &[BOB, DAVE]).await;
-        setup
-    };
+    } = with_moderators(backend, false).await;
     let sent = ws[CARL]
         .ok(json!({"type":"send","room":room,"body":"hello"}))
         .await;
@@ -385,11 +388,7 @@ async fn a_ban_removes_and_keeps_out(backend: Backend) {
         mut ws,
         room,
         ..
-    } = {
-        let mut setup = setup(backend, true).await;
-        make_moderators(&mut setup, &[BOB, DAVE]).await;
-        setup
-    };
+    } = with_moderators(backend, true).await;
     let ban = |user: &str, on: Value| json!({"type":"ban","room":room,"user":user,"on":on});
     let before = state(&server, &room).await;
     for (who, command, code) in [
@@ -502,11 +501,7 @@ async fn moderators_kick_and_delete_members_messages(backend: Backend) {
         mut ws,
         room,
         ..
-    } = {
-        let mut setup = setup(backend, false).await;
-        make_moderators(&mut setup, &[BOB, DAVE]).await;
-        setup
-    };
+    } = with_moderators(backend, false).await;
     let mut sent = Vec::new();
     for who in [AMY, BOB, CARL, DAVE] {
         let data = ws[who]
