@@ -26,7 +26,7 @@ use serde_json::json;
 type Scenario = fn() -> Pin<Box<dyn Future<Output = ()>>>;
 
 /// Every browser test, by name.
-const TESTS: [(&str, Scenario); 8] = [
+const TESTS: [(&str, Scenario); 9] = [
     ("two_people_chat_and_resume_after_a_crash", || {
         Box::pin(two_people_chat_and_resume_after_a_crash())
     }),
@@ -55,6 +55,10 @@ const TESTS: [(&str, Scenario); 8] = [
     (
         "a_moderator_resolves_a_report_edits_rules_and_reads_the_audit_log",
         || Box::pin(a_moderator_resolves_a_report_edits_rules_and_reads_the_audit_log()),
+    ),
+    (
+        "the_owner_makes_a_moderator_who_mutes_deletes_and_bans",
+        || Box::pin(the_owner_makes_a_moderator_who_mutes_deletes_and_bans()),
     ),
 ];
 
@@ -361,4 +365,29 @@ async fn a_moderator_resolves_a_report_edits_rules_and_reads_the_audit_log() {
     amy.ok(json!({"type":"report","room":room,"message":reported,"reason":"abuse","note":"he wants my number"}))
         .await;
     run_script(&mut server, "moderation.mjs", &[("ROOM", &room)]);
+}
+
+/// Group moderation in the member panel: amy (the owner) makes bob a moderator; bob mutes
+/// cat (who sees why and until when above the composer), deletes her message, lifts the
+/// mute and bans her (tests/browser/roles.mjs).
+async fn the_owner_makes_a_moderator_who_mutes_deletes_and_bans() {
+    let db = Database::new(Backend::Sqlite).await;
+    let mut server = Server::start(&db).await;
+    let (_, amy_token) = server.user("amy").await;
+    let (bob_id, bob_token) = server.user("bob").await;
+    let (cat_id, cat_token) = server.user("cat").await;
+    let mut amy = server.connect(&amy_token).await;
+    amy.ok(json!({"type":"create_group","name":"class","members":[bob_id, cat_id]}))
+        .await;
+    run_script(
+        &mut server,
+        "roles.mjs",
+        &[
+            ("AMY_TOKEN", &amy_token),
+            ("BOB_ID", &bob_id),
+            ("BOB_TOKEN", &bob_token),
+            ("CAT_ID", &cat_id),
+            ("CAT_TOKEN", &cat_token),
+        ],
+    );
 }

@@ -149,10 +149,6 @@ export function membersShown() {
   return !byId('members-panel').hidden;
 }
 
-/**
- * The member panel: who is in the room (online or not, the owner marked), a Kick button for
- * each other member when I own the group, the invite field and Leave for groups only.
- */
 /** How long a moderator may mute someone for, as the Mute menu offers it (minutes). */
 export const MUTE_CHOICES = [
   [10, '10 minutes'],
