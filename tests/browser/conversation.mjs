@@ -100,9 +100,13 @@ await run(async (browser) => {
   // Away and back: what changed meanwhile shows without reloading. amy's browser goes
   // offline and the server restarts (dropping every connection): bob is back at once,
   // amy only when her browser is online again.
+  const bobJoins = joinsSent(bob);
   await amy.context().setOffline(true);
   await crashAndRestartServer();
-  for (const page of [amy, bob]) await page.waitForSelector('#status[data-state="offline"]', { state: 'attached' });
+  await amy.waitForSelector('#status[data-state="offline"]', { state: 'attached' });
+  // bob's page may be offline for less than a frame (it reconnects at once to the restarted
+  // server): the room it joins again is the proof that it went and came back.
+  await eventually('bob to join again after the restart', async () => joinsSent(bob) > bobJoins, 30000);
   await bob.waitForSelector('#status[data-state="online"]', { state: 'attached', timeout: 30000 });
   await messageOf(bob, 'thanks @amy could you check question 3?').hover();
   await messageOf(bob, 'thanks @amy could you check question 3?').locator('.act-edit').click();
@@ -139,6 +143,11 @@ await run(async (browser) => {
   await amy.waitForSelector('#message-list .msg.flash .text >> text=Half the base times the height');
   check(await amy.isHidden('#search-results'), 'the results close once one is opened');
 });
+
+/** How many `join` frames the page has sent: one more for each room it joins again. */
+function joinsSent(page) {
+  return page.sentFrames.filter((frame) => frame.type === 'join').length;
+}
 
 function messageOf(page, text) {
   return page.locator('#message-list .msg', { has: page.locator('.text', { hasText: text }) }).first();
