@@ -72,7 +72,9 @@ fn holds_its_promises(definition: &Definition) {
             }
         }
         Behaviour::Webhook(webhook) => {
-            assert!(webhook.url.starts_with("http://") && webhook.url.len() > "http://".len());
+            let rest = (webhook.url.strip_prefix("https://"))
+                .or_else(|| webhook.url.strip_prefix("http://"));
+            assert!(rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')));
             let ms = webhook.timeout.as_millis();
             assert!((1..=u128::from(MAX_TIMEOUT_MS)).contains(&ms));
             assert!((1..=1000).contains(&webhook.max_in_flight));

@@ -211,6 +211,21 @@ mod tests {
             hook(json!({"url":"ftp://x"})).expect_err("bad").as_str(),
             "webhook.url: \"ftp://x\" must be an https:// or http:// URL"
         );
+        // Found by the fuzzer: a port past 65535 loaded, and the bot could never be called.
+        let port = format!("https://27.0.0.1:{}9000/", "4".repeat(100));
+        let err = hook(json!({ "url": port })).expect_err("bad");
+        assert!(err.ends_with(": invalid port number"), "{err}");
+        for url in ["http://", "http:///x", "https://:80/", "http://a b/"] {
+            assert!(hook(json!({ "url": url })).is_err(), "{url}");
+        }
+        for url in [
+            "https://example.org",
+            "http://[::1]:9000/hook",
+            "http://h:65535/",
+        ] {
+            let hook = hook(json!({ "url": url })).map_err(|err| format!("{url}: {err}"));
+            assert!(hook.is_ok(), "{hook:?}");
+        }
         assert_eq!(
             hook(json!({"url":"http://h/","timeout_ms":0}))
                 .expect_err("bad")

@@ -152,9 +152,9 @@ impl Hub {
     pub(super) fn close_everywhere(&self, close: &CloseUser) {
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::user(close.user_id),
+                channel::user(close.user_id.0),
                 Event::CloseUser {
-                    user_id: close.user_id,
+                    user_id: close.user_id.0,
                     token_id: close.token_id,
                     code: close.code,
                     reason: close.reason.to_string(),

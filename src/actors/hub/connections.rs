@@ -11,7 +11,7 @@ use crate::actors::messages::{Closed, Connect, Disconnect, NotifyUser, SessionKe
 use crate::actors::outbox::Outbox;
 use crate::actors::room::{Room, Subscribers};
 use crate::db::models::UserRow;
-use crate::model::RoomId;
+use crate::model::{RoomId, UserId};
 use crate::protocol::views::UserView;
 use crate::protocol::{CloseCode, Event, Frame};
 
@@ -89,18 +89,22 @@ impl Hub {
                         async move {
                             let mut told: HashSet<SessionKey> = HashSet::new();
                             for (room_id, room) in live {
-                                let subscribers =
-                                    match room.send(Subscribers { about: user_id }).await {
-                                        Ok(subscribers) => subscribers,
-                                        // Stopped since: its connections rejoin a new actor.
-                                        Err(err) => {
-                                            log::debug!(
-                                                "presence of u_{user_id}: room {room_id} did not \
+                                let subscribers = match room
+                                    .send(Subscribers {
+                                        about: UserId(user_id),
+                                    })
+                                    .await
+                                {
+                                    Ok(subscribers) => subscribers,
+                                    // Stopped since: its connections rejoin a new actor.
+                                    Err(err) => {
+                                        log::debug!(
+                                            "presence of u_{user_id}: room {room_id} did not \
                                              answer ({err}); its connections miss this change"
-                                            );
-                                            continue;
-                                        }
-                                    };
+                                        );
+                                        continue;
+                                    }
+                                };
                                 for (key, outbox) in subscribers {
                                     if told.insert(key) {
                                         outbox.push(frame.clone());
@@ -172,7 +176,7 @@ impl Handler<NotifyUser> for Hub {
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct CloseUser {
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Only the connections signed in with this token; `None`: all of them.
     pub token_id: Option<i64>,
     pub code: CloseCode,
@@ -187,7 +191,7 @@ impl Handler<CloseUser> for Hub {
     fn handle(&mut self, close: CloseUser, _: &mut Context<Self>) -> usize {
         self.close_everywhere(&close);
         self.close_here(
-            close.user_id,
+            close.user_id.0,
             close.token_id,
             close.last_frame,
             close.code,

@@ -12,6 +12,7 @@ use crate::actors::outbox::OutboxDrain;
 use crate::actors::session::Session;
 use crate::actors::testing::Fixture;
 use crate::db::models::UserRow;
+use crate::model::UserId;
 use crate::protocol::Event;
 
 async fn connect(fixture: &Fixture, user: &UserRow, session: &str) -> OutboxDrain {
@@ -90,7 +91,7 @@ async fn closes_every_connection_of_a_user() {
     let closed = fixture
         .hub
         .send(CloseUser {
-            user_id: amy.id,
+            user_id: UserId(amy.id),
             token_id: None,
             code: CloseCode::Revoked,
             reason: "revoked",

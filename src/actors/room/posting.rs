@@ -15,7 +15,7 @@ use crate::actors::messages::{Origin, Post, ToBot, Turn};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
-use crate::model::{RoomId, UserId};
+use crate::model::{RoomId, Seq, UserId};
 use crate::posting::{Batch, Gap, Pipeline, Refused};
 use crate::protocol::ids::{FileId, MessageId};
 use crate::protocol::template::Template;
@@ -69,19 +69,19 @@ impl Room {
         }
         let reply_to = match said.reply_to {
             None => None,
-            Some(MessageId { room, seq }) if room == self.id => Some(seq),
+            Some(MessageId { room, seq }) if room == self.id => Some(Seq(seq)),
             Some(_) => {
                 return origin.answer(Err(ProtoError::not_found("no such message in this room")))
             }
         };
-        let mentions: Vec<i64> = said.mentions.iter().map(|user| user.0).collect();
-        if let Err(err) = self.check_mentions(&mentions) {
+        let mentioned: Vec<i64> = said.mentions.iter().map(|user| user.0).collect();
+        if let Err(err) = self.check_mentions(&mentioned) {
             return origin.answer(Err(err));
         }
         let post = NewPost {
             reply_to,
-            notify: self.to_notify(origin.user().id, &mentions, None),
-            mentions,
+            notify: self.to_notify(origin.user().id, &mentioned, None),
+            mentions: said.mentions,
             room_id: self.id,
             sender: origin.user().clone(),
             body: said.body,

@@ -14,6 +14,7 @@ use crate::actors::people::find_person;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::db::safety::Sanction;
 use crate::error::ProtoError;
+use crate::model::UserId;
 use crate::protocol::ids::UserRef;
 use crate::protocol::RoomCommand;
 
@@ -22,7 +23,7 @@ use crate::protocol::RoomCommand;
 #[derive(Message)]
 #[rtype(result = "Vec<(SessionKey, Outbox)>")]
 pub struct Subscribers {
-    pub about: i64,
+    pub about: UserId,
 }
 
 impl Handler<ToRoom> for Room {
@@ -198,7 +199,7 @@ impl Handler<Subscribers> for Room {
         MessageResult(
             self.subscribers
                 .iter()
-                .filter(|(_, subscriber)| !self.hides(subscriber.user_id.0, asked.about))
+                .filter(|(_, subscriber)| !self.hides(subscriber.user_id.0, asked.about.0))
                 .map(|(key, Subscriber { outbox, .. })| (key.clone(), outbox.clone()))
                 .collect(),
         )

@@ -11,7 +11,7 @@ use super::super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, U
 use super::super::notify_queries::NotificationRow;
 use super::super::sender_checks::Refusal;
 use super::post::{Appended, NewPost, Outcome};
-use crate::model::RoomId;
+use crate::model::{RoomId, Seq};
 
 /// What a batch needs to look up before it can be planned.
 pub(super) struct Lookups {
@@ -59,10 +59,10 @@ impl Lookups {
         client_ids.sort_unstable();
         client_ids.dedup();
         let replies = posts()
-            .filter_map(|post| Some((post.room_id.0, post.reply_to?)))
+            .filter_map(|post| Some((post.room_id.0, post.reply_to?.0)))
             .collect();
         let mentioned = posts()
-            .flat_map(|post| post.mentions.iter().map(|user| (post.room_id.0, *user)))
+            .flat_map(|post| post.mentions.iter().map(|user| (post.room_id.0, user.0)))
             .collect();
         Lookups {
             rooms,
@@ -165,7 +165,7 @@ pub(super) fn plan(
         let RoomId(room_id) = post.room_id;
         let reply_to = match post.reply_to {
             None => None,
-            Some(answered) => match replies.get(&(room_id, answered)) {
+            Some(Seq(answered)) => match replies.get(&(room_id, answered)) {
                 Some(target) => Some(target.clone()),
                 None => {
                     outcomes.push(Err(StoreError::NotFound("message")));
@@ -176,8 +176,8 @@ pub(super) fn plan(
         let outsiders: Vec<i64> = post
             .mentions
             .iter()
-            .filter(|user| !known.members.contains(&(room_id, **user)))
-            .copied()
+            .map(|user| user.0)
+            .filter(|user| !known.members.contains(&(room_id, *user)))
             .collect();
         if !outsiders.is_empty() {
             outcomes.push(Err(StoreError::MentionsOutsiders(outsiders)));
@@ -224,7 +224,7 @@ pub(super) fn plan(
         mentions.dedup();
         attached
             .mentions
-            .extend(mentions.iter().map(|user| (row.room_id, row.seq, *user)));
+            .extend(mentions.iter().map(|user| (row.room_id, row.seq, user.0)));
         // A later post of this batch may answer this one.
         if answers_within {
             replies.insert(
@@ -243,7 +243,7 @@ pub(super) fn plan(
             sender: post.sender.clone(),
             files: carried,
             reply_to,
-            mentions,
+            mentions: mentions.iter().map(|user| user.0).collect(),
         })));
     }
     Plan {

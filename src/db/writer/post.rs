@@ -3,7 +3,7 @@
 
 use super::super::error::StoreError;
 use super::super::models::{StoredMessage, UserRow};
-use crate::model::{RoomId, UserId};
+use crate::model::{RoomId, Seq, UserId};
 
 /// A message to append. `seq` and the time are the writer's to give.
 #[derive(Clone, Debug)]
@@ -25,10 +25,10 @@ pub struct NewPost {
     pub files: Vec<String>,
     /// The `seq` of the message of this room the post answers: one the room does not hold
     /// fails the post alone with `NotFound("message")`.
-    pub reply_to: Option<i64>,
+    pub reply_to: Option<Seq>,
     /// Users the post mentions, distinct: one who is not a member of the room fails the
     /// post alone with `MentionsOutsiders`.
-    pub mentions: Vec<i64>,
+    pub mentions: Vec<UserId>,
     /// Members the room decided to notify of this message (`crate::notify::decide`): those
     /// with a device get a pending notification in the message's own transaction, so a crash
     /// cannot lose one (`db/notify_queries.rs`). A duplicate `client_msg_id` notifies no one.

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use crate::db::conversation::ReplyRef;
 use crate::db::models::{FileRow, UserRow};
 use crate::db::sender_checks::Refusal;
+use crate::model::{Seq, UserId};
 
 fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
@@ -263,8 +264,8 @@ fn a_reply_needs_its_message_in_the_room_and_mentions_need_members() {
         members: HashSet::from([(1, 7), (1, 8)]),
     };
     let with = |reply_to: Option<i64>, mentions: Vec<i64>| NewPost {
-        reply_to,
-        mentions,
+        reply_to: reply_to.map(Seq),
+        mentions: mentions.into_iter().map(UserId).collect(),
         ..post(1, 7, None)
     };
     let batch = vec![

@@ -6,6 +6,7 @@ use crate::actors::hub::CloseUser;
 use crate::error::{Answered, ErrorCode, Mailbox, ProtoError};
 use crate::http::error::ApiError;
 use crate::http::AppState;
+use crate::model::UserId;
 use crate::protocol::{frames, CloseCode, ReplyId};
 
 /// Tells the connections (all of the user's, or those of one token) `unauthorized`, then
@@ -19,7 +20,7 @@ pub async fn close_revoked(
     Ok(state
         .hub
         .send(CloseUser {
-            user_id,
+            user_id: UserId(user_id),
             token_id,
             code: CloseCode::Revoked,
             reason: "token revoked",
@@ -42,7 +43,7 @@ pub async fn close_all(
     Ok(state
         .hub
         .send(CloseUser {
-            user_id,
+            user_id: UserId(user_id),
             token_id: None,
             code: CloseCode::Revoked,
             reason,
