@@ -16,6 +16,8 @@
 # RULES=builtin turns the three built-in content rules on (docs/safety.md: contact_phone
 # reject, contact_email mask, link flag, for users) with `PUT /admin/rules` once the server
 # listens, so a scenario measures the send path with the rules checked.
+# KEEP_STORE=1 keeps the store at exit (the SQLite folder, or the PostgreSQL database) and
+# says where, to look into what a scenario filled (the search scenario's 1,000,000 messages).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -62,6 +64,12 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
   fi
   SERVER_PID=""
+  if [ "${KEEP_STORE:-0}" = 1 ]; then
+    [ -n "$WORK_DIR" ] && echo "store kept: $WORK_DIR" >&2
+    [ -n "$PG_DB" ] && echo "store kept: database $PG_DB" >&2
+    PG_DB=""
+    WORK_DIR=""
+  fi
   if [ -n "$PG_DB" ]; then
     psql "$PG_URL_BASE/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
     PG_DB=""

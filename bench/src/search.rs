@@ -30,6 +30,9 @@ const WINDOW: usize = 16;
 /// Senders connected at once during the fill.
 const FILLING_AT_ONCE: usize = 200;
 
+/// The kinds of query, in the order they take turns.
+const KINDS: [&str; 4] = ["two_common", "korean", "rare", "prefix"];
+
 /// Korean words among the vocabulary (the service's users write Korean).
 const KOREAN: [&str; 12] = [
     "삼각형",
@@ -150,9 +153,15 @@ pub async fn run(common: &Common, args: &SearchArgs) -> Result<Report> {
     let mut ws = ws::connect(&target, 0, &searcher.token, CONNECT_TIMEOUT).await?;
     let mut rng = fastrand::Rng::with_seed(7);
     let mut latency = Histogram::<u64>::new(3).context("histogram")?;
+    // The same, per kind of query (`KINDS`), to tell which kind makes the tail.
+    let mut by_kind = Vec::new();
+    for _ in KINDS {
+        by_kind.push(Histogram::<u64>::new(3).context("histogram")?);
+    }
     let (mut results, mut empty) = (0u64, 0u64);
     for id in 0..args.queries {
-        let query = match id % 4 {
+        let kind = id % KINDS.len();
+        let query = match kind {
             // Two words, both common-ish: every word must match.
             0 => format!("{} {}", words[rng.usize(0..20)], words[rng.usize(0..200)]),
             // A Korean word (substring of longer text).
@@ -165,7 +174,9 @@ pub async fn run(common: &Common, args: &SearchArgs) -> Result<Report> {
         let started = Instant::now();
         ws::send_text(&mut ws, frame.to_string()).await?;
         let data = reply(&mut ws).await?;
-        latency.record(started.elapsed().as_micros() as u64)?;
+        let took = started.elapsed().as_micros() as u64;
+        latency.record(took)?;
+        by_kind[kind].record(took)?;
         let found = data["messages"].as_array().map_or(0, Vec::len) as u64;
         results += found;
         empty += u64::from(found == 0);
@@ -189,6 +200,9 @@ pub async fn run(common: &Common, args: &SearchArgs) -> Result<Report> {
     }
     report.field("queries", json!(args.queries));
     latency_fields(&mut report, "search", &latency);
+    for (kind, histogram) in KINDS.iter().zip(&by_kind) {
+        latency_fields(&mut report, &format!("search_{kind}"), histogram);
+    }
     report.field(
         "results_mean",
         json!((results as f64 / args.queries.max(1) as f64 * 10.0).round() / 10.0),

@@ -291,21 +291,22 @@ pub fn utterance(entry: &Value, place: &str) -> Result<Utterance, String> {
 }
 
 fn check_webhook(settings: &WebhookSettings) -> Result<Webhook, String> {
-    // Parsed as the client will parse it, so a URL that loads is one the client can call: a
-    // port past 65535 or a host that is not one fails here, not at the first message.
-    let url = url::Url::parse(&settings.url)
-        .map_err(|err| format!("webhook.url: {:?}: {err}", settings.url))?;
-    if !matches!(url.scheme(), "https" | "http") {
+    let rest =
+        (settings.url.strip_prefix("https://")).or_else(|| settings.url.strip_prefix("http://"));
+    let Some(rest) = rest else {
         return Err(format!(
             "webhook.url: {:?} must be an https:// or http:// URL",
             settings.url
         ));
-    }
-    // `url` reads `http:///x` as host `x`; the client would not.
-    let after_scheme = settings.url.split_once("://").map_or("", |(_, rest)| rest);
-    if url.host_str().is_none_or(str::is_empty) || after_scheme.starts_with('/') {
+    };
+    // `url` would read `http:///x` as host `x`; the client would not.
+    if rest.is_empty() || rest.starts_with('/') {
         return Err(format!("webhook.url: {:?} has no host", settings.url));
     }
+    // Parsed as a URL too, so one that loads is one the client can call: a port past 65535
+    // or a host that is not one fails here, not at the first message.
+    url::Url::parse(&settings.url)
+        .map_err(|err| format!("webhook.url: {:?}: {err}", settings.url))?;
     if !(1..=MAX_TIMEOUT_MS).contains(&settings.timeout_ms) {
         return Err(format!("webhook.timeout_ms: must be 1 to {MAX_TIMEOUT_MS}"));
     }

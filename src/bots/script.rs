@@ -215,7 +215,13 @@ mod tests {
         let port = format!("https://27.0.0.1:{}9000/", "4".repeat(100));
         let err = hook(json!({ "url": port })).expect_err("bad");
         assert!(err.ends_with(": invalid port number"), "{err}");
-        for url in ["http://", "http:///x", "https://:80/", "http://a b/"] {
+        for url in [
+            "http://",
+            "http:///x",
+            "https://:80/",
+            "http://a b/",
+            "https:host/",
+        ] {
             assert!(hook(json!({ "url": url })).is_err(), "{url}");
         }
         for url in [

@@ -6,6 +6,7 @@
 
 pub mod apns;
 pub mod fcm;
+pub mod jwt_cache;
 pub mod provider;
 pub mod retry;
 pub mod sender;

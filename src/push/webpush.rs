@@ -1,15 +1,19 @@
 //! Web Push (RFC 8030 delivery, RFC 8291 `aes128gcm` encryption, RFC 8292 VAPID): the `web-push`
 //! crate builds the request (encrypts the payload for the subscription's keys and signs the
 //! VAPID JWT with `sub` from `--vapid-subject`), awc sends it to the subscription's endpoint.
-//! `TTL` is what is left of the delivery's TTL, `Topic` the room's collapse key.
+//! `TTL` is what is left of the delivery's TTL, `Topic` the room's collapse key. The VAPID JWT
+//! is signed once per push-service origin per hour ([`super::jwt_cache`]).
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use web_push::request_builder::build_request;
 use web_push::{
-    ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, WebPushMessageBuilder,
+    ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, VapidSignature,
+    WebPushMessageBuilder,
 };
 
+use super::jwt_cache::JwtCache;
 use super::provider::{read_answer, Answer};
 use crate::db::devices::DeviceRow;
 use crate::db::push_queue::Delivery;
@@ -19,11 +23,17 @@ use crate::db::push_queue::Delivery;
 pub struct WebPush {
     vapid: PartialVapidSignatureBuilder,
     subject: String,
+    /// Shared by every clone (every send in flight).
+    signed: Arc<Mutex<JwtCache>>,
 }
 
 impl WebPush {
     pub fn new(vapid: PartialVapidSignatureBuilder, subject: String) -> WebPush {
-        WebPush { vapid, subject }
+        WebPush {
+            vapid,
+            subject,
+            signed: Arc::default(),
+        }
     }
 
     /// Sends one delivery; `ttl` is how long the push service may keep it.
@@ -60,12 +70,7 @@ impl WebPush {
             .map_err(|err| format!("the endpoint is not a URL: {err}"))?
             .origin()
             .ascii_serialization();
-        let mut signature = self.vapid.clone().add_sub_info(&info);
-        signature.add_claim("sub", self.subject.as_str());
-        signature.add_claim("aud", origin);
-        let signature = signature
-            .build()
-            .map_err(|err| format!("cannot sign the VAPID JWT: {err}"))?;
+        let signature = self.signature(&info, origin)?;
         let mut message = WebPushMessageBuilder::new(&info);
         message.set_payload(ContentEncoding::Aes128Gcm, delivery.payload.as_bytes());
         message.set_ttl(u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX));
@@ -75,5 +80,27 @@ impl WebPush {
             .build()
             .map_err(|err| format!("cannot build the Web Push message: {err}"))?;
         Ok(build_request::<Vec<u8>>(message))
+    }
+
+    /// The VAPID JWT for the endpoint's `origin`: the one signed within the hour, or a new
+    /// one. (A lock poisoned by a panic elsewhere holds only finished signatures: used as is.)
+    fn signature(&self, info: &SubscriptionInfo, origin: String) -> Result<VapidSignature, String> {
+        let now = Instant::now();
+        let cached = (self.signed.lock())
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&origin, now);
+        if let Some(signature) = cached {
+            return Ok(signature);
+        }
+        let mut builder = self.vapid.clone().add_sub_info(info);
+        builder.add_claim("sub", self.subject.as_str());
+        builder.add_claim("aud", origin.as_str());
+        let signature = builder
+            .build()
+            .map_err(|err| format!("cannot sign the VAPID JWT: {err}"))?;
+        (self.signed.lock())
+            .unwrap_or_else(PoisonError::into_inner)
+            .put(&origin, signature.clone(), now);
+        Ok(signature)
     }
 }
