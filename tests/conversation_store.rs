@@ -134,15 +134,24 @@ impl World {
     }
 }
 
-/// Limits that make search take its index step (or end pages early) on a small store.
-const SMALL_LIMITS: [SearchLimits; 2] = [
+/// Limits that make search take its index step (or end pages early) on a small store:
+/// straight from the window to the index, through a short walk on to the index, and
+/// through a walk on that goes as far as it needs.
+const SMALL_LIMITS: [SearchLimits; 3] = [
     SearchLimits {
         window: 1,
         short_budget: 1,
+        walk_on: 0,
     },
     SearchLimits {
         window: 2,
         short_budget: 3,
+        walk_on: 4,
+    },
+    SearchLimits {
+        window: 1,
+        short_budget: 2,
+        walk_on: 1000,
     },
 ];
 

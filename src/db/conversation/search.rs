@@ -19,7 +19,7 @@ use super::load::ConversationReads;
 use super::lookups::Snapshot;
 use super::search_plan::SearchRequest;
 use super::search_plan::{Plan, SearchLimits, Then};
-use super::search_sql::{self, Bind, Dialect, Statement};
+use super::search_sql::{self, Bind, Dialect, Statement, Stretch};
 use super::{FullMessage, MAX_SEARCH_PAGE};
 use crate::conversation::{fold, SearchCursor};
 use crate::db::backend::{PgConn, SqliteConn};
@@ -145,21 +145,18 @@ async fn page_keys<C: SearchStatements>(
         None => scope,
     };
     let plan = Plan::new(&request.query, scope, limits);
-    let mut hits: Vec<Hit> = conn
-        .rows(search_sql::window_hits(dialect, request, &plan))
-        .await?;
-    let full_window_end = if hits.len() as i64 > request.limit {
-        None
-    } else {
-        conn.rows::<Hit>(search_sql::window_end(dialect, request, &plan))
-            .await?
-            .into_iter()
-            .next()
-            .map(|hit| hit.cursor())
-    };
+    let mut hits = Vec::new();
+    let window = Stretch::window(request, &plan);
+    let full_window_end = check_stretch(conn, request, &window, &mut hits).await?;
+    let mut then = plan.then(hits.len(), request.limit, full_window_end);
+    if let Then::WalkOn { before, rows } = then {
+        let walk = Stretch::walk_on(before, rows);
+        let full_walk_end = check_stretch(conn, request, &walk, &mut hits).await?;
+        then = plan.after_walk_on(hits.len(), request.limit, full_walk_end);
+    }
     let mut stopped = None;
-    match plan.then(hits.len(), request.limit, full_window_end) {
-        Then::Done => {}
+    match then {
+        Then::Done | Then::WalkOn { .. } => {}
         Then::Index { before, want } => {
             let older: Vec<Hit> = conn
                 .rows(search_sql::index_hits(dialect, request, before, want))
@@ -175,6 +172,30 @@ async fn page_keys<C: SearchStatements>(
         _ => stopped,
     };
     Ok((hits, next))
+}
+
+/// Checks `stretch`, adding its hits to `hits` (up to `limit + 1` in all); answers the
+/// stretch's last message when it was checked whole and the page is not yet full.
+async fn check_stretch<C: SearchStatements>(
+    conn: &mut C,
+    request: &SearchRequest,
+    stretch: &Stretch,
+    hits: &mut Vec<Hit>,
+) -> QueryResult<Option<SearchCursor>> {
+    let dialect = C::DIALECT;
+    let found: Vec<Hit> = conn
+        .rows(search_sql::window_hits(dialect, request, stretch))
+        .await?;
+    hits.extend(found);
+    if hits.len() as i64 > request.limit {
+        return Ok(None);
+    }
+    Ok(conn
+        .rows::<Hit>(search_sql::window_end(dialect, request, stretch))
+        .await?
+        .into_iter()
+        .next()
+        .map(|hit| hit.cursor()))
 }
 
 impl Store {

@@ -1,10 +1,41 @@
 //! The statements of `search`, for each backend (docs/conversations.md, "Search"): the
 //! size of the caller's scope, the window (the newest messages of the scope, each checked
-//! directly), where a full window ended, and the index step for older messages (SQLite:
+//! directly; the walk on after it is one more such stretch), where a full stretch ended,
+//! and the index step for older messages (SQLite:
 //! the FTS5 trigram table `message_search`; PostgreSQL: the pg_trgm GIN index on
 //! `lower(body)`). Every statement orders by (`created_ms`, `room_id`, `seq`) descending.
 
 use super::search_plan::{Plan, SearchRequest, Walk};
+
+/// A stretch of the caller's messages, newest first: the window, or the walk on after it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stretch {
+    pub walk: Walk,
+    /// Only messages older than this.
+    pub after: Option<SearchCursor>,
+    /// Messages checked at most.
+    pub size: i64,
+}
+
+impl Stretch {
+    /// The first step of `plan`.
+    pub fn window(request: &SearchRequest, plan: &Plan) -> Stretch {
+        Stretch {
+            walk: plan.walk,
+            after: request.after,
+            size: plan.window,
+        }
+    }
+
+    /// `rows` more, older than `before` (always by time: the window did not hold the scope).
+    pub fn walk_on(before: SearchCursor, rows: i64) -> Stretch {
+        Stretch {
+            walk: Walk::ByTime,
+            after: Some(before),
+            size: rows,
+        }
+    }
+}
 use crate::conversation::SearchCursor;
 
 /// The SQL dialect a statement is written in.
@@ -120,13 +151,13 @@ impl Binder {
         conditions
     }
 
-    /// The caller's messages newest first, at most `plan.window` of them, with `columns`
-    /// (already bound) in front of the key. SQLite is told the order of the join (by time:
+    /// The caller's messages newest first, from `stretch`, with `columns` (already bound) in
+    /// front of the key (no `LIMIT`: the caller adds it). SQLite is told the order of the join (by time:
     /// `messages_by_age` first, by name, as with an `OFFSET` it would rather sort the whole
     /// table; by room: the caller's memberships first); PostgreSQL's planner chooses from
     /// its statistics.
-    fn window(&mut self, request: &SearchRequest, plan: &Plan, columns: &str) -> String {
-        let from = match (self.dialect, plan.walk) {
+    fn window(&mut self, request: &SearchRequest, stretch: &Stretch, columns: &str) -> String {
+        let from = match (self.dialect, stretch.walk) {
             (Dialect::Sqlite, Walk::ByTime) => {
                 "FROM messages m INDEXED BY messages_by_age CROSS JOIN members b"
             }
@@ -137,7 +168,7 @@ impl Binder {
             "b.room_id = m.room_id".to_string(),
             format!("b.user_id = {}", self.int(request.user)),
         ];
-        conditions.extend(self.scope(request, request.after));
+        conditions.extend(self.scope(request, stretch.after));
         format!(
             "SELECT m.room_id AS room_id, m.seq AS seq, m.created_ms AS created_ms{columns} \
              {from} WHERE {} {NEWEST_FIRST}",
@@ -164,12 +195,16 @@ pub(super) fn scope_size(dialect: Dialect, request: &SearchRequest) -> Statement
     binder.done(sql)
 }
 
-/// The window's hits, newest first, at most `limit + 1`.
-pub(super) fn window_hits(dialect: Dialect, request: &SearchRequest, plan: &Plan) -> Statement {
+/// The stretch's hits, newest first, at most `limit + 1`.
+pub(super) fn window_hits(
+    dialect: Dialect,
+    request: &SearchRequest,
+    stretch: &Stretch,
+) -> Statement {
     let mut binder = Binder::new(dialect);
     let hit = format!(", ({}) AS hit", binder.every_word(request));
-    let window = binder.window(request, plan, &hit);
-    let size = binder.int(plan.window);
+    let window = binder.window(request, stretch, &hit);
+    let size = binder.int(stretch.size);
     let limit = binder.int(request.limit + 1);
     binder.done(format!(
         "SELECT w.room_id AS room_id, w.seq AS seq, w.created_ms AS created_ms \
@@ -178,12 +213,16 @@ pub(super) fn window_hits(dialect: Dialect, request: &SearchRequest, plan: &Plan
     ))
 }
 
-/// The window's last message when the window is full (no row when the scope ended
+/// The stretch's last message when the stretch is full (no row when the scope ended
 /// first).
-pub(super) fn window_end(dialect: Dialect, request: &SearchRequest, plan: &Plan) -> Statement {
+pub(super) fn window_end(
+    dialect: Dialect,
+    request: &SearchRequest,
+    stretch: &Stretch,
+) -> Statement {
     let mut binder = Binder::new(dialect);
-    let window = binder.window(request, plan, "");
-    let offset = binder.int(plan.window - 1);
+    let window = binder.window(request, stretch, "");
+    let offset = binder.int(stretch.size - 1);
     binder.done(format!("{window} LIMIT 1 OFFSET {offset}"))
 }
 
@@ -258,8 +297,11 @@ mod tests {
         }
     }
 
-    fn plan(request: &SearchRequest, scope: i64) -> Plan {
-        Plan::new(&request.query, scope, SearchLimits::default())
+    fn plan(request: &SearchRequest, scope: i64) -> Stretch {
+        Stretch::window(
+            request,
+            &Plan::new(&request.query, scope, SearchLimits::default()),
+        )
     }
 
     fn placeholders_match(statement: &Statement, dialect: Dialect) {
@@ -355,6 +397,32 @@ mod tests {
             .sql
             .contains("(m.created_ms, m.room_id, m.seq) < (?, ?, ?)"));
         assert!(matches!(index.binds.last(), Some(Bind::Int(5))));
+    }
+
+    #[test]
+    fn the_walk_on_goes_by_time_from_where_the_window_ended() {
+        let request = request("넓이 triangle", None, false);
+        let before = SearchCursor {
+            created_ms: 8,
+            room_id: 1,
+            seq: 1,
+        };
+        let walk = Stretch::walk_on(before, 9000);
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let hits = window_hits(dialect, &request, &walk);
+            placeholders_match(&hits, dialect);
+            let ints: Vec<i64> = (hits.binds.iter())
+                .filter_map(|bind| match bind {
+                    Bind::Int(value) => Some(*value),
+                    Bind::Text(_) => None,
+                })
+                .collect();
+            assert_eq!(ints, [7, 8, 8, 1, 1, 7, 9000, 21], "{}", hits.sql);
+            let end = window_end(dialect, &request, &walk);
+            assert!(matches!(end.binds.last(), Some(Bind::Int(8999))));
+        }
+        let sqlite = window_hits(Dialect::Sqlite, &request, &walk);
+        assert!(sqlite.sql.contains("INDEXED BY messages_by_age"));
     }
 
     #[test]
