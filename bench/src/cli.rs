@@ -83,6 +83,10 @@ pub struct SearchArgs {
     /// Distinct words the bodies are made of.
     #[arg(long, default_value_t = 5000)]
     pub vocabulary: usize,
+    /// A shell command run after the fill, before the queries (search.sh: `ANALYZE` on
+    /// PostgreSQL, as autovacuum would do in a deployment).
+    #[arg(long)]
+    pub after_fill: Option<String>,
 }
 
 #[derive(Args, Clone)]

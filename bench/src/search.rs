@@ -148,6 +148,15 @@ pub async fn run(common: &Common, args: &SearchArgs) -> Result<Report> {
     let after = procstat::sample(common.pid)?;
     let stored = stored.load(Ordering::Relaxed);
     eprintln!("filled {stored} messages in {fill_secs:.1}s");
+    if let Some(command) = &args.after_fill {
+        let status = std::process::Command::new("sh")
+            .args(["-c", command])
+            .status()
+            .with_context(|| format!("--after-fill {command:?}"))?;
+        if !status.success() {
+            bail!("--after-fill {command:?}: {status}");
+        }
+    }
 
     // The searches: one connection, one query at a time, words from the whole vocabulary.
     let mut ws = ws::connect(&target, 0, &searcher.token, CONNECT_TIMEOUT).await?;

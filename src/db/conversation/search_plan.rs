@@ -281,7 +281,7 @@ mod tests {
             for limit in 1..=50i64 {
                 match plan.then(hits, limit, Some(at(3))) {
                     Then::WalkOn { rows, .. } => {
-                        assert!(rows <= LIMITS.walk_on && rows >= 1, "{hits} {limit}");
+                        assert!((1..=LIMITS.walk_on).contains(&rows), "{hits} {limit}");
                         let wanted = limit + 1 - hits as i64;
                         assert!(
                             rows * hits as i64 >= wanted * LIMITS.window,
