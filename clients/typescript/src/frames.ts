@@ -16,6 +16,15 @@ export interface User {
   online?: boolean;
 }
 
+/** Section 13: a member's role in a group. */
+export type Role = 'owner' | 'moderator' | 'member';
+
+/** A member as `join` lists them: in a group, with `role` and `muted_until` (section 13). */
+export interface Member extends User {
+  role?: Role;
+  muted_until?: string | null;
+}
+
 export type RoomKind = 'group' | 'direct' | 'bot';
 export type NotifyLevel = 'all' | 'mentions' | 'none';
 
@@ -31,6 +40,12 @@ export interface Room {
   read_seq: number;
   unread: number;
   notify?: NotifyLevel;
+  /** Section 11: the room's last `rev` (0 when no message ever changed). */
+  last_rev: number;
+  /** Section 11: messages after `read_seq` that mention the caller. */
+  mentions_unread: number;
+  /** Section 11: the newest message as the caller sees it; `null` in an empty room. */
+  last_message: Message | null;
 }
 
 /** Section 9, File. */
@@ -65,6 +80,21 @@ export type Template =
   | { kind: 'carousel'; cards: Card[] }
   | { kind: 'image'; url: string; alt: string };
 
+/** Section 11: the message a reply answers, as it is now (`excerpt` `""` once deleted). */
+export interface ReplyRef {
+  id: string;
+  seq: number;
+  sender: User;
+  excerpt: string;
+}
+
+/** Section 11: one emoji on a message; `me` is the receiving user's own. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  me: boolean;
+}
+
 /** Section 3, Message. `seq` is per room: 1, 2, 3, … with no gaps and no repeats. */
 export interface Message {
   id: string;
@@ -77,6 +107,19 @@ export interface Message {
   client_msg_id: string | null;
   action: { message: string; id: string } | null;
   files: FileInfo[];
+  /** Section 11. */
+  reply_to: ReplyRef | null;
+  /** Section 11: user ids, ascending. */
+  mentions: string[];
+  /** Section 11: the time of the last edit. */
+  edited: string | null;
+  /** Section 11: a tombstone (`body` `""`, `files` `[]`…). */
+  deleted: boolean;
+  reactions: Reaction[];
+  /** Section 11: the room `rev` of the message's latest change; 0 when it never changed. */
+  rev: number;
+  /** Section 13: from someone the receiving user blocks, its content left out; only when true. */
+  blocked?: true;
 }
 
 /** Section 1: the first frame of every connection. */
@@ -130,13 +173,15 @@ export type ServerEvent =
   | { type: 'presence'; user: User; online: boolean }
   | { type: 'room_added'; room: Room }
   | { type: 'room_removed'; room: string }
-  | { type: 'notice'; body: string };
+  | { type: 'notice'; body: string }
+  | { type: 'message_updated'; room: string; rev: number; message: Message }
+  | { type: 'member_updated'; room: string; user: User; role: Role; muted_until: string | null };
 
 export type ServerFrame = HelloFrame | OkFrame | ErrorFrame | ServerEvent;
 
 export interface JoinReply {
   room: Room;
-  members: User[];
+  members: Member[];
   messages: Message[];
   has_more: boolean;
 }
@@ -160,7 +205,14 @@ export interface Commands {
   leave: { fields: { room: string; forget?: boolean }; reply: Record<string, never> };
   leave_groups: { fields: { owner: string }; reply: { left: string[] } };
   send: {
-    fields: { room: string; body: string; client_msg_id?: string; files?: string[] };
+    fields: {
+      room: string;
+      body: string;
+      client_msg_id?: string;
+      files?: string[];
+      reply_to?: string;
+      mentions?: string[];
+    };
     reply: { message: Message };
   };
   history: { fields: { room: string; before_seq?: number; limit?: number }; reply: HistoryReply };
@@ -174,7 +226,32 @@ export interface Commands {
     reply: { users: User[]; next: string | null };
   };
   notify: { fields: { room: string; level: NotifyLevel }; reply: Record<string, never> };
+  // Section 11.
+  edit: { fields: { room: string; message: string; body: string; mentions?: string[] }; reply: { message: Message } };
+  delete: { fields: { room: string; message: string }; reply: { message: Message } };
+  react: { fields: { room: string; message: string; emoji: string; on?: boolean }; reply: { message: Message } };
+  changes: {
+    fields: { room: string; after_rev: number; limit?: number };
+    reply: { messages: Message[]; last_rev: number; has_more: boolean };
+  };
+  search: {
+    fields: { query: string; room?: string; before_seq?: number; after?: string; limit?: number };
+    reply: { messages: Message[]; next: string | null };
+  };
+  // Section 13.
+  block: { fields: { user: string; on?: boolean }; reply: Record<string, never> };
+  blocks: { fields: Record<string, never>; reply: { users: User[] } };
+  report: {
+    fields: { room: string; message: string; reason: ReportReason; note?: string };
+    reply: { report: { id: string } };
+  };
+  set_role: { fields: { room: string; user: string; role: 'moderator' | 'member' }; reply: Record<string, never> };
+  mute: { fields: { room: string; user: string; minutes: number }; reply: Record<string, never> };
+  ban: { fields: { room: string; user: string; on?: boolean }; reply: Record<string, never> };
 }
+
+/** Section 13: why a member reports a message (`rule` is only the server's own). */
+export type ReportReason = 'spam' | 'abuse' | 'sexual' | 'self_harm' | 'other';
 
 export type CommandType = keyof Commands;
 
