@@ -19,7 +19,29 @@ export async function app(): Promise<void> {
       const seq: number = event.seq;
       void seq;
     }
+    if (event.type === 'message_updated') {
+      const rev: number = event.rev;
+      const thumbsUp = event.message.reactions.find((reaction) => reaction.emoji === '👍');
+      void [rev, thumbsUp?.me, event.message.reply_to?.excerpt];
+    }
+    if (event.type === 'member_updated') {
+      const until: string | null = event.muted_until;
+      void [until, event.role];
+    }
   });
+  // Section 11: a reply with a mention, a reaction, the changes since a rev, a search.
+  const reply = await client.request('send', { room: 'r_1', body: 'yes', reply_to: sent.id, mentions: ['u_2'] });
+  const reacted = await client.request('react', { room: 'r_1', message: reply.message.id, emoji: '👍' });
+  const changed = await client.request('changes', { room: 'r_1', after_rev: reacted.message.rev });
+  const lastRev: number = changed.last_rev;
+  const found = await client.request('search', { query: '넓이', limit: 20 });
+  const next: string | null = found.next;
+  const lastMessage: Message | null = rooms[0]?.last_message ?? null;
+  // Section 13.
+  await client.request('block', { user: 'u_9' });
+  await client.request('report', { room: 'r_1', message: 'm_1_2', reason: 'abuse' });
+  await client.request('mute', { room: 'r_2', user: 'u_4', minutes: 30 });
+  const roles = page.members.map((member) => member.role);
   const room = client.subscribe('r_1', { afterSeq: 2 });
   room.on('message', (message) => void message.body.length);
   try {
@@ -33,5 +55,9 @@ export async function app(): Promise<void> {
   await client.request('dance', {});
   // @ts-expect-error: `seq` is a number
   await client.request('read', { room: 'r_1', seq: '3' });
-  void [seqs, hasMore, unread, sent, width];
+  // @ts-expect-error: a group has one owner
+  await client.request('set_role', { room: 'r_2', user: 'u_3', role: 'owner' });
+  // @ts-expect-error: `rule` is only the server's own reason
+  await client.request('report', { room: 'r_1', message: 'm_1_2', reason: 'rule' });
+  void [seqs, hasMore, unread, sent, width, lastRev, next, lastMessage, roles];
 }
