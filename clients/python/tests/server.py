@@ -214,7 +214,9 @@ class Proxy:
         n = len(self.pairs)
         for pair in list(self.pairs):
             sock = pair.client.get_extra_info("socket")
-            if sock is not None:
+            # One whose other side closed it already (a 4001 close that the pipes are still
+            # passing on) has no descriptor left to reset.
+            if sock is not None and sock.fileno() != -1:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             pair.client.transport.abort()
             pair.upstream.transport.abort()
