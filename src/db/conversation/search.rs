@@ -1,9 +1,10 @@
 //! `search`: messages whose body contains every word of the query, in the caller's rooms,
 //! newest first, never a deleted one (docs/conversations.md, "Search"). A page is found in
-//! at most two steps ([`super::search_plan`]): the newest messages of the caller's rooms
-//! are checked directly (this answers common words at once), then, for what that leaves,
-//! the backend's own text index: SQLite's FTS5 trigram table `message_search` (kept in
-//! step by triggers), PostgreSQL's pg_trgm GIN index on `lower(body)`. Words are checked
+//! at most three steps ([`super::search_plan`]): the newest messages of the caller's rooms
+//! are checked directly (this answers common words at once), the walk goes on by time when
+//! the hits found say the rest is near, then, for what that leaves, the backend's own text
+//! index: SQLite's FTS5 trigram table `message_search` (kept in step by triggers and the
+//! indexer, `search_index.rs`), PostgreSQL's pg_trgm GIN index on `lower(body)`. Words are checked
 //! with `palaver_fold`, the server's own folding, on SQLite (registered on every
 //! connection) and with `lower()` on PostgreSQL.
 
