@@ -10,7 +10,7 @@
 // message.
 // Env: PALAVER_URL, PALAVER_ADMIN_TOKEN, AMY_TOKEN, AMY_ID, BOB_TOKEN, BOB_ID, SCREENSHOTS.
 
-import { admin, check, crashAndRestartServer, eventually, newPage, openRoomNamed, requiredEnv, run, screenshot, sendMessage, signIn, waitForBody } from './lib.mjs';
+import { admin, check, crashAndRestartServer, eventually, openRoomNamed, pagesInRoom, requiredEnv, run, screenshot, sendMessage, waitForBody } from './lib.mjs';
 
 const AMY = { token: requiredEnv('AMY_TOKEN'), id: requiredEnv('AMY_ID') };
 const BOB = { token: requiredEnv('BOB_TOKEN'), id: requiredEnv('BOB_ID') };
@@ -19,12 +19,7 @@ const QUESTION = 'What is the area of a triangle?';
 
 await run(async (browser) => {
   await admin('POST', '/admin/rooms', { kind: 'group', name: GROUP, members: [AMY.id, BOB.id] });
-  const amy = await newPage(browser, 'amy');
-  const bob = await newPage(browser, 'bob');
-  for (const [page, user] of [[amy, AMY], [bob, BOB]]) {
-    await signIn(page, user.token);
-    await openRoomNamed(page, GROUP);
-  }
+  const [amy, bob] = await pagesInRoom(browser, GROUP, [['amy', AMY], ['bob', BOB]]);
 
   await sendMessage(bob, QUESTION);
   await waitForBody(amy, QUESTION);

@@ -119,6 +119,18 @@ export async function openRoomNamed(page, name) {
   await page.waitForFunction((n) => document.getElementById('room-name').textContent === n, name);
 }
 
+/** A page per `[name, user]`, each signed in with the user's token and in the room `room`. */
+export async function pagesInRoom(browser, room, people) {
+  const pages = [];
+  for (const [name, user] of people) {
+    const page = await newPage(browser, name);
+    await signIn(page, user.token);
+    await openRoomNamed(page, room);
+    pages.push(page);
+  }
+  return pages;
+}
+
 export async function sendMessage(page, body) {
   await page.fill('#body', body);
   await page.press('#body', 'Enter');

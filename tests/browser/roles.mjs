@@ -7,7 +7,7 @@
 // Env: PALAVER_URL, PALAVER_ADMIN_TOKEN, AMY_TOKEN, BOB_TOKEN, BOB_ID, CAT_TOKEN, CAT_ID,
 // SCREENSHOTS.
 
-import { admin, check, eventually, newPage, openRoomNamed, requiredEnv, run, screenshot, sendMessage, signIn, waitForBody } from './lib.mjs';
+import { admin, check, eventually, pagesInRoom, requiredEnv, run, screenshot, sendMessage, waitForBody } from './lib.mjs';
 
 const AMY = { token: requiredEnv('AMY_TOKEN') };
 const BOB = { token: requiredEnv('BOB_TOKEN'), id: requiredEnv('BOB_ID') };
@@ -16,14 +16,9 @@ const GROUP = 'class';
 const RUDE = 'you are all stupid';
 
 await run(async (browser) => {
-  const amy = await newPage(browser, 'amy');
-  const bob = await newPage(browser, 'bob');
-  const cat = await newPage(browser, 'cat');
-  for (const [page, user] of [[amy, AMY], [bob, BOB], [cat, CAT]]) {
-    await signIn(page, user.token);
-    await openRoomNamed(page, GROUP);
-    await page.click('#members-toggle');
-  }
+  const people = await pagesInRoom(browser, GROUP, [['amy', AMY], ['bob', BOB], ['cat', CAT]]);
+  for (const page of people) await page.click('#members-toggle');
+  const [amy, bob, cat] = people;
 
   // The owner makes bob a moderator; only the owner has the button.
   check((await bob.locator('#member-list button.role').count()) === 0, 'a member sees no Make moderator');

@@ -7,7 +7,7 @@
 // Env: PALAVER_URL, PALAVER_ADMIN_TOKEN, AMY_TOKEN, AMY_ID, BOB_TOKEN, BOB_ID, CAT_TOKEN,
 // CAT_ID, SCREENSHOTS.
 
-import { admin, check, eventually, newPage, openRoomNamed, requiredEnv, run, screenshot, sendMessage, signIn, waitForBody } from './lib.mjs';
+import { admin, check, eventually, pagesInRoom, requiredEnv, run, screenshot, sendMessage, waitForBody } from './lib.mjs';
 
 const AMY = { token: requiredEnv('AMY_TOKEN'), id: requiredEnv('AMY_ID') };
 const BOB = { token: requiredEnv('BOB_TOKEN'), id: requiredEnv('BOB_ID') };
@@ -18,13 +18,7 @@ const AFTER = 'send me your number';
 
 await run(async (browser) => {
   await admin('POST', '/admin/rooms', { kind: 'group', name: GROUP, members: [AMY.id, BOB.id, CAT.id] });
-  const amy = await newPage(browser, 'amy');
-  const bob = await newPage(browser, 'bob');
-  const cat = await newPage(browser, 'cat');
-  for (const [page, user] of [[amy, AMY], [bob, BOB], [cat, CAT]]) {
-    await signIn(page, user.token);
-    await openRoomNamed(page, GROUP);
-  }
+  const [amy, bob, cat] = await pagesInRoom(browser, GROUP, [['amy', AMY], ['bob', BOB], ['cat', CAT]]);
   await sendMessage(bob, BEFORE);
   await waitForBody(amy, BEFORE);
 
