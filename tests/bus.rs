@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use palaver::cluster::wire::{channel, Event};
 use palaver::cluster::{Bus, Inbound};
+use palaver::model::{RoomId, UserId};
 use tokio::sync::mpsc;
 
 use common::services::{self, Redis};
@@ -54,7 +55,7 @@ async fn publish_until_heard(
 ) -> (String, String) {
     for _ in 0..100 {
         from.publish(
-            channel::room(7),
+            channel::room(RoomId(7)),
             Event::RoomFrame {
                 frame: frame.into(),
                 except_user: None,
@@ -93,12 +94,12 @@ async fn events_cross_nodes_and_survive_a_redis_restart() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = Collector(tx).start();
     let (id, confirmed) = b
-        .subscribe(channel::room(7), collector.clone().recipient())
+        .subscribe(channel::room(RoomId(7)), collector.clone().recipient())
         .await;
     assert!(confirmed, "subscribed once Redis answered");
 
     a.publish(
-        channel::room(7),
+        channel::room(RoomId(7)),
         Event::RoomFrame {
             frame: "first".into(),
             except_user: None,
@@ -112,14 +113,14 @@ async fn events_cross_nodes_and_survive_a_redis_restart() {
 
     // b's own publish is not handed back to b.
     b.publish(
-        channel::room(7),
+        channel::room(RoomId(7)),
         Event::RoomFrame {
             frame: "own".into(),
             except_user: None,
         },
     );
     a.publish(
-        channel::room(7),
+        channel::room(RoomId(7)),
         Event::RoomFrame {
             frame: "second".into(),
             except_user: None,
@@ -143,11 +144,11 @@ async fn events_cross_nodes_and_survive_a_redis_restart() {
     assert_eq!(heard, ("a".into(), "after restart".into()));
 
     // Unsubscribed: nothing more arrives.
-    b.unsubscribe(channel::room(7), id);
+    b.unsubscribe(channel::room(RoomId(7)), id);
     tokio::time::sleep(Duration::from_millis(200)).await;
     while rx.try_recv().is_ok() {}
     a.publish(
-        channel::room(7),
+        channel::room(RoomId(7)),
         Event::RoomFrame {
             frame: "gone".into(),
             except_user: None,
@@ -165,16 +166,17 @@ async fn live_connections_are_read_back_per_node() {
     let redis = Redis::start();
     let a = Bus::start(&redis.url(), "a").expect("bus a");
     let b = Bus::start(&redis.url(), "b").expect("bus b");
-    a.set_connections(1, 1, true);
-    a.set_connections(2, 1, true);
-    a.set_connections(2, 2, false);
-    b.set_connections(2, 1, true);
-    a.set_connections(1, 0, true);
+    a.set_connections(UserId(1), 1, true);
+    a.set_connections(UserId(2), 1, true);
+    a.set_connections(UserId(2), 2, false);
+    b.set_connections(UserId(2), 1, true);
+    a.set_connections(UserId(1), 0, true);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let nodes = a.connection_counts().await.expect("read the counts");
         let on = |node: &str| nodes.get(node).cloned().unwrap_or_default();
-        if on("a") == HashMap::from([(2, 2)]) && on("b") == HashMap::from([(2, 1)]) {
+        if on("a") == HashMap::from([(UserId(2), 2)]) && on("b") == HashMap::from([(UserId(2), 1)])
+        {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "counts: {nodes:?}");
@@ -231,7 +233,7 @@ async fn a_healthy_bus_stays_subscribed_through_its_pings() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = Collector(tx).start();
     let (_, confirmed) = b
-        .subscribe(channel::room(7), collector.clone().recipient())
+        .subscribe(channel::room(RoomId(7)), collector.clone().recipient())
         .await;
     assert!(confirmed, "subscribed once Redis answered");
     let mut conn = redis::Client::open(redis.url())

@@ -12,7 +12,7 @@ use palaver::db::conversation::{
 };
 use palaver::db::models::{UserKind, UserRow};
 use palaver::db::{Appended, DatabaseUrl, NewPost, Store, StoreConfig};
-use palaver::model::RoomId;
+use palaver::model::{RoomId, UserId};
 
 struct World {
     _db: Database,
@@ -22,7 +22,7 @@ struct World {
     /// Not a member of `room`.
     carl: UserRow,
     /// amy (owner) and bob.
-    room: i64,
+    room: RoomId,
 }
 
 async fn world(backend: Backend) -> World {
@@ -55,15 +55,15 @@ async fn world(backend: Backend) -> World {
 }
 
 impl World {
-    async fn send(&self, room: i64, sender: &UserRow, body: &str) -> i64 {
-        let post = NewPost::text(RoomId(room), sender.clone(), body);
+    async fn send(&self, room: RoomId, sender: &UserRow, body: &str) -> i64 {
+        let post = NewPost::text(room, sender.clone(), body);
         match self.store.append(vec![post]).await.expect("writer").pop() {
             Some(Ok(Appended::New(message))) => message.row.seq,
             other => panic!("not stored: {other:?}"),
         }
     }
 
-    async fn last_rev(&self, room: i64) -> i64 {
+    async fn last_rev(&self, room: RoomId) -> i64 {
         self.store
             .changes(room, 0, 1)
             .await
@@ -71,7 +71,7 @@ impl World {
             .last_rev
     }
 
-    async fn message(&self, room: i64, seq: i64) -> FullMessage {
+    async fn message(&self, room: RoomId, seq: i64) -> FullMessage {
         self.store
             .full_messages(vec![(room, seq)])
             .await
@@ -80,7 +80,7 @@ impl World {
             .expect("there")
     }
 
-    async fn search(&self, user: &UserRow, query: &str) -> Vec<(i64, i64)> {
+    async fn search(&self, user: &UserRow, query: &str) -> Vec<(RoomId, i64)> {
         let page = self
             .store
             .search(SearchRequest {
@@ -160,7 +160,7 @@ async fn all_pages(
     store: &Store,
     request: &SearchRequest,
     limits: SearchLimits,
-) -> Vec<(i64, i64)> {
+) -> Vec<(RoomId, i64)> {
     let mut found = Vec::new();
     let mut request = request.clone();
     for _ in 0..1000 {
@@ -178,7 +178,7 @@ async fn all_pages(
     panic!("search pages never ended");
 }
 
-fn keys(messages: &[FullMessage]) -> Vec<(i64, i64)> {
+fn keys(messages: &[FullMessage]) -> Vec<(RoomId, i64)> {
     messages.iter().map(|m| (m.room_id(), m.seq())).collect()
 }
 
@@ -232,7 +232,7 @@ async fn edits_belong_to_the_sender_and_refusals_change_nothing(backend: Backend
         ),
         (
             store
-                .edit_message(room + 100, seq, w.amy.id, "x".into(), None)
+                .edit_message(RoomId(room.0 + 100), seq, w.amy.id, "x".into(), None)
                 .await,
             "no such room",
         ),
@@ -244,7 +244,13 @@ async fn edits_belong_to_the_sender_and_refusals_change_nothing(backend: Backend
         ),
         (
             store
-                .edit_message(room, seq, w.amy.id, "x".into(), Some((1..=21).collect()))
+                .edit_message(
+                    room,
+                    seq,
+                    w.amy.id,
+                    "x".into(),
+                    Some((1..=21).map(UserId).collect()),
+                )
                 .await,
             "21 mentions",
         ),
@@ -561,7 +567,7 @@ async fn changes_answer_each_message_once_in_rev_order(backend: Backend) {
         );
     }
     assert_eq!(
-        store.changes(room + 100, 0, 50).await.err(),
+        store.changes(RoomId(room.0 + 100), 0, 50).await.err(),
         Some(ConversationError::NotFound("room"))
     );
 }
@@ -698,7 +704,7 @@ async fn search_finds_every_word_in_the_callers_rooms_only(backend: Backend) {
     assert_eq!(before.messages.len(), 2, "page word 0 and 1 are before it");
 
     let request =
-        |user: i64, room: Option<i64>, before_seq: Option<i64>, limit: i64| SearchRequest {
+        |user: UserId, room: Option<RoomId>, before_seq: Option<i64>, limit: i64| SearchRequest {
             user,
             query: SearchQuery::parse("넓이").expect("query"),
             room,
@@ -771,7 +777,7 @@ async fn room_lists_get_unread_mentions_and_last_messages(backend: Backend) {
     assert_eq!(unread.get(&room), None, "a deleted message mentions no one");
 
     let last = store
-        .last_messages(vec![room, quiet, room + 100])
+        .last_messages(vec![room, quiet, RoomId(room.0 + 100)])
         .await
         .expect("last");
     assert_eq!(last.len(), 1, "an empty room and no room have none");
@@ -913,7 +919,7 @@ async fn an_erased_person_s_messages_are_section_11_tombstones(backend: Backend)
     assert_eq!(tombstone.message.sender.id, w.amy.id, "the sender stays");
     assert_eq!(
         w.search(&w.bob, "homework").await,
-        Vec::<(i64, i64)>::new(),
+        Vec::<(RoomId, i64)>::new(),
         "an erased message is never found"
     );
     let other = w.message(room, bobs).await;

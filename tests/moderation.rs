@@ -629,9 +629,7 @@ async fn the_store_is_the_record_of_roles_mutes_and_bans(backend: Backend) {
         .await
         .expect("group")
         .id;
-    let post = |sender: usize, body: &str| {
-        NewPost::text(palaver::model::RoomId(room), users[sender].clone(), body)
-    };
+    let post = |sender: usize, body: &str| NewPost::text(room, users[sender].clone(), body);
     let minutes = |n| Sanction::Mute(MuteMinutes::new(n).expect("minutes"));
 
     assert_eq!(

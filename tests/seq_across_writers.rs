@@ -10,6 +10,7 @@ use palaver::db::models::UserKind;
 use palaver::db::{Appended, DatabaseUrl, NewPost, Store, StoreConfig};
 
 use common::{Backend, Database};
+use palaver::model::{RoomId, UserId};
 
 fn open(db: &Database) -> Store {
     let url = DatabaseUrl::parse(&db.url).expect("test database URL");
@@ -32,7 +33,7 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
                 .expect("user"),
         );
     }
-    let ids: Vec<i64> = users.iter().map(|user| user.id).collect();
+    let ids: Vec<UserId> = users.iter().map(|user| user.id).collect();
     let mut rooms = Vec::new();
     for name in ["one", "two"] {
         rooms.push(
@@ -57,7 +58,7 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
                     users.iter().map(move |user| NewPost {
                         client_msg_id: Some(format!("c{round}")),
                         ..NewPost::text(
-                            palaver::model::RoomId(*room),
+                            *room,
                             user.clone(),
                             format!("round {round} from node {node}"),
                         )
@@ -67,7 +68,7 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
             tasks.push(actix_rt::spawn(async move { store.append(posts).await }));
         }
     }
-    let mut acked: BTreeMap<(i64, i64, String), i64> = BTreeMap::new();
+    let mut acked: BTreeMap<(RoomId, UserId, String), i64> = BTreeMap::new();
     for task in tasks {
         let outcomes = task.await.expect("task").expect("append");
         for outcome in outcomes {
@@ -93,7 +94,7 @@ async fn writers_of_three_nodes_share_one_gapless_order() {
         let seqs: Vec<i64> = page.messages.iter().map(|m| m.row.seq).collect();
         let expected: Vec<i64> = (1..=(ROUNDS * users.len()) as i64).collect();
         assert_eq!(seqs, expected, "room {room}: one gapless order");
-        let distinct: HashSet<(i64, Option<String>)> = page
+        let distinct: HashSet<(UserId, Option<String>)> = page
             .messages
             .iter()
             .map(|m| (m.row.sender_id, m.row.client_msg_id.clone()))
@@ -152,13 +153,7 @@ async fn concurrent_commits_keep_each_rooms_order_and_gapless_seqs() {
         for (index, room) in rooms.iter().enumerate() {
             for (node, store) in nodes.iter().enumerate() {
                 let posts: Vec<NewPost> = (0..1 + (round + index + node) % 3)
-                    .map(|part| {
-                        NewPost::text(
-                            palaver::model::RoomId(*room),
-                            amy.clone(),
-                            format!("{node} {round} {part}"),
-                        )
-                    })
+                    .map(|part| NewPost::text(*room, amy.clone(), format!("{node} {round} {part}")))
                     .collect();
                 let store = store.clone();
                 let answered = answered.clone();
@@ -183,7 +178,7 @@ async fn concurrent_commits_keep_each_rooms_order_and_gapless_seqs() {
             stored += 1;
         }
     }
-    let mut last_answered: BTreeMap<(usize, i64), usize> = BTreeMap::new();
+    let mut last_answered: BTreeMap<(usize, RoomId), usize> = BTreeMap::new();
     for (node, room, round, _) in answered.borrow().iter() {
         if let Some(before) = last_answered.insert((*node, *room), *round) {
             let trace: Vec<_> = answered

@@ -7,9 +7,10 @@ mod common;
 use common::{Backend, Database};
 use palaver::db::models::{UserKind, UserRow};
 use palaver::db::{Appended, DatabaseUrl, NewPost, Store, StoreConfig};
+use palaver::model::RoomId;
 
-fn post(room_id: i64, sender: &UserRow, body: &str) -> NewPost {
-    NewPost::text(palaver::model::RoomId(room_id), sender.clone(), body)
+fn post(room_id: RoomId, sender: &UserRow, body: &str) -> NewPost {
+    NewPost::text(room_id, sender.clone(), body)
 }
 
 async fn a_refused_post_fails_alone(backend: Backend) {
@@ -31,7 +32,7 @@ async fn a_refused_post_fails_alone(backend: Backend) {
         .expect("group")
         .id;
     // No such room: both backends refuse the row (a foreign key), whatever batch it is in.
-    let missing = 1_000_000;
+    let missing = RoomId(1_000_000);
 
     // One job: good, refused, good, good, refused.
     let outcomes = store
@@ -44,7 +45,7 @@ async fn a_refused_post_fails_alone(backend: Backend) {
         ])
         .await
         .expect("the writer answers");
-    let seqs: Vec<Option<(i64, i64)>> = outcomes
+    let seqs: Vec<Option<(RoomId, i64)>> = outcomes
         .iter()
         .map(|outcome| match outcome {
             Ok(Appended::New(message)) => Some((message.row.room_id, message.row.seq)),

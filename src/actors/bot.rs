@@ -126,7 +126,7 @@ impl Bot {
             ctx.spawn(
                 async move {
                     if let Some(state) = &state {
-                        if let Err(err) = store.set_bot_state(room_id.0, state).await {
+                        if let Err(err) = store.set_bot_state(room_id, state).await {
                             log::warn!(
                                 "bot {bot} in {room_id}: cannot store the script state: {err}"
                             );
@@ -171,7 +171,7 @@ impl Bot {
                         Turn::Heard { message, .. } => {
                             let state = match known_state {
                                 Some(state) => state,
-                                None => match store.bot_state(room_id.0).await {
+                                None => match store.bot_state(room_id).await {
                                     Ok(state) => state.unwrap_or_else(|| script.start.clone()),
                                     Err(err) => {
                                         log::warn!("bot {} in {room_id}: {err}", definition.id());

@@ -115,7 +115,7 @@ pub struct FindBot {
 pub struct GetDirectoryScope;
 
 pub struct DirectoryScope {
-    pub bot_ids: Vec<i64>,
+    pub bot_ids: Vec<UserId>,
     pub presence: Presence,
 }
 

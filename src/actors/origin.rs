@@ -16,6 +16,7 @@ use super::outbox::Outbox;
 use crate::db::models::{StoredMessage, UserRow};
 use crate::db::Store;
 use crate::error::{ErrorCode, ProtoError};
+use crate::model::UserId;
 use crate::protocol::frames;
 use crate::protocol::ids::RoomId;
 use crate::protocol::views::MessageView;
@@ -183,7 +184,7 @@ impl Drop for Origin {
 /// that names where it happened. The client's own mistakes are only debug lines.
 pub(crate) fn log_failure(
     session: &str,
-    user_id: i64,
+    user_id: UserId,
     command: &str,
     room: Option<&str>,
     err: &ProtoError,
@@ -191,12 +192,12 @@ pub(crate) fn log_failure(
     let room = room.unwrap_or("-");
     match err.code {
         ErrorCode::Internal => {
-            log::error!("session {session} u_{user_id} room {room}: {command}: {err}")
+            log::error!("session {session} {user_id} room {room}: {command}: {err}")
         }
         ErrorCode::Unavailable => {
-            log::warn!("session {session} u_{user_id} room {room}: {command}: {err}")
+            log::warn!("session {session} {user_id} room {room}: {command}: {err}")
         }
-        _ => log::debug!("session {session} u_{user_id} room {room}: {command}: {err}"),
+        _ => log::debug!("session {session} {user_id} room {room}: {command}: {err}"),
     }
 }
 
@@ -209,7 +210,7 @@ mod tests {
 
     fn origin(outbox: &Outbox) -> Origin {
         let user = UserRow {
-            id: 3,
+            id: UserId(3),
             name: "amy".into(),
             kind: crate::db::models::UserKind::User,
             handle: None,
@@ -235,9 +236,9 @@ mod tests {
             reply_to: None,
             mentions: Vec::new(),
             row: MessageRow {
-                room_id: 1,
+                room_id: RoomId(1),
                 seq: 4,
-                sender_id: 3,
+                sender_id: UserId(3),
                 body: "hi".into(),
                 template: None,
                 client_msg_id: None,

@@ -6,6 +6,7 @@
 use crate::db::models::{UserKind, UserRow};
 use crate::db::Store;
 use crate::error::ProtoError;
+use crate::model::UserId;
 use crate::protocol::ids::UserRef;
 use crate::safety::directory::Directory;
 
@@ -25,8 +26,8 @@ pub async fn find_person(store: &Store, user: &UserRef) -> Result<UserRow, Proto
 pub async fn may_find(
     store: &Store,
     directory: Directory,
-    caller: i64,
-    person: i64,
+    caller: UserId,
+    person: UserId,
 ) -> Result<(), ProtoError> {
     if person == caller {
         return Ok(());
@@ -34,7 +35,7 @@ pub async fn may_find(
     let shared = directory.needs_shared_room() && store.share_a_room(caller, person).await?;
     match directory.finds(shared) {
         true => Ok(()),
-        false => Err(ProtoError::no_such_user_named(&format!("u_{person}"))),
+        false => Err(ProtoError::no_such_user_named(&person.to_string())),
     }
 }
 

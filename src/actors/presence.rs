@@ -2,13 +2,14 @@
 //! mode) the users with connections on other live nodes. The hub alone writes it; rooms
 //! and handlers read it to fill in `online` on User objects without a round trip.
 
+use crate::model::UserId;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 #[derive(Clone, Default)]
 pub struct Presence {
-    connections: Arc<RwLock<HashMap<i64, usize>>>,
-    elsewhere: Arc<RwLock<HashSet<i64>>>,
+    connections: Arc<RwLock<HashMap<UserId, usize>>>,
+    elsewhere: Arc<RwLock<HashSet<UserId>>>,
     /// The other nodes heard from within the expiry, as the hub last saw.
     live_nodes: Arc<RwLock<HashSet<String>>>,
 }
@@ -34,17 +35,17 @@ fn write<'a, T>(which: &str, lock: &'a RwLock<T>) -> RwLockWriteGuard<'a, T> {
 
 impl Presence {
     /// Online on any node.
-    pub fn is_online(&self, user_id: i64) -> bool {
+    pub fn is_online(&self, user_id: UserId) -> bool {
         self.is_online_here(user_id) || read("elsewhere", &self.elsewhere).contains(&user_id)
     }
 
     /// Online on this node.
-    pub fn is_online_here(&self, user_id: i64) -> bool {
+    pub fn is_online_here(&self, user_id: UserId) -> bool {
         read("connections", &self.connections).contains_key(&user_id)
     }
 
     /// The users with connections on other live nodes, as the hub last heard.
-    pub(crate) fn set_elsewhere(&self, users: HashSet<i64>) {
+    pub(crate) fn set_elsewhere(&self, users: HashSet<UserId>) {
         *write("elsewhere", &self.elsewhere) = users;
     }
 
@@ -59,12 +60,12 @@ impl Presence {
     }
 
     /// Each user's connections on this node.
-    pub fn snapshot(&self) -> HashMap<i64, usize> {
+    pub fn snapshot(&self) -> HashMap<UserId, usize> {
         read("connections", &self.connections).clone()
     }
 
     /// Records a new connection; true when it is the user's first.
-    pub(crate) fn connected(&self, user_id: i64) -> bool {
+    pub(crate) fn connected(&self, user_id: UserId) -> bool {
         let mut counts = write("connections", &self.connections);
         let count = counts.entry(user_id).or_insert(0);
         *count += 1;
@@ -72,7 +73,7 @@ impl Presence {
     }
 
     /// Records a closed connection; true when it was the user's last.
-    pub(crate) fn disconnected(&self, user_id: i64) -> bool {
+    pub(crate) fn disconnected(&self, user_id: UserId) -> bool {
         let mut counts = write("connections", &self.connections);
         match counts.get_mut(&user_id) {
             Some(count) if *count > 1 => {
@@ -87,7 +88,7 @@ impl Presence {
         }
     }
 
-    pub fn connections(&self, user_id: i64) -> usize {
+    pub fn connections(&self, user_id: UserId) -> usize {
         read("connections", &self.connections)
             .get(&user_id)
             .copied()
@@ -98,23 +99,24 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::Presence;
+    use crate::model::UserId;
 
     #[test]
     fn first_and_last_connection_flip_online() {
         let presence = Presence::default();
-        assert!(presence.connected(1));
-        assert!(!presence.connected(1));
-        assert!(presence.is_online(1));
-        assert!(!presence.disconnected(1));
-        assert!(presence.disconnected(1));
-        assert!(!presence.is_online(1));
-        assert!(!presence.disconnected(1));
+        assert!(presence.connected(UserId(1)));
+        assert!(!presence.connected(UserId(1)));
+        assert!(presence.is_online(UserId(1)));
+        assert!(!presence.disconnected(UserId(1)));
+        assert!(presence.disconnected(UserId(1)));
+        assert!(!presence.is_online(UserId(1)));
+        assert!(!presence.disconnected(UserId(1)));
     }
 
     #[test]
     fn a_poisoned_lock_keeps_its_counts() {
         let presence = Presence::default();
-        assert!(presence.connected(1));
+        assert!(presence.connected(UserId(1)));
         let shared = presence.clone();
         let panicked = std::thread::spawn(move || {
             let _held = shared.connections.write();
@@ -124,11 +126,11 @@ mod tests {
         assert!(panicked.is_err());
         assert!(presence.connections.is_poisoned());
         assert!(
-            presence.is_online(1),
+            presence.is_online(UserId(1)),
             "a poisoned lock is not \"nobody online\""
         );
-        assert_eq!(presence.connections(1), 1);
-        assert!(!presence.connected(1));
-        assert_eq!(presence.connections(1), 2);
+        assert_eq!(presence.connections(UserId(1)), 1);
+        assert!(!presence.connected(UserId(1)));
+        assert_eq!(presence.connections(UserId(1)), 2);
     }
 }

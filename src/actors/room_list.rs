@@ -6,13 +6,14 @@
 use crate::db::conversation::RoomExtras;
 use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
+use crate::model::UserId;
 use crate::protocol::views::{MessageView, RoomView};
 
 /// The views of `summaries` as `viewer` sees them (`None`: the admin API).
 pub async fn room_views(
     store: &Store,
     summaries: &[RoomSummary],
-    viewer: Option<i64>,
+    viewer: Option<UserId>,
 ) -> Result<Vec<RoomView>, ProtoError> {
     let ids = summaries.iter().map(|summary| summary.room.id).collect();
     let mut extras = store.room_extras(viewer, ids).await?;
@@ -39,8 +40,8 @@ pub async fn room_views(
 pub fn complete(
     view: &mut RoomView,
     extras: RoomExtras,
-    viewer: Option<i64>,
-    hides: impl Fn(i64) -> bool,
+    viewer: Option<UserId>,
+    hides: impl Fn(UserId) -> bool,
 ) {
     view.last_rev = extras.last_rev;
     view.mentions_unread = extras.mentions_unread;
@@ -54,7 +55,7 @@ pub fn complete(
 pub async fn room_view(
     store: &Store,
     summary: &RoomSummary,
-    viewer: Option<i64>,
+    viewer: Option<UserId>,
 ) -> Result<RoomView, ProtoError> {
     let mut views = room_views(store, std::slice::from_ref(summary), viewer).await?;
     views.pop().ok_or_else(ProtoError::no_such_room)

@@ -71,16 +71,19 @@ impl Fixture {
     }
 
     /// The actor of a room, started if there is none.
-    pub async fn room(&self, id: i64) -> Addr<Room> {
+    pub async fn room(&self, id: crate::model::RoomId) -> Addr<Room> {
         self.hub
-            .send(super::hub::RoomAddr {
-                id: crate::model::RoomId(id),
-            })
+            .send(super::hub::RoomAddr { id })
             .await
             .expect("hub")
     }
 
-    pub async fn group(&self, owner: &UserRow, members: &[&UserRow], public: bool) -> i64 {
+    pub async fn group(
+        &self,
+        owner: &UserRow,
+        members: &[&UserRow],
+        public: bool,
+    ) -> crate::model::RoomId {
         let ids = members.iter().map(|member| member.id).collect();
         self.store
             .create_group("test group", public, Some(owner.id), ids)

@@ -56,7 +56,7 @@ pub fn export(user: &str, file: &Path, db: &DatabaseArgs) -> Result<(), CliError
         ))
     })?;
     print(&[format!(
-        "exported u_{user_id} to {}: {} messages, {} files ({} bytes), {} bytes written",
+        "exported {user_id} to {}: {} messages, {} files ({} bytes), {} bytes written",
         file.display(),
         written.messages,
         written.files,

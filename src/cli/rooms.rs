@@ -5,7 +5,7 @@ use super::args::{DatabaseArgs, RoomsCommand};
 use super::{block_on, open, print, table, CliError};
 use crate::db::models::UserKind;
 use crate::db::Store;
-use crate::model::names::group_name;
+use crate::model::{names::group_name, UserId};
 use crate::protocol::command::MAX_GROUP_MEMBERS;
 use crate::protocol::ids;
 
@@ -52,18 +52,18 @@ fn add(
         let room = store
             .create_group(&name, public, owner, member_ids.clone())
             .await?;
-        let mut all: Vec<i64> = owner.into_iter().chain(member_ids).collect();
+        let mut all: Vec<UserId> = owner.into_iter().chain(member_ids).collect();
         all.sort_unstable();
         all.dedup();
         Ok((room, all))
     })?;
     let members = member_ids
         .iter()
-        .map(|id| format!("u_{id}"))
+        .map(UserId::to_string)
         .collect::<Vec<_>>()
         .join(",");
     print(&table(&[
-        vec!["id".into(), ids::RoomId(room.id).to_string()],
+        vec!["id".into(), room.id.to_string()],
         vec!["name".into(), name],
         vec!["members".into(), members],
     ]))
@@ -71,7 +71,7 @@ fn add(
 
 /// A user who can be a member of a group (not a bot, not the system), as the admin API
 /// accepts them.
-async fn user_id(store: &Store, flag: &str, text: &str) -> Result<i64, CliError> {
+async fn user_id(store: &Store, flag: &str, text: &str) -> Result<UserId, CliError> {
     let found = match text.parse::<ids::UserRef>() {
         Ok(user) => store.user_by_ref(&user).await?,
         Err(_) => None,

@@ -107,7 +107,7 @@ fn list(db: &DatabaseArgs) -> Result<(), CliError> {
             let Some(last) = page.last() else {
                 break;
             };
-            after = last.id;
+            after = last.id.0;
             all.extend(page);
         }
         Ok(all)

@@ -12,16 +12,17 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::db::authz::LiveState;
+use crate::model::{RoomId, UserId};
 
 /// What a node holds that the sweep asks the store about.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Asked {
     /// Rooms with a live actor here.
-    pub rooms: Vec<i64>,
+    pub rooms: Vec<RoomId>,
     /// Tokens the connections here signed in with (`pv_` tokens; a JWT has none).
     pub tokens: Vec<i64>,
     /// Users with a connection here.
-    pub users: Vec<i64>,
+    pub users: Vec<UserId>,
 }
 
 /// What the node must do after a sweep.
@@ -29,12 +30,12 @@ pub struct Asked {
 pub struct Verdict {
     /// Rooms to hand the store's `authz_version` (`None`: the room is gone); each reloads
     /// itself if its copy is older.
-    pub recheck: Vec<(i64, Option<i64>)>,
+    pub recheck: Vec<(RoomId, Option<i64>)>,
     /// Tokens that no longer exist (revoked, or their user deactivated): close the
     /// connections signed in with them (4001).
     pub revoked: Vec<i64>,
     /// Users who were deactivated: close all their connections (4001), JWT ones too.
-    pub deactivated: Vec<i64>,
+    pub deactivated: Vec<UserId>,
 }
 
 impl Verdict {
@@ -47,15 +48,15 @@ impl Verdict {
 /// room hears only of a version it has not been told (a quiet cluster sends rooms nothing).
 #[derive(Debug, Default)]
 pub struct Sweep {
-    told: HashMap<i64, i64>,
+    told: HashMap<RoomId, i64>,
 }
 
 impl Sweep {
     /// Decides what the store's answer `found` to `asked` asks of the node.
     pub fn judge(&mut self, asked: &Asked, found: LiveState) -> Verdict {
-        let live: HashSet<i64> = asked.rooms.iter().copied().collect();
+        let live: HashSet<RoomId> = asked.rooms.iter().copied().collect();
         self.told.retain(|room, _| live.contains(room));
-        let versions: HashMap<i64, i64> = found.rooms.into_iter().collect();
+        let versions: HashMap<RoomId, i64> = found.rooms.into_iter().collect();
         let mut recheck = Vec::new();
         for &room in &asked.rooms {
             match versions.get(&room) {
@@ -79,8 +80,8 @@ impl Sweep {
             .collect();
         revoked.sort_unstable();
         revoked.dedup();
-        let asked_users: HashSet<i64> = asked.users.iter().copied().collect();
-        let mut deactivated: Vec<i64> = found
+        let asked_users: HashSet<UserId> = asked.users.iter().copied().collect();
+        let mut deactivated: Vec<UserId> = found
             .deactivated
             .into_iter()
             .filter(|user| asked_users.contains(user))
@@ -96,7 +97,7 @@ impl Sweep {
 
     /// A room's actor started (again): it read the store's version itself, but it is told
     /// the next one found all the same, so that nothing rests on which actor was told.
-    pub fn forget_room(&mut self, room: i64) {
+    pub fn forget_room(&mut self, room: RoomId) {
         self.told.remove(&room);
     }
 }
@@ -107,18 +108,23 @@ mod tests {
 
     fn asked(rooms: &[i64], tokens: &[i64], users: &[i64]) -> Asked {
         Asked {
-            rooms: rooms.to_vec(),
+            rooms: rooms.iter().copied().map(RoomId).collect(),
             tokens: tokens.to_vec(),
-            users: users.to_vec(),
+            users: users.iter().copied().map(UserId).collect(),
         }
     }
 
     fn found(rooms: &[(i64, i64)], tokens: &[i64], deactivated: &[i64]) -> LiveState {
         LiveState {
-            rooms: rooms.to_vec(),
+            rooms: rooms.iter().map(|&(room, v)| (RoomId(room), v)).collect(),
             tokens: tokens.to_vec(),
-            deactivated: deactivated.to_vec(),
+            deactivated: deactivated.iter().copied().map(UserId).collect(),
         }
+    }
+
+    /// `(room, version)` as the verdict holds them.
+    fn rechecks(pairs: &[(i64, Option<i64>)]) -> Vec<(RoomId, Option<i64>)> {
+        pairs.iter().map(|&(room, v)| (RoomId(room), v)).collect()
     }
 
     #[test]
@@ -128,19 +134,19 @@ mod tests {
         let first = sweep.judge(&live, found(&[(1, 0), (2, 4), (3, 0)], &[], &[]));
         assert_eq!(
             first.recheck,
-            vec![(1, Some(0)), (2, Some(4)), (3, Some(0))]
+            rechecks(&[(1, Some(0)), (2, Some(4)), (3, Some(0))])
         );
         let quiet = sweep.judge(&live, found(&[(1, 0), (2, 4), (3, 0)], &[], &[]));
         assert!(quiet.is_empty(), "{quiet:?}");
         // Room 2 changed, room 3 was deleted.
         let changed = sweep.judge(&live, found(&[(1, 0), (2, 5)], &[], &[]));
-        assert_eq!(changed.recheck, vec![(2, Some(5)), (3, None)]);
+        assert_eq!(changed.recheck, rechecks(&[(2, Some(5)), (3, None)]));
         // A restarted actor is told again; a room no longer live is forgotten.
-        sweep.forget_room(1);
+        sweep.forget_room(RoomId(1));
         let after = sweep.judge(&asked(&[1], &[], &[]), found(&[(1, 0)], &[], &[]));
-        assert_eq!(after.recheck, vec![(1, Some(0))]);
+        assert_eq!(after.recheck, rechecks(&[(1, Some(0))]));
         let back = sweep.judge(&live, found(&[(1, 0), (2, 5)], &[], &[]));
-        assert_eq!(back.recheck, vec![(2, Some(5)), (3, None)]);
+        assert_eq!(back.recheck, rechecks(&[(2, Some(5)), (3, None)]));
     }
 
     #[test]
@@ -152,7 +158,7 @@ mod tests {
         );
         assert_eq!(verdict.revoked, vec![7, 9]);
         // User 5 has no connection here (it left since it was asked about): nothing to close.
-        assert_eq!(verdict.deactivated, vec![2]);
+        assert_eq!(verdict.deactivated, vec![UserId(2)]);
         assert!(verdict.recheck.is_empty());
     }
 

@@ -7,6 +7,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::model::UserId;
+
 #[derive(Debug)]
 pub struct RemoteJoins {
     nodes: HashMap<String, Node>,
@@ -15,7 +17,7 @@ pub struct RemoteJoins {
 
 #[derive(Debug)]
 struct Node {
-    users: HashSet<i64>,
+    users: HashSet<UserId>,
     heard: Instant,
 }
 
@@ -37,7 +39,7 @@ impl RemoteJoins {
     }
 
     /// A user's first connection joined the room on `node`, or their last one left it.
-    pub fn changed(&mut self, node: &str, user_id: i64, joined: bool, now: Instant) {
+    pub fn changed(&mut self, node: &str, user_id: UserId, joined: bool, now: Instant) {
         let entry = self.node(node, now);
         if joined {
             entry.users.insert(user_id);
@@ -47,13 +49,13 @@ impl RemoteJoins {
     }
 
     /// Everyone joined on `node`, as it answered.
-    pub fn replace(&mut self, node: &str, users: Vec<i64>, now: Instant) {
+    pub fn replace(&mut self, node: &str, users: Vec<UserId>, now: Instant) {
         self.node(node, now).users = users.into_iter().collect();
     }
 
     /// The users joined on a node that is alive: heard from within the expiry, or said to
     /// be alive by `live` (the hub's view of the cluster).
-    pub fn joined(&self, now: Instant, live: impl Fn(&str) -> bool) -> HashSet<i64> {
+    pub fn joined(&self, now: Instant, live: impl Fn(&str) -> bool) -> HashSet<UserId> {
         self.nodes
             .iter()
             .filter(|(name, node)| {
@@ -72,16 +74,16 @@ mod tests {
     fn joins_count_while_their_node_lives() {
         let start = Instant::now();
         let mut joins = RemoteJoins::new(Duration::from_secs(10));
-        joins.changed("a", 1, true, start);
-        joins.replace("b", vec![2, 3], start);
-        joins.changed("b", 3, false, start);
+        joins.changed("a", UserId(1), true, start);
+        joins.replace("b", vec![UserId(2), UserId(3)], start);
+        joins.changed("b", UserId(3), false, start);
         let all = joins.joined(start, |_| false);
-        assert_eq!(all, HashSet::from([1, 2]));
+        assert_eq!(all, HashSet::from([UserId(1), UserId(2)]));
         let later = start + Duration::from_secs(11);
         assert!(joins.joined(later, |_| false).is_empty(), "both silent");
         assert_eq!(
             joins.joined(later, |node| node == "a"),
-            HashSet::from([1]),
+            HashSet::from([UserId(1)]),
             "the hub still hears a"
         );
     }

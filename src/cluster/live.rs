@@ -4,24 +4,26 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::model::UserId;
+
 /// Open connections per user, on each node.
 #[derive(Debug, Default)]
 pub struct LiveCounts {
-    nodes: Vec<HashMap<i64, u64>>,
+    nodes: Vec<HashMap<UserId, u64>>,
     /// How many of `nodes`, from the front, are this node (0 or 1).
     here: usize,
 }
 
 impl LiveCounts {
     /// This node's counts and the other nodes' (by node name).
-    pub fn new(here: HashMap<i64, u64>, others: HashMap<String, HashMap<i64, u64>>) -> Self {
+    pub fn new(here: HashMap<UserId, u64>, others: HashMap<String, HashMap<UserId, u64>>) -> Self {
         let mut nodes = vec![here];
         nodes.extend(others.into_values());
         LiveCounts { nodes, here: 1 }
     }
 
     /// The user's connections on every node.
-    pub fn connections_of(&self, user_id: i64) -> u64 {
+    pub fn connections_of(&self, user_id: UserId) -> u64 {
         self.nodes
             .iter()
             .filter_map(|users| users.get(&user_id))
@@ -48,7 +50,7 @@ impl LiveCounts {
             .flat_map(|users| users.iter())
             .filter(|(_, count)| **count > 0)
             .map(|(user, _)| *user)
-            .collect::<HashSet<i64>>()
+            .collect::<HashSet<UserId>>()
             .len()
     }
 }
@@ -57,8 +59,8 @@ impl LiveCounts {
 mod tests {
     use super::*;
 
-    fn counts(pairs: &[(i64, u64)]) -> HashMap<i64, u64> {
-        pairs.iter().copied().collect()
+    fn counts(pairs: &[(i64, u64)]) -> HashMap<UserId, u64> {
+        pairs.iter().map(|&(user, n)| (UserId(user), n)).collect()
     }
 
     #[test]
@@ -70,9 +72,9 @@ mod tests {
                 ("n3".to_string(), counts(&[(1, 1)])),
             ]),
         );
-        assert_eq!(live.connections_of(1), 4);
-        assert_eq!(live.connections_of(2), 2);
-        assert_eq!(live.connections_of(9), 0);
+        assert_eq!(live.connections_of(UserId(1)), 4);
+        assert_eq!(live.connections_of(UserId(2)), 2);
+        assert_eq!(live.connections_of(UserId(9)), 0);
         assert_eq!(live.connections(), 7);
         assert_eq!(live.connections_elsewhere(), 4);
         assert_eq!(live.users_online(), 3);

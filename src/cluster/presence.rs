@@ -6,6 +6,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::model::UserId;
+
 #[derive(Debug)]
 pub struct RemotePresence {
     nodes: HashMap<String, Node>,
@@ -14,7 +16,7 @@ pub struct RemotePresence {
 
 #[derive(Debug)]
 struct Node {
-    users: HashSet<i64>,
+    users: HashSet<UserId>,
     seen: Instant,
 }
 
@@ -27,7 +29,7 @@ impl RemotePresence {
     }
 
     /// Whether `user_id` has a connection on another live node.
-    pub fn is_online(&self, user_id: i64) -> bool {
+    pub fn is_online(&self, user_id: UserId) -> bool {
         self.nodes
             .values()
             .any(|node| node.users.contains(&user_id))
@@ -45,7 +47,7 @@ impl RemotePresence {
 
     /// The user's first connection on `node` opened (or its last one closed). True when
     /// that changes whether the user is online on any other node.
-    pub fn changed(&mut self, node: &str, user_id: i64, online: bool, now: Instant) -> bool {
+    pub fn changed(&mut self, node: &str, user_id: UserId, online: bool, now: Instant) -> bool {
         let before = self.is_online(user_id);
         let entry = self.entry(node, now);
         entry.seen = now;
@@ -59,8 +61,12 @@ impl RemotePresence {
 
     /// Every node's set as Redis holds it (after a reconnect, or on learning of a node).
     /// Returns the users whose online-anywhere-else changed, with their new state.
-    pub fn replace(&mut self, sets: HashMap<String, Vec<i64>>, now: Instant) -> Vec<(i64, bool)> {
-        let before: HashSet<i64> = self.users();
+    pub fn replace(
+        &mut self,
+        sets: HashMap<String, Vec<UserId>>,
+        now: Instant,
+    ) -> Vec<(UserId, bool)> {
+        let before: HashSet<UserId> = self.users();
         self.nodes = sets
             .into_iter()
             .map(|(name, users)| {
@@ -73,7 +79,7 @@ impl RemotePresence {
     }
 
     /// Forgets nodes not heard from within the expiry; returns the users that went offline.
-    pub fn expire(&mut self, now: Instant) -> Vec<i64> {
+    pub fn expire(&mut self, now: Instant) -> Vec<UserId> {
         let before = self.users();
         let expiry = self.expiry;
         self.nodes
@@ -83,7 +89,7 @@ impl RemotePresence {
     }
 
     /// Forgets one node (its own set says it has no one, or it was this node's name).
-    pub fn forget(&mut self, node: &str) -> Vec<i64> {
+    pub fn forget(&mut self, node: &str) -> Vec<UserId> {
         let before = self.users();
         self.nodes.remove(node);
         let after = self.users();
@@ -95,7 +101,7 @@ impl RemotePresence {
         self.nodes.keys()
     }
 
-    pub fn users(&self) -> HashSet<i64> {
+    pub fn users(&self) -> HashSet<UserId> {
         self.nodes
             .values()
             .flat_map(|node| node.users.iter().copied())
@@ -110,8 +116,8 @@ impl RemotePresence {
     }
 }
 
-fn diff(before: &HashSet<i64>, after: &HashSet<i64>) -> Vec<(i64, bool)> {
-    let mut changes: Vec<(i64, bool)> = after
+fn diff(before: &HashSet<UserId>, after: &HashSet<UserId>) -> Vec<(UserId, bool)> {
+    let mut changes: Vec<(UserId, bool)> = after
         .difference(before)
         .map(|user| (*user, true))
         .chain(before.difference(after).map(|user| (*user, false)))
@@ -128,27 +134,33 @@ mod tests {
     fn online_on_any_node_until_the_last_goes() {
         let now = Instant::now();
         let mut presence = RemotePresence::new(Duration::from_secs(10));
-        assert!(presence.changed("a", 1, true, now));
-        assert!(!presence.changed("b", 1, true, now), "already online on a");
-        assert!(!presence.changed("a", 1, false, now), "still online on b");
-        assert!(presence.is_online(1));
-        assert!(presence.changed("b", 1, false, now));
-        assert!(!presence.is_online(1));
+        assert!(presence.changed("a", UserId(1), true, now));
+        assert!(
+            !presence.changed("b", UserId(1), true, now),
+            "already online on a"
+        );
+        assert!(
+            !presence.changed("a", UserId(1), false, now),
+            "still online on b"
+        );
+        assert!(presence.is_online(UserId(1)));
+        assert!(presence.changed("b", UserId(1), false, now));
+        assert!(!presence.is_online(UserId(1)));
     }
 
     #[test]
     fn a_silent_node_s_users_go_offline() {
         let start = Instant::now();
         let mut presence = RemotePresence::new(Duration::from_secs(10));
-        presence.changed("a", 1, true, start);
-        presence.changed("a", 2, true, start);
-        presence.changed("b", 2, true, start);
+        presence.changed("a", UserId(1), true, start);
+        presence.changed("a", UserId(2), true, start);
+        presence.changed("b", UserId(2), true, start);
         presence.seen("b", start + Duration::from_secs(8));
         assert!(presence.expire(start + Duration::from_secs(9)).is_empty());
         let mut gone = presence.expire(start + Duration::from_secs(11));
         gone.sort_unstable();
-        assert_eq!(gone, [1], "2 is still on b");
-        assert!(presence.is_online(2));
+        assert_eq!(gone, [UserId(1)], "2 is still on b");
+        assert!(presence.is_online(UserId(2)));
         assert!(!presence.knows("a"));
     }
 
@@ -156,9 +168,9 @@ mod tests {
     fn a_full_read_reports_what_changed() {
         let now = Instant::now();
         let mut presence = RemotePresence::new(Duration::from_secs(10));
-        presence.changed("a", 1, true, now);
-        let changes = presence.replace(HashMap::from([("b".into(), vec![2])]), now);
-        assert_eq!(changes, [(1, false), (2, true)]);
-        assert_eq!(presence.forget("b"), [2]);
+        presence.changed("a", UserId(1), true, now);
+        let changes = presence.replace(HashMap::from([("b".into(), vec![UserId(2)])]), now);
+        assert_eq!(changes, [(UserId(1), false), (UserId(2), true)]);
+        assert_eq!(presence.forget("b"), [UserId(2)]);
     }
 }

@@ -4,12 +4,13 @@
 //! brought it onto the message ([`ReactionSet::from_rows`] reads it back).
 
 use super::MAX_EMOJIS;
+use crate::model::UserId;
 
 /// One emoji on a message and who reacted with it, earliest first.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reaction {
     pub emoji: String,
-    pub users: Vec<i64>,
+    pub users: Vec<UserId>,
 }
 
 /// What one user sees of a reaction (the wire's `{"emoji","count","me"}`).
@@ -40,8 +41,8 @@ pub struct ReactionSet {
 impl ReactionSet {
     /// From stored rows `(emoji, user, emoji_rev, created_ms)`, in any order: emojis by
     /// `emoji_rev`, each emoji's users by `created_ms` (then id).
-    pub fn from_rows(rows: impl IntoIterator<Item = (String, i64, i64, i64)>) -> ReactionSet {
-        let mut rows: Vec<(String, i64, i64, i64)> = rows.into_iter().collect();
+    pub fn from_rows(rows: impl IntoIterator<Item = (String, UserId, i64, i64)>) -> ReactionSet {
+        let mut rows: Vec<(String, UserId, i64, i64)> = rows.into_iter().collect();
         rows.sort_by(|a, b| (a.2, &a.0, a.3, a.1).cmp(&(b.2, &b.0, b.3, b.1)));
         let mut set = ReactionSet::default();
         for (emoji, user, _, _) in rows {
@@ -65,7 +66,7 @@ impl ReactionSet {
     }
 
     /// Whether `user` reacted with `emoji`.
-    pub fn has(&self, emoji: &str, user: i64) -> bool {
+    pub fn has(&self, emoji: &str, user: UserId) -> bool {
         self.reactions
             .iter()
             .any(|reaction| reaction.emoji == emoji && reaction.users.contains(&user))
@@ -79,7 +80,7 @@ impl ReactionSet {
     }
 
     /// Adds (`on`) or takes away `user`'s `emoji`, by the rules of section 11.
-    pub fn toggle(&mut self, emoji: &str, user: i64, on: bool) -> Toggle {
+    pub fn toggle(&mut self, emoji: &str, user: UserId, on: bool) -> Toggle {
         let found = self.reactions.iter().position(|r| r.emoji == emoji);
         match (on, found) {
             (true, Some(index)) => {
@@ -114,7 +115,7 @@ impl ReactionSet {
     }
 
     /// The reactions as `viewer` sees them (`me`: the viewer is among the users).
-    pub fn view(&self, viewer: Option<i64>) -> Vec<ReactionView> {
+    pub fn view(&self, viewer: Option<UserId>) -> Vec<ReactionView> {
         self.reactions
             .iter()
             .map(|reaction| ReactionView {
@@ -139,17 +140,17 @@ mod tests {
     #[test]
     fn emojis_keep_the_order_of_first_use_and_a_returning_one_goes_last() {
         let mut set = ReactionSet::default();
-        assert_eq!(set.toggle("👍", 1, true), Toggle::Changed);
-        assert_eq!(set.toggle("🎉", 2, true), Toggle::Changed);
-        assert_eq!(set.toggle("👍", 2, true), Toggle::Changed);
-        assert_eq!(set.toggle("👍", 1, false), Toggle::Changed);
+        assert_eq!(set.toggle("👍", UserId(1), true), Toggle::Changed);
+        assert_eq!(set.toggle("🎉", UserId(2), true), Toggle::Changed);
+        assert_eq!(set.toggle("👍", UserId(2), true), Toggle::Changed);
+        assert_eq!(set.toggle("👍", UserId(1), false), Toggle::Changed);
         assert_eq!(emojis(&set), vec!["👍", "🎉"], "👍 never fell to 0");
-        assert_eq!(set.toggle("👍", 2, false), Toggle::Changed);
+        assert_eq!(set.toggle("👍", UserId(2), false), Toggle::Changed);
         assert_eq!(emojis(&set), vec!["🎉"]);
-        assert_eq!(set.toggle("👍", 1, true), Toggle::Changed);
+        assert_eq!(set.toggle("👍", UserId(1), true), Toggle::Changed);
         assert_eq!(emojis(&set), vec!["🎉", "👍"], "used again: last");
         assert_eq!(
-            set.view(Some(1)),
+            set.view(Some(UserId(1))),
             vec![
                 ReactionView {
                     emoji: "🎉".into(),
@@ -168,10 +169,10 @@ mod tests {
     #[test]
     fn the_same_reaction_counts_once_and_absent_ones_change_nothing() {
         let mut set = ReactionSet::default();
-        assert_eq!(set.toggle("👍", 1, true), Toggle::Changed);
-        assert_eq!(set.toggle("👍", 1, true), Toggle::Unchanged);
-        assert_eq!(set.toggle("🎉", 1, false), Toggle::Unchanged);
-        assert_eq!(set.toggle("👍", 2, false), Toggle::Unchanged);
+        assert_eq!(set.toggle("👍", UserId(1), true), Toggle::Changed);
+        assert_eq!(set.toggle("👍", UserId(1), true), Toggle::Unchanged);
+        assert_eq!(set.toggle("🎉", UserId(1), false), Toggle::Unchanged);
+        assert_eq!(set.toggle("👍", UserId(2), false), Toggle::Unchanged);
         assert_eq!(set.view(None)[0].count, 1);
     }
 
@@ -179,24 +180,27 @@ mod tests {
     fn the_21st_emoji_is_refused_but_more_users_of_one_are_not() {
         let mut set = ReactionSet::default();
         for n in 0..MAX_EMOJIS {
-            assert_eq!(set.toggle(&format!("e{n}"), 1, true), Toggle::Changed);
+            assert_eq!(
+                set.toggle(&format!("e{n}"), UserId(1), true),
+                Toggle::Changed
+            );
         }
-        assert_eq!(set.toggle("e20", 1, true), Toggle::TooMany);
-        assert_eq!(set.toggle("e0", 2, true), Toggle::Changed);
+        assert_eq!(set.toggle("e20", UserId(1), true), Toggle::TooMany);
+        assert_eq!(set.toggle("e0", UserId(2), true), Toggle::Changed);
         assert_eq!(set.reactions().len(), MAX_EMOJIS);
     }
 
     #[derive(Clone, Debug)]
     struct Step {
         emoji: usize,
-        user: i64,
+        user: UserId,
         on: bool,
     }
 
     fn step() -> impl Strategy<Value = Step> {
         (0usize..24, 1i64..5, prop::bool::weighted(0.6)).prop_map(|(emoji, user, on)| Step {
             emoji,
-            user,
+            user: UserId(user),
             on,
         })
     }
@@ -210,7 +214,7 @@ mod tests {
             steps in prop::collection::vec(step(), 0..120)
         ) {
             let mut model = ReactionSet::default();
-            let mut rows: HashMap<(String, i64), (i64, i64)> = HashMap::new();
+            let mut rows: HashMap<(String, UserId), (i64, i64)> = HashMap::new();
             let mut rev = 0i64;
             for (clock, step) in steps.iter().enumerate() {
                 let emoji = format!("e{}", step.emoji);

@@ -23,17 +23,18 @@ use super::backend::{PgConn, SqliteConn};
 use super::error::StoreError;
 use super::schema::{rooms, tokens, users};
 use super::store::Store;
+use crate::model::{RoomId, UserId};
 use crate::with_conn;
 
 /// What the store says now about what a node keeps in memory (see [`Store::live_state`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LiveState {
     /// `(room, authz_version)` of each asked-about room that exists.
-    pub rooms: Vec<(i64, i64)>,
+    pub rooms: Vec<(RoomId, i64)>,
     /// The asked-about tokens that still exist (a revoked one is deleted).
     pub tokens: Vec<i64>,
     /// The asked-about users that are deactivated.
-    pub deactivated: Vec<i64>,
+    pub deactivated: Vec<UserId>,
 }
 
 /// Row kinds of the one query of [`Store::live_state`].
@@ -46,9 +47,9 @@ impl Store {
     /// is left out), which of `tokens` still exist, which of `users` are deactivated.
     pub async fn live_state(
         &self,
-        room_ids: Vec<i64>,
+        room_ids: Vec<RoomId>,
         token_ids: Vec<i64>,
-        user_ids: Vec<i64>,
+        user_ids: Vec<UserId>,
     ) -> Result<LiveState, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
@@ -72,9 +73,10 @@ impl Store {
                 let mut state = LiveState::default();
                 for (kind, id, version) in found {
                     match kind {
-                        ROOM => state.rooms.push((id, version)),
+                        // The union's middle column holds each kind's own id.
+                        ROOM => state.rooms.push((RoomId(id), version)),
                         TOKEN => state.tokens.push(id),
-                        _ => state.deactivated.push(id),
+                        _ => state.deactivated.push(UserId(id)),
                     }
                 }
                 Ok(state)
@@ -89,11 +91,11 @@ impl Store {
 /// as the group commit does), so the change and the room's batches are ordered, and a batch
 /// that moves the member's read position cannot deadlock with it.
 pub trait RoomChanges {
-    fn room_changed(&mut self, room_id: i64) -> impl Future<Output = QueryResult<()>> + Send;
+    fn room_changed(&mut self, room_id: RoomId) -> impl Future<Output = QueryResult<()>> + Send;
 }
 
 impl RoomChanges for PgConn {
-    async fn room_changed(&mut self, room_id: i64) -> QueryResult<()> {
+    async fn room_changed(&mut self, room_id: RoomId) -> QueryResult<()> {
         diesel::update(rooms::table.find(room_id))
             .set(rooms::authz_version.eq(rooms::authz_version + 1))
             .execute(self)
@@ -103,7 +105,7 @@ impl RoomChanges for PgConn {
 }
 
 impl RoomChanges for SqliteConn {
-    fn room_changed(&mut self, room_id: i64) -> impl Future<Output = QueryResult<()>> + Send {
+    fn room_changed(&mut self, room_id: RoomId) -> impl Future<Output = QueryResult<()>> + Send {
         self.spawn_blocking(move |conn| {
             let update = diesel::update(rooms::table.find(room_id))
                 .set(rooms::authz_version.eq(rooms::authz_version + 1));

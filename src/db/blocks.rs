@@ -14,6 +14,7 @@ use super::models::{RoomKind, UserRow};
 use super::schema::{blocks, members, rooms, users};
 use super::seq::RoomSeqs;
 use super::store::{pair_key, Store};
+use crate::model::{RoomId, UserId};
 use crate::{with_conn, write_conn};
 
 /// The most users one user may block (a bounded list; `blocks` answers it in one reply).
@@ -24,7 +25,7 @@ pub const MAX_BLOCKS: i64 = 1_000;
 pub struct BlockChange {
     /// The rooms whose `authz_version` moved (every room of the blocker), ascending; empty
     /// when the block already stood (or was already lifted).
-    pub rooms: Vec<i64>,
+    pub rooms: Vec<RoomId>,
 }
 
 impl Store {
@@ -32,14 +33,14 @@ impl Store {
     /// holds changes nothing. A blocker already at [`MAX_BLOCKS`] gets `TooManyBlocks`.
     pub async fn set_block(
         &self,
-        blocker: i64,
-        blocked: i64,
+        blocker: UserId,
+        blocked: UserId,
         on: bool,
     ) -> Result<BlockChange, StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 conn.transaction::<BlockChange, StoreError, _>(async move |conn| {
-                    let mut rooms_of: Vec<i64> = members::table
+                    let mut rooms_of: Vec<RoomId> = members::table
                         .filter(members::user_id.eq(blocker))
                         .select(members::room_id)
                         .load(conn)
@@ -116,7 +117,7 @@ impl Store {
     }
 
     /// The users `blocker` blocks, by id (at most [`MAX_BLOCKS`]).
-    pub async fn blocks_of(&self, blocker: i64) -> Result<Vec<UserRow>, StoreError> {
+    pub async fn blocks_of(&self, blocker: UserId) -> Result<Vec<UserRow>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(blocks::table
@@ -133,14 +134,14 @@ impl Store {
     }
 
     /// The ids of the users `blocker` blocks.
-    pub async fn blocked_by(&self, blocker: i64) -> Result<HashSet<i64>, StoreError> {
+    pub async fn blocked_by(&self, blocker: UserId) -> Result<HashSet<UserId>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(blocks::table
                     .filter(blocks::blocker_id.eq(blocker))
                     .select(blocks::blocked_id)
                     .limit(MAX_BLOCKS)
-                    .load::<i64>(conn)
+                    .load::<UserId>(conn)
                     .await?
                     .into_iter()
                     .collect())
@@ -150,7 +151,7 @@ impl Store {
     }
 
     /// Whether a block stands between `a` and `b`, either way.
-    pub async fn block_between(&self, a: i64, b: i64) -> Result<bool, StoreError> {
+    pub async fn block_between(&self, a: UserId, b: UserId) -> Result<bool, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 let count: i64 = blocks::table

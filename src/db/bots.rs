@@ -8,6 +8,7 @@ use super::error::StoreError;
 use super::models::{UserKind, UserRow};
 use super::schema::{bot_states, bots, users};
 use super::store::Store;
+use crate::model::RoomId;
 use crate::{with_conn, write_conn};
 
 impl Store {
@@ -135,7 +136,7 @@ impl Store {
     }
 
     /// Where the conversation in this bot room is in its script.
-    pub async fn bot_state(&self, room_id: i64) -> Result<Option<String>, StoreError> {
+    pub async fn bot_state(&self, room_id: RoomId) -> Result<Option<String>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(bot_states::table
@@ -149,7 +150,7 @@ impl Store {
         .await
     }
 
-    pub async fn set_bot_state(&self, room_id: i64, state: &str) -> Result<(), StoreError> {
+    pub async fn set_bot_state(&self, room_id: RoomId, state: &str) -> Result<(), StoreError> {
         let state = state.to_string();
         self.run(move |db| async move {
             write_conn!(&*db, conn => {

@@ -9,6 +9,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::error::StoreError;
 use super::schema::{devices, members, push_keys};
 use super::store::Store;
+use crate::model::{RoomId, UserId};
 use crate::notify::device::{DeviceKind, Registration};
 use crate::notify::Level;
 use crate::{with_conn, write_conn};
@@ -18,7 +19,7 @@ use crate::{with_conn, write_conn};
 #[diesel(table_name = devices)]
 pub struct DeviceRow {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub kind: String,
     pub address: String,
     pub p256dh: Option<String>,
@@ -44,7 +45,7 @@ impl DeviceRow {
 #[derive(Insertable)]
 #[diesel(table_name = devices)]
 struct NewDevice<'a> {
-    user_id: i64,
+    user_id: UserId,
     kind: &'a str,
     address: &'a str,
     p256dh: Option<&'a str>,
@@ -75,7 +76,7 @@ impl Store {
     /// Registers a device for `user_id`, or finds it registered (by anyone) and makes it theirs.
     pub async fn register_device(
         &self,
-        user_id: i64,
+        user_id: UserId,
         registration: Registration,
     ) -> Result<Registered, StoreError> {
         self.run(move |db| async move {
@@ -127,7 +128,7 @@ impl Store {
     }
 
     /// The user's devices, oldest first.
-    pub async fn devices_of(&self, user_id: i64) -> Result<Vec<DeviceRow>, StoreError> {
+    pub async fn devices_of(&self, user_id: UserId) -> Result<Vec<DeviceRow>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(devices::table
@@ -143,7 +144,7 @@ impl Store {
 
     /// Deletes one of the user's devices; `NotFound` when they have no such device (another
     /// user's included).
-    pub async fn delete_device(&self, user_id: i64, device_id: i64) -> Result<(), StoreError> {
+    pub async fn delete_device(&self, user_id: UserId, device_id: i64) -> Result<(), StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 let deleted = diesel::delete(
@@ -176,8 +177,8 @@ impl Store {
     /// `NotFound` when they are not a member.
     pub async fn set_notify_level(
         &self,
-        room_id: i64,
-        user_id: i64,
+        room_id: RoomId,
+        user_id: UserId,
         level: Option<Level>,
     ) -> Result<(), StoreError> {
         self.run(move |db| async move {

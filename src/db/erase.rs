@@ -20,6 +20,7 @@ use super::schema::{
 };
 use super::store::Store;
 use super::users::name_key;
+use crate::model::UserId;
 use crate::write_conn;
 
 /// Messages made tombstones, or files deleted, per transaction.
@@ -29,8 +30,8 @@ const FILE_BATCH: i64 = 20;
 
 /// The name an erased person is shown with: names are unique, and one ending with a user id
 /// is the server's, so no one else can hold it.
-pub fn erased_name(user_id: i64) -> String {
-    format!("deleted user (u_{user_id})")
+pub fn erased_name(user_id: UserId) -> String {
+    format!("deleted user ({user_id})")
 }
 
 /// What an erase did.
@@ -43,7 +44,7 @@ pub struct Erased {
 impl Store {
     /// Erases the person `user_id` (active or deactivated, erased before or not);
     /// `NotFound` for a bot, the system or no one.
-    pub async fn erase_user(&self, user_id: i64) -> Result<Erased, StoreError> {
+    pub async fn erase_user(&self, user_id: UserId) -> Result<Erased, StoreError> {
         self.erase_profile(user_id).await?;
         let mut erased = Erased::default();
         let mut after = (0, 0);
@@ -67,7 +68,7 @@ impl Store {
         Ok(erased)
     }
 
-    async fn erase_profile(&self, user_id: i64) -> Result<(), StoreError> {
+    async fn erase_profile(&self, user_id: UserId) -> Result<(), StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 conn.transaction::<(), StoreError, _>(async move |conn| {
@@ -103,7 +104,7 @@ impl Store {
                         .await?;
                     // Audited as the deactivation it also is (protocol section 13).
                     let audit = AuditEntry::admin("deactivate")
-                        .target(format!("u_{user_id}"))
+                        .target(user_id.to_string())
                         .detail(serde_json::json!({ "erase": true }));
                     conn.record(Moderation::audit(audit)).await?;
                     Ok(())
@@ -119,7 +120,7 @@ impl Store {
     /// many, and the last one's key (`None` when there were none left).
     async fn tombstone_messages(
         &self,
-        user_id: i64,
+        user_id: UserId,
         after: (i64, i64),
     ) -> Result<(usize, Option<(i64, i64)>), StoreError> {
         let (after_room, after_seq) = after;
@@ -207,7 +208,7 @@ impl Store {
 
     /// Deletes up to [`FILE_BATCH`] of the files the person uploaded (bytes, thumbnail,
     /// what ties them to messages); answers how many.
-    async fn delete_uploads(&self, user_id: i64) -> Result<usize, StoreError> {
+    async fn delete_uploads(&self, user_id: UserId) -> Result<usize, StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 conn.transaction::<usize, StoreError, _>(async move |conn| {
@@ -240,14 +241,16 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::UserId;
+
     #[test]
     fn an_erased_name_is_the_server_s_and_unique() {
-        let name = super::erased_name(42);
+        let name = super::erased_name(UserId(42));
         assert_eq!(name, "deleted user (u_42)");
         assert!(
             crate::model::names::user_name(&name).is_err(),
             "no one may take it"
         );
-        assert_ne!(super::erased_name(43), name);
+        assert_ne!(super::erased_name(UserId(43)), name);
     }
 }

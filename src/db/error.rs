@@ -2,6 +2,8 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::model::UserId;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} not found")]
@@ -9,7 +11,7 @@ pub enum StoreError {
     /// Users a caller named that are not there (or deactivated, or the system user): the
     /// ids, so the answer can say which.
     #[error("no such user {}", user_list(.0))]
-    NoSuchUsers(Vec<i64>),
+    NoSuchUsers(Vec<UserId>),
     /// A conflict the store's own code found and described (a name taken).
     #[error("{0}")]
     Conflict(String),
@@ -19,7 +21,7 @@ pub enum StoreError {
     NotMember { public_group: bool },
     /// The user is banned from the group (docs/safety.md): they may not join or be invited.
     #[error("{} is banned from this group", user_list(&[*.0]))]
-    Banned(i64),
+    Banned(UserId),
     /// A post of a member muted until then (ms), found by the commit (docs/safety.md).
     #[error("you are muted in this group until {}", crate::clock::rfc3339_ms(*.0))]
     Muted(i64),
@@ -32,10 +34,10 @@ pub enum StoreError {
     Duplicate(String),
     /// Users already in as many groups as one user may be (the ids, and the limit).
     #[error("{users} already in {cap} groups, the most one user may be in", users = user_list(.0), cap = .1)]
-    TooManyRooms(Vec<i64>, i64),
+    TooManyRooms(Vec<UserId>, i64),
     /// A post mentions users who are not members of its room (the ids).
     #[error("{} not a member of the room", user_list(.0))]
-    MentionsOutsiders(Vec<i64>),
+    MentionsOutsiders(Vec<UserId>),
     /// A user already blocks as many users as one may (the limit).
     #[error("you already block {0} users, the most one user may block")]
     TooManyBlocks(i64),
@@ -52,9 +54,9 @@ pub enum StoreError {
 }
 
 /// `u_3, u_9`: users as the protocol names them.
-pub fn user_list(ids: &[i64]) -> String {
+pub fn user_list(ids: &[UserId]) -> String {
     ids.iter()
-        .map(|id| format!("u_{id}"))
+        .map(UserId::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }

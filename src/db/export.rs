@@ -12,6 +12,7 @@ use super::file_queries::{self, FileQueries};
 use super::models::*;
 use super::schema::{files, members, messages, users};
 use super::store::Store;
+use crate::model::{RoomId, UserId};
 use crate::with_conn;
 
 /// A person's row with what the wire's User object leaves out.
@@ -26,7 +27,7 @@ pub struct Profile {
 impl Store {
     /// The person `user_id` names, deactivated or not; `None` for a bot, the system, or no
     /// one.
-    pub async fn profile(&self, user_id: i64) -> Result<Option<Profile>, StoreError> {
+    pub async fn profile(&self, user_id: UserId) -> Result<Option<Profile>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(users::table
@@ -47,7 +48,7 @@ impl Store {
     }
 
     /// When the person joined each room they are a member of: (room id, ms), by room id.
-    pub async fn joined_times(&self, user_id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    pub async fn joined_times(&self, user_id: UserId) -> Result<Vec<(RoomId, i64)>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(members::table
@@ -62,11 +63,11 @@ impl Store {
     }
 
     /// Up to `limit` messages the person sent, in (room, seq) order after `after` (a
-    /// (room, seq) pair; `(0, 0)` for the first page), with their files.
+    /// (room, seq) pair; `(RoomId(0), 0)` for the first page), with their files.
     pub async fn messages_of_sender(
         &self,
-        user_id: i64,
-        after: (i64, i64),
+        user_id: UserId,
+        after: MessageKey,
         limit: i64,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let (after_room, after_seq) = after;
@@ -106,7 +107,7 @@ impl Store {
     /// Up to `limit` files the person uploaded, by id, after the id `after` (`""` first).
     pub async fn files_of_uploader(
         &self,
-        user_id: i64,
+        user_id: UserId,
         after: &str,
         limit: i64,
     ) -> Result<Vec<FileRow>, StoreError> {

@@ -11,11 +11,12 @@ use diesel::QueryResult;
 use diesel_async::RunQueryDsl;
 
 use super::backend::{PgConn, SqliteConn};
-use super::models::{FileRow, MessageFileRow, StoredMessage};
+use super::models::{FileRow, MessageFileRow, MessageKey, StoredMessage};
 use super::schema::{file_chunks, files, message_files};
+use crate::model::RoomId;
 
 /// The files of messages, by (room, seq), in each message's order.
-pub type MessageFiles = HashMap<(i64, i64), Vec<FileRow>>;
+pub type MessageFiles = HashMap<MessageKey, Vec<FileRow>>;
 
 /// The queries that tie files to messages, for the writer's transaction and the readers.
 pub trait FileQueries {
@@ -28,7 +29,7 @@ pub trait FileQueries {
     /// for when several rooms are asked at once; callers look up their own pairs).
     fn files_of_messages(
         &mut self,
-        rooms: Vec<i64>,
+        rooms: Vec<RoomId>,
         seqs: Vec<i64>,
     ) -> impl Future<Output = QueryResult<MessageFiles>> + Send;
     fn insert_message_files(
@@ -39,7 +40,7 @@ pub trait FileQueries {
     /// deletes the files no other room's messages carry; returns how many went.
     fn delete_room_files(
         &mut self,
-        room_id: i64,
+        room_id: RoomId,
     ) -> impl Future<Output = QueryResult<usize>> + Send;
 }
 
@@ -60,13 +61,13 @@ macro_rules! file_queries {
 
             async fn files_of_messages(
                 &mut self,
-                rooms: Vec<i64>,
+                rooms: Vec<RoomId>,
                 seqs: Vec<i64>,
             ) -> QueryResult<MessageFiles> {
                 if rooms.is_empty() || seqs.is_empty() {
                     return Ok(MessageFiles::new());
                 }
-                let rows: Vec<(i64, i64, FileRow)> = message_files::table
+                let rows: Vec<(RoomId, i64, FileRow)> = message_files::table
                     .inner_join(files::table)
                     .filter(message_files::room_id.eq_any(&rooms))
                     .filter(message_files::seq.eq_any(&seqs))
@@ -104,7 +105,7 @@ macro_rules! file_queries {
                 Ok(inserted)
             }
 
-            async fn delete_room_files(&mut self, room_id: i64) -> QueryResult<usize> {
+            async fn delete_room_files(&mut self, room_id: RoomId) -> QueryResult<usize> {
                 let carried: Vec<String> = message_files::table
                     .filter(message_files::room_id.eq(room_id))
                     .select(message_files::file_id)
@@ -152,12 +153,12 @@ pub fn attach(messages: &mut [StoredMessage], mut found: MessageFiles) {
 }
 
 /// The rooms and seqs to ask [`FileQueries::files_of_messages`] for.
-pub fn message_keys(messages: &[StoredMessage]) -> (Vec<i64>, Vec<i64>) {
-    let mut rooms: Vec<i64> = messages.iter().map(|m| m.row.room_id).collect();
+pub fn message_keys(messages: &[StoredMessage]) -> (Vec<RoomId>, Vec<i64>) {
+    let mut rooms: Vec<RoomId> = messages.iter().map(|m| m.row.room_id).collect();
     let mut seqs: Vec<i64> = messages.iter().map(|m| m.row.seq).collect();
-    for list in [&mut rooms, &mut seqs] {
-        list.sort_unstable();
-        list.dedup();
-    }
+    rooms.sort_unstable();
+    rooms.dedup();
+    seqs.sort_unstable();
+    seqs.dedup();
     (rooms, seqs)
 }

@@ -11,6 +11,7 @@ use super::error::StoreError;
 use super::models::FileRow;
 use super::schema::{file_chunks, files, members, message_files};
 use super::store::Store;
+use crate::model::UserId;
 use crate::{with_conn, write_conn};
 
 /// The bytes of a file are stored in rows of at most this many bytes.
@@ -74,7 +75,7 @@ impl Store {
     /// `since_ms` (still stored: uploads no message carried go after a day).
     pub async fn upload_usage(
         &self,
-        uploader: i64,
+        uploader: UserId,
         since_ms: i64,
     ) -> Result<UploadUsage, StoreError> {
         self.run(move |db| async move {
@@ -106,7 +107,7 @@ impl Store {
 
     /// The file, if `reader` may see it: its uploader, or a member of a room where a message
     /// carries it. None otherwise, exactly as for an id that was never issued.
-    pub async fn file_for(&self, reader: i64, id: &str) -> Result<Option<FileRow>, StoreError> {
+    pub async fn file_for(&self, reader: UserId, id: &str) -> Result<Option<FileRow>, StoreError> {
         let id = id.to_string();
         self.run(move |db| async move {
             with_conn!(&*db, conn => {

@@ -13,6 +13,7 @@ use super::schema::users;
 use super::store::Store;
 use super::users::name_key;
 use crate::model::names::cleaned_user_name;
+use crate::model::UserId;
 use crate::write_conn;
 
 /// A new user's name when theirs cannot be used (nothing is left once cleaned, or it reads
@@ -60,7 +61,7 @@ impl Store {
                 }
                 if let Some(whose) = self.imitated_by(&wanted).await? {
                     log::info!(
-                        "u_{}: the new name {wanted:?} reads as {whose}; the name stays {:?}",
+                        "{}: the new name {wanted:?} reads as {whose}; the name stays {:?}",
                         user.id,
                         user.name
                     );
@@ -69,7 +70,7 @@ impl Store {
                 let renamed = self.rename(user.id, &wanted).await?;
                 if renamed.name != user.name {
                     log::info!(
-                        "u_{} renamed from {:?} to {:?} (external id)",
+                        "{} renamed from {:?} to {:?} (external id)",
                         user.id,
                         user.name,
                         renamed.name
@@ -112,14 +113,14 @@ impl Store {
     /// `name`, or `name (2)` … `name (9)` when taken, or `name (u_N)` with their own id,
     /// which no one else can hold. Each try is a savepoint, so that a name taken meanwhile
     /// by another writer (PostgreSQL) only moves on to the next.
-    async fn rename(&self, user_id: i64, name: &str) -> Result<UserRow, StoreError> {
+    async fn rename(&self, user_id: UserId, name: &str) -> Result<UserRow, StoreError> {
         let name = name.to_string();
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 conn.transaction::<UserRow, StoreError, _>(async move |conn| {
                     let numbers = (1..=NUMBERED)
                         .map(|n| n.to_string())
-                        .chain([format!("u_{user_id}")]);
+                        .chain([user_id.to_string()]);
                     for number in numbers {
                         let candidate = numbered(&name, &number);
                         let tried = conn
@@ -151,7 +152,7 @@ impl Store {
                         }
                     }
                     Err(StoreError::Unavailable(format!(
-                        "no name could be stored for u_{user_id}"
+                        "no name could be stored for {user_id}"
                     )))
                 })
                 .await
@@ -179,7 +180,7 @@ pub fn check_external_id(sub: &str) -> Result<(), String> {
 /// Whether `user` is named `wanted` already, or `wanted` numbered as a taken name is
 /// (`amy (2)` … `amy (9)`, `amy (u_N)` with their id).
 fn is_named(user: &UserRow, wanted: &str) -> bool {
-    let own = format!("u_{}", user.id);
+    let own = user.id.to_string();
     user.name == wanted
         || (2..=NUMBERED).any(|n| user.name == numbered(wanted, &n.to_string()))
         || user.name == numbered(wanted, &own)
@@ -191,7 +192,7 @@ mod tests {
 
     fn user(id: i64, name: &str) -> UserRow {
         UserRow {
-            id,
+            id: UserId(id),
             name: name.into(),
             kind: UserKind::User,
             handle: None,

@@ -11,6 +11,7 @@ use super::models::*;
 use super::schema::{bans, members, rooms};
 use super::seq::RoomSeqs;
 use super::store::Store;
+use crate::model::{RoomId, UserId};
 use crate::{with_conn, write_conn};
 
 /// Of `users`, those already in `cap` groups or more (on either backend's connection); also
@@ -24,7 +25,7 @@ macro_rules! groups_full {
             .group_by(members::user_id)
             .having(diesel::dsl::count_star().ge($cap))
             .select(members::user_id)
-            .load::<i64>($conn)
+            .load::<UserId>($conn)
             .await
     };
 }
@@ -36,7 +37,7 @@ impl Store {
     /// `authz_version` on (`db/authz.rs`) in the same transaction, which takes the room
     /// row's lock first, as the group commit does (`db/seq.rs`): the two are ordered, and
     /// cannot deadlock on the member's row.
-    pub async fn add_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
+    pub async fn add_member(&self, room_id: RoomId, user_id: UserId) -> Result<bool, StoreError> {
         let cap = self.max_groups_per_user();
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
@@ -86,7 +87,11 @@ impl Store {
     /// first and moves the room's `authz_version` on in the same transaction, as
     /// [`add_member`](Self::add_member): the room's group commits before it may still take
     /// the member's posts, those after it refuse them.
-    pub async fn remove_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
+    pub async fn remove_member(
+        &self,
+        room_id: RoomId,
+        user_id: UserId,
+    ) -> Result<bool, StoreError> {
         self.remove_member_with(room_id, user_id, None).await
     }
 
@@ -94,8 +99,8 @@ impl Store {
     /// transaction when a member was removed.
     pub async fn remove_member_with(
         &self,
-        room_id: i64,
-        user_id: i64,
+        room_id: RoomId,
+        user_id: UserId,
         moderation: Option<super::safety::Moderation>,
     ) -> Result<bool, StoreError> {
         use super::safety::Moderate;
@@ -125,7 +130,7 @@ impl Store {
     }
 
     /// Whether the user is a member of the room now, as the store has it.
-    pub async fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool, StoreError> {
+    pub async fn is_member(&self, room_id: RoomId, user_id: UserId) -> Result<bool, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(members::table
@@ -145,8 +150,8 @@ impl Store {
     /// `None` when the user is not a member.
     pub async fn mark_read(
         &self,
-        room_id: i64,
-        user_id: i64,
+        room_id: RoomId,
+        user_id: UserId,
         seq: i64,
     ) -> Result<Option<i64>, StoreError> {
         self.run(move |db| async move {

@@ -9,13 +9,14 @@ use super::file_queries::{self, FileQueries};
 use super::models::*;
 use super::schema::{messages, users};
 use super::store::Store;
+use crate::model::RoomId;
 use crate::with_conn;
 
 impl Store {
     /// Up to `limit` messages with `seq` above `after_seq`, oldest first.
     pub async fn messages_after(
         &self,
-        room_id: i64,
+        room_id: RoomId,
         after_seq: i64,
         limit: i64,
     ) -> Result<MessagePage, StoreError> {
@@ -42,7 +43,7 @@ impl Store {
     /// The `limit` messages just before `before_seq` (the newest without it), oldest first.
     pub async fn messages_before(
         &self,
-        room_id: i64,
+        room_id: RoomId,
         before_seq: Option<i64>,
         limit: i64,
     ) -> Result<MessagePage, StoreError> {
@@ -70,7 +71,7 @@ impl Store {
 
     pub async fn message(
         &self,
-        room_id: i64,
+        room_id: RoomId,
         seq: i64,
     ) -> Result<Option<StoredMessage>, StoreError> {
         self.run(move |db| async move {

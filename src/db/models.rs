@@ -1,5 +1,6 @@
 //! Rows as diesel reads and writes them, and how the domain's kinds ([`RoomKind`],
-//! [`UserKind`], `crate::model`) are stored: as text.
+//! [`UserKind`], `crate::model`) are stored: as text. Ids in rows are the domain's typed ids
+//! ([`UserId`], [`RoomId`]), stored as `BIGINT` (`model/ids.rs` maps them).
 
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
@@ -15,7 +16,7 @@ pub use crate::model::{RoomKind, UserKind};
 #[derive(Queryable, Selectable, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     pub name: String,
     pub kind: UserKind,
     pub handle: Option<String>,
@@ -29,11 +30,6 @@ impl UserRow {
             Some(handle) => UserRef::Handle(handle.clone()),
             None => UserRef::Id(self.id),
         }
-    }
-
-    /// The user's id, typed (the column is a bare integer).
-    pub fn user_id(&self) -> UserId {
-        UserId(self.id)
     }
 }
 
@@ -53,7 +49,7 @@ pub struct NewUser<'a> {
 #[derive(Insertable)]
 #[diesel(table_name = tokens)]
 pub struct NewToken<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub token_hash: &'a str,
     pub created_ms: i64,
 }
@@ -61,20 +57,13 @@ pub struct NewToken<'a> {
 #[derive(Queryable, Selectable, Clone, Debug, PartialEq, Eq)]
 #[diesel(table_name = rooms)]
 pub struct RoomRow {
-    pub id: i64,
+    pub id: RoomId,
     pub kind: RoomKind,
     pub name: Option<String>,
     pub public: bool,
-    pub owner_id: Option<i64>,
+    pub owner_id: Option<UserId>,
     pub pair_key: Option<String>,
     pub created_ms: i64,
-}
-
-impl RoomRow {
-    /// The room's id, typed (the column is a bare integer).
-    pub fn room_id(&self) -> RoomId {
-        RoomId(self.id)
-    }
 }
 
 #[derive(Insertable)]
@@ -83,7 +72,7 @@ pub struct NewRoom<'a> {
     pub kind: RoomKind,
     pub name: Option<&'a str>,
     pub public: bool,
-    pub owner_id: Option<i64>,
+    pub owner_id: Option<UserId>,
     pub pair_key: Option<&'a str>,
     pub created_ms: i64,
 }
@@ -91,8 +80,8 @@ pub struct NewRoom<'a> {
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
 #[diesel(table_name = members)]
 pub struct MemberRow {
-    pub room_id: i64,
-    pub user_id: i64,
+    pub room_id: RoomId,
+    pub user_id: UserId,
     pub read_seq: i64,
     pub joined_ms: i64,
 }
@@ -102,9 +91,10 @@ pub struct MemberRow {
 )]
 #[diesel(table_name = messages, treat_none_as_default_value = false)]
 pub struct MessageRow {
-    pub room_id: i64,
+    #[serde(with = "crate::model::room_number")]
+    pub room_id: RoomId,
     pub seq: i64,
-    pub sender_id: i64,
+    pub sender_id: UserId,
     pub body: String,
     pub template: Option<String>,
     pub client_msg_id: Option<String>,
@@ -126,18 +116,22 @@ pub struct StoredMessage {
     pub reply_to: Option<ReplyRef>,
     /// Whom the message mentions: user ids, ascending, distinct.
     #[serde(default)]
-    pub mentions: Vec<i64>,
+    pub mentions: Vec<UserId>,
 }
 
 /// The message a reply answers, as it is now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyRef {
-    pub room_id: i64,
+    #[serde(with = "crate::model::room_number")]
+    pub room_id: RoomId,
     pub seq: i64,
     pub sender: UserRow,
     /// The first 100 code points of its body; `""` once it is deleted.
     pub excerpt: String,
 }
+
+/// A message's key: its room and its seq there.
+pub type MessageKey = (RoomId, i64);
 
 /// One page of a room's messages, oldest first.
 #[derive(Clone, Debug, Default)]
@@ -193,11 +187,11 @@ pub struct RoomSnapshot {
     /// after it moves it past this, so the room reloads once more rather than never.
     pub authz_version: i64,
     /// The members who chose a notification level for the room (section 12).
-    pub levels: Vec<(i64, crate::notify::Level)>,
+    pub levels: Vec<(UserId, crate::notify::Level)>,
     /// `(blocker, blocked)` for every block a member made (section 13).
-    pub blocks: Vec<(i64, i64)>,
+    pub blocks: Vec<(UserId, UserId)>,
     /// The members whose role or mute is not the default (docs/safety.md).
-    pub standings: Vec<(i64, super::safety::Standing)>,
+    pub standings: Vec<(UserId, super::safety::Standing)>,
 }
 
 /// An uploaded file's description (its bytes and thumbnail are read separately).
@@ -208,7 +202,7 @@ pub struct RoomSnapshot {
 pub struct FileRow {
     /// 32 hex digits; the wire id is `f_` and these.
     pub id: String,
-    pub uploader_id: i64,
+    pub uploader_id: UserId,
     pub name: String,
     /// Detected from the bytes.
     pub mime: String,
@@ -226,7 +220,7 @@ pub struct FileRow {
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, PartialEq, Eq)]
 #[diesel(table_name = message_files)]
 pub struct MessageFileRow {
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub seq: i64,
     pub position: i32,
     pub file_id: String,

@@ -117,7 +117,7 @@ impl Store {
                         match inserted {
                             Some(user) if attempt <= NUMBERED => return Ok(Some((user, true))),
                             Some(user) => {
-                                let named = numbered(&name, &format!("u_{}", user.id));
+                                let named = numbered(&name, &user.id.to_string());
                                 let user = diesel::update(users::table.find(user.id))
                                     .set((
                                         users::name.eq(&named),

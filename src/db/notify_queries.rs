@@ -11,13 +11,14 @@ use diesel_async::RunQueryDsl;
 
 use super::backend::{PgConn, SqliteConn};
 use super::schema::{devices, notifications};
+use crate::model::{RoomId, UserId};
 
 /// One message to notify one user of, decided by the commit that stores the message.
 #[derive(Queryable, Selectable, Insertable, Clone, Copy, Debug, PartialEq, Eq)]
 #[diesel(table_name = notifications)]
 pub struct NotificationRow {
-    pub user_id: i64,
-    pub room_id: i64,
+    pub user_id: UserId,
+    pub room_id: RoomId,
     pub seq: i64,
     pub decided_ms: i64,
 }
@@ -33,14 +34,14 @@ pub trait NotifyQueries {
 /// Rows a statement on PostgreSQL: well under its 65,535 bound parameters.
 const PG_CHUNK: usize = 4000;
 
-fn with_device(rows: Vec<NotificationRow>, owners: &[i64]) -> Vec<NotificationRow> {
+fn with_device(rows: Vec<NotificationRow>, owners: &[UserId]) -> Vec<NotificationRow> {
     rows.into_iter()
         .filter(|row| owners.binary_search(&row.user_id).is_ok())
         .collect()
 }
 
-fn users_of(rows: &[NotificationRow]) -> Vec<i64> {
-    let mut users: Vec<i64> = rows.iter().map(|row| row.user_id).collect();
+fn users_of(rows: &[NotificationRow]) -> Vec<UserId> {
+    let mut users: Vec<UserId> = rows.iter().map(|row| row.user_id).collect();
     users.sort_unstable();
     users.dedup();
     users
@@ -48,7 +49,7 @@ fn users_of(rows: &[NotificationRow]) -> Vec<i64> {
 
 impl NotifyQueries for PgConn {
     async fn record_notifications(&mut self, rows: Vec<NotificationRow>) -> QueryResult<usize> {
-        let mut owners: Vec<i64> = devices::table
+        let mut owners: Vec<UserId> = devices::table
             .filter(devices::user_id.eq_any(users_of(&rows)))
             .select(devices::user_id)
             .distinct()
@@ -76,7 +77,7 @@ impl NotifyQueries for SqliteConn {
     ) -> impl Future<Output = QueryResult<usize>> + Send {
         self.spawn_blocking(move |conn| {
             let users = users_of(&rows);
-            let mut owners: Vec<i64> = diesel::RunQueryDsl::load(
+            let mut owners: Vec<UserId> = diesel::RunQueryDsl::load(
                 devices::table
                     .filter(devices::user_id.eq_any(users))
                     .select(devices::user_id)

@@ -11,6 +11,7 @@ use super::error::StoreError;
 use super::models::*;
 use super::schema::{members, messages, rooms, users};
 use super::store::{RoomSummary, Store};
+use crate::model::{RoomId, UserId};
 use crate::with_conn;
 
 impl Store {
@@ -21,7 +22,7 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<RoomSummary>, StoreError> {
-        let ids: Vec<i64> = self
+        let ids: Vec<RoomId> = self
             .run(move |db| async move {
                 with_conn!(&*db, conn => {
                     let mut query = rooms::table
@@ -43,7 +44,7 @@ impl Store {
     /// How many groups `owner` created since `since_ms`, and when the oldest of them was.
     pub async fn groups_created_since(
         &self,
-        owner: i64,
+        owner: UserId,
         since_ms: i64,
     ) -> Result<(i64, Option<i64>), StoreError> {
         self.run(move |db| async move {
@@ -61,7 +62,11 @@ impl Store {
     }
 
     /// The groups `owner` owns that `member` is in, by id.
-    pub async fn groups_of_owner(&self, owner: i64, member: i64) -> Result<Vec<i64>, StoreError> {
+    pub async fn groups_of_owner(
+        &self,
+        owner: UserId,
+        member: UserId,
+    ) -> Result<Vec<RoomId>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(members::table
@@ -79,7 +84,7 @@ impl Store {
     }
 
     /// Every room the user is a member of, as that user sees it.
-    pub async fn rooms_of(&self, user_id: i64) -> Result<Vec<RoomSummary>, StoreError> {
+    pub async fn rooms_of(&self, user_id: UserId) -> Result<Vec<RoomSummary>, StoreError> {
         self.summaries(Some(user_id), None).await
     }
 
@@ -87,11 +92,11 @@ impl Store {
     /// user sees them, and whether more follow.
     pub async fn rooms_page(
         &self,
-        user_id: i64,
+        user_id: UserId,
         after: i64,
         limit: i64,
     ) -> Result<(Vec<RoomSummary>, bool), StoreError> {
-        let mut ids: Vec<i64> = self
+        let mut ids: Vec<RoomId> = self
             .run(move |db| async move {
                 with_conn!(&*db, conn => {
                     Ok(members::table
@@ -116,15 +121,15 @@ impl Store {
     /// One room as `viewer` sees it (an admin's view without a viewer).
     pub async fn room_summary(
         &self,
-        room_id: i64,
-        viewer: Option<i64>,
+        room_id: RoomId,
+        viewer: Option<UserId>,
     ) -> Result<Option<RoomSummary>, StoreError> {
         let mut found = self.summaries(viewer, Some(vec![room_id])).await?;
         Ok(found.pop())
     }
 
     /// Room ids the user is a member of.
-    pub async fn room_ids_of(&self, user_id: i64) -> Result<Vec<i64>, StoreError> {
+    pub async fn room_ids_of(&self, user_id: UserId) -> Result<Vec<RoomId>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(members::table
@@ -141,13 +146,13 @@ impl Store {
     /// with no viewer, exactly the rooms in `only`.
     async fn summaries(
         &self,
-        viewer: Option<i64>,
-        only: Option<Vec<i64>>,
+        viewer: Option<UserId>,
+        only: Option<Vec<RoomId>>,
     ) -> Result<Vec<RoomSummary>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
-                let mut levels: HashMap<i64, crate::notify::Level> = HashMap::new();
-                let reads: HashMap<i64, i64> = match viewer {
+                let mut levels: HashMap<RoomId, crate::notify::Level> = HashMap::new();
+                let reads: HashMap<RoomId, i64> = match viewer {
                     Some(user_id) => {
                         let mut query = members::table
                             .filter(members::user_id.eq(user_id))
@@ -156,7 +161,7 @@ impl Store {
                         if let Some(ids) = &only {
                             query = query.filter(members::room_id.eq_any(ids.clone()));
                         }
-                        let rows = query.load::<(i64, i64, Option<String>)>(conn).await?;
+                        let rows = query.load::<(RoomId, i64, Option<String>)>(conn).await?;
                         let mut reads = HashMap::with_capacity(rows.len());
                         for (room_id, read_seq, level) in rows {
                             reads.insert(room_id, read_seq);
@@ -168,7 +173,7 @@ impl Store {
                     }
                     None => only.iter().flatten().map(|id| (*id, 0)).collect(),
                 };
-                let ids: Vec<i64> = reads.keys().copied().collect();
+                let ids: Vec<RoomId> = reads.keys().copied().collect();
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -178,31 +183,31 @@ impl Store {
                     .select(RoomRow::as_select())
                     .load(conn)
                     .await?;
-                let counts: HashMap<i64, i64> = members::table
+                let counts: HashMap<RoomId, i64> = members::table
                     .filter(members::room_id.eq_any(&ids))
                     .group_by(members::room_id)
                     .select((members::room_id, diesel::dsl::count_star()))
-                    .load::<(i64, i64)>(conn)
+                    .load::<(RoomId, i64)>(conn)
                     .await?
                     .into_iter()
                     .collect();
-                let last: HashMap<i64, i64> = messages::table
+                let last: HashMap<RoomId, i64> = messages::table
                     .filter(messages::room_id.eq_any(&ids))
                     .group_by(messages::room_id)
                     .select((messages::room_id, diesel::dsl::max(messages::seq)))
-                    .load::<(i64, Option<i64>)>(conn)
+                    .load::<(RoomId, Option<i64>)>(conn)
                     .await?
                     .into_iter()
                     .map(|(room, seq)| (room, seq.unwrap_or(0)))
                     .collect();
-                let pair_ids: Vec<i64> = room_rows
+                let pair_ids: Vec<RoomId> = room_rows
                     .iter()
                     .filter(|room| room.kind != RoomKind::Group)
                     .map(|room| room.id)
                     .collect();
-                let mut names: HashMap<i64, Vec<String>> = HashMap::new();
+                let mut names: HashMap<RoomId, Vec<String>> = HashMap::new();
                 if !pair_ids.is_empty() {
-                    let rows: Vec<(i64, i64, String)> = members::table
+                    let rows: Vec<(RoomId, UserId, String)> = members::table
                         .inner_join(users::table)
                         .filter(members::room_id.eq_any(&pair_ids))
                         .order((members::room_id.asc(), users::id.asc()))

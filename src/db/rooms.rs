@@ -13,6 +13,7 @@ use super::models::*;
 use super::safety::Standing;
 use super::schema::{bans, blocks, bot_states, members, messages, rooms, users};
 use super::store::{pair_key, Store};
+use crate::model::{RoomId, UserId};
 use crate::{with_conn, write_conn};
 
 impl Store {
@@ -23,8 +24,8 @@ impl Store {
         &self,
         name: &str,
         public: bool,
-        owner: Option<i64>,
-        member_ids: Vec<i64>,
+        owner: Option<UserId>,
+        member_ids: Vec<UserId>,
     ) -> Result<RoomRow, StoreError> {
         let name = name.to_string();
         let cap = self.max_groups_per_user();
@@ -32,10 +33,10 @@ impl Store {
             write_conn!(&*db, conn => {
                 conn.transaction::<RoomRow, StoreError, _>(async move |conn| {
                     {
-                        let mut wanted: Vec<i64> = owner.into_iter().chain(member_ids).collect();
+                        let mut wanted: Vec<UserId> = owner.into_iter().chain(member_ids).collect();
                         wanted.sort_unstable();
                         wanted.dedup();
-                        let found: Vec<i64> = users::table
+                        let found: Vec<UserId> = users::table
                             .filter(users::id.eq_any(&wanted))
                             .filter(users::kind.ne(UserKind::System))
                             .filter(users::deactivated_ms.is_null())
@@ -91,8 +92,8 @@ impl Store {
     pub async fn open_pair(
         &self,
         kind: RoomKind,
-        first: i64,
-        second: i64,
+        first: UserId,
+        second: UserId,
     ) -> Result<(RoomRow, bool), StoreError> {
         let key = pair_key(kind, first, second);
         self.run(move |db| async move {
@@ -150,7 +151,7 @@ impl Store {
         .await
     }
 
-    pub async fn room(&self, id: i64) -> Result<Option<RoomRow>, StoreError> {
+    pub async fn room(&self, id: RoomId) -> Result<Option<RoomRow>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(rooms::table
@@ -166,7 +167,7 @@ impl Store {
 
     /// The last `seq` committed in a room (none if the room does not exist): one read of
     /// the room row, for a room checking that it delivered everything.
-    pub async fn room_last_seq(&self, id: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn room_last_seq(&self, id: RoomId) -> Result<Option<i64>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(rooms::table
@@ -181,7 +182,7 @@ impl Store {
     }
 
     /// A room with its members and last `seq`, for a room actor to start from.
-    pub async fn load_room(&self, id: i64) -> Result<Option<RoomSnapshot>, StoreError> {
+    pub async fn load_room(&self, id: RoomId) -> Result<Option<RoomSnapshot>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 let Some((room, authz_version)) = rooms::table
@@ -205,7 +206,7 @@ impl Store {
                     .select(diesel::dsl::max(messages::seq))
                     .first(conn)
                     .await?;
-                let chosen: Vec<(i64, Option<String>)> = members::table
+                let chosen: Vec<(UserId, Option<String>)> = members::table
                     .filter(members::room_id.eq(id))
                     .filter(members::notify.is_not_null())
                     .select((members::user_id, members::notify))
@@ -215,7 +216,7 @@ impl Store {
                 for (user_id, level) in chosen {
                     levels.extend(super::devices::parse_level(level)?.map(|level| (user_id, level)));
                 }
-                let blocks: Vec<(i64, i64)> = blocks::table
+                let blocks: Vec<(UserId, UserId)> = blocks::table
                     .inner_join(members::table.on(members::user_id.eq(blocks::blocker_id)))
                     .filter(members::room_id.eq(id))
                     .select((blocks::blocker_id, blocks::blocked_id))
@@ -229,7 +230,7 @@ impl Store {
                             .or(members::muted_until_ms.is_not_null()),
                     )
                     .select((members::user_id, members::role, members::muted_until_ms))
-                    .load::<(i64, String, Option<i64>)>(conn)
+                    .load::<(UserId, String, Option<i64>)>(conn)
                     .await?
                     .into_iter()
                     .map(|(user, role, muted)| Ok((user, Standing::stored(&role, muted)?)))
@@ -248,7 +249,7 @@ impl Store {
         .await
     }
 
-    pub async fn delete_room(&self, room_id: i64) -> Result<(), StoreError> {
+    pub async fn delete_room(&self, room_id: RoomId) -> Result<(), StoreError> {
         let files = self
             .run(move |db| async move {
                 write_conn!(&*db, conn => {
@@ -283,6 +284,7 @@ mod tests {
     use diesel::{Connection, RunQueryDsl, SqliteConnection};
 
     use crate::db::{DatabaseUrl, Store, StoreConfig, StoreError};
+    use crate::model::RoomId;
 
     #[actix_rt::test]
     async fn a_stored_kind_no_version_writes_is_a_store_error_not_a_group() {
@@ -296,7 +298,7 @@ mod tests {
         )
         .execute(&mut raw)
         .expect("insert");
-        let read = store.room(5).await;
+        let read = store.room(RoomId(5)).await;
         let Err(StoreError::Corrupt(reason)) = &read else {
             panic!("{read:?}");
         };

@@ -15,6 +15,7 @@ use super::backend::{PgConn, SqliteConn};
 use super::error::StoreError;
 use super::models::RoomKind;
 use super::schema::{members, rooms, users};
+use crate::model::{RoomId, UserId};
 
 /// Why a person may not post in a room (found in the commit's transaction).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,16 +50,16 @@ impl From<Refusal> for StoreError {
 pub trait SenderChecks {
     fn refused_senders(
         &mut self,
-        pairs: &[(i64, i64)],
-    ) -> impl Future<Output = QueryResult<HashMap<(i64, i64), Refusal>>> + Send;
+        pairs: &[(RoomId, UserId)],
+    ) -> impl Future<Output = QueryResult<HashMap<(RoomId, UserId), Refusal>>> + Send;
 }
 
 #[derive(QueryableByName)]
 struct Pair {
     #[diesel(sql_type = BigInt)]
-    room_id: i64,
+    room_id: RoomId,
     #[diesel(sql_type = BigInt)]
-    user_id: i64,
+    user_id: UserId,
     #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
     muted_until_ms: Option<i64>,
 }
@@ -73,15 +74,15 @@ fn muted(until: Option<i64>, now_ms: i64) -> Option<Refusal> {
 impl SenderChecks for PgConn {
     async fn refused_senders(
         &mut self,
-        pairs: &[(i64, i64)],
-    ) -> QueryResult<HashMap<(i64, i64), Refusal>> {
+        pairs: &[(RoomId, UserId)],
+    ) -> QueryResult<HashMap<(RoomId, UserId), Refusal>> {
         if pairs.is_empty() {
             return Ok(HashMap::new());
         }
-        let (room_ids, user_ids): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
+        let (room_ids, user_ids): (Vec<RoomId>, Vec<UserId>) = pairs.iter().copied().unzip();
         let now = crate::clock::now_ms();
         let mut mutes = HashMap::new();
-        let allowed: HashSet<(i64, i64)> = diesel::sql_query(
+        let allowed: HashSet<(RoomId, UserId)> = diesel::sql_query(
             "SELECT m.room_id, m.user_id, m.muted_until_ms \
              FROM unnest($1::int8[], $2::int8[]) AS p (room_id, user_id) \
              JOIN members m ON m.room_id = p.room_id AND m.user_id = p.user_id \
@@ -100,7 +101,7 @@ impl SenderChecks for PgConn {
             (pair.room_id, pair.user_id)
         })
         .collect();
-        let refused: Vec<(i64, i64)> = pairs
+        let refused: Vec<(RoomId, UserId)> = pairs
             .iter()
             .copied()
             .filter(|pair| !allowed.contains(pair))
@@ -108,29 +109,29 @@ impl SenderChecks for PgConn {
         if refused.is_empty() {
             return Ok(mutes);
         }
-        let (room_ids, user_ids): (Vec<i64>, Vec<i64>) = refused.iter().copied().unzip();
-        let blocked: HashSet<(i64, i64)> = members::table
+        let (room_ids, user_ids): (Vec<RoomId>, Vec<UserId>) = refused.iter().copied().unzip();
+        let blocked: HashSet<(RoomId, UserId)> = members::table
             .filter(members::room_id.eq_any(&room_ids))
             .filter(members::blocked.eq(true))
             .select((members::room_id, members::user_id))
-            .load::<(i64, i64)>(self)
+            .load::<(RoomId, UserId)>(self)
             .await?
             .into_iter()
             .collect();
-        let gone: HashSet<i64> = users::table
+        let gone: HashSet<UserId> = users::table
             .filter(users::id.eq_any(user_ids))
             .filter(users::deactivated_ms.is_not_null())
             .select(users::id)
-            .load::<i64>(self)
+            .load::<UserId>(self)
             .await?
             .into_iter()
             .collect();
-        let open: HashSet<i64> = rooms::table
+        let open: HashSet<RoomId> = rooms::table
             .filter(rooms::id.eq_any(room_ids))
             .filter(rooms::kind.eq(RoomKind::Group))
             .filter(rooms::public.eq(true))
             .select(rooms::id)
-            .load::<i64>(self)
+            .load::<RoomId>(self)
             .await?
             .into_iter()
             .collect();
@@ -151,8 +152,8 @@ impl SenderChecks for PgConn {
 impl SenderChecks for SqliteConn {
     fn refused_senders(
         &mut self,
-        pairs: &[(i64, i64)],
-    ) -> impl Future<Output = QueryResult<HashMap<(i64, i64), Refusal>>> + Send {
+        pairs: &[(RoomId, UserId)],
+    ) -> impl Future<Output = QueryResult<HashMap<(RoomId, UserId), Refusal>>> + Send {
         let pairs = pairs.to_vec();
         self.spawn_blocking(move |conn| {
             let mut refused = HashMap::new();
@@ -180,7 +181,7 @@ impl SenderChecks for SqliteConn {
                     .find(user)
                     .filter(users::deactivated_ms.is_not_null())
                     .select(users::id);
-                let gone = diesel::RunQueryDsl::first::<i64>(gone, conn)
+                let gone = diesel::RunQueryDsl::first::<UserId>(gone, conn)
                     .optional()?
                     .is_some();
                 let open = rooms::table
@@ -188,7 +189,7 @@ impl SenderChecks for SqliteConn {
                     .filter(rooms::kind.eq(RoomKind::Group))
                     .filter(rooms::public.eq(true))
                     .select(rooms::id);
-                let open = diesel::RunQueryDsl::first::<i64>(open, conn)
+                let open = diesel::RunQueryDsl::first::<RoomId>(open, conn)
                     .optional()?
                     .is_some();
                 refused.insert((room, user), why(gone, blocked, open));

@@ -21,29 +21,30 @@ use diesel_async::RunQueryDsl;
 
 use super::backend::{PgConn, SqliteConn};
 use super::schema::{members, rooms};
+use crate::model::{RoomId, UserId};
 
 pub trait RoomSeqs {
     /// The last `seq` of each of `rooms` (ascending, no repeats) that exists, locked until
     /// commit.
     fn lock_rooms(
         &mut self,
-        rooms: &[i64],
-    ) -> impl Future<Output = QueryResult<Vec<(i64, i64)>>> + Send;
+        rooms: &[RoomId],
+    ) -> impl Future<Output = QueryResult<Vec<(RoomId, i64)>>> + Send;
     /// Moves each room's `last_seq` forward (never back) to where the batch left it.
     fn advance_rooms(
         &mut self,
-        last_seqs: &HashMap<i64, i64>,
+        last_seqs: &HashMap<RoomId, i64>,
     ) -> impl Future<Output = QueryResult<()>> + Send;
     /// A sender has read what they sent (so `unread` counts other people's messages): moves
     /// each (room, sender)'s read position forward (never back) to their last `seq` in it.
     fn advance_reads(
         &mut self,
-        read_upto: &HashMap<(i64, i64), i64>,
+        read_upto: &HashMap<(RoomId, UserId), i64>,
     ) -> impl Future<Output = QueryResult<()>> + Send;
 }
 
 impl RoomSeqs for PgConn {
-    async fn lock_rooms(&mut self, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    async fn lock_rooms(&mut self, ids: &[RoomId]) -> QueryResult<Vec<(RoomId, i64)>> {
         rooms::table
             .filter(rooms::id.eq_any(ids))
             .order(rooms::id.asc())
@@ -53,14 +54,17 @@ impl RoomSeqs for PgConn {
             .await
     }
 
-    async fn advance_rooms(&mut self, last_seqs: &HashMap<i64, i64>) -> QueryResult<()> {
+    async fn advance_rooms(&mut self, last_seqs: &HashMap<RoomId, i64>) -> QueryResult<()> {
         if let Some(sql) = advance_sql(last_seqs) {
             diesel::sql_query(sql).execute(self).await?;
         }
         Ok(())
     }
 
-    async fn advance_reads(&mut self, read_upto: &HashMap<(i64, i64), i64>) -> QueryResult<()> {
+    async fn advance_reads(
+        &mut self,
+        read_upto: &HashMap<(RoomId, UserId), i64>,
+    ) -> QueryResult<()> {
         if let Some(sql) = read_positions_sql(read_upto) {
             diesel::sql_query(sql).execute(self).await?;
         }
@@ -71,14 +75,14 @@ impl RoomSeqs for PgConn {
 impl RoomSeqs for SqliteConn {
     fn lock_rooms(
         &mut self,
-        ids: &[i64],
-    ) -> impl Future<Output = QueryResult<Vec<(i64, i64)>>> + Send {
+        ids: &[RoomId],
+    ) -> impl Future<Output = QueryResult<Vec<(RoomId, i64)>>> + Send {
         let ids = ids.to_vec();
         self.spawn_blocking(move |conn| {
             let mut found = Vec::with_capacity(ids.len());
             for id in ids {
                 let query = rooms::table.find(id).select((rooms::id, rooms::last_seq));
-                let row = diesel::RunQueryDsl::first::<(i64, i64)>(query, conn).optional()?;
+                let row = diesel::RunQueryDsl::first::<(RoomId, i64)>(query, conn).optional()?;
                 found.extend(row);
             }
             Ok(found)
@@ -87,9 +91,9 @@ impl RoomSeqs for SqliteConn {
 
     fn advance_rooms(
         &mut self,
-        last_seqs: &HashMap<i64, i64>,
+        last_seqs: &HashMap<RoomId, i64>,
     ) -> impl Future<Output = QueryResult<()>> + Send {
-        let last_seqs: Vec<(i64, i64)> = last_seqs.iter().map(|(r, s)| (*r, *s)).collect();
+        let last_seqs: Vec<(RoomId, i64)> = last_seqs.iter().map(|(r, s)| (*r, *s)).collect();
         self.spawn_blocking(move |conn| {
             for (room, seq) in last_seqs {
                 let update =
@@ -103,9 +107,10 @@ impl RoomSeqs for SqliteConn {
 
     fn advance_reads(
         &mut self,
-        read_upto: &HashMap<(i64, i64), i64>,
+        read_upto: &HashMap<(RoomId, UserId), i64>,
     ) -> impl Future<Output = QueryResult<()>> + Send {
-        let read_upto: Vec<((i64, i64), i64)> = read_upto.iter().map(|(k, s)| (*k, *s)).collect();
+        let read_upto: Vec<((RoomId, UserId), i64)> =
+            read_upto.iter().map(|(k, s)| (*k, *s)).collect();
         self.spawn_blocking(move |conn| {
             for ((room, user), seq) in read_upto {
                 let update = diesel::update(
@@ -124,13 +129,13 @@ impl RoomSeqs for SqliteConn {
 
 /// One statement that moves each room's `last_seq` to where the batch left it. The values
 /// are integers, written into the SQL.
-fn advance_sql(last_seqs: &HashMap<i64, i64>) -> Option<String> {
+fn advance_sql(last_seqs: &HashMap<RoomId, i64>) -> Option<String> {
     if last_seqs.is_empty() {
         return None;
     }
     let mut values: Vec<String> = last_seqs
         .iter()
-        .map(|(room, seq)| format!("({room}, {seq})"))
+        .map(|(RoomId(room), seq)| format!("({room}, {seq})"))
         .collect();
     values.sort();
     Some(format!(
@@ -143,13 +148,13 @@ fn advance_sql(last_seqs: &HashMap<i64, i64>) -> Option<String> {
 
 /// One statement that moves every sender's read position forward. The values are integers,
 /// written into the SQL.
-fn read_positions_sql(read_upto: &HashMap<(i64, i64), i64>) -> Option<String> {
+fn read_positions_sql(read_upto: &HashMap<(RoomId, UserId), i64>) -> Option<String> {
     if read_upto.is_empty() {
         return None;
     }
     let values: Vec<String> = read_upto
         .iter()
-        .map(|((room, user), seq)| format!("({room}, {user}, {seq})"))
+        .map(|((RoomId(room), UserId(user)), seq)| format!("({room}, {user}, {seq})"))
         .collect();
     Some(format!(
         "WITH sent (room_id, user_id, seq) AS (VALUES {}) \
@@ -199,29 +204,34 @@ mod tests {
     #[test]
     fn on_sqlite_rooms_and_read_positions_only_move_forward() {
         let (_dir, mut conn) = sqlite();
-        let locked = conn.lock_rooms(&[5, 6, 7]).now_or_never();
+        let locked = conn
+            .lock_rooms(&[RoomId(5), RoomId(6), RoomId(7)])
+            .now_or_never();
         assert_eq!(
             locked,
-            Some(Ok(vec![(5, 3), (7, 0)])),
+            Some(Ok(vec![(RoomId(5), 3), (RoomId(7), 0)])),
             "room 6 is not there"
         );
         let moved = conn
-            .advance_rooms(&HashMap::from([(5, 2), (7, 4)]))
+            .advance_rooms(&HashMap::from([(RoomId(5), 2), (RoomId(7), 4)]))
             .now_or_never();
         assert_eq!(moved, Some(Ok(())));
-        let locked = conn.lock_rooms(&[5, 7]).now_or_never();
+        let locked = conn.lock_rooms(&[RoomId(5), RoomId(7)]).now_or_never();
         assert_eq!(
             locked,
-            Some(Ok(vec![(5, 3), (7, 4)])),
+            Some(Ok(vec![(RoomId(5), 3), (RoomId(7), 4)])),
             "5 not back, 7 forward"
         );
         let read = conn
-            .advance_reads(&HashMap::from([((5, 2), 1)]))
+            .advance_reads(&HashMap::from([((RoomId(5), UserId(2)), 1)]))
             .now_or_never();
         assert_eq!(read, Some(Ok(())));
         assert_eq!(read_seq(&mut conn), Some(Ok(2)), "never back");
         let read = conn
-            .advance_reads(&HashMap::from([((5, 2), 6), ((7, 2), 1)]))
+            .advance_reads(&HashMap::from([
+                ((RoomId(5), UserId(2)), 6),
+                ((RoomId(7), UserId(2)), 1),
+            ]))
             .now_or_never();
         assert_eq!(read, Some(Ok(())));
         assert_eq!(read_seq(&mut conn), Some(Ok(6)));
@@ -230,7 +240,7 @@ mod tests {
     #[test]
     fn one_statement_moves_every_room_forward() {
         assert_eq!(advance_sql(&HashMap::new()), None);
-        let sql = advance_sql(&HashMap::from([(3, 9), (1, 4)])).unwrap_or_default();
+        let sql = advance_sql(&HashMap::from([(RoomId(3), 9), (RoomId(1), 4)])).unwrap_or_default();
         assert!(sql.contains("VALUES (1, 4), (3, 9)"), "{sql}");
         assert!(sql.contains("rooms.last_seq < batch.last_seq"), "{sql}");
     }
@@ -238,7 +248,8 @@ mod tests {
     #[test]
     fn one_statement_moves_every_read_position_forward() {
         assert_eq!(read_positions_sql(&HashMap::new()), None);
-        let sql = read_positions_sql(&HashMap::from([((3, 7), 9)])).unwrap_or_default();
+        let sql =
+            read_positions_sql(&HashMap::from([((RoomId(3), UserId(7)), 9)])).unwrap_or_default();
         assert!(sql.contains("VALUES (3, 7, 9)"), "{sql}");
         assert!(sql.contains("members.read_seq < sent.seq"), "{sql}");
     }

@@ -15,6 +15,7 @@ use super::error::StoreError;
 use super::health::{self, CommitHealth};
 use super::models::*;
 use super::writer::{self, AppendJob, NewPost, Outcome};
+use crate::model::UserId;
 
 /// A room as one user sees it in lists: what the wire's Room object is made of.
 #[derive(Clone, Debug)]
@@ -114,7 +115,7 @@ pub(super) fn new_token() -> String {
     format!("pv_{}", hex::encode(bytes))
 }
 
-pub(super) fn pair_key(kind: RoomKind, a: i64, b: i64) -> String {
+pub(super) fn pair_key(kind: RoomKind, UserId(a): UserId, UserId(b): UserId) -> String {
     let (low, high) = if a <= b { (a, b) } else { (b, a) };
     format!("{}:{low}:{high}", kind.as_str())
 }

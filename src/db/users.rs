@@ -9,7 +9,7 @@ use super::models::*;
 use super::safety::{AuditEntry, Moderate, Moderation};
 use super::schema::{devices, members, tokens, users};
 use super::store::{hash_token, new_token, Store};
-use crate::model::UserRef;
+use crate::model::{UserId, UserRef};
 use crate::{with_conn, write_conn};
 
 impl Store {
@@ -54,7 +54,7 @@ impl Store {
         .await
     }
 
-    pub async fn user(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+    pub async fn user(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(users::table
@@ -125,7 +125,7 @@ impl Store {
     }
 
     /// Makes a new token for the user; only its hash is kept.
-    pub async fn issue_token(&self, user_id: i64) -> Result<IssuedToken, StoreError> {
+    pub async fn issue_token(&self, user_id: UserId) -> Result<IssuedToken, StoreError> {
         let token = new_token();
         let hash = hash_token(&token);
         self.run(move |db| async move {
@@ -174,7 +174,7 @@ impl Store {
     }
 
     /// The user's tokens: id and creation time (ms), oldest first; never the secret.
-    pub async fn tokens_of(&self, user_id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    pub async fn tokens_of(&self, user_id: UserId) -> Result<Vec<(i64, i64)>, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(tokens::table
@@ -189,7 +189,7 @@ impl Store {
     }
 
     /// Deletes one token of the user; `NotFound` when the user has no such token.
-    pub async fn revoke_token(&self, user_id: i64, token_id: i64) -> Result<(), StoreError> {
+    pub async fn revoke_token(&self, user_id: UserId, token_id: i64) -> Result<(), StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 let deleted = diesel::delete(
@@ -211,8 +211,8 @@ impl Store {
     /// Deactivates a person: marks them, and deletes every token. Their rows (messages,
     /// memberships) stay. `NotFound` when there is no such active person. Audited as
     /// `deactivate` by the admin API.
-    pub async fn deactivate_user(&self, user_id: i64) -> Result<(), StoreError> {
-        let audit = AuditEntry::admin("deactivate").target(format!("u_{user_id}"));
+    pub async fn deactivate_user(&self, user_id: UserId) -> Result<(), StoreError> {
+        let audit = AuditEntry::admin("deactivate").target(user_id.to_string());
         self.deactivate_user_with(user_id, Moderation::audit(audit))
             .await
     }
@@ -220,7 +220,7 @@ impl Store {
     /// [`Store::deactivate_user`], writing `moderation` in the same transaction.
     pub async fn deactivate_user_with(
         &self,
-        user_id: i64,
+        user_id: UserId,
         moderation: Moderation,
     ) -> Result<(), StoreError> {
         self.run(move |db| async move {
@@ -255,7 +255,7 @@ impl Store {
     }
 
     /// Whether the user is deactivated (false for unknown ids).
-    pub async fn is_deactivated(&self, user_id: i64) -> Result<bool, StoreError> {
+    pub async fn is_deactivated(&self, user_id: UserId) -> Result<bool, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 Ok(users::table
@@ -280,7 +280,7 @@ impl Store {
         &self,
         prefix: &str,
         after: Option<DirectoryAfter>,
-        bot_ids: Vec<i64>,
+        bot_ids: Vec<UserId>,
         people: People,
         limit: i64,
     ) -> Result<DirectoryPage, StoreError> {
@@ -360,7 +360,7 @@ impl Store {
     }
 
     /// Whether `a` and `b` are members of one room together.
-    pub async fn share_a_room(&self, a: i64, b: i64) -> Result<bool, StoreError> {
+    pub async fn share_a_room(&self, a: UserId, b: UserId) -> Result<bool, StoreError> {
         self.run(move |db| async move {
             with_conn!(&*db, conn => {
                 let (mine, theirs) = diesel::alias!(members as mine, members as theirs);
@@ -383,7 +383,7 @@ impl Store {
 
     /// Deletes every token of the user, and their devices (signed out everywhere, notified
     /// nowhere); returns how many tokens there were.
-    pub async fn revoke_tokens(&self, user_id: i64) -> Result<usize, StoreError> {
+    pub async fn revoke_tokens(&self, user_id: UserId) -> Result<usize, StoreError> {
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
                 conn.transaction::<usize, StoreError, _>(async move |conn| {
@@ -408,7 +408,7 @@ impl Store {
 pub enum People {
     All,
     /// The caller and the people who share a room with them.
-    SharingRoomWith(i64),
+    SharingRoomWith(UserId),
     None,
 }
 
@@ -416,7 +416,7 @@ pub enum People {
 /// handle (the wire id of the previous page's last entry).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DirectoryAfter {
-    Id(i64),
+    Id(UserId),
     Handle(String),
 }
 

@@ -23,11 +23,12 @@ use super::conversation::{ConversationReads, Known, PostedConversation};
 use super::error::StoreError;
 use super::file_queries::FileQueries;
 use super::health::CommitHealth;
-use super::models::{MessageRow, StoredMessage};
+use super::models::{MessageKey, MessageRow, StoredMessage};
 use super::notify_queries::NotifyQueries;
 use super::schema::messages;
 use super::sender_checks::SenderChecks;
 use super::seq::RoomSeqs;
+use crate::model::RoomId;
 use crate::write_conn;
 use schedule::{BatchId, Schedule};
 
@@ -103,7 +104,7 @@ pub(crate) async fn run(
 }
 
 fn take(schedule: &mut Schedule<AppendJob>, job: AppendJob) {
-    let rooms = job.posts.iter().map(|post| post.room_id.0).collect();
+    let rooms = job.posts.iter().map(|post| post.room_id).collect();
     let posts = job.posts.len();
     schedule.push(job, rooms, posts);
 }
@@ -250,7 +251,7 @@ async fn commit(
         conn.transaction::<CommitResult, Failure, _>(async move |conn| {
             let posts = &posts[range];
             let wanted = Lookups::of(posts);
-            let seqs: HashMap<i64, i64> =
+            let seqs: HashMap<RoomId, i64> =
                 conn.lock_rooms(&wanted.rooms).await?.into_iter().collect();
             let refused = conn.refused_senders(&wanted.people).await?;
             let earlier: Vec<MessageRow> = if wanted.client_ids.is_empty() {
@@ -296,7 +297,7 @@ async fn commit(
             if !repeated.is_empty() {
                 // A repeated send answers with the first message, files, reply and mentions.
                 let keys = repeated.iter().map(|message| (message.row.room_id, message.row.seq));
-                let found: HashMap<(i64, i64), StoredMessage> = conn
+                let found: HashMap<MessageKey, StoredMessage> = conn
                     .full_messages(keys.collect())
                     .await?
                     .into_iter()

@@ -76,10 +76,11 @@ mod tests {
     use crate::db::files::NewFile;
     use crate::db::models::{FileRow, UserKind};
     use crate::db::{DatabaseUrl, StoreConfig};
+    use crate::model::UserId;
 
     const DAY: Duration = Duration::from_secs(24 * 3600);
 
-    fn file(id: &str, uploader: i64, created_ms: i64) -> NewFile {
+    fn file(id: &str, uploader: UserId, created_ms: i64) -> NewFile {
         NewFile {
             row: FileRow {
                 id: id.to_string(),

@@ -128,6 +128,7 @@ impl ToSchema for NamedUser {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::UserId;
     use serde_json::Value;
 
     use super::*;
@@ -135,7 +136,7 @@ mod tests {
     #[test]
     fn a_named_user_that_is_no_reference_names_nobody() {
         let named: NamedUser = serde_json::from_value(Value::from("u_7")).expect("u_7");
-        assert_eq!(named.user(), Ok(&UserRef::Id(7)));
+        assert_eq!(named.user(), Ok(&UserRef::Id(UserId(7))));
         let named: NamedUser = serde_json::from_value(Value::from("u_007")).expect("u_007");
         let answer = named.user().expect_err("names nobody");
         assert_eq!(answer, ProtoError::no_such_user());

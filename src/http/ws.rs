@@ -62,7 +62,7 @@ pub async fn upgrade(
         .admit(user.id, address)
         .map_err(|refused| {
             log::info!(
-                "u_{} from {address:?}: connection refused: {refused}",
+                "{} from {address:?}: connection refused: {refused}",
                 user.id
             );
             METRICS
@@ -82,7 +82,7 @@ pub async fn upgrade(
     let (mut response, stream) = websocket::accept(&req, body, limits)?;
     let (outbox, drain) = Outbox::new(settings.outbound_queue);
     let key = Session::new_key();
-    log::debug!("session {key}: u_{} connected", user.id);
+    log::debug!("session {key}: {} connected", user.id);
     let (hub, store) = (Hub::session_supervisor(&state.hub), state.store.clone());
     let closing = outbox.clone();
     let session = Session::create(move |ctx| {

@@ -4,6 +4,7 @@
 //! closed); one past a cap is refused with a [`Refused`] that names the cap. Pure: no actor,
 //! no I/O; the WebSocket upgrade (`http::ws`) holds the slots.
 
+use crate::model::UserId;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -43,7 +44,7 @@ impl Refused {
 #[derive(Default)]
 struct Counts {
     total: usize,
-    users: HashMap<i64, usize>,
+    users: HashMap<UserId, usize>,
     addresses: HashMap<IpAddr, usize>,
 }
 
@@ -56,7 +57,7 @@ pub struct ConnectionLimits {
 /// One admitted connection; dropping it frees its place under every cap.
 pub struct Slot {
     limits: Arc<ConnectionLimits>,
-    user: i64,
+    user: UserId,
     address: Option<IpAddr>,
 }
 
@@ -80,7 +81,7 @@ impl ConnectionLimits {
     /// A place for one more connection of `user` from `address` (`None`: the address is not
     /// known, only the other caps apply), or the cap it would pass. The node's total is
     /// checked first, then the user's, then the address's.
-    pub fn admit(self: &Arc<Self>, user: i64, address: Option<IpAddr>) -> Result<Slot, Refused> {
+    pub fn admit(self: &Arc<Self>, user: UserId, address: Option<IpAddr>) -> Result<Slot, Refused> {
         let mut counts = self.counts();
         if counts.total >= self.caps.total {
             return Err(Refused::Total(self.caps.total));
@@ -108,7 +109,7 @@ impl ConnectionLimits {
         self.counts().total
     }
 
-    fn release(&self, user: i64, address: Option<IpAddr>) {
+    fn release(&self, user: UserId, address: Option<IpAddr>) {
         let mut counts = self.counts();
         counts.total = counts.total.saturating_sub(1);
         decrement(&mut counts.users, user);
@@ -153,19 +154,25 @@ mod tests {
     #[test]
     fn each_cap_refuses_the_one_past_it_and_a_closed_slot_frees_its_place() {
         let limits = limits(2, 3, 5);
-        let first = limits.admit(1, ip(1)).expect("1st of user 1");
-        let _second = limits.admit(1, ip(1)).expect("2nd of user 1");
-        assert_eq!(limits.admit(1, ip(2)).err(), Some(Refused::User(2)));
-        let _third = limits.admit(2, ip(1)).expect("3rd from address 1");
-        assert_eq!(limits.admit(3, ip(1)).err(), Some(Refused::Address(3)));
-        let _fourth = limits.admit(3, ip(2)).expect("another address");
-        let _fifth = limits.admit(4, None).expect("an unknown address");
-        assert_eq!(limits.admit(5, ip(9)).err(), Some(Refused::Total(5)));
+        let first = limits.admit(UserId(1), ip(1)).expect("1st of user 1");
+        let _second = limits.admit(UserId(1), ip(1)).expect("2nd of user 1");
+        assert_eq!(limits.admit(UserId(1), ip(2)).err(), Some(Refused::User(2)));
+        let _third = limits.admit(UserId(2), ip(1)).expect("3rd from address 1");
+        assert_eq!(
+            limits.admit(UserId(3), ip(1)).err(),
+            Some(Refused::Address(3))
+        );
+        let _fourth = limits.admit(UserId(3), ip(2)).expect("another address");
+        let _fifth = limits.admit(UserId(4), None).expect("an unknown address");
+        assert_eq!(
+            limits.admit(UserId(5), ip(9)).err(),
+            Some(Refused::Total(5))
+        );
         assert_eq!(limits.total(), 5);
         drop(first);
         assert_eq!(limits.total(), 4);
         assert!(
-            limits.admit(1, ip(1)).is_ok(),
+            limits.admit(UserId(1), ip(1)).is_ok(),
             "user 1 and address 1 have room again"
         );
     }
@@ -173,9 +180,9 @@ mod tests {
     #[test]
     fn a_refusal_changes_no_count_and_counts_at_zero_are_forgotten() {
         let limits = limits(1, 1, 10);
-        let slot = limits.admit(7, ip(7)).expect("first");
-        assert!(limits.admit(7, ip(8)).is_err());
-        assert!(limits.admit(8, ip(7)).is_err());
+        let slot = limits.admit(UserId(7), ip(7)).expect("first");
+        assert!(limits.admit(UserId(7), ip(8)).is_err());
+        assert!(limits.admit(UserId(8), ip(7)).is_err());
         assert_eq!(limits.total(), 1);
         drop(slot);
         let counts = limits.counts();

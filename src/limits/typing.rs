@@ -3,6 +3,7 @@
 //! one already sent: a client that sends it on every key press reaches the others once
 //! every few seconds, not hundreds of times a second. Pure: the room keeps one per room.
 
+use crate::model::UserId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -12,12 +13,12 @@ pub const TYPING_EVERY: Duration = Duration::from_secs(3);
 /// When each user's last `typing` was passed on.
 #[derive(Debug, Default)]
 pub struct TypingFold {
-    last: HashMap<i64, Instant>,
+    last: HashMap<UserId, Instant>,
 }
 
 impl TypingFold {
     /// Whether `user`'s `typing` at `now` is passed on (and then remembered).
-    pub fn pass(&mut self, user: i64, now: Instant) -> bool {
+    pub fn pass(&mut self, user: UserId, now: Instant) -> bool {
         if let Some(last) = self.last.get(&user) {
             if now.saturating_duration_since(*last) < TYPING_EVERY {
                 return false;
@@ -40,16 +41,22 @@ mod tests {
     fn one_typing_per_user_per_window() {
         let mut fold = TypingFold::default();
         let start = Instant::now();
-        assert!(fold.pass(1, start));
+        assert!(fold.pass(UserId(1), start));
         for ms in [1, 100, 2_999] {
-            assert!(!fold.pass(1, start + Duration::from_millis(ms)), "{ms} ms");
+            assert!(
+                !fold.pass(UserId(1), start + Duration::from_millis(ms)),
+                "{ms} ms"
+            );
         }
         assert!(
-            fold.pass(2, start + Duration::from_millis(10)),
+            fold.pass(UserId(2), start + Duration::from_millis(10)),
             "another user"
         );
-        assert!(fold.pass(1, start + TYPING_EVERY), "the next window");
-        assert!(!fold.pass(1, start + TYPING_EVERY + Duration::from_millis(1)));
+        assert!(
+            fold.pass(UserId(1), start + TYPING_EVERY),
+            "the next window"
+        );
+        assert!(!fold.pass(UserId(1), start + TYPING_EVERY + Duration::from_millis(1)));
     }
 
     #[test]
@@ -57,9 +64,9 @@ mod tests {
         let mut fold = TypingFold::default();
         let start = Instant::now();
         for user in 0..100 {
-            fold.pass(user, start);
+            fold.pass(UserId(user), start);
         }
-        fold.pass(1_000, start + TYPING_EVERY * 2);
+        fold.pass(UserId(1_000), start + TYPING_EVERY * 2);
         assert_eq!(fold.last.len(), 1);
     }
 }

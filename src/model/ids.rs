@@ -5,9 +5,20 @@
 //! text canonically by its `FromStr`: a number is written without sign or leading zeros, so
 //! `r_0001`, `r_+1` and `m_01_2` are not ids at all (and are answered like ids that name
 //! nothing), never another spelling of `r_1`.
+//!
+//! The numbered ids are also what the store's rows hold: diesel reads and writes them as a
+//! `BIGINT` column (`stored_as_integer!`), so a row's `id` is a `UserId` or a `RoomId` and no
+//! bare integer stands for one anywhere between the store and the wire. Where a stored row
+//! travels between nodes a room is its bare number ([`room_number`]), as before.
 
 use std::fmt;
 use std::str::FromStr;
+
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::BigInt;
 
 /// Text that is not the canonical spelling of an id of this kind. It names nothing, so its
 /// message is the answer to an id that names nothing: "no such room".
@@ -15,12 +26,42 @@ use std::str::FromStr;
 #[error("no such {0}")]
 pub struct InvalidId(pub &'static str);
 
+/// How an id or a position is stored: as its bare number, a `BIGINT` column on both
+/// backends, read and written by diesel as the type itself.
+macro_rules! stored_as_integer {
+    ($name:ident) => {
+        impl<DB> FromSql<BigInt, DB> for $name
+        where
+            DB: Backend,
+            i64: FromSql<BigInt, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                i64::from_sql(bytes).map($name)
+            }
+        }
+
+        impl<DB> ToSql<BigInt, DB> for $name
+        where
+            DB: Backend,
+            i64: ToSql<BigInt, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                self.0.to_sql(out)
+            }
+        }
+    };
+}
+
 /// An id written as a prefix and a canonical number (`r_3`): the type, its `Display` and its
 /// canonical `FromStr`, whose error names the kind.
 macro_rules! numbered_id {
     ($(#[$meta:meta])* $name:ident, $prefix:literal, $kind:literal) => {
         $(#[$meta])*
+        #[derive(AsExpression, FromSqlRow)]
+        #[diesel(sql_type = BigInt)]
         pub struct $name(pub i64);
+
+        stored_as_integer!($name);
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -70,12 +111,28 @@ macro_rules! position {
 }
 
 numbered_id!(
-    /// A room: `r_N`.
+    /// A room: `r_N`. (Read by serde from that text, `protocol/ids.rs`; where a stored row
+    /// travels between nodes it is its bare number, [`room_number`].)
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     RoomId,
     "r_",
     "room"
 );
+
+/// A [`RoomId`] written by serde as its bare number (`3`), for the stored rows one node
+/// hands the others (`#[serde(with = "room_number")]`); on the wire a room is `r_3`.
+pub mod room_number {
+    use super::RoomId;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(room: &RoomId, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(room.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<RoomId, D::Error> {
+        i64::deserialize(deserializer).map(RoomId)
+    }
+}
 
 numbered_id!(
     /// A user: `u_N`. (A client may also name a bot or the system by its handle: that is a
@@ -196,14 +253,14 @@ numbered_id!(
 /// for bots and the system (`mathbot`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum UserRef {
-    Id(i64),
+    Id(UserId),
     Handle(String),
 }
 
 impl fmt::Display for UserRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UserRef::Id(id) => write!(f, "u_{id}"),
+            UserRef::Id(id) => write!(f, "{id}"),
             UserRef::Handle(handle) => f.write_str(handle),
         }
     }
@@ -224,7 +281,7 @@ impl FromStr for UserRef {
     fn from_str(text: &str) -> Result<UserRef, InvalidId> {
         match text.strip_prefix("u_") {
             Some(number) => parse_number(number)
-                .map(UserRef::Id)
+                .map(|number| UserRef::Id(UserId(number)))
                 .ok_or(InvalidId("user")),
             None if !text.is_empty() => Ok(UserRef::Handle(text.to_string())),
             None => Err(InvalidId("user")),
@@ -252,12 +309,12 @@ mod tests {
 
     #[test]
     fn user_refs_are_ids_or_handles() {
-        assert_eq!("u_7".parse(), Ok(UserRef::Id(7)));
+        assert_eq!("u_7".parse(), Ok(UserRef::Id(UserId(7))));
         assert_eq!("mathbot".parse(), Ok(UserRef::Handle("mathbot".into())));
         for junk in ["", "u_", "u_x", "u_007", "u_+7", "u_-7"] {
             assert_eq!(junk.parse::<UserRef>(), Err(InvalidId("user")), "{junk}");
         }
-        assert_eq!(UserRef::Id(7).to_string(), "u_7");
+        assert_eq!(UserRef::Id(UserId(7)).to_string(), "u_7");
     }
 
     #[test]

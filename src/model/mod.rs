@@ -7,5 +7,7 @@ pub mod ids;
 pub mod kinds;
 pub mod names;
 
-pub use ids::{FileId, InvalidId, MessageId, Rev, RoomId, Seq, TokenId, UserId, UserRef};
+pub use ids::{
+    room_number, FileId, InvalidId, MessageId, Rev, RoomId, Seq, TokenId, UserId, UserRef,
+};
 pub use kinds::{RoomKind, UserKind};

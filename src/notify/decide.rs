@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::UserId;
 use crate::model::{RoomKind, UserKind};
 
 /// A member's notification level for one room (the `notify` command).
@@ -51,7 +52,7 @@ impl Level {
 /// A member of the room, as the decision needs them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candidate {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub kind: UserKind,
     /// What they chose with `notify`; `None`: the room kind's default.
     pub level: Option<Level>,
@@ -62,16 +63,16 @@ pub struct Candidate {
 /// What of a committed message matters to the decision.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Notable<'a> {
-    pub sender: i64,
+    pub sender: UserId,
     /// Users the message mentions (section 11).
-    pub mentions: &'a [i64],
+    pub mentions: &'a [UserId],
     /// The sender of the message it replies to, if it replies to one (section 11).
-    pub reply_to_sender: Option<i64>,
+    pub reply_to_sender: Option<UserId>,
 }
 
 impl Notable<'_> {
     /// Whether the message calls on `user`: mentions them or answers one of theirs.
-    fn calls_on(&self, user: i64) -> bool {
+    fn calls_on(&self, user: UserId) -> bool {
         self.mentions.contains(&user) || self.reply_to_sender == Some(user)
     }
 }
@@ -83,9 +84,9 @@ pub fn recipients<'a>(
     kind: RoomKind,
     members: impl IntoIterator<Item = &'a Candidate>,
     message: &Notable<'_>,
-    joined: impl Fn(i64) -> bool,
-) -> Vec<i64> {
-    let mut chosen: Vec<i64> = members
+    joined: impl Fn(UserId) -> bool,
+) -> Vec<UserId> {
+    let mut chosen: Vec<UserId> = members
         .into_iter()
         .filter(|member| member.kind == UserKind::User && member.user_id != message.sender)
         .filter(|member| !member.blocks_sender)
@@ -108,7 +109,7 @@ mod tests {
 
     fn person(user_id: i64, level: Option<Level>) -> Candidate {
         Candidate {
-            user_id,
+            user_id: UserId(user_id),
             kind: UserKind::User,
             level,
             blocks_sender: false,
@@ -120,15 +121,15 @@ mod tests {
         let mut blocker = person(2, Some(Level::All));
         blocker.blocks_sender = true;
         let members = [person(1, None), blocker, person(3, Some(Level::All))];
-        let mentions = [2, 3];
+        let mentions = [UserId(2), UserId(3)];
         let message = Notable {
-            sender: 1,
+            sender: UserId(1),
             mentions: &mentions,
-            reply_to_sender: Some(2),
+            reply_to_sender: Some(UserId(2)),
         };
         assert_eq!(
             recipients(RoomKind::Group, &members, &message, |_| false),
-            [3],
+            [UserId(3)],
             "not even when mentioned or answered"
         );
         let direct = [person(1, None), blocker];
@@ -159,18 +160,21 @@ mod tests {
     fn in_a_direct_room_the_other_party_is_notified_unless_joined() {
         let members = [person(1, None), person(2, None)];
         let message = Notable {
-            sender: 1,
+            sender: UserId(1),
             ..Notable::default()
         };
         assert_eq!(
             recipients(RoomKind::Direct, &members, &message, |_| false),
-            [2]
+            [UserId(2)]
         );
-        assert!(recipients(RoomKind::Direct, &members, &message, |user| user == 2).is_empty());
+        assert!(recipients(RoomKind::Direct, &members, &message, |user| user
+            == UserId(2))
+        .is_empty());
         // The sender's own joins change nothing for the others.
         assert_eq!(
-            recipients(RoomKind::Direct, &members, &message, |user| user == 1),
-            [2]
+            recipients(RoomKind::Direct, &members, &message, |user| user
+                == UserId(1)),
+            [UserId(2)]
         );
     }
 
@@ -183,19 +187,19 @@ mod tests {
             person(4, None),
         ];
         let plain = Notable {
-            sender: 1,
+            sender: UserId(1),
             ..Notable::default()
         };
         assert!(recipients(RoomKind::Group, &members, &plain, |_| false).is_empty());
-        let mentions = [3, 1];
+        let mentions = [UserId(3), UserId(1)];
         let calling = Notable {
-            sender: 1,
+            sender: UserId(1),
             mentions: &mentions,
-            reply_to_sender: Some(4),
+            reply_to_sender: Some(UserId(4)),
         };
         assert_eq!(
             recipients(RoomKind::Group, &members, &calling, |_| false),
-            [3, 4],
+            [UserId(3), UserId(4)],
             "the sender mentioning themselves is not notified"
         );
     }
@@ -208,20 +212,20 @@ mod tests {
             person(3, Some(Level::None)),
             person(4, Some(Level::Mentions)),
         ];
-        let mentions = [3, 4];
+        let mentions = [UserId(3), UserId(4)];
         let message = Notable {
-            sender: 1,
+            sender: UserId(1),
             mentions: &mentions,
             reply_to_sender: None,
         };
         assert_eq!(
             recipients(RoomKind::Group, &members, &message, |_| false),
-            [2, 4],
+            [UserId(2), UserId(4)],
             "`none` is never notified, even when mentioned"
         );
         let direct = [person(1, None), person(2, Some(Level::Mentions))];
         let plain = Notable {
-            sender: 1,
+            sender: UserId(1),
             ..Notable::default()
         };
         assert!(recipients(RoomKind::Direct, &direct, &plain, |_| false).is_empty());
@@ -232,24 +236,24 @@ mod tests {
         let members = [
             person(1, None),
             Candidate {
-                user_id: 2,
+                user_id: UserId(2),
                 kind: UserKind::Bot,
                 level: None,
                 blocks_sender: false,
             },
         ];
         let from_user = Notable {
-            sender: 1,
+            sender: UserId(1),
             ..Notable::default()
         };
         assert!(recipients(RoomKind::Bot, &members, &from_user, |_| false).is_empty());
         let from_bot = Notable {
-            sender: 2,
+            sender: UserId(2),
             ..Notable::default()
         };
         assert_eq!(
             recipients(RoomKind::Bot, &members, &from_bot, |_| false),
-            [1]
+            [UserId(1)]
         );
     }
 }

@@ -128,13 +128,14 @@ pub fn collapse_key(room_id: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::UserId;
     use serde_json::json;
 
     use super::*;
 
     fn amy() -> Sender {
         Sender {
-            id: UserRef::Id(12),
+            id: UserRef::Id(UserId(12)),
             name: "amy".into(),
             kind: UserKind::User,
         }

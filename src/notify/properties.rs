@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::decide::{recipients, Candidate, Level, Notable};
 use super::window::{Queue, Take};
-use crate::model::{RoomKind, UserKind};
+use crate::model::{RoomKind, UserId, UserKind};
 
 const W: i64 = 2000;
 
@@ -130,18 +130,22 @@ proptest! {
         group in any::<bool>(),
     ) {
         let kind = if group { RoomKind::Group } else { RoomKind::Direct };
+        let sender = UserId(sender);
+        let reply_to = reply_to.map(UserId);
+        let mentioned: HashSet<UserId> = mentioned.into_iter().map(UserId).collect();
+        let joined: HashSet<UserId> = joined.into_iter().map(UserId).collect();
         let mut seen = HashSet::new();
         let members: Vec<Candidate> = members
             .into_iter()
             .filter(|(id, _, _, _)| seen.insert(*id))
             .map(|(user_id, level, who, blocks_sender)| Candidate {
-                user_id,
+                user_id: UserId(user_id),
                 kind: if who == 0 { UserKind::Bot } else { UserKind::User },
                 level: [None, Some(Level::All), Some(Level::Mentions), Some(Level::None)][level as usize],
                 blocks_sender,
             })
             .collect();
-        let mentions: Vec<i64> = mentioned.iter().copied().collect();
+        let mentions: Vec<UserId> = mentioned.iter().copied().collect();
         let message = Notable { sender, mentions: &mentions, reply_to_sender: reply_to };
         let chosen = recipients(kind, &members, &message, |user| joined.contains(&user));
         for member in &members {

@@ -19,8 +19,9 @@ use proptest::test_runner::Config;
 use super::*;
 use crate::db::models::{MessageRow, UserKind, UserRow};
 use crate::error::ErrorCode;
+use crate::model::{RoomId, UserId};
 
-const ROOM: i64 = 7;
+const ROOM: RoomId = RoomId(7);
 /// Posts that may wait behind the batch in flight.
 const QUEUE_LIMIT: usize = 4;
 /// This node's users post; another node's messages come from `OTHER`.
@@ -69,7 +70,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 fn user(id: i64) -> UserRow {
     UserRow {
-        id,
+        id: UserId(id),
         name: format!("u{id}"),
         kind: UserKind::User,
         handle: None,
@@ -84,7 +85,7 @@ fn message(seq: i64, sender: i64, body: String, client_msg_id: Option<String>) -
         row: MessageRow {
             room_id: ROOM,
             seq,
-            sender_id: sender,
+            sender_id: UserId(sender),
             body,
             template: None,
             client_msg_id,
@@ -211,11 +212,7 @@ impl World {
                 true => vec!["0".repeat(32)],
                 false => Vec::new(),
             },
-            ..NewPost::text(
-                crate::model::RoomId(ROOM),
-                user(OURS),
-                format!("post {waiter}"),
-            )
+            ..NewPost::text(ROOM, user(OURS), format!("post {waiter}"))
         };
         self.posts.push(Posted {
             client_msg_id,

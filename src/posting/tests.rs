@@ -4,12 +4,13 @@
 use super::*;
 use crate::db::models::{MessageRow, UserRow};
 use crate::error::ErrorCode;
+use crate::model::{RoomId, UserId};
 
-const ROOM: i64 = 7;
+const ROOM: RoomId = RoomId(7);
 
 fn user(id: i64) -> UserRow {
     UserRow {
-        id,
+        id: UserId(id),
         name: format!("u{id}"),
         kind: crate::db::models::UserKind::User,
         handle: None,
@@ -20,7 +21,7 @@ fn user(id: i64) -> UserRow {
 fn post(body: &str, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
         client_msg_id: client_msg_id.map(str::to_string),
-        ..NewPost::text(crate::model::RoomId(ROOM), user(1), body)
+        ..NewPost::text(ROOM, user(1), body)
     }
 }
 
@@ -31,7 +32,7 @@ fn stored(seq: i64, body: &str) -> StoredMessage {
         row: MessageRow {
             room_id: ROOM,
             seq,
-            sender_id: 1,
+            sender_id: UserId(1),
             body: body.into(),
             template: None,
             client_msg_id: None,

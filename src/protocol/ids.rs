@@ -91,7 +91,7 @@ mod tests {
 
     fn row(id: i64, handle: Option<&str>) -> UserRow {
         UserRow {
-            id,
+            id: UserId(id),
             name: "x".into(),
             kind: crate::db::models::UserKind::User,
             handle: handle.map(str::to_string),

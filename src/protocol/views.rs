@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::ids::{self, FileId, MessageId, RoomId, UserId};
+use super::ids::{self, FileId, MessageId, UserId};
 use crate::conversation::ReactionView;
 use crate::db::conversation::{FullMessage, ReplyRef};
 use crate::db::models::{FileRow, RoomKind, StoredMessage, UserKind, UserRow};
@@ -96,7 +96,7 @@ impl RoomView {
         let kind = summary.room.kind;
         let grouped = kind == RoomKind::Group;
         RoomView {
-            id: RoomId(summary.room.id).to_string(),
+            id: summary.room.id.to_string(),
             kind,
             name: if grouped {
                 summary.room.name.clone()
@@ -105,7 +105,7 @@ impl RoomView {
             },
             public: grouped && summary.room.public,
             owner: match (grouped, summary.room.owner_id) {
-                (true, Some(owner)) => Some(format!("u_{owner}")),
+                (true, Some(owner)) => Some(owner.to_string()),
                 _ => None,
             },
             members_count: summary.members_count,
@@ -174,7 +174,7 @@ impl ReplyView {
     fn from_ref(target: &ReplyRef) -> ReplyView {
         ReplyView {
             id: MessageId {
-                room: RoomId(target.room_id),
+                room: target.room_id,
                 seq: target.seq,
             }
             .to_string(),
@@ -187,7 +187,7 @@ impl ReplyView {
 
 impl MessageView {
     /// A message whole, as `viewer` sees it (their own reactions are `me`).
-    pub fn from_full(full: &FullMessage, viewer: Option<i64>) -> MessageView {
+    pub fn from_full(full: &FullMessage, viewer: Option<UserId>) -> MessageView {
         MessageView {
             edited: full.edited_ms.map(crate::clock::rfc3339_ms),
             deleted: full.deleted,
@@ -202,11 +202,11 @@ impl MessageView {
         let row = &message.row;
         MessageView {
             id: MessageId {
-                room: RoomId(row.room_id),
+                room: row.room_id,
                 seq: row.seq,
             }
             .to_string(),
-            room: RoomId(row.room_id).to_string(),
+            room: row.room_id.to_string(),
             seq: row.seq,
             ts: crate::clock::rfc3339_ms(row.created_ms),
             sender: UserView::sender(&message.sender),
@@ -216,11 +216,7 @@ impl MessageView {
             action: parse_stored_json(row.action.as_deref()),
             files: message.files.iter().map(FileView::from_row).collect(),
             reply_to: message.reply_to.as_ref().map(ReplyView::from_ref),
-            mentions: message
-                .mentions
-                .iter()
-                .map(|user| UserId(*user).to_string())
-                .collect(),
+            mentions: message.mentions.iter().map(UserId::to_string).collect(),
             edited: None,
             deleted: false,
             reactions: Vec::new(),

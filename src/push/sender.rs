@@ -215,7 +215,7 @@ impl Sender {
                     .with_label_values(&provider)
                     .inc();
                 log::info!(
-                    "notifications: {} device d_{device} of u_{} is gone (HTTP {status}); removed",
+                    "notifications: {} device d_{device} of {} is gone (HTTP {status}); removed",
                     kind.as_str(),
                     delivery.device.user_id
                 );

@@ -5,16 +5,18 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::model::UserId;
+
 /// The blocks of one room's members: for each blocked user, who blocks them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Blocks {
-    blockers: HashMap<i64, HashSet<i64>>,
+    blockers: HashMap<UserId, HashSet<UserId>>,
 }
 
 impl Blocks {
     /// From `(blocker, blocked)` pairs.
-    pub fn new(pairs: impl IntoIterator<Item = (i64, i64)>) -> Blocks {
-        let mut blockers: HashMap<i64, HashSet<i64>> = HashMap::new();
+    pub fn new(pairs: impl IntoIterator<Item = (UserId, UserId)>) -> Blocks {
+        let mut blockers: HashMap<UserId, HashSet<UserId>> = HashMap::new();
         for (blocker, blocked) in pairs {
             if blocker != blocked {
                 blockers.entry(blocked).or_default().insert(blocker);
@@ -24,7 +26,7 @@ impl Blocks {
     }
 
     /// What `blocker` blocks is now `blocked` (a member who just came in).
-    pub fn set_blocker(&mut self, blocker: i64, blocked: impl IntoIterator<Item = i64>) {
+    pub fn set_blocker(&mut self, blocker: UserId, blocked: impl IntoIterator<Item = UserId>) {
         self.blockers.retain(|_, blockers| {
             blockers.remove(&blocker);
             !blockers.is_empty()
@@ -43,19 +45,19 @@ impl Blocks {
 
     /// Whether `viewer` blocks `author`, so that `author`'s messages reach them as
     /// `blocked` and `author`'s signals not at all.
-    pub fn hides(&self, viewer: i64, author: i64) -> bool {
+    pub fn hides(&self, viewer: UserId, author: UserId) -> bool {
         self.blockers
             .get(&author)
             .is_some_and(|blockers| blockers.contains(&viewer))
     }
 
     /// Whether anyone blocks `author`: when not, one frame serves every receiver.
-    pub fn anyone_hides(&self, author: i64) -> bool {
+    pub fn anyone_hides(&self, author: UserId) -> bool {
         self.blockers.contains_key(&author)
     }
 
     /// Whether a block stands between `a` and `b`, either way.
-    pub fn between(&self, a: i64, b: i64) -> bool {
+    pub fn between(&self, a: UserId, b: UserId) -> bool {
         self.hides(a, b) || self.hides(b, a)
     }
 }
@@ -64,44 +66,55 @@ impl Blocks {
 mod tests {
     use super::*;
 
+    fn pairs<const N: usize>(pairs: [(i64, i64); N]) -> Vec<(UserId, UserId)> {
+        pairs.iter().map(|&(a, b)| (UserId(a), UserId(b))).collect()
+    }
+
     #[test]
     fn a_block_is_one_users_own() {
-        let blocks = Blocks::new([(1, 2)]);
-        assert!(blocks.hides(1, 2));
+        let blocks = Blocks::new(pairs([(1, 2)]));
+        assert!(blocks.hides(UserId(1), UserId(2)));
         assert!(
-            !blocks.hides(2, 1),
+            !blocks.hides(UserId(2), UserId(1)),
             "the blocked one still sees the blocker"
         );
-        assert!(!blocks.hides(3, 2), "others still see the blocked one");
-        assert!(blocks.between(1, 2) && blocks.between(2, 1));
-        assert!(!blocks.between(1, 3));
-        assert!(blocks.anyone_hides(2));
-        assert!(!blocks.anyone_hides(1));
+        assert!(
+            !blocks.hides(UserId(3), UserId(2)),
+            "others still see the blocked one"
+        );
+        assert!(blocks.between(UserId(1), UserId(2)) && blocks.between(UserId(2), UserId(1)));
+        assert!(!blocks.between(UserId(1), UserId(3)));
+        assert!(blocks.anyone_hides(UserId(2)));
+        assert!(!blocks.anyone_hides(UserId(1)));
     }
 
     #[test]
     fn a_member_who_comes_in_brings_their_blocks() {
-        let mut blocks = Blocks::new([(1, 2), (3, 2)]);
-        blocks.set_blocker(3, [4]);
-        assert!(blocks.hides(1, 2) && !blocks.hides(3, 2) && blocks.hides(3, 4));
-        blocks.set_blocker(1, []);
-        assert!(!blocks.anyone_hides(2));
-        assert_eq!(blocks, Blocks::new([(3, 4)]));
+        let mut blocks = Blocks::new(pairs([(1, 2), (3, 2)]));
+        blocks.set_blocker(UserId(3), [UserId(4)]);
+        assert!(
+            blocks.hides(UserId(1), UserId(2))
+                && !blocks.hides(UserId(3), UserId(2))
+                && blocks.hides(UserId(3), UserId(4))
+        );
+        blocks.set_blocker(UserId(1), []);
+        assert!(!blocks.anyone_hides(UserId(2)));
+        assert_eq!(blocks, Blocks::new(pairs([(3, 4)])));
     }
 
     #[test]
     fn nothing_blocked_hides_nothing() {
         let blocks = Blocks::default();
         assert!(blocks.is_empty());
-        assert!(!blocks.hides(1, 2));
-        assert!(!blocks.anyone_hides(2));
+        assert!(!blocks.hides(UserId(1), UserId(2)));
+        assert!(!blocks.anyone_hides(UserId(2)));
     }
 
     #[test]
     fn several_blockers_of_one_user_and_a_self_block_ignored() {
-        let blocks = Blocks::new([(1, 3), (2, 3), (4, 4)]);
-        assert!(blocks.hides(1, 3) && blocks.hides(2, 3));
-        assert!(!blocks.hides(4, 4));
-        assert!(!blocks.anyone_hides(4));
+        let blocks = Blocks::new(pairs([(1, 3), (2, 3), (4, 4)]));
+        assert!(blocks.hides(UserId(1), UserId(3)) && blocks.hides(UserId(2), UserId(3)));
+        assert!(!blocks.hides(UserId(4), UserId(4)));
+        assert!(!blocks.anyone_hides(UserId(4)));
     }
 }

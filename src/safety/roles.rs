@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::model::UserId;
+
 /// A member's role in a group. The owner is the group's `owner_id` (the store keeps no
 /// other record of it); the others are stored on the membership.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,7 +43,7 @@ impl Role {
     }
 
     /// The role of `user` given the group's owner and the role stored on their membership.
-    pub fn of(user: i64, owner: Option<i64>, stored: Role) -> Role {
+    pub fn of(user: UserId, owner: Option<UserId>, stored: Role) -> Role {
         if owner == Some(user) {
             Role::Owner
         } else {
@@ -260,10 +262,19 @@ mod tests {
 
     #[test]
     fn the_owner_is_the_groups_owner_whatever_is_stored() {
-        assert_eq!(Role::of(3, Some(3), Role::Member), Role::Owner);
-        assert_eq!(Role::of(3, Some(3), Role::Moderator), Role::Owner);
-        assert_eq!(Role::of(4, Some(3), Role::Moderator), Role::Moderator);
-        assert_eq!(Role::of(4, None, Role::Member), Role::Member);
+        assert_eq!(
+            Role::of(UserId(3), Some(UserId(3)), Role::Member),
+            Role::Owner
+        );
+        assert_eq!(
+            Role::of(UserId(3), Some(UserId(3)), Role::Moderator),
+            Role::Owner
+        );
+        assert_eq!(
+            Role::of(UserId(4), Some(UserId(3)), Role::Moderator),
+            Role::Moderator
+        );
+        assert_eq!(Role::of(UserId(4), None, Role::Member), Role::Member);
     }
 
     #[test]

@@ -30,7 +30,7 @@ async fn install_demo(fixture: &Fixture) -> UserRow {
 }
 
 /// Bot messages stored in the room, waiting for `count` of them.
-async fn bot_messages(fixture: &Fixture, room: i64, count: usize) -> Vec<StoredMessage> {
+async fn bot_messages(fixture: &Fixture, room: RoomId, count: usize) -> Vec<StoredMessage> {
     for _ in 0..200 {
         let page = fixture
             .store
@@ -69,7 +69,7 @@ async fn greets_answers_and_survives_a_crash() {
         .expect("hub")
         .expect("running");
     first.do_send(Converse {
-        room_id: room.room_id(),
+        room_id: room.id,
         turn: Turn::Greet { user: amy.clone() },
     });
     let greeting = bot_messages(&fixture, room.id, 2).await;
@@ -114,15 +114,11 @@ async fn greets_answers_and_survives_a_crash() {
     // The restarted bot picks the conversation up where the store says it is.
     let typed = fixture
         .store
-        .append(vec![crate::db::NewPost::text(
-            room.room_id(),
-            amy.clone(),
-            "quiz",
-        )])
+        .append(vec![crate::db::NewPost::text(room.id, amy.clone(), "quiz")])
         .await
         .expect("stored");
     restarted.do_send(Converse {
-        room_id: room.room_id(),
+        room_id: room.id,
         turn: Turn::Heard {
             user: amy,
             message: Box::new(typed[0].as_ref().expect("stored").message().clone()),

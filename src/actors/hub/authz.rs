@@ -14,7 +14,7 @@ use super::Hub;
 use crate::actors::room::Recheck;
 use crate::cluster::authz::{Asked, Sweep, Verdict};
 use crate::error::{ErrorCode, ProtoError};
-use crate::model::RoomId;
+use crate::model::{RoomId, UserId};
 use crate::protocol::{frames, CloseCode, ReplyId};
 
 /// The sweep's state in the hub.
@@ -31,7 +31,7 @@ pub(super) struct Sweeping {
 
 impl Sweeping {
     /// A room's actor started: see [`Sweep::forget_room`].
-    pub(super) fn room_started(&mut self, room: i64) {
+    pub(super) fn room_started(&mut self, room: RoomId) {
         self.sweep.forget_room(room);
     }
 }
@@ -99,7 +99,7 @@ impl Hub {
             .rooms
             .iter()
             .filter(|(_, addr)| addr.connected())
-            .map(|(id, _)| id.0)
+            .map(|(id, _)| *id)
             .collect();
         let tokens = self
             .connections
@@ -117,12 +117,12 @@ impl Hub {
 
     fn apply(&mut self, verdict: Verdict) {
         for (room, version) in verdict.recheck {
-            if let Some(addr) = self.rooms.get(&RoomId(room)) {
+            if let Some(addr) = self.rooms.get(&room) {
                 addr.do_send(Recheck { version });
             }
         }
         for token_id in verdict.revoked {
-            let users: Vec<i64> = self
+            let users: Vec<UserId> = self
                 .connections
                 .iter()
                 .filter(|(_, sessions)| {
@@ -141,7 +141,7 @@ impl Hub {
                     "token revoked",
                 );
                 log::info!(
-                    "authz sweep: token t_{token_id} of u_{user_id} is gone; closed {closed} \
+                    "authz sweep: token t_{token_id} of {user_id} is gone; closed {closed} \
                      connections"
                 );
             }
@@ -154,7 +154,7 @@ impl Hub {
                 CloseCode::Revoked,
                 "token revoked",
             );
-            log::info!("authz sweep: u_{user_id} was deactivated; closed {closed} connections");
+            log::info!("authz sweep: {user_id} was deactivated; closed {closed} connections");
         }
     }
 }

@@ -164,7 +164,7 @@ impl Handler<ToBot> for Hub {
                 turn: to_bot.turn,
             }),
             None => log::info!(
-                "r_{}: bot {} is gone; nobody answers",
+                "{}: bot {} is gone; nobody answers",
                 to_bot.room_id,
                 to_bot.bot
             ),

@@ -18,6 +18,7 @@ use crate::cluster::bus::{HEARTBEAT, NODE_EXPIRY};
 use crate::cluster::presence::RemotePresence;
 use crate::cluster::wire::{channel, Envelope, Event};
 use crate::cluster::{Inbound, SubscriptionId};
+use crate::model::UserId;
 use crate::protocol::Frame;
 
 /// Resyncs of the hub's channels arriving within this are handled once.
@@ -29,7 +30,7 @@ pub(super) struct Nodes {
     /// Each live node's active rooms, from its last heartbeat.
     rooms: HashMap<String, u64>,
     /// This node's subscriptions to the channels of its connected users.
-    users: HashMap<i64, SubscriptionId>,
+    users: HashMap<UserId, SubscriptionId>,
     /// A resync (after a Redis reconnect: one per channel) is being handled.
     resyncing: bool,
 }
@@ -94,7 +95,7 @@ impl Hub {
 
     /// A connection of the user opened or closed on this node: records their count in
     /// Redis, and tells the other nodes when it was the first or the last (`presence`).
-    pub(super) fn share_connections(&self, user_id: i64, presence: bool) {
+    pub(super) fn share_connections(&self, user_id: UserId, presence: bool) {
         if let Some(bus) = &self.bus {
             bus.set_connections(user_id, self.presence.connections(user_id), presence);
         }
@@ -105,7 +106,7 @@ impl Hub {
     /// changed for everyone (not while they are online on another node).
     pub(super) fn local_presence(
         &mut self,
-        user_id: i64,
+        user_id: UserId,
         online: bool,
         ctx: &mut Context<Self>,
     ) -> bool {
@@ -136,7 +137,7 @@ impl Hub {
     }
 
     /// An event for one user's connections on every other node.
-    pub(super) fn share_with_user(&self, user_id: i64, frame: &Frame) {
+    pub(super) fn share_with_user(&self, user_id: UserId, frame: &Frame) {
         if let Some(bus) = &self.bus {
             bus.publish(
                 channel::user(user_id),
@@ -152,9 +153,9 @@ impl Hub {
     pub(super) fn close_everywhere(&self, close: &CloseUser) {
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::user(close.user_id.0),
+                channel::user(close.user_id),
                 Event::CloseUser {
-                    user_id: close.user_id.0,
+                    user_id: close.user_id,
                     token_id: close.token_id,
                     code: close.code,
                     reason: close.reason.to_string(),
@@ -250,7 +251,7 @@ impl Hub {
 
     /// Presence on other nodes changed for these users: whoever is not online here too
     /// went online or offline for everyone sharing a room with them.
-    fn presence_changed(&mut self, changes: Vec<(i64, bool)>, ctx: &mut Context<Self>) {
+    fn presence_changed(&mut self, changes: Vec<(UserId, bool)>, ctx: &mut Context<Self>) {
         self.presence.set_elsewhere(self.cluster.presence.users());
         for (user_id, online) in changes {
             if !self.presence.is_online_here(user_id) {

@@ -22,7 +22,12 @@ pub(super) struct Connection {
 }
 
 impl Hub {
-    pub(super) fn notify(&self, user_id: i64, except: Option<&SessionKey>, frame: &Frame) -> usize {
+    pub(super) fn notify(
+        &self,
+        user_id: UserId,
+        except: Option<&SessionKey>,
+        frame: &Frame,
+    ) -> usize {
         let Some(sessions) = self.connections.get(&user_id) else {
             return 0;
         };
@@ -44,7 +49,12 @@ impl Hub {
 
     /// [`announce_presence`](Self::announce_presence) for a user known by id (online or
     /// offline on another node).
-    pub(super) fn announce_presence_of(&self, user_id: i64, online: bool, ctx: &mut Context<Self>) {
+    pub(super) fn announce_presence_of(
+        &self,
+        user_id: UserId,
+        online: bool,
+        ctx: &mut Context<Self>,
+    ) {
         let store = self.store.clone();
         ctx.spawn(
             async move { store.user(user_id).await }
@@ -52,7 +62,7 @@ impl Hub {
                 .map(move |user, hub, ctx| match user {
                     Ok(Some(user)) => hub.announce_presence(user, online, ctx),
                     Ok(None) => {}
-                    Err(err) => log::warn!("presence of u_{user_id}: {err}"),
+                    Err(err) => log::warn!("presence of {user_id}: {err}"),
                 }),
         );
     }
@@ -73,38 +83,31 @@ impl Hub {
                     let room_ids = match room_ids {
                         Ok(ids) => ids,
                         Err(err) => {
-                            log::warn!("presence of u_{user_id}: {err}");
+                            log::warn!("presence of {user_id}: {err}");
                             return;
                         }
                     };
                     // Only live rooms have joined connections.
                     let live: Vec<(RoomId, Addr<Room>)> = room_ids
                         .iter()
-                        .filter_map(|&id| {
-                            let id = RoomId(id);
-                            hub.rooms.get(&id).map(|room| (id, room.clone()))
-                        })
+                        .filter_map(|&id| hub.rooms.get(&id).map(|room| (id, room.clone())))
                         .collect();
                     ctx.spawn(
                         async move {
                             let mut told: HashSet<SessionKey> = HashSet::new();
                             for (room_id, room) in live {
-                                let subscribers = match room
-                                    .send(Subscribers {
-                                        about: UserId(user_id),
-                                    })
-                                    .await
-                                {
-                                    Ok(subscribers) => subscribers,
-                                    // Stopped since: its connections rejoin a new actor.
-                                    Err(err) => {
-                                        log::debug!(
-                                            "presence of u_{user_id}: room {room_id} did not \
+                                let subscribers =
+                                    match room.send(Subscribers { about: user_id }).await {
+                                        Ok(subscribers) => subscribers,
+                                        // Stopped since: its connections rejoin a new actor.
+                                        Err(err) => {
+                                            log::debug!(
+                                                "presence of {user_id}: room {room_id} did not \
                                              answer ({err}); its connections miss this change"
-                                        );
-                                        continue;
-                                    }
-                                };
+                                            );
+                                            continue;
+                                        }
+                                    };
                                 for (key, outbox) in subscribers {
                                     if told.insert(key) {
                                         outbox.push(frame.clone());
@@ -165,8 +168,8 @@ impl Handler<NotifyUser> for Hub {
     type Result = ();
 
     fn handle(&mut self, notify: NotifyUser, _: &mut Context<Self>) {
-        self.notify(notify.user_id.0, notify.except.as_ref(), &notify.frame);
-        self.share_with_user(notify.user_id.0, &notify.frame);
+        self.notify(notify.user_id, notify.except.as_ref(), &notify.frame);
+        self.share_with_user(notify.user_id, &notify.frame);
     }
 }
 
@@ -191,7 +194,7 @@ impl Handler<CloseUser> for Hub {
     fn handle(&mut self, close: CloseUser, _: &mut Context<Self>) -> usize {
         self.close_everywhere(&close);
         self.close_here(
-            close.user_id.0,
+            close.user_id,
             close.token_id,
             close.last_frame,
             close.code,
@@ -204,7 +207,7 @@ impl Hub {
     /// Closes the user's connections on this node (only those of `token_id`, if given).
     pub(super) fn close_here(
         &self,
-        user_id: i64,
+        user_id: UserId,
         token_id: Option<i64>,
         last_frame: Option<Frame>,
         code: CloseCode,

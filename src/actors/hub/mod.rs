@@ -30,7 +30,7 @@ use super::presence::Presence;
 use super::room::Room;
 use crate::cluster::Bus;
 use crate::db::Store;
-use crate::model::RoomId;
+use crate::model::{RoomId, UserId};
 use crate::protocol::CloseCode;
 use crate::settings::Settings;
 
@@ -39,7 +39,7 @@ pub struct Hub {
     presence: Presence,
     settings: Arc<Settings>,
     rooms: HashMap<RoomId, Addr<Room>>,
-    connections: HashMap<i64, HashMap<super::messages::SessionKey, connections::Connection>>,
+    connections: HashMap<UserId, HashMap<super::messages::SessionKey, connections::Connection>>,
     bots: HashMap<String, bots::BotEntry>,
     arbiters: Vec<Arbiter>,
     next_arbiter: usize,

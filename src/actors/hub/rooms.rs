@@ -31,7 +31,7 @@ impl Hub {
             Room::new(id, store, supervisor, presence, settings, inheritance, bus)
         });
         self.rooms.insert(id, addr.clone());
-        self.authz.room_started(id.0);
+        self.authz.room_started(id);
         addr
     }
 }
@@ -60,7 +60,7 @@ impl Handler<RoomsChanged> for Hub {
                 addr.do_send(Reload);
             }
             if let Some(bus) = &self.bus {
-                bus.publish(channel::room(id.0), Event::RoomChanged);
+                bus.publish(channel::room(id), Event::RoomChanged);
             }
         }
     }

@@ -12,7 +12,6 @@ use crate::actors::outbox::OutboxDrain;
 use crate::actors::session::Session;
 use crate::actors::testing::Fixture;
 use crate::db::models::UserRow;
-use crate::model::UserId;
 use crate::protocol::Event;
 
 async fn connect(fixture: &Fixture, user: &UserRow, session: &str) -> OutboxDrain {
@@ -58,7 +57,7 @@ async fn notifies_a_users_connections_except_the_one_that_acted() {
     fixture
         .hub
         .send(NotifyUser {
-            user_id: amy.user_id(),
+            user_id: amy.id,
             except: Some(Arc::from("s_phone")),
             frame: Event::RoomRemoved { room: "r_1".into() }.frame(),
         })
@@ -91,7 +90,7 @@ async fn closes_every_connection_of_a_user() {
     let closed = fixture
         .hub
         .send(CloseUser {
-            user_id: UserId(amy.id),
+            user_id: amy.id,
             token_id: None,
             code: CloseCode::Revoked,
             reason: "revoked",
@@ -112,20 +111,8 @@ async fn starts_a_room_once_and_stops_it_when_idle() {
     });
     let amy = fixture.user("amy").await;
     let id = fixture.group(&amy, &[], false).await;
-    let first = fixture
-        .hub
-        .send(GetRoom {
-            id: crate::model::RoomId(id),
-        })
-        .await
-        .expect("hub");
-    let second = fixture
-        .hub
-        .send(GetRoom {
-            id: crate::model::RoomId(id),
-        })
-        .await
-        .expect("hub");
+    let first = fixture.hub.send(GetRoom { id }).await.expect("hub");
+    let second = fixture.hub.send(GetRoom { id }).await.expect("hub");
     assert!(first == second, "one actor per room");
     assert_eq!(fixture.hub.send(Stats).await.expect("hub").rooms_active, 1);
     for _ in 0..100 {

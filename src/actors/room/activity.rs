@@ -11,6 +11,7 @@ use super::{Room, State};
 use crate::actors::messages::{Caller, Reply};
 use crate::db::StoreError;
 use crate::error::ProtoError;
+use crate::model::UserId;
 use crate::protocol::views::MessageView;
 use crate::protocol::Event;
 
@@ -25,7 +26,7 @@ impl Room {
             return ready(Err(err));
         }
         let store = self.store.clone();
-        let (id, user_id, public_group) = (self.id.0, caller.user.id, self.is_public_group());
+        let (id, user_id, public_group) = (self.id, caller.user.id, self.is_public_group());
         let work = async move {
             if !store.is_member(id, user_id).await? {
                 return Err(StoreError::NotMember { public_group });
@@ -67,7 +68,7 @@ impl Room {
         // moment ago (the client saw it through another connection), so the store decides.
         let delivered = self.posting.delivered_seq();
         let store = self.store.clone();
-        let (id, user_id, public_group) = (self.id.0, caller.user.id, self.is_public_group());
+        let (id, user_id, public_group) = (self.id, caller.user.id, self.is_public_group());
         in_turn(
             ctx,
             // Ok(Err(last)): `seq` is past the room's last message.
@@ -98,7 +99,7 @@ impl Room {
     }
 
     /// Moves a member's read position forward in memory; answers whether it moved.
-    pub(super) fn move_read_position(&mut self, user_id: i64, read_seq: i64) -> bool {
+    pub(super) fn move_read_position(&mut self, user_id: UserId, read_seq: i64) -> bool {
         match &mut self.state {
             State::Live(loaded) => match loaded.members.get_mut(&user_id) {
                 Some(member) if read_seq > member.read_seq => {
@@ -141,9 +142,7 @@ impl Room {
         .frame();
         let typist = caller.user.id;
         self.share_frame(&frame, Some(typist));
-        self.broadcast_signal(typist, &frame, |_, subscriber| {
-            subscriber.user_id.0 != typist
-        });
+        self.broadcast_signal(typist, &frame, |_, subscriber| subscriber.user_id != typist);
         Ok(Reply::Data(crate::protocol::frames::empty()))
     }
 }

@@ -15,6 +15,7 @@ use actix::prelude::*;
 use super::{Member, Room, State};
 use crate::db::models::{RoomKind, RoomSnapshot, UserRow};
 use crate::db::StoreError;
+use crate::model::UserId;
 use crate::protocol::Event;
 use crate::safety::blocks::Blocks;
 
@@ -90,7 +91,7 @@ impl Room {
     /// meanwhile, so nothing is decided on the old copy once the reload has begun.
     pub(super) fn reload(&mut self, behind: Behind, ctx: &mut Context<Self>) {
         let store = self.store.clone();
-        let id = self.id.0;
+        let id = self.id;
         ctx.wait(
             async move { store.load_room(id).await }
                 .into_actor(self)
@@ -107,7 +108,7 @@ impl Room {
                     }
                     Err(err) => {
                         // The next sweep (or the next change) reads it again.
-                        log::warn!("room r_{id}: cannot reload its members: {err}");
+                        log::warn!("room {id}: cannot reload its members: {err}");
                     }
                 }),
         );
@@ -117,7 +118,7 @@ impl Room {
         let State::Live(loaded) = &mut self.state else {
             return;
         };
-        let members: HashMap<i64, Member> = snapshot
+        let members: HashMap<UserId, Member> = snapshot
             .members
             .into_iter()
             .map(|(user, read_seq)| (user.id, Member { user, read_seq }))
@@ -132,13 +133,13 @@ impl Room {
             &mut loaded.standings,
             snapshot.standings.into_iter().collect(),
         );
-        let joined_ids: std::collections::HashSet<i64> =
+        let joined_ids: std::collections::HashSet<UserId> =
             joined.iter().map(|user| user.id).collect();
         let room = self.id.to_string();
         let removed = Event::RoomRemoved { room: room.clone() }.frame();
         let members = &loaded.members;
         self.subscribers.retain(|_, subscriber| {
-            let stays = members.contains_key(&subscriber.user_id.0);
+            let stays = members.contains_key(&subscriber.user_id);
             if !stays && behind == Behind::Found {
                 subscriber.outbox.push(removed.clone());
             }
@@ -166,10 +167,10 @@ impl Room {
 
 /// Who joined (in `new`, not `old`) and who left (the other way round), each by id.
 fn difference(
-    old: &HashMap<i64, Member>,
-    new: &HashMap<i64, Member>,
+    old: &HashMap<UserId, Member>,
+    new: &HashMap<UserId, Member>,
 ) -> (Vec<UserRow>, Vec<UserRow>) {
-    let only = |these: &HashMap<i64, Member>, those: &HashMap<i64, Member>| {
+    let only = |these: &HashMap<UserId, Member>, those: &HashMap<UserId, Member>| {
         let mut users: Vec<UserRow> = these
             .values()
             .filter(|member| !those.contains_key(&member.user.id))
@@ -186,24 +187,24 @@ mod tests {
     use super::*;
     use crate::db::models::UserKind;
 
-    fn members(ids: &[i64]) -> HashMap<i64, Member> {
+    fn members(ids: &[i64]) -> HashMap<UserId, Member> {
         ids.iter()
             .map(|&id| {
                 let user = UserRow {
-                    id,
+                    id: UserId(id),
                     name: format!("u{id}"),
                     kind: UserKind::User,
                     handle: None,
                     created_ms: 0,
                 };
-                (id, Member { user, read_seq: 0 })
+                (UserId(id), Member { user, read_seq: 0 })
             })
             .collect()
     }
 
     #[test]
     fn the_difference_names_who_joined_and_who_left_in_id_order() {
-        let ids = |users: Vec<UserRow>| users.iter().map(|user| user.id).collect::<Vec<_>>();
+        let ids = |users: Vec<UserRow>| users.iter().map(|user| user.id.0).collect::<Vec<_>>();
         let (joined, left) = difference(&members(&[1, 2, 3, 9]), &members(&[8, 2, 1, 4]));
         assert_eq!((ids(joined), ids(left)), (vec![4, 8], vec![3, 9]));
         let (joined, left) = difference(&members(&[1, 2]), &members(&[2, 1]));

@@ -20,6 +20,7 @@ use crate::cluster::wire::{channel, Event};
 use crate::cluster::{Inbound, SubscriptionId};
 use crate::db::conversation::FullMessage;
 use crate::db::models::StoredMessage;
+use crate::model::UserId;
 use crate::protocol::Frame;
 
 /// How often a room with joined connections checks that it delivered the room's last seq.
@@ -38,11 +39,11 @@ impl Room {
     pub(super) fn subscribe_bus(&mut self, ctx: &mut Context<Self>) -> Option<Subscribing> {
         let bus = self.bus.clone()?;
         let route = ctx.address().recipient::<Inbound>();
-        let id = self.id.0;
+        let id = self.id;
         Some(Box::pin(async move {
             let (subscription, confirmed) = bus.subscribe(channel::room(id), route).await;
             if !confirmed {
-                log::debug!("room r_{id}: Redis away; delivery from other nodes waits");
+                log::debug!("room {id}: Redis away; delivery from other nodes waits");
             }
             subscription
         }))
@@ -50,7 +51,7 @@ impl Room {
 
     pub(super) fn leave_bus(&mut self) {
         if let (Some(bus), Some(subscription)) = (&self.bus, self.subscription.take()) {
-            bus.unsubscribe(channel::room(self.id.0), subscription);
+            bus.unsubscribe(channel::room(self.id), subscription);
         }
     }
 
@@ -58,7 +59,7 @@ impl Room {
     pub(super) fn share_messages(&self, messages: &[StoredMessage]) {
         if let (Some(bus), false) = (&self.bus, messages.is_empty()) {
             bus.publish(
-                channel::room(self.id.0),
+                channel::room(self.id),
                 Event::Messages {
                     messages: messages.to_vec(),
                 },
@@ -70,7 +71,7 @@ impl Room {
     pub(super) fn share_changes(&self, changes: &[FullMessage]) {
         if let (Some(bus), false) = (&self.bus, changes.is_empty()) {
             bus.publish(
-                channel::room(self.id.0),
+                channel::room(self.id),
                 Event::Changes {
                     messages: changes.to_vec(),
                 },
@@ -79,10 +80,10 @@ impl Room {
     }
 
     /// Gives an event for joined connections to the room on the other nodes.
-    pub(super) fn share_frame(&self, frame: &Frame, except_user: Option<i64>) {
+    pub(super) fn share_frame(&self, frame: &Frame, except_user: Option<UserId>) {
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::room(self.id.0),
+                channel::room(self.id),
                 Event::RoomFrame {
                     frame: frame.to_string(),
                     except_user,
@@ -93,10 +94,10 @@ impl Room {
 
     /// A member's read position moved: the room on the other nodes moves it too and tells
     /// its joined connections.
-    pub(super) fn share_read(&self, user_id: i64, seq: i64, frame: &Frame) {
+    pub(super) fn share_read(&self, user_id: UserId, seq: i64, frame: &Frame) {
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::room(self.id.0),
+                channel::room(self.id),
                 Event::Read {
                     user_id,
                     seq,
@@ -109,15 +110,15 @@ impl Room {
     /// The room's members changed: the room on the other nodes reloads them.
     pub(super) fn share_change(&self) {
         if let Some(bus) = &self.bus {
-            bus.publish(channel::room(self.id.0), Event::RoomChanged);
+            bus.publish(channel::room(self.id), Event::RoomChanged);
         }
     }
 
     /// A user joined here: if they were not joined here already, the other nodes learn it.
-    pub(super) fn announce_join(&mut self, user_id: i64) {
+    pub(super) fn announce_join(&mut self, user_id: UserId) {
         if let (Some(bus), true) = (&self.bus, self.announced.insert(user_id)) {
             bus.publish(
-                channel::room(self.id.0),
+                channel::room(self.id),
                 Event::Joined {
                     user_id,
                     joined: true,
@@ -128,17 +129,17 @@ impl Room {
 
     /// A connection of the user left the room on purpose: if it was their last one here, the
     /// other nodes learn it at once.
-    pub(super) fn announce_leave(&mut self, user_id: i64) {
+    pub(super) fn announce_leave(&mut self, user_id: UserId) {
         let still = self
             .subscribers
             .values()
-            .any(|subscriber| subscriber.user_id.0 == user_id);
+            .any(|subscriber| subscriber.user_id == user_id);
         if still || !self.announced.remove(&user_id) {
             return;
         }
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::room(self.id.0),
+                channel::room(self.id),
                 Event::Joined {
                     user_id,
                     joined: false,
@@ -156,17 +157,17 @@ impl Room {
         self.sweep_due = true;
         ctx.run_later(JOIN_SWEEP, |room, _| {
             room.sweep_due = false;
-            let here: HashSet<i64> = room
+            let here: HashSet<UserId> = room
                 .subscribers
                 .values()
-                .map(|subscriber| subscriber.user_id.0)
+                .map(|subscriber| subscriber.user_id)
                 .collect();
-            let gone: Vec<i64> = room.announced.difference(&here).copied().collect();
+            let gone: Vec<UserId> = room.announced.difference(&here).copied().collect();
             for user_id in gone {
                 room.announced.remove(&user_id);
                 if let Some(bus) = &room.bus {
                     bus.publish(
-                        channel::room(room.id.0),
+                        channel::room(room.id),
                         Event::Joined {
                             user_id,
                             joined: false,
@@ -180,7 +181,7 @@ impl Room {
     /// Asks the other nodes who is joined to the room there (the room just started here).
     pub(super) fn ask_joins(&mut self) {
         if let Some(bus) = &self.bus {
-            bus.publish(channel::room(self.id.0), Event::JoinsWanted);
+            bus.publish(channel::room(self.id), Event::JoinsWanted);
             self.joins_asked = Some(Instant::now());
         }
     }
@@ -197,7 +198,7 @@ impl Room {
     fn tell_joins(&self) {
         if let Some(bus) = &self.bus {
             bus.publish(
-                channel::room(self.id.0),
+                channel::room(self.id),
                 Event::Joins {
                     users: self.announced.iter().copied().collect(),
                 },
@@ -206,7 +207,7 @@ impl Room {
     }
 
     /// Users joined to the room on the other live nodes.
-    pub(super) fn joined_elsewhere(&self) -> HashSet<i64> {
+    pub(super) fn joined_elsewhere(&self) -> HashSet<UserId> {
         if self.bus.is_none() {
             return HashSet::new();
         }
@@ -229,7 +230,7 @@ impl Room {
     /// Reads the room row's `last_seq` and `last_rev` and delivers what this node has not yet.
     fn check_position(&mut self, ctx: &mut Context<Self>) {
         let store = self.store.clone();
-        let id = self.id.0;
+        let id = self.id;
         ctx.spawn(
             async move {
                 let last = store.room_last_seq(id).await?;
@@ -247,7 +248,7 @@ impl Room {
                     room.revs_committed_upto(last_rev, ctx);
                 }
                 Ok(None) => room.reload(Behind::Found, ctx),
-                Err(err) => log::debug!("room r_{id}: position check: {err}"),
+                Err(err) => log::debug!("room {id}: position check: {err}"),
             }),
         );
     }
@@ -263,7 +264,7 @@ impl Handler<Inbound> for Room {
         match inbound {
             Inbound::Event(envelope) => match envelope.event {
                 Event::Messages { messages } => {
-                    let id = self.id.0;
+                    let id = self.id;
                     let ours = messages
                         .into_iter()
                         .filter(|message| message.row.room_id == id)
@@ -277,7 +278,7 @@ impl Handler<Inbound> for Room {
                     let frame = Frame::from(frame);
                     match except_user {
                         Some(author) => self.broadcast_signal(author, &frame, |_, subscriber| {
-                            subscriber.user_id.0 != author
+                            subscriber.user_id != author
                         }),
                         None => self.broadcast(&frame, |_, _| true),
                     };

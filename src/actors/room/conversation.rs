@@ -22,7 +22,7 @@ use crate::actors::messages::{AdminReply, Caller, Reply};
 use crate::conversation::Emoji;
 use crate::db::conversation::{Change, ConversationError, Deleter, FullMessage};
 use crate::error::ProtoError;
-use crate::model::{MessageId, UserId};
+use crate::model::{MessageId, RoomId, UserId};
 use crate::posting::rev_order::RevOrder;
 use crate::posting::{HOLD_LIMIT, MAX_REPLAY};
 use crate::protocol::views::MessageView;
@@ -52,7 +52,6 @@ impl Room {
         if let Err(err) = self.require_voice(caller.user.id) {
             return ready(Err(err));
         }
-        let mentions = mentions.map(|users| users.into_iter().map(|user| user.0).collect());
         let (store, user) = (self.store.clone(), caller.user.id);
         self.change(caller, reply_id, message, "edit in it", move |room, seq| async move {
             store.edit_message(room, seq, user, body, mentions).await
@@ -96,7 +95,7 @@ impl Room {
 
     /// The admin API deletes any message of the room.
     pub(super) fn admin_delete(&mut self, seq: i64) -> Answer<AdminReply> {
-        let (store, id) = (self.store.clone(), self.id.0);
+        let (store, id) = (self.store.clone(), self.id);
         let work = async move { store.delete_message(id, seq, Deleter::Admin).await };
         self.changing += 1;
         Box::pin(
@@ -114,7 +113,7 @@ impl Room {
         if let Err(err) = self.require_member(caller.user.id, "read its changes") {
             return ready(Err(err));
         }
-        let (store, id, user) = (self.store.clone(), self.id.0, caller.user.id);
+        let (store, id, user) = (self.store.clone(), self.id, caller.user.id);
         let work = async move {
             if !store.is_member(id, user).await? {
                 return Err(ConversationError::NotMember);
@@ -152,7 +151,7 @@ impl Room {
         work: W,
     ) -> Answer<Reply>
     where
-        W: FnOnce(i64, i64) -> F,
+        W: FnOnce(RoomId, i64) -> F,
         F: Future<Output = Result<Change, ConversationError>> + 'static,
     {
         if let Err(err) = self.require_member(caller.user.id, doing) {
@@ -161,7 +160,7 @@ impl Room {
         if message.room != self.id {
             return ready(Err(ProtoError::not_found("no such message in this room")));
         }
-        let work = work(self.id.0, message.seq);
+        let work = work(self.id, message.seq);
         self.changing += 1;
         Box::pin(
             actix::fut::wrap_future::<_, Room>(work).map(move |result, room, ctx| {
@@ -197,7 +196,7 @@ impl Room {
     /// Changes from this node or another, in any order: those next in `rev` order are
     /// delivered now; a gap is read from the store.
     pub(super) fn changes_arrive(&mut self, changes: Vec<FullMessage>, ctx: &mut Context<Self>) {
-        let id = self.id.0;
+        let id = self.id;
         let ours = changes.into_iter().filter(|change| change.room_id() == id);
         for change in self.revs.offer(ours) {
             self.publish_change(&change);
@@ -245,7 +244,7 @@ impl Room {
             return self.close_lagging(&format!("{} changes to deliver", fetch.upto - fetch.after));
         }
         crate::metrics::METRICS.catch_up_reads.inc();
-        let (store, id) = (self.store.clone(), self.id.0);
+        let (store, id) = (self.store.clone(), self.id);
         let limit = crate::db::conversation::MAX_CHANGES_PAGE;
         ctx.spawn(
             async move { store.changes(id, fetch.after, limit).await }
@@ -262,7 +261,7 @@ impl Room {
                     }
                     Err(err) => {
                         // Asked again by the next arrival or the room's periodic check.
-                        log::warn!("room r_{id}: cannot read changes to deliver: {err}");
+                        log::warn!("room {id}: cannot read changes to deliver: {err}");
                         room.revs.fetch_failed();
                     }
                 }),
@@ -278,7 +277,7 @@ impl Room {
             .loaded()
             .map(|loaded| loaded.blocks.clone())
             .unwrap_or_default();
-        let frame_for = |viewer: Option<i64>| -> Frame {
+        let frame_for = |viewer: Option<UserId>| -> Frame {
             let hidden = viewer.is_some_and(|viewer| blocks.hides(viewer, author));
             Event::MessageUpdated {
                 room: room.clone(),
@@ -288,13 +287,13 @@ impl Room {
             .frame()
         };
         let everyone = shared.then(|| frame_for(None));
-        let mut frames: HashMap<i64, Frame> = HashMap::new();
+        let mut frames: HashMap<UserId, Frame> = HashMap::new();
         self.subscribers.retain(|_, subscriber| {
             let frame = match &everyone {
                 Some(frame) => frame.clone(),
                 None => frames
-                    .entry(subscriber.user_id.0)
-                    .or_insert_with(|| frame_for(Some(subscriber.user_id.0)))
+                    .entry(subscriber.user_id)
+                    .or_insert_with(|| frame_for(Some(subscriber.user_id)))
                     .clone(),
             };
             subscriber.outbox.push(frame)

@@ -24,7 +24,7 @@ use crate::protocol::{frames, Event, ReplyId};
 
 /// What a `join` read from the store: whether the caller became a member now, then whom
 /// they block, the page and the room's extras.
-type Joining = (bool, Option<HashSet<i64>>, FullPage, RoomExtras);
+type Joining = (bool, Option<HashSet<UserId>>, FullPage, RoomExtras);
 
 impl Room {
     fn kind(&self) -> Option<RoomKind> {
@@ -47,7 +47,7 @@ impl Room {
         }
         let public_group = self.is_public_group();
         let store = self.store.clone();
-        let (id, user_id) = (self.id.0, caller.user.id);
+        let (id, user_id) = (self.id, caller.user.id);
         // In turn, so that no event of this room reaches the connection before its reply.
         in_turn(
             ctx,
@@ -121,7 +121,7 @@ impl Room {
         self.subscribers.insert(
             caller.session.clone(),
             Subscriber {
-                user_id: caller.user.user_id(),
+                user_id: caller.user.id,
                 outbox: caller.outbox.clone(),
             },
         );
@@ -135,7 +135,7 @@ impl Room {
                     .hidden(self.hides(caller.user.id, message.message.row.sender_id))
             })
             .collect();
-        let mut view = self.view_for(caller.user.id);
+        let mut view = self.view_for(Some(caller.user.id));
         if let Some(view) = &mut view {
             let me = caller.user.id;
             crate::actors::room_list::complete(view, extras, viewer, |sender| {
@@ -175,7 +175,7 @@ impl Room {
             return ready(Ok(Reply::Data(frames::empty())));
         }
         let store = self.store.clone();
-        let (id, user_id) = (self.id.0, caller.user.id);
+        let (id, user_id) = (self.id, caller.user.id);
         in_turn(
             ctx,
             async move { store.remove_member(id, user_id).await },
@@ -213,7 +213,7 @@ impl Room {
             )));
         }
         let store = self.store.clone();
-        let (id, user_id) = (self.id.0, user.id);
+        let (id, user_id) = (self.id, user.id);
         let inviter = by.as_ref().map(|caller| caller.user.id);
         let directory = self.settings.directory;
         in_turn(
@@ -259,17 +259,21 @@ impl Room {
 
     /// The admin API's removal of a member (a member's `kick` is a sanction:
     /// `moderation.rs`), with its audit entry.
-    pub(super) fn remove(&mut self, user_id: i64, ctx: &mut Context<Self>) -> Answer<AdminReply> {
+    pub(super) fn remove(
+        &mut self,
+        user_id: UserId,
+        ctx: &mut Context<Self>,
+    ) -> Answer<AdminReply> {
         if self.kind() != Some(RoomKind::Group) {
             return ready(Err(ProtoError::bad_request(
                 "only groups lose members; direct and bot rooms never do",
             )));
         }
         let store = self.store.clone();
-        let id = self.id.0;
+        let id = self.id;
         let audit = AuditEntry::admin("kick")
             .room(id)
-            .target(format!("u_{user_id}"));
+            .target(user_id.to_string());
         in_turn(
             ctx,
             async move {
@@ -295,13 +299,13 @@ impl Room {
 
     pub(super) fn delete(&mut self, ctx: &mut Context<Self>) -> Answer<AdminReply> {
         let store = self.store.clone();
-        let id = self.id.0;
+        let id = self.id;
         in_turn(
             ctx,
             async move { store.delete_room(id).await },
             move |deleted, room, ctx| {
                 deleted.map_err(ProtoError::from).map(|_| {
-                    let members: Vec<i64> = room
+                    let members: Vec<UserId> = room
                         .loaded()
                         .map(|loaded| loaded.members.keys().copied().collect())
                         .unwrap_or_default();
@@ -314,7 +318,7 @@ impl Room {
                     .frame();
                     for user_id in members {
                         room.supervisor.notify.do_send(NotifyUser {
-                            user_id: UserId(user_id),
+                            user_id,
                             except: None,
                             frame: frame.clone(),
                         });
@@ -344,13 +348,9 @@ impl Room {
         // The other nodes reload the room and tell their joined connections themselves.
         self.share_change();
         self.broadcast(&joined, |_, _| true);
-        if let Some(mut view) = self.view_for(user_id) {
+        if let Some(mut view) = self.view_for(Some(user_id)) {
             // The room's last message and the new member's unread mentions are the store's.
-            let (store, notify, id) = (
-                self.store.clone(),
-                self.supervisor.notify.clone(),
-                self.id.0,
-            );
+            let (store, notify, id) = (self.store.clone(), self.supervisor.notify.clone(), self.id);
             let except = except.cloned();
             let blocks = self
                 .loaded()
@@ -369,11 +369,11 @@ impl Room {
                         }
                     }
                     Err(err) => {
-                        log::warn!("room r_{id}: room_added without its last message: {err}")
+                        log::warn!("room {id}: room_added without its last message: {err}")
                     }
                 }
                 notify.do_send(NotifyUser {
-                    user_id: UserId(user_id),
+                    user_id,
                     except,
                     frame: Event::RoomAdded { room: view }.frame(),
                 });
@@ -382,7 +382,7 @@ impl Room {
     }
 
     /// A membership ended: the user's connections stop following the room and are told.
-    pub(super) fn member_removed(&mut self, user_id: i64, except: Option<SessionKey>) {
+    pub(super) fn member_removed(&mut self, user_id: UserId, except: Option<SessionKey>) {
         let removed = match &mut self.state {
             State::Live(loaded) => {
                 loaded.levels.remove(&user_id);
@@ -403,7 +403,7 @@ impl Room {
             self.broadcast(&left, |_, _| true);
         }
         self.supervisor.notify.do_send(NotifyUser {
-            user_id: UserId(user_id),
+            user_id,
             except,
             frame: Event::RoomRemoved { room }.frame(),
         });

@@ -30,7 +30,7 @@ use crate::cluster::{Bus, SubscriptionId};
 use crate::db::models::{RoomKind, RoomRow, RoomSnapshot, UserRow};
 use crate::db::{RoomSummary, Store};
 use crate::error::ProtoError;
-use crate::model::RoomId;
+use crate::model::{RoomId, UserId};
 use crate::protocol::views::{MemberView, RoomView, UserView};
 use crate::protocol::Frame;
 use crate::settings::Settings;
@@ -71,7 +71,7 @@ pub struct Room {
     /// Multi-node mode: who is joined to the room on the other nodes, the users this node
     /// said are joined here, and whether a look for users who left is due.
     joins: crate::cluster::joins::RemoteJoins,
-    announced: std::collections::HashSet<i64>,
+    announced: std::collections::HashSet<UserId>,
     sweep_due: bool,
     /// When the other nodes were last asked who is joined (`cluster.rs`).
     joins_asked: Option<Instant>,
@@ -87,16 +87,16 @@ enum State {
 struct Loaded {
     row: RoomRow,
     kind: RoomKind,
-    members: HashMap<i64, Member>,
+    members: HashMap<UserId, Member>,
     /// The room's `authz_version` when `members` were read (`db/authz.rs`).
     authz_version: i64,
     /// The notification levels members chose (section 12); the others have the default.
-    levels: HashMap<i64, crate::notify::Level>,
+    levels: HashMap<UserId, crate::notify::Level>,
     /// Who hides whom here (section 13).
     blocks: crate::safety::blocks::Blocks,
     /// The roles and mutes of members that are not the default (docs/safety.md,
     /// `moderation.rs`); the owner is `row.owner_id`.
-    standings: HashMap<i64, crate::db::safety::Standing>,
+    standings: HashMap<UserId, crate::db::safety::Standing>,
 }
 
 struct Member {
@@ -175,7 +175,7 @@ impl Room {
         }
     }
 
-    fn access(&self, user_id: i64) -> Access {
+    fn access(&self, user_id: UserId) -> Access {
         match self.loaded() {
             None => Access::Hidden,
             Some(loaded) if loaded.members.contains_key(&user_id) => Access::Member,
@@ -185,7 +185,7 @@ impl Room {
     }
 
     /// The caller must be a member; an outsider of a public group is `forbidden`.
-    fn require_member(&self, user_id: i64, doing: &str) -> Result<(), ProtoError> {
+    fn require_member(&self, user_id: UserId, doing: &str) -> Result<(), ProtoError> {
         match self.access(user_id) {
             Access::Member => Ok(()),
             Access::Outsider => Err(ProtoError::forbidden(format!(
@@ -211,14 +211,15 @@ impl Room {
             .collect()
     }
 
-    /// The Room object as `viewer` sees it, from what the room holds in memory.
-    fn view_for(&self, viewer: i64) -> Option<RoomView> {
+    /// The Room object as `viewer` sees it (`None`: the admin API, no one's own read
+    /// position or level), from what the room holds in memory.
+    fn view_for(&self, viewer: Option<UserId>) -> Option<RoomView> {
         let loaded = self.loaded()?;
         let display_name = (loaded.kind != RoomKind::Group).then(|| {
             let mut others: Vec<&Member> = loaded
                 .members
                 .values()
-                .filter(|member| member.user.id != viewer)
+                .filter(|member| Some(member.user.id) != viewer)
                 .collect();
             others.sort_by_key(|member| member.user.id);
             others
@@ -231,13 +232,12 @@ impl Room {
             room: loaded.row.clone(),
             members_count: loaded.members.len() as i64,
             last_seq: self.posting.delivered_seq(),
-            read_seq: loaded
-                .members
-                .get(&viewer)
+            read_seq: viewer
+                .and_then(|viewer| loaded.members.get(&viewer))
                 .map(|member| member.read_seq)
                 .unwrap_or(0),
             display_name,
-            notify: loaded.levels.get(&viewer).copied(),
+            notify: viewer.and_then(|viewer| loaded.levels.get(&viewer).copied()),
         };
         let mut view = RoomView::from_summary(&summary);
         view.last_rev = self.revs.delivered();
@@ -245,14 +245,14 @@ impl Room {
     }
 
     /// Whether `viewer` blocks `author` here (section 13).
-    fn hides(&self, viewer: i64, author: i64) -> bool {
+    fn hides(&self, viewer: UserId, author: UserId) -> bool {
         self.loaded()
             .is_some_and(|loaded| loaded.blocks.hides(viewer, author))
     }
 
     /// In a direct room: whether a block stands between `user` and the other member, so
     /// neither may post (section 13; the commit checks it again in the store).
-    fn blocked_direct(&self, user: i64) -> bool {
+    fn blocked_direct(&self, user: UserId) -> bool {
         self.loaded().is_some_and(|loaded| {
             loaded.kind == RoomKind::Direct
                 && loaded
@@ -263,7 +263,7 @@ impl Room {
     }
 
     /// Whether anyone here blocks `author`.
-    fn anyone_hides(&self, author: i64) -> bool {
+    fn anyone_hides(&self, author: UserId) -> bool {
         self.loaded()
             .is_some_and(|loaded| loaded.blocks.anyone_hides(author))
     }
@@ -272,7 +272,7 @@ impl Room {
     /// those of users who block `author`, who get `hidden` (section 13). Made once each.
     fn broadcast_message(
         &mut self,
-        author: i64,
+        author: UserId,
         whole: &Frame,
         hidden: impl FnOnce() -> Frame,
     ) -> u64 {
@@ -282,18 +282,18 @@ impl Room {
         let Some(loaded) = self.loaded() else {
             return 0;
         };
-        let blockers: std::collections::HashSet<i64> = self
+        let blockers: std::collections::HashSet<UserId> = self
             .subscribers
             .values()
-            .map(|subscriber| subscriber.user_id.0)
+            .map(|subscriber| subscriber.user_id)
             .filter(|user| loaded.blocks.hides(*user, author))
             .collect();
         let hidden = hidden();
         let mut delivered = self.broadcast(whole, |_, subscriber| {
-            !blockers.contains(&subscriber.user_id.0)
+            !blockers.contains(&subscriber.user_id)
         });
         delivered += self.broadcast(&hidden, |_, subscriber| {
-            blockers.contains(&subscriber.user_id.0)
+            blockers.contains(&subscriber.user_id)
         });
         delivered
     }
@@ -302,7 +302,7 @@ impl Room {
     /// accepts, except those of users who block `author` (section 13).
     fn broadcast_signal(
         &mut self,
-        author: i64,
+        author: UserId,
         frame: &Frame,
         include: impl Fn(&SessionKey, &Subscriber) -> bool,
     ) -> u64 {
@@ -314,7 +314,7 @@ impl Room {
             .map(|loaded| loaded.blocks.clone())
             .unwrap_or_default();
         self.broadcast(frame, |key, subscriber| {
-            include(key, subscriber) && !blocks.hides(subscriber.user_id.0, author)
+            include(key, subscriber) && !blocks.hides(subscriber.user_id, author)
         })
     }
 
@@ -337,9 +337,9 @@ impl Room {
         delivered
     }
 
-    fn unsubscribe_user(&mut self, user_id: i64) {
+    fn unsubscribe_user(&mut self, user_id: UserId) {
         self.subscribers
-            .retain(|_, subscriber| subscriber.user_id.0 != user_id);
+            .retain(|_, subscriber| subscriber.user_id != user_id);
     }
 
     fn apply_snapshot(&mut self, snapshot: Option<RoomSnapshot>) {
@@ -391,7 +391,7 @@ impl Actor for Room {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.settings.room_pending.max(16));
         let store = self.store.clone();
-        let id = self.id.0;
+        let id = self.id;
         // In multi-node mode, subscribe first, then read the tail: whatever commits after
         // the read arrives on the bus, and nothing falls in between.
         let subscribing = self.subscribe_bus(ctx);
@@ -425,7 +425,7 @@ impl Actor for Room {
                         room.revs_committed_upto(last_rev, ctx);
                     }
                     Err(err) => {
-                        log::warn!("room r_{id}: cannot load from the store: {err}");
+                        log::warn!("room {id}: cannot load from the store: {err}");
                         room.stop_cleanly(ctx);
                     }
                 }
@@ -449,7 +449,7 @@ impl Drop for Room {
         if self.stopped_cleanly {
             return;
         }
-        log::error!("room r_{}: actor crashed", self.id);
+        log::error!("room {}: actor crashed", self.id);
         self.leave_bus();
         self.supervisor.crashed.do_send(RoomCrashed {
             id: self.id,

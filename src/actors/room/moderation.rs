@@ -27,7 +27,7 @@ use crate::safety::roles::{may, muted_at, Role};
 
 impl Room {
     /// The member's role in a group (`None` in a direct or bot room, or for a non-member).
-    pub(super) fn role_of(&self, user_id: i64) -> Option<Role> {
+    pub(super) fn role_of(&self, user_id: UserId) -> Option<Role> {
         let loaded = self.loaded()?;
         if loaded.kind != RoomKind::Group || !loaded.members.contains_key(&user_id) {
             return None;
@@ -39,14 +39,14 @@ impl Room {
         ))
     }
 
-    fn standing(&self, user_id: i64) -> Standing {
+    fn standing(&self, user_id: UserId) -> Standing {
         self.loaded()
             .and_then(|loaded| loaded.standings.get(&user_id).copied())
             .unwrap_or_default()
     }
 
     /// Until when (ms) the member is muted now, if they are.
-    fn muted_until(&self, user_id: i64) -> Option<i64> {
+    fn muted_until(&self, user_id: UserId) -> Option<i64> {
         self.standing(user_id)
             .muted_until
             .filter(|until| muted_at(Some(*until), crate::clock::now_ms()))
@@ -64,7 +64,7 @@ impl Room {
 
     /// A muted member may not send, edit, react or type until the mute ends (`forbidden`,
     /// saying until when). The group commit checks again in the store.
-    pub(super) fn require_voice(&self, user_id: i64) -> Result<(), ProtoError> {
+    pub(super) fn require_voice(&self, user_id: UserId) -> Result<(), ProtoError> {
         match self.muted_until(user_id) {
             Some(until) => Err(ProtoError::from(StoreError::Muted(until))),
             None => Ok(()),
@@ -103,7 +103,7 @@ impl Room {
             }
         }
         let store = self.store.clone();
-        let (id, actor, target) = (self.id.0, caller.user.id, user.id);
+        let (id, actor, target) = (self.id, caller.user.id, user.id);
         in_turn(
             ctx,
             async move { store.sanction(id, actor, target, sanction).await },
@@ -159,7 +159,7 @@ impl Room {
         }
     }
 
-    fn set_standing(&mut self, user_id: i64, standing: Standing) {
+    fn set_standing(&mut self, user_id: UserId, standing: Standing) {
         if let State::Live(loaded) = &mut self.state {
             if standing.is_default() {
                 loaded.standings.remove(&user_id);
@@ -183,10 +183,10 @@ impl Room {
         }
         .frame();
         let user_id = user.id;
-        self.broadcast(&frame, |_, subscriber| subscriber.user_id.0 != user_id);
+        self.broadcast(&frame, |_, subscriber| subscriber.user_id != user_id);
         if to_member {
             self.supervisor.notify.do_send(NotifyUser {
-                user_id: UserId(user_id),
+                user_id,
                 except: None,
                 frame,
             });
@@ -197,9 +197,9 @@ impl Room {
     /// this node's joined connections (the node that made the change told the member's).
     pub(super) fn standings_reloaded(
         &mut self,
-        old: &HashMap<i64, Standing>,
-        old_owner: Option<i64>,
-        joined: &HashSet<i64>,
+        old: &HashMap<UserId, Standing>,
+        old_owner: Option<UserId>,
+        joined: &HashSet<UserId>,
     ) {
         let Some(loaded) = self.loaded() else {
             return;

@@ -23,9 +23,9 @@ impl Room {
     /// message it replies to come with section 11).
     pub(super) fn to_notify(
         &self,
-        sender: i64,
-        mentions: &[i64],
-        reply_to: Option<i64>,
+        sender: UserId,
+        mentions: &[UserId],
+        reply_to: Option<UserId>,
     ) -> Vec<UserId> {
         let Some(loaded) = self.loaded() else {
             return Vec::new();
@@ -46,25 +46,22 @@ impl Room {
             reply_to_sender: reply_to,
         };
         // Who has joined is gathered only if someone's level lets the message through.
-        let joined: OnceCell<HashSet<i64>> = OnceCell::new();
+        let joined: OnceCell<HashSet<UserId>> = OnceCell::new();
         let unsure = self.joins_unsure();
         recipients(loaded.kind, &candidates, &message, |user| {
             joined.get_or_init(|| self.joined_users()).contains(&user)
                 || (unsure && self.presence.is_online(user))
         })
-        .into_iter()
-        .map(UserId)
-        .collect()
     }
 
     /// Users with a connection joined to the room, here or on another live node.
-    fn joined_users(&self) -> HashSet<i64> {
+    fn joined_users(&self) -> HashSet<UserId> {
         let mut users = self.joined_elsewhere();
         users.extend(
             self.subscribers
                 .values()
                 .filter(|subscriber| !subscriber.outbox.is_closed())
-                .map(|subscriber| subscriber.user_id.0),
+                .map(|subscriber| subscriber.user_id),
         );
         users
     }
@@ -80,7 +77,7 @@ impl Room {
             return ready(Err(err));
         }
         let store = self.store.clone();
-        let (id, user_id) = (self.id.0, caller.user.id);
+        let (id, user_id) = (self.id, caller.user.id);
         in_turn(
             ctx,
             async move { store.set_notify_level(id, user_id, Some(level)).await },

@@ -15,7 +15,7 @@ use crate::actors::messages::{Origin, Post, ToBot, Turn};
 use crate::db::models::{RoomKind, StoredMessage, UserKind};
 use crate::db::{NewPost, Outcome, StoreError};
 use crate::error::ProtoError;
-use crate::model::{RoomId, Seq, UserId};
+use crate::model::{Seq, UserId};
 use crate::posting::{Batch, Gap, Pipeline, Refused};
 use crate::protocol::ids::{FileId, MessageId};
 use crate::protocol::template::Template;
@@ -74,13 +74,12 @@ impl Room {
                 return origin.answer(Err(ProtoError::not_found("no such message in this room")))
             }
         };
-        let mentioned: Vec<i64> = said.mentions.iter().map(|user| user.0).collect();
-        if let Err(err) = self.check_mentions(&mentioned) {
+        if let Err(err) = self.check_mentions(&said.mentions) {
             return origin.answer(Err(err));
         }
         let post = NewPost {
             reply_to,
-            notify: self.to_notify(origin.user().id, &mentioned, None),
+            notify: self.to_notify(origin.user().id, &said.mentions, None),
             mentions: said.mentions,
             room_id: self.id,
             sender: origin.user().clone(),
@@ -95,11 +94,11 @@ impl Room {
 
     /// Every mentioned user must be a member (as far as the room knows; the store checks
     /// again when the message commits).
-    fn check_mentions(&self, mentions: &[i64]) -> Result<(), ProtoError> {
+    fn check_mentions(&self, mentions: &[UserId]) -> Result<(), ProtoError> {
         let Some(loaded) = self.loaded() else {
             return Err(ProtoError::no_such_room());
         };
-        let outsiders: Vec<i64> = mentions
+        let outsiders: Vec<UserId> = mentions
             .iter()
             .filter(|user| !loaded.members.contains_key(user))
             .copied()
@@ -204,7 +203,7 @@ impl Room {
         };
         crate::metrics::METRICS.catch_up_reads.inc();
         let store = self.store.clone();
-        let id = self.id.0;
+        let id = self.id;
         ctx.wait(
             async move { store.full_page_after(id, after, count).await }
                 .into_actor(self)
@@ -218,7 +217,7 @@ impl Room {
                     }
                     Err(err) => {
                         // Retried by the room's periodic check (or the next arrival).
-                        log::warn!("room r_{id}: cannot read messages to deliver: {err}");
+                        log::warn!("room {id}: cannot read messages to deliver: {err}");
                         room.posting.fetch_failed();
                     }
                 }),
@@ -297,7 +296,7 @@ impl Room {
             }
         };
         let store = self.store.clone();
-        let id = self.id.0;
+        let id = self.id;
         ctx.wait(
             async move { store.message(id, seq).await }
                 .into_actor(self)
@@ -310,7 +309,7 @@ impl Room {
                             let post = NewPost {
                                 reply_to: None,
                                 mentions: Vec::new(),
-                                room_id: RoomId(id),
+                                room_id: id,
                                 notify: room.to_notify(origin.user().id, &[], None),
                                 sender: origin.user().clone(),
                                 body: label,
@@ -358,7 +357,7 @@ impl Room {
     /// Connections that cannot be brought up to date here resume by themselves.
     pub(super) fn close_lagging(&mut self, why: &str) {
         log::warn!(
-            "room r_{}: closing joined connections to resume: {why}",
+            "room {}: closing joined connections to resume: {why}",
             self.id
         );
         for subscriber in self.subscribers.values() {

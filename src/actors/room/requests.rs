@@ -167,7 +167,7 @@ impl Handler<AdminOp> for Room {
         }
         match op {
             AdminOp::Describe => ready(
-                self.view_for(0)
+                self.view_for(None)
                     .map(|room| AdminReply::Described {
                         room,
                         members: self.member_views(),
@@ -175,7 +175,7 @@ impl Handler<AdminOp> for Room {
                     .ok_or_else(ProtoError::no_such_room),
             ),
             AdminOp::AddMember { user } => self.invite(None, user, ctx),
-            AdminOp::RemoveMember { user_id } => self.remove(user_id.0, ctx),
+            AdminOp::RemoveMember { user_id } => self.remove(user_id, ctx),
             AdminOp::Delete => self.delete(ctx),
             AdminOp::DeleteMessage { seq } => self.admin_delete(seq),
         }
@@ -199,7 +199,7 @@ impl Handler<Subscribers> for Room {
         MessageResult(
             self.subscribers
                 .iter()
-                .filter(|(_, subscriber)| !self.hides(subscriber.user_id.0, asked.about.0))
+                .filter(|(_, subscriber)| !self.hides(subscriber.user_id, asked.about))
                 .map(|(key, Subscriber { outbox, .. })| (key.clone(), outbox.clone()))
                 .collect(),
         )
@@ -217,6 +217,6 @@ impl Handler<Crash> for Room {
     type Result = ();
 
     fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
-        panic!("room r_{} crashing on purpose", self.id);
+        panic!("room {} crashing on purpose", self.id);
     }
 }

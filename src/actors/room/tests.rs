@@ -187,7 +187,7 @@ async fn membership_rules_hold() {
     let public = fixture.group(&amy, &[], true).await;
     let private_room = fixture.room(private).await;
     let public_room = fixture.room(public).await;
-    let missing_room = fixture.room(9999).await;
+    let missing_room = fixture.room(RoomId(9999)).await;
     let (eve_conn, mut eve_out) = fixture.connection(&eve, "s_eve");
     let (bob_conn, _bob_out) = fixture.connection(&bob, "s_bob");
     let (amy_conn, mut amy_out) = fixture.connection(&amy, "s_amy");
@@ -373,10 +373,7 @@ async fn changes_reach_joined_connections_in_rev_order_across_a_crash() {
     amy_out.next_json().await;
     sent(&room, &bob_conn, &mut bob_out, "before").await;
     assert_eq!(amy_out.next_json().await["type"], "message");
-    let message = crate::model::MessageId {
-        room: RoomId(id),
-        seq: 1,
-    };
+    let message = crate::model::MessageId { room: id, seq: 1 };
     let edit = RoomCommand::Edit {
         message,
         body: "after".into(),

@@ -8,7 +8,7 @@ use super::people::find_person;
 use crate::actors::messages::{Caller, Reply, RoomsChanged, SessionSupervisor};
 use crate::db::Store;
 use crate::error::{Answered, Mailbox, ProtoError};
-use crate::model::RoomId;
+use crate::model::UserId;
 use crate::protocol::frames;
 use crate::protocol::ids::UserRef;
 use crate::protocol::views::UserView;
@@ -32,7 +32,7 @@ pub(super) async fn block(
         // reaches them after they read the block (other nodes hear it on the bus).
         hub.rooms_changed
             .send(RoomsChanged {
-                rooms: change.rooms.into_iter().map(RoomId).collect(),
+                rooms: change.rooms,
             })
             .await
             .answered_by(Mailbox::Hub)?;
@@ -42,7 +42,7 @@ pub(super) async fn block(
 
 /// `blocks`: `{"users":[User…]}`, the users the caller blocks, by id (without presence: a
 /// block hides it).
-pub(super) async fn blocks(store: &Store, caller: i64) -> Result<Reply, ProtoError> {
+pub(super) async fn blocks(store: &Store, caller: UserId) -> Result<Reply, ProtoError> {
     let users: Vec<UserView> = store
         .blocks_of(caller)
         .await?

@@ -309,10 +309,10 @@ async fn report(
     note: Option<String>,
 ) -> Result<Reply, ProtoError> {
     let (store, reporter) = (&context.store, context.caller.user.id);
-    if !store.is_member(room.0, reporter).await? {
+    if !store.is_member(room, reporter).await? {
         return Err(ProtoError::no_such_room());
     }
-    let Some(found) = store.message(room.0, message.seq).await? else {
+    let Some(found) = store.message(room, message.seq).await? else {
         return Err(ProtoError::not_found("no such message in this room"));
     };
     let snapshot = serde_json::to_string(&MessageView::from_stored(&found))
@@ -321,7 +321,7 @@ async fn report(
         reason.as_str(),
         note,
         Some(reporter),
-        (room.0, message.seq, found.row.sender_id),
+        (room, message.seq, found.row.sender_id),
         snapshot,
     );
     let id = store.create_report(report).await?;
@@ -343,7 +343,7 @@ async fn rooms(context: &Context, page: Option<RoomsPage>) -> Result<Reply, Prot
     let next = summaries
         .last()
         .filter(|_| more)
-        .map(|last| RoomId(last.room.id).to_string());
+        .map(|last| last.room.id.to_string());
     let rooms = room_views(&context.store, &summaries, Some(me)).await?;
     Ok(Reply::Data(json!({ "rooms": rooms, "next": next })))
 }
@@ -360,7 +360,6 @@ async fn leave_groups(context: &Context, owner: &UserRef) -> Result<Reply, Proto
     }
     let mut left = Vec::new();
     for room_id in context.store.groups_of_owner(owner.id, me).await? {
-        let room_id = RoomId(room_id);
         let room = context
             .hub
             .get_room
@@ -386,18 +385,22 @@ async fn leave_groups(context: &Context, owner: &UserRef) -> Result<Reply, Proto
     Ok(Reply::Data(json!({ "left": left })))
 }
 
-async fn view_of(store: &Store, room_id: i64, viewer: i64) -> Result<RoomView, ProtoError> {
+async fn view_of(store: &Store, room_id: RoomId, viewer: UserId) -> Result<RoomView, ProtoError> {
     let summary: Option<RoomSummary> = store.room_summary(room_id, Some(viewer)).await?;
     let summary = summary.ok_or_else(ProtoError::no_such_room)?;
     room_view(store, &summary, Some(viewer)).await
 }
 
 /// Tells `user_id`'s connections about a room they are now a member of.
-async fn announce_room(context: &Context, room_id: i64, user_id: i64) -> Result<(), ProtoError> {
+async fn announce_room(
+    context: &Context,
+    room_id: RoomId,
+    user_id: UserId,
+) -> Result<(), ProtoError> {
     let view = view_of(&context.store, room_id, user_id).await?;
     let except = (user_id == context.caller.user.id).then(|| context.caller.session.clone());
     context.hub.notify.do_send(NotifyUser {
-        user_id: UserId(user_id),
+        user_id,
         except,
         frame: Event::RoomAdded { room: view }.frame(),
     });
@@ -418,7 +421,7 @@ async fn create_group(
         // Section 13: a group made with someone is an invite of them.
         if member != me && context.store.block_between(me, member).await? {
             return Err(ProtoError::forbidden(format!(
-                "a block stands between you and u_{member}; they cannot be added"
+                "a block stands between you and {member}; they cannot be added"
             )));
         }
         member_ids.push(member);
@@ -482,7 +485,7 @@ async fn open_bot(context: &Context, bot: String) -> Result<Reply, ProtoError> {
         announce_room(context, room.id, me).await?;
         context.hub.to_bot.do_send(ToBot {
             bot,
-            room_id: room.room_id(),
+            room_id: room.id,
             turn: Turn::Greet {
                 user: context.caller.user.clone(),
             },

@@ -127,7 +127,7 @@ impl Session {
             }
             Verdict::Abusive => {
                 log::warn!(
-                    "session {} (u_{}): over the rate limit too long",
+                    "session {} ({}): over the rate limit too long",
                     self.key,
                     self.user.id
                 );
@@ -196,7 +196,7 @@ impl Actor for Session {
             }
             if session.last_heard.elapsed() > session.settings.heartbeat * 3 {
                 log::info!(
-                    "session {} (u_{}): heartbeat timed out",
+                    "session {} ({}): heartbeat timed out",
                     session.key,
                     session.user.id
                 );

@@ -8,6 +8,7 @@ use crate::actors::messages::{GetDirectoryScope, Reply, SessionSupervisor};
 pub(super) use crate::actors::people::{find_person, may_find};
 use crate::db::{DirectoryAfter, DirectoryPage, People, Store};
 use crate::error::{Answered, Mailbox, ProtoError};
+use crate::model::UserId;
 use crate::protocol::command::bad_cursor;
 use crate::protocol::ids::{self, UserRef};
 use crate::protocol::views::UserView;
@@ -20,7 +21,7 @@ pub(super) async fn directory(
     query: &str,
     after: Option<UserRef>,
     limit: i64,
-    (caller, directory): (i64, Directory),
+    (caller, directory): (UserId, Directory),
 ) -> Result<Reply, ProtoError> {
     let scope = hub
         .directory_scope
@@ -53,7 +54,7 @@ pub(super) async fn directory(
 
 /// A group member named by a client: `u_N`, or the answer [`find_person`] gives for anything
 /// else (a bot handle, a name). Ids that parse are checked by the store with the group.
-pub(super) async fn member_id(store: &Store, user: &UserRef) -> Result<i64, ProtoError> {
+pub(super) async fn member_id(store: &Store, user: &UserRef) -> Result<UserId, ProtoError> {
     match user {
         UserRef::Id(id) => Ok(*id),
         UserRef::Handle(_) => find_person(store, user).await.map(|user| user.id),
@@ -64,7 +65,7 @@ pub(super) async fn member_id(store: &Store, user: &UserRef) -> Result<i64, Prot
 /// store, so on every node), with the wait until the oldest of them is an hour old.
 pub(super) async fn may_create_group(
     store: &Store,
-    owner: i64,
+    owner: UserId,
     per_hour: u32,
 ) -> Result<(), ProtoError> {
     const HOUR_MS: i64 = 3_600_000;

@@ -10,12 +10,17 @@ use crate::db::conversation::{ConversationError, SearchRequest};
 use crate::db::models::RoomKind;
 use crate::db::Store;
 use crate::error::ProtoError;
+use crate::model::{RoomId, UserId};
 use crate::protocol::conversation::Search;
 use crate::protocol::views::MessageView;
 
 /// Runs `search` for `user`.
-pub(super) async fn search(store: &Store, user: i64, search: Search) -> Result<Reply, ProtoError> {
-    let room = search.room.map(|room| room.0);
+pub(super) async fn search(
+    store: &Store,
+    user: UserId,
+    search: Search,
+) -> Result<Reply, ProtoError> {
+    let room = search.room;
     let request = SearchRequest {
         user,
         query: search.query,
@@ -40,7 +45,7 @@ pub(super) async fn search(store: &Store, user: i64, search: Search) -> Result<R
 
 /// The answer for a `room` the caller is not a member of: `forbidden` for a public group
 /// (as `history`), `not_found` for any other (a private room is never revealed).
-async fn outsider(store: &Store, room: Option<i64>) -> ProtoError {
+async fn outsider(store: &Store, room: Option<RoomId>) -> ProtoError {
     let Some(room) = room else {
         return ProtoError::no_such_room();
     };

@@ -35,6 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use self::publish::{publish_loop, Outgoing};
 use self::subscribe::{subscribe_loop, Command};
 use super::wire::{Envelope, Event};
+use crate::model::UserId;
 
 /// Events queued for publishing before new ones are dropped (and counted).
 const PUBLISH_QUEUE: usize = 8192;
@@ -217,7 +218,7 @@ impl Bus {
 
     /// Records that `user_id` has `count` connections on this node now; `presence`: the
     /// first opened or the last closed (the other nodes are told).
-    pub fn set_connections(&self, user_id: i64, count: usize, presence: bool) {
+    pub fn set_connections(&self, user_id: UserId, count: usize, presence: bool) {
         let queued = self.queue(Outgoing::Connections {
             user_id,
             count,
@@ -236,7 +237,7 @@ impl Bus {
 
     /// Writes this node's live connections anew (after Redis lost them, or a write of
     /// them was lost).
-    pub fn rebuild_connections(&self, counts: HashMap<i64, usize>) {
+    pub fn rebuild_connections(&self, counts: HashMap<UserId, usize>) {
         self.inner.stale.store(false, Ordering::Relaxed);
         if !self.queue(Outgoing::Rebuild(counts)) {
             self.inner.stale.store(true, Ordering::Relaxed);
@@ -292,7 +293,9 @@ impl Bus {
 
     /// Every node's live connections as Redis holds them now: node name to user id to
     /// count.
-    pub async fn connection_counts(&self) -> Result<HashMap<String, HashMap<i64, u64>>, BusError> {
+    pub async fn connection_counts(
+        &self,
+    ) -> Result<HashMap<String, HashMap<UserId, u64>>, BusError> {
         let mut conn = self.inner.queries.clone();
         let work = async move {
             let mut keys: Vec<String> = Vec::new();
@@ -319,7 +322,8 @@ impl Bus {
                     .query_async(&mut conn)
                     .await?;
                 let node = key.trim_start_matches(&connections_key("")).to_string();
-                nodes.insert(node, counts);
+                let counts = counts.into_iter().map(|(user, n)| (UserId(user), n));
+                nodes.insert(node, counts.collect());
             }
             Ok::<_, BusError>(nodes)
         };

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::{connections_key, NODE_EXPIRY, PUBLISH_BATCH};
 use crate::cluster::wire::{channel, Envelope, Event};
+use crate::model::UserId;
 
 /// What the bus handle queues for the publishing task.
 pub(super) enum Outgoing {
@@ -23,7 +24,7 @@ pub(super) enum Outgoing {
     /// The user's connections on this node now; `presence`: the first opened or the last
     /// closed.
     Connections {
-        user_id: i64,
+        user_id: UserId,
         count: usize,
         presence: bool,
     },
@@ -33,7 +34,7 @@ pub(super) enum Outgoing {
     },
     /// The node's live connections, rewritten in full (after Redis came back, or a write
     /// of them was lost).
-    Rebuild(HashMap<i64, usize>),
+    Rebuild(HashMap<UserId, usize>),
 }
 
 pub(super) async fn publish_loop(
@@ -73,10 +74,10 @@ pub(super) async fn publish_loop(
                 } => {
                     writes_connections = true;
                     if count > 0 {
-                        pipe.hset(&key, user_id, count).ignore();
+                        pipe.hset(&key, user_id.0, count).ignore();
                         pipe.expire(&key, expiry as i64).ignore();
                     } else {
-                        pipe.hdel(&key, user_id).ignore();
+                        pipe.hdel(&key, user_id.0).ignore();
                     }
                     if presence {
                         let event = Envelope {
@@ -104,8 +105,11 @@ pub(super) async fn publish_loop(
                 Outgoing::Rebuild(counts) => {
                     writes_connections = true;
                     pipe.del(&key).ignore();
-                    let counts: Vec<(i64, usize)> =
-                        counts.into_iter().filter(|(_, count)| *count > 0).collect();
+                    let counts: Vec<(i64, usize)> = counts
+                        .into_iter()
+                        .filter(|(_, count)| *count > 0)
+                        .map(|(UserId(user), count)| (user, count))
+                        .collect();
                     if !counts.is_empty() {
                         pipe.hset_multiple(&key, &counts).ignore();
                         pipe.expire(&key, expiry as i64).ignore();

@@ -22,6 +22,7 @@ use crate::db::safety::{AuditEntry, Moderate, Moderation, Standing};
 use crate::db::schema::{members, mentions, message_files, messages, reactions, rooms};
 use crate::db::seq::RoomSeqs;
 use crate::db::store::Store;
+use crate::model::{RoomId, UserId};
 use crate::safety::roles::{may, muted_at, Act, Role};
 use crate::write_conn;
 
@@ -29,7 +30,7 @@ use crate::write_conn;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deleter {
     /// A member: the message's sender, or in a group its owner or a moderator (docs/safety.md).
-    User(i64),
+    User(UserId),
     /// The admin API: any message.
     Admin,
 }
@@ -37,17 +38,17 @@ pub enum Deleter {
 /// The message a change is about, read under the room's lock.
 pub(super) struct Target {
     kind: RoomKind,
-    owner: Option<i64>,
-    sender: i64,
+    owner: Option<UserId>,
+    sender: UserId,
     deleted: bool,
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = mentions)]
 struct MentionRow {
-    room_id: i64,
+    room_id: RoomId,
     seq: i64,
-    user_id: i64,
+    user_id: UserId,
 }
 
 /// The steps of a change, on either backend.
@@ -55,48 +56,53 @@ pub(super) trait ChangeSteps {
     /// Locks the room's row and reads the message: `NotFound` for either.
     fn target(
         &mut self,
-        room: i64,
+        room: RoomId,
         seq: i64,
     ) -> impl Future<Output = Result<Target, ConversationError>> + Send;
     /// The member's stored role and mute (`None`: no member).
     fn standing(
         &mut self,
-        room: i64,
-        user: i64,
+        room: RoomId,
+        user: UserId,
     ) -> impl Future<Output = QueryResult<Option<(String, Option<i64>)>>> + Send;
     /// Which of `users` are not members of `room`.
     fn outsiders(
         &mut self,
-        room: i64,
-        users: Vec<i64>,
-    ) -> impl Future<Output = QueryResult<Vec<i64>>> + Send;
+        room: RoomId,
+        users: Vec<UserId>,
+    ) -> impl Future<Output = QueryResult<Vec<UserId>>> + Send;
     /// Takes the room's next `rev` and writes it on the message.
-    fn next_rev(&mut self, room: i64, seq: i64) -> impl Future<Output = QueryResult<i64>> + Send;
+    fn next_rev(&mut self, room: RoomId, seq: i64)
+        -> impl Future<Output = QueryResult<i64>> + Send;
     /// Replaces whom the message mentions.
     fn set_mentions(
         &mut self,
-        room: i64,
+        room: RoomId,
         seq: i64,
-        users: Vec<i64>,
+        users: Vec<UserId>,
     ) -> impl Future<Output = QueryResult<()>> + Send;
 }
 
 macro_rules! change_steps {
     ($conn:ty) => {
         impl ChangeSteps for $conn {
-            async fn target(&mut self, room: i64, seq: i64) -> Result<Target, ConversationError> {
+            async fn target(
+                &mut self,
+                room: RoomId,
+                seq: i64,
+            ) -> Result<Target, ConversationError> {
                 if self.lock_rooms(&[room]).await?.is_empty() {
                     return Err(ConversationError::NotFound("room"));
                 }
                 let (kind, owner) = rooms::table
                     .find(room)
                     .select((rooms::kind, rooms::owner_id))
-                    .first::<(RoomKind, Option<i64>)>(self)
+                    .first::<(RoomKind, Option<UserId>)>(self)
                     .await?;
                 let message = messages::table
                     .find((room, seq))
                     .select((messages::sender_id, messages::deleted))
-                    .first::<(i64, bool)>(self)
+                    .first::<(UserId, bool)>(self)
                     .await
                     .optional()?;
                 let Some((sender, deleted)) = message else {
@@ -112,8 +118,8 @@ macro_rules! change_steps {
 
             async fn standing(
                 &mut self,
-                room: i64,
-                user: i64,
+                room: RoomId,
+                user: UserId,
             ) -> QueryResult<Option<(String, Option<i64>)>> {
                 members::table
                     .find((room, user))
@@ -123,11 +129,15 @@ macro_rules! change_steps {
                     .optional()
             }
 
-            async fn outsiders(&mut self, room: i64, users: Vec<i64>) -> QueryResult<Vec<i64>> {
+            async fn outsiders(
+                &mut self,
+                room: RoomId,
+                users: Vec<UserId>,
+            ) -> QueryResult<Vec<UserId>> {
                 if users.is_empty() {
                     return Ok(Vec::new());
                 }
-                let inside: Vec<i64> = members::table
+                let inside: Vec<UserId> = members::table
                     .filter(members::room_id.eq(room))
                     .filter(members::user_id.eq_any(&users))
                     .select(members::user_id)
@@ -139,7 +149,7 @@ macro_rules! change_steps {
                     .collect())
             }
 
-            async fn next_rev(&mut self, room: i64, seq: i64) -> QueryResult<i64> {
+            async fn next_rev(&mut self, room: RoomId, seq: i64) -> QueryResult<i64> {
                 let rev = diesel::update(rooms::table.find(room))
                     .set(rooms::last_rev.eq(rooms::last_rev + 1))
                     .returning(rooms::last_rev)
@@ -154,9 +164,9 @@ macro_rules! change_steps {
 
             async fn set_mentions(
                 &mut self,
-                room: i64,
+                room: RoomId,
                 seq: i64,
-                users: Vec<i64>,
+                users: Vec<UserId>,
             ) -> QueryResult<()> {
                 diesel::delete(
                     mentions::table
@@ -190,8 +200,8 @@ change_steps!(SqliteConn);
 /// not muted now (`Muted`).
 async fn member<C: ChangeSteps>(
     conn: &mut C,
-    room: i64,
-    user: i64,
+    room: RoomId,
+    user: UserId,
     speaking: bool,
 ) -> Result<Standing, ConversationError> {
     let Some((role, muted)) = conn.standing(room, user).await? else {
@@ -211,10 +221,10 @@ async fn member<C: ChangeSteps>(
 /// then the delete is a moderation act with its audit entry (returned).
 async fn may_delete<C: ChangeSteps>(
     conn: &mut C,
-    room: i64,
+    room: RoomId,
     seq: i64,
     target: &Target,
-    user: i64,
+    user: UserId,
 ) -> Result<Option<AuditEntry>, ConversationError> {
     let standing = member(conn, room, user, false).await?;
     if target.sender == user {
@@ -236,23 +246,20 @@ async fn may_delete<C: ChangeSteps>(
         false,
     )
     .map_err(ConversationError::Denied)?;
-    let message = crate::model::MessageId {
-        room: crate::model::RoomId(room),
-        seq,
-    };
+    let message = crate::model::MessageId { room, seq };
     Ok(Some(
         AuditEntry::admin("delete")
             .by(Some(user))
             .room(room)
             .target(message.to_string())
-            .detail(serde_json::json!({ "sender": format!("u_{}", target.sender) })),
+            .detail(serde_json::json!({ "sender": target.sender.to_string() })),
     ))
 }
 
 /// The one message a change answers, read in its transaction.
 async fn answer<C: ConversationReads>(
     conn: &mut C,
-    room: i64,
+    room: RoomId,
     seq: i64,
 ) -> Result<FullMessage, ConversationError> {
     conn.full_messages(vec![(room, seq)])
@@ -267,11 +274,11 @@ impl Store {
     /// clears them; each must be a member).
     pub async fn edit_message(
         &self,
-        room: i64,
+        room: RoomId,
         seq: i64,
-        editor: i64,
+        editor: UserId,
         body: String,
-        mentions: Option<Vec<i64>>,
+        mentions: Option<Vec<UserId>>,
     ) -> Result<Change, ConversationError> {
         let mentions = mentions.map(checked_mentions).transpose()?;
         self.run(move |db| async move {
@@ -319,7 +326,7 @@ impl Store {
     /// no edit time. Deleting a tombstone answers it again and takes no `rev`.
     pub async fn delete_message(
         &self,
-        room: i64,
+        room: RoomId,
         seq: i64,
         by: Deleter,
     ) -> Result<Change, ConversationError> {
@@ -330,7 +337,7 @@ impl Store {
     /// resolves) in the same transaction, also when the message was deleted already.
     pub async fn delete_message_with(
         &self,
-        room: i64,
+        room: RoomId,
         seq: i64,
         by: Deleter,
         moderation: Option<crate::db::safety::Moderation>,
@@ -393,9 +400,9 @@ impl Store {
     /// no `rev`; a new emoji beyond [`MAX_EMOJIS`] on the message is refused.
     pub async fn react(
         &self,
-        room: i64,
+        room: RoomId,
         seq: i64,
-        user: i64,
+        user: UserId,
         emoji: Emoji,
         on: bool,
     ) -> Result<Change, ConversationError> {

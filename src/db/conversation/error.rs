@@ -32,7 +32,7 @@ pub enum ConversationError {
     TooManyEmojis,
     /// `bad_request`: mentions of users who are not members of the room (the ids).
     #[error("{} not a member of the room", user_list(.0))]
-    NotMembers(Vec<i64>),
+    NotMembers(Vec<crate::model::UserId>),
     /// `bad_request`: a number or list out of its range (what is said).
     #[error("{0}")]
     OutOfRange(String),

@@ -14,8 +14,9 @@ use super::{FullMessage, ReplyRef};
 use crate::conversation::{excerpt, ReactionSet};
 use crate::db::backend::{PgConn, SqliteConn};
 use crate::db::file_queries::FileQueries;
-use crate::db::models::{MessageRow, StoredMessage, UserRow};
+use crate::db::models::{MessageKey, MessageRow, StoredMessage, UserRow};
 use crate::db::schema::{mentions, messages, reactions, rooms, users};
+use crate::model::{RoomId, UserId};
 
 /// A message's section 11 columns.
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -30,8 +31,8 @@ pub(super) struct StateRow {
 type Row = (MessageRow, UserRow, StateRow);
 
 /// Keys grouped by room: `(room, [seq…])`, rooms ascending.
-fn by_room(keys: &[(i64, i64)]) -> Vec<(i64, Vec<i64>)> {
-    let mut rooms: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+fn by_room(keys: &[MessageKey]) -> Vec<(RoomId, Vec<i64>)> {
+    let mut rooms: BTreeMap<RoomId, Vec<i64>> = BTreeMap::new();
     for (room, seq) in keys {
         rooms.entry(*room).or_default().push(*seq);
     }
@@ -62,19 +63,19 @@ pub(crate) trait ConversationReads {
     /// left out).
     fn full_messages(
         &mut self,
-        keys: Vec<(i64, i64)>,
+        keys: Vec<MessageKey>,
     ) -> impl Future<Output = QueryResult<Vec<FullMessage>>> + Send;
     /// The newest message of each of `rooms` that has one (the row `seq = last_seq`, in one
     /// query), whole.
     fn last_messages(
         &mut self,
-        rooms: Vec<i64>,
+        rooms: Vec<RoomId>,
     ) -> impl Future<Output = QueryResult<Vec<FullMessage>>> + Send;
     /// The messages with these keys as a reply shows them.
     fn reply_refs(
         &mut self,
-        keys: Vec<(i64, i64)>,
-    ) -> impl Future<Output = QueryResult<HashMap<(i64, i64), ReplyRef>>> + Send;
+        keys: Vec<MessageKey>,
+    ) -> impl Future<Output = QueryResult<HashMap<MessageKey, ReplyRef>>> + Send;
 }
 
 macro_rules! conversation_reads {
@@ -82,7 +83,7 @@ macro_rules! conversation_reads {
         impl ConversationReads for $conn {
             async fn full_messages(
                 &mut self,
-                keys: Vec<(i64, i64)>,
+                keys: Vec<MessageKey>,
             ) -> QueryResult<Vec<FullMessage>> {
                 if keys.is_empty() {
                     return Ok(Vec::new());
@@ -96,7 +97,7 @@ macro_rules! conversation_reads {
                     ))
                     .into_boxed();
                 let rows: Vec<Row> = of_keys!(query, messages, by_room(&keys)).load(self).await?;
-                let mut found: HashMap<(i64, i64), FullMessage> = complete(self, rows)
+                let mut found: HashMap<MessageKey, FullMessage> = complete(self, rows)
                     .await?
                     .into_iter()
                     .map(|message| ((message.room_id(), message.seq()), message))
@@ -104,7 +105,7 @@ macro_rules! conversation_reads {
                 Ok(keys.iter().filter_map(|key| found.remove(key)).collect())
             }
 
-            async fn last_messages(&mut self, ids: Vec<i64>) -> QueryResult<Vec<FullMessage>> {
+            async fn last_messages(&mut self, ids: Vec<RoomId>) -> QueryResult<Vec<FullMessage>> {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -128,8 +129,8 @@ macro_rules! conversation_reads {
 
             async fn reply_refs(
                 &mut self,
-                keys: Vec<(i64, i64)>,
-            ) -> QueryResult<HashMap<(i64, i64), ReplyRef>> {
+                keys: Vec<MessageKey>,
+            ) -> QueryResult<HashMap<MessageKey, ReplyRef>> {
                 if keys.is_empty() {
                     return Ok(HashMap::new());
                 }
@@ -143,7 +144,7 @@ macro_rules! conversation_reads {
                         UserRow::as_select(),
                     ))
                     .into_boxed();
-                let rows: Vec<(i64, i64, String, bool, UserRow)> =
+                let rows: Vec<(RoomId, i64, String, bool, UserRow)> =
                     of_keys!(query, messages, by_room(&keys)).load(self).await?;
                 Ok(rows
                     .into_iter()
@@ -177,7 +178,7 @@ where
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let keys: Vec<(i64, i64)> = rows
+    let keys: Vec<MessageKey> = rows
         .iter()
         .map(|(row, ..)| (row.room_id, row.seq))
         .collect();
@@ -185,7 +186,7 @@ where
     let seqs = keys.iter().map(|(_, seq)| *seq).collect();
     let mut files = conn.files_of_messages(rooms, seqs).await?;
     let (mut reactions, mut mentioned) = conn.attached(keys).await?;
-    let answered: Vec<(i64, i64)> = rows
+    let answered: Vec<MessageKey> = rows
         .iter()
         .filter_map(|(row, _, state)| Some((row.room_id, state.reply_to_seq?)))
         .collect();
@@ -216,21 +217,21 @@ where
 /// Reaction rows `(emoji, user, emoji_rev, created_ms)` and mentioned users (ascending),
 /// by message.
 type Attached = (
-    HashMap<(i64, i64), Vec<(String, i64, i64, i64)>>,
-    HashMap<(i64, i64), Vec<i64>>,
+    HashMap<MessageKey, Vec<(String, UserId, i64, i64)>>,
+    HashMap<MessageKey, Vec<UserId>>,
 );
 
 pub(super) trait AttachedReads {
     fn attached(
         &mut self,
-        keys: Vec<(i64, i64)>,
+        keys: Vec<MessageKey>,
     ) -> impl Future<Output = QueryResult<Attached>> + Send;
 }
 
 macro_rules! attached_reads {
     ($conn:ty) => {
         impl AttachedReads for $conn {
-            async fn attached(&mut self, keys: Vec<(i64, i64)>) -> QueryResult<Attached> {
+            async fn attached(&mut self, keys: Vec<MessageKey>) -> QueryResult<Attached> {
                 let groups = by_room(&keys);
                 let query = reactions::table
                     .select((
@@ -242,11 +243,12 @@ macro_rules! attached_reads {
                         reactions::created_ms,
                     ))
                     .into_boxed();
-                let rows: Vec<(i64, i64, String, i64, i64, i64)> =
+                let rows: Vec<(RoomId, i64, String, UserId, i64, i64)> =
                     of_keys!(query, reactions, groups.clone())
                         .load(self)
                         .await?;
-                let mut reacted: HashMap<(i64, i64), Vec<(String, i64, i64, i64)>> = HashMap::new();
+                let mut reacted: HashMap<MessageKey, Vec<(String, UserId, i64, i64)>> =
+                    HashMap::new();
                 for (room, seq, emoji, user, emoji_rev, created) in rows {
                     reacted
                         .entry((room, seq))
@@ -257,9 +259,9 @@ macro_rules! attached_reads {
                     .select((mentions::room_id, mentions::seq, mentions::user_id))
                     .order(mentions::user_id.asc())
                     .into_boxed();
-                let rows: Vec<(i64, i64, i64)> =
+                let rows: Vec<(RoomId, i64, UserId)> =
                     of_keys!(query, mentions, groups).load(self).await?;
-                let mut mentioned: HashMap<(i64, i64), Vec<i64>> = HashMap::new();
+                let mut mentioned: HashMap<MessageKey, Vec<UserId>> = HashMap::new();
                 for (room, seq, user) in rows {
                     mentioned.entry((room, seq)).or_default().push(user);
                 }
@@ -277,12 +279,14 @@ attached_reads!(SqliteConn);
 #[cfg(test)]
 mod tests {
     use super::by_room;
+    use crate::model::RoomId;
 
     #[test]
     fn keys_are_grouped_by_room_without_repeats() {
+        let (r1, r3) = (RoomId(1), RoomId(3));
         assert_eq!(
-            by_room(&[(3, 9), (1, 2), (3, 1), (3, 9)]),
-            vec![(1, vec![2]), (3, vec![1, 9])]
+            by_room(&[(r3, 9), (r1, 2), (r3, 1), (r3, 9)]),
+            vec![(r1, vec![2]), (r3, vec![1, 9])]
         );
         assert!(by_room(&[]).is_empty());
     }

@@ -14,8 +14,10 @@ use super::error::ConversationError;
 use super::load::ConversationReads;
 use super::{ChangesPage, FullMessage, ReplyRef, MAX_CHANGES_PAGE};
 use crate::db::backend::{PgConn, SqliteConn};
+use crate::db::models::MessageKey;
 use crate::db::schema::{members, mentions, messages, rooms};
 use crate::db::store::Store;
+use crate::model::{RoomId, UserId};
 use crate::with_conn;
 
 /// Makes the transaction it is called first in one snapshot of the database.
@@ -45,7 +47,7 @@ impl Store {
     /// state, by `rev` ascending, at most `limit` (1 to 200), and the room's `last_rev`.
     pub async fn changes(
         &self,
-        room: i64,
+        room: RoomId,
         after_rev: i64,
         limit: i64,
     ) -> Result<ChangesPage, ConversationError> {
@@ -72,7 +74,7 @@ impl Store {
                     let Some(last_rev) = last_rev else {
                         return Err(ConversationError::NotFound("room"));
                     };
-                    let mut keys: Vec<(i64, i64)> = messages::table
+                    let mut keys: Vec<MessageKey> = messages::table
                         .filter(messages::room_id.eq(room))
                         .filter(messages::rev.gt(after_rev))
                         .order(messages::rev.asc())
@@ -93,7 +95,11 @@ impl Store {
 
     /// The message `seq` of `room` as a reply to it shows it (`send`'s `reply_to`):
     /// `NotFound` when the room has no such message.
-    pub async fn reply_target(&self, room: i64, seq: i64) -> Result<ReplyRef, ConversationError> {
+    pub async fn reply_target(
+        &self,
+        room: RoomId,
+        seq: i64,
+    ) -> Result<ReplyRef, ConversationError> {
         self.run(move |db| async move {
             Ok(with_conn!(&*db, conn => {
                 Ok::<_, ConversationError>(conn.reply_refs(vec![(room, seq)]).await?)
@@ -107,7 +113,7 @@ impl Store {
     /// Messages whole, in the order of `keys` (those not there left out).
     pub async fn full_messages(
         &self,
-        keys: Vec<(i64, i64)>,
+        keys: Vec<MessageKey>,
     ) -> Result<Vec<FullMessage>, ConversationError> {
         self.run(move |db| async move {
             Ok(with_conn!(&*db, conn => {
@@ -125,8 +131,8 @@ impl Store {
     /// read in one query (and one more each for files, reactions, mentions and replies).
     pub async fn last_messages(
         &self,
-        room_ids: Vec<i64>,
-    ) -> Result<HashMap<i64, FullMessage>, ConversationError> {
+        room_ids: Vec<RoomId>,
+    ) -> Result<HashMap<RoomId, FullMessage>, ConversationError> {
         let found = self
             .run(move |db| async move {
                 Ok(with_conn!(&*db, conn => {
@@ -148,13 +154,13 @@ impl Store {
     /// `read_seq` mention them (rooms with none are left out). One query.
     pub async fn mentions_unread(
         &self,
-        user: i64,
-        room_ids: Vec<i64>,
-    ) -> Result<HashMap<i64, i64>, ConversationError> {
+        user: UserId,
+        room_ids: Vec<RoomId>,
+    ) -> Result<HashMap<RoomId, i64>, ConversationError> {
         if room_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let counts: Vec<(i64, i64)> = self
+        let counts: Vec<(RoomId, i64)> = self
             .run(move |db| async move {
                 with_conn!(&*db, conn => {
                     Ok(mentions::table

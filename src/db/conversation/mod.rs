@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub use super::models::ReplyRef;
 use super::models::StoredMessage;
 use crate::conversation::{ReactionSet, ReactionView};
+use crate::model::{RoomId, UserId};
 
 mod changes;
 mod error;
@@ -49,7 +50,7 @@ pub struct FullMessage {
 }
 
 impl FullMessage {
-    pub fn room_id(&self) -> i64 {
+    pub fn room_id(&self) -> RoomId {
         self.message.row.room_id
     }
 
@@ -58,7 +59,7 @@ impl FullMessage {
     }
 
     /// The reactions as `viewer` sees them.
-    pub fn reactions_for(&self, viewer: Option<i64>) -> Vec<ReactionView> {
+    pub fn reactions_for(&self, viewer: Option<UserId>) -> Vec<ReactionView> {
         self.reactions.view(viewer)
     }
 }

@@ -11,6 +11,7 @@ use super::FullMessage;
 use crate::db::error::StoreError;
 use crate::db::schema::messages;
 use crate::db::store::Store;
+use crate::model::RoomId;
 use crate::with_conn;
 
 /// One page of a room's messages, oldest first.
@@ -32,7 +33,7 @@ impl Store {
     /// Up to `limit` messages with `seq` above `after_seq`, oldest first.
     pub async fn full_page_after(
         &self,
-        room: i64,
+        room: RoomId,
         after_seq: i64,
         limit: i64,
     ) -> Result<FullPage, StoreError> {
@@ -42,14 +43,19 @@ impl Store {
     /// The `limit` messages just before `before_seq` (the newest without it), oldest first.
     pub async fn full_page_before(
         &self,
-        room: i64,
+        room: RoomId,
         before_seq: Option<i64>,
         limit: i64,
     ) -> Result<FullPage, StoreError> {
         self.full_page(room, Side::Before(before_seq), limit).await
     }
 
-    async fn full_page(&self, room: i64, side: Side, limit: i64) -> Result<FullPage, StoreError> {
+    async fn full_page(
+        &self,
+        room: RoomId,
+        side: Side,
+        limit: i64,
+    ) -> Result<FullPage, StoreError> {
         self.run(move |db| async move {
             Ok(with_conn!(&*db, conn => {
                 conn.transaction::<FullPage, StoreError, _>(async move |conn| {

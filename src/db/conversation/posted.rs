@@ -15,24 +15,26 @@ use super::load::ConversationReads;
 use super::ReplyRef;
 use crate::conversation::MAX_MENTIONS;
 use crate::db::backend::{PgConn, SqliteConn};
+use crate::db::models::MessageKey;
 use crate::db::schema::{members, mentions, messages};
+use crate::model::{RoomId, UserId};
 
 /// What a batch's replies and mentions need from the store before it is planned.
 #[derive(Debug, Default)]
 pub(crate) struct Known {
     /// The answered messages that exist, as a reply shows them, by `(room, seq)`.
-    pub replies: HashMap<(i64, i64), ReplyRef>,
+    pub replies: HashMap<MessageKey, ReplyRef>,
     /// `(room, user)` of every mentioned user who is a member of the room.
-    pub members: HashSet<(i64, i64)>,
+    pub members: HashSet<(RoomId, UserId)>,
 }
 
 /// What a planned batch stores beside its messages.
 #[derive(Debug, Default)]
 pub(crate) struct Attached {
     /// `(room, seq, answered seq)`.
-    pub replies: Vec<(i64, i64, i64)>,
+    pub replies: Vec<(RoomId, i64, i64)>,
     /// `(room, seq, user)`.
-    pub mentions: Vec<(i64, i64, i64)>,
+    pub mentions: Vec<(RoomId, i64, UserId)>,
 }
 
 impl Attached {
@@ -44,9 +46,9 @@ impl Attached {
 #[derive(Insertable)]
 #[diesel(table_name = mentions)]
 struct MentionRow {
-    room_id: i64,
+    room_id: RoomId,
     seq: i64,
-    user_id: i64,
+    user_id: UserId,
 }
 
 pub(crate) trait PostedConversation {
@@ -54,8 +56,8 @@ pub(crate) trait PostedConversation {
     /// (`(room, user)`) are members.
     fn known(
         &mut self,
-        replies: Vec<(i64, i64)>,
-        mentioned: Vec<(i64, i64)>,
+        replies: Vec<MessageKey>,
+        mentioned: Vec<(RoomId, UserId)>,
     ) -> impl Future<Output = QueryResult<Known>> + Send;
     /// Stores the planned replies and mentions of the batch's new messages.
     fn attach(&mut self, attached: Attached) -> impl Future<Output = QueryResult<()>> + Send;
@@ -66,15 +68,15 @@ macro_rules! posted_conversation {
         impl PostedConversation for $conn {
             async fn known(
                 &mut self,
-                replies: Vec<(i64, i64)>,
-                mentioned: Vec<(i64, i64)>,
+                replies: Vec<MessageKey>,
+                mentioned: Vec<(RoomId, UserId)>,
             ) -> QueryResult<Known> {
                 let replies = self.reply_refs(replies).await?;
                 let mut members = HashSet::new();
                 if !mentioned.is_empty() {
-                    let rooms: Vec<i64> = mentioned.iter().map(|(room, _)| *room).collect();
-                    let users: Vec<i64> = mentioned.iter().map(|(_, user)| *user).collect();
-                    let found: Vec<(i64, i64)> = members::table
+                    let rooms: Vec<RoomId> = mentioned.iter().map(|(room, _)| *room).collect();
+                    let users: Vec<UserId> = mentioned.iter().map(|(_, user)| *user).collect();
+                    let found: Vec<(RoomId, UserId)> = members::table
                         .filter(members::room_id.eq_any(rooms))
                         .filter(members::user_id.eq_any(users))
                         .select((members::room_id, members::user_id))
@@ -113,7 +115,7 @@ posted_conversation!(PgConn);
 posted_conversation!(SqliteConn);
 
 /// Mentions as stored: distinct, ascending, at most [`MAX_MENTIONS`].
-pub(super) fn checked_mentions(mut users: Vec<i64>) -> Result<Vec<i64>, ConversationError> {
+pub(super) fn checked_mentions(mut users: Vec<UserId>) -> Result<Vec<UserId>, ConversationError> {
     users.sort_unstable();
     users.dedup();
     if users.len() > MAX_MENTIONS {
@@ -131,16 +133,17 @@ mod tests {
 
     #[test]
     fn mentions_are_distinct_ascending_and_at_most_20() {
-        assert_eq!(checked_mentions(vec![9, 3, 9, 1]), Ok(vec![1, 3, 9]));
+        let ids = |numbers: &[i64]| numbers.iter().copied().map(UserId).collect::<Vec<_>>();
+        assert_eq!(checked_mentions(ids(&[9, 3, 9, 1])), Ok(ids(&[1, 3, 9])));
         assert_eq!(checked_mentions(Vec::new()), Ok(Vec::new()));
-        assert!(checked_mentions((0..20).collect()).is_ok());
+        assert!(checked_mentions((0..20).map(UserId).collect()).is_ok());
         assert!(matches!(
-            checked_mentions((0..21).collect()),
+            checked_mentions((0..21).map(UserId).collect()),
             Err(ConversationError::OutOfRange(_))
         ));
         assert_eq!(
-            checked_mentions(vec![5; 30]),
-            Ok(vec![5]),
+            checked_mentions(vec![UserId(5); 30]),
+            Ok(vec![UserId(5)]),
             "repeats count once"
         );
     }

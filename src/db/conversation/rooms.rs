@@ -11,6 +11,7 @@ use super::error::ConversationError;
 use super::FullMessage;
 use crate::db::schema::rooms;
 use crate::db::store::Store;
+use crate::model::{RoomId, UserId};
 use crate::with_conn;
 
 /// A room's section 11 fields as one caller sees them.
@@ -26,14 +27,14 @@ impl Store {
     /// `viewer` (the admin API), `mentions_unread` is 0.
     pub async fn room_extras(
         &self,
-        viewer: Option<i64>,
-        room_ids: Vec<i64>,
-    ) -> Result<HashMap<i64, RoomExtras>, ConversationError> {
+        viewer: Option<UserId>,
+        room_ids: Vec<RoomId>,
+    ) -> Result<HashMap<RoomId, RoomExtras>, ConversationError> {
         if room_ids.is_empty() {
             return Ok(HashMap::new());
         }
         let ids = room_ids.clone();
-        let revs: Vec<(i64, i64)> = self
+        let revs: Vec<(RoomId, i64)> = self
             .run(move |db| async move {
                 with_conn!(&*db, conn => {
                     Ok(rooms::table
@@ -63,7 +64,7 @@ impl Store {
     }
 
     /// The room's `last_rev`, or `None` when the room does not exist.
-    pub async fn room_last_rev(&self, room: i64) -> Result<Option<i64>, ConversationError> {
+    pub async fn room_last_rev(&self, room: RoomId) -> Result<Option<i64>, ConversationError> {
         Ok(self
             .run(move |db| async move {
                 with_conn!(&*db, conn => {

@@ -26,6 +26,7 @@ use crate::conversation::{fold, SearchCursor};
 use crate::db::backend::{PgConn, SqliteConn};
 use crate::db::schema::members;
 use crate::db::store::Store;
+use crate::model::RoomId;
 use crate::with_conn;
 diesel::define_sql_function! {
     /// The server's folding of text for search ([`crate::conversation::fold`]), for SQLite.
@@ -239,7 +240,7 @@ impl Store {
                         }
                     }
                     let (hits, next) = page_keys(conn, &request, limits).await?;
-                    let keys = hits.iter().map(|hit| (hit.room_id, hit.seq)).collect();
+                    let keys = hits.iter().map(|hit| (RoomId(hit.room_id), hit.seq)).collect();
                     let messages = conn.full_messages(keys).await?;
                     Ok(SearchPage { messages, next })
                 })

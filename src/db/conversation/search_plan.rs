@@ -9,14 +9,15 @@
 //! stopped. [`SearchRequest`] is what a page is asked for.
 
 use crate::conversation::{SearchCursor, SearchQuery};
+use crate::model::{RoomId, UserId};
 
 /// A `search` as the store runs it (the protocol layer has checked the query's text).
 #[derive(Clone, Debug)]
 pub struct SearchRequest {
-    pub user: i64,
+    pub user: UserId,
     pub query: SearchQuery,
     /// Only this room (the user must be a member).
-    pub room: Option<i64>,
+    pub room: Option<RoomId>,
     /// Only messages before this `seq` (with `room` only).
     pub before_seq: Option<i64>,
     /// The `next` of the previous page.

@@ -6,6 +6,7 @@
 //! `lower(body)`). Every statement orders by (`created_ms`, `room_id`, `seq`) descending.
 
 use super::search_plan::{Plan, SearchRequest, Walk};
+use crate::model::RoomId;
 
 /// A stretch of the caller's messages, newest first: the window, or the walk on after it.
 #[derive(Clone, Copy, Debug)]
@@ -126,7 +127,7 @@ impl Binder {
     /// someone the caller blocks (section 13).
     fn scope(&mut self, request: &SearchRequest, after: Option<SearchCursor>) -> Vec<String> {
         let mut conditions = Vec::new();
-        if let Some(room) = request.room {
+        if let Some(RoomId(room)) = request.room {
             conditions.push(format!("m.room_id = {}", self.int(room)));
         }
         if let Some(before) = request.before_seq {
@@ -143,7 +144,7 @@ impl Binder {
             ));
         }
         conditions.push("NOT m.deleted".into());
-        let blocker = self.int(request.user);
+        let blocker = self.int(request.user.0);
         conditions.push(format!(
             "NOT EXISTS (SELECT 1 FROM blocks k WHERE k.blocker_id = {blocker} \
              AND k.blocked_id = m.sender_id)"
@@ -166,7 +167,7 @@ impl Binder {
         };
         let mut conditions = vec![
             "b.room_id = m.room_id".to_string(),
-            format!("b.user_id = {}", self.int(request.user)),
+            format!("b.user_id = {}", self.int(request.user.0)),
         ];
         conditions.extend(self.scope(request, stretch.after));
         format!(
@@ -183,13 +184,13 @@ pub(super) fn scope_size(dialect: Dialect, request: &SearchRequest) -> Statement
     let mut binder = Binder::new(dialect);
     let sum = "CAST(COALESCE(SUM(r.last_seq), 0) AS BIGINT) AS n";
     let sql = match request.room {
-        Some(room) => format!(
+        Some(RoomId(room)) => format!(
             "SELECT {sum} FROM rooms r WHERE r.id = {}",
             binder.int(room)
         ),
         None => format!(
             "SELECT {sum} FROM members b JOIN rooms r ON r.id = b.room_id WHERE b.user_id = {}",
-            binder.int(request.user)
+            binder.int(request.user.0)
         ),
     };
     binder.done(sql)
@@ -242,7 +243,7 @@ pub(super) fn index_hits(
         Dialect::Sqlite => {
             let expression = request.query.fts5_match().unwrap_or_default();
             let matched = binder.text(&expression);
-            let user = binder.int(request.user);
+            let user = binder.int(request.user.0);
             let mut conditions = vec![binder.every_word(request)];
             conditions.extend(binder.scope(request, Some(before)));
             let limit = binder.int(want);
@@ -262,7 +263,7 @@ pub(super) fn index_hits(
         Dialect::Postgres => {
             let mut conditions = vec![binder.every_word(request)];
             conditions.extend(binder.scope(request, Some(before)));
-            let user = binder.int(request.user);
+            let user = binder.int(request.user.0);
             let limit = binder.int(want);
             binder.done(format!(
                 "WITH found AS MATERIALIZED (\
@@ -281,12 +282,13 @@ mod tests {
     use super::super::search_plan::SearchLimits;
     use super::*;
     use crate::conversation::SearchQuery;
+    use crate::model::UserId;
 
     fn request(query: &str, room: Option<i64>, after: bool) -> SearchRequest {
         SearchRequest {
-            user: 7,
+            user: UserId(7),
             query: SearchQuery::parse(query).unwrap_or_else(|e| panic!("{e}")),
-            room,
+            room: room.map(RoomId),
             before_seq: room.map(|_| 50),
             after: after.then_some(SearchCursor {
                 created_ms: 9,

@@ -8,15 +8,16 @@ use diesel_async::RunQueryDsl;
 use super::super::error::StoreError;
 use super::super::schema::audit_log;
 use super::super::store::Store;
+use crate::model::{RoomId, UserId};
 use crate::with_conn;
 
 /// What an action records: who (`None`: the admin API), what, where, on whom or what
 /// (`u_3`, `m_3_121`, `rp_4`), and the details (JSON).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEntry {
-    pub actor: Option<i64>,
+    pub actor: Option<UserId>,
     pub action: &'static str,
-    pub room: Option<i64>,
+    pub room: Option<RoomId>,
     pub target: Option<String>,
     pub detail: serde_json::Value,
 }
@@ -33,12 +34,12 @@ impl AuditEntry {
         }
     }
 
-    pub fn by(mut self, actor: Option<i64>) -> AuditEntry {
+    pub fn by(mut self, actor: Option<UserId>) -> AuditEntry {
         self.actor = actor;
         self
     }
 
-    pub fn room(mut self, room: i64) -> AuditEntry {
+    pub fn room(mut self, room: RoomId) -> AuditEntry {
         self.room = Some(room);
         self
     }
@@ -72,9 +73,9 @@ impl AuditEntry {
 #[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 pub struct NewAudit {
     pub at_ms: i64,
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     pub action: String,
-    pub room_id: Option<i64>,
+    pub room_id: Option<RoomId>,
     pub target: Option<String>,
     pub detail: String,
 }
@@ -85,9 +86,9 @@ pub struct NewAudit {
 pub struct AuditRow {
     pub id: i64,
     pub at_ms: i64,
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     pub action: String,
-    pub room_id: Option<i64>,
+    pub room_id: Option<RoomId>,
     pub target: Option<String>,
     /// JSON.
     pub detail: String,

@@ -10,6 +10,7 @@ use super::super::error::StoreError;
 use super::super::schema::reports;
 use super::super::store::Store;
 use super::moderation::{Moderate, Moderation};
+use crate::model::{RoomId, UserId};
 pub use crate::safety::report::{ReportStatus, ResolveAction};
 use crate::{with_conn, write_conn};
 
@@ -31,10 +32,10 @@ pub struct NewReport {
     pub reason: String,
     pub note: Option<String>,
     /// `None`: a content rule.
-    pub reporter_id: Option<i64>,
-    pub room_id: i64,
+    pub reporter_id: Option<UserId>,
+    pub room_id: RoomId,
     pub seq: i64,
-    pub sender_id: i64,
+    pub sender_id: UserId,
     /// The wire's Message as it is now (JSON).
     pub message: String,
     pub created_ms: i64,
@@ -44,8 +45,8 @@ impl NewReport {
     pub fn new(
         reason: &str,
         note: Option<String>,
-        reporter: Option<i64>,
-        (room, seq, sender): (i64, i64, i64),
+        reporter: Option<UserId>,
+        (room, seq, sender): (RoomId, i64, UserId),
         message: String,
     ) -> NewReport {
         NewReport {
@@ -69,10 +70,10 @@ pub struct ReportRow {
     pub status: String,
     pub reason: String,
     pub note: Option<String>,
-    pub reporter_id: Option<i64>,
-    pub room_id: i64,
+    pub reporter_id: Option<UserId>,
+    pub room_id: RoomId,
     pub seq: i64,
-    pub sender_id: i64,
+    pub sender_id: UserId,
     pub message: String,
     pub created_ms: i64,
     pub resolution: Option<String>,

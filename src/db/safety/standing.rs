@@ -20,6 +20,7 @@ use super::super::seq::RoomSeqs;
 use super::super::store::Store;
 use super::audit::AuditEntry;
 use super::moderation::{Moderate, Moderation};
+use crate::model::{RoomId, UserId};
 use crate::safety::roles::{may, Act, Denied, MuteMinutes, Role};
 use crate::write_conn;
 
@@ -145,9 +146,9 @@ impl Store {
     /// says no, or the target is no member (except for a ban).
     pub async fn sanction(
         &self,
-        room: i64,
-        actor: i64,
-        target: i64,
+        room: RoomId,
+        actor: UserId,
+        target: UserId,
         sanction: Sanction,
     ) -> Result<Sanctioned, SanctionError> {
         self.run(move |db| async move {
@@ -159,12 +160,12 @@ impl Store {
                     let (kind, owner, public) = rooms::table
                         .find(room)
                         .select((rooms::kind, rooms::owner_id, rooms::public))
-                        .first::<(RoomKind, Option<i64>, bool)>(conn)
+                        .first::<(RoomKind, Option<UserId>, bool)>(conn)
                         .await?;
                     if kind != RoomKind::Group {
                         return Err(SanctionError::NotGroup);
                     }
-                    let standing = |user: i64| {
+                    let standing = |user: UserId| {
                         members::table
                             .find((room, user))
                             .select((members::role, members::muted_until_ms))
@@ -261,7 +262,7 @@ impl Store {
                     let entry = AuditEntry::admin(action)
                         .by(Some(actor))
                         .room(room)
-                        .target(format!("u_{target}"))
+                        .target(target.to_string())
                         .detail(detail);
                     conn.record(Moderation::audit(entry)).await?;
                     Ok(outcome)

@@ -7,29 +7,31 @@ use std::collections::HashMap;
 
 use super::super::conversation::{Attached, Known, ReplyRef};
 use super::super::error::StoreError;
-use super::super::models::{FileRow, MessageFileRow, MessageRow, StoredMessage, UserKind};
+use super::super::models::{
+    FileRow, MessageFileRow, MessageKey, MessageRow, StoredMessage, UserKind,
+};
 use super::super::notify_queries::NotificationRow;
 use super::super::sender_checks::Refusal;
 use super::post::{Appended, NewPost, Outcome};
-use crate::model::{RoomId, Seq};
+use crate::model::{RoomId, Seq, UserId};
 
 /// What a batch needs to look up before it can be planned.
 pub(super) struct Lookups {
     /// Every room the batch appends to, ascending: the order their rows are locked in.
-    pub(super) rooms: Vec<i64>,
+    pub(super) rooms: Vec<RoomId>,
     /// `(room, person)` of every post a person makes, ascending.
-    pub(super) people: Vec<(i64, i64)>,
-    pub(super) client_rooms: Vec<i64>,
+    pub(super) people: Vec<(RoomId, UserId)>,
+    pub(super) client_rooms: Vec<RoomId>,
     pub(super) client_ids: Vec<String>,
     /// `(room, seq)` of every message a post answers.
-    pub(super) replies: Vec<(i64, i64)>,
+    pub(super) replies: Vec<MessageKey>,
     /// `(room, user)` of every mention.
-    pub(super) mentioned: Vec<(i64, i64)>,
+    pub(super) mentioned: Vec<(RoomId, UserId)>,
 }
 
 /// What the batch's transaction read before planning.
 pub(super) struct LookedUp<'a> {
-    pub(super) refused: &'a HashMap<(i64, i64), Refusal>,
+    pub(super) refused: &'a HashMap<(RoomId, UserId), Refusal>,
     pub(super) earlier: Vec<MessageRow>,
     pub(super) uploads: Vec<FileRow>,
     pub(super) known: Known,
@@ -38,31 +40,31 @@ pub(super) struct LookedUp<'a> {
 impl Lookups {
     pub(super) fn of(batch: &[NewPost]) -> Lookups {
         let posts = || batch.iter();
-        let mut client_rooms: Vec<i64> = posts()
+        let mut client_rooms: Vec<RoomId> = posts()
             .filter(|post| post.client_msg_id.is_some())
-            .map(|post| post.room_id.0)
+            .map(|post| post.room_id)
             .collect();
         let mut client_ids: Vec<String> = posts()
             .filter_map(|post| post.client_msg_id.clone())
             .collect();
-        let mut rooms: Vec<i64> = posts().map(|post| post.room_id.0).collect();
+        let mut rooms: Vec<RoomId> = posts().map(|post| post.room_id).collect();
         for list in [&mut client_rooms, &mut rooms] {
             list.sort_unstable();
             list.dedup();
         }
-        let mut people: Vec<(i64, i64)> = posts()
+        let mut people: Vec<(RoomId, UserId)> = posts()
             .filter(|post| post.sender.kind == UserKind::User)
-            .map(|post| (post.room_id.0, post.sender.id))
+            .map(|post| (post.room_id, post.sender.id))
             .collect();
         people.sort_unstable();
         people.dedup();
         client_ids.sort_unstable();
         client_ids.dedup();
         let replies = posts()
-            .filter_map(|post| Some((post.room_id.0, post.reply_to?.0)))
+            .filter_map(|post| Some((post.room_id, post.reply_to?.0)))
             .collect();
         let mentioned = posts()
-            .flat_map(|post| post.mentions.iter().map(|user| (post.room_id.0, user.0)))
+            .flat_map(|post| post.mentions.iter().map(|user| (post.room_id, *user)))
             .collect();
         Lookups {
             rooms,
@@ -83,8 +85,8 @@ pub(super) struct Plan {
     /// Who is to be notified of which new message.
     pub(super) notifications: Vec<NotificationRow>,
     pub(super) outcomes: Vec<Outcome>,
-    pub(super) read_upto: HashMap<(i64, i64), i64>,
-    pub(super) seqs: HashMap<i64, i64>,
+    pub(super) read_upto: HashMap<(RoomId, UserId), i64>,
+    pub(super) seqs: HashMap<RoomId, i64>,
     /// The replies and mentions of the new messages.
     pub(super) attached: Attached,
 }
@@ -97,7 +99,7 @@ pub(super) struct Plan {
 /// (neither stored nor new in this batch) or mentions someone who is not a member.
 pub(super) fn plan(
     posts: &[NewPost],
-    mut seqs: HashMap<i64, i64>,
+    mut seqs: HashMap<RoomId, i64>,
     looked_up: LookedUp,
     now: i64,
 ) -> Plan {
@@ -116,7 +118,7 @@ pub(super) fn plan(
         .collect();
     let mut links = Vec::new();
     let mut notifications = Vec::new();
-    let mut firsts: HashMap<(i64, i64, String), MessageRow> = earlier
+    let mut firsts: HashMap<(RoomId, UserId, String), MessageRow> = earlier
         .into_iter()
         .filter_map(|row| {
             Some((
@@ -130,13 +132,13 @@ pub(super) fn plan(
     let mut outcomes = Vec::with_capacity(posts.len());
     for post in posts {
         if post.sender.kind == UserKind::User {
-            if let Some(refusal) = refused.get(&(post.room_id.0, post.sender.id)) {
+            if let Some(refusal) = refused.get(&(post.room_id, post.sender.id)) {
                 outcomes.push(Err(StoreError::from(*refusal)));
                 continue;
             }
         }
         if let Some(client_id) = &post.client_msg_id {
-            if let Some(first) = firsts.get(&(post.room_id.0, post.sender.id, client_id.clone())) {
+            if let Some(first) = firsts.get(&(post.room_id, post.sender.id, client_id.clone())) {
                 outcomes.push(Ok(Appended::Duplicate(StoredMessage {
                     row: first.clone(),
                     sender: post.sender.clone(),
@@ -162,7 +164,7 @@ pub(super) fn plan(
             outcomes.push(Err(StoreError::NotFound("file")));
             continue;
         };
-        let RoomId(room_id) = post.room_id;
+        let room_id = post.room_id;
         let reply_to = match post.reply_to {
             None => None,
             Some(Seq(answered)) => match replies.get(&(room_id, answered)) {
@@ -173,10 +175,10 @@ pub(super) fn plan(
                 }
             },
         };
-        let outsiders: Vec<i64> = post
+        let outsiders: Vec<UserId> = post
             .mentions
             .iter()
-            .map(|user| user.0)
+            .copied()
             .filter(|user| !known.members.contains(&(room_id, *user)))
             .collect();
         if !outsiders.is_empty() {
@@ -211,7 +213,7 @@ pub(super) fn plan(
                 }),
         );
         notifications.extend(post.notify.iter().map(|user_id| NotificationRow {
-            user_id: user_id.0,
+            user_id: *user_id,
             room_id: row.room_id,
             seq: row.seq,
             decided_ms: now,
@@ -224,7 +226,7 @@ pub(super) fn plan(
         mentions.dedup();
         attached
             .mentions
-            .extend(mentions.iter().map(|user| (row.room_id, row.seq, user.0)));
+            .extend(mentions.iter().map(|user| (row.room_id, row.seq, *user)));
         // A later post of this batch may answer this one.
         if answers_within {
             replies.insert(
@@ -243,7 +245,7 @@ pub(super) fn plan(
             sender: post.sender.clone(),
             files: carried,
             reply_to,
-            mentions: mentions.iter().map(|user| user.0).collect(),
+            mentions,
         })));
     }
     Plan {

@@ -22,6 +22,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use crate::model::RoomId;
+
 /// Names a batch in flight, for [`Schedule::finished`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct BatchId(u64);
@@ -29,7 +31,7 @@ pub(crate) struct BatchId(u64);
 #[derive(Debug)]
 struct Waiting<J> {
     /// The job's rooms, ascending, no repeats; empty for a barrier.
-    rooms: Vec<i64>,
+    rooms: Vec<RoomId>,
     posts: usize,
     job: J,
 }
@@ -43,9 +45,9 @@ pub(crate) struct Schedule<J> {
     waiting: VecDeque<Waiting<J>>,
     waiting_posts: usize,
     /// Each batch in flight, with its rooms.
-    in_flight: HashMap<BatchId, Vec<i64>>,
+    in_flight: HashMap<BatchId, Vec<RoomId>>,
     /// Every room of the batches in flight.
-    busy: HashSet<i64>,
+    busy: HashSet<RoomId>,
     /// The batch in flight that carries a barrier: no other starts until it is answered.
     fence: Option<BatchId>,
     next_id: u64,
@@ -70,7 +72,7 @@ impl<J> Schedule<J> {
 
     /// A job that came, with the rooms its posts go to (any order, repeats allowed; none
     /// for a barrier) and its number of posts.
-    pub(crate) fn push(&mut self, job: J, mut rooms: Vec<i64>, posts: usize) {
+    pub(crate) fn push(&mut self, job: J, mut rooms: Vec<RoomId>, posts: usize) {
         rooms.sort_unstable();
         rooms.dedup();
         self.waiting_posts += posts;
@@ -101,7 +103,7 @@ impl<J> Schedule<J> {
             return None;
         }
         // Rooms of jobs passed over in this scan: a later job of theirs must not go first.
-        let mut passed_over: HashSet<i64> = HashSet::new();
+        let mut passed_over: HashSet<RoomId> = HashSet::new();
         let mut taken: Vec<usize> = Vec::new();
         let mut posts = 0;
         let mut barrier = false;
@@ -180,7 +182,7 @@ mod tests {
     ) -> Schedule<&'static str> {
         let mut schedule = Schedule::new(limit, max_posts, 1);
         for (name, rooms, posts) in jobs {
-            schedule.push(*name, rooms.to_vec(), *posts);
+            schedule.push(*name, rooms.iter().copied().map(RoomId).collect(), *posts);
         }
         schedule
     }
@@ -194,8 +196,8 @@ mod tests {
         let mut plan = schedule(4, 100, &[("a1", &[1], 1), ("b1", &[2], 1)]);
         let (first, jobs) = next(&mut plan).expect("a batch");
         assert_eq!(jobs, vec!["a1", "b1"]);
-        plan.push("c1", vec![3], 1);
-        plan.push("d1", vec![4], 2);
+        plan.push("c1", vec![RoomId(3)], 1);
+        plan.push("d1", vec![RoomId(4)], 2);
         let (second, jobs) = next(&mut plan).expect("a second batch at once");
         assert_eq!(jobs, vec!["c1", "d1"]);
         assert_ne!(first, second);
@@ -206,21 +208,21 @@ mod tests {
     #[test]
     fn beside_a_batch_in_flight_only_a_big_enough_one_starts() {
         let mut plan = Schedule::new(4, 100, 10);
-        plan.push("a1", vec![1], 1);
+        plan.push("a1", vec![RoomId(1)], 1);
         let (first, jobs) = plan
             .next_batch()
             .expect("nothing in flight: a lone post starts");
         assert_eq!(jobs, vec!["a1"]);
-        plan.push("b1", vec![2], 4);
-        plan.push("c1", vec![3], 5);
+        plan.push("b1", vec![RoomId(2)], 4);
+        plan.push("c1", vec![RoomId(3)], 5);
         assert!(
             plan.next_batch().is_none(),
             "9 posts wait for the commit in flight"
         );
-        plan.push("d1", vec![4], 1);
+        plan.push("d1", vec![RoomId(4)], 1);
         let (_, jobs) = plan.next_batch().expect("10 posts start beside it");
         assert_eq!(jobs, vec!["b1", "c1", "d1"]);
-        plan.push("e1", vec![5], 1);
+        plan.push("e1", vec![RoomId(5)], 1);
         assert!(plan.next_batch().is_none());
         plan.finished(first);
         assert!(plan.next_batch().is_none(), "one batch is still in flight");
@@ -231,9 +233,9 @@ mod tests {
     fn a_room_in_flight_waits_and_keeps_its_order() {
         let mut plan = schedule(4, 100, &[("a1", &[1], 1)]);
         let (first, _) = next(&mut plan).expect("a batch");
-        plan.push("a2", vec![1], 1);
-        plan.push("b1", vec![2], 1);
-        plan.push("a3", vec![1], 1);
+        plan.push("a2", vec![RoomId(1)], 1);
+        plan.push("b1", vec![RoomId(2)], 1);
+        plan.push("a3", vec![RoomId(1)], 1);
         let (second, jobs) = next(&mut plan).expect("room 2 goes at once");
         assert_eq!(jobs, vec!["b1"]);
         assert!(next(&mut plan).is_none(), "room 1 is in flight");
@@ -254,9 +256,9 @@ mod tests {
         // too, while room 3 goes.
         let mut plan = schedule(4, 100, &[("a1", &[1], 1)]);
         let (first, _) = next(&mut plan).expect("a batch");
-        plan.push("ab", vec![2, 1, 2], 2);
-        plan.push("b1", vec![2], 1);
-        plan.push("c1", vec![3], 1);
+        plan.push("ab", vec![RoomId(2), RoomId(1), RoomId(2)], 2);
+        plan.push("b1", vec![RoomId(2)], 1);
+        plan.push("c1", vec![RoomId(3)], 1);
         let (_, jobs) = next(&mut plan).expect("room 3");
         assert_eq!(jobs, vec!["c1"]);
         assert!(next(&mut plan).is_none());
@@ -269,9 +271,9 @@ mod tests {
     fn no_more_than_the_limit_in_flight() {
         let mut plan = schedule(2, 100, &[("a", &[1], 1)]);
         let (first, _) = next(&mut plan).expect("one");
-        plan.push("b", vec![2], 1);
+        plan.push("b", vec![RoomId(2)], 1);
         let _ = next(&mut plan).expect("two");
-        plan.push("c", vec![3], 1);
+        plan.push("c", vec![RoomId(3)], 1);
         assert!(next(&mut plan).is_none(), "two in flight already");
         plan.finished(first);
         assert_eq!(next(&mut plan).map(|(_, jobs)| jobs), Some(vec!["c"]));
@@ -300,9 +302,9 @@ mod tests {
     fn a_barrier_waits_for_everything_before_it_and_holds_back_what_follows() {
         let mut plan = schedule(4, 100, &[("a1", &[1], 1)]);
         let (first, _) = next(&mut plan).expect("a batch");
-        plan.push("b1", vec![2], 1);
+        plan.push("b1", vec![RoomId(2)], 1);
         plan.push("flush", vec![], 0);
-        plan.push("c1", vec![3], 1);
+        plan.push("c1", vec![RoomId(3)], 1);
         let (second, jobs) = next(&mut plan).expect("b1 goes; the barrier waits");
         assert_eq!(jobs, vec!["b1"]);
         assert!(next(&mut plan).is_none(), "the barrier waits, c1 behind it");
@@ -356,13 +358,13 @@ mod tests {
         let mut pushed = 0u32;
         let mut last_of_room: HashMap<i64, u32> = HashMap::new();
         let mut started = 0u32;
-        let mut flying: Vec<(BatchId, Vec<i64>, bool)> = Vec::new();
+        let mut flying: Vec<(BatchId, Vec<RoomId>, bool)> = Vec::new();
         for _ in 0..20_000 {
             match random(7) {
                 0..=2 => {
                     let room = random(6) as i64;
                     pushed += 1;
-                    plan.push((room, pushed), vec![room], 1 + random(3) as usize);
+                    plan.push((room, pushed), vec![RoomId(room)], 1 + random(3) as usize);
                 }
                 3 => {
                     pushed += 1;
@@ -392,7 +394,7 @@ mod tests {
                     let last = last_of_room.entry(room).or_default();
                     assert!(number > *last, "room {room} in order");
                     *last = number;
-                    rooms.push(room);
+                    rooms.push(RoomId(room));
                 }
                 for (_, other, _) in &flying {
                     assert!(rooms.iter().all(|room| !other.contains(room)));

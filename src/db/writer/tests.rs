@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use crate::db::conversation::ReplyRef;
 use crate::db::models::{FileRow, UserRow};
 use crate::db::sender_checks::Refusal;
-use crate::model::{Seq, UserId};
+use crate::model::{RoomId, Seq, UserId};
 
 fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
@@ -16,7 +16,7 @@ fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
         ..NewPost::text(
             crate::model::RoomId(room_id),
             UserRow {
-                id: sender,
+                id: UserId(sender),
                 name: format!("u{sender}"),
                 kind: crate::db::models::UserKind::User,
                 handle: None,
@@ -50,9 +50,9 @@ fn posts_whose_caller_gave_up_are_left_out() {
 #[test]
 fn plans_consecutive_seqs_per_room_and_spots_repeated_client_ids() {
     let earlier = MessageRow {
-        room_id: 1,
+        room_id: RoomId(1),
         seq: 4,
-        sender_id: 7,
+        sender_id: UserId(7),
         body: "first".into(),
         template: None,
         client_msg_id: Some("old".into()),
@@ -68,7 +68,7 @@ fn plans_consecutive_seqs_per_room_and_spots_repeated_client_ids() {
     ];
     let plan = plan(
         &batch,
-        HashMap::from([(1, 5), (2, 0)]),
+        last_seqs(&[(1, 5), (2, 0)]),
         looked_up(&HashMap::new(), vec![earlier], vec![], Known::default()),
         0,
     );
@@ -88,17 +88,17 @@ fn plans_consecutive_seqs_per_room_and_spots_repeated_client_ids() {
         vec![(true, 6), (true, 1), (false, 4), (false, 1), (true, 7)]
     );
     assert_eq!(plan.rows.len(), 3);
-    assert_eq!(plan.seqs, HashMap::from([(1, 7), (2, 1)]));
+    assert_eq!(plan.seqs, last_seqs(&[(1, 7), (2, 1)]));
     assert_eq!(
         plan.read_upto,
-        HashMap::from([((1, 7), 6), ((2, 8), 1), ((1, 9), 7)])
+        reads(&[((1, 7), 6), ((2, 8), 1), ((1, 9), 7)])
     );
 }
 
 fn upload(key: &str, uploader: i64) -> FileRow {
     FileRow {
         id: key.into(),
-        uploader_id: uploader,
+        uploader_id: UserId(uploader),
         name: format!("{key}.png"),
         mime: "image/png".into(),
         size: 1,
@@ -127,7 +127,7 @@ fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
     let uploads = vec![upload("a", 7), upload("b", 7), upload("theirs", 8)];
     let plan = plan(
         &batch,
-        HashMap::from([(1, 0)]),
+        last_seqs(&[(1, 0)]),
         looked_up(&HashMap::new(), vec![], uploads, Known::default()),
         0,
     );
@@ -155,7 +155,7 @@ fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
         ]
     );
     // The failed posts take no seq: the room stays gapless.
-    assert_eq!(plan.seqs, HashMap::from([(1, 2)]));
+    assert_eq!(plan.seqs, last_seqs(&[(1, 2)]));
     let links: Vec<(i64, i32, &str)> = plan
         .links
         .iter()
@@ -186,19 +186,22 @@ fn a_person_who_may_no_longer_post_fails_alone_and_takes_no_seq() {
     ];
     let refused = HashMap::from([
         (
-            (1, 8),
+            (RoomId(1), UserId(8)),
             Refusal::NotMember {
                 public_group: false,
             },
         ),
-        ((1, 9), Refusal::Deactivated),
-        ((1, 1), Refusal::NotMember { public_group: true }),
+        ((RoomId(1), UserId(9)), Refusal::Deactivated),
+        (
+            (RoomId(1), UserId(1)),
+            Refusal::NotMember { public_group: true },
+        ),
     ]);
     // Even a repeat of an earlier message is refused: nothing is answered to them.
     let earlier = MessageRow {
-        room_id: 1,
+        room_id: RoomId(1),
         seq: 3,
-        sender_id: 8,
+        sender_id: UserId(8),
         body: "before the kick".into(),
         template: None,
         client_msg_id: Some("kicked".into()),
@@ -207,7 +210,7 @@ fn a_person_who_may_no_longer_post_fails_alone_and_takes_no_seq() {
     };
     let plan = plan(
         &batch,
-        HashMap::from([(1, 3), (2, 0)]),
+        last_seqs(&[(1, 3), (2, 0)]),
         looked_up(&refused, vec![earlier], vec![], Known::default()),
         0,
     );
@@ -229,13 +232,29 @@ fn a_person_who_may_no_longer_post_fails_alone_and_takes_no_seq() {
             Ok(6),
         ]
     );
-    assert_eq!(plan.seqs, HashMap::from([(1, 6), (2, 1)]));
-    assert!(plan.rows.iter().all(|row| row.sender_id != 9));
-    assert!(!plan.read_upto.contains_key(&(1, 8)));
+    assert_eq!(plan.seqs, last_seqs(&[(1, 6), (2, 1)]));
+    assert!(plan.rows.iter().all(|row| row.sender_id != UserId(9)));
+    assert!(!plan.read_upto.contains_key(&(RoomId(1), UserId(8))));
+}
+
+/// Each room's last seq, by room number.
+fn last_seqs(pairs: &[(i64, i64)]) -> HashMap<RoomId, i64> {
+    pairs
+        .iter()
+        .map(|&(room, seq)| (RoomId(room), seq))
+        .collect()
+}
+
+/// Each (room, sender)'s read position, by numbers.
+fn reads(pairs: &[((i64, i64), i64)]) -> HashMap<(RoomId, UserId), i64> {
+    pairs
+        .iter()
+        .map(|&((room, user), seq)| ((RoomId(room), UserId(user)), seq))
+        .collect()
 }
 
 fn looked_up(
-    refused: &HashMap<(i64, i64), Refusal>,
+    refused: &HashMap<(RoomId, UserId), Refusal>,
     earlier: Vec<MessageRow>,
     uploads: Vec<FileRow>,
     known: Known,
@@ -249,19 +268,19 @@ fn looked_up(
 }
 
 /// A planned message: its seq, the seq it answers, whom it mentions.
-type Planned = (i64, Option<i64>, Vec<i64>);
+type Planned = (i64, Option<i64>, Vec<UserId>);
 
 #[test]
 fn a_reply_needs_its_message_in_the_room_and_mentions_need_members() {
     let answered = |seq: i64| ReplyRef {
-        room_id: 1,
+        room_id: RoomId(1),
         seq,
         sender: post(1, 7, None).sender,
         excerpt: "earlier".into(),
     };
     let known = Known {
-        replies: HashMap::from([((1, 2), answered(2))]),
-        members: HashSet::from([(1, 7), (1, 8)]),
+        replies: HashMap::from([((RoomId(1), 2), answered(2))]),
+        members: HashSet::from([(RoomId(1), UserId(7)), (RoomId(1), UserId(8))]),
     };
     let with = |reply_to: Option<i64>, mentions: Vec<i64>| NewPost {
         reply_to: reply_to.map(Seq),
@@ -278,7 +297,7 @@ fn a_reply_needs_its_message_in_the_room_and_mentions_need_members() {
     let empty = HashMap::new();
     let plan = plan(
         &batch,
-        HashMap::from([(1, 5)]),
+        last_seqs(&[(1, 5)]),
         looked_up(&empty, vec![], vec![], known),
         0,
     );
@@ -299,12 +318,18 @@ fn a_reply_needs_its_message_in_the_room_and_mentions_need_members() {
     assert_eq!(
         outcomes,
         vec![
-            Ok((6, Some(2), vec![7, 8])),
+            Ok((6, Some(2), vec![UserId(7), UserId(8)])),
             Err(StoreError::NotFound("message")),
-            Err(StoreError::MentionsOutsiders(vec![9])),
+            Err(StoreError::MentionsOutsiders(vec![UserId(9)])),
             Ok((7, Some(6), vec![])),
         ]
     );
-    assert_eq!(plan.attached.replies, vec![(1, 6, 2), (1, 7, 6)]);
-    assert_eq!(plan.attached.mentions, vec![(1, 6, 7), (1, 6, 8)]);
+    assert_eq!(
+        plan.attached.replies,
+        vec![(RoomId(1), 6, 2), (RoomId(1), 7, 6)]
+    );
+    assert_eq!(
+        plan.attached.mentions,
+        vec![(RoomId(1), 6, UserId(7)), (RoomId(1), 6, UserId(8))]
+    );
 }

@@ -9,7 +9,6 @@ use super::{next_cursor, Answer, PageQuery};
 use crate::error::ProtoError;
 use crate::http::auth::Admin;
 use crate::http::error::ErrorBody;
-use crate::model::RoomId;
 
 /// One action.
 #[derive(Serialize, ToSchema)]
@@ -72,9 +71,9 @@ pub async fn list(Admin(state): Admin, query: web::Query<PageQuery>) -> Answer {
             at: crate::clock::rfc3339_ms(row.at_ms),
             actor: row
                 .actor_id
-                .map_or_else(|| "admin".to_string(), |id| format!("u_{id}")),
+                .map_or_else(|| "admin".to_string(), |id| id.to_string()),
             action: row.action,
-            room: row.room_id.map(|id| RoomId(id).to_string()),
+            room: row.room_id.map(|id| id.to_string()),
             target: row.target,
             detail,
         });

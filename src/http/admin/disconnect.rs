@@ -13,14 +13,14 @@ use crate::protocol::{frames, CloseCode, ReplyId};
 /// closes them with 4001; answers how many.
 pub async fn close_revoked(
     state: &AppState,
-    user_id: i64,
+    user_id: UserId,
     token_id: Option<i64>,
     why: &'static str,
 ) -> Result<usize, ApiError> {
     Ok(state
         .hub
         .send(CloseUser {
-            user_id: UserId(user_id),
+            user_id,
             token_id,
             code: CloseCode::Revoked,
             reason: "token revoked",
@@ -37,13 +37,13 @@ pub async fn close_revoked(
 /// tokens stay valid: they may connect again); answers how many.
 pub async fn close_all(
     state: &AppState,
-    user_id: i64,
+    user_id: UserId,
     reason: &'static str,
 ) -> Result<usize, ApiError> {
     Ok(state
         .hub
         .send(CloseUser {
-            user_id: UserId(user_id),
+            user_id,
             token_id: None,
             code: CloseCode::Revoked,
             reason,

@@ -22,7 +22,7 @@ pub async fn erase(state: &AppState, id: &UserRef) -> Answer {
     };
     let closed = close_revoked(state, *user_id, None, "your account was erased").await?;
     log::info!(
-        "admin: erased u_{user_id}: {} messages made tombstones, {} files deleted, {closed} connections closed",
+        "admin: erased {user_id}: {} messages made tombstones, {} files deleted, {closed} connections closed",
         erased.messages,
         erased.files
     );

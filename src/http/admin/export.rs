@@ -18,9 +18,10 @@ use crate::http::auth::Admin;
 use crate::http::error::ErrorBody;
 
 use crate::db::export::Profile;
-use crate::db::models::FileRow;
+use crate::db::models::{FileRow, MessageKey};
 use crate::db::safety::{AuditEntry, Moderation};
 use crate::db::{Store, StoreError};
+use crate::model::{RoomId, UserId};
 use crate::protocol::ids::{TokenId, UserRef};
 use crate::protocol::views::{FileView, MessageView, RoomView};
 
@@ -35,7 +36,7 @@ const FILE_PAGE: i64 = 50;
 enum Stage {
     Head,
     Messages {
-        after: (i64, i64),
+        after: MessageKey,
         first: bool,
     },
     Files {
@@ -74,7 +75,7 @@ pub struct UserExport {
 impl UserExport {
     /// The export of the person `user_id` (deactivated or not); `None` for a bot, the system
     /// or no one.
-    pub async fn start(store: Store, user_id: i64) -> Result<Option<UserExport>, StoreError> {
+    pub async fn start(store: Store, user_id: UserId) -> Result<Option<UserExport>, StoreError> {
         Ok(store.profile(user_id).await?.map(|profile| UserExport {
             store,
             profile,
@@ -83,7 +84,7 @@ impl UserExport {
         }))
     }
 
-    pub fn user_id(&self) -> i64 {
+    pub fn user_id(&self) -> UserId {
         self.profile.user.id
     }
 
@@ -94,7 +95,7 @@ impl UserExport {
             Stage::Head => {
                 let head = self.head().await?;
                 self.stage = Stage::Messages {
-                    after: (0, 0),
+                    after: (RoomId(0), 0),
                     first: true,
                 };
                 head
@@ -150,7 +151,7 @@ impl UserExport {
             "format": FORMAT,
             "exported": ts(crate::clock::now_ms()),
             "user": {
-                "id": format!("u_{}", user.id),
+                "id": user.id.to_string(),
                 "name": user.name,
                 "kind": user.kind.as_str(),
                 "created": ts(user.created_ms),
@@ -168,7 +169,7 @@ impl UserExport {
         Ok(text)
     }
 
-    async fn messages(&mut self, after: (i64, i64), first: bool) -> Result<Vec<u8>, StoreError> {
+    async fn messages(&mut self, after: MessageKey, first: bool) -> Result<Vec<u8>, StoreError> {
         let page = self
             .store
             .messages_of_sender(self.profile.user.id, after, MESSAGE_PAGE)
@@ -334,12 +335,12 @@ pub async fn export(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     // The head is read before the answer starts: a store that cannot answer is a 503.
     let head = export.next().await?.unwrap_or_default();
     // Who was exported, and when, is in the audit log before a byte of it goes out.
-    let audit = AuditEntry::admin("export").target(format!("u_{user_id}"));
+    let audit = AuditEntry::admin("export").target(user_id.to_string());
     state
         .store
         .record_moderation(Moderation::audit(audit))
         .await?;
-    log::info!("admin: exporting u_{user_id}");
+    log::info!("admin: exporting {user_id}");
     let rest = stream::unfold(Some(export), |export| async move {
         let mut export = export?;
         match export.next().await {
@@ -347,7 +348,7 @@ pub async fn export(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
             Ok(None) => {
                 let counts = export.counts;
                 log::info!(
-                    "admin: exported u_{}: {} messages, {} files ({} bytes), {} bytes written",
+                    "admin: exported {}: {} messages, {} files ({} bytes), {} bytes written",
                     export.user_id(),
                     counts.messages,
                     counts.files,
@@ -358,7 +359,7 @@ pub async fn export(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
             }
             Err(err) => {
                 log::warn!(
-                    "admin: the export of u_{} stopped after {} bytes: {err}",
+                    "admin: the export of {} stopped after {} bytes: {err}",
                     export.user_id(),
                     export.counts.written
                 );
@@ -374,7 +375,7 @@ pub async fn export(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
         .content_type("application/json")
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"u_{user_id}-export.json\""),
+            format!("attachment; filename=\"{user_id}-export.json\""),
         ))
         .streaming(first.chain(rest)))
 }

@@ -84,11 +84,7 @@ pub async fn put(Admin(state): Admin, sub: web::Path<String>, body: Json<Externa
         user: UserView::with_presence(&user, state.presence.is_online(user.id)),
     };
     if created {
-        log::info!(
-            "admin: made u_{} ({}) for an external id",
-            user.id,
-            user.name
-        );
+        log::info!("admin: made {} ({}) for an external id", user.id, user.name);
         Ok(HttpResponse::Created().json(answer))
     } else {
         Ok(HttpResponse::Ok().json(answer))

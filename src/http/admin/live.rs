@@ -8,10 +8,11 @@ use crate::cluster::live::LiveCounts;
 use crate::error::ProtoError;
 use crate::http::error::ApiError;
 use crate::http::AppState;
+use crate::model::UserId;
 
 /// Every node's live connections, now.
 pub async fn counts(state: &AppState) -> Result<LiveCounts, ApiError> {
-    let here: HashMap<i64, u64> = state
+    let here: HashMap<UserId, u64> = state
         .presence
         .snapshot()
         .into_iter()

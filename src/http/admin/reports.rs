@@ -20,7 +20,7 @@ use crate::http::auth::Admin;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json_body::{CheckedBody, Json};
 use crate::http::AppState;
-use crate::model::{MessageId, RoomId};
+use crate::model::MessageId;
 use crate::protocol::views::UserView;
 use crate::safety::MAX_NOTE_CHARS;
 
@@ -147,7 +147,7 @@ async fn view(state: &AppState, row: ReportRow) -> Result<ReportView, ApiError> 
         reason: row.reason,
         note: row.note,
         reporter,
-        room: RoomId(row.room_id).to_string(),
+        room: row.room_id.to_string(),
         created: crate::clock::rfc3339_ms(row.created_ms),
     })
 }
@@ -220,7 +220,7 @@ pub async fn resolve(Admin(state): Admin, id: web::Path<String>, body: Json<Reso
     let resolution =
         serde_json::to_string(&resolution).map_err(|err| ProtoError::internal(err.to_string()))?;
     let message = MessageId {
-        room: RoomId(row.room_id),
+        room: row.room_id,
         seq: row.seq,
     }
     .to_string();
@@ -273,7 +273,7 @@ pub async fn resolve(Admin(state): Admin, id: web::Path<String>, body: Json<Reso
                 .into());
             }
             let deactivate = AuditEntry::admin("deactivate")
-                .target(format!("u_{}", row.sender_id))
+                .target(row.sender_id.to_string())
                 .detail(serde_json::json!({ "report": format!("rp_{report_id}") }));
             let moderation = moderation.and(deactivate);
             match state

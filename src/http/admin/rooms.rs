@@ -18,6 +18,7 @@ use crate::http::auth::Admin;
 use crate::http::error::{ApiError, Empty, ErrorBody};
 use crate::http::json_body::{Json, NamedUser};
 use crate::http::AppState;
+use crate::model::UserId;
 use crate::protocol::command::{DEFAULT_PAGE, MAX_PAGE};
 use crate::protocol::ids::{MessageId, RoomId, UserRef};
 use crate::protocol::template::Template;
@@ -25,7 +26,7 @@ use crate::protocol::views::{MemberView, MessageView, RoomView};
 use crate::protocol::Event;
 
 /// A person (not a bot) a request names.
-async fn person(state: &AppState, named: &NamedUser) -> Result<i64, ApiError> {
+async fn person(state: &AppState, named: &NamedUser) -> Result<UserId, ApiError> {
     let user = find(state, named.user()?).await?;
     if user.kind != UserKind::User {
         return Err(ProtoError::no_such_user().into());
@@ -34,7 +35,7 @@ async fn person(state: &AppState, named: &NamedUser) -> Result<i64, ApiError> {
 }
 
 /// The people a request names, in its order.
-async fn people(state: &AppState, named: &[NamedUser]) -> Result<Vec<i64>, ApiError> {
+async fn people(state: &AppState, named: &[NamedUser]) -> Result<Vec<UserId>, ApiError> {
     let mut ids = Vec::with_capacity(named.len());
     for user in named {
         ids.push(person(state, user).await?);
@@ -166,7 +167,7 @@ pub async fn create(Admin(state): Admin, room: Json<CreateRoom>) -> Answer {
     for (user, _) in &loaded.members {
         if let Some(summary) = state.store.room_summary(room.id, Some(user.id)).await? {
             state.hub.do_send(NotifyUser {
-                user_id: user.user_id(),
+                user_id: user.id,
                 except: None,
                 frame: Event::RoomAdded {
                     room: RoomView::from_summary(&summary),
@@ -176,7 +177,7 @@ pub async fn create(Admin(state): Admin, room: Json<CreateRoom>) -> Answer {
         }
     }
     let summary = state.store.room_summary(room.id, None).await?;
-    log::info!("admin: created room r_{}", room.id);
+    log::info!("admin: created room {}", room.id);
     Ok(HttpResponse::Created().json(RoomBody {
         room: summary.as_ref().map(RoomView::from_summary),
     }))
@@ -226,7 +227,7 @@ pub async fn list(Admin(state): Admin, query: web::Query<RoomsQuery>) -> Answer 
         ),
     };
     let mut rooms = state.store.list_rooms(kind, after, limit + 1).await?;
-    let next = next_cursor(&mut rooms, limit, |room| RoomId(room.room.id).to_string());
+    let next = next_cursor(&mut rooms, limit, |room| room.room.id.to_string());
     let rooms = crate::actors::room_list::room_views(&state.store, &rooms, None).await?;
     Ok(HttpResponse::Ok().json(RoomPage { next, rooms }))
 }
@@ -245,8 +246,8 @@ pub async fn list(Admin(state): Admin, query: web::Query<RoomsQuery>) -> Answer 
 pub async fn show(Admin(state): Admin, id: web::Path<RoomId>) -> Answer {
     match ask_room(&state, *id, AdminOp::Describe).await? {
         AdminReply::Described { mut room, members } => {
-            let mut extras = state.store.room_extras(None, vec![id.0]).await?;
-            if let Some(extras) = extras.remove(&id.0) {
+            let mut extras = state.store.room_extras(None, vec![*id]).await?;
+            if let Some(extras) = extras.remove(&*id) {
                 crate::actors::room_list::complete(&mut room, extras, None, |_| false);
             }
             Ok(HttpResponse::Ok().json(RoomDetail { members, room }))
@@ -311,7 +312,7 @@ pub async fn add_member(
 )]
 pub async fn remove_member(Admin(state): Admin, path: web::Path<(RoomId, UserRef)>) -> Answer {
     let (room, user) = path.into_inner();
-    let user_id = find(&state, &user).await?.user_id();
+    let user_id = find(&state, &user).await?.id;
     ask_room(&state, room, AdminOp::RemoveMember { user_id }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -342,7 +343,7 @@ pub async fn messages(
     id: web::Path<RoomId>,
     query: web::Query<MessagesQuery>,
 ) -> Answer {
-    let RoomId(room) = *id;
+    let room = *id;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(

@@ -15,7 +15,7 @@ use crate::http::devices::DeviceView;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json_body::Json;
 use crate::http::AppState;
-use crate::protocol::ids::{TokenId, UserRef};
+use crate::protocol::ids::{TokenId, UserId, UserRef};
 use crate::protocol::views::{RoomView, UserView};
 
 /// A new user and its token: the only time the token is shown.
@@ -75,7 +75,7 @@ pub async fn create(Admin(state): Admin, name: Json<CreateUser>) -> Answer {
     let name = name.into_inner();
     let user = state.store.create_user(&name, UserKind::User, None).await?;
     let issued = state.store.issue_token(user.id).await?;
-    log::info!("admin: created user u_{} ({name})", user.id);
+    log::info!("admin: created user {} ({name})", user.id);
     Ok(HttpResponse::Created().json(CreatedUser {
         token: issued.token,
         token_id: TokenId(issued.id).to_string(),
@@ -126,11 +126,11 @@ pub async fn list(Admin(state): Admin, query: web::Query<UserListQuery>) -> Answ
     let query = PageQuery { limit, after };
     let limit = query.limit()?;
     let after = query.after(|text| match text.parse() {
-        Ok(UserRef::Id(id)) => Some(id),
+        Ok(UserRef::Id(UserId(id))) => Some(id),
         _ => None,
     })?;
     let mut users = state.store.list_users(after, limit + 1).await?;
-    let next = next_cursor(&mut users, limit, |user| format!("u_{}", user.id));
+    let next = next_cursor(&mut users, limit, |user| user.id.to_string());
     let users: Vec<UserView> = users
         .iter()
         .map(|user| UserView::with_presence(user, state.presence.is_online(user.id)))
@@ -249,7 +249,7 @@ pub async fn revoke_token(Admin(state): Admin, path: web::Path<(UserRef, TokenId
     )
     .await?;
     log::info!(
-        "admin: revoked token t_{token_id} of u_{}, closed {closed} connections",
+        "admin: revoked token t_{token_id} of {}, closed {closed} connections",
         user.id
     );
     Ok(HttpResponse::NoContent().finish())
@@ -296,7 +296,7 @@ pub async fn deactivate(
     state.store.deactivate_user(user.id).await?;
     let closed = close_revoked(&state, user.id, None, "your account was deactivated").await?;
     log::info!(
-        "admin: deactivated u_{}, closed {closed} connections",
+        "admin: deactivated {}, closed {closed} connections",
         user.id
     );
     Ok(HttpResponse::NoContent().finish())
@@ -325,7 +325,7 @@ pub async fn revoke_tokens(Admin(state): Admin, id: web::Path<UserRef>) -> Answe
     )
     .await?;
     log::info!(
-        "admin: revoked {revoked} tokens of u_{}, closed {closed} connections",
+        "admin: revoked {revoked} tokens of {}, closed {closed} connections",
         user.id
     );
     Ok(HttpResponse::NoContent().finish())
@@ -345,6 +345,6 @@ pub async fn revoke_tokens(Admin(state): Admin, id: web::Path<UserRef>) -> Answe
 pub async fn disconnect(Admin(state): Admin, id: web::Path<UserRef>) -> Answer {
     let user = find(&state, &id).await?;
     let closed = close_all(&state, user.id, "disconnected by an admin").await?;
-    log::info!("admin: closed {closed} connections of u_{}", user.id);
+    log::info!("admin: closed {closed} connections of {}", user.id);
     Ok(HttpResponse::NoContent().finish())
 }

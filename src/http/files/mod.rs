@@ -20,6 +20,7 @@ use super::auth::{client_token, sign_in};
 use super::error::ApiError;
 use super::AppState;
 use crate::db::models::UserRow;
+use crate::model::UserId;
 use crate::settings::FileSettings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,12 +41,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// bound image decoding.
 pub struct Uploads {
     settings: FileSettings,
-    per_user: DefaultKeyedRateLimiter<i64>,
+    per_user: DefaultKeyedRateLimiter<UserId>,
     /// Bytes uploads may hold in memory, all together: an upload takes them as its body
     /// grows, so one that stalls holds only what it sent.
     memory: Arc<Semaphore>,
     /// Uploads in progress, per user.
-    in_progress: Arc<Mutex<HashMap<i64, usize>>>,
+    in_progress: Arc<Mutex<HashMap<UserId, usize>>>,
     /// A turn to decode an image.
     decoding: Semaphore,
 }
@@ -74,7 +75,7 @@ impl Uploads {
 
     /// A place for one more upload of `user`, or `None` when they have as many in progress
     /// as they may.
-    fn slot(&self, user: i64) -> Option<UploadSlot> {
+    fn slot(&self, user: UserId) -> Option<UploadSlot> {
         let mut in_progress = lock(&self.in_progress);
         let count = in_progress.entry(user).or_default();
         if *count >= self.settings.uploads_at_once.max(1) {
@@ -88,15 +89,15 @@ impl Uploads {
     }
 }
 
-fn lock(map: &Mutex<HashMap<i64, usize>>) -> MutexGuard<'_, HashMap<i64, usize>> {
+fn lock(map: &Mutex<HashMap<UserId, usize>>) -> MutexGuard<'_, HashMap<UserId, usize>> {
     // Plain counts changed in one step: a panic elsewhere cannot tear them.
     map.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One upload in progress; dropping it (the request ended, however) frees the place.
 struct UploadSlot {
-    in_progress: Arc<Mutex<HashMap<i64, usize>>>,
-    user: i64,
+    in_progress: Arc<Mutex<HashMap<UserId, usize>>>,
+    user: UserId,
 }
 
 impl Drop for UploadSlot {

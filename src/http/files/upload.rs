@@ -25,6 +25,7 @@ use crate::http::error::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::AppState;
 use crate::metrics::METRICS;
+use crate::model::UserId;
 use crate::protocol::ids::FileId;
 use crate::protocol::views::FileView;
 
@@ -154,7 +155,7 @@ pub async fn upload(
             thumbnail,
         })
         .await
-        .inspect_err(|err| log::warn!("u_{}: an upload was not stored: {err}", user.id))?;
+        .inspect_err(|err| log::warn!("{}: an upload was not stored: {err}", user.id))?;
     METRICS.files_uploaded.inc();
     METRICS.file_bytes_stored.inc_by(size as u64);
     Ok(HttpResponse::Created().json(FileBody { file: view }))
@@ -274,7 +275,7 @@ fn file_name(name: Option<&str>) -> Result<String, ProtoError> {
     Ok(name.to_string())
 }
 
-fn check_rate(uploads: &Uploads, user: i64) -> Result<(), ProtoError> {
+fn check_rate(uploads: &Uploads, user: UserId) -> Result<(), ProtoError> {
     if uploads.per_user.len() > super::TRACKED_USERS {
         uploads.per_user.retain_recent();
     }
@@ -292,7 +293,7 @@ fn check_rate(uploads: &Uploads, user: i64) -> Result<(), ProtoError> {
 /// many, how many bytes: 413) and bytes a day (429 until the oldest of the day's uploads is
 /// a day old). Counted in the store, so on every node; uploads made at the same moment may
 /// pass it by what they hold together.
-async fn check_quota(state: &AppState, user: i64, size: i64) -> Result<(), ProtoError> {
+async fn check_quota(state: &AppState, user: UserId, size: i64) -> Result<(), ProtoError> {
     const DAY_MS: i64 = 24 * 3_600_000;
     let settings = &state.uploads.settings;
     let now = crate::clock::now_ms();
@@ -373,13 +374,13 @@ mod tests {
             upload_burst: 2,
             ..Default::default()
         });
-        assert!(check_rate(&uploads, 1).is_ok());
-        assert!(check_rate(&uploads, 1).is_ok());
-        let refused = check_rate(&uploads, 1).expect_err("third in a burst of 2");
+        assert!(check_rate(&uploads, UserId(1)).is_ok());
+        assert!(check_rate(&uploads, UserId(1)).is_ok());
+        let refused = check_rate(&uploads, UserId(1)).expect_err("third in a burst of 2");
         assert_eq!(refused.code, ErrorCode::RateLimited);
         assert!(refused
             .retry_after_ms
             .is_some_and(|ms| ms > 1000 && ms <= 60_000));
-        assert!(check_rate(&uploads, 2).is_ok());
+        assert!(check_rate(&uploads, UserId(2)).is_ok());
     }
 }

@@ -2,6 +2,7 @@
 //! and the answer to every mistake docs/protocol.md section 2 lists.
 
 use super::*;
+use crate::model::UserId;
 use crate::protocol::ids::{FileId, MessageId};
 
 fn code_of(text: &str) -> (ReplyId, ErrorCode) {
@@ -160,7 +161,7 @@ fn users_reads_query_cursor_and_limit() {
         frame.command,
         Command::Users {
             query: "Ém".into(),
-            after: Some(UserRef::Id(3)),
+            after: Some(UserRef::Id(UserId(3))),
             limit: 50,
         }
     );
@@ -211,7 +212,7 @@ fn ids_come_out_typed() {
         Command::Room {
             room: RoomId(3),
             op: RoomCommand::Kick {
-                user: UserRef::Id(9),
+                user: UserRef::Id(UserId(9)),
             }
         }
     );
@@ -219,7 +220,7 @@ fn ids_come_out_typed() {
         frame(r#"{"type":"create_group","name":"g","members":["u_2","mathbot"]}"#),
         Command::CreateGroup {
             name: "g".into(),
-            members: vec![UserRef::Id(2), UserRef::Handle("mathbot".into())],
+            members: vec![UserRef::Id(UserId(2)), UserRef::Handle("mathbot".into())],
             public: false,
         }
     );
