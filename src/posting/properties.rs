@@ -25,8 +25,8 @@ const ROOM: RoomId = RoomId(7);
 /// Posts that may wait behind the batch in flight.
 const QUEUE_LIMIT: usize = 4;
 /// This node's users post; another node's messages come from `OTHER`.
-const OURS: i64 = 1;
-const OTHER: i64 = 2;
+const OURS: UserId = UserId(1);
+const OTHER: UserId = UserId(2);
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -68,24 +68,24 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn user(id: i64) -> UserRow {
+fn user(id: UserId) -> UserRow {
     UserRow {
-        id: UserId(id),
-        name: format!("u{id}"),
+        id,
+        name: format!("u{}", id.0),
         kind: UserKind::User,
         handle: None,
         created_ms: 0,
     }
 }
 
-fn message(seq: i64, sender: i64, body: String, client_msg_id: Option<String>) -> StoredMessage {
+fn message(seq: i64, sender: UserId, body: String, client_msg_id: Option<String>) -> StoredMessage {
     StoredMessage {
         reply_to: None,
         mentions: Vec::new(),
         row: MessageRow {
             room_id: ROOM,
             seq,
-            sender_id: UserId(sender),
+            sender_id: sender,
             body,
             template: None,
             client_msg_id,

@@ -8,10 +8,10 @@ use crate::model::{RoomId, UserId};
 
 const ROOM: RoomId = RoomId(7);
 
-fn user(id: i64) -> UserRow {
+fn user(id: UserId) -> UserRow {
     UserRow {
-        id: UserId(id),
-        name: format!("u{id}"),
+        id,
+        name: format!("u{}", id.0),
         kind: crate::db::models::UserKind::User,
         handle: None,
         created_ms: 0,
@@ -21,7 +21,7 @@ fn user(id: i64) -> UserRow {
 fn post(body: &str, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
         client_msg_id: client_msg_id.map(str::to_string),
-        ..NewPost::text(ROOM, user(1), body)
+        ..NewPost::text(ROOM, user(UserId(1)), body)
     }
 }
 
@@ -39,7 +39,7 @@ fn stored(seq: i64, body: &str) -> StoredMessage {
             action: None,
             created_ms: 0,
         },
-        sender: user(1),
+        sender: user(UserId(1)),
         files: Vec::new(),
     }
 }

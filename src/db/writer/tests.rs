@@ -10,14 +10,14 @@ use crate::db::models::{FileRow, UserRow};
 use crate::db::sender_checks::Refusal;
 use crate::model::{RoomId, Seq, UserId};
 
-fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
+fn post(room_id: RoomId, sender: UserId, client_msg_id: Option<&str>) -> NewPost {
     NewPost {
         client_msg_id: client_msg_id.map(str::to_string),
         ..NewPost::text(
-            crate::model::RoomId(room_id),
+            room_id,
             UserRow {
-                id: UserId(sender),
-                name: format!("u{sender}"),
+                id: sender,
+                name: format!("u{}", sender.0),
                 kind: crate::db::models::UserKind::User,
                 handle: None,
                 created_ms: 0,
@@ -31,12 +31,15 @@ fn post(room_id: i64, sender: i64, client_msg_id: Option<&str>) -> NewPost {
 fn posts_whose_caller_gave_up_are_left_out() {
     let (reply, waiting) = oneshot::channel();
     let live = AppendJob {
-        posts: vec![post(1, 2, Some("c-1"))],
+        posts: vec![post(RoomId(1), UserId(2), Some("c-1"))],
         reply,
     };
     let (reply, gave_up) = oneshot::channel();
     let abandoned = AppendJob {
-        posts: vec![post(1, 3, Some("c-2")), post(2, 3, None)],
+        posts: vec![
+            post(RoomId(1), UserId(3), Some("c-2")),
+            post(RoomId(2), UserId(3), None),
+        ],
         reply,
     };
     drop(gave_up);
@@ -60,11 +63,11 @@ fn plans_consecutive_seqs_per_room_and_spots_repeated_client_ids() {
         created_ms: 0,
     };
     let batch = vec![
-        post(1, 7, None),
-        post(2, 8, Some("a")),
-        post(1, 7, Some("old")),
-        post(2, 8, Some("a")),
-        post(1, 9, Some("a")),
+        post(RoomId(1), UserId(7), None),
+        post(RoomId(2), UserId(8), Some("a")),
+        post(RoomId(1), UserId(7), Some("old")),
+        post(RoomId(2), UserId(8), Some("a")),
+        post(RoomId(1), UserId(9), Some("a")),
     ];
     let plan = plan(
         &batch,
@@ -112,17 +115,17 @@ fn upload(key: &str, uploader: i64) -> FileRow {
 
 #[test]
 fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
-    let with = |sender: i64, files: &[&str]| NewPost {
+    let with = |sender: UserId, files: &[&str]| NewPost {
         reply_to: None,
         mentions: Vec::new(),
         files: files.iter().map(|key| key.to_string()).collect(),
-        ..post(1, sender, None)
+        ..post(RoomId(1), sender, None)
     };
     let batch = vec![
-        with(7, &["b", "a"]),
-        with(7, &["a", "theirs"]),
-        with(7, &["made-up"]),
-        with(8, &["theirs"]),
+        with(UserId(7), &["b", "a"]),
+        with(UserId(7), &["a", "theirs"]),
+        with(UserId(7), &["made-up"]),
+        with(UserId(8), &["theirs"]),
     ];
     let uploads = vec![upload("a", 7), upload("b", 7), upload("theirs", 8)];
     let plan = plan(
@@ -166,23 +169,23 @@ fn a_post_carries_only_its_senders_uploads_and_fails_alone_otherwise() {
 
 #[test]
 fn a_person_who_may_no_longer_post_fails_alone_and_takes_no_seq() {
-    let system = |room: i64| NewPost {
+    let system = |room: RoomId| NewPost {
         reply_to: None,
         mentions: Vec::new(),
         sender: UserRow {
             kind: crate::db::models::UserKind::System,
-            ..post(room, 1, None).sender
+            ..post(room, UserId(1), None).sender
         },
-        ..post(room, 1, None)
+        ..post(room, UserId(1), None)
     };
     let batch = vec![
-        post(1, 7, None),
-        post(1, 8, Some("kicked")),
-        post(2, 8, None),
-        post(1, 9, None),
+        post(RoomId(1), UserId(7), None),
+        post(RoomId(1), UserId(8), Some("kicked")),
+        post(RoomId(2), UserId(8), None),
+        post(RoomId(1), UserId(9), None),
         // The system (the admin API) posts where it is asked to, member or not.
-        system(1),
-        post(1, 7, None),
+        system(RoomId(1)),
+        post(RoomId(1), UserId(7), None),
     ];
     let refused = HashMap::from([
         (
@@ -275,7 +278,7 @@ fn a_reply_needs_its_message_in_the_room_and_mentions_need_members() {
     let answered = |seq: i64| ReplyRef {
         room_id: RoomId(1),
         seq,
-        sender: post(1, 7, None).sender,
+        sender: post(RoomId(1), UserId(7), None).sender,
         excerpt: "earlier".into(),
     };
     let known = Known {
@@ -285,7 +288,7 @@ fn a_reply_needs_its_message_in_the_room_and_mentions_need_members() {
     let with = |reply_to: Option<i64>, mentions: Vec<i64>| NewPost {
         reply_to: reply_to.map(Seq),
         mentions: mentions.into_iter().map(UserId).collect(),
-        ..post(1, 7, None)
+        ..post(RoomId(1), UserId(7), None)
     };
     let batch = vec![
         with(Some(2), vec![8, 7, 8]),
