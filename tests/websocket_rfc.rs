@@ -48,7 +48,7 @@ fn open(server: &Server, token: &str) -> TcpStream {
 
 /// A masked client frame; `first` is the FIN/RSV/opcode byte.
 fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    client_frame::masked(first, payload, MASK)
+    client_frame::masked(first, payload, MASK).expect("a frame in memory")
 }
 
 /// One server frame: its opcode and payload (server frames are not masked).

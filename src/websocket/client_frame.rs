@@ -7,8 +7,9 @@ use tungstenite::protocol::frame::coding::OpCode;
 use tungstenite::protocol::frame::{Frame, FrameHeader};
 
 /// A frame masked with `mask`; `first` is its FIN/RSV/opcode byte, taken as it is (reserved
-/// bits and opcodes too, to test how they are refused).
-pub fn masked(first: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+/// bits and opcodes too, to test how they are refused). Encoding into memory does not fail;
+/// the tests that call it say so where they unwrap it.
+pub fn masked(first: u8, payload: &[u8], mask: [u8; 4]) -> tungstenite::Result<Vec<u8>> {
     let header = FrameHeader {
         is_final: first & 0x80 != 0,
         rsv1: first & 0x40 != 0,
@@ -18,8 +19,6 @@ pub fn masked(first: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
         mask: Some(mask),
     };
     let mut bytes = Vec::new();
-    Frame::from_payload(header, payload.to_vec().into())
-        .format(&mut bytes)
-        .expect("a frame in memory");
-    bytes
+    Frame::from_payload(header, payload.to_vec().into()).format(&mut bytes)?;
+    Ok(bytes)
 }

@@ -341,7 +341,7 @@ mod tests {
 
     /// A masked client frame.
     fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-        crate::websocket::client_frame::masked(first, payload, MASK)
+        crate::websocket::client_frame::masked(first, payload, MASK).expect("a frame in memory")
     }
 
     fn read_all(bytes: &[u8], step: usize) -> (Vec<Incoming>, Result<(), Violation>) {
