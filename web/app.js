@@ -2,7 +2,10 @@
 // localStorage), keeps the room list with unread counts, subscribes to every room (`join`),
 // loads history as the user scrolls up, sends messages, typing and read marks, answers bot
 // buttons, and after a dropped connection resumes every room with `join` + `after_seq`
-// (messages are kept by seq, so nothing shows twice and nothing is missed). People are found
+// (messages are kept by seq, so nothing shows twice and nothing is missed). The connection
+// is the client library (client/, clients/typescript): it reconnects with back-off, pings,
+// waits out `rate_limited`, and keeps sends in its outbox until acknowledged, sending them
+// again with their `client_msg_id` after a drop. People are found
 // by name (people.js); a room's member panel invites, leaves, and for the group's owner and
 // moderators kicks, mutes and bans (the owner also makes moderators).
 // Notifications while the app is closed (push.js, sw.js) are turned on from the sidebar;
@@ -13,7 +16,7 @@
 // Block / Unblock in the member panel, a blocked person's messages shown without content,
 // and Report under others' messages.
 
-import { Connection } from './connection.js';
+import { PalaverClient, PalaverError, newClientMsgId } from './client/index.js';
 import { excerptOf } from './conversation.js';
 import { byId } from './dom.js';
 import * as files from './files.js';
@@ -31,6 +34,8 @@ const RESUME_PAGE = 200;
 const TYPING_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 5000;
 const SIGNIN_ATTEMPTS = 3;
+/** The reconnect back-off: from 0.4 s to 10 s, jittered. */
+const RECONNECT = { initialMs: 400, maxMs: 10_000 };
 
 const state = {
   connection: null,
@@ -47,7 +52,7 @@ const state = {
   blocked: new Set(),
   /** The open room's id, or null. */
   current: null,
-  /** My sends not acknowledged yet: {room, body, files, clientMsgId, inFlight}. */
+  /** My sends not acknowledged yet (the library's outbox has them): {room, body, files, clientMsgId}. */
   pending: [],
   typingSent: { room: null, at: 0 },
   /** Room id -> Map(user id -> {name, timer}). */
@@ -65,19 +70,37 @@ function signIn(token, remembered) {
   state.token = token;
   files.setFileToken(token);
   state.remembered = remembered;
-  const connection = new Connection(token);
+  const connection = new PalaverClient({ url: location.origin, token, reconnect: RECONNECT });
   state.connection = connection;
-  connection.addEventListener('hello', (event) => onHello(event.detail));
-  connection.addEventListener('event', (event) => onServerEvent(event.detail));
-  connection.addEventListener('down', (event) => onDown(event.detail));
-  connection.addEventListener('retry', (event) => onRetry(event.detail));
-  connection.addEventListener('revoked', () => signOut('Your session was ended by the server. Sign in again.'));
+  let everConnected = false;
+  let attempts = 0;
+  connection.on('open', ({ hello }) => {
+    everConnected = true;
+    attempts = 0;
+    onHello(hello);
+  });
+  connection.on('event', (event) => onServerEvent(event));
+  connection.on('close', ({ delayMs }) => {
+    if (delayMs === undefined) return;
+    attempts += 1;
+    onDown(everConnected, attempts, delayMs);
+  });
+  connection.on('unauthorized', () => {
+    if (everConnected) signOut('Your session was ended by the server. Sign in again.');
+    else refused(token);
+  });
   view.setSigninBusy(true);
-  connection.start();
+  connection.connect().catch(() => {});
+}
+
+/** The token never got a connection: back to the sign-in form, the token kept in it. */
+function refused(token) {
+  if (state.connection) state.connection.close();
+  view.showSignin('That token was not accepted, or the server cannot be reached.', token);
 }
 
 function signOut(message = '') {
-  if (state.connection) state.connection.stop();
+  if (state.connection) state.connection.close();
   // This browser stops receiving this user's notifications (the device goes on the server).
   if (push.isOn()) push.turnOff(state.token).catch(reportError).finally(renderNotifyToggle);
   localStorage.removeItem(TOKEN_KEY);
@@ -100,7 +123,6 @@ function resetState() {
 
 function onHello(hello) {
   const first = state.me === null;
-  state.connection.keepAlive(hello.heartbeat_s);
   state.me = hello.user;
   localStorage.setItem(TOKEN_KEY, state.token);
   view.setStatus('Online', 'online');
@@ -122,25 +144,24 @@ async function openRoomOfAddress() {
   await openRoom(match[1]);
 }
 
-function onDown({ everConnected, attempt }) {
+/** The connection dropped (or could not be made); the library tries again after `delayMs`. */
+function onDown(everConnected, attempts, delayMs) {
   if (everConnected) {
-    view.setStatus('Offline, reconnecting…', 'offline');
+    view.setStatus(`Offline, retrying in ${Math.ceil(delayMs / 1000)} s…`, 'offline');
     return;
   }
-  if (!state.remembered || attempt + 1 >= SIGNIN_ATTEMPTS) {
-    const token = state.token;
-    state.connection.stop();
-    view.showSignin('That token was not accepted, or the server cannot be reached.', token);
-  }
+  if (!state.remembered || attempts >= SIGNIN_ATTEMPTS) refused(state.token);
 }
 
-function onRetry({ delayMs }) {
-  if (state.me) view.setStatus(`Offline, retrying in ${Math.ceil(delayMs / 1000)} s…`, 'offline');
-}
-
+/**
+ * A command: answered, or refused at once with `disconnected` while offline (what the user
+ * asked for did not happen; the toast says so). `rate_limited` is waited out by the library.
+ */
 function request(type, fields) {
-  if (!state.connection) return Promise.reject(new Error('signed out'));
-  return state.connection.request(type, fields);
+  const connection = state.connection;
+  if (!connection) return Promise.reject(new Error('signed out'));
+  if (connection.state !== 'open') return Promise.reject(new PalaverError('disconnected', 'not connected'));
+  return connection.request(type, fields);
 }
 
 /** A failed action the user asked for: it did not happen, and the toast says why. */
@@ -163,7 +184,7 @@ function reportSyncError(error) {
 
 // ---- keeping in sync: the room list, subscriptions, resuming ----------------------------
 
-/** After every hello: refresh the room list, (re)join every room, resend what was pending. */
+/** After every hello: refresh the room list, (re)join every room (the outbox resends by itself). */
 async function synchronize() {
   const { users: blocked } = await request('blocks');
   state.blocked = new Set(blocked.map((user) => user.id));
@@ -173,7 +194,6 @@ async function synchronize() {
   // An open room whose messages were loaded got what it missed through `join` above.
   if (state.current && !timelineOf(state.current).loaded) await showRoomMessages(state.current);
   markReadIfSeen();
-  for (const item of state.pending) deliver(item);
   view.setStatus('Online', 'online');
 }
 
@@ -217,7 +237,7 @@ async function subscribe(room) {
     absorbJoin(await request('join', { room: room.id, after_seq: room.last_seq, limit: 1 }));
     return;
   }
-  let after = timeline.lastSeq();
+  let after = timeline.resumeSeq();
   for (;;) {
     const data = await request('join', { room: room.id, after_seq: after, limit: RESUME_PAGE });
     absorbJoin(data);
@@ -635,38 +655,30 @@ function sendMessage(body, attached, room) {
   const replyTo = state.replyTo && state.replyTo.room === room ? state.replyTo.id : null;
   const mentions = mentionedIn(body, othersIn(room));
   setReplyTo(null);
-  const item = { room, body, files: attached, replyTo, mentions, clientMsgId: newClientMsgId(), inFlight: false };
+  const connection = state.connection;
+  if (!connection) return;
+  const clientMsgId = newClientMsgId();
+  // The library's outbox holds it until the server's `ok`, across drops.
+  const sent = connection.send(room, body, {
+    clientMsgId,
+    files: attached.map((file) => file.id),
+    ...(replyTo ? { replyTo } : {}),
+    mentions,
+  });
+  const item = { room, body, files: attached, clientMsgId };
   state.pending.push(item);
   renderPendingAndMarks();
   view.scrollToBottom();
-  deliver(item);
-}
-
-/** Sends (or resends, with the same client_msg_id, so at most once) a pending message. */
-async function deliver(item) {
-  if (item.inFlight) return;
-  item.inFlight = true;
-  try {
-    const fields = { room: item.room, body: item.body, client_msg_id: item.clientMsgId };
-    if (item.files.length > 0) fields.files = item.files.map((file) => file.id);
-    if (item.replyTo) fields.reply_to = item.replyTo;
-    if (item.mentions.length > 0) fields.mentions = item.mentions;
-    const { message } = await request('send', fields);
-    addMessage(message, true);
-  } catch (error) {
-    if (error.code !== 'disconnected') {
-      state.pending = state.pending.filter((other) => other !== item);
-      reportError(error);
-    }
-  } finally {
-    item.inFlight = false;
+  sent.then(
+    (message) => addMessage(message, true),
+    (error) => {
+      // `closed`: signed out; the send goes with the session.
+      if (error.code !== 'closed') reportError(error);
+    },
+  ).finally(() => {
+    state.pending = state.pending.filter((other) => other !== item);
     if (item.room === state.current) renderPendingAndMarks();
-  }
-}
-
-function newClientMsgId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return `web-${[...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('')}`;
+  });
 }
 
 function noteTyping() {
@@ -1105,10 +1117,10 @@ function onScroll() {
 }
 
 function wireWindow() {
-  window.addEventListener('online', () => state.connection && state.connection.retryNow());
+  window.addEventListener('online', () => state.connection && state.connection.reconnectNow());
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState !== 'visible') return;
-    if (state.connection) state.connection.retryNow();
+    if (state.connection) state.connection.reconnectNow();
     markReadIfSeen();
   });
   window.addEventListener('resize', () => markReadIfSeen());

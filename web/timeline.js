@@ -29,6 +29,18 @@ export class Timeline {
     return first;
   }
 
+  /**
+   * Where a resume after a reconnect starts (`join` + `after_seq`): the highest seq reached
+   * from the oldest one here with no gap. A send acknowledged right after reconnecting (the
+   * library's outbox goes first) can be newer than messages not fetched yet.
+   */
+  resumeSeq() {
+    let seq = this.firstSeq();
+    if (seq === null) return 0;
+    while (this.bySeq.has(seq + 1)) seq += 1;
+    return seq;
+  }
+
   lastSeq() {
     let last = 0;
     for (const seq of this.bySeq.keys()) if (seq > last) last = seq;

@@ -1,7 +1,8 @@
 //! The web chat client: the static files of `web/`, embedded in the binary at build time
 //! (so the server serves them from any working directory), at `GET /` (index.html) and
 //! `GET /<file>` (and `HEAD`), each with its content type; and the moderators' page at
-//! `GET /admin/` (admin.html).
+//! `GET /admin/` (admin.html). The page's connection is the TypeScript client library, built
+//! into `web/client/` (`npm run web` in clients/typescript).
 
 use actix_web::http::header;
 use actix_web::{guard, web, HttpResponse};
@@ -34,7 +35,18 @@ const ASSETS: &[Asset] = &[
     asset!("/index.html", "index.html", HTML),
     asset!("/style.css", "style.css", CSS),
     asset!("/app.js", "app.js", JS),
-    asset!("/connection.js", "connection.js", JS),
+    // The connection: the TypeScript client library as built (clients/typescript, `npm run web`).
+    asset!("/client/index.js", "client/index.js", JS),
+    asset!("/client/client.js", "client/client.js", JS),
+    asset!("/client/backoff.js", "client/backoff.js", JS),
+    asset!("/client/emitter.js", "client/emitter.js", JS),
+    asset!("/client/errors.js", "client/errors.js", JS),
+    asset!("/client/frames.js", "client/frames.js", JS),
+    asset!("/client/http.js", "client/http.js", JS),
+    asset!("/client/outbox.js", "client/outbox.js", JS),
+    asset!("/client/revisions.js", "client/revisions.js", JS),
+    asset!("/client/room.js", "client/room.js", JS),
+    asset!("/client/sequencer.js", "client/sequencer.js", JS),
     asset!("/timeline.js", "timeline.js", JS),
     asset!("/templates.js", "templates.js", JS),
     asset!("/views.js", "views.js", JS),
@@ -77,4 +89,36 @@ async fn serve(asset: &'static Asset) -> HttpResponse {
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .body(asset.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ASSETS;
+    use std::path::Path;
+
+    /// Every file of `web/` (the library's modules in `web/client/` included) is served, and
+    /// each asset is the file it names.
+    #[test]
+    fn every_file_of_web_is_served() -> std::io::Result<()> {
+        let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        let mut files = Vec::new();
+        for dir in [web.clone(), web.join("client")] {
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                if path.is_file() {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 20, "web/ has its files: {files:?}");
+        for path in files {
+            let text = std::fs::read_to_string(&path)?;
+            assert!(
+                ASSETS.iter().any(|asset| asset.body == text),
+                "{} is not served: add it to ASSETS",
+                path.display()
+            );
+        }
+        Ok(())
+    }
 }

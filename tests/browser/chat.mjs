@@ -192,8 +192,10 @@ async function templates(amy) {
 
 /**
  * The server is killed and restarted on the same port. amy's browser is kept offline while
- * bob reconnects and sends; amy also writes while offline. Back online, amy's client
- * resumes with join + after_seq and shows every message once, in seq order.
+ * bob reconnects and sends; amy also writes while offline. Back online, amy's client sends
+ * what she wrote (the library's outbox, with its client_msg_id), resumes with join +
+ * after_seq from the last seq it has with no gap before it (her own message, acknowledged
+ * first, is newer than bob's five), and shows every message once, in seq order.
  */
 async function crashAndResume(amy, bob) {
   await openRoomNamed(amy, 'bob');
@@ -224,6 +226,8 @@ async function crashAndResume(amy, bob) {
   await amy.waitForSelector('#status[data-state="online"]', { state: 'attached', timeout: 30000 });
   await waitForBody(amy, 'Sorry, my Wi-Fi dropped for a moment.');
   await waitForBody(bob, 'Sorry, my Wi-Fi dropped for a moment.');
+  // The outbox resends at once on reconnecting; the resume (join + after_seq) may answer after.
+  await waitForBody(amy, missed.at(-1));
   await amy.waitForFunction(() => document.querySelectorAll('#pending .msg').length === 0);
 
   for (const page of [amy, bob]) {

@@ -175,6 +175,8 @@ class Proxy:
         self.target_port = target_port
         self.pairs: set[_Pair] = set()
         self.accepted = 0
+        #: While set, every new connection is closed as soon as it is accepted.
+        self.refusing = False
 
     async def start(self) -> "Proxy":
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -183,6 +185,9 @@ class Proxy:
         return self
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
         self.accepted += 1
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)

@@ -1,5 +1,6 @@
 """The library against the real server (tests/clients.rs gives PALAVER_BIN), on SQLite and on
-PostgreSQL: chat, errors, resume after a SIGKILL of the server and after a TCP cut, close codes
+PostgreSQL: chat, errors, resume after a SIGKILL of the server and after a TCP cut, changes
+(edits, deletes, reactions) caught up after a cut and after a client's restart, close codes
 4001 and 4002, rate limits, uploads, a client process killed around a restart, the sync wrapper,
 and the README's bot."""
 
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from palaver_client import PalaverError, SyncClient, WebhookServer, button, card, text
+from palaver_client import Backoff, PalaverError, SyncClient, WebhookServer, button, card, text
 from server import Proxy, png, until
-from support import FileStore, assert_gapless, client, collect
+from support import FileStore, View, assert_gapless, client, collect, shown
 
 HERE = Path(__file__).parent
 
@@ -169,6 +170,147 @@ def test_a_server_killed_and_restarted_mid_conversation_loses_and_doubles_nothin
             assert amy_order == [f"amy {i}" for i in range(1, 51)], "amy's sends keep their order"
         finally:
             await closing(a, b)
+
+    run(scenario())
+
+
+def test_changes_missed_while_cut_off_across_a_server_restart_come_once_each_at_their_latest_state(
+    backend, start_server
+):
+    server = start_server(backend)
+    amy, bob, room = group(server)
+
+    async def scenario():
+        proxy = await Proxy(server.port).start()
+        a, b = client(server.base, amy["token"]), client(proxy.base, bob["token"])
+        try:
+            await asyncio.gather(a.connect(), b.connect())
+            subscription = b.subscribe(room)
+            seen = View(subscription)
+            await subscription.ready()
+            sent = [(await a.send(room, f"question {i}"))["id"] for i in range(1, 6)]
+            m1, m2, m3, m4 = sent[:4]
+            answer = await a.send(room, "see question 1, bob", reply_to=m1, mentions=[bob["id"]])
+            assert answer["reply_to"]["id"] == m1 and answer["mentions"] == [bob["id"]], "send takes both"
+            await until(lambda: len(seen.messages) == 6, what="six messages")
+            await a.request("edit", {"room": room, "message": m1, "body": "question 1, fixed"})
+            await b.request("react", {"room": room, "message": m2, "emoji": "👍"})
+            await until(lambda: len(seen.updates) == 2, what="two live updates")
+            assert subscription.last_rev >= 2, "last_rev follows live changes"
+
+            proxy.refusing = True
+            assert proxy.cut() == 1, "bob's connection cut"
+            await until(lambda: b.state != "open", what="bob disconnected")
+            await a.request("edit", {"room": room, "message": m3, "body": "question 3, first fix"})
+            await a.request("delete", {"room": room, "message": m4})
+            await a.request("react", {"room": room, "message": m1, "emoji": "🎉"})
+            await a.request("edit", {"room": room, "message": m3, "body": "question 3, second fix"})
+            m7 = (await a.send(room, "question 7"))["id"]
+            await a.request("edit", {"room": room, "message": m7, "body": "question 7, fixed before bob saw it"})
+            await asyncio.to_thread(server.kill)
+            await asyncio.to_thread(server.restart)
+            await until(lambda: a.state == "open", what="amy back")
+            await a.request("react", {"room": room, "message": m2, "emoji": "👍"})
+            m8 = (await a.send(room, "question 8"))["id"]
+            await a.request("delete", {"room": room, "message": m8})
+            assert len(seen.updates) == 2, "nothing reached bob meanwhile"
+
+            proxy.refusing = False
+            stored = await asyncio.to_thread(server.messages, room)
+            last_rev = max(m["rev"] for m in stored)
+            await until(lambda: subscription.last_rev == last_rev and len(seen.messages) == 8, what="bob caught up")
+            await asyncio.sleep(0.2)
+            assert seen.problems == []
+            assert sorted(m["id"] for m in seen.updates[2:]) == sorted([m1, m2, m3, m4]), "each changed message once"
+            assert seen.shown() == [shown(m) for m in stored], "bob's view is the store's"
+            assert seen.messages[m3]["body"] == "question 3, second fix"
+            assert seen.messages[m4]["deleted"] and seen.messages[m8]["deleted"]
+            assert seen.messages[m7]["body"] == "question 7, fixed before bob saw it", "its latest state"
+            thumbs = [r for r in seen.messages[m2]["reactions"] if r["emoji"] == "👍"]
+            assert thumbs == [{"emoji": "👍", "count": 2, "me": True}], "bob's own reaction is his"
+        finally:
+            await closing(a, b)
+            await proxy.close()
+
+    run(scenario())
+
+
+def test_a_client_stopped_and_started_again_with_its_last_seq_and_last_rev_gets_every_change_once(
+    backend, start_server
+):
+    server = start_server(backend)
+    amy, bob, room = group(server)
+
+    async def scenario():
+        a, b = client(server.base, amy["token"]), client(server.base, bob["token"])
+        again = client(server.base, bob["token"])
+        try:
+            await asyncio.gather(a.connect(), b.connect())
+            first = b.subscribe(room)
+            before = View(first)
+            # What the app keeps on disk, written on every event (a killed app has the last one).
+            kept = {}
+
+            def keep(_message):
+                kept.update(after_seq=first.last_seq, after_rev=first.last_rev)
+
+            first.on_message(keep)
+            first.on_update(keep)
+            await first.ready()
+            sent = [(await a.send(room, f"note {i}"))["id"] for i in range(1, 6)]
+            await a.request("react", {"room": room, "message": sent[0], "emoji": "👀"})
+            await until(lambda: len(before.messages) == 5 and len(before.updates) == 1, what="bob has five")
+            assert kept == {"after_seq": 5, "after_rev": 1}
+            await b.close()
+
+            await a.request("edit", {"room": room, "message": sent[1], "body": "note 2, edited"})
+            await a.request("react", {"room": room, "message": sent[0], "emoji": "👀", "on": False})
+            await asyncio.to_thread(server.kill)
+            await asyncio.to_thread(server.restart)
+            await until(lambda: a.state == "open", what="amy back")
+            await a.request("delete", {"room": room, "message": sent[2]})
+            await a.request("edit", {"room": room, "message": sent[1], "body": "note 2, edited twice"})
+            sixth = (await a.send(room, "note 6"))["id"]
+
+            await again.connect()
+            second = again.subscribe(room, **kept)
+            after = View(second, before.messages)
+            handed_out = []
+            second.on_message(lambda m: handed_out.append(m["id"]))
+            await second.ready()
+            await asyncio.sleep(0.2)
+            assert before.problems == [] and after.problems == []
+            assert handed_out == [sixth], "only the new message comes as a message"
+            assert sorted(m["id"] for m in after.updates) == sorted(sent[:3]), "each changed message once"
+            stored = await asyncio.to_thread(server.messages, room)
+            assert after.shown() == [shown(m) for m in stored], "bob's view is the store's"
+            assert second.last_rev == max(m["rev"] for m in stored) and second.last_seq == 6
+        finally:
+            await closing(a, b, again)
+
+    run(scenario())
+
+
+def test_reconnect_now_skips_the_back_off_once_the_network_is_back(backend, start_server):
+    server = start_server(backend)
+    amy, _bob, _room = group(server)
+
+    async def scenario():
+        a = client(server.base, amy["token"], backoff=Backoff(initial=60.0, maximum=60.0))
+        delays = []
+        a.on("close", lambda event: delays.append(event["delay"]))
+        try:
+            await a.connect()
+            await asyncio.to_thread(server.kill)
+            await until(lambda: a.state == "waiting" and delays, 10, "waiting to reconnect")
+            assert delays[-1] >= 30, f"a long back-off ({delays[-1]} s)"
+            await asyncio.to_thread(server.restart)
+            a.reconnect_now()
+            await until(lambda: a.state == "open", 10, "connected again well before the back-off ends")
+            a.reconnect_now()
+            assert a.state == "open", "while connected it does nothing"
+        finally:
+            await a.close()
 
     run(scenario())
 

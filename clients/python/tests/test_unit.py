@@ -1,11 +1,11 @@
-"""The pure parts: back-off, the sequencer, URLs, ids, the bounded outbox and its store."""
+"""The pure parts: back-off, the sequencer, the revisions, URLs, ids, the bounded outbox and its store."""
 
 import asyncio
 import socket
 
 import pytest
 
-from palaver_client import Backoff, PalaverClient, PalaverError, Sequencer, http_base, new_client_msg_id
+from palaver_client import Backoff, PalaverClient, PalaverError, Revisions, Sequencer, http_base, new_client_msg_id
 
 
 def message(seq):
@@ -22,6 +22,57 @@ def test_backoff_grows_is_bounded_and_jittered_in_the_upper_half():
     seen = {Backoff().delay(2) for _ in range(50)}
     assert len(seen) > 10
     assert all(0.5 <= delay <= 1.0 for delay in seen)
+
+
+def state(seq, rev, body=None):
+    return {**message(seq), "rev": rev, "body": body or f"b{seq} at {rev}"}
+
+
+def test_revisions_hand_out_each_state_of_a_message_once_never_an_older_after_a_newer():
+    revisions = Revisions(4)
+    assert revisions.change(state(1, 5), True, True)["rev"] == 5
+    assert revisions.last_rev == 5, "a live change moves last_rev"
+    assert revisions.change(state(1, 5), True, False) is None, "the same state again (a changes page)"
+    assert revisions.change(state(1, 3), True, False) is None, "an older state"
+    assert revisions.change(state(1, 0), True, True) is None, "rev 0 is no change"
+    assert revisions.change({**state(1, 9), "rev": True}, True, True) is None, "a rev that is no integer"
+    assert revisions.change(state(2, 6), True, True)["rev"] == 6
+    assert revisions.change(state(1, 7), True, True)["body"] == "b1 at 7"
+    assert revisions.last_rev == 7
+    assert not revisions.needs_changes(7) and revisions.needs_changes(9)
+
+
+def test_revisions_count_live_changes_during_a_catch_up_only_when_it_ends():
+    revisions = Revisions(4)
+    revisions.begin_catch_up()
+    assert revisions.change(state(3, 9), True, True)["rev"] == 9, "handed out at once"
+    assert revisions.last_rev == 4, "but a changes page of 5..8 may still be missing"
+    assert revisions.change(state(1, 6), True, False)["rev"] == 6
+    assert revisions.change(state(3, 8), True, False) is None, "older than the live state"
+    revisions.end_catch_up(8)
+    assert revisions.last_rev == 9
+    cut = Revisions(4)
+    cut.begin_catch_up()
+    cut.change(state(3, 9), True, True)
+    cut.begin_catch_up()
+    assert cut.last_rev == 4, "a catch-up cut short starts again from where it was"
+
+
+def test_revisions_hold_a_change_to_a_message_not_handed_out_yet_for_its_message():
+    revisions = Revisions(None)
+    assert revisions.change(state(7, 3), False, True) is None
+    assert revisions.change(state(7, 2), False, True) is None, "an older held state is dropped"
+    assert revisions.last_rev is None, "nothing is known before the first join"
+    assert revisions.hand_out(state(7, 0))["body"] == "b7 at 3"
+    assert revisions.change(state(7, 3), True, False) is None, "that state is not handed out again"
+    assert revisions.hand_out(state(8, 1))["rev"] == 1
+    revisions.end_catch_up(3)
+    assert revisions.last_rev == 3
+    small = Revisions(0, max_kept=2)
+    for seq in (1, 2, 3):
+        small.change(state(seq, seq), False, False)
+    assert small.hand_out(state(1, 0))["rev"] == 0, "past max_kept the oldest held state is let go"
+    assert small.hand_out(state(3, 0))["rev"] == 3
 
 
 def test_the_sequencer_hands_out_each_message_once_in_order_without_gaps():

@@ -1,7 +1,8 @@
 /**
  * The connection: one WebSocket at a time, reconnected with jittered, bounded back-off; every
- * subscribed room resumed with `join` + `after_seq`; sends kept in an outbox until their `ok`
- * and sent again with the same `client_msg_id`; `rate_limited` waited out.
+ * subscribed room resumed with `join` + `after_seq` and `changes` + `after_rev`; sends kept in
+ * an outbox until their `ok` and sent again with the same `client_msg_id`; `rate_limited`
+ * waited out.
  */
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
@@ -204,6 +205,17 @@ export class PalaverClient extends Emitter<ClientEvents> implements Joiner {
   }
 
   /**
+   * Reconnects now instead of waiting out the back-off, when the app learns that the network
+   * is back (a browser's `online` event, an app back in the foreground). Does nothing unless
+   * the client is waiting to reconnect.
+   */
+  reconnectNow(): void {
+    if (this.state !== 'waiting' || this.ws) return;
+    clearTimeout(this.retryTimer);
+    void this.open();
+  }
+
+  /**
    * Sends a command and resolves with its reply's `data`. Waits for a connection (within the
    * time-out) and waits out `rate_limited`. A drop before the reply rejects with
    * `disconnected`: the command may or may not have been carried out. For messages use
@@ -241,7 +253,11 @@ export class PalaverClient extends Emitter<ClientEvents> implements Joiner {
    * connected, again after every drop with the same `client_msg_id` until the server
    * acknowledges it, so it is stored once. Resolves with the stored message.
    */
-  send(room: string, body: string, options: { files?: string[]; clientMsgId?: string } = {}): Promise<Message> {
+  send(
+    room: string,
+    body: string,
+    options: { files?: string[]; replyTo?: string; mentions?: string[]; clientMsgId?: string } = {},
+  ): Promise<Message> {
     if (this.state === 'closed') return Promise.reject(new PalaverError('closed', 'the client was closed'));
     if (this.outbox.full) {
       return Promise.reject(new PalaverError('queue_full', `${this.outbox.max} sends are already waiting`));
@@ -253,6 +269,8 @@ export class PalaverClient extends Emitter<ClientEvents> implements Joiner {
       queued_at: Date.now(),
     };
     if (options.files && options.files.length > 0) item.files = [...options.files];
+    if (options.replyTo) item.reply_to = options.replyTo;
+    if (options.mentions && options.mentions.length > 0) item.mentions = [...options.mentions];
     return new Promise((resolve, reject) => {
       this.outbox.push({ item, inFlight: null, failures: 0, resolve, reject });
       this.pump();
@@ -261,14 +279,16 @@ export class PalaverClient extends Emitter<ClientEvents> implements Joiner {
 
   /**
    * The room's message stream: joins it now (if connected) and again on every reconnection
-   * with `after_seq`, handing out each message once, in order. `afterSeq`: the last seq the app
-   * already has (kept from an earlier run); without it the stream starts with the newest page.
+   * with `after_seq`, handing out each message once, in order, then asks `changes` for what
+   * changed meanwhile (`update` events). `afterSeq` and `afterRev`: the subscription's
+   * `lastSeq` and `lastRev` kept from an earlier run; without `afterSeq` the stream starts with
+   * the newest page, without `afterRev` the changes start at the room's `last_rev` then.
    */
-  subscribe(room: string, options: { afterSeq?: number; limit?: number } = {}): RoomSubscription {
+  subscribe(room: string, options: { afterSeq?: number; afterRev?: number; limit?: number } = {}): RoomSubscription {
     const existing = this.subscriptions.get(room);
     if (existing?.active) return existing;
     const limit = Math.min(Math.max(1, options.limit ?? this.options.joinLimit ?? 100), 200);
-    const subscription = new RoomSubscription(this, room, options.afterSeq, limit);
+    const subscription = new RoomSubscription(this, room, options.afterSeq, limit, options.afterRev);
     this.subscriptions.set(room, subscription);
     if (this.state === 'open') void subscription.catchUp();
     return subscription;
@@ -299,6 +319,12 @@ export class PalaverClient extends Emitter<ClientEvents> implements Joiner {
     const fields: Commands['join']['fields'] = { room, limit };
     if (afterSeq !== undefined) fields.after_seq = afterSeq;
     return this.request('join', fields);
+  }
+
+  /** @internal */
+  changesPage(room: string, afterRev: number, limit: number): Promise<Commands['changes']['reply']> {
+    if (this.state !== 'open') return Promise.reject(new PalaverError('disconnected', 'not connected'));
+    return this.request('changes', { room, after_rev: afterRev, limit });
   }
 
   /** @internal */
@@ -575,6 +601,7 @@ export class PalaverClient extends Emitter<ClientEvents> implements Joiner {
 
   private event(event: ServerEvent): void {
     if (event.type === 'message') this.subscriptions.get(event.message.room)?.live(event.message);
+    else if (event.type === 'message_updated') this.subscriptions.get(event.room)?.updated(event.message);
     else if (event.type === 'room_removed') this.subscriptions.get(event.room)?.removed();
     this.emit('event', event);
   }
@@ -599,8 +626,8 @@ export class PalaverClient extends Emitter<ClientEvents> implements Joiner {
       const id = this.nextId++;
       entry.inFlight = id;
       inFlight += 1;
-      const { room, body, client_msg_id, files } = entry.item;
-      ws.send(JSON.stringify({ type: 'send', id, room, body, client_msg_id, ...(files ? { files } : {}) }));
+      const { queued_at: _queued, ...fields } = entry.item;
+      ws.send(JSON.stringify({ type: 'send', id, ...fields }));
     }
   }
 

@@ -6,6 +6,10 @@ export interface PendingSend {
   room: string;
   body: string;
   files?: string[];
+  /** Section 11: the message this one answers. */
+  reply_to?: string;
+  /** Section 11: the members it mentions. */
+  mentions?: string[];
   /** When the app asked for the send (ms since the epoch). */
   queued_at: number;
 }
@@ -112,10 +116,14 @@ export class Outbox {
 function isPendingSend(value: unknown): value is PendingSend {
   if (typeof value !== 'object' || value === null) return false;
   const item = value as Record<string, unknown>;
+  const strings = (list: unknown) =>
+    list === undefined || (Array.isArray(list) && list.every((id) => typeof id === 'string'));
   return (
     typeof item.client_msg_id === 'string' &&
     typeof item.room === 'string' &&
     typeof item.body === 'string' &&
-    (item.files === undefined || (Array.isArray(item.files) && item.files.every((id) => typeof id === 'string')))
+    strings(item.files) &&
+    strings(item.mentions) &&
+    (item.reply_to === undefined || typeof item.reply_to === 'string')
   );
 }

@@ -1,20 +1,30 @@
 import { Emitter } from './emitter.js';
 import { PalaverError } from './errors.js';
-import type { JoinReply, Message, Room, User } from './frames.js';
+import type { Commands, JoinReply, Message, Room, User } from './frames.js';
+import { Revisions } from './revisions.js';
 import { Sequencer } from './sequencer.js';
 
-/** Failed `join`s in a row, while connected, after which the subscription waits for the next connection. */
+type ChangesReply = Commands['changes']['reply'];
+
+/** Failed `join`s or `changes` in a row, while connected, after which the subscription waits for the next connection. */
 const MAX_FAILURES = 5;
 
 /** What a subscription needs of its client. */
 export interface Joiner {
   joinPage(room: string, afterSeq: number | undefined, limit: number): Promise<JoinReply>;
+  changesPage(room: string, afterRev: number, limit: number): Promise<ChangesReply>;
   forget(subscription: RoomSubscription): void;
 }
 
 export interface RoomEvents {
   /** Each message once, in `seq` order, with no gap: live, and caught up after every reconnect. */
   message: Message;
+  /**
+   * A message already handed out changed (an edit, a delete, a reaction): the message at its
+   * latest state, each state once, never an older after a newer; caught up with `changes` after
+   * every reconnect. (A change to a message not handed out yet makes its `message` show it.)
+   */
+  update: Message;
   /** The room as the latest `join` answered it (after every reconnect). */
   room: Room;
   /** The members as the latest `join` answered them. */
@@ -31,13 +41,15 @@ export interface RoomEvents {
 /**
  * One room's message stream. Made by {@link PalaverClient.subscribe}; it joins the room on
  * every (re)connection with `after_seq` = the last seq handed out, pages until `has_more` is
- * false, and hands out each message once, in order.
+ * false, and hands out each message once, in order; then asks `changes` from the last `rev`
+ * it handed out, so that every edit, delete and reaction missed meanwhile comes as an `update`.
  */
 export class RoomSubscription extends Emitter<RoomEvents> {
   readonly roomId: string;
   room: Room | undefined;
   members: User[] = [];
   private readonly sequencer: Sequencer;
+  private readonly revisions: Revisions;
   private readonly joiner: Joiner;
   private readonly limit: number;
   private catchingUp: Promise<void> | null = null;
@@ -50,12 +62,13 @@ export class RoomSubscription extends Emitter<RoomEvents> {
   /** Resolves when the first `join` (and the pages after it) has been handed out. */
   readonly ready: Promise<void>;
 
-  constructor(joiner: Joiner, roomId: string, afterSeq: number | undefined, limit: number) {
+  constructor(joiner: Joiner, roomId: string, afterSeq: number | undefined, limit: number, afterRev?: number) {
     super();
     this.joiner = joiner;
     this.roomId = roomId;
     this.limit = limit;
     this.sequencer = new Sequencer(afterSeq ?? null);
+    this.revisions = new Revisions(afterRev ?? null);
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;
@@ -68,6 +81,14 @@ export class RoomSubscription extends Emitter<RoomEvents> {
     return this.sequencer.lastSeq;
   }
 
+  /**
+   * The room `rev` up to which every change was handed out (persist it beside `lastSeq`, and
+   * pass it as `afterRev` next run); null before the first `join`.
+   */
+  get lastRev(): number | null {
+    return this.revisions.lastRev;
+  }
+
   get active(): boolean {
     return !this.ended;
   }
@@ -77,6 +98,14 @@ export class RoomSubscription extends Emitter<RoomEvents> {
     if (this.ended) return;
     this.deliver(this.sequencer.accept(message));
     if (this.sequencer.hasGap && this.sequencer.lastSeq !== null) void this.catchUp();
+  }
+
+  /** A live `message_updated` event of this room. */
+  updated(message: Message): void {
+    if (this.ended) return;
+    const last = this.sequencer.lastSeq;
+    const change = this.revisions.change(message, last !== null && message.seq <= last, true);
+    if (change) this.emit('update', change);
   }
 
   /**
@@ -100,29 +129,26 @@ export class RoomSubscription extends Emitter<RoomEvents> {
   }
 
   private async pages(): Promise<void> {
-    for (let page = 0; page < 100_000 && !this.ended; page += 1) {
-      let reply: JoinReply;
-      try {
-        reply = await this.joiner.joinPage(this.roomId, this.sequencer.lastSeq ?? undefined, this.limit);
-      } catch (error) {
-        const failure = error instanceof PalaverError ? error : new PalaverError('protocol', String(error));
-        if (failure.code === 'not_found' || failure.code === 'forbidden' || failure.code === 'bad_request') {
-          this.readyReject(failure);
-          this.end();
-          this.emit('error', failure);
-        }
-        // A drop: the next connection catches up again. A time-out or a store that could not
-        // answer while connected: tried again after a pause, a bounded number of times.
-        if (failure.code !== 'disconnected' && failure.code !== 'closed' && this.failures < MAX_FAILURES) {
-          this.failures += 1;
-          setTimeout(() => void this.catchUp(), 500 * 2 ** this.failures);
-        } else if (failure.code !== 'disconnected' && failure.code !== 'closed') {
-          this.emit('error', failure);
-        }
-        return;
-      }
-      if (this.ended) return;
-      this.failures = 0;
+    this.revisions.beginCatchUp();
+    try {
+      const roomLastRev = await this.joinPages();
+      if (roomLastRev === null) return;
+      if (this.revisions.needsChanges(roomLastRev)) await this.changesPages();
+      else this.revisions.endCatchUp(roomLastRev);
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
+    if (this.ended) return;
+    this.failures = 0;
+    this.readyResolve();
+  }
+
+  /** `join` pages until `has_more` is false; answers the room's `last_rev` (null: it ended). */
+  private async joinPages(): Promise<number | null> {
+    for (let page = 0; page < 100_000; page += 1) {
+      const reply = await this.joiner.joinPage(this.roomId, this.sequencer.lastSeq ?? undefined, this.limit);
+      if (this.ended) return null;
       this.room = reply.room;
       this.members = reply.members;
       if (page === 0) {
@@ -135,9 +161,49 @@ export class RoomSubscription extends Emitter<RoomEvents> {
       // (a message committed meanwhile comes as an event after the reply).
       this.deliver(this.sequencer.startAt(first ? first.seq - 1 : 0));
       for (const message of messages) this.deliver(this.sequencer.accept(message));
-      if (!reply.has_more) break;
+      if (!reply.has_more) return reply.room.last_rev ?? 0;
     }
-    this.readyResolve();
+    return null;
+  }
+
+  /** `changes` pages from the last `rev` handed out until `has_more` is false. */
+  private async changesPages(): Promise<void> {
+    let after = this.revisions.lastRev ?? 0;
+    for (let page = 0; page < 100_000; page += 1) {
+      const reply = await this.joiner.changesPage(this.roomId, after, this.limit);
+      if (this.ended) return;
+      const last = this.sequencer.lastSeq;
+      for (const message of reply.messages) {
+        const change = this.revisions.change(message, last !== null && message.seq <= last, false);
+        if (change) this.emit('update', change);
+      }
+      const tail = reply.messages[reply.messages.length - 1];
+      if (!reply.has_more || !tail) {
+        this.revisions.endCatchUp(reply.last_rev);
+        return;
+      }
+      after = tail.rev;
+    }
+  }
+
+  /** A `join` or `changes` that failed: for good, or tried again (now, or on the next connection). */
+  private failed(error: unknown): void {
+    const failure = error instanceof PalaverError ? error : new PalaverError('protocol', String(error));
+    if (failure.code === 'not_found' || failure.code === 'forbidden' || failure.code === 'bad_request') {
+      this.readyReject(failure);
+      this.end();
+      this.emit('error', failure);
+      return;
+    }
+    // A drop: the next connection catches up again. A time-out or a store that could not
+    // answer while connected: tried again after a pause, a bounded number of times.
+    if (failure.code === 'disconnected' || failure.code === 'closed') return;
+    if (this.failures < MAX_FAILURES) {
+      this.failures += 1;
+      setTimeout(() => void this.catchUp(), 500 * 2 ** this.failures);
+    } else {
+      this.emit('error', failure);
+    }
   }
 
   /** The user is no longer a member. */
@@ -157,6 +223,6 @@ export class RoomSubscription extends Emitter<RoomEvents> {
   }
 
   private deliver(messages: Message[]): void {
-    for (const message of messages) this.emit('message', message);
+    for (const message of messages) this.emit('message', this.revisions.handOut(message));
   }
 }

@@ -183,6 +183,10 @@ export class Proxy {
     this.pairs = new Set();
     this.accepted = 0;
     this.server = net.createServer((client) => {
+      if (this.refusing) {
+        client.destroy();
+        return;
+      }
       this.accepted += 1;
       const upstream = net.connect(targetPort, '127.0.0.1');
       const pair = { client, upstream, upgraded: false };
@@ -206,6 +210,11 @@ export class Proxy {
       client.on('close', end);
       upstream.on('close', upstreamEnded);
     });
+  }
+
+  /** While `on`, every new connection is closed as soon as it is accepted (no way through). */
+  refuse(on) {
+    this.refusing = on;
   }
 
   /** Destroys every connection, both sides, with a TCP reset. */

@@ -1,6 +1,7 @@
 // The library against the real server (tests/clients.rs gives PALAVER_BIN), on SQLite and on
-// PostgreSQL: chat, errors, resume after a SIGKILL of the server and after a TCP cut, close
-// codes 4001 and 4002, rate limits, uploads, and a client process killed around a restart.
+// PostgreSQL: chat, errors, resume after a SIGKILL of the server and after a TCP cut, changes
+// (edits, deletes, reactions) caught up after a cut and after a client's restart, close codes
+// 4001 and 4002, rate limits, uploads, and a client process killed around a restart.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { PalaverError } from '../dist/index.js';
-import { assertGapless, client, collect, fileStore } from '../support/helpers.mjs';
+import { assertGapless, client, collect, fileStore, shown, view } from '../support/helpers.mjs';
 import { backends, png, Proxy, Server, sleep, until } from '../support/server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -195,6 +196,144 @@ for (const backend of backends()) {
         },
         { proxied: true },
       );
+    });
+
+    test('edits, deletes and reactions missed while cut off, across a server restart, come once each at their latest state', async () => {
+      await withChat(
+        backend,
+        async ({ server, proxy, amy, room, make, bob }) => {
+          const a = client(server.base, amy.token);
+          try {
+            const b = make(bob);
+            await Promise.all([a.connect(), b.connect()]);
+            const subscription = b.subscribe(room);
+            const seen = view(subscription);
+            await subscription.ready;
+            const sent = [];
+            for (let i = 1; i <= 5; i += 1) sent.push(await a.send(room, `question ${i}`));
+            const [m1, m2, m3, m4] = sent.map((m) => m.id);
+            const answer = await a.send(room, 'see question 1, bob', { replyTo: m1, mentions: [bob.id] });
+            assert.equal(answer.reply_to?.id, m1, 'send takes reply_to');
+            assert.deepEqual(answer.mentions, [bob.id], 'and mentions');
+            await until(() => seen.messages.size === 6, 10_000, 'six messages');
+            await a.request('edit', { room, message: m1, body: 'question 1, fixed' });
+            await b.request('react', { room, message: m2, emoji: '👍' });
+            await until(() => seen.updates.length === 2, 10_000, 'two live updates');
+            const liveRev = subscription.lastRev;
+            assert.ok(liveRev >= 2, `lastRev follows live changes (${liveRev})`);
+
+            proxy.refuse(true);
+            assert.equal(proxy.cut(), 1, "bob's connection cut");
+            await until(() => b.state !== 'open', 10_000, 'bob disconnected');
+            await a.request('edit', { room, message: m3, body: 'question 3, first fix' });
+            await a.request('delete', { room, message: m4 });
+            await a.request('react', { room, message: m1, emoji: '🎉' });
+            await a.request('edit', { room, message: m3, body: 'question 3, second fix' });
+            const m7 = (await a.send(room, 'question 7')).id;
+            await a.request('edit', { room, message: m7, body: 'question 7, fixed before bob saw it' });
+            await server.kill();
+            await server.restart();
+            await until(() => a.state === 'open', 15_000, 'amy back');
+            await a.request('react', { room, message: m2, emoji: '👍' });
+            const m8 = (await a.send(room, 'question 8')).id;
+            await a.request('delete', { room, message: m8 });
+            assert.equal(seen.updates.length, 2, 'nothing reached bob meanwhile');
+
+            proxy.refuse(false);
+            const stored = await server.messages(room);
+            const lastRev = Math.max(...stored.map((m) => m.rev));
+            await until(() => subscription.lastRev === lastRev && seen.messages.size === 8, 15_000, 'bob caught up');
+            await sleep(200);
+            assert.deepEqual(seen.problems, []);
+            const caughtUp = seen.updates.slice(2).map((m) => m.id);
+            assert.deepEqual([...caughtUp].sort(), [m1, m2, m3, m4].sort(), 'each changed message once, in one update');
+            assert.deepEqual(
+              [...seen.messages.values()].sort((x, y) => x.seq - y.seq).map(shown),
+              stored.map(shown),
+              "bob's view is the store's",
+            );
+            assert.equal(seen.messages.get(m3).body, 'question 3, second fix');
+            assert.equal(seen.messages.get(m4).deleted, true);
+            assert.equal(seen.messages.get(m7).body, 'question 7, fixed before bob saw it', 'a message shows its latest state');
+            assert.equal(seen.messages.get(m8).deleted, true);
+            const thumbs = seen.messages.get(m2).reactions.find((r) => r.emoji === '👍');
+            assert.deepEqual(thumbs, { emoji: '👍', count: 2, me: true }, "bob's own reaction is his");
+          } finally {
+            await a.close();
+          }
+        },
+        { proxied: true },
+      );
+    });
+
+    test('a client stopped and started again with its lastSeq and lastRev, around a server restart, gets every change once', async () => {
+      await withChat(backend, async ({ server, amy, bob, room, make }) => {
+        const a = make(amy);
+        const b = make(bob);
+        await Promise.all([a.connect(), b.connect()]);
+        const first = b.subscribe(room);
+        const before = view(first);
+        // What the app keeps on disk, written on every event (a killed app has the last one).
+        let kept = { afterSeq: undefined, afterRev: undefined };
+        const keep = () => (kept = { afterSeq: first.lastSeq, afterRev: first.lastRev });
+        first.on('message', keep);
+        first.on('update', keep);
+        await first.ready;
+        const sent = [];
+        for (let i = 1; i <= 5; i += 1) sent.push((await a.send(room, `note ${i}`)).id);
+        await a.request('react', { room, message: sent[0], emoji: '👀' });
+        await until(() => before.messages.size === 5 && before.updates.length === 1, 10_000, 'bob has five');
+        assert.deepEqual(kept, { afterSeq: 5, afterRev: 1 });
+        await b.close();
+
+        await a.request('edit', { room, message: sent[1], body: 'note 2, edited' });
+        await a.request('react', { room, message: sent[0], emoji: '👀', on: false });
+        await server.kill();
+        await server.restart();
+        await until(() => a.state === 'open', 15_000, 'amy back');
+        await a.request('delete', { room, message: sent[2] });
+        await a.request('edit', { room, message: sent[1], body: 'note 2, edited twice' });
+        const sixth = (await a.send(room, 'note 6')).id;
+
+        const again = make(bob);
+        await again.connect();
+        const second = again.subscribe(room, kept);
+        const keptMessages = new Map(before.messages);
+        const after = view(second, keptMessages);
+        const handedOut = [];
+        second.on('message', (m) => handedOut.push(m.id));
+        await second.ready;
+        await sleep(200);
+        assert.deepEqual([...before.problems, ...after.problems], []);
+        assert.deepEqual(handedOut, [sixth], 'only the new message comes as a message');
+        assert.deepEqual(
+          after.updates.map((m) => m.id).sort(),
+          [sent[0], sent[1], sent[2]].sort(),
+          'each message changed meanwhile comes once, at its latest state',
+        );
+        const byId = new Map((await server.messages(room)).map((m) => [m.id, shown(m)]));
+        for (const update of after.updates) assert.deepEqual(shown(update), byId.get(update.id));
+        assert.deepEqual([...keptMessages.values()].map(shown), [...byId.values()], "bob's view is the store's");
+        assert.equal(second.lastRev, Math.max(...[...byId.values()].map((m) => m.rev)));
+        assert.equal(second.lastSeq, 6);
+      });
+    });
+
+    test('reconnectNow skips the back-off once the network is back', async () => {
+      await withChat(backend, async ({ server, amy, make }) => {
+        const a = make(amy, { reconnect: { initialMs: 60_000, maxMs: 60_000 } });
+        await a.connect();
+        let delay;
+        a.on('close', ({ delayMs }) => (delay = delayMs));
+        await server.kill();
+        await until(() => a.state === 'waiting' && delay !== undefined, 10_000, 'waiting to reconnect');
+        assert.ok(delay >= 30_000, `a long back-off (${delay} ms)`);
+        await server.restart();
+        a.reconnectNow();
+        await until(() => a.state === 'open', 10_000, 'connected again well before the back-off ends');
+        a.reconnectNow();
+        assert.equal(a.state, 'open', 'while connected it does nothing');
+      });
     });
 
     test('a connection that went silent (no close, no RST) is found dead by its ping and made again', async () => {

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 
-import { backoffDelay, httpBase, newClientMsgId, Sequencer, PalaverClient } from '../dist/index.js';
+import { backoffDelay, httpBase, newClientMsgId, Revisions, Sequencer, PalaverClient } from '../dist/index.js';
 
 const message = (seq, room = 'r_1') => ({ id: `m_1_${seq}`, room, seq, body: `b${seq}` });
 
@@ -33,6 +33,54 @@ test('the sequencer hands out each message once, in seq order, with no gap', () 
   assert.deepEqual(sequencer.accept(message(3)), [], 'a repeat after delivery');
   assert.deepEqual(sequencer.accept({ ...message(6), seq: -1 }), [], 'a nonsense seq');
   assert.deepEqual(sequencer.accept(message(6)).map((m) => m.seq), [6]);
+});
+
+const state = (seq, rev, body = `b${seq} at ${rev}`) => ({ ...message(seq), rev, body });
+
+test('revisions hand out each state of a message once, never an older after a newer', () => {
+  const revisions = new Revisions(4);
+  assert.equal(revisions.change(state(1, 5), true, true)?.rev, 5, 'a live change');
+  assert.equal(revisions.lastRev, 5, 'a live change moves lastRev');
+  assert.equal(revisions.change(state(1, 5), true, false), null, 'the same state again (a changes page)');
+  assert.equal(revisions.change(state(1, 3), true, false), null, 'an older state');
+  assert.equal(revisions.change(state(1, 0), true, true), null, 'rev 0 is no change');
+  assert.equal(revisions.change(state(2, 6), true, true)?.rev, 6);
+  assert.equal(revisions.change(state(1, 7), true, true)?.body, 'b1 at 7');
+  assert.equal(revisions.lastRev, 7);
+  assert.equal(revisions.needsChanges(7), false);
+  assert.equal(revisions.needsChanges(9), true);
+});
+
+test('revisions: live changes during a catch-up move lastRev only when it ends', () => {
+  const revisions = new Revisions(4);
+  revisions.beginCatchUp();
+  assert.equal(revisions.change(state(3, 9), true, true)?.rev, 9, 'handed out at once');
+  assert.equal(revisions.lastRev, 4, 'but a changes page of 5..8 may still be missing');
+  assert.equal(revisions.change(state(1, 6), true, false)?.rev, 6, 'the changes page');
+  assert.equal(revisions.change(state(3, 8), true, false), null, 'older than the live state');
+  revisions.endCatchUp(8);
+  assert.equal(revisions.lastRev, 9, 'the live change counts now');
+  const cut = new Revisions(4);
+  cut.beginCatchUp();
+  cut.change(state(3, 9), true, true);
+  cut.beginCatchUp();
+  assert.equal(cut.lastRev, 4, 'a catch-up cut short starts again from where it was');
+});
+
+test('revisions: a change to a message not handed out yet is held and shown by its message', () => {
+  const revisions = new Revisions(null);
+  assert.equal(revisions.change(state(7, 3), false, true), null);
+  assert.equal(revisions.change(state(7, 2), false, true), null, 'an older held state is dropped');
+  assert.equal(revisions.lastRev, null, 'nothing is known before the first join');
+  assert.equal(revisions.handOut(state(7, 0)).body, 'b7 at 3', 'the message shows its latest state');
+  assert.equal(revisions.change(state(7, 3), true, false), null, 'and that state is not handed out again');
+  assert.equal(revisions.handOut(state(8, 1)).rev, 1, 'a message newer than anything held goes as it is');
+  revisions.endCatchUp(3);
+  assert.equal(revisions.lastRev, 3);
+  const small = new Revisions(0, 2);
+  for (const seq of [1, 2, 3]) small.change(state(seq, seq), false, false);
+  assert.equal(small.handOut(state(1, 0)).rev, 0, 'past maxKept the oldest held state is let go');
+  assert.equal(small.handOut(state(3, 0)).rev, 3);
 });
 
 test('a sequencer without a start holds everything until the first page says where it starts', () => {

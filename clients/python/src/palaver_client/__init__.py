@@ -7,11 +7,12 @@ from .errors import CLIENT_CODES, PalaverError
 from .files import http_base
 from .frames import Action, FileInfo, Hello, JoinReply, Message, Room, User
 from .outbox import OutboxStore
+from .revisions import Revisions
 from .room import RoomSubscription
 from .sequencer import Sequencer
 from .sync import SyncClient, SyncRoom
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 __all__ = [
     "Action",
@@ -28,6 +29,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "PalaverClient",
     "PalaverError",
+    "Revisions",
     "RoomSubscription",
     "Sequencer",
     "SyncClient",

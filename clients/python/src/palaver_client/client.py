@@ -87,6 +87,8 @@ class PalaverClient:
         self._paused_until = 0.0
         self._pump_timer: asyncio.TimerHandle | None = None
         self.state = "idle"
+        #: Set by :meth:`reconnect_now`: the back-off's wait ends at once.
+        self._wake = asyncio.Event()
         #: The signed-in user, from the latest ``hello``.
         self.user: User | None = None
 
@@ -176,7 +178,16 @@ class PalaverClient:
                     raise
                 self._pause(wait)
 
-    async def send(self, room: str, body: str, *, files: list[str] | None = None, client_msg_id: str | None = None) -> Message:
+    async def send(
+        self,
+        room: str,
+        body: str,
+        *,
+        files: list[str] | None = None,
+        reply_to: str | None = None,
+        mentions: list[str] | None = None,
+        client_msg_id: str | None = None,
+    ) -> Message:
         """Sends a message and returns it as stored. It is queued (``queue_full`` past
         ``max_queue``), sent when connected, and sent again after every drop with the same
         ``client_msg_id`` until acknowledged, so it is stored once."""
@@ -192,23 +203,38 @@ class PalaverClient:
         }
         if files:
             item["files"] = list(files)
+        if reply_to:
+            item["reply_to"] = reply_to
+        if mentions:
+            item["mentions"] = list(mentions)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._outbox.push(Entry(item=item, future=future))
         self._pump()
         return await asyncio.shield(future)
 
-    def subscribe(self, room: str, *, after_seq: int | None = None, limit: int | None = None) -> RoomSubscription:
+    def subscribe(
+        self, room: str, *, after_seq: int | None = None, after_rev: int | None = None, limit: int | None = None
+    ) -> RoomSubscription:
         """The room's message stream, joined now (if connected) and on every reconnection with
-        ``after_seq``: each message once, in order. ``after_seq``: the last seq the app already
-        has; without it the stream starts with the newest page."""
+        ``after_seq``: each message once, in order; then ``changes`` for what changed meanwhile
+        (``on_update``). ``after_seq`` and ``after_rev``: the subscription's ``last_seq`` and
+        ``last_rev`` kept from an earlier run; without ``after_seq`` the stream starts with the
+        newest page, without ``after_rev`` the changes start at the room's ``last_rev`` then."""
         existing = self._subscriptions.get(room)
         if existing is not None and existing.active:
             return existing
-        subscription = RoomSubscription(self, room, after_seq, min(max(1, limit or self._join_limit), 200))
+        limit = min(max(1, limit or self._join_limit), 200)
+        subscription = RoomSubscription(self, room, after_seq, limit, after_rev)
         self._subscriptions[room] = subscription
         if self.state == "open":
             subscription._catch_up()
         return subscription
+
+    def reconnect_now(self) -> None:
+        """Reconnects now instead of waiting out the back-off, when the app learns that the
+        network is back. Does nothing unless the client is waiting to reconnect."""
+        if self.state == "waiting":
+            self._wake.set()
 
     async def upload(self, data: bytes, name: str, *, content_type: str = "application/octet-stream", retries: int = 3) -> FileInfo:
         """Uploads a file (section 9); pass the result's ``id`` in ``send``'s ``files``."""
@@ -232,6 +258,11 @@ class PalaverClient:
         if after_seq is not None:
             fields["after_seq"] = after_seq
         return await self.request("join", fields)  # type: ignore[return-value]
+
+    async def _changes_page(self, room: str, after_rev: int, limit: int) -> dict:
+        if self.state != "open":
+            raise PalaverError("disconnected", "not connected")
+        return await self.request("changes", {"room": room, "after_rev": after_rev, "limit": limit})
 
     def _forget(self, subscription: RoomSubscription) -> None:
         if self._subscriptions.get(subscription.room_id) is not subscription:
@@ -322,7 +353,11 @@ class PalaverClient:
                 self._attempt += 1
             self._set_state("waiting")
             self._emit("close", {"code": code, "reason": reason, "delay": delay})
-            await asyncio.sleep(delay)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
 
     async def _session(self, ws: ClientConnection) -> bool:
         """Reads one connection until it closes; True if it said ``hello``."""
@@ -449,6 +484,10 @@ class PalaverClient:
             subscription = self._subscriptions.get(frame["message"].get("room"))
             if subscription is not None:
                 subscription._live(frame["message"])
+        elif kind == "message_updated" and isinstance(frame.get("message"), dict):
+            subscription = self._subscriptions.get(str(frame.get("room")))
+            if subscription is not None:
+                subscription._updated(frame["message"])
         elif kind == "room_removed":
             subscription = self._subscriptions.get(str(frame.get("room")))
             if subscription is not None:

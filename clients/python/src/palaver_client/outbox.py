@@ -13,7 +13,7 @@ class OutboxStore(Protocol):
     whole queue after every change, in order; ``load`` is read once, by the first ``connect()``.
     Either may be a coroutine function. A send restored from it is sent again with its
     ``client_msg_id``, so the server stores it once whatever happened before the process stopped.
-    Each item is ``{"client_msg_id", "room", "body", "files"?, "queued_at"}``."""
+    Each item is ``{"client_msg_id", "room", "body", "files"?, "reply_to"?, "mentions"?, "queued_at"}``."""
 
     def load(self) -> Any: ...
 
@@ -33,12 +33,17 @@ class Entry:
 def is_pending_send(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
-    files = value.get("files")
+    def strings(key: str) -> bool:
+        items = value.get(key)
+        return items is None or (isinstance(items, list) and all(isinstance(item, str) for item in items))
+
     return (
         isinstance(value.get("client_msg_id"), str)
         and isinstance(value.get("room"), str)
         and isinstance(value.get("body"), str)
-        and (files is None or (isinstance(files, list) and all(isinstance(f, str) for f in files)))
+        and strings("files")
+        and strings("mentions")
+        and (value.get("reply_to") is None or isinstance(value.get("reply_to"), str))
     )
 
 

@@ -14,15 +14,18 @@ from .errors import PalaverError
 
 
 class SyncRoom:
-    """A subscription whose messages wait in a queue: ``get(timeout)`` takes the next one."""
+    """A subscription whose messages wait in a queue: ``get(timeout)`` takes the next one;
+    changes to them wait in another: ``get_update(timeout)``."""
 
     def __init__(self, owner: "SyncClient", room_id: str, kwargs: dict) -> None:
         self._owner = owner
         self._queue: queue.Queue = queue.Queue()
+        self._updates: queue.Queue = queue.Queue()
 
         async def make() -> Any:
             subscription = owner.client.subscribe(room_id, **kwargs)
             subscription.on_message(self._queue.put)
+            subscription.on_update(self._updates.put)
             return subscription
 
         self.subscription = owner._run(make())
@@ -35,9 +38,17 @@ class SyncRoom:
         """The next message of the room, in order; ``queue.Empty`` after ``timeout`` seconds."""
         return self._queue.get(timeout=timeout)
 
+    def get_update(self, timeout: float = 10.0) -> dict:
+        """The next change to a message handed out; ``queue.Empty`` after ``timeout`` seconds."""
+        return self._updates.get(timeout=timeout)
+
     @property
     def last_seq(self) -> int | None:
         return self.subscription.last_seq
+
+    @property
+    def last_rev(self) -> int | None:
+        return self.subscription.last_rev
 
 
 class SyncClient:
