@@ -2,7 +2,7 @@
 # Where the server's CPU goes under load, for hosts without hardware perf counters: runs
 # the server under valgrind's callgrind, counts from the moment every connection has
 # joined (setup and the ramp are left out: `callgrind_control --zero`) to the moment the
-# load generator is done (`--dump`; the server's shutdown is left out), and prints the top
+# load generator has drained (`--dump`; its checks and the server's shutdown are left out), and prints the top
 # functions by inclusive and by self cost. Under valgrind the server is ~50x slower and
 # runs on one core, so only the shares and counts matter, not the rates. (Instrumentation
 # is on from the start: switching it on late, `--instr-atstart=no` + `-i on`, stalls the
@@ -14,6 +14,9 @@
 # members: room_size deliveries), both including whatever the server did meanwhile (see
 # BENCHMARKS.md round 5 for an idle baseline). A fixed --rate gives the same workload to
 # every build; compare builds by these figures, not by rates.
+# The count stops when the load generator says "drained" (every send acked and delivered),
+# before it reads the rooms back through the admin API to check the run: those reads are not
+# sends (until round 12 they were counted too).
 # Usage: BACKEND=sqlite|postgres bench/scenarios/profile.sh OUT_DIR [palaver-bench load flags]
 # e.g.   bench/scenarios/profile.sh /tmp/prof-fanout --kind group --rooms 1 --room-size 200 \
 #          --senders 1 --window 32
@@ -39,9 +42,14 @@ for _ in $(seq 1 6000); do
   sleep 0.02
 done
 callgrind_control --zero "$SERVER_PID" >/dev/null 2>&1
-wait "$bench_pid" || true
+for _ in $(seq 1 30000); do
+  grep -q "^drained" "$out/bench.err" 2>/dev/null && break
+  kill -0 "$bench_pid" 2>/dev/null || break
+  sleep 0.02
+done
 # The dump (callgrind.out.PID.1) holds what was counted since the zero.
 callgrind_control --dump "$SERVER_PID" >/dev/null 2>&1
+wait "$bench_pid" || true
 stop_server
 file=$(ls "$out"/callgrind.out.*.1 | head -n 1)
 # `summary:` is the dump's total (callgrind_annotate's PROGRAM TOTALS).

@@ -12,6 +12,9 @@
 //!   reads and then writes cannot fail with `SQLITE_BUSY_SNAPSHOT` (another connection
 //!   having written in between); readers never block it in WAL mode.
 //!
+//! Every connection keeps a statement's plan for as long as the statement (`stable_plans`):
+//! diesel's cache of prepared statements then saves the parsing and planning every time.
+//!
 //! A call that panics fails alone: its caller gets [`SqliteUnavailable`], the panic is logged,
 //! and the connection it ran on is dropped (SQLite rolls back a transaction it left open) and
 //! replaced; the writer thread keeps serving.
@@ -119,8 +122,10 @@ pub fn flatten<T, E: From<SqliteUnavailable>>(
     outcome.unwrap_or_else(|err| Err(err.into()))
 }
 
-/// Opens sync diesel's connection to `path` with the pragmas of `sync` (also the migration's).
+/// Opens sync diesel's connection to `path` with the pragmas of `sync` (also the migration's),
+/// its plans kept with its statements ([`stable_plans`]).
 pub fn open(path: &str, sync: SqliteSync) -> Result<SqliteConnection, SqliteUnavailable> {
+    stable_plans::install()?;
     let mut conn = SqliteConnection::establish(path)
         .map_err(|err| SqliteUnavailable(format!("cannot open SQLite file {path}: {err}")))?;
     conn.batch_execute(sync.pragmas()).map_err(|err| {
@@ -380,6 +385,8 @@ fn serve(mut queue: mpsc::Receiver<Job>, conn: SqliteConn, path: &str, sync: Sql
         }
     }
 }
+
+mod stable_plans;
 
 #[cfg(test)]
 mod tests;

@@ -74,8 +74,11 @@ impl Store {
                     let Some(last_rev) = last_rev else {
                         return Err(ConversationError::NotFound("room"));
                     };
+                    // The literal `rev > 0` is the partial index's own condition
+                    // (`messages_by_rev`): the planner uses it whatever `after_rev` is.
                     let mut keys: Vec<MessageKey> = messages::table
                         .filter(messages::room_id.eq(room))
+                        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("messages.rev > 0"))
                         .filter(messages::rev.gt(after_rev))
                         .order(messages::rev.asc())
                         .limit(limit + 1)
