@@ -252,12 +252,15 @@ async function subscribe(room) {
  * `rev` it knows), applied to the messages it has; page by page.
  */
 async function catchUpChanges(roomId, timeline) {
-  let after = timeline.lastRev || 0;
+  // Until the last page, live changes are applied but do not move `lastRev`: a drop half-way
+  // starts the next catch-up from where this one started.
+  timeline.revisions.beginCatchUp();
+  let after = timeline.revisions.lastRev ?? 0;
   for (;;) {
     const data = await request('changes', { room: roomId, after_rev: after, limit: RESUME_PAGE });
-    for (const message of data.messages) applyUpdate(message);
+    for (const message of data.messages) applyUpdate(message, false);
     if (!data.has_more || data.messages.length === 0) {
-      timeline.lastRev = Math.max(timeline.lastRev || 0, data.last_rev);
+      timeline.revisions.endCatchUp(data.last_rev);
       return;
     }
     after = data.messages.at(-1).rev;
@@ -296,18 +299,21 @@ function onServerEvent(event) {
 function onMessageUpdated(event) {
   const room = state.rooms.get(event.room);
   if (room) room.last_rev = Math.max(room.last_rev || 0, event.rev);
-  applyUpdate(event.message);
+  applyUpdate(event.message, true);
 }
 
 /**
  * A message's new state (from `message_updated`, `changes` or the answer to one's own
- * change) replaces the one kept, unless that one is newer; the room's preview follows.
+ * change) replaces the one kept, unless that one is as new; a state of a message not here
+ * yet waits for it (`addMessage`); the room's preview follows. Only a live event moves the
+ * room's `lastRev` (outside a catch-up): an answer to one's own change may come before the
+ * events of earlier changes.
  */
-function applyUpdate(message) {
+function applyUpdate(message, live) {
   const timeline = state.timelines.get(message.room);
-  if (timeline) timeline.lastRev = Math.max(timeline.lastRev || 0, message.rev || 0);
   const kept = timeline && timeline.get(message.seq);
-  if (kept && (kept.rev || 0) > (message.rev || 0)) return;
+  if (timeline && !timeline.revisions.change(message, Boolean(kept), live) && kept) return;
+  if (kept && (kept.rev || 0) >= (message.rev || 0)) return;
   if (kept) timeline.bySeq.set(message.seq, message);
   const room = state.rooms.get(message.room);
   if (room && message.seq === room.last_seq) {
@@ -351,9 +357,12 @@ function messageContext() {
   };
 }
 
-function addMessage(message, live) {
-  const timeline = timelineOf(message.room);
-  if (!timeline.add(message)) return;
+function addMessage(arrived, live) {
+  const timeline = timelineOf(arrived.room);
+  if (timeline.get(arrived.seq)) return;
+  // A change that came before the message (it was on its way) shows at once.
+  const message = timeline.revisions.handOut(arrived);
+  timeline.add(message);
   const room = state.rooms.get(message.room);
   if (room) noteMessageInRoom(room, message, live);
   state.pending = state.pending.filter((item) => !isAck(item, message));
@@ -514,7 +523,7 @@ async function showRoomMessages(roomId) {
 
 async function loadNewest(roomId, timeline) {
   // Changes after this `rev` are caught up after a reconnect; the page is at least as new.
-  timeline.lastRev = Math.max(timeline.lastRev || 0, state.rooms.get(roomId)?.last_rev || 0);
+  if (timeline.revisions.lastRev === null) timeline.revisions.endCatchUp(state.rooms.get(roomId)?.last_rev || 0);
   const data = await request('history', { room: roomId, limit: PAGE });
   for (const message of data.messages) addMessage(message, false);
   timeline.hasOlder = data.has_more;
@@ -711,7 +720,7 @@ function startEdit(message) {
   view.beginEdit(message, async (body) => {
     try {
       const data = await request('edit', { room: message.room, message: message.id, body, mentions: mentionedIn(body, othersIn(message.room)) });
-      applyUpdate(data.message);
+      applyUpdate(data.message, false);
     } catch (error) {
       reportError(error);
       throw error;
@@ -722,7 +731,7 @@ function startEdit(message) {
 async function deleteMessage(message) {
   try {
     const data = await request('delete', { room: message.room, message: message.id });
-    applyUpdate(data.message);
+    applyUpdate(data.message, false);
   } catch (error) {
     reportError(error);
   }
@@ -731,7 +740,7 @@ async function deleteMessage(message) {
 async function reactTo(message, emoji, on) {
   try {
     const data = await request('react', { room: message.room, message: message.id, emoji, on });
-    applyUpdate(data.message);
+    applyUpdate(data.message, false);
   } catch (error) {
     reportError(error);
   }

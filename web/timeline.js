@@ -1,10 +1,15 @@
 // timeline.js: what the client knows of one room's messages, keyed by seq so that a message
 // that arrives twice (a live event and a history page, or a resume after a reconnect) is
-// kept once, and the view can always show them in seq order.
+// kept once, and the view can always show them in seq order; and where its changes stand
+// (the client library's Revisions: each state once, `lastRev` moved only by what is sure).
+
+import { Revisions } from './client/index.js';
 
 export class Timeline {
   constructor() {
     this.bySeq = new Map();
+    /** Edits, deletes and reactions: which states were applied, and `lastRev` to resume from. */
+    this.revisions = new Revisions(null);
     /** The newest page was loaded (opening the room); before that the map may be sparse. */
     this.loaded = false;
     /** Older messages exist on the server than the oldest one here. */
