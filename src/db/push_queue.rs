@@ -407,11 +407,16 @@ impl Store {
         .await
     }
 
-    /// A delivery is done with: the provider took it, or it was given up.
-    pub async fn finish_delivery(&self, id: i64) -> Result<(), StoreError> {
+    /// Deliveries done with (the provider took them, or they were given up), in one write.
+    pub async fn finish_deliveries(&self, ids: Vec<i64>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         self.run(move |db| async move {
             write_conn!(&*db, conn => {
-                diesel::delete(push_deliveries::table.find(id)).execute(conn).await?;
+                diesel::delete(push_deliveries::table.filter(push_deliveries::id.eq_any(ids)))
+                    .execute(conn)
+                    .await?;
                 Ok(())
             })
         })

@@ -4,7 +4,14 @@
 //! gone (removed), try again (back-off, `Retry-After`) or give up (a log line that says why).
 //! It is woken when this node commits a notification, and looks anyway every
 //! [`POLL`] for windows that ended, retries and what other nodes left.
+//!
+//! Deliveries done with are written off together, at the start of each turn (or as soon as
+//! [`FINISH_BATCH`] are waiting): one store write for many instead of one each, since the
+//! store's writer is also what commits messages. Until then their lease keeps them from
+//! being sent again; a node that dies first sends them again when the lease ends (at least
+//! once, as for any crash mid-send).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -26,6 +33,8 @@ use crate::notify::device::DeviceKind;
 pub const POLL: Duration = Duration::from_millis(250);
 /// User and room pairs composed a turn.
 const COMPOSE_BATCH: i64 = 256;
+/// Deliveries done with that wake the sender to write them off before its next turn.
+pub const FINISH_BATCH: usize = 256;
 
 /// The providers this node can send with; a kind without one is given up at once.
 #[derive(Clone, Default)]
@@ -42,6 +51,11 @@ pub struct Sender {
     client: awc::Client,
     wake: Arc<Notify>,
     turns: HashMap<DeviceKind, Arc<Semaphore>>,
+    /// Deliveries done with, not yet written off (at most those in flight since the last
+    /// turn: bounded by `--push-concurrency` per provider and the turn's length).
+    done: RefCell<Vec<i64>>,
+    /// Rung when [`FINISH_BATCH`] deliveries are waiting to be written off.
+    full: Notify,
 }
 
 impl Sender {
@@ -63,6 +77,8 @@ impl Sender {
             providers,
             client,
             turns,
+            done: RefCell::new(Vec::new()),
+            full: Notify::new(),
         }
     }
 
@@ -70,6 +86,7 @@ impl Sender {
     pub async fn run(self) {
         let this = Rc::new(self);
         loop {
+            this.write_off().await;
             let more = this.compose().await | this.deliver().await;
             this.measure().await;
             if more {
@@ -79,6 +96,7 @@ impl Sender {
             }
             tokio::select! {
                 _ = this.wake.notified() => {}
+                _ = this.full.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
@@ -158,7 +176,7 @@ impl Sender {
             Ok(kind) => kind,
             Err(err) => {
                 log::error!("notifications: delivery {}: {err}; given up", delivery.id);
-                return self.finish(&delivery).await;
+                return self.finish(&delivery);
             }
         };
         let Some(turns) = self.turns.get(&kind).cloned() else {
@@ -207,7 +225,7 @@ impl Sender {
         match answer {
             Answer::Taken => {
                 metrics.push_sent.with_label_values(&provider).inc();
-                self.finish(delivery).await;
+                self.finish(delivery);
             }
             Answer::Gone { status } => {
                 metrics
@@ -248,7 +266,7 @@ impl Sender {
                             delivery.id,
                             kind.as_str()
                         );
-                        self.finish(delivery).await;
+                        self.finish(delivery);
                     }
                 }
             }
@@ -259,18 +277,27 @@ impl Sender {
                     delivery.id,
                     kind.as_str()
                 );
-                self.finish(delivery).await;
+                self.finish(delivery);
             }
         }
     }
 
-    async fn finish(&self, delivery: &Delivery) {
-        if let Err(err) = self.store.finish_delivery(delivery.id).await {
-            // Its lease runs out and it is sent again: at least once, never lost.
-            log::warn!(
-                "notifications: cannot record delivery {}: {err}",
-                delivery.id
-            );
+    /// A delivery is done with: written off with the others at the next turn.
+    fn finish(&self, delivery: &Delivery) {
+        let mut done = self.done.borrow_mut();
+        done.push(delivery.id);
+        if done.len() == FINISH_BATCH {
+            self.full.notify_one();
+        }
+    }
+
+    /// Writes off, in one store write, the deliveries done with since the last turn.
+    async fn write_off(&self) {
+        let ids = std::mem::take(&mut *self.done.borrow_mut());
+        let count = ids.len();
+        if let Err(err) = self.store.finish_deliveries(ids).await {
+            // Their leases run out and they are sent again: at least once, never lost.
+            log::warn!("notifications: cannot record {count} deliveries as done: {err}");
         }
     }
 
