@@ -26,7 +26,8 @@ use crate::http::{self, AppState};
 use crate::limits::connections::{ConnectionCaps, ConnectionLimits};
 use crate::limits::open_files;
 use crate::outbound::{Outbound, OutboundError};
-use crate::push::sender::{Providers, Sender};
+use crate::push;
+use crate::push::sender::Providers;
 use crate::push::vapid::Vapid;
 use crate::push::webpush::WebPush;
 use crate::settings::{FileSettings, RateLimit, Settings};
@@ -56,6 +57,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Vapid(#[from] crate::push::vapid::VapidError),
+    #[error("cannot start the notification sender's thread: {0}")]
+    PushThread(std::io::Error),
 }
 
 impl StartError {
@@ -309,9 +312,15 @@ pub fn run(args: ServerArgs) -> Result<(), StartError> {
             ..providers
         };
         let (fcm, apns) = (providers.fcm.is_some(), providers.apns.is_some());
-        // Outbound HTTP of the providers: the shared TLS client (--extra-ca).
-        let client = settings.outbound.client(push.timeout);
-        actix_web::rt::spawn(Sender::new(store.clone(), push.clone(), providers, client).run());
+        // On its own thread, at a lower priority; outbound HTTP of the providers through
+        // the shared TLS setup (--extra-ca).
+        push::thread::start(
+            store.clone(),
+            push.clone(),
+            providers,
+            settings.outbound.clone(),
+        )
+        .map_err(StartError::PushThread)?;
         let presence = Presence::default();
         let mut hub = Hub::new(
             store.clone(),

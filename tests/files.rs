@@ -533,26 +533,8 @@ on_both_backends!(a_restart_keeps_files);
 
 /// Moves every upload's creation time back by `ms` in the database itself.
 async fn age_uploads(db: &Database, ms: i64) {
-    let sql = format!("UPDATE files SET created_ms = created_ms - {ms}");
-    if let Some(path) = db.url.strip_prefix("sqlite://") {
-        use diesel::{Connection, RunQueryDsl};
-        let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
-        diesel::sql_query("PRAGMA busy_timeout=5000")
-            .execute(&mut conn)
-            .expect("pragma");
-        diesel::sql_query(sql)
-            .execute(&mut conn)
-            .expect("age uploads");
-    } else {
-        use diesel_async::{AsyncConnection, RunQueryDsl};
-        let mut conn = diesel_async::AsyncPgConnection::establish(&db.url)
-            .await
-            .expect("connect");
-        diesel::sql_query(sql)
-            .execute(&mut conn)
-            .await
-            .expect("age uploads");
-    }
+    db.exec(&format!("UPDATE files SET created_ms = created_ms - {ms}"))
+        .await;
 }
 
 async fn unreferenced_uploads_go_after_a_day(backend: Backend) {

@@ -50,6 +50,10 @@ pub struct ComposeRules {
     pub ttl_ms: i64,
 }
 
+/// User and room pairs composed in one transaction: one commit for many, yet short enough
+/// that the messages waiting on the same writer meanwhile are not held up noticeably.
+pub const COMPOSE_CHUNK: usize = 32;
+
 /// What composing did, for the metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Composed {
@@ -61,6 +65,15 @@ pub struct Composed {
     pub read: i64,
     /// Deliveries made (one per device).
     pub deliveries: i64,
+}
+
+impl Composed {
+    fn add(&mut self, other: Composed) {
+        self.notifications += other.notifications;
+        self.folded += other.folded;
+        self.read += other.read;
+        self.deliveries += other.deliveries;
+    }
 }
 
 /// A delivery claimed for sending.
@@ -192,19 +205,27 @@ impl Store {
     }
 
     /// Composes the notifications of these user and room pairs (those still due: another
-    /// node may have been first), each in its own transaction.
+    /// node may have been first): [`COMPOSE_CHUNK`] pairs a transaction, each pair under its
+    /// own savepoint, so that a pair the store refuses is skipped (and logged) without
+    /// undoing the others, and a burst costs one commit per chunk, not one per pair (on
+    /// SQLite the writer that composes is the one that commits messages).
     pub async fn compose_notifications(
         &self,
         groups: Vec<(i64, i64)>,
         rules: ComposeRules,
     ) -> Result<Composed, StoreError> {
         let mut total = Composed::default();
-        for (user_id, room_id) in groups {
+        for chunk in groups.chunks(COMPOSE_CHUNK) {
+            let chunk = chunk.to_vec();
             let done = self
                 .run(move |db| async move {
                     let postgres = matches!(&*db, Backend::Postgres(_));
                     write_conn!(&*db, conn => {
                         conn.transaction::<Composed, StoreError, _>(async move |conn| {
+                          let mut total = Composed::default();
+                          let mut refused = 0;
+                          for (user_id, room_id) in chunk {
+                            let done = conn.transaction::<Composed, StoreError, _>(async move |conn| {
                             if postgres {
                                 #[derive(QueryableByName)]
                                 struct Locked {
@@ -350,15 +371,28 @@ impl Store {
                                 read: pending.len() as i64 - fold.count,
                                 deliveries: targets.len() as i64,
                             })
+                            })
+                            .await;
+                            match done {
+                                Ok(done) => total.add(done),
+                                Err(err) => {
+                                    refused += 1;
+                                    if refused == 1 {
+                                        log::warn!("notifications: cannot compose for u_{user_id} in r_{room_id}: {err}");
+                                    }
+                                }
+                            }
+                          }
+                          if refused > 1 {
+                              log::warn!("notifications: {refused} user and room pairs could not be composed this turn");
+                          }
+                          Ok(total)
                         })
                         .await
                     })
                 })
                 .await?;
-            total.notifications += done.notifications;
-            total.folded += done.folded;
-            total.read += done.read;
-            total.deliveries += done.deliveries;
+            total.add(done);
         }
         Ok(total)
     }

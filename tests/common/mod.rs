@@ -195,6 +195,27 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Runs one SQL statement on the database itself, beside any server or store on it (for
+    /// a state the API cannot make: times moved back, rows that point at nothing).
+    pub async fn exec(&self, sql: &str) {
+        if let Some(path) = self.url.strip_prefix("sqlite://") {
+            use diesel::{Connection, RunQueryDsl};
+            let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
+            diesel::sql_query("PRAGMA busy_timeout=5000")
+                .execute(&mut conn)
+                .expect("pragma");
+            diesel::sql_query(sql).execute(&mut conn).expect(sql);
+        } else {
+            use diesel_async::{AsyncConnection, RunQueryDsl};
+            let mut conn = diesel_async::AsyncPgConnection::establish(&self.url)
+                .await
+                .expect("connect");
+            diesel::sql_query(sql).execute(&mut conn).await.expect(sql);
+        }
+    }
+}
+
 impl Drop for Database {
     /// Drops the test's PostgreSQL database (`WITH (FORCE)`: a server killed by the test may
     /// leave a connection behind for a moment). Through `psql`, since `Drop` cannot await;
