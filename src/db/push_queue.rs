@@ -12,6 +12,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use futures_util::stream::StreamExt;
 
 use super::backend::Backend;
 use super::devices::DeviceRow;
@@ -53,6 +54,10 @@ pub struct ComposeRules {
 /// User and room pairs composed in one transaction: one commit for many, yet short enough
 /// that the messages waiting on the same writer meanwhile are not held up noticeably.
 pub const COMPOSE_CHUNK: usize = 32;
+/// Compose transactions in flight at once (each a connection on PostgreSQL: with the
+/// writer's commits in flight, `writer::COMMITS_IN_FLIGHT`, this leaves connections of the
+/// default pool of 8 to reads and claims).
+pub const COMPOSE_PARALLEL: usize = 2;
 
 /// What composing did, for the metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -208,16 +213,32 @@ impl Store {
     /// node may have been first): [`COMPOSE_CHUNK`] pairs a transaction, each pair under its
     /// own savepoint, so that a pair the store refuses is skipped (and logged) without
     /// undoing the others, and a burst costs one commit per chunk, not one per pair (on
-    /// SQLite the writer that composes is the one that commits messages).
+    /// SQLite the writer that composes is the one that commits messages). Up to
+    /// [`COMPOSE_PARALLEL`] chunks at once: on PostgreSQL each on its own connection, since
+    /// composing is a string of round trips; on SQLite they queue for the one writer.
     pub async fn compose_notifications(
         &self,
         groups: Vec<(i64, i64)>,
         rules: ComposeRules,
     ) -> Result<Composed, StoreError> {
+        let chunks = groups
+            .chunks(COMPOSE_CHUNK)
+            .map(|chunk| self.compose_chunk(chunk.to_vec(), rules));
+        let mut running = futures_util::stream::iter(chunks).buffer_unordered(COMPOSE_PARALLEL);
         let mut total = Composed::default();
-        for chunk in groups.chunks(COMPOSE_CHUNK) {
-            let chunk = chunk.to_vec();
-            let done = self
+        while let Some(done) = running.next().await {
+            total.add(done?);
+        }
+        Ok(total)
+    }
+
+    /// One transaction of [`Store::compose_notifications`].
+    async fn compose_chunk(
+        &self,
+        chunk: Vec<(i64, i64)>,
+        rules: ComposeRules,
+    ) -> Result<Composed, StoreError> {
+        self
                 .run(move |db| async move {
                     let postgres = matches!(&*db, Backend::Postgres(_));
                     write_conn!(&*db, conn => {
@@ -391,10 +412,7 @@ impl Store {
                         .await
                     })
                 })
-                .await?;
-            total.add(done);
-        }
-        Ok(total)
+                .await
     }
 
     /// Claims up to `limit` deliveries due now, each held for `lease_ms`.
