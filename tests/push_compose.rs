@@ -86,12 +86,17 @@ fn rules() -> ComposeRules {
     }
 }
 
-async fn compose_all(store: &Store) -> Composed {
-    let rules = rules();
-    let due = store
+/// The user and room pairs due at `rules.now_ms`, oldest first.
+async fn due_now(store: &Store, rules: ComposeRules) -> Vec<(i64, i64)> {
+    store
         .due_notifications(rules.now_ms, rules.window_ms, 1_000)
         .await
-        .expect("due");
+        .expect("due")
+}
+
+async fn compose_all(store: &Store) -> Composed {
+    let rules = rules();
+    let due = due_now(store, rules).await;
     store
         .compose_notifications(due, rules)
         .await
@@ -148,11 +153,7 @@ async fn a_user_that_cannot_be_composed_is_skipped(backend: Backend) {
         .await;
     // Decided long ago, it is first; its newest pending message (999) is missing.
     let rules = rules();
-    let due = burst
-        .store
-        .due_notifications(rules.now_ms, rules.window_ms, 1_000)
-        .await
-        .expect("due");
+    let due = due_now(&burst.store, rules).await;
     assert_eq!(due.first(), Some(&(first.id.0, burst.room.0)));
     let composed = burst
         .store
@@ -162,12 +163,10 @@ async fn a_user_that_cannot_be_composed_is_skipped(backend: Backend) {
     assert_eq!(composed.notifications, OFFLINE as i64 - 1);
     assert_eq!(delivered(&burst.store).await.len(), OFFLINE - 1);
     // Left as it was: still due, to be tried again (and logged) next turn.
-    let still = burst
-        .store
-        .due_notifications(rules.now_ms, rules.window_ms, 1_000)
-        .await
-        .expect("due");
-    assert_eq!(still, vec![(first.id.0, burst.room.0)]);
+    assert_eq!(
+        due_now(&burst.store, rules).await,
+        vec![(first.id.0, burst.room.0)]
+    );
 }
 on_both_backends!(a_user_that_cannot_be_composed_is_skipped);
 
@@ -181,11 +180,7 @@ async fn two_nodes_compose_each_notification_once() {
     let burst = burst(Backend::Postgres).await;
     let other = open(&burst.db);
     let rules = rules();
-    let due = burst
-        .store
-        .due_notifications(rules.now_ms, rules.window_ms, 1_000)
-        .await
-        .expect("due");
+    let due = due_now(&burst.store, rules).await;
     assert_eq!(due.len(), OFFLINE);
     let (one, two) = tokio::join!(
         burst.store.compose_notifications(due.clone(), rules),

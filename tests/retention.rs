@@ -16,20 +16,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// Runs `sql` on the test's database itself.
 async fn sql(db: &Database, sql: &str) {
-    if let Some(path) = db.url.strip_prefix("sqlite://") {
-        use diesel::{Connection, RunQueryDsl};
-        let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
-        diesel::sql_query("PRAGMA busy_timeout=5000")
-            .execute(&mut conn)
-            .expect("pragma");
-        diesel::sql_query(sql).execute(&mut conn).expect(sql);
-    } else {
-        use diesel_async::{AsyncConnection, RunQueryDsl};
-        let mut conn = diesel_async::AsyncPgConnection::establish(&db.url)
-            .await
-            .expect("connect");
-        diesel::sql_query(sql).execute(&mut conn).await.expect(sql);
-    }
+    db.exec(sql).await;
 }
 
 async fn old_messages_and_their_files_go_newer_ones_stay(backend: Backend) {
