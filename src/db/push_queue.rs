@@ -238,181 +238,185 @@ impl Store {
         chunk: Vec<(i64, i64)>,
         rules: ComposeRules,
     ) -> Result<Composed, StoreError> {
-        self
-                .run(move |db| async move {
-                    let postgres = matches!(&*db, Backend::Postgres(_));
-                    write_conn!(&*db, conn => {
-                        conn.transaction::<Composed, StoreError, _>(async move |conn| {
-                          let mut total = Composed::default();
-                          let mut refused = 0;
-                          for (user_id, room_id) in chunk {
-                            let done = conn.transaction::<Composed, StoreError, _>(async move |conn| {
-                            if postgres {
-                                #[derive(QueryableByName)]
-                                struct Locked {
-                                    #[diesel(sql_type = diesel::sql_types::Bool)]
-                                    locked: bool,
-                                }
-                                let key = lock_key(user_id, room_id);
-                                let locked: Locked = diesel::sql_query(format!(
-                                    "SELECT pg_try_advisory_xact_lock({key}) AS locked"
-                                ))
-                                .get_result(conn)
-                                .await?;
-                                if !locked.locked {
-                                    return Ok(Composed::default());
-                                }
-                            }
-                            let pending: Vec<(i64, i64)> = notifications::table
-                                .filter(notifications::user_id.eq(user_id))
-                                .filter(notifications::room_id.eq(room_id))
-                                .order(notifications::seq.asc())
-                                .select((notifications::seq, notifications::decided_ms))
-                                .load(conn)
-                                .await?;
-                            let last_sent_ms = notify_windows::table
-                                .find((user_id, room_id))
-                                .select(notify_windows::sent_ms)
-                                .first::<i64>(conn)
-                                .await
-                                .optional()?;
-                            // Not a member any more: nothing is read, nothing is sent.
-                            let read_seq = members::table
-                                .find((room_id, user_id))
-                                .select(members::read_seq)
-                                .first::<i64>(conn)
-                                .await
-                                .optional()?
-                                .unwrap_or(i64::MAX);
-                            let Some(taken_upto) = pending.iter().map(|(seq, _)| *seq).max() else {
-                                return Ok(Composed::default());
-                            };
-                            let mut queue = Queue {
-                                pending: pending
-                                    .iter()
-                                    .map(|(seq, decided_ms)| Pending { seq: *seq, decided_ms: *decided_ms })
-                                    .collect(),
-                                last_sent_ms,
-                            };
-                            let fold = match queue.take(rules.now_ms, read_seq, rules.window_ms) {
-                                Take::Idle | Take::Wait { .. } => return Ok(Composed::default()),
-                                Take::Read { dropped } => {
-                                    forget_upto!(conn, user_id, room_id, taken_upto)?;
-                                    return Ok(Composed { read: dropped, ..Composed::default() });
-                                }
-                                Take::Send(fold) => fold,
-                            };
-                            let room: RoomRow = rooms::table
-                                .find(room_id)
-                                .select(RoomRow::as_select())
-                                .first(conn)
-                                .await?;
-                            let (message, sender): (String, UserRow) = messages::table
-                                .inner_join(users::table)
-                                .filter(messages::room_id.eq(room_id))
-                                .filter(messages::seq.eq(fold.newest))
-                                .select((messages::body, UserRow::as_select()))
-                                .first(conn)
-                                .await?;
-                            let room_name = match room.kind {
-                                RoomKind::Group => room.name.clone(),
-                                RoomKind::Direct | RoomKind::Bot => {
-                                    let names: Vec<String> = members::table
-                                        .inner_join(users::table)
-                                        .filter(members::room_id.eq(room_id))
-                                        .filter(members::user_id.ne(user_id))
-                                        .order(users::id.asc())
-                                        .select(users::name)
-                                        .load(conn)
-                                        .await?;
-                                    Some(names.join(", "))
-                                }
-                            };
-                            let unread: Total = diesel::sql_query(unread_sql(user_id)).get_result(conn).await?;
-                            let payload = Payload::new(
-                                &Newest {
-                                    room_id,
-                                    room_kind: room.kind,
-                                    room_name,
-                                    seq: fold.newest,
-                                    sender: &Sender {
-                                        id: sender.user_ref(),
-                                        name: sender.name,
-                                        kind: sender.kind,
-                                    },
-                                    body: &message,
-                                },
-                                fold.count,
-                                unread.total,
-                                rules.preview,
-                            )
-                            .to_json();
-                            let targets: Vec<i64> = devices::table
-                                .filter(devices::user_id.eq(user_id))
-                                .select(devices::id)
-                                .load(conn)
-                                .await?;
-                            let rows: Vec<NewDelivery> = targets
-                                .iter()
-                                .map(|device_id| NewDelivery {
-                                    device_id: *device_id,
-                                    room_id,
-                                    seq: fold.newest,
-                                    payload: payload.clone(),
-                                    attempts: 0,
-                                    created_ms: rules.now_ms,
-                                    next_ms: rules.now_ms,
-                                    expires_ms: rules.now_ms.saturating_add(rules.ttl_ms),
-                                    lease_ms: 0,
-                                })
-                                .collect();
-                            // One row a device (a user has a few): one statement each, the
-                            // same on both backends.
-                            for row in &rows {
-                                diesel::insert_into(push_deliveries::table)
-                                    .values(row)
-                                    .execute(conn)
+        self.run(move |db| async move {
+            let postgres = matches!(&*db, Backend::Postgres(_));
+            write_conn!(&*db, conn => {
+                conn.transaction::<Composed, StoreError, _>(async move |conn| {
+                    let mut total = Composed::default();
+                    let mut refused = 0;
+                    for (user_id, room_id) in chunk {
+                        let done = conn
+                            .transaction::<Composed, StoreError, _>(async move |conn| {
+                                if postgres {
+                                    #[derive(QueryableByName)]
+                                    struct Locked {
+                                        #[diesel(sql_type = diesel::sql_types::Bool)]
+                                        locked: bool,
+                                    }
+                                    let key = lock_key(user_id, room_id);
+                                    let locked: Locked = diesel::sql_query(format!(
+                                        "SELECT pg_try_advisory_xact_lock({key}) AS locked"
+                                    ))
+                                    .get_result(conn)
                                     .await?;
-                            }
-                            forget_upto!(conn, user_id, room_id, taken_upto)?;
-                            diesel::insert_into(notify_windows::table)
-                                .values((
-                                    notify_windows::user_id.eq(user_id),
-                                    notify_windows::room_id.eq(room_id),
-                                    notify_windows::sent_ms.eq(rules.now_ms),
-                                ))
-                                .on_conflict((notify_windows::user_id, notify_windows::room_id))
-                                .do_update()
-                                .set(notify_windows::sent_ms.eq(rules.now_ms))
-                                .execute(conn)
-                                .await?;
-                            Ok(Composed {
-                                notifications: 1,
-                                folded: fold.count - 1,
-                                read: pending.len() as i64 - fold.count,
-                                deliveries: targets.len() as i64,
-                            })
-                            })
-                            .await;
-                            match done {
-                                Ok(done) => total.add(done),
-                                Err(err) => {
-                                    refused += 1;
-                                    if refused == 1 {
-                                        log::warn!("notifications: cannot compose for u_{user_id} in r_{room_id}: {err}");
+                                    if !locked.locked {
+                                        return Ok(Composed::default());
                                     }
                                 }
+                                let pending: Vec<(i64, i64)> = notifications::table
+                                    .filter(notifications::user_id.eq(user_id))
+                                    .filter(notifications::room_id.eq(room_id))
+                                    .order(notifications::seq.asc())
+                                    .select((notifications::seq, notifications::decided_ms))
+                                    .load(conn)
+                                    .await?;
+                                let last_sent_ms = notify_windows::table
+                                    .find((user_id, room_id))
+                                    .select(notify_windows::sent_ms)
+                                    .first::<i64>(conn)
+                                    .await
+                                    .optional()?;
+                                // Not a member any more: nothing is read, nothing is sent.
+                                let read_seq = members::table
+                                    .find((room_id, user_id))
+                                    .select(members::read_seq)
+                                    .first::<i64>(conn)
+                                    .await
+                                    .optional()?
+                                    .unwrap_or(i64::MAX);
+                                let Some(taken_upto) = pending.iter().map(|(seq, _)| *seq).max() else {
+                                    return Ok(Composed::default());
+                                };
+                                let mut queue = Queue {
+                                    pending: pending
+                                        .iter()
+                                        .map(|(seq, decided_ms)| Pending { seq: *seq, decided_ms: *decided_ms })
+                                        .collect(),
+                                    last_sent_ms,
+                                };
+                                let fold = match queue.take(rules.now_ms, read_seq, rules.window_ms) {
+                                    Take::Idle | Take::Wait { .. } => return Ok(Composed::default()),
+                                    Take::Read { dropped } => {
+                                        forget_upto!(conn, user_id, room_id, taken_upto)?;
+                                        return Ok(Composed { read: dropped, ..Composed::default() });
+                                    }
+                                    Take::Send(fold) => fold,
+                                };
+                                let room: RoomRow = rooms::table
+                                    .find(room_id)
+                                    .select(RoomRow::as_select())
+                                    .first(conn)
+                                    .await?;
+                                let (message, sender): (String, UserRow) = messages::table
+                                    .inner_join(users::table)
+                                    .filter(messages::room_id.eq(room_id))
+                                    .filter(messages::seq.eq(fold.newest))
+                                    .select((messages::body, UserRow::as_select()))
+                                    .first(conn)
+                                    .await?;
+                                let room_name = match room.kind {
+                                    RoomKind::Group => room.name.clone(),
+                                    RoomKind::Direct | RoomKind::Bot => {
+                                        let names: Vec<String> = members::table
+                                            .inner_join(users::table)
+                                            .filter(members::room_id.eq(room_id))
+                                            .filter(members::user_id.ne(user_id))
+                                            .order(users::id.asc())
+                                            .select(users::name)
+                                            .load(conn)
+                                            .await?;
+                                        Some(names.join(", "))
+                                    }
+                                };
+                                let unread: Total = diesel::sql_query(unread_sql(user_id)).get_result(conn).await?;
+                                let payload = Payload::new(
+                                    &Newest {
+                                        room_id,
+                                        room_kind: room.kind,
+                                        room_name,
+                                        seq: fold.newest,
+                                        sender: &Sender {
+                                            id: sender.user_ref(),
+                                            name: sender.name,
+                                            kind: sender.kind,
+                                        },
+                                        body: &message,
+                                    },
+                                    fold.count,
+                                    unread.total,
+                                    rules.preview,
+                                )
+                                .to_json();
+                                let targets: Vec<i64> = devices::table
+                                    .filter(devices::user_id.eq(user_id))
+                                    .select(devices::id)
+                                    .load(conn)
+                                    .await?;
+                                let rows: Vec<NewDelivery> = targets
+                                    .iter()
+                                    .map(|device_id| NewDelivery {
+                                        device_id: *device_id,
+                                        room_id,
+                                        seq: fold.newest,
+                                        payload: payload.clone(),
+                                        attempts: 0,
+                                        created_ms: rules.now_ms,
+                                        next_ms: rules.now_ms,
+                                        expires_ms: rules.now_ms.saturating_add(rules.ttl_ms),
+                                        lease_ms: 0,
+                                    })
+                                    .collect();
+                                // One row a device (a user has a few): one statement each, the
+                                // same on both backends.
+                                for row in &rows {
+                                    diesel::insert_into(push_deliveries::table)
+                                        .values(row)
+                                        .execute(conn)
+                                        .await?;
+                                }
+                                forget_upto!(conn, user_id, room_id, taken_upto)?;
+                                diesel::insert_into(notify_windows::table)
+                                    .values((
+                                        notify_windows::user_id.eq(user_id),
+                                        notify_windows::room_id.eq(room_id),
+                                        notify_windows::sent_ms.eq(rules.now_ms),
+                                    ))
+                                    .on_conflict((notify_windows::user_id, notify_windows::room_id))
+                                    .do_update()
+                                    .set(notify_windows::sent_ms.eq(rules.now_ms))
+                                    .execute(conn)
+                                    .await?;
+                                Ok(Composed {
+                                    notifications: 1,
+                                    folded: fold.count - 1,
+                                    read: pending.len() as i64 - fold.count,
+                                    deliveries: targets.len() as i64,
+                                })
+                            })
+                            .await;
+                        match done {
+                            Ok(done) => total.add(done),
+                            Err(err) => {
+                                refused += 1;
+                                if refused == 1 {
+                                    log::warn!(
+                                        "notifications: cannot compose for u_{user_id} in r_{room_id}: {err}"
+                                    );
+                                }
                             }
-                          }
-                          if refused > 1 {
-                              log::warn!("notifications: {refused} user and room pairs could not be composed this turn");
-                          }
-                          Ok(total)
-                        })
-                        .await
-                    })
+                        }
+                    }
+                    if refused > 1 {
+                        log::warn!(
+                            "notifications: {refused} user and room pairs could not be composed this turn"
+                        );
+                    }
+                    Ok(total)
                 })
                 .await
+            })
+        })
+        .await
     }
 
     /// Claims up to `limit` deliveries due now, each held for `lease_ms`.

@@ -1,7 +1,7 @@
 //! Sending notifications, apart from rooms and sessions (docs/notifications.md): one
-//! [`sender::Sender`] task per node, on its own thread at a lower priority (`thread`), composes what the store holds as due and hands each
-//! delivery to its provider, a bounded number at a time per provider, retrying with back-off
-//! until the TTL. What is decided, and when it is due, is `crate::notify`'s; what is stored,
+//! [`sender::Sender`] task per node, on its own thread at a lower priority (`thread`),
+//! composes what the store holds as due and hands each delivery to its provider, a bounded
+//! number at a time per provider, retrying with back-off until the TTL. What is decided, and when it is due, is `crate::notify`'s; what is stored,
 //! claimed and leased is `crate::db::push_queue`'s.
 
 pub mod apns;

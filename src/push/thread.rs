@@ -35,8 +35,9 @@ pub fn start(
         })
 }
 
-/// Sets the calling thread's nice value to `nice`, unless it is lower already (never
-/// refused: only raising a priority needs a privilege).
+/// Sets the calling thread's nice value to `nice`, unless its priority is that low already
+/// (never refused: only raising a priority needs a privilege).
+#[cfg(target_os = "linux")]
 fn lower_priority(nice: i32) -> io::Result<()> {
     // SAFETY: gettid has no preconditions; getpriority and setpriority with PRIO_PROCESS and
     // a thread id read and change that thread's nice value only (Linux keeps one per
@@ -55,7 +56,16 @@ fn lower_priority(nice: i32) -> io::Result<()> {
     }
 }
 
-#[cfg(test)]
+/// Elsewhere a thread has no nice value of its own: the sender keeps the server's priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: i32) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "a thread's own priority is set on Linux only",
+    ))
+}
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
