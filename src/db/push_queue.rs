@@ -408,7 +408,7 @@ impl Store {
                     }
                     if refused > 1 {
                         log::warn!(
-                            "notifications: {refused} user and room pairs could not be composed this turn"
+                            "notifications: {refused} user and room pairs of one compose transaction could not be composed"
                         );
                     }
                     Ok(total)

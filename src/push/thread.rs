@@ -6,7 +6,6 @@
 //! Its store calls run where every store call runs (the store's runtime and writer).
 
 use std::io;
-use std::thread::JoinHandle;
 
 use super::sender::{Providers, Sender};
 use super::PushSettings;
@@ -16,13 +15,15 @@ use crate::outbound::Outbound;
 /// How much lower than the server's own the sender's priority is.
 pub const NICE: i32 = 10;
 
-/// Starts the sender on its own thread; it runs until the process ends.
+/// Starts the sender on its own thread; it runs until the process ends (nothing waits for
+/// it: what it had in flight is leased, and sent again after the lease if it was not
+/// recorded).
 pub fn start(
     store: Store,
     settings: PushSettings,
     providers: Providers,
     outbound: Outbound,
-) -> io::Result<JoinHandle<()>> {
+) -> io::Result<()> {
     std::thread::Builder::new()
         .name("palaver-push".into())
         .spawn(move || {
@@ -33,6 +34,7 @@ pub fn start(
             let sender = Sender::new(store, settings, providers, client);
             actix_web::rt::System::new().block_on(sender.run());
         })
+        .map(drop)
 }
 
 /// Sets the calling thread's nice value to `nice`, unless its priority is that low already
