@@ -9,13 +9,15 @@ use base64::Engine;
 use common::{Backend, Database, Server};
 use serde_json::{json, Value};
 
+/// The user agent's public key of RFC 8291 appendix A: a point on the curve.
+const P256DH: &str =
+    "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+
 fn webpush(endpoint: &str) -> Value {
-    let mut key = vec![4u8];
-    key.extend([7u8; 64]);
     json!({
         "kind": "webpush",
         "endpoint": endpoint,
-        "keys": {"p256dh": URL_SAFE_NO_PAD.encode(key), "auth": URL_SAFE_NO_PAD.encode([1u8; 16])}
+        "keys": {"p256dh": P256DH, "auth": URL_SAFE_NO_PAD.encode([1u8; 16])}
     })
 }
 
@@ -150,6 +152,9 @@ async fn every_refusal_of_section_12(backend: Backend) {
     let good = webpush("https://push.example.com/x");
     let mut bad_key = good.clone();
     bad_key["keys"]["p256dh"] = json!("AAAA");
+    // The right length and form, but not a point on the curve.
+    let mut off_curve = good.clone();
+    off_curve["keys"]["p256dh"] = json!(URL_SAFE_NO_PAD.encode([4u8; 65]));
     let mut bad_auth = good.clone();
     bad_auth["keys"]["auth"] = json!(URL_SAFE_NO_PAD.encode([1u8; 8]));
     let mut no_keys = good.clone();
@@ -159,6 +164,7 @@ async fn every_refusal_of_section_12(backend: Backend) {
         (webpush("ftp://push.example.com/x"), "https"),
         (webpush("nonsense"), "URL"),
         (bad_key, "p256dh"),
+        (off_curve, "on the curve"),
         (bad_auth, "auth"),
         (no_keys, "keys"),
         (json!({"kind": "fcm", "token": "abc"}), "fcm"),

@@ -1,7 +1,8 @@
 //! A device to notify, as `POST /devices` registers it (docs/protocol.md section 12): a
 //! browser's Web Push subscription, or an FCM or APNs token. Checked here, once, at the edge:
 //! a Web Push endpoint is an `https://` URL (`http://` only with `--push-insecure-endpoints`)
-//! and its keys are a P-256 public key and a 16-byte secret; a token is printable ASCII.
+//! and its keys are a P-256 public key (a point on the curve) and a 16-byte secret; a token is
+//! printable ASCII.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -62,7 +63,7 @@ pub enum Refusal {
     NotHttps,
     #[error("`endpoint` is not a URL: {0}")]
     BadUrl(String),
-    #[error("`keys.p256dh` must be a P-256 public key (65 bytes, uncompressed), base64url")]
+    #[error("`keys.p256dh` must be a P-256 public key (65 bytes, uncompressed, a point on the curve), base64url")]
     BadP256dh,
     #[error("`keys.auth` must be 16 bytes, base64url")]
     BadAuth,
@@ -110,7 +111,9 @@ impl Registration {
         let key = URL_SAFE_NO_PAD
             .decode(p256dh.trim_end_matches('='))
             .map_err(|_| Refusal::BadP256dh)?;
-        if key.len() != 65 || key[0] != 4 {
+        // A point on the curve, checked once here: the encryption of every push trusts it
+        // (vendor/ece/PATCH.md).
+        if key.len() != 65 || key[0] != 4 || p256::PublicKey::from_sec1_bytes(&key).is_err() {
             return Err(Refusal::BadP256dh);
         }
         let secret = URL_SAFE_NO_PAD
@@ -147,10 +150,10 @@ fn printable(text: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The user agent's public key of RFC 8291 appendix A.
     fn key() -> String {
-        let mut bytes = vec![4u8];
-        bytes.extend([7u8; 64]);
-        URL_SAFE_NO_PAD.encode(bytes)
+        "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+            .into()
     }
 
     fn secret() -> String {
@@ -189,6 +192,22 @@ mod tests {
         );
         assert_eq!(
             Registration::web_push(url, "!!", &secret(), false),
+            Err(Refusal::BadP256dh)
+        );
+        // 65 bytes in the uncompressed form, but not a point on the curve.
+        let mut off_curve = URL_SAFE_NO_PAD.decode(key()).expect("base64url");
+        off_curve[64] ^= 1;
+        assert_eq!(
+            Registration::web_push(url, &URL_SAFE_NO_PAD.encode(off_curve), &secret(), false),
+            Err(Refusal::BadP256dh)
+        );
+        // The compressed form (33 bytes) is a valid point, but RFC 8291 asks for the
+        // uncompressed one.
+        let point = URL_SAFE_NO_PAD.decode(key()).expect("base64url");
+        let mut compressed = vec![2 + (point[64] & 1)];
+        compressed.extend(&point[1..33]);
+        assert_eq!(
+            Registration::web_push(url, &URL_SAFE_NO_PAD.encode(compressed), &secret(), false),
             Err(Refusal::BadP256dh)
         );
         assert_eq!(

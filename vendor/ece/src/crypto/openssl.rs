@@ -154,7 +154,11 @@ impl Cryptographer for OpensslCryptographer {
         let remote = remote_any.downcast_ref::<OpenSSLRemotePublicKey>().unwrap();
         let public = remote.to_pkey()?;
         let mut deriver = Deriver::new(&private)?;
-        deriver.set_peer(&public)?;
+        // palaver patch: `set_peer` validates the peer key in full on OpenSSL 3, a scalar
+        // multiplication by the group order that costs more than the ECDH itself. `to_pkey`
+        // has just decoded the point with `EcPoint::from_bytes`, which refuses a point off
+        // the curve, and P-256's cofactor is 1: the skipped check cannot fail (PATCH.md).
+        deriver.set_peer_ex(&public, false)?;
         let shared_key = deriver.derive_to_vec()?;
         Ok(shared_key)
     }
