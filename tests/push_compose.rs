@@ -1,7 +1,7 @@
 //! Composing notifications in the store, called directly on SQLite and PostgreSQL: a burst of
 //! more users than one compose transaction takes is composed whole, one delivery per device;
-//! a user and room the store cannot compose (its newest message is gone) is skipped without
-//! undoing the others and stays due; and on PostgreSQL two nodes composing the same burst at
+//! a user and room the store cannot compose (its newest message is gone, or the store refuses
+//! its delivery) is skipped without undoing the others and stays due; and on PostgreSQL two nodes composing the same burst at
 //! once compose each notification once.
 
 mod common;
@@ -169,6 +169,55 @@ async fn a_user_that_cannot_be_composed_is_skipped(backend: Backend) {
     );
 }
 on_both_backends!(a_user_that_cannot_be_composed_is_skipped);
+
+/// A pair whose delivery the store refuses (a trigger stands in for any error of one
+/// user's rows) fails the transaction that composes its chunk together: that chunk is then
+/// composed pair by pair, the refused pair skipped and left due, every other one composed.
+async fn a_pair_the_store_refuses_is_skipped_alone(backend: Backend) {
+    let burst = burst(backend).await;
+    let refused = burst.members[3].id.0;
+    let guard = format!("NEW.device_id IN (SELECT id FROM devices WHERE user_id = {refused})");
+    if burst.db.url.starts_with("sqlite://") {
+        burst
+            .db
+            .exec(&format!(
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON push_deliveries WHEN {guard} \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            ))
+            .await;
+    } else {
+        burst
+            .db
+            .exec(&format!(
+                "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN \
+                 IF {guard} THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql"
+            ))
+            .await;
+        burst
+            .db
+            .exec(
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON push_deliveries \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_one()",
+            )
+            .await;
+    }
+    let rules = rules();
+    let due = due_now(&burst.store, rules).await;
+    assert_eq!(due.len(), OFFLINE);
+    let composed = burst
+        .store
+        .compose_notifications(due, rules)
+        .await
+        .expect("the others are composed");
+    assert_eq!(composed.notifications, OFFLINE as i64 - 1);
+    assert_eq!(delivered(&burst.store).await.len(), OFFLINE - 1);
+    assert_eq!(
+        due_now(&burst.store, rules).await,
+        vec![(refused, burst.room.0)]
+    );
+}
+on_both_backends!(a_pair_the_store_refuses_is_skipped_alone);
 
 /// Two nodes (two stores on one PostgreSQL database) compose the same burst at the same
 /// time: each user's notification is composed by one of them, once.

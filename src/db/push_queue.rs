@@ -3,7 +3,8 @@
 //!
 //! 1. Compose: a user's pending notifications of a room that are due (`crate::notify::window`)
 //!    become one delivery per device, in one transaction that also drops what was read and
-//!    starts the next coalescing window. On PostgreSQL each user and room is taken under a
+//!    starts the next coalescing window, for up to [`COMPOSE_CHUNK`] users and rooms at once
+//!    in a few statements (`compose.rs`). On PostgreSQL each user and room is taken under a
 //!    transaction-scoped advisory lock (skipped when another node holds it).
 //! 2. Deliver: due deliveries are claimed with a lease (`FOR UPDATE SKIP LOCKED` on
 //!    PostgreSQL); the node that claimed one sends it and records the answer. A lease that
@@ -17,29 +18,16 @@ use futures_util::stream::StreamExt;
 use super::backend::Backend;
 use super::devices::DeviceRow;
 use super::error::StoreError;
-use super::models::{RoomKind, RoomRow, UserRow};
+use super::models::{RoomKind, RoomRow};
 use super::schema::{
-    devices, members, messages, notifications, notify_windows, push_deliveries, rooms, users,
+    devices, members, notifications, notify_windows, push_deliveries, rooms, users,
 };
 use super::store::Store;
-use crate::notify::payload::{collapse_key, Newest, Payload, Preview, Sender};
-use crate::notify::window::{Pending, Queue, Take};
+use crate::notify::payload::{collapse_key, Preview};
 use crate::{with_conn, write_conn};
 
-/// Drops the user's pending notifications of the room up to `seq` (those just taken: any
-/// committed since have higher seqs). A macro: the body is expanded for each backend.
-macro_rules! forget_upto {
-    ($conn:expr, $user_id:expr, $room_id:expr, $seq:expr) => {
-        diesel::delete(
-            notifications::table
-                .filter(notifications::user_id.eq($user_id))
-                .filter(notifications::room_id.eq($room_id))
-                .filter(notifications::seq.le($seq)),
-        )
-        .execute($conn)
-        .await
-    };
-}
+#[macro_use]
+mod compose;
 
 /// How the sender composes.
 #[derive(Clone, Copy, Debug)]
@@ -100,7 +88,7 @@ impl Delivery {
     }
 }
 
-#[derive(Insertable)]
+#[derive(Insertable, Debug, Clone, PartialEq, Eq)]
 #[diesel(table_name = push_deliveries)]
 struct NewDelivery {
     device_id: i64,
@@ -140,12 +128,6 @@ struct Claimed {
     expires_ms: i64,
 }
 
-#[derive(QueryableByName)]
-struct Total {
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-}
-
 /// The user and room pairs whose notifications are due at `now` (the values are integers,
 /// written into the SQL; `greatest` is spelled `max` on SQLite).
 fn due_sql(postgres: bool, now_ms: i64, window_ms: i64, limit: i64) -> String {
@@ -175,18 +157,9 @@ fn claim_sql(postgres: bool, now_ms: i64, lease_ms: i64, limit: i64) -> String {
     )
 }
 
-/// The user's unread messages over every room: the badge.
-fn unread_sql(user_id: i64) -> String {
-    format!(
-        "SELECT CAST(COALESCE(SUM(r.last_seq - m.read_seq), 0) AS BIGINT) AS total \
-         FROM members m JOIN rooms r ON r.id = m.room_id \
-         WHERE m.user_id = {user_id} AND r.last_seq > m.read_seq"
-    )
-}
-
 /// A key for PostgreSQL's advisory lock of one user and room (a collision only makes one
 /// of two pairs wait for the next round).
-fn lock_key(user_id: i64, room_id: i64) -> i64 {
+pub(super) fn lock_key(user_id: i64, room_id: i64) -> i64 {
     user_id.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64) ^ room_id
 }
 
@@ -232,7 +205,10 @@ impl Store {
         Ok(total)
     }
 
-    /// One transaction of [`Store::compose_notifications`].
+    /// One transaction of [`Store::compose_notifications`]: the whole chunk at once
+    /// (`compose.rs`), under a savepoint; if the store refuses that, each pair alone under
+    /// its own, so that one pair the store cannot compose is skipped (and logged) without
+    /// holding up the others, now or in any later turn.
     async fn compose_chunk(
         &self,
         chunk: Vec<(i64, i64)>,
@@ -242,156 +218,27 @@ impl Store {
             let postgres = matches!(&*db, Backend::Postgres(_));
             write_conn!(&*db, conn => {
                 conn.transaction::<Composed, StoreError, _>(async move |conn| {
+                    let pairs = chunk.clone();
+                    let whole = conn
+                        .transaction::<Composed, StoreError, _>(async move |conn| {
+                            compose_pairs!(conn, pairs, rules, postgres)
+                        })
+                        .await;
+                    let err = match whole {
+                        Ok(done) => return Ok(done),
+                        Err(err) => err,
+                    };
+                    log::warn!(
+                        "notifications: cannot compose {} user and room pairs together ({err}); \
+                         composing them one by one",
+                        chunk.len()
+                    );
                     let mut total = Composed::default();
                     let mut refused = 0;
                     for (user_id, room_id) in chunk {
                         let done = conn
                             .transaction::<Composed, StoreError, _>(async move |conn| {
-                                if postgres {
-                                    #[derive(QueryableByName)]
-                                    struct Locked {
-                                        #[diesel(sql_type = diesel::sql_types::Bool)]
-                                        locked: bool,
-                                    }
-                                    let key = lock_key(user_id, room_id);
-                                    let locked: Locked = diesel::sql_query(format!(
-                                        "SELECT pg_try_advisory_xact_lock({key}) AS locked"
-                                    ))
-                                    .get_result(conn)
-                                    .await?;
-                                    if !locked.locked {
-                                        return Ok(Composed::default());
-                                    }
-                                }
-                                let pending: Vec<(i64, i64)> = notifications::table
-                                    .filter(notifications::user_id.eq(user_id))
-                                    .filter(notifications::room_id.eq(room_id))
-                                    .order(notifications::seq.asc())
-                                    .select((notifications::seq, notifications::decided_ms))
-                                    .load(conn)
-                                    .await?;
-                                let last_sent_ms = notify_windows::table
-                                    .find((user_id, room_id))
-                                    .select(notify_windows::sent_ms)
-                                    .first::<i64>(conn)
-                                    .await
-                                    .optional()?;
-                                // Not a member any more: nothing is read, nothing is sent.
-                                let read_seq = members::table
-                                    .find((room_id, user_id))
-                                    .select(members::read_seq)
-                                    .first::<i64>(conn)
-                                    .await
-                                    .optional()?
-                                    .unwrap_or(i64::MAX);
-                                let Some(taken_upto) = pending.iter().map(|(seq, _)| *seq).max() else {
-                                    return Ok(Composed::default());
-                                };
-                                let mut queue = Queue {
-                                    pending: pending
-                                        .iter()
-                                        .map(|(seq, decided_ms)| Pending { seq: *seq, decided_ms: *decided_ms })
-                                        .collect(),
-                                    last_sent_ms,
-                                };
-                                let fold = match queue.take(rules.now_ms, read_seq, rules.window_ms) {
-                                    Take::Idle | Take::Wait { .. } => return Ok(Composed::default()),
-                                    Take::Read { dropped } => {
-                                        forget_upto!(conn, user_id, room_id, taken_upto)?;
-                                        return Ok(Composed { read: dropped, ..Composed::default() });
-                                    }
-                                    Take::Send(fold) => fold,
-                                };
-                                let room: RoomRow = rooms::table
-                                    .find(room_id)
-                                    .select(RoomRow::as_select())
-                                    .first(conn)
-                                    .await?;
-                                let (message, sender): (String, UserRow) = messages::table
-                                    .inner_join(users::table)
-                                    .filter(messages::room_id.eq(room_id))
-                                    .filter(messages::seq.eq(fold.newest))
-                                    .select((messages::body, UserRow::as_select()))
-                                    .first(conn)
-                                    .await?;
-                                let room_name = match room.kind {
-                                    RoomKind::Group => room.name.clone(),
-                                    RoomKind::Direct | RoomKind::Bot => {
-                                        let names: Vec<String> = members::table
-                                            .inner_join(users::table)
-                                            .filter(members::room_id.eq(room_id))
-                                            .filter(members::user_id.ne(user_id))
-                                            .order(users::id.asc())
-                                            .select(users::name)
-                                            .load(conn)
-                                            .await?;
-                                        Some(names.join(", "))
-                                    }
-                                };
-                                let unread: Total = diesel::sql_query(unread_sql(user_id)).get_result(conn).await?;
-                                let payload = Payload::new(
-                                    &Newest {
-                                        room_id,
-                                        room_kind: room.kind,
-                                        room_name,
-                                        seq: fold.newest,
-                                        sender: &Sender {
-                                            id: sender.user_ref(),
-                                            name: sender.name,
-                                            kind: sender.kind,
-                                        },
-                                        body: &message,
-                                    },
-                                    fold.count,
-                                    unread.total,
-                                    rules.preview,
-                                )
-                                .to_json();
-                                let targets: Vec<i64> = devices::table
-                                    .filter(devices::user_id.eq(user_id))
-                                    .select(devices::id)
-                                    .load(conn)
-                                    .await?;
-                                let rows: Vec<NewDelivery> = targets
-                                    .iter()
-                                    .map(|device_id| NewDelivery {
-                                        device_id: *device_id,
-                                        room_id,
-                                        seq: fold.newest,
-                                        payload: payload.clone(),
-                                        attempts: 0,
-                                        created_ms: rules.now_ms,
-                                        next_ms: rules.now_ms,
-                                        expires_ms: rules.now_ms.saturating_add(rules.ttl_ms),
-                                        lease_ms: 0,
-                                    })
-                                    .collect();
-                                // One row a device (a user has a few): one statement each, the
-                                // same on both backends.
-                                for row in &rows {
-                                    diesel::insert_into(push_deliveries::table)
-                                        .values(row)
-                                        .execute(conn)
-                                        .await?;
-                                }
-                                forget_upto!(conn, user_id, room_id, taken_upto)?;
-                                diesel::insert_into(notify_windows::table)
-                                    .values((
-                                        notify_windows::user_id.eq(user_id),
-                                        notify_windows::room_id.eq(room_id),
-                                        notify_windows::sent_ms.eq(rules.now_ms),
-                                    ))
-                                    .on_conflict((notify_windows::user_id, notify_windows::room_id))
-                                    .do_update()
-                                    .set(notify_windows::sent_ms.eq(rules.now_ms))
-                                    .execute(conn)
-                                    .await?;
-                                Ok(Composed {
-                                    notifications: 1,
-                                    folded: fold.count - 1,
-                                    read: pending.len() as i64 - fold.count,
-                                    deliveries: targets.len() as i64,
-                                })
+                                compose_pairs!(conn, vec![(user_id, room_id)], rules, postgres)
                             })
                             .await;
                         match done {
