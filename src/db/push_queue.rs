@@ -183,12 +183,12 @@ impl Store {
     }
 
     /// Composes the notifications of these user and room pairs (those still due: another
-    /// node may have been first): [`COMPOSE_CHUNK`] pairs a transaction, each pair under its
-    /// own savepoint, so that a pair the store refuses is skipped (and logged) without
-    /// undoing the others, and a burst costs one commit per chunk, not one per pair (on
-    /// SQLite the writer that composes is the one that commits messages). Up to
+    /// node may have been first): [`COMPOSE_CHUNK`] pairs a transaction, in a few statements
+    /// for the whole chunk (`compose.rs`), so that a burst costs one commit per chunk, not
+    /// one per pair (on SQLite the writer that composes is the one that commits messages);
+    /// a pair the store refuses is skipped (and logged) without undoing the others. Up to
     /// [`COMPOSE_PARALLEL`] chunks at once: on PostgreSQL each on its own connection, since
-    /// composing is a string of round trips; on SQLite they queue for the one writer.
+    /// each statement is a round trip; on SQLite they queue for the one writer.
     pub async fn compose_notifications(
         &self,
         groups: Vec<(i64, i64)>,
