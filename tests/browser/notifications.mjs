@@ -74,6 +74,13 @@ async function scenario(browser, pushService) {
   // amy closes the app (her only window): bob's next message is a notification.
   const context = amy.context();
   await amy.close();
+  // Only once the server has seen her window go (bob is told she is offline): a message
+  // committed while her connection was still joined to the room would not notify her.
+  await eventually('bob to see amy go offline', async () =>
+    bob.receivedFrames.some(
+      (text) => text.includes('"type":"presence"') && text.includes('"name":"amy"') && text.endsWith('"online":false}'),
+    ),
+  );
   await sendMessage(bob, TEXT);
   // A push for "Hello amy" may come first (if it committed before amy's page had joined
   // the new room): the one wanted is the one that carries TEXT.
